@@ -1,0 +1,22 @@
+"""load_run(path): the trained model of a run folder, ready to predict on raw features."""
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from derivtrain.data.table import DataSpec
+from derivtrain.train.checkpoint import load_checkpoint
+
+
+def load_run(path):
+    """A run folder (or its checkpoints/last.pt) -> the model, in eval mode on the CPU.
+
+    The model has predict, decision_function, classes_, config, and predict_proba where it means
+    something (classifiers trained with cross-entropy).
+    """
+    state = load_checkpoint(path)
+    config = OmegaConf.create(state["config"])
+    spec = DataSpec(**state["spec"])
+    model = instantiate(config.model, _partial_=True)(spec=spec)
+    model.load_state_dict(state["model"])
+    model.probability_link = state.get("probability_link")
+    model.config = config
+    return model.eval()

@@ -1,0 +1,67 @@
+"""`python -m derivtrain [overrides]`: the Hydra entry point and the exit-code contract.
+
+Exit codes: 0 success; 2 bad configuration or input (one line on stderr, no traceback unless
+DERIVTRAIN_DEBUG=1); 130 interrupted; 1 anything else (a bug: the traceback is printed).
+"""
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+
+from derivtrain.config import register_schemas
+from derivtrain.errors import UserError
+from derivtrain.friendly import describe_user_error
+from derivtrain.paths import config_dir
+
+
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def _train(cfg) -> None:
+    from derivtrain.logging import configure_logging
+    from derivtrain.run import run
+
+    configure_logging()
+    try:
+        metrics = run(cfg, HydraConfig.get().runtime.output_dir)
+    except Exception as exc:  # noqa: BLE001 - reported here so Hydra adds no job-failure banner
+        _exit_for(exc)
+    width = max(map(len, metrics))
+    print("\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
+                    for k, v in sorted(metrics.items())))
+
+
+def main() -> None:
+    # Hydra would print its own report and exit 1; we want the exceptions, to map them to exit codes
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        _refuse_to_overwrite(sys.argv[1:])
+        register_schemas()
+        _train()
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here
+        _exit_for(exc)
+
+
+def _exit_for(exc: BaseException) -> None:
+    if isinstance(exc, KeyboardInterrupt):
+        print("derivtrain: interrupted", file=sys.stderr)
+        sys.exit(130)
+    message = describe_user_error(exc)
+    if message is None:
+        traceback.print_exception(exc)
+        sys.exit(1)
+    if os.environ.get("DERIVTRAIN_DEBUG") == "1":
+        traceback.print_exception(exc)
+    print(f"derivtrain: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _refuse_to_overwrite(args) -> None:
+    """A hydra.run.dir that already holds a run would have its files replaced: refuse before Hydra writes."""
+    for arg in args:
+        if arg.startswith("hydra.run.dir="):
+            folder = Path(arg.split("=", 1)[1])
+            if (folder / "metrics.json").exists() or (folder / "checkpoints").exists():
+                raise UserError(f"hydra.run.dir={folder} already holds a run; pick a new folder "
+                                f"(to continue that run: trainer.resume={folder} with a new hydra.run.dir)")

@@ -1,0 +1,241 @@
+"""Typed schemas for every config group, registered in Hydra's ConfigStore.
+
+Each YAML option names its schema in its defaults list (`/schema/<group>@_here_: <name>`), so Hydra
+checks key names and types while composing; `validate` then checks values that types cannot
+(ranges, choices, devices) before any tensor is built.
+"""
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from derivtrain.errors import ConfigError, choice_error, did_you_mean
+
+
+# ---- data -------------------------------------------------------------------------------------
+@dataclass
+class DataSchema:
+    _target_: str = MISSING  # a loader returning a derivtrain.data.Table
+    test_size: float = 0.2
+    val_size: float = 0.1
+    standardize: bool = True
+
+
+@dataclass
+class BundledDataSchema(DataSchema):
+    _target_: str = "derivtrain.data.bundled.load_bundled"
+    name: str = "breast_cancer"
+
+
+@dataclass
+class CsvDataSchema(DataSchema):
+    _target_: str = "derivtrain.data.csv.load_csv"
+    path: Optional[str] = None
+    target: Optional[str] = None
+    features: Optional[List[str]] = None  # null = every column but the target
+    task: str = "auto"  # auto | classification | regression
+
+
+@dataclass
+class SyntheticDataSchema(DataSchema):
+    _target_: str = "derivtrain.data.synthetic.make_synthetic"
+    task: str = "classification"
+    n_samples: int = 1000
+    n_features: int = 20
+    n_classes: int = 2
+    noise: float = 0.1
+    seed: int = 0
+
+
+# ---- models -----------------------------------------------------------------------------------
+@dataclass
+class LinearModelSchema:
+    _target_: str = "derivtrain.models.linear.LinearRegression"
+
+
+@dataclass
+class LogisticModelSchema:
+    _target_: str = "derivtrain.models.logistic.LogisticRegression"
+
+
+@dataclass
+class SVMModelSchema:
+    _target_: str = "derivtrain.models.svm.LinearSVM"
+    multiclass: str = "ovr"
+
+
+@dataclass
+class MLPModelSchema:
+    _target_: str = "derivtrain.models.mlp.MLP"
+    hidden_sizes: List[int] = field(default_factory=lambda: [64])
+    activation: str = "relu"
+    dropout: float = 0.0
+
+
+# ---- losses and regularizers ------------------------------------------------------------------
+@dataclass
+class LossSchema:
+    _target_: str = MISSING
+
+
+@dataclass
+class RegularizerSchema:
+    _target_: str = MISSING
+    strength: float = 0.0
+
+
+# ---- optimizers -------------------------------------------------------------------------------
+@dataclass
+class OptimSchema:
+    name: str = MISSING
+    lr: float = 0.1
+    weight_decay: float = 0.0
+    schedule: str = "none"  # none | cosine | step | plateau
+    step_size: int = 30  # step: multiply lr by gamma every step_size epochs
+    gamma: float = 0.1  # step and plateau: the decay factor
+    patience: int = 10  # plateau: epochs without improvement before decaying
+
+
+@dataclass
+class SGDSchema(OptimSchema):
+    name: str = "sgd"
+    momentum: float = 0.9
+    nesterov: bool = False
+
+
+@dataclass
+class AdamSchema(OptimSchema):
+    name: str = "adam"
+    lr: float = 0.001
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+
+
+@dataclass
+class LBFGSSchema(OptimSchema):
+    name: str = "lbfgs"
+    lr: float = 1.0
+    max_iter: int = 20
+    history_size: int = 10
+    line_search: Optional[str] = "strong_wolfe"
+
+
+# ---- trainer, logger, analysis ----------------------------------------------------------------
+@dataclass
+class EarlyStoppingSchema:
+    monitor: str = "val/loss"
+    mode: str = "auto"  # auto | min | max (auto: max for accuracy, f1 and r2, min otherwise)
+    patience: int = 0  # validations without improvement before stopping; 0 = never stop early
+    min_delta: float = 0.0
+
+
+@dataclass
+class TrainerSchema:
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    seed: int = 0
+    max_epochs: int = 100
+    batch_size: Optional[int] = None  # null = full batch
+    val_every_n_epochs: int = 1  # 0 = never
+    log_every_n_steps: int = 10
+    checkpoint_every_n_epochs: int = 0  # 0 = only the final checkpoints/last.pt
+    gradient_clip_norm: Optional[float] = None
+    resume: Optional[str] = None  # a run folder or a checkpoint file to continue from
+    progress_bar: str = "auto"  # auto (on a terminal) | true | false
+    early_stopping: EarlyStoppingSchema = field(default_factory=EarlyStoppingSchema)
+
+
+@dataclass
+class LoggerSchema:
+    name: str = "tensorboard"  # tensorboard | none
+    histogram_every_n_epochs: int = 10  # weight and gradient histograms; 0 = never
+
+
+@dataclass
+class AnalysisSchema:
+    method: str = "none"
+
+
+_SCHEMAS = {
+    "data": {"bundled": BundledDataSchema, "csv": CsvDataSchema, "synthetic": SyntheticDataSchema},
+    "model": {"linear": LinearModelSchema, "logistic": LogisticModelSchema, "svm": SVMModelSchema,
+              "mlp": MLPModelSchema},
+    "loss": {"loss": LossSchema},
+    "regularizer": {"regularizer": RegularizerSchema},
+    "optim": {"sgd": SGDSchema, "adam": AdamSchema, "lbfgs": LBFGSSchema},
+    "trainer": {"trainer": TrainerSchema},
+    "logger": {"logger": LoggerSchema},
+    "analysis": {"analysis": AnalysisSchema},
+}
+
+
+def register_schemas() -> None:
+    """Put every schema in Hydra's ConfigStore under `schema/<group>/<name>`."""
+    store = ConfigStore.instance()
+    for group, schemas in _SCHEMAS.items():
+        for name, node in schemas.items():
+            store.store(group=f"schema/{group}", name=name, node=node)
+
+
+# ---- value checks -----------------------------------------------------------------------------
+OPTIMIZERS = ("sgd", "adam", "adamw", "lbfgs")
+SCHEDULES = ("none", "cosine", "step", "plateau")
+TASKS = ("classification", "regression")
+
+
+def _positive(key: str, value: Any, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{key}={value} must be {'>= 0' if allow_zero else '> 0'}")
+
+
+GROUPS = ("data", "model", "loss", "regularizer", "optim", "trainer", "logger", "analysis")
+
+
+def validate(cfg) -> None:
+    """Check values that the schemas' types cannot; raise ConfigError naming key, value and choices."""
+    for key in cfg:
+        if key not in GROUPS:
+            raise ConfigError(f"unknown top-level key {key}; {did_you_mean(key, GROUPS, 'config groups')}")
+    d, t, o = cfg.data, cfg.trainer, cfg.optim
+    for key in ("test_size", "val_size"):
+        if not 0 <= d[key] < 1:
+            raise ConfigError(f"data.{key}={d[key]} must be in [0, 1)")
+    if d.test_size <= 0:
+        raise ConfigError(f"data.test_size={d.test_size} must be > 0: the final metrics come from the test split")
+    if d.test_size + d.val_size >= 0.9:
+        raise ConfigError(f"data.test_size + data.val_size = {d.test_size + d.val_size} leaves too little to train on")
+    if "task" in d and d.task not in TASKS + (("auto",) if "path" in d else ()):
+        raise choice_error("data.task", d.task, TASKS + (("auto",) if "path" in d else ()))
+    if "path" in d and (d.path is None or d.target is None):
+        raise ConfigError("data=csv needs data.path=<file.csv> and data.target=<column name>")
+    _positive("trainer.max_epochs", t.max_epochs)
+    _positive("trainer.batch_size", t.batch_size)
+    _positive("trainer.log_every_n_steps", t.log_every_n_steps)
+    _positive("trainer.val_every_n_epochs", t.val_every_n_epochs, allow_zero=True)
+    _positive("trainer.checkpoint_every_n_epochs", t.checkpoint_every_n_epochs, allow_zero=True)
+    _positive("trainer.gradient_clip_norm", t.gradient_clip_norm)
+    _positive("optim.lr", o.lr)
+    if o.name not in OPTIMIZERS:
+        raise choice_error("optim.name", o.name, OPTIMIZERS)
+    if o.schedule not in SCHEDULES:
+        raise choice_error("optim.schedule", o.schedule, SCHEDULES)
+    if t.progress_bar not in ("auto", "true", "false", True, False):
+        raise choice_error("trainer.progress_bar", t.progress_bar, ("auto", "true", "false"))
+    es = t.early_stopping
+    if es.mode not in ("auto", "min", "max"):
+        raise choice_error("trainer.early_stopping.mode", es.mode, ("auto", "min", "max"))
+    if es.patience and not t.val_every_n_epochs:
+        raise ConfigError("trainer.early_stopping.patience needs validation: set trainer.val_every_n_epochs >= 1")
+    if cfg.logger.name not in ("tensorboard", "none"):
+        raise choice_error("logger.name", cfg.logger.name, ("tensorboard", "none"))
+    _positive("regularizer.strength", cfg.regularizer.strength, allow_zero=True)
+    check_device_name(t.device)
+
+
+def check_device_name(device: str) -> None:
+    import re
+
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(device)):
+        raise choice_error("trainer.device", device, ("auto", "cpu", "cuda", "cuda:0"))

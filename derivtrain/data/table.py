@@ -1,0 +1,61 @@
+"""What a loader returns and what training consumes."""
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Table:
+    """Raw data as loaded: features as they come, labels as they come."""
+
+    X: np.ndarray  # (n_samples, n_features), floating point
+    y: np.ndarray  # (n_samples,): class labels (any type) or float targets
+    feature_names: list
+    task: str  # classification | regression
+    target_names: Optional[list] = None  # readable class names, where the source has them
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know about its data to build itself (saved in checkpoints)."""
+
+    task: str
+    n_features: int
+    classes: list = field(default_factory=list)  # classes_ in label order; empty for regression
+    feature_names: list = field(default_factory=list)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def n_outputs(self) -> int:
+        """One score for regression and binary problems, one per class otherwise."""
+        return self.n_classes if self.n_classes > 2 else 1
+
+    def to_dict(self) -> dict:
+        return {"task": self.task, "n_features": self.n_features, "classes": list(self.classes),
+                "feature_names": list(self.feature_names)}
+
+
+@dataclass
+class Split:
+    """Standardized features and encoded targets on the run's device."""
+
+    X: torch.Tensor  # (n, d) float32
+    y: torch.Tensor  # (n,) int64 class index, or float32 target
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+
+@dataclass
+class Data:
+    spec: DataSpec
+    train: Split
+    val: Optional[Split]
+    test: Split
+    feature_mean: torch.Tensor  # fitted on train only; kept with the model
+    feature_scale: torch.Tensor

@@ -1,0 +1,32 @@
+"""Losses that are negative log-likelihoods: fitting them is maximum likelihood estimation.
+
+Cross-entropy is the NLL of a Bernoulli (one score: sigmoid) or categorical (K scores: softmax)
+model, so a model trained with it has predict_proba. Squared error is the Gaussian NLL up to
+constants. Both use PyTorch's fused kernels; their derivatives are the familiar p - y and 2(s - y)/n.
+"""
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class CrossEntropyLoss(nn.Module):
+    task = "classification"
+    probability_link = "logistic"  # sigmoid for one score, softmax for several
+
+    def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
+        return y.to(torch.float32) if n_outputs == 1 else y
+
+    def forward(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if scores.dim() == 1:
+            return F.binary_cross_entropy_with_logits(scores, y.to(scores.dtype))
+        return F.cross_entropy(scores, y)
+
+
+class MSELoss(nn.Module):
+    task = "regression"
+
+    def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
+        return y
+
+    def forward(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(scores, y.to(scores.dtype))

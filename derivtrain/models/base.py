@@ -1,0 +1,81 @@
+"""What every derivtrain model is: an nn.Module that is also a scikit-learn style estimator.
+
+`forward` takes standardized features (what training feeds it). The standardization fitted on
+the training rows lives in the module's buffers, so `decision_function`, `predict` and
+`predict_proba` take raw features, as numpy arrays or tensors, and the checkpoint carries it all.
+"""
+import numpy as np
+import torch
+from torch import nn
+
+from derivtrain.data.table import DataSpec
+
+
+class Model(nn.Module):
+    #: losses this model is meant for (a mismatched loss is a configuration error)
+    tasks = ("classification", "regression")
+
+    def __init__(self, spec: DataSpec):
+        super().__init__()
+        self.spec = spec
+        self.classes_ = list(spec.classes)
+        self.feature_names_in_ = list(spec.feature_names)
+        self.register_buffer("feature_mean", torch.zeros(spec.n_features))
+        self.register_buffer("feature_scale", torch.ones(spec.n_features))
+        self.probability_link = None  # set from the loss: "logistic" when trained by cross-entropy
+        self.config = None  # the resolved run config, set by load_run
+
+    def set_standardization(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
+        self.feature_mean.copy_(mean)
+        self.feature_scale.copy_(scale)
+
+    def penalized_parameters(self):
+        """Weights, not biases: what a regularizer penalizes."""
+        return [p for name, p in self.named_parameters() if not name.endswith("bias")]
+
+    # ---- estimator API on raw features -------------------------------------------------------
+    @torch.no_grad()
+    def decision_function(self, X):
+        """Scores for raw features: one per row (regression, binary) or one per class."""
+        was_training = self.training
+        self.eval()
+        try:
+            Xt = self._as_tensor(X)
+            scores = self((Xt - self.feature_mean) / self.feature_scale)
+        finally:
+            self.train(was_training)
+        return scores.cpu().numpy() if isinstance(X, np.ndarray) or not torch.is_tensor(X) else scores
+
+    def predict(self, X):
+        scores = self.decision_function(X)
+        if not self.classes_:
+            return scores
+        s = torch.as_tensor(scores)
+        index = (s > 0).long() if s.dim() == 1 else s.argmax(dim=1)
+        labels = np.asarray(self.classes_, dtype=object if isinstance(self.classes_[0], str) else None)
+        out = labels[index.cpu().numpy()]
+        return out if not torch.is_tensor(scores) else torch.as_tensor(out, device=scores.device)
+
+    @property
+    def predict_proba(self):
+        """Class probabilities; present only for classifiers trained by a likelihood (cross-entropy)."""
+        if self.probability_link is None or not self.classes_:
+            raise AttributeError("predict_proba exists only for classifiers trained with loss=cross_entropy")
+        return self._predict_proba
+
+    def _predict_proba(self, X):
+        scores = self.decision_function(X)
+        s = torch.as_tensor(scores)
+        if s.dim() == 1:
+            p1 = torch.sigmoid(s)
+            proba = torch.stack([1 - p1, p1], dim=1)
+        else:
+            proba = torch.softmax(s, dim=1)
+        return proba.cpu().numpy() if not torch.is_tensor(scores) else proba
+
+    def _as_tensor(self, X) -> torch.Tensor:
+        ref = self.feature_mean
+        Xt = torch.as_tensor(np.asarray(X, dtype=np.float32) if not torch.is_tensor(X) else X)
+        if Xt.dim() != 2 or Xt.shape[1] != ref.shape[0]:
+            raise ValueError(f"expected features of shape (n_samples, {ref.shape[0]}), got {tuple(Xt.shape)}")
+        return Xt.to(device=ref.device, dtype=ref.dtype)

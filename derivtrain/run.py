@@ -1,0 +1,96 @@
+"""run(cfg): the whole story of a training run, top to bottom."""
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from derivtrain.config import validate
+from derivtrain.data import build_data
+from derivtrain.devices import resolve_device
+from derivtrain.errors import ConfigError
+from derivtrain.logging import log, make_logger
+from derivtrain.losses import Objective
+from derivtrain.train.checkpoint import load_checkpoint
+from derivtrain.train.loop import fit
+from derivtrain.train.metrics import evaluate
+
+
+def run(cfg, run_dir) -> dict:
+    """Train, evaluate and write the run folder; returns the final metrics."""
+    validate(cfg)  # configuration errors surface before any tensor is built
+    run_dir = Path(run_dir)
+    resume_state = load_checkpoint(cfg.trainer.resume) if cfg.trainer.resume else None
+    device = resolve_device(cfg.trainer.device)
+    seed_everything(cfg.trainer.seed)
+
+    data = build_data(cfg.data, device, seed=cfg.trainer.seed)
+    model = instantiate(cfg.model, _partial_=True)(spec=data.spec)  # partial: spec stays a DataSpec
+    loss = instantiate(cfg.loss)
+    penalty = instantiate(cfg.regularizer)
+    check_compatible(cfg, model, loss, data.spec)
+    model.set_standardization(data.feature_mean.cpu(), data.feature_scale.cpu())
+    model.probability_link = getattr(loss, "probability_link", None)
+    model.to(device)
+    objective = Objective(model, loss, penalty)
+
+    logger = make_logger(cfg.logger, run_dir)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    logger.log_text("config", "```\n" + OmegaConf.to_yaml(cfg, resolve=True) + "\n```")
+    result = fit(objective, data, cfg.optim, cfg.trainer, logger,
+                 checkpoint_path=run_dir / "checkpoints" / "last.pt",
+                 checkpoint_extra=dict(config=resolved, spec=data.spec.to_dict(),
+                                       probability_link=model.probability_link,
+                                       preprocessing={"feature_mean": data.feature_mean.cpu(),
+                                                      "feature_scale": data.feature_scale.cpu()}),
+                 resume_state=resume_state)
+
+    test_targets = loss.encode_targets(data.test.y, data.spec.n_outputs)
+    metrics = {**result.metrics, **evaluate(objective, data.test, test_targets, "test", data.spec.n_classes)}
+    logger.log_hparams(flat_hparams(resolved), {k: v for k, v in metrics.items() if k.startswith("test/")})
+    logger.close()
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    log.info("run folder: %s", run_dir)
+    return metrics
+
+
+def seed_everything(seed: int) -> None:
+    """One seed for the split, initialisation and shuffling; deterministic on CPU."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def check_compatible(cfg, model, loss, spec) -> None:
+    """The model and the loss must suit the data's task (a regression model on labels is a mistake)."""
+    loss_task = getattr(loss, "task", spec.task)
+    if spec.task not in model.tasks:
+        raise ConfigError(f"{_option(cfg, 'model')} is for {'/'.join(model.tasks)}, but "
+                          f"{_option(cfg, 'data')} is a {spec.task} problem; pick another model or data")
+    if loss_task != spec.task:
+        raise ConfigError(f"{_option(cfg, 'loss')} is for {loss_task}, but {_option(cfg, 'data')} is a "
+                          f"{spec.task} problem; pick another loss")
+
+
+def _option(cfg, group: str) -> str:
+    """'model=svm' as the user chose it (from Hydra), else the class the config names."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return f"{group}={HydraConfig.get().runtime.choices.get(group)}"
+    return f"{group} {cfg[group].get('_target_', '?').rsplit('.', 1)[-1]}"
+
+
+def flat_hparams(resolved: dict, prefix: str = "") -> dict:
+    """{'optim': {'lr': 0.1}} -> {'optim.lr': 0.1}, for TensorBoard's hparams table."""
+    out = {}
+    for key, value in resolved.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flat_hparams(value, name + "."))
+        else:
+            out[name] = value
+    return out

@@ -1,0 +1,116 @@
+"""fit(): the training loop. Plain PyTorch; the only host syncs are at the logging interval.
+
+Per step: zero_grad(set_to_none) -> objective (forward) -> backward (the chain rule, through the
+custom Functions' hand-written derivatives) -> optional clipping -> optimizer step.
+"""
+from dataclasses import dataclass, field
+
+import torch
+
+from derivtrain.logging import Progress, log
+from derivtrain.train.batches import Batches
+from derivtrain.train.checkpoint import restore_rng, rng_state, save_checkpoint
+from derivtrain.train.early_stopping import EarlyStopping
+from derivtrain.train.metrics import evaluate
+from derivtrain.train.optimizers import build_optimizer, build_scheduler
+
+
+@dataclass
+class FitResult:
+    epochs: int
+    steps: int
+    stopped_early: bool
+    metrics: dict = field(default_factory=dict)  # train/* and val/* after the last epoch
+
+
+def _grad_norm(params) -> torch.Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkpoint_extra: dict,
+        resume_state: dict | None = None) -> FitResult:
+    model = objective.model
+    params = [p for p in model.parameters() if p.requires_grad]
+    n_outputs, n_classes = data.spec.n_outputs, data.spec.n_classes
+    train_targets = objective.loss.encode_targets(data.train.y, n_outputs)
+    val_targets = objective.loss.encode_targets(data.val.y, n_outputs) if data.val is not None else None
+
+    optimizer = build_optimizer(params, optim_cfg)
+    scheduler = build_scheduler(optimizer, optim_cfg, trainer_cfg.max_epochs)
+    stopper = EarlyStopping(**trainer_cfg.early_stopping)
+    shuffle = torch.Generator(device=data.train.X.device).manual_seed(trainer_cfg.seed)
+    batches = Batches(data.train.X, train_targets, trainer_cfg.batch_size, shuffle)
+    uses_closure = optim_cfg.name == "lbfgs"  # LBFGS re-evaluates the objective inside step()
+    clip = trainer_cfg.gradient_clip_norm
+    log_every = trainer_cfg.log_every_n_steps
+    val_every = trainer_cfg.val_every_n_epochs if val_targets is not None else 0
+    ckpt_every, hist_every = trainer_cfg.checkpoint_every_n_epochs, getattr(logger, "histogram_every_n_epochs", 0)
+
+    epoch = step = 0
+    if resume_state is not None:
+        model.load_state_dict(resume_state["model"])
+        optimizer.load_state_dict(resume_state["optimizer"])
+        if scheduler is not None and resume_state.get("scheduler") is not None:
+            scheduler.load_state_dict(resume_state["scheduler"])
+        stopper.load_state_dict(resume_state["early_stopping"])
+        restore_rng(resume_state["rng"], shuffle)
+        epoch, step = resume_state["epoch"], resume_state["step"]
+        log.info("resumed at epoch %d, step %d", epoch, step)
+
+    def save():
+        save_checkpoint(checkpoint_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                        scheduler=scheduler.state_dict() if scheduler is not None else None,
+                        early_stopping=stopper.state_dict(), epoch=epoch, step=step,
+                        rng=rng_state(shuffle), **checkpoint_extra)
+
+    def closure():
+        optimizer.zero_grad(set_to_none=True)
+        loss = objective(X, targets)
+        loss.backward()
+        return loss
+
+    progress = Progress(trainer_cfg.max_epochs, epoch, trainer_cfg.progress_bar)
+    shown, stopped_early, val_metrics = {}, False, {}
+    model.train()
+    while epoch < trainer_cfg.max_epochs and not stopped_early:
+        epoch += 1
+        for X, targets in batches.epoch():
+            step += 1
+            if uses_closure:
+                loss = optimizer.step(closure)
+            else:
+                loss = closure()
+                if clip:
+                    torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
+                optimizer.step()
+            if step % log_every == 0:  # the only host sync of the step loop
+                shown["train/loss"] = loss.item()
+                logger.log_scalars({"train/loss": shown["train/loss"], "lr": optimizer.param_groups[0]["lr"],
+                                    "grad_norm": _grad_norm(params).item()}, step)
+        if val_every and epoch % val_every == 0:
+            val_metrics = evaluate(objective, data.val, val_targets, "val", n_classes)
+            logger.log_scalars(val_metrics, step)
+            shown.update({k: v for k, v in val_metrics.items() if k in ("val/loss", "val/accuracy", "val/r2")})
+            stopped_early = stopper.update(val_metrics)
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(val_metrics.get("val/loss", loss.item()))
+        elif scheduler is not None:
+            scheduler.step()
+        if hist_every and epoch % hist_every == 0:
+            logger.log_histograms(model, step)
+        if ckpt_every and epoch % ckpt_every == 0:
+            save()
+        progress.update(epoch, shown)
+    progress.close()
+    if stopped_early:
+        log.info("early stopping at epoch %d: %s did not improve for %d validations",
+                 epoch, stopper.monitor, stopper.patience)
+    save()
+    metrics = evaluate(objective, data.train, train_targets, "train", n_classes)
+    if val_targets is not None:
+        metrics.update(evaluate(objective, data.val, val_targets, "val", n_classes))
+    metrics.update({"train/steps": step, "train/epochs": epoch})
+    return FitResult(epochs=epoch, steps=step, stopped_early=stopped_early, metrics=metrics)

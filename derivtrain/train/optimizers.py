@@ -1,0 +1,33 @@
+"""torch.optim optimizers and LR schedules built from the `optim` config group."""
+import torch
+
+
+def build_optimizer(params, cfg) -> torch.optim.Optimizer:
+    params = list(params)
+    # foreach: one kernel per operation over all tensors; fused where the build has it (CUDA)
+    fast = {"foreach": True}
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                               weight_decay=cfg.weight_decay, **fast)
+    if cfg.name in ("adam", "adamw"):
+        cls = torch.optim.Adam if cfg.name == "adam" else torch.optim.AdamW
+        return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, **fast)
+    if cfg.name == "lbfgs":
+        if cfg.weight_decay:
+            from derivtrain.errors import ConfigError
+
+            raise ConfigError("optim=lbfgs has no weight_decay; use regularizer=l2 regularizer.strength=...")
+        return torch.optim.LBFGS(params, lr=cfg.lr, max_iter=cfg.max_iter, history_size=cfg.history_size,
+                                 line_search_fn=cfg.line_search)
+    raise AssertionError(f"optim.name={cfg.name} passed validation but has no builder")
+
+
+def build_scheduler(optimizer, cfg, max_epochs: int):
+    """An epoch-level schedule, or None. Plateau watches the monitored validation metric."""
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    if cfg.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.gamma, patience=cfg.patience)
+    return None
