@@ -29,6 +29,11 @@ class Model(nn.Module):
         self.feature_mean.copy_(mean)
         self.feature_scale.copy_(scale)
 
+    @staticmethod
+    def scores_of(outputs):
+        """(n, 1) -> (n,): one score per row for regression and binary problems; (n, K) stays."""
+        return outputs.squeeze(1) if outputs.shape[1] == 1 else outputs
+
     def penalized_parameters(self):
         """Weights, not biases: what a regularizer penalizes."""
         return [p for name, p in self.named_parameters() if not name.endswith("bias")]

@@ -5,7 +5,7 @@ autograd does it here, the custom losses feed it their hand-written first step.
 """
 from torch import nn
 
-from derivtrain.errors import choice_error
+from derivtrain.errors import ConfigError, choice_error
 from derivtrain.models.base import Model
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "silu": nn.SiLU}
@@ -17,7 +17,7 @@ class MLP(Model):
         if activation not in ACTIVATIONS:
             raise choice_error("model.activation", activation, ACTIVATIONS)
         if not 0 <= dropout < 1:
-            raise choice_error("model.dropout", dropout, ["a number in [0, 1)"])
+            raise ConfigError(f"model.dropout={dropout} must be in [0, 1)")
         layers, width = [], spec.n_features
         for size in hidden_sizes:
             layers += [nn.Linear(width, int(size)), ACTIVATIONS[activation]()]
@@ -28,5 +28,4 @@ class MLP(Model):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, X):
-        scores = self.layers(X)
-        return scores.squeeze(1) if scores.shape[1] == 1 else scores
+        return self.scores_of(self.layers(X))

@@ -23,5 +23,4 @@ class LinearSVM(Model):
         self.linear = nn.Linear(spec.n_features, spec.n_outputs)
 
     def forward(self, X):
-        scores = self.linear(X)
-        return scores.squeeze(1) if scores.shape[1] == 1 else scores
+        return self.scores_of(self.linear(X))
