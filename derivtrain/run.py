@@ -28,14 +28,8 @@ def run(cfg, run_dir) -> dict:
     seed_everything(cfg.trainer.seed)
 
     data = build_data(cfg.data, device, seed=cfg.trainer.seed)
-    model = instantiate(cfg.model, _partial_=True)(spec=data.spec)  # partial: spec stays a DataSpec
-    loss = instantiate(cfg.loss)
-    penalty = instantiate(cfg.regularizer)
-    check_compatible(cfg, model, loss, data.spec)
-    model.set_standardization(data.feature_mean.cpu(), data.feature_scale.cpu())
-    model.probability_link = getattr(loss, "probability_link", None)
-    model.to(device)
-    objective = Objective(model, loss, penalty)
+    objective = build_objective(cfg, data)
+    model, loss = objective.model, objective.loss
 
     logger = make_logger(cfg.logger, run_dir)
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -55,6 +49,17 @@ def run(cfg, run_dir) -> dict:
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     log.info("run folder: %s", run_dir)
     return metrics
+
+
+def build_objective(cfg, data) -> Objective:
+    """The model (with the data's standardization, on the data's device) inside its objective."""
+    model = instantiate(cfg.model, _partial_=True)(spec=data.spec)  # partial: spec stays a DataSpec
+    loss = instantiate(cfg.loss)
+    penalty = instantiate(cfg.regularizer)
+    check_compatible(cfg, model, loss, data.spec)
+    model.set_standardization(data.feature_mean.cpu(), data.feature_scale.cpu())
+    model.probability_link = getattr(loss, "probability_link", None)
+    return Objective(model.to(data.train.X.device), loss, penalty)
 
 
 def seed_everything(seed: int) -> None:

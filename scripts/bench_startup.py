@@ -1,0 +1,45 @@
+"""Wall time of the whole default run vs the floor every torch.optim program pays.
+
+    python scripts/bench_startup.py [--repeats 5] [-- extra overrides]
+
+The floor is `python -c "import torch; torch.optim.SGD(...)"` (importing torch and building an
+optimizer, which imports torch._dynamo). The run is `python -m derivtrain model=svm` with its
+defaults (100 epochs, TensorBoard on), into a fresh folder each time. Runs alternate, so both see
+the same machine; prints the medians and their ratio (target <= 1.5x).
+"""
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FLOOR = [sys.executable, "-c", "import torch; torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)"]
+
+
+def wall(cmd) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("overrides", nargs="*", default=["model=svm"])
+    args = parser.parse_args()
+    floor, runs = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.repeats):
+            floor.append(wall(FLOOR))
+            runs.append(wall([sys.executable, "-m", "derivtrain", *args.overrides,
+                              f"hydra.run.dir={Path(tmp) / str(i)}"]))
+    f, r = statistics.median(floor), statistics.median(runs)
+    print(f"| command | median wall (s) | ratio |\n| --- | --- | --- |")
+    print(f"| torch import + SGD (floor) | {f:.2f} | 1.00x |")
+    print(f"| python -m derivtrain {' '.join(args.overrides)} | {r:.2f} | {r / f:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

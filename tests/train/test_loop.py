@@ -1,0 +1,90 @@
+import pytest
+import torch
+
+from derivtrain.train.batches import Batches
+from tests.train.helpers import fit_config
+
+
+def params(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_minibatches_cover_every_row_once_per_epoch():
+    X = torch.arange(10.0).unsqueeze(1)
+    batches = Batches(X, torch.arange(10), batch_size=4, generator=torch.Generator().manual_seed(0))
+    seen = torch.cat([xb[:, 0] for xb, _ in batches.epoch()])
+    assert len(batches) == 3 and sorted(seen.tolist()) == list(range(10))
+    assert not torch.equal(seen, X[:, 0])  # shuffled
+    full = Batches(X, torch.arange(10), batch_size=None, generator=torch.Generator())
+    (xb, _), = list(full.epoch())
+    assert xb is X  # full batch: the tensor itself, no copy
+
+
+def test_same_seed_same_parameters_and_other_seed_differs(tmp_path):
+    runs = [fit_config(tmp_path, "trainer.max_epochs=3", "trainer.batch_size=64", f"trainer.seed={s}")[2]
+            for s in (0, 0, 1)]
+    assert torch.equal(params(runs[0]), params(runs[1]))
+    assert not torch.equal(params(runs[0]), params(runs[2]))
+
+
+@pytest.mark.parametrize("optim", ["optim=sgd optim.nesterov=true", "optim=adam optim.lr=0.05",
+                                   "optim=adamw optim.lr=0.05", "optim=lbfgs"])
+def test_every_optimizer_trains_logistic_regression(tmp_path, optim):
+    result, _, _ = fit_config(tmp_path, "model=logistic", *optim.split(), "trainer.max_epochs=25")
+    assert result.metrics["train/accuracy"] >= 0.95 and result.metrics["val/accuracy"] >= 0.9
+
+
+def test_schedules_change_the_learning_rate(tmp_path):
+    _, log, _ = fit_config(tmp_path, "optim.schedule=step", "optim.step_size=2", "optim.gamma=0.5",
+                           "trainer.max_epochs=6", "trainer.log_every_n_steps=1")
+    assert log.values("lr") == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025, 0.025])
+    _, log, _ = fit_config(tmp_path, "optim.schedule=cosine", "trainer.max_epochs=10", "trainer.log_every_n_steps=1")
+    lrs = log.values("lr")
+    assert lrs[0] == pytest.approx(0.1) and all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 0.01
+    _, log, _ = fit_config(tmp_path, "optim.schedule=plateau", "optim.patience=0", "optim.lr=5",
+                           "trainer.max_epochs=8", "trainer.log_every_n_steps=1")
+    assert min(log.values("lr")) < 5  # a too-large step stalls the val loss, plateau cuts lr
+
+
+def test_gradient_clipping_bounds_the_logged_norm(tmp_path):
+    _, log, _ = fit_config(tmp_path, "trainer.gradient_clip_norm=0.01", "trainer.max_epochs=5",
+                           "trainer.log_every_n_steps=1")
+    norms = log.values("grad_norm")
+    assert len(norms) == 5 and max(norms) <= 0.01 + 1e-6
+
+
+def test_early_stopping_stops_after_patience(tmp_path):
+    # min_delta so large that nothing after the first validation counts as an improvement
+    result, _, _ = fit_config(tmp_path, "trainer.early_stopping.patience=2",
+                              "trainer.early_stopping.min_delta=1e9", "trainer.max_epochs=50")
+    assert result.stopped_early and result.epochs == 3
+
+
+def test_validation_every_n_epochs_and_never(tmp_path):
+    _, log, _ = fit_config(tmp_path, "trainer.val_every_n_epochs=2", "trainer.max_epochs=6")
+    assert len(log.values("val/loss")) == 3
+    _, log, _ = fit_config(tmp_path, "trainer.val_every_n_epochs=0", "trainer.max_epochs=6")
+    assert log.values("val/loss") == []
+
+
+def test_log_every_n_steps(tmp_path):
+    result, log, _ = fit_config(tmp_path, "trainer.batch_size=32", "trainer.max_epochs=2",
+                                "trainer.log_every_n_steps=5")
+    assert result.steps == 2 * 13  # 398 training rows in batches of 32
+    assert [s for k, _, s in log.scalars if k == "train/loss"] == [5, 10, 15, 20, 25]
+
+
+def test_resume_continues_exactly(tmp_path):
+    common = ["trainer.batch_size=50", "trainer.val_every_n_epochs=1"]
+    _, _, straight = fit_config(tmp_path / "a", *common, "trainer.max_epochs=4")
+    fit_config(tmp_path / "b", *common, "trainer.max_epochs=2")
+    state = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    assert state["epoch"] == 2
+    result, _, resumed = fit_config(tmp_path / "c", *common, "trainer.max_epochs=4", resume_state=state)
+    assert result.epochs == 4 and torch.equal(params(straight), params(resumed))
+
+
+def test_checkpoint_every_n_epochs_writes_during_training(tmp_path):
+    fit_config(tmp_path, "trainer.checkpoint_every_n_epochs=1", "trainer.max_epochs=2")
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert state["epoch"] == 2 and state["step"] == 2
