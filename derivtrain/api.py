@@ -3,6 +3,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from derivtrain.data.table import DataSpec
+from derivtrain.targets import check_target
 from derivtrain.train.checkpoint import load_checkpoint
 
 
@@ -15,6 +16,7 @@ def load_run(path):
     state = load_checkpoint(path)
     config = OmegaConf.create(state["config"])
     spec = DataSpec(**state["spec"])
+    check_target(config.model, "model", supplied=("spec",))  # a clear error when a plugin is missing
     model = instantiate(config.model, _partial_=True)(spec=spec)
     model.load_state_dict(state["model"])
     model.probability_link = state.get("probability_link")

@@ -15,6 +15,7 @@ from derivtrain.config import register_schemas
 from derivtrain.errors import UserError
 from derivtrain.friendly import describe_user_error
 from derivtrain.paths import config_dir
+from derivtrain.plugins import check_plugins
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
@@ -37,6 +38,7 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         _refuse_to_overwrite(sys.argv[1:])
+        check_plugins(config_dir())  # clashes exit 2 now; broken plugins warn once
         register_schemas()
         _train()
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here

@@ -17,7 +17,7 @@ class DataError(UserError):
 def nearest_first(value, choices) -> tuple[list[str], bool]:
     """All `choices`, the ones closest to `value` first, and whether any was close at all."""
     choices = sorted(set(map(str, choices)))
-    close = difflib.get_close_matches(str(value), choices, n=len(choices), cutoff=0.6)
+    close = difflib.get_close_matches(str(value), choices, n=max(1, len(choices)), cutoff=0.6)
     return close + [c for c in choices if c not in close], bool(close)
 
 
@@ -25,7 +25,7 @@ def did_you_mean(value, choices, noun: str = "choices") -> str:
     """'did you mean X? choices: X, Y, Z' with the nearest match first."""
     ordered, any_close = nearest_first(value, choices)
     hint = f"did you mean {ordered[0]}? " if any_close else ""
-    return f"{hint}{noun}: {', '.join(ordered)}"
+    return f"{hint}{noun}: {', '.join(ordered) if ordered else '(none)'}"
 
 
 def choice_error(key: str, value, choices) -> ConfigError:
