@@ -62,8 +62,10 @@ def _exit_for(exc: BaseException) -> None:
 def _refuse_to_overwrite(args) -> None:
     """A hydra.run.dir that already holds a run would have its files replaced: refuse before Hydra writes."""
     for arg in args:
-        if arg.startswith("hydra.run.dir="):
-            folder = Path(arg.split("=", 1)[1])
-            if (folder / "metrics.json").exists() or (folder / "checkpoints").exists():
-                raise UserError(f"hydra.run.dir={folder} already holds a run; pick a new folder "
-                                f"(to continue that run: trainer.resume={folder} with a new hydra.run.dir)")
+        key, _, value = arg.partition("=")
+        folder = Path(value)
+        if key == "hydra.run.dir" and ((folder / "metrics.json").exists() or (folder / "checkpoints").exists()):
+            raise UserError(f"hydra.run.dir={folder} already holds a run; pick a new folder "
+                            f"(to continue that run: trainer.resume={folder} with a new hydra.run.dir)")
+        if key == "hydra.sweep.dir" and ((folder / "summary.csv").exists() or any(folder.glob("*/metrics.json"))):
+            raise UserError(f"hydra.sweep.dir={folder} already holds a sweep; pick a new folder")
