@@ -60,12 +60,23 @@ def _exit_for(exc: BaseException) -> None:
 
 
 def _refuse_to_overwrite(args) -> None:
-    """A hydra.run.dir that already holds a run would have its files replaced: refuse before Hydra writes."""
+    """Refuse, before Hydra writes anything, output folders that hold a run or cannot be written."""
     for arg in args:
         key, _, value = arg.partition("=")
         folder = Path(value)
+        if key in ("hydra.run.dir", "hydra.sweep.dir"):
+            _check_writable(key, folder)
         if key == "hydra.run.dir" and ((folder / "metrics.json").exists() or (folder / "checkpoints").exists()):
             raise UserError(f"hydra.run.dir={folder} already holds a run; pick a new folder "
                             f"(to continue that run: trainer.resume={folder} with a new hydra.run.dir)")
         if key == "hydra.sweep.dir" and ((folder / "summary.csv").exists() or any(folder.glob("*/metrics.json"))):
             raise UserError(f"hydra.sweep.dir={folder} already holds a sweep; pick a new folder")
+
+
+def _check_writable(key: str, folder: Path) -> None:
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{key}={folder} cannot be created: {existing} is not a writable folder; "
+                        "choose another folder")

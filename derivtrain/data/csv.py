@@ -1,4 +1,7 @@
-"""A user's own table: numeric feature columns and one target column, with a header row."""
+"""A user's own table: numeric feature columns and one target column, with a header row.
+
+data.target=null: no target column, every row is just a point (density estimation, model=gmm).
+"""
 import csv
 from pathlib import Path
 from typing import Optional
@@ -12,8 +15,10 @@ from derivtrain.errors import DataError, did_you_mean
 _MAX_CLASSES_FOR_AUTO = 20
 
 
-def load_csv(path: str, target: str, features: Optional[list] = None, task: str = "auto") -> Table:
+def load_csv(path: str, target: Optional[str], features: Optional[list] = None, task: str = "auto") -> Table:
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise DataError(f"data.path={path} is a folder; give the CSV file inside it")
     if not file.is_file():
         raise DataError(f"data.path={path}: no such file")
     with open(file, newline="") as f:
@@ -21,7 +26,7 @@ def load_csv(path: str, target: str, features: Optional[list] = None, task: str 
     if len(rows) < 2:
         raise DataError(f"data.path={path}: needs a header row and at least one data row")
     header, body = [h.strip() for h in rows[0]], [r for r in rows[1:] if r]
-    if target not in header:
+    if target is not None and target not in header:
         raise DataError(f"data.target={target} is not a column of {path}; {did_you_mean(target, header, 'columns')}")
     features = list(features) if features else [h for h in header if h != target]
     for name in features:
@@ -37,6 +42,8 @@ def load_csv(path: str, target: str, features: Optional[list] = None, task: str 
                 cell = row[cols[name]] if cols[name] < len(row) else "<missing>"
                 raise DataError(f"{path} line {i + 2}, column {name}: {cell!r} is not a number "
                                 f"(features must be numeric; pick columns with data.features)") from None
+    if target is None:
+        return Table(X=X, y=np.zeros(len(body)), feature_names=features, task="density")
     raw_y = [row[cols[target]].strip() if cols[target] < len(row) else "" for row in body]
     y, task = _targets(raw_y, task, path, target)
     return Table(X=X, y=y, feature_names=features, task=task)
