@@ -28,6 +28,8 @@ def _train(cfg) -> None:
         metrics = run(cfg, HydraConfig.get().runtime.output_dir)
     except Exception as exc:  # noqa: BLE001 - reported here so Hydra adds no job-failure banner
         _exit_for(exc)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return  # under torchrun, rank 0 reports
     width = max(map(len, metrics))
     print("\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
                     for k, v in sorted(metrics.items())))
@@ -37,7 +39,9 @@ def main() -> None:
     # Hydra would print its own report and exit 1; we want the exceptions, to map them to exit codes
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        _refuse_to_overwrite(sys.argv[1:])
+        sys.argv[1:] = _shared_run_folder(sys.argv[1:])
+        if int(os.environ.get("RANK", "0")) == 0:  # other torchrun ranks join rank 0's folder
+            _refuse_to_overwrite(sys.argv[1:])
         check_plugins(config_dir())  # clashes exit 2 now; broken plugins warn once
         register_schemas()
         _train()
@@ -57,6 +61,27 @@ def _exit_for(exc: BaseException) -> None:
         traceback.print_exception(exc)
     print(f"derivtrain: error: {message}", file=sys.stderr)
     sys.exit(2)
+
+
+def _shared_run_folder(args) -> list:
+    """Under torchrun every rank must use one run folder, not one timestamp each.
+
+    torchrun gives all ranks the same TORCHELASTIC_RUN_ID, so the folder is named after it; only
+    rank 0 writes Hydra's .hydra/ there.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "-m" in args or "--multirun" in args:
+        return args
+    if not any(a.startswith("hydra.run.dir=") for a in args):
+        import datetime
+
+        run_id = os.environ.get("TORCHELASTIC_RUN_ID", "none")
+        if run_id == "none":
+            raise UserError("several ranks without a TORCHELASTIC_RUN_ID: launch with torchrun, "
+                            "or pass one hydra.run.dir=... to every rank")
+        args = [*args, f"hydra.run.dir=outputs/{datetime.date.today():%Y-%m-%d}/ddp-{run_id}"]
+    if int(os.environ.get("RANK", "0")) != 0:
+        args = [*args, "hydra.output_subdir=null"]
+    return args
 
 
 def _refuse_to_overwrite(args) -> None:

@@ -2,13 +2,18 @@
 
 No DataLoader: for tensors already on the device it adds per-sample Python work (~30x per step).
 Full batch (batch_size null, or >= n) hands out the tensors themselves, no copy and no shuffle.
+Under data parallelism (world_size > 1) every rank draws the same permutation and takes its
+contiguous part of each batch, with that part's share of the batch as a weight; one process
+gets weight None and the step loop scales nothing.
 """
 import torch
 
 
 class Batches:
-    def __init__(self, X: torch.Tensor, targets: torch.Tensor, batch_size, generator: torch.Generator):
+    def __init__(self, X: torch.Tensor, targets: torch.Tensor, batch_size, generator: torch.Generator,
+                 rank: int = 0, world_size: int = 1):
         self.X, self.targets, self.generator = X, targets, generator
+        self.rank, self.world_size = rank, world_size
         n = X.shape[0]
         self.batch_size = n if batch_size is None or batch_size >= n else int(batch_size)
         self.full_batch = self.batch_size == n
@@ -16,10 +21,24 @@ class Batches:
     def __len__(self) -> int:
         return -(-self.X.shape[0] // self.batch_size)
 
+    def _part(self, n: int):
+        """This rank's rows [start, stop) of a batch of n, and their weight n_rank / n."""
+        start, stop = n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size
+        return start, stop, (stop - start) / n
+
     def epoch(self):
+        """Yields (X, targets, weight) for every step of one epoch."""
         if self.full_batch:
-            yield self.X, self.targets
+            if self.world_size == 1:
+                yield self.X, self.targets, None
+            else:
+                start, stop, weight = self._part(self.X.shape[0])
+                yield self.X[start:stop], self.targets[start:stop], weight
             return
         order = torch.randperm(self.X.shape[0], generator=self.generator, device=self.X.device)
         for idx in order.split(self.batch_size):
-            yield self.X[idx], self.targets[idx]
+            weight = None
+            if self.world_size > 1:
+                start, stop, weight = self._part(idx.shape[0])
+                idx = idx[start:stop]
+            yield self.X[idx], self.targets[idx], weight

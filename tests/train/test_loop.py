@@ -12,12 +12,22 @@ def params(model):
 def test_minibatches_cover_every_row_once_per_epoch():
     X = torch.arange(10.0).unsqueeze(1)
     batches = Batches(X, torch.arange(10), batch_size=4, generator=torch.Generator().manual_seed(0))
-    seen = torch.cat([xb[:, 0] for xb, _ in batches.epoch()])
+    seen = torch.cat([xb[:, 0] for xb, _, _ in batches.epoch()])
     assert len(batches) == 3 and sorted(seen.tolist()) == list(range(10))
     assert not torch.equal(seen, X[:, 0])  # shuffled
     full = Batches(X, torch.arange(10), batch_size=None, generator=torch.Generator())
-    (xb, _), = list(full.epoch())
-    assert xb is X  # full batch: the tensor itself, no copy
+    (xb, _, weight), = list(full.epoch())
+    assert xb is X and weight is None  # full batch: the tensor itself, no copy
+
+
+def test_ranks_split_every_batch_and_weight_their_share():
+    X = torch.arange(10.0).unsqueeze(1)
+    parts = [list(Batches(X, torch.arange(10), 4, torch.Generator().manual_seed(0), rank, 2).epoch())
+             for rank in (0, 1)]
+    whole = list(Batches(X, torch.arange(10), 4, torch.Generator().manual_seed(0)).epoch())
+    for (a, _, wa), (b, _, wb), (full, _, _) in zip(*parts, whole):
+        assert torch.equal(torch.cat([a, b]), full) and wa + wb == 1  # same permutation, disjoint halves
+    assert [w for _, _, w in parts[0]] == [0.5, 0.5, 0.5]
 
 
 def test_same_seed_same_parameters_and_other_seed_differs(tmp_path):
