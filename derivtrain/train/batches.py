@@ -2,6 +2,10 @@
 
 No DataLoader: for tensors already on the device it adds per-sample Python work (~30x per step).
 Full batch (batch_size null, or >= n) hands out the tensors themselves, no copy and no shuffle.
+shuffle="rows" draws a new permutation of rows every epoch and gathers each batch
+(index_select: a random read per row); shuffle="batches" cuts the rows, already shuffled once
+by the split, into contiguous batches and only permutes their order: every batch is a view, no
+gather (the cheaper choice for large data, measured in scripts/bench_scale.py).
 Under data parallelism (world_size > 1) every rank draws the same permutation and takes its
 contiguous part of each batch, with that part's share of the batch as a weight; one process
 gets weight None and the step loop scales nothing.
@@ -11,8 +15,8 @@ import torch
 
 class Batches:
     def __init__(self, X: torch.Tensor, targets: torch.Tensor, batch_size, generator: torch.Generator,
-                 rank: int = 0, world_size: int = 1):
-        self.X, self.targets, self.generator = X, targets, generator
+                 rank: int = 0, world_size: int = 1, shuffle: str = "rows"):
+        self.X, self.targets, self.generator, self.shuffle = X, targets, generator, shuffle
         self.rank, self.world_size = rank, world_size
         n = X.shape[0]
         self.batch_size = n if batch_size is None or batch_size >= n else int(batch_size)
@@ -35,10 +39,25 @@ class Batches:
                 start, stop, weight = self._part(self.X.shape[0])
                 yield self.X[start:stop], self.targets[start:stop], weight
             return
+        if self.shuffle == "batches":
+            yield from self._shuffled_blocks()
+            return
         order = torch.randperm(self.X.shape[0], generator=self.generator, device=self.X.device)
         for idx in order.split(self.batch_size):
             weight = None
             if self.world_size > 1:
                 start, stop, weight = self._part(idx.shape[0])
                 idx = idx[start:stop]
-            yield self.X[idx], self.targets[idx], weight
+            yield self.X.index_select(0, idx), self.targets.index_select(0, idx), weight
+
+    def _shuffled_blocks(self):
+        n_blocks = len(self)
+        # one host sync per epoch for the block order, none per batch
+        for block in torch.randperm(n_blocks, generator=self.generator, device=self.generator.device).tolist():
+            start = block * self.batch_size
+            stop = min(start + self.batch_size, self.X.shape[0])
+            weight = None
+            if self.world_size > 1:
+                lo, hi, weight = self._part(stop - start)
+                start, stop = start + lo, start + hi
+            yield self.X[start:stop], self.targets[start:stop], weight

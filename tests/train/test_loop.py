@@ -98,3 +98,20 @@ def test_checkpoint_every_n_epochs_writes_during_training(tmp_path):
     fit_config(tmp_path, "trainer.checkpoint_every_n_epochs=1", "trainer.max_epochs=2")
     state = torch.load(tmp_path / "last.pt", weights_only=True)
     assert state["epoch"] == 2 and state["step"] == 2
+
+
+def test_batch_shuffling_hands_out_contiguous_views_in_a_new_order():
+    X = torch.arange(10.0).unsqueeze(1)
+    batches = Batches(X, torch.arange(10), 4, torch.Generator().manual_seed(0), shuffle="batches")
+    epochs = [[xb for xb, _, _ in batches.epoch()] for _ in range(6)]
+    for epoch in epochs:
+        assert sorted(torch.cat(epoch)[:, 0].tolist()) == list(range(10))
+        assert all(xb.untyped_storage().data_ptr() == X.untyped_storage().data_ptr() for xb in epoch)  # views
+    orders = {tuple(int(xb[0, 0]) for xb in epoch) for epoch in epochs}
+    assert len(orders) > 1  # the block order changes between epochs
+
+
+@pytest.mark.parametrize("overrides", [["trainer.precision=bf16"], ["trainer.shuffle=batches", "trainer.batch_size=32"]])
+def test_precision_and_shuffle_modes_train(tmp_path, overrides):
+    result, _, _ = fit_config(tmp_path, *overrides, "trainer.max_epochs=20")
+    assert result.metrics["val/accuracy"] >= 0.93

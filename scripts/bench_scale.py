@@ -1,0 +1,161 @@
+"""Throughput on large in-memory data: one epoch of minibatch (4096) hinge training on 1M x 100.
+
+    python scripts/bench_scale.py [--repeats 3] [--n 1000000] [--d 100]
+
+Side by side in one process on the same float32 data: derivtrain's loop (shuffle=rows: a new
+row permutation and a gather per batch; shuffle=batches: contiguous batches in a new order, no
+gather), a hand-written PyTorch loop (gather per batch), a DataLoader(TensorDataset) loop (the
+path PyTorch Lightning and skorch take; timed on a few batches), and scikit-learn's
+SGDClassifier(loss="hinge") for one epoch. Prints the median samples per second and the ratio
+to scikit-learn. With --memory, each method runs alone in a fresh process and its peak RSS above
+the data set is printed instead.
+"""
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+BATCH, LR, ALPHA = 4096, 0.1, 1e-5
+
+
+def make_data(n, d):
+    from derivtrain.data.synthetic import make_synthetic
+
+    table = make_synthetic(n_samples=n, n_features=d, noise=0.05, seed=0)
+    X = torch.from_numpy(table.X).float()
+    X = (X - X.mean(0)) / X.std(0)
+    return X.contiguous(), torch.from_numpy(table.y)
+
+
+def derivtrain_epoch(X, y, shuffle):
+    from derivtrain.data.table import Data, DataSpec, Split
+    from derivtrain.logging import NullLogger
+    from derivtrain.run import build_objective
+    from derivtrain.train.loop import fit
+    from tests.conftest import compose_config
+
+    cfg = compose_config("model=svm", "logger=none", "trainer.val_every_n_epochs=0", "trainer.max_epochs=1",
+                         f"trainer.batch_size={BATCH}", f"trainer.shuffle={shuffle}", "trainer.progress_bar=false",
+                         "trainer.log_every_n_steps=1000000", f"regularizer.strength={ALPHA}", f"optim.lr={LR}")
+    d = X.shape[1]
+    spec = DataSpec(task="classification", n_features=d, classes=[0, 1])
+    split = Split(X=X, y=y)
+    data = Data(spec=spec, train=split, val=None, test=Split(X=X[:1000], y=y[:1000]),
+                feature_mean=torch.zeros(d), feature_scale=torch.ones(d))
+    objective = build_objective(cfg, data)
+    with TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        fit(objective, data, cfg.optim, cfg.trainer, NullLogger(), Path(tmp) / "last.pt", {})
+        # fit ends with a train-set evaluation and a checkpoint: time them apart and take them off
+        from derivtrain.train.metrics import evaluate
+
+        t_eval = time.perf_counter()
+        evaluate(objective, data.train, objective.loss.encode_targets(y, 1), "train", 2)
+        extra = time.perf_counter() - t_eval
+        elapsed = time.perf_counter() - start - 2 * extra
+    return X.shape[0] / elapsed
+
+
+def hand_epoch(X, y):
+    signs = y.float() * 2 - 1
+    model = torch.nn.Linear(X.shape[1], 1)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9, foreach=True)
+    start = time.perf_counter()
+    for idx in torch.randperm(X.shape[0]).split(BATCH):
+        xb, yb = X[idx], signs[idx]
+        opt.zero_grad(set_to_none=True)
+        loss = torch.clamp(1 - yb * model(xb).squeeze(1), min=0).mean() + 0.5 * ALPHA * model.weight.pow(2).sum()
+        loss.backward()
+        opt.step()
+    return X.shape[0] / (time.perf_counter() - start)
+
+
+def dataloader_epoch(X, y, batches=20):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    signs = y.float() * 2 - 1
+    model = torch.nn.Linear(X.shape[1], 1)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9, foreach=True)
+    loader = DataLoader(TensorDataset(X, signs), batch_size=BATCH, shuffle=True)
+    seen, start = 0, time.perf_counter()
+    for i, (xb, yb) in enumerate(loader):
+        opt.zero_grad(set_to_none=True)
+        loss = torch.clamp(1 - yb * model(xb).squeeze(1), min=0).mean() + 0.5 * ALPHA * model.weight.pow(2).sum()
+        loss.backward()
+        opt.step()
+        seen += xb.shape[0]
+        if i + 1 == batches:
+            break
+    return seen / (time.perf_counter() - start)
+
+
+def sklearn_epoch(X, y):
+    from sklearn.linear_model import SGDClassifier
+
+    Xn, yn = X.numpy(), y.numpy()
+    clf = SGDClassifier(loss="hinge", alpha=ALPHA, max_iter=1, tol=None, random_state=0)
+    start = time.perf_counter()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one epoch on purpose: no ConvergenceWarning
+        clf.fit(Xn, yn)
+    return X.shape[0] / (time.perf_counter() - start)
+
+
+METHODS = {
+    "derivtrain (shuffle=rows)": lambda X, y: derivtrain_epoch(X, y, "rows"),
+    "derivtrain (shuffle=batches)": lambda X, y: derivtrain_epoch(X, y, "batches"),
+    "hand-written PyTorch (gather per batch)": hand_epoch,
+    "DataLoader(TensorDataset)": dataloader_epoch,
+    "scikit-learn SGDClassifier(hinge)": sklearn_epoch,
+}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--d", type=int, default=100)
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--only", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.only:  # child process of --memory: one method, then its peak RSS above the data
+        X, y = make_data(args.n, args.d)
+        before = peak_rss_mb()
+        METHODS[args.only](X, y)
+        print(f"{peak_rss_mb() - before:.0f}")
+        return
+    data_mb = args.n * args.d * 4 / 2**20
+    if args.memory:
+        print(f"| method | peak memory above the data (MB) | data set {data_mb:.0f} MB |\n| --- | --- | --- |")
+        for name in METHODS:
+            out = subprocess.run([sys.executable, __file__, "--only", name, "--n", str(args.n), "--d", str(args.d)],
+                                 capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            print(f"| {name} | {out} | {float(out) / data_mb:.2f}x |", flush=True)
+        return
+    X, y = make_data(args.n, args.d)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.n} x {args.d} float32, "
+          f"batch {BATCH}, median of {args.repeats}\n")
+    results = {name: statistics.median(fn(X, y) for _ in range(args.repeats)) for name, fn in METHODS.items()}
+    reference = results["scikit-learn SGDClassifier(hinge)"]
+    print("| method | samples / s | vs scikit-learn |\n| --- | --- | --- |")
+    for name, rate in results.items():
+        print(f"| {name} | {rate / 1e6:.2f} M | {rate / reference:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
