@@ -1,7 +1,6 @@
 """Build and fit exactly what run() builds, with a logger that records what it is given."""
-import torch
-
 from derivtrain.data import build_data
+from derivtrain.devices import resolve_device
 from derivtrain.run import build_objective, seed_everything
 from derivtrain.train.loop import fit
 from tests.conftest import compose_config
@@ -26,7 +25,7 @@ class RecordingLogger:
 def fit_config(tmp_path, *overrides, resume_state=None):
     cfg = compose_config(*overrides)
     seed_everything(cfg.trainer.seed)
-    data = build_data(cfg.data, torch.device("cpu"), seed=cfg.trainer.seed)
+    data = build_data(cfg.data, resolve_device(cfg.trainer.device), seed=cfg.trainer.seed)
     objective = build_objective(cfg, data)
     logger = RecordingLogger()
     result = fit(objective, data, cfg.optim, cfg.trainer, logger, tmp_path / "last.pt", {},
