@@ -4,6 +4,7 @@ Only tensors, numbers, strings, lists and dicts, so `torch.load(path, weights_on
 without running any code from the file.
 """
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -25,25 +26,83 @@ def restore_rng(state: dict, shuffle_generator: torch.Generator) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: Path, **content) -> None:
-    """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(path: Path, keep: int = 2, **content) -> Path:
+    """Write `step-<step>.pt` durably, point `last.pt` at it, keep the newest `keep` step files.
+
+    Temp file, fsync, rename, fsync the folder: a crash at any moment leaves every earlier
+    checkpoint intact. last.pt is a hard link to the newest step file (a copy where links fail).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format_version": FORMAT_VERSION, **content}, tmp)
-    os.replace(tmp, path)
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    step_file = folder / f"step-{int(content.get('step', 0)):09d}.pt"
+    tmp = step_file.with_name(step_file.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save({"format_version": FORMAT_VERSION, **content}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, step_file)
+    link_tmp = path.with_name(path.name + ".tmp")
+    link_tmp.unlink(missing_ok=True)
+    try:
+        os.link(step_file, link_tmp)
+    except OSError:
+        shutil.copyfile(step_file, link_tmp)
+    os.replace(link_tmp, path)
+    _fsync_dir(folder)
+    for old in sorted(folder.glob("step-*.pt"))[:-max(1, keep)]:
+        old.unlink()
+    return step_file
+
+
+def _read(path: Path) -> dict:
+    from derivtrain.errors import UserError
+
+    try:
+        # weights_only: only tensors and plain containers are rebuilt; a pickled object that would
+        # run code on load is refused before anything in it executes
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated or foreign: say which file, not a pickle traceback
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path} is not a readable derivtrain checkpoint ({type(exc).__name__}: {reason})") from None
 
 
 def load_checkpoint(path) -> dict:
-    """A run folder or a .pt file -> the checkpoint dict, loaded safely onto the CPU."""
+    """A run folder or a .pt file -> the checkpoint dict, loaded safely onto the CPU.
+
+    For a run folder: last.pt, or when it is unreadable the newest readable step file (named in
+    a warning). A file given by name is read as it is.
+    """
     from derivtrain.errors import UserError
 
     path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoints" / "last.pt"
-    if not path.is_file():
-        raise UserError(f"no checkpoint at {path}: pass a run folder (with checkpoints/last.pt) or a .pt file")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt or foreign file: say which, not a pickle traceback
-        raise UserError(f"{path} is not a readable derivtrain checkpoint ({type(exc).__name__}: {exc})") from None
+    if not path.is_dir():
+        if not path.is_file():
+            raise UserError(f"no checkpoint at {path}: pass a run folder (with checkpoints/last.pt) or a .pt file")
+        return _read(path)
+    folder = path / "checkpoints"
+    candidates = [folder / "last.pt", *sorted(folder.glob("step-*.pt"), reverse=True)]
+    candidates = [c for c in candidates if c.is_file()]
+    if not candidates:
+        raise UserError(f"no checkpoint at {folder / 'last.pt'}: {path} is not a derivtrain run folder")
+    errors = []
+    for candidate in candidates:
+        try:
+            state = _read(candidate)
+        except UserError as exc:
+            errors.append(str(exc))
+            continue
+        if errors:
+            from derivtrain.logging import log
+
+            log.warning("%s; using %s instead", errors[0], candidate)
+        return state
+    raise UserError(errors[0] + " (and no earlier checkpoint in that folder is readable)")
