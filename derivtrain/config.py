@@ -62,7 +62,9 @@ class LogisticModelSchema:
 @dataclass
 class SVMModelSchema:
     _target_: str = "derivtrain.models.svm.LinearSVM"
-    multiclass: str = "ovr"
+    multiclass: str = "ovr"  # ovr | crammer_singer | weston_watkins (loss=hinge follows it)
+    C: Optional[float] = None  # scikit-learn's C; sets alpha = 1/(C n_train) instead of regularizer.strength
+    alpha: Optional[float] = None  # the L2 strength for this model, instead of regularizer.strength
 
 
 @dataclass
@@ -80,9 +82,29 @@ class LossSchema:
 
 
 @dataclass
+class HingeLossSchema(LossSchema):
+    _target_: str = "derivtrain.losses.hinge.HingeLoss"
+    multiclass: str = "ovr"  # ovr | crammer_singer | weston_watkins
+    class_weight: Optional[List[float]] = None  # one per class, in class order
+
+
+@dataclass
+class MulticlassHingeLossSchema(LossSchema):
+    _target_: str = "derivtrain.losses.multiclass_hinge.MulticlassHingeLoss"
+    variant: str = "crammer_singer"  # crammer_singer | weston_watkins
+    class_weight: Optional[List[float]] = None
+
+
+@dataclass
 class RegularizerSchema:
     _target_: str = MISSING
     strength: float = 0.0
+
+
+@dataclass
+class ElasticNetSchema(RegularizerSchema):
+    _target_: str = "derivtrain.losses.elastic_net.ElasticNetPenalty"
+    l1_ratio: float = 0.5  # 1 = L1, 0 = L2
 
 
 # ---- optimizers -------------------------------------------------------------------------------
@@ -156,16 +178,25 @@ class AnalysisSchema:
     method: str = "none"
 
 
+@dataclass
+class DiagnosticsSchema:
+    hessian_every_n_epochs: int = 0  # log the top Hessian eigenvalue (sharpness) every N epochs; 0 = never
+    hessian_iterations: int = 20  # Lanczos steps, one Hessian-vector product each
+    hessian_method: str = "auto"  # auto | exact (double backward) | finite_difference
+    hessian_max_samples: Optional[int] = 10000  # training rows the estimate uses; null = all
+
+
 _SCHEMAS = {
     "data": {"bundled": BundledDataSchema, "csv": CsvDataSchema, "synthetic": SyntheticDataSchema},
     "model": {"linear": LinearModelSchema, "logistic": LogisticModelSchema, "svm": SVMModelSchema,
               "mlp": MLPModelSchema},
-    "loss": {"loss": LossSchema},
-    "regularizer": {"regularizer": RegularizerSchema},
+    "loss": {"loss": LossSchema, "hinge": HingeLossSchema, "multiclass_hinge": MulticlassHingeLossSchema},
+    "regularizer": {"regularizer": RegularizerSchema, "elastic_net": ElasticNetSchema},
     "optim": {"sgd": SGDSchema, "adam": AdamSchema, "lbfgs": LBFGSSchema},
     "trainer": {"trainer": TrainerSchema},
     "logger": {"logger": LoggerSchema},
     "analysis": {"analysis": AnalysisSchema},
+    "diagnostics": {"diagnostics": DiagnosticsSchema},
 }
 
 
@@ -190,7 +221,7 @@ def _positive(key: str, value: Any, allow_zero: bool = False) -> None:
         raise ConfigError(f"{key}={value} must be {'>= 0' if allow_zero else '> 0'}")
 
 
-GROUPS = ("data", "model", "loss", "regularizer", "optim", "trainer", "logger", "analysis")
+GROUPS = ("data", "model", "loss", "regularizer", "optim", "trainer", "logger", "analysis", "diagnostics")
 
 
 def validate(cfg) -> None:
@@ -231,7 +262,52 @@ def validate(cfg) -> None:
     if cfg.logger.name not in ("tensorboard", "none"):
         raise choice_error("logger.name", cfg.logger.name, ("tensorboard", "none"))
     _positive("regularizer.strength", cfg.regularizer.strength, allow_zero=True)
+    if "l1_ratio" in cfg.regularizer and not 0 <= cfg.regularizer.l1_ratio <= 1:
+        raise ConfigError(f"regularizer.l1_ratio={cfg.regularizer.l1_ratio} must be in [0, 1] (1 = L1, 0 = L2)")
+    _check_svm_and_hinge(cfg)
+    if "diagnostics" in cfg:
+        _check_diagnostics(cfg.diagnostics)
     check_device_name(t.device)
+
+
+MULTICLASS = ("ovr", "crammer_singer", "weston_watkins")
+
+
+def _check_svm_and_hinge(cfg) -> None:
+    """model.multiclass, model.C / model.alpha and the hinge losses' multiclass settings agree."""
+    model, loss = cfg.model, cfg.loss
+    if "multiclass" in model and model.multiclass not in MULTICLASS:
+        raise choice_error("model.multiclass", model.multiclass, MULTICLASS)
+    if "multiclass" in loss and loss.multiclass not in MULTICLASS:
+        raise choice_error("loss.multiclass", loss.multiclass, MULTICLASS)
+    if "variant" in loss and loss.variant not in MULTICLASS[1:]:
+        raise choice_error("loss.variant", loss.variant, MULTICLASS[1:])
+    trained = loss.get("variant", loss.get("multiclass"))
+    if "multiclass" in model and trained is not None and trained != model.multiclass:
+        raise ConfigError(f"model.multiclass={model.multiclass} but the loss trains {trained}; "
+                          f"set model.multiclass={trained} (loss=hinge follows model.multiclass)")
+    if str(loss.get("_target_")).endswith("SquaredHingeLoss") and loss.get("multiclass", "ovr") != "ovr":
+        raise ConfigError(f"loss=squared_hinge is one-vs-rest only, but multiclass={loss.multiclass}; "
+                          f"use model.multiclass=ovr, or loss=hinge for {loss.multiclass}")
+    if model.get("C") is not None and model.get("alpha") is not None:
+        raise ConfigError(f"model.C={model.C} and model.alpha={model.alpha} both set the L2 strength "
+                          "(alpha = 1/(C n_train)); set one of them")
+    _positive("model.C", model.get("C"))
+    _positive("model.alpha", model.get("alpha"), allow_zero=True)
+    if model.get("C") is not None and str(cfg.regularizer.get("_target_")).endswith("NoPenalty"):
+        raise ConfigError("model.C sets the strength of a penalty, but regularizer=none; "
+                          "use regularizer=l2 (the SVM's) or drop model.C")
+
+
+HESSIAN_METHODS = ("auto", "exact", "finite_difference")
+
+
+def _check_diagnostics(d) -> None:
+    _positive("diagnostics.hessian_every_n_epochs", d.hessian_every_n_epochs, allow_zero=True)
+    _positive("diagnostics.hessian_iterations", d.hessian_iterations)
+    _positive("diagnostics.hessian_max_samples", d.hessian_max_samples)
+    if d.hessian_method not in HESSIAN_METHODS:
+        raise choice_error("diagnostics.hessian_method", d.hessian_method, HESSIAN_METHODS)
 
 
 def check_device_name(device: str) -> None:

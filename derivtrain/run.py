@@ -40,7 +40,7 @@ def run(cfg, run_dir) -> dict:
                                        probability_link=model.probability_link,
                                        preprocessing={"feature_mean": data.feature_mean.cpu(),
                                                       "feature_scale": data.feature_scale.cpu()}),
-                 resume_state=resume_state)
+                 resume_state=resume_state, diagnostics=cfg.get("diagnostics"))
 
     test_targets = loss.encode_targets(data.test.y, data.spec.n_outputs)
     metrics = {**result.metrics, **evaluate(objective, data.test, test_targets, "test", data.spec.n_classes)}
@@ -59,7 +59,8 @@ def build_objective(cfg, data) -> Objective:
     check_compatible(cfg, model, loss, data.spec)
     model.set_standardization(data.feature_mean.cpu(), data.feature_scale.cpu())
     model.probability_link = getattr(loss, "probability_link", None)
-    return Objective(model.to(data.train.X.device), loss, penalty)
+    # n_train: the SVM's C (scikit-learn's) becomes the penalty strength alpha = 1/(C n_train)
+    return Objective(model.to(data.train.X.device), loss, penalty, n_train=len(data.train))
 
 
 def seed_everything(seed: int) -> None:

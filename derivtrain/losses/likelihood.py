@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 class CrossEntropyLoss(nn.Module):
     task = "classification"
+    twice_differentiable = True  # torch's kernels have double backward: exact Hessian-vector products
     probability_link = "logistic"  # sigmoid for one score, softmax for several
 
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
@@ -24,6 +25,7 @@ class CrossEntropyLoss(nn.Module):
 
 class MSELoss(nn.Module):
     task = "regression"
+    twice_differentiable = True
 
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         return y

@@ -1,18 +1,29 @@
-"""Penalties on the weights and the regularized objective, with hand-written derivatives.
+"""Penalties on the weights, each defined by its value and its hand-written (sub)gradient.
 
-A penalty is defined by its value and its (sub)gradient. One autograd Function turns any penalty
-into `data_loss + strength * penalty(weights)` in a single node: the backward pass hands the data
-loss its gradient unchanged and each weight `strength * grad(w)`.
+A penalty is math, not graph plumbing: subclasses say `value(params)` and `grad(param)` in plain
+tensor ops, and whether that gradient is itself differentiable (`twice_differentiable`). One
+autograd Function, PenaltyFunction, turns any of them into a differentiable scalar; the
+regularized objective (derivtrain/losses/regularized.py) uses the same two methods.
+
+    L2Penalty()(w)                      # 1/2 ||w||^2, differentiable, double backward included
+    L1Penalty()([w1, w2])               # ||w1||_1 + ||w2||_1, subgradient 0 at 0
 """
 from abc import ABC, abstractmethod
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, Union
 
 import torch
-from torch.autograd import Function
+from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
+
+from derivtrain.losses.once import first_order_only
+
+Params = Union[torch.Tensor, Iterable[torch.Tensor]]
 
 
 class Penalty(ABC):
-    """Base class: subclasses define `value(params)` and `grad(param)` in plain tensor ops."""
+    """Base class: `value(params)` (without strength) and `grad(param)`, plus `strength`."""
+
+    #: whether grad() is differentiable, so double backward through the penalty is meaningful
+    twice_differentiable = False
 
     def __init__(self, strength: float = 0.0):
         self.strength = float(strength)
@@ -25,26 +36,52 @@ class Penalty(ABC):
     def grad(self, param: torch.Tensor) -> torch.Tensor:
         """Its (sub)gradient with respect to one of them."""
 
-    def __call__(self, params) -> torch.Tensor:
+    def __call__(self, params: Params) -> torch.Tensor:
         """The penalty of a tensor or an iterable of tensors (without strength), differentiable."""
-        params = [params] if isinstance(params, torch.Tensor) else list(params)
+        params = as_list(params)
         return PenaltyFunction.apply(self, *params)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(strength={self.strength})"
+
+
+def as_list(params: Params) -> list:
+    params = [params] if isinstance(params, torch.Tensor) else list(params)
+    if not params:
+        raise ValueError("a penalty needs at least one tensor")
+    return params
 
 
 class NoPenalty(Penalty):
     """regularizer=none: the objective is the data loss alone (Objective skips the penalty)."""
 
+    twice_differentiable = True
+
     def __init__(self, strength: float = 0.0):
         super().__init__(0.0)
 
     def value(self, params):
-        return torch.zeros(())
+        return torch.zeros((), dtype=params[0].dtype, device=params[0].device)
 
     def grad(self, param):
         return torch.zeros_like(param)
 
 
+def _penalty_grads(ctx, grad_output):
+    params = ctx.saved_tensors
+    return (None, *[grad_output * ctx.penalty.grad(p) if need else None
+                    for p, need in zip(params, ctx.needs_input_grad[1:])])
+
+
 class PenaltyFunction(Function):
+    """penalty.value(params) with backward grad_output * penalty.grad(p) for each p.
+
+    Double backward works when the penalty is twice differentiable (its grad() is written in
+    differentiable ops on p); otherwise the backward is first order only and says so.
+    """
+
+    generate_vmap_rule = True
+
     @staticmethod
     def forward(penalty: Penalty, *params):
         return penalty.value(params)
@@ -56,32 +93,16 @@ class PenaltyFunction(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        params = ctx.saved_tensors
-        grads = [grad_output * ctx.penalty.grad(p) if need else None
-                 for p, need in zip(params, ctx.needs_input_grad[1:])]
-        return (None, *grads)
+        if ctx.penalty.twice_differentiable:
+            return _penalty_grads(ctx, grad_output)
+        return first_order_only(_penalty_grads, ctx, (grad_output,),
+                                f"{type(ctx.penalty).__name__}: its subgradient jumps where a weight is 0")
 
 
-class RegularizedObjective(Function):
-    """data_loss + strength * penalty(params) as one node of the graph."""
+def __getattr__(name):
+    # RegularizedObjective and regularized() lived here before they got their own file
+    if name in ("RegularizedObjective", "regularized"):
+        import importlib
 
-    @staticmethod
-    def forward(data_loss, penalty: Penalty, *params):
-        return data_loss + penalty.strength * penalty.value(params)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.penalty = inputs[1]
-        ctx.save_for_backward(*inputs[2:])
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        params = ctx.saved_tensors
-        scale = grad_output * ctx.penalty.strength
-        grads = [scale * ctx.penalty.grad(p) if need else None
-                 for p, need in zip(params, ctx.needs_input_grad[2:])]
-        return (grad_output, None, *grads)
-
-
-def regularized(data_loss: torch.Tensor, penalty: Penalty, params: Iterable[torch.Tensor]) -> torch.Tensor:
-    return RegularizedObjective.apply(data_loss, penalty, *params)
+        return getattr(importlib.import_module("derivtrain.losses.regularized"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

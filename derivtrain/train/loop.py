@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from derivtrain.hessian import objective_sharpness
 from derivtrain.logging import Progress, log
 from derivtrain.train.batches import Batches
 from derivtrain.train.checkpoint import restore_rng, rng_state, save_checkpoint
@@ -31,7 +32,7 @@ def _grad_norm(params) -> torch.Tensor:
 
 
 def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkpoint_extra: dict,
-        resume_state: dict | None = None) -> FitResult:
+        resume_state: dict | None = None, diagnostics=None) -> FitResult:
     model = objective.model
     params = [p for p in model.parameters() if p.requires_grad]
     n_outputs, n_classes = data.spec.n_outputs, data.spec.n_classes
@@ -48,6 +49,7 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
     log_every = trainer_cfg.log_every_n_steps
     val_every = trainer_cfg.val_every_n_epochs if val_targets is not None else 0
     ckpt_every, hist_every = trainer_cfg.checkpoint_every_n_epochs, getattr(logger, "histogram_every_n_epochs", 0)
+    hessian_every = diagnostics.hessian_every_n_epochs if diagnostics is not None else 0
 
     epoch = step = 0
     if resume_state is not None:
@@ -101,6 +103,10 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
             scheduler.step()
         if hist_every and epoch % hist_every == 0:
             logger.log_histograms(model, step)
+        if hessian_every and epoch % hessian_every == 0:  # sharpness: a few Hessian-vector products
+            sharpness = objective_sharpness(objective, data.train.X, train_targets, diagnostics.hessian_iterations,
+                                            diagnostics.hessian_method, diagnostics.hessian_max_samples)
+            logger.log_scalars({"diagnostics/hessian_top_eigenvalue": sharpness}, step)
         if ckpt_every and epoch % ckpt_every == 0:
             save()
         progress.update(epoch, shown)

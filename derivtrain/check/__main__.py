@@ -1,0 +1,5 @@
+import sys
+
+from derivtrain.check import main
+
+sys.exit(main())

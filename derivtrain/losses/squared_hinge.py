@@ -1,0 +1,87 @@
+"""The squared hinge max(0, 1 - y*s)^2 (L2-SVM, LinearSVC's default loss), y in {-1, +1}.
+
+Unlike the hinge it is differentiable everywhere: d/ds = -2y max(0, 1 - y*s), continuous at the
+kink y*s == 1 where it is 0. Its second derivative 2y^2 [y*s < 1] jumps there; we take 0 at the
+kink (ReLU's derivative at 0). The backward is written in differentiable torch ops, so double
+backward (Hessian-vector products, gradgradcheck) works.
+"""
+from typing import Optional, Sequence
+
+import torch
+from torch import nn
+from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
+
+from derivtrain.losses.hinge import classes_of_signs, signs_from_labels
+from derivtrain.losses.reduction import check_reduction, reduce, sample_weights
+
+
+class SquaredHingeFunction(Function):
+    """Elementwise max(0, 1 - y*s)^2 for scores s and signs y of the same shape.
+
+    Gradients: -2y r (scores) and -2s r (signs), r = max(0, 1 - y*s); second derivative 0 at the kink.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(scores: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+        one = torch.ones((), dtype=scores.dtype, device=scores.device)
+        return torch.addcmul(one, signs, scores, value=-1).clamp_min_(0.0).square_()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # out-of-place ops on the saved inputs: under create_graph=True autograd records them,
+        # which is what makes the second derivative available
+        scores, signs = ctx.saved_tensors
+        residual = torch.relu(1 - signs * scores)
+        scaled = -2 * grad * residual
+        grad_scores = scaled * signs if ctx.needs_input_grad[0] else None
+        grad_signs = scaled * scores if ctx.needs_input_grad[1] else None
+        return grad_scores, grad_signs
+
+
+def squared_hinge(scores: torch.Tensor, y: torch.Tensor, *, reduction: str = "mean",
+                  sample_weight: Optional[torch.Tensor] = None,
+                  class_weight: Optional[Sequence[float]] = None) -> torch.Tensor:
+    """Squared hinge of scores (n,) against signs y in {-1, +1}; one-vs-rest for (n, K).
+
+    Weights and reductions as in derivtrain.losses.hinge.hinge.
+    """
+    check_reduction(reduction)
+    signs = y.to(scores.dtype)
+    weight = None
+    if sample_weight is not None or class_weight is not None:
+        weight = sample_weights(classes_of_signs(signs), sample_weight, class_weight, scores.dtype)
+    return reduce(SquaredHingeFunction.apply(scores, signs), reduction, weight)
+
+
+class SquaredHingeLoss(nn.Module):
+    """loss=squared_hinge: binary, or one-vs-rest for several classes (the only multiclass form here)."""
+
+    task = "classification"
+    twice_differentiable = True
+
+    def __init__(self, multiclass: str = "ovr", class_weight: Optional[Sequence[float]] = None,
+                 reduction: str = "mean"):
+        super().__init__()
+        if multiclass != "ovr":
+            from derivtrain.errors import ConfigError
+
+            raise ConfigError(f"loss=squared_hinge is one-vs-rest only, but multiclass={multiclass}; "
+                              f"use model.multiclass=ovr, or loss=hinge for {multiclass}")
+        check_reduction(reduction)
+        self.multiclass, self.reduction = multiclass, reduction
+        self.class_weight = None if class_weight is None else torch.tensor(list(class_weight))
+
+    def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
+        return signs_from_labels(y, n_outputs)
+
+    def forward(self, scores: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+        cw = self.class_weight
+        if cw is not None and (cw.device != scores.device or cw.dtype != scores.dtype):
+            cw = self.class_weight = cw.to(device=scores.device, dtype=scores.dtype)
+        return squared_hinge(scores, signs, reduction=self.reduction, class_weight=cw)
