@@ -11,6 +11,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from derivtrain.errors import ConfigError, choice_error, did_you_mean
+from derivtrain.sensitivity.options import check_analysis
 
 
 # ---- data -------------------------------------------------------------------------------------
@@ -46,6 +47,7 @@ class SyntheticDataSchema(DataSchema):
     n_classes: int = 2
     noise: float = 0.1
     seed: int = 0
+    n_informative: Optional[int] = None  # only the first k features carry signal; null = all
 
 
 # ---- models -----------------------------------------------------------------------------------
@@ -175,7 +177,62 @@ class LoggerSchema:
 
 @dataclass
 class AnalysisSchema:
+    """Sensitivity analysis on the test split after training (derivtrain/sensitivity/)."""
     method: str = "none"
+    target: Any = "predicted"  # predicted | true | a class label: whose class score is explained
+    baseline: Any = "mean"  # mean (zeros in standardized space) | zero (raw zeros) | [one raw value per feature]
+    max_samples: Optional[int] = None  # explain the first N test rows (the split is shuffled); null = all
+    batch_size: int = 16384  # rows per forward/backward pass inside a method: bounds memory
+    sanity_check: bool = False  # Adebayo et al. 2018: re-run on a model with randomized weights
+    sanity_threshold: float = 0.5  # flag a method whose map keeps this rank correlation after randomization
+    seed: int = 0  # noise, permutations, coalitions and the randomized model
+
+
+@dataclass
+class IntegratedGradientsSchema(AnalysisSchema):
+    method: str = "integrated_gradients"
+    n_steps: int = 50
+    integration: str = "gausslegendre"  # gausslegendre | riemann_left | riemann_right | riemann_middle | riemann_trapezoid
+
+
+@dataclass
+class SmoothGradSchema(AnalysisSchema):
+    method: str = "smoothgrad"
+    noise_samples: int = 25
+    noise_stdev: float = 0.5  # in standard deviations of each feature (the model's input is standardized)
+
+
+@dataclass
+class KernelShapSchema(AnalysisSchema):
+    method: str = "kernel_shap"
+    max_samples: Optional[int] = 100  # one weighted regression per row: ~30 ms a row on 2 CPU cores (digits)
+    n_samples: int = 200  # coalitions evaluated per row
+
+
+@dataclass
+class NoiseTunnelSchema(AnalysisSchema):
+    method: str = "noise_tunnel"
+    base: str = "integrated_gradients"  # integrated_gradients | saliency | grad_x_input | deeplift (Captum's)
+    nt_type: str = "smoothgrad"  # smoothgrad | smoothgrad_sq | vargrad
+    noise_samples: int = 10
+    noise_stdev: float = 0.5
+    n_steps: int = 50
+    integration: str = "gausslegendre"
+
+
+@dataclass
+class CompareSchema(AnalysisSchema):
+    """Several methods on the same rows, with their rank agreement; every method's keys are here."""
+    method: str = "compare"
+    methods: List[str] = field(default_factory=lambda: ["saliency", "grad_x_input", "integrated_gradients",
+                                                        "deeplift", "feature_ablation", "feature_permutation"])
+    n_steps: int = 50
+    integration: str = "gausslegendre"
+    noise_samples: int = 25
+    noise_stdev: float = 0.5
+    n_samples: int = 200
+    base: str = "integrated_gradients"
+    nt_type: str = "smoothgrad"
 
 
 @dataclass
@@ -195,7 +252,9 @@ _SCHEMAS = {
     "optim": {"sgd": SGDSchema, "adam": AdamSchema, "lbfgs": LBFGSSchema},
     "trainer": {"trainer": TrainerSchema},
     "logger": {"logger": LoggerSchema},
-    "analysis": {"analysis": AnalysisSchema},
+    "analysis": {"analysis": AnalysisSchema, "integrated_gradients": IntegratedGradientsSchema,
+                 "smoothgrad": SmoothGradSchema, "kernel_shap": KernelShapSchema,
+                 "noise_tunnel": NoiseTunnelSchema, "compare": CompareSchema},
     "diagnostics": {"diagnostics": DiagnosticsSchema},
 }
 
@@ -262,6 +321,7 @@ def validate(cfg) -> None:
     if cfg.logger.name not in ("tensorboard", "none"):
         raise choice_error("logger.name", cfg.logger.name, ("tensorboard", "none"))
     _positive("regularizer.strength", cfg.regularizer.strength, allow_zero=True)
+    check_analysis(cfg.analysis)
     if "l1_ratio" in cfg.regularizer and not 0 <= cfg.regularizer.l1_ratio <= 1:
         raise ConfigError(f"regularizer.l1_ratio={cfg.regularizer.l1_ratio} must be in [0, 1] (1 = L1, 0 = L2)")
     _check_svm_and_hinge(cfg)

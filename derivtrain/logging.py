@@ -33,6 +33,11 @@ class NullLogger:
     def log_hparams(self, hparams: dict, metrics: dict) -> None:
         pass
 
+    def log_figure(self, tag: str, make_figure, step: int = 0) -> None:
+        """make_figure() builds a matplotlib Figure. A callable, so that loggers that keep no
+        figures (logger=none) never build one and never import matplotlib."""
+        pass
+
     def close(self) -> None:
         pass
 
@@ -67,6 +72,15 @@ class TensorBoardLogger(NullLogger):
             self.writer.file_writer.add_summary(summary)
         for tag, value in metrics.items():
             self.writer.add_scalar(tag, value)
+
+    def log_figure(self, tag: str, make_figure, step: int = 0) -> None:
+        # rendered with the Agg canvas directly: SummaryWriter.add_figure imports pyplot to close it
+        import numpy as np
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = FigureCanvasAgg(make_figure())
+        canvas.draw()
+        self.writer.add_image(tag, np.asarray(canvas.buffer_rgba())[:, :, :3], step, dataformats="HWC")
 
     def close(self) -> None:
         self.writer.close()

@@ -14,6 +14,7 @@ from derivtrain.devices import resolve_device
 from derivtrain.errors import ConfigError
 from derivtrain.logging import log, make_logger
 from derivtrain.losses import Objective
+from derivtrain.sensitivity.analysis import make_analysis
 from derivtrain.train.checkpoint import load_checkpoint
 from derivtrain.train.loop import fit
 from derivtrain.train.metrics import evaluate
@@ -30,6 +31,7 @@ def run(cfg, run_dir) -> dict:
     data = build_data(cfg.data, device, seed=cfg.trainer.seed)
     objective = build_objective(cfg, data)
     model, loss = objective.model, objective.loss
+    analysis = make_analysis(cfg.analysis, model, data.spec)  # checked against data and model before training
 
     logger = make_logger(cfg.logger, run_dir)
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -44,6 +46,7 @@ def run(cfg, run_dir) -> dict:
 
     test_targets = loss.encode_targets(data.test.y, data.spec.n_outputs)
     metrics = {**result.metrics, **evaluate(objective, data.test, test_targets, "test", data.spec.n_classes)}
+    metrics.update(analysis(model, data.test, run_dir / "attributions", logger))
     logger.log_hparams(flat_hparams(resolved), {k: v for k, v in metrics.items() if k.startswith("test/")})
     logger.close()
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,107 @@
+"""`python -m derivtrain.analyze run=<run folder> analysis=<option> [analysis.<key>=...]`
+
+Runs a sensitivity analysis on a saved run: the trained model from checkpoints/last.pt, the test
+split rebuilt from the run's own data config and seed (the same rows it was evaluated on). Writes
+<run>/attributions/ (or out=<folder>) with its own metrics.json, adds TensorBoard figures to the
+run folder when the run logged to TensorBoard, and prints the analysis metrics. The run's own
+metrics.json, the record of training, is left as it was.
+
+Arguments: run=<folder> (required), out=<folder>, trainer.device=<device>, and `analysis` overrides
+exactly as for `python -m derivtrain`. Exit codes as for `python -m derivtrain`.
+"""
+import json
+import os
+import sys
+from pathlib import Path
+
+from derivtrain.errors import UserError
+
+USAGE = ("python -m derivtrain.analyze run=<run folder> analysis=<option> [analysis.<key>=<value> ...] "
+         "[out=<folder>] [trainer.device=<device>]")
+
+
+def analyze(run, overrides=(), out=None) -> dict:
+    """Analyze the run folder `run` with `analysis` overrides; returns the analysis metrics."""
+    import torch
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from derivtrain.api import load_run
+    from derivtrain.config import register_schemas, validate
+    from derivtrain.data import build_data
+    from derivtrain.devices import resolve_device
+    from derivtrain.logging import make_logger
+    from derivtrain.paths import config_dir
+    from derivtrain.sensitivity.analysis import make_analysis
+    from derivtrain.train.checkpoint import load_checkpoint
+
+    run = Path(run)
+    state = load_checkpoint(run)
+    run_dir = run if run.is_dir() else run.parent.parent  # <run>/checkpoints/last.pt -> <run>
+    register_schemas()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        composed = compose(config_name="config", overrides=list(overrides))
+    cfg = OmegaConf.create(state["config"])
+    cfg.analysis = composed.analysis  # its ${trainer.seed} now resolves to the run's seed
+    if any(o.startswith("trainer.device=") for o in overrides):
+        cfg.trainer.device = composed.trainer.device
+    validate(cfg)
+    if cfg.analysis.method == "none":
+        raise UserError(f"choose a method: analysis=<option> (e.g. analysis=integrated_gradients); usage: {USAGE}")
+
+    device = resolve_device(cfg.trainer.device)
+    model = load_run(run).to(device)
+    data = build_data(cfg.data, device, seed=cfg.trainer.seed)
+    if not torch.allclose(model.feature_mean, data.feature_mean, rtol=1e-5, atol=1e-6):
+        raise UserError(f"the data of {run_dir} has changed since training (its training rows standardize "
+                        "differently): the test split cannot be rebuilt")
+    analysis = make_analysis(cfg.analysis, model, data.spec)
+    out = Path(out) if out is not None else run_dir / "attributions"
+    logger = make_logger(cfg.logger, run_dir)
+    try:
+        metrics = analysis(model, data.test, out, logger)
+    finally:
+        logger.close()
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return metrics
+
+
+def parse_args(argv) -> tuple:
+    """run=..., out=... are ours; analysis overrides and trainer.device go to Hydra's composition."""
+    run, out, overrides = None, None, []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise UserError(f"unexpected argument {arg!r}; usage: {USAGE}")
+        if key == "run":
+            run = value
+        elif key == "out":
+            out = value
+        elif key.lstrip("+~").split(".")[0] == "analysis" or key == "trainer.device":
+            overrides.append(arg)
+        else:
+            raise UserError(f"{key} cannot be changed when analyzing a saved run (only analysis, "
+                            f"trainer.device, run, out); usage: {USAGE}")
+    if run is None:
+        raise UserError(f"which run? usage: {USAGE}")
+    return run, out, overrides
+
+
+def main(argv=None) -> None:
+    from derivtrain.cli import _exit_for  # the exit-code contract of `python -m derivtrain`
+    from derivtrain.logging import configure_logging
+
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    configure_logging()
+    try:
+        run, out, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+        metrics = analyze(run, overrides, out)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - mapped to exit codes like the training CLI
+        _exit_for(exc)
+    width = max(map(len, metrics))
+    print("\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
+                    for k, v in sorted(metrics.items())))
+
+
+if __name__ == "__main__":
+    main()

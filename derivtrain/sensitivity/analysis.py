@@ -1,0 +1,130 @@
+"""The `analysis` step of a run: explain the test split, write attributions/, return metrics.
+
+    analysis = make_analysis(cfg.analysis, model, data.spec)    # before training: checks
+    metrics.update(analysis(model, data.test, run_dir / "attributions", logger))
+
+attributions/ holds <method>.npz per method (per-row attributions, inputs, targets, ...) and
+importance.csv (one row per method and feature). The metrics are analysis/* keys for metrics.json.
+"""
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from derivtrain.logging import log
+from derivtrain.sensitivity.options import check_against_data, methods_of
+from derivtrain.sensitivity.targets import ClassScores
+
+# a completeness gap above this fraction of the explained score change is worth a warning
+_LARGE_GAP = 1e-2
+
+
+def make_analysis(cfg, model, spec):
+    """The analysis the config asks for, checked against the data and the untrained model now,
+    so that a mistake stops the run before training rather than after it."""
+    methods = methods_of(cfg)
+    if not methods:
+        return NoAnalysis()
+    check_against_data(cfg, spec)
+    if "deeplift" in methods or ("noise_tunnel" in methods and cfg.base == "deeplift"):
+        from derivtrain.sensitivity.deeplift_check import check_deeplift
+
+        check_deeplift(ClassScores(model), spec.n_features, model.feature_mean.device, cfg.seed)
+    return Analysis(cfg, methods, spec)
+
+
+class NoAnalysis:
+    """analysis=none: nothing imported, nothing written."""
+
+    def __call__(self, model, split, out_dir, logger) -> dict:
+        return {}
+
+
+class Analysis:
+    def __init__(self, cfg, methods: list, spec):
+        self.cfg, self.methods, self.spec = cfg, methods, spec
+        self.baseline = cfg.baseline if isinstance(cfg.baseline, str) else [float(v) for v in cfg.baseline]
+
+    def __call__(self, model, split, out_dir, logger) -> dict:
+        from derivtrain.sensitivity.importance import Importance, rank_agreement, write_importance_csv
+        from derivtrain.sensitivity.methods import attribute, options_of
+        from derivtrain.sensitivity.sanity import compare_maps, randomized_copy
+
+        cfg, out_dir = self.cfg, Path(out_dir)
+        n = len(split) if cfg.max_samples is None else min(len(split), cfg.max_samples)
+        X, y = split.X[:n], split.y[:n]  # the test split is shuffled: its first rows are a random sample
+        out_dir.mkdir(parents=True, exist_ok=True)
+        randomized = randomized_copy(model, cfg.seed) if cfg.sanity_check else None
+        metrics, tables = {"analysis/n_samples": n}, {}
+        for method in self.methods:
+            options = {k: cfg[k] for k in options_of(method) if k in cfg}
+            start = time.perf_counter()
+            result = attribute(model, X, method, target=cfg.target, y=y, baseline=self.baseline, **options)
+            seconds = time.perf_counter() - start
+            values = result.values.cpu().double().numpy()
+            tables[method] = table = Importance.of(values, self.spec.feature_names)
+            metrics.update(self._delta_metrics(model, X, result))
+            extra = {}
+            if randomized is not None:
+                again = attribute(randomized, X, method, target=result.targets if result.targets is not None
+                                  else "predicted", y=y, baseline=self.baseline, **options)
+                sanity = compare_maps(values, again.values.cpu().double().numpy(), cfg.sanity_threshold)
+                metrics[f"analysis/sanity/{method}/rank_corr"] = sanity.rank_correlation
+                metrics[f"analysis/sanity/{method}/flagged"] = sanity.flagged
+                extra["random_model_attributions"] = sanity.random_values.astype(np.float32)
+                if sanity.flagged:
+                    log.warning("sanity check: %s barely changes when the model's weights are randomized "
+                                "(rank correlation %.2f >= %.2f): its map reflects the input more than the model",
+                                method, sanity.rank_correlation, cfg.sanity_threshold)
+            self._save(out_dir / f"{method}.npz", result, X, y, extra)
+            log.info("analysis %s: %d rows in %.2f s; most important: %s", method, n, seconds,
+                     ", ".join(table.top(5)))
+            self._log_figures(logger, method, table, values, result.targets)
+        write_importance_csv(out_dir / "importance.csv", tables)
+        if len(tables) > 1:
+            metrics.update({f"analysis/rank_agreement/{k}": v for k, v in rank_agreement(tables).items()})
+        logger.log_scalars({k: float(v) for k, v in metrics.items()}, step=0)
+        return metrics
+
+    def _delta_metrics(self, model, X, result) -> dict:
+        """analysis/ig_max_abs_delta (or deeplift_...): the worst completeness gap over the rows."""
+        if result.delta is None:
+            return {}
+        worst = result.delta.abs().max().item()
+        name = {"integrated_gradients": "ig", "deeplift": "deeplift"}[result.method]
+        with torch.no_grad():
+            forward = ClassScores(model).eval()
+            change = (forward(X) - forward(result.baseline))
+            change = change if result.targets is None else change.gather(1, result.targets[:, None]).squeeze(1)
+        if worst > _LARGE_GAP * max(change.abs().max().item(), 1e-12):
+            remedy = ("raise analysis.n_steps for a closer integral" if name == "ig" else
+                      "the model has nonlinearities DeepLift's rules do not cover")
+            log.warning("analysis %s: attributions miss s(x) - s(baseline) by up to %.3g; %s",
+                        result.method, worst, remedy)
+        return {f"analysis/{name}_max_abs_delta": worst}
+
+    def _save(self, path, result, X, y, extra) -> None:
+        arrays = dict(attributions=result.values.cpu().float().numpy(), inputs=X.cpu().float().numpy(),
+                      labels=y.cpu().numpy(), feature_names=np.asarray(self.spec.feature_names),
+                      space=np.asarray("standardized"), **extra)
+        if result.targets is not None:
+            arrays["targets"] = result.targets.cpu().numpy()
+        if result.delta is not None:
+            arrays["delta"] = result.delta.cpu().float().numpy()
+        if result.baseline is not None:
+            arrays["baseline"] = result.baseline.reshape(-1).cpu().float().numpy()
+        np.savez(path, **arrays)
+
+    def _log_figures(self, logger, method, table, values, targets) -> None:
+        from derivtrain.sensitivity import figures
+
+        logger.log_figure(f"analysis/{method}/importance", lambda: figures.importance_figure(method, table))
+        grid = figures.image_grid(self.spec.feature_names)
+        if grid is not None and targets is not None:
+            names = [str(c) for c in self.spec.classes]
+            logger.log_figure(f"analysis/{method}/class_heatmaps", lambda: figures.class_heatmaps_figure(
+                method, values, targets.cpu().numpy(), names, grid))
+        rows = "\n".join(f"| {int(table.rank[i])} | {table.features[i]} | {table.importance[i]:.4g} | "
+                         f"{table.signed_mean[i]:.4g} |" for i in np.argsort(table.rank)[:20])
+        logger.log_text(f"analysis/{method}", "| rank | feature | importance | signed mean |\n|---|---|---|---|\n" + rows)
