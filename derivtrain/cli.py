@@ -6,6 +6,7 @@ DERIVTRAIN_DEBUG=1); 130 interrupted; 1 anything else (a bug: the traceback is p
 import os
 import sys
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 
 import hydra
@@ -16,6 +17,9 @@ from derivtrain.errors import UserError
 from derivtrain.friendly import describe_user_error
 from derivtrain.paths import config_dir
 from derivtrain.plugins import check_plugins
+from derivtrain.lock import run_folder_lock
+from derivtrain.train.guard import TrainingDiverged
+from derivtrain.train.interrupt import TrainingInterrupted
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
@@ -24,8 +28,15 @@ def _train(cfg) -> None:
     from derivtrain.run import run
 
     configure_logging()
+    run_dir = HydraConfig.get().runtime.output_dir
     try:
-        metrics = run(cfg, HydraConfig.get().runtime.output_dir)
+        with run_folder_lock(run_dir) if int(os.environ.get("RANK", "0")) == 0 else nullcontext():
+            metrics = run(cfg, run_dir)
+    except TrainingInterrupted as exc:
+        resume = [a for a in sys.argv[1:] if not a.startswith(("trainer.resume=", "hydra.run.dir="))]
+        print(f"derivtrain: interrupted ({exc}); checkpoint written. Resume with:\n"
+              f"  python -m derivtrain {' '.join(resume)} trainer.resume={run_dir}", file=sys.stderr)
+        sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - reported here so Hydra adds no job-failure banner
         _exit_for(exc)
     if int(os.environ.get("RANK", "0")) != 0:
@@ -53,6 +64,9 @@ def _exit_for(exc: BaseException) -> None:
     if isinstance(exc, KeyboardInterrupt):
         print("derivtrain: interrupted", file=sys.stderr)
         sys.exit(130)
+    if isinstance(exc, TrainingDiverged):  # not a bug, not bad input: say what happened in one line
+        print(f"derivtrain: error: {exc}", file=sys.stderr)
+        sys.exit(1)
     message = describe_user_error(exc)
     if message is None:
         traceback.print_exception(exc)
@@ -64,11 +78,15 @@ def _exit_for(exc: BaseException) -> None:
 
 
 def _shared_run_folder(args) -> list:
-    """Under torchrun every rank must use one run folder, not one timestamp each.
+    """The run folder when the command line leaves it open: a resumed run's own folder; under
+    torchrun one folder for every rank, not one timestamp each.
 
     torchrun gives all ranks the same TORCHELASTIC_RUN_ID, so the folder is named after it; only
     rank 0 writes Hydra's .hydra/ there.
     """
+    resume = next((a.split("=", 1)[1] for a in args if a.startswith("trainer.resume=")), None)
+    if resume and Path(resume).is_dir() and not any(a.startswith("hydra.run.dir=") for a in args):
+        args = [*args, f"hydra.run.dir={resume}"]  # a resumed run goes on in its own folder
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "-m" in args or "--multirun" in args:
         return args
     if not any(a.startswith("hydra.run.dir=") for a in args):
@@ -86,11 +104,14 @@ def _shared_run_folder(args) -> list:
 
 def _refuse_to_overwrite(args) -> None:
     """Refuse, before Hydra writes anything, output folders that hold a run or cannot be written."""
+    resumed = {a.split("=", 1)[1] for a in args if a.startswith("trainer.resume=")}
     for arg in args:
         key, _, value = arg.partition("=")
         folder = Path(value)
         if key in ("hydra.run.dir", "hydra.sweep.dir"):
             _check_writable(key, folder)
+        if key == "hydra.run.dir" and value in resumed:
+            continue  # continuing a run in its own folder is the point
         if key == "hydra.run.dir" and ((folder / "metrics.json").exists() or (folder / "checkpoints").exists()):
             raise UserError(f"hydra.run.dir={folder} already holds a run; pick a new folder "
                             f"(to continue that run: trainer.resume={folder} with a new hydra.run.dir)")

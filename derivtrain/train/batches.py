@@ -30,9 +30,12 @@ class Batches:
         start, stop = n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size
         return start, stop, (stop - start) / n
 
-    def epoch(self):
-        """Yields (X, targets, weight) for every step of one epoch."""
+    def epoch(self, skip: int = 0):
+        """Yields (X, targets, weight) for every step of one epoch, after the first `skip` batches
+        (a resumed epoch: the same permutation is drawn, the batches already done are passed over)."""
         if self.full_batch:
+            if skip:
+                return
             if self.world_size == 1:
                 yield self.X, self.targets, None
             else:
@@ -40,20 +43,21 @@ class Batches:
                 yield self.X[start:stop], self.targets[start:stop], weight
             return
         if self.shuffle == "batches":
-            yield from self._shuffled_blocks()
+            yield from self._shuffled_blocks(skip)
             return
         order = torch.randperm(self.X.shape[0], generator=self.generator, device=self.X.device)
-        for idx in order.split(self.batch_size):
+        for idx in order.split(self.batch_size)[skip:]:
             weight = None
             if self.world_size > 1:
                 start, stop, weight = self._part(idx.shape[0])
                 idx = idx[start:stop]
             yield self.X.index_select(0, idx), self.targets.index_select(0, idx), weight
 
-    def _shuffled_blocks(self):
+    def _shuffled_blocks(self, skip: int):
         n_blocks = len(self)
         # one host sync per epoch for the block order, none per batch
-        for block in torch.randperm(n_blocks, generator=self.generator, device=self.generator.device).tolist():
+        order = torch.randperm(n_blocks, generator=self.generator, device=self.generator.device).tolist()
+        for block in order[skip:]:
             start = block * self.batch_size
             stop = min(start + self.batch_size, self.X.shape[0])
             weight = None

@@ -12,8 +12,10 @@ import torch
 FORMAT_VERSION = 1
 
 
-def rng_state(shuffle_generator: torch.Generator) -> dict:
-    state = {"torch": torch.get_rng_state(), "shuffle": shuffle_generator.get_state()}
+def rng_state(shuffle_generator: torch.Generator, shuffle_state: torch.Tensor | None = None) -> dict:
+    """Every RNG the run draws from; `shuffle_state` overrides the shuffle generator's current state."""
+    shuffle = shuffle_state if shuffle_state is not None else shuffle_generator.get_state()
+    state = {"torch": torch.get_rng_state(), "shuffle": shuffle}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

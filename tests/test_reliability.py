@@ -1,0 +1,127 @@
+"""Killed runs resume bit-identically, interrupts checkpoint, divergence stops cleanly, runs lock."""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from tests.conftest import REPO, run_cli
+
+RUN = ["trainer.max_epochs=150", "trainer.batch_size=16", "trainer.checkpoint_every_n_epochs=1",
+       "optim.schedule=cosine", "logger=none", "trainer.progress_bar=false"]
+
+
+def final_parameters(folder):
+    return torch.load(folder / "checkpoints" / "last.pt", weights_only=True)["model"]
+
+
+def start(folder, *extra):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "derivtrain", *RUN, *extra, f"hydra.run.dir={folder}"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("straight") / "run"
+    proc = start(folder)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    return final_parameters(folder)
+
+
+def wait_for_checkpoint(folder, proc, timeout=120):
+    deadline = time.time() + timeout
+    while not (folder / "checkpoints" / "last.pt").exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.time() < deadline
+        time.sleep(0.02)
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sigkill_at_a_random_moment_then_resume_is_bit_identical(tmp_path, uninterrupted, seed):
+    folder = tmp_path / "run"
+    proc = start(folder)
+    wait_for_checkpoint(folder, proc)
+    time.sleep(random.Random(seed).uniform(0.0, 0.8))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = run_cli(*RUN, f"trainer.resume={folder}")  # goes on in the same folder
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same(final_parameters(folder), uninterrupted)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_finishes_the_step_checkpoints_and_prints_the_resume_command(tmp_path, uninterrupted, sig):
+    folder = tmp_path / "run"
+    proc = start(folder)
+    wait_for_checkpoint(folder, proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("training finished before the signal arrived")
+    assert proc.returncode == 130, err
+    assert "checkpoint written. Resume with:" in err and f"trainer.resume={folder}" in err
+    state = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)
+    assert state["step"] == state["epoch"] * 25 + state["batch_in_epoch"]  # 398 rows / 16 = 25 batches
+    command = err.strip().splitlines()[-1].split()
+    assert command[:3] == ["python", "-m", "derivtrain"]
+    resumed = run_cli(*command[3:])
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same(final_parameters(folder), uninterrupted)
+
+
+def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    folder = tmp_path / "run"
+    proc = run_cli("optim.lr=1e30", "optim.momentum=0", "trainer.checkpoint_every_n_epochs=1",
+                   "trainer.max_epochs=50", "logger=none", f"hydra.run.dir={folder}")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("derivtrain: error: training diverged at step ") and "Traceback" not in proc.stderr
+    assert "parameter: linear." in lines[-1] or "gradient: linear." in lines[-1]
+    state = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+    assert not (folder / "metrics.json").exists()
+
+
+def test_skip_step_drops_non_finite_updates_and_finishes(tmp_path):
+    from tests.train.helpers import fit_config
+
+    # lr so large that the first steps overflow; skipped updates leave the weights as they were
+    result, _, model = fit_config(tmp_path, "optim.lr=1e30", "optim.momentum=0", "trainer.on_nonfinite=skip_step",
+                                  "trainer.max_epochs=5")
+    assert result.epochs == 5
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_a_second_process_on_the_same_run_refuses(tmp_path):
+    folder = tmp_path / "run"
+    first = run_cli("trainer.max_epochs=2", "logger=none", f"hydra.run.dir={folder}")
+    assert first.returncode == 0, first.stderr
+    (folder / ".derivtrain.lock").write_text(str(os.getpid()))  # this test process "holds" the run
+    second = run_cli("trainer.max_epochs=4", "logger=none", f"trainer.resume={folder}")
+    assert second.returncode == 2 and f"in use by process {os.getpid()}" in second.stderr
+    (folder / ".derivtrain.lock").write_text("999999999")  # a dead owner's lock is taken over
+    third = run_cli("trainer.max_epochs=4", "logger=none", f"trainer.resume={folder}")
+    assert third.returncode == 0, third.stderr
+    assert not (folder / ".derivtrain.lock").exists()
+
+
+def test_runs_started_together_get_separate_folders(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-m", "derivtrain", "trainer.max_epochs=1", "logger=none"],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    assert len(list(tmp_path.glob("outputs/*/*/metrics.json"))) == 2
