@@ -54,9 +54,16 @@ def main(argv=None) -> int:
     try:
         cfg, choices = compose_config(argv)
         validate(cfg)
+        import torch
+
         from derivtrain.check.probes import run_probes
 
-        results = run_probes(cfg, choices)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # a dozen rows: parallel regions would only add overhead
+        try:
+            results = run_probes(cfg, choices)
+        finally:
+            torch.set_num_threads(threads)
     except Exception as exc:  # noqa: BLE001 - configuration errors become one line and exit code 2
         message = describe_user_error(exc)
         if message is None:

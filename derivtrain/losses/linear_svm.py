@@ -73,33 +73,43 @@ class LinearSVMObjectiveFunction(Function):
 class FullBatchLinearSVM:
     """The fused objective for one model, with the feature-major copy of the full batch it trains on.
 
-    Full-batch training hands the objective the same X tensor every step (train/batches.py); the
-    copy is built when that happens the second time, and reused while X is unchanged. A minibatch
-    is a new tensor each step: `ready(X, targets)` stays False and the composed path runs.
-    The copy costs one more X in memory.
+    Full-batch training hands the objective the same X every step (train/batches.py: the tensor
+    itself, or under data parallelism the same view of it); the copy is built when that happens
+    the second time, and reused while X's data is unchanged. A minibatch is other data every
+    step: `ready(X, targets)` stays False and the composed path runs. The copy costs one more X
+    in memory. Under autocast (trainer.precision=bf16) the composed path runs: the fused Function
+    computes in X's own dtype.
     """
 
     def __init__(self, linear: torch.nn.Linear, penalty):
         self.linear, self.penalty = linear, penalty  # penalty: L2Penalty or NoPenalty (strength 0)
-        self._last_X: Optional[torch.Tensor] = None
-        self._prepared = None  # (X, X's version, targets, targets' version) the copies were made from
+        self._last = None  # (X, targets) of the previous call, held so their memory is not reused
+        self._prepared = None  # (X, targets) the copies were made from, and their data's versions
         self._features = self._signs = None
+
+    @staticmethod
+    def _same_data(a: torch.Tensor, b: torch.Tensor) -> bool:
+        # b is held alive by us, so a tensor at the same address with the same layout views the
+        # same storage: the same data (its version counter is shared, checked separately)
+        return a is b or (a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride()
+                          and a.dtype == b.dtype and a.device == b.device)
 
     def ready(self, X: torch.Tensor, targets: torch.Tensor) -> bool:
         """Whether X is the full batch seen before (preparing the feature-major copy if needed)."""
-        if X.requires_grad or X.dim() != 2:
+        if X.requires_grad or X.dim() != 2 or torch.is_autocast_enabled(X.device.type):
             return False
         if self._prepared is not None:
-            X0, v0, t0, tv0 = self._prepared
-            if X is X0 and targets is t0 and X._version == v0 and targets._version == tv0:
+            X0, t0, versions = self._prepared
+            if (self._same_data(X, X0) and self._same_data(targets, t0)
+                    and (X._version, targets._version) == versions):
                 return True
-        seen_before, self._last_X = self._last_X is X, X
-        if not seen_before:
+        last, self._last = self._last, (X, targets)
+        if last is None or not (self._same_data(X, last[0]) and self._same_data(targets, last[1])):
             return False
         self._features = X.t().contiguous()
         signs = targets.unsqueeze(0) if targets.dim() == 1 else targets.t()
         self._signs = signs.to(X.dtype).contiguous()
-        self._prepared = (X, X._version, targets, targets._version)
+        self._prepared = (X, targets, (X._version, targets._version))
         return True
 
     def __call__(self) -> torch.Tensor:

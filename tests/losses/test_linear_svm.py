@@ -49,11 +49,14 @@ def test_minibatches_and_changed_data_take_the_composed_path():
     loss = HingeLoss()
     targets = loss.encode_targets(y, 1)
     objective = Objective(model, loss, L2Penalty(0.01))
-    for start in range(0, 50, 10):  # a new tensor every step, as minibatches are
-        objective(X[start:start + 10], targets[start:start + 10])
-        assert not objective.fused.ready(X[start:start + 10], targets[start:start + 10])
+    for _ in range(2):
+        for start in range(0, 50, 10):  # other rows every step, as minibatches are
+            objective(X[start:start + 10], targets[start:start + 10])
+        objective(X[[3, 1, 4, 1, 5]], targets[[3, 1, 4, 1, 5]])  # gathered rows: a new tensor
+    assert objective.fused._prepared is None  # never fused, never copied
     objective(X, targets)
     assert objective.fused.ready(X, targets)
+    assert objective.fused.ready(X[0:50], targets[0:50])  # the same data through a new view (data parallel)
     X.mul_(2.0)  # changed in place: the feature-major copy is stale, so it is rebuilt
     features_before = objective.fused._features
     assert objective.fused.ready(X, targets) and objective.fused._features is not features_before
