@@ -11,7 +11,9 @@ def load_run(path):
     """A run folder (or its checkpoints/last.pt) -> the model, in eval mode on the CPU.
 
     The model has predict, decision_function, classes_, config, and predict_proba where it means
-    something (classifiers trained with cross-entropy).
+    something (classifiers trained with cross-entropy). Density models (model=gmm, model=gaussian)
+    have score_samples (log-density in the user's units), score, bic, aic, predict_proba and
+    predict (over components) and sample(n); Poisson regression predicts expected counts.
     """
     state = load_checkpoint(path)
     config = OmegaConf.create(state["config"])

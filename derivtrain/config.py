@@ -50,6 +50,26 @@ class SyntheticDataSchema(DataSchema):
     n_informative: Optional[int] = None  # only the first k features carry signal; null = all
 
 
+@dataclass
+class BlobsDataSchema(DataSchema):
+    """Unlabelled Gaussian blobs, for density models (derivtrain/data/blobs.py)."""
+    _target_: str = "derivtrain.data.blobs.make_blobs"
+    n_samples: int = 1000
+    n_features: int = 2
+    centers: Any = 3  # a number of blobs (centres uniform in [-10, 10]^d) or a list of centres
+    cluster_std: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class CountsDataSchema(DataSchema):
+    """Generated counts y ~ Poisson(exp(Xw + b)), for Poisson regression (derivtrain/data/counts.py)."""
+    _target_: str = "derivtrain.data.counts.make_counts"
+    n_samples: int = 2000
+    n_features: int = 10
+    seed: int = 0
+
+
 # ---- models -----------------------------------------------------------------------------------
 @dataclass
 class LinearModelSchema:
@@ -75,6 +95,25 @@ class MLPModelSchema:
     hidden_sizes: List[int] = field(default_factory=lambda: [64])
     activation: str = "relu"
     dropout: float = 0.0
+
+
+@dataclass
+class GaussianMixtureSchema:
+    _target_: str = "derivtrain.models.gmm.GaussianMixture"
+    n_components: int = 3
+    covariance_type: str = "full"  # full | diag | spherical
+    reg_covar: float = 1e-6  # EM adds it to covariance diagonals; gradient fits keep det >= reg_covar^d
+
+
+@dataclass
+class GaussianModelSchema:
+    _target_: str = "derivtrain.models.gaussian.MultivariateGaussian"
+    reg_covar: float = 1e-6
+
+
+@dataclass
+class PoissonModelSchema:
+    _target_: str = "derivtrain.models.poisson.PoissonRegression"
 
 
 # ---- losses and regularizers ------------------------------------------------------------------
@@ -143,6 +182,28 @@ class LBFGSSchema(OptimSchema):
     max_iter: int = 20
     history_size: int = 10
     line_search: Optional[str] = "strong_wolfe"
+
+
+# Full-batch methods with their own loops; trainer.max_epochs and batch_size do not apply to them.
+@dataclass
+class NewtonSchema:
+    """Newton's method with the Hessian from autograd and a backtracking line search (train/newton.py)."""
+    name: str = "newton"
+    max_iter: int = 50
+    tol: float = 1e-10  # converged once the predicted decrease (half the squared Newton decrement) is below tol
+    hessian: str = "auto"  # dense | cg (Newton-CG, Hessian-vector products only) | auto (dense up to max_dense)
+    max_dense: int = 200  # parameters; dense costs one backward pass per parameter, CG one per CG step
+    dtype: str = "float64"  # iterate in float64 (float32 rounding stops Newton short of the optimum)
+
+
+@dataclass
+class EMSchema:
+    """Expectation-maximization for mixture models (train/em.py)."""
+    name: str = "em"
+    max_iter: int = 100
+    tol: float = 1e-3  # converged once an iteration raises the mean log-likelihood by less (scikit-learn's test)
+    n_init: int = 1  # restarts from different k-means++ seeds; the best is kept
+    init: str = "kmeans"  # kmeans (k-means++ seeds + Lloyd's iterations) | k-means++ (seeds only)
 
 
 # ---- trainer, logger, analysis ----------------------------------------------------------------
@@ -244,12 +305,15 @@ class DiagnosticsSchema:
 
 
 _SCHEMAS = {
-    "data": {"bundled": BundledDataSchema, "csv": CsvDataSchema, "synthetic": SyntheticDataSchema},
+    "data": {"bundled": BundledDataSchema, "csv": CsvDataSchema, "synthetic": SyntheticDataSchema,
+             "blobs": BlobsDataSchema, "counts": CountsDataSchema},
     "model": {"linear": LinearModelSchema, "logistic": LogisticModelSchema, "svm": SVMModelSchema,
-              "mlp": MLPModelSchema},
+              "mlp": MLPModelSchema, "gmm": GaussianMixtureSchema, "gaussian": GaussianModelSchema,
+              "poisson": PoissonModelSchema},
     "loss": {"loss": LossSchema, "hinge": HingeLossSchema, "multiclass_hinge": MulticlassHingeLossSchema},
     "regularizer": {"regularizer": RegularizerSchema, "elastic_net": ElasticNetSchema},
-    "optim": {"sgd": SGDSchema, "adam": AdamSchema, "lbfgs": LBFGSSchema},
+    "optim": {"sgd": SGDSchema, "adam": AdamSchema, "lbfgs": LBFGSSchema, "newton": NewtonSchema,
+              "em": EMSchema},
     "trainer": {"trainer": TrainerSchema},
     "logger": {"logger": LoggerSchema},
     "analysis": {"analysis": AnalysisSchema, "integrated_gradients": IntegratedGradientsSchema,
@@ -268,7 +332,10 @@ def register_schemas() -> None:
 
 
 # ---- value checks -----------------------------------------------------------------------------
-OPTIMIZERS = ("sgd", "adam", "adamw", "lbfgs")
+GRADIENT_OPTIMIZERS = ("sgd", "adam", "adamw", "lbfgs")
+OPTIMIZERS = GRADIENT_OPTIMIZERS + ("newton", "em")
+EM_INITS = ("kmeans", "k-means++")
+HESSIANS = ("auto", "dense", "cg")
 SCHEDULES = ("none", "cosine", "step", "plateau")
 TASKS = ("classification", "regression")
 
@@ -298,19 +365,25 @@ def validate(cfg) -> None:
         raise ConfigError(f"data.test_size + data.val_size = {d.test_size + d.val_size} leaves too little to train on")
     if "task" in d and d.task not in TASKS + (("auto",) if "path" in d else ()):
         raise choice_error("data.task", d.task, TASKS + (("auto",) if "path" in d else ()))
-    if "path" in d and (d.path is None or d.target is None):
-        raise ConfigError("data=csv needs data.path=<file.csv> and data.target=<column name>")
+    if "path" in d and d.path is None:
+        raise ConfigError("data=csv needs data.path=<file.csv> and data.target=<column name> "
+                          "(data.target=null: no target, a density problem for model=gmm or model=gaussian)")
+    if "path" in d and d.target is None and d.task != "auto":
+        raise ConfigError(f"data.task={d.task} needs a target column: set data.target=<column name>")
     _positive("trainer.max_epochs", t.max_epochs)
     _positive("trainer.batch_size", t.batch_size)
     _positive("trainer.log_every_n_steps", t.log_every_n_steps)
     _positive("trainer.val_every_n_epochs", t.val_every_n_epochs, allow_zero=True)
     _positive("trainer.checkpoint_every_n_epochs", t.checkpoint_every_n_epochs, allow_zero=True)
     _positive("trainer.gradient_clip_norm", t.gradient_clip_norm)
-    _positive("optim.lr", o.lr)
     if o.name not in OPTIMIZERS:
         raise choice_error("optim.name", o.name, OPTIMIZERS)
-    if o.schedule not in SCHEDULES:
-        raise choice_error("optim.schedule", o.schedule, SCHEDULES)
+    if o.name in GRADIENT_OPTIMIZERS:
+        _positive("optim.lr", o.lr)
+        if o.schedule not in SCHEDULES:
+            raise choice_error("optim.schedule", o.schedule, SCHEDULES)
+    else:
+        _check_full_batch_method(o, t)
     if t.progress_bar not in ("auto", "true", "false", True, False):
         raise choice_error("trainer.progress_bar", t.progress_bar, ("auto", "true", "false"))
     es = t.early_stopping
@@ -368,6 +441,25 @@ def _check_diagnostics(d) -> None:
     _positive("diagnostics.hessian_max_samples", d.hessian_max_samples)
     if d.hessian_method not in HESSIAN_METHODS:
         raise choice_error("diagnostics.hessian_method", d.hessian_method, HESSIAN_METHODS)
+
+
+def _check_full_batch_method(o, t) -> None:
+    """optim=newton and optim=em: each iteration reads the whole training set."""
+    if t.batch_size is not None:
+        raise ConfigError(f"optim={o.name} uses the full training set in every iteration; "
+                          f"trainer.batch_size={t.batch_size} must be null")
+    _positive("optim.max_iter", o.max_iter)
+    _positive("optim.tol", o.tol, allow_zero=True)
+    if o.name == "em":
+        _positive("optim.n_init", o.n_init)
+        if o.init not in EM_INITS:
+            raise choice_error("optim.init", o.init, EM_INITS)
+    else:
+        if o.hessian not in HESSIANS:
+            raise choice_error("optim.hessian", o.hessian, HESSIANS)
+        if o.dtype not in ("float32", "float64"):
+            raise choice_error("optim.dtype", o.dtype, ("float32", "float64"))
+        _positive("optim.max_dense", o.max_dense)
 
 
 def check_device_name(device: str) -> None:

@@ -16,8 +16,10 @@ from derivtrain.logging import log, make_logger
 from derivtrain.losses import Objective
 from derivtrain.sensitivity.analysis import make_analysis
 from derivtrain.train.checkpoint import load_checkpoint
+from derivtrain.train.em import fit_em
 from derivtrain.train.loop import fit
 from derivtrain.train.metrics import evaluate
+from derivtrain.train.newton import fit_newton
 
 
 def run(cfg, run_dir) -> dict:
@@ -36,13 +38,18 @@ def run(cfg, run_dir) -> dict:
     logger = make_logger(cfg.logger, run_dir)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     logger.log_text("config", "```\n" + OmegaConf.to_yaml(cfg, resolve=True) + "\n```")
-    result = fit(objective, data, cfg.optim, cfg.trainer, logger,
-                 checkpoint_path=run_dir / "checkpoints" / "last.pt",
-                 checkpoint_extra=dict(config=resolved, spec=data.spec.to_dict(),
-                                       probability_link=model.probability_link,
-                                       preprocessing={"feature_mean": data.feature_mean.cpu(),
-                                                      "feature_scale": data.feature_scale.cpu()}),
-                 resume_state=resume_state, diagnostics=cfg.get("diagnostics"))
+    saving = dict(checkpoint_path=run_dir / "checkpoints" / "last.pt",
+                  checkpoint_extra=dict(config=resolved, spec=data.spec.to_dict(),
+                                        probability_link=model.probability_link,
+                                        preprocessing={"feature_mean": data.feature_mean.cpu(),
+                                                       "feature_scale": data.feature_scale.cpu()}))
+    if cfg.optim.name == "em":  # mixtures: closed-form E and M steps, not a gradient loop
+        result = fit_em(objective, data, cfg.optim, cfg.trainer, logger, **saving, resume_state=resume_state)
+    elif cfg.optim.name == "newton":  # second order: the Hessian from autograd, a line search
+        result = fit_newton(objective, data, cfg.optim, cfg.trainer, logger, **saving, resume_state=resume_state)
+    else:  # gradient steps: derivtrain/train/loop.py
+        result = fit(objective, data, cfg.optim, cfg.trainer, logger, **saving,
+                     resume_state=resume_state, diagnostics=cfg.get("diagnostics"))
 
     test_targets = loss.encode_targets(data.test.y, data.spec.n_outputs)
     metrics = {**result.metrics, **evaluate(objective, data.test, test_targets, "test", data.spec.n_classes)}
@@ -76,12 +83,21 @@ def seed_everything(seed: int) -> None:
 def check_compatible(cfg, model, loss, spec) -> None:
     """The model and the loss must suit the data's task (a regression model on labels is a mistake)."""
     loss_task = getattr(loss, "task", spec.task)
-    if spec.task not in model.tasks:
+    # a density model reads only the features: labelled data suit it too (their labels are ignored)
+    task = "density" if "density" in model.tasks else spec.task
+    if task not in model.tasks:
+        hint = " (data without a target suit model=gmm or model=gaussian)" if task == "density" else ""
         raise ConfigError(f"{_option(cfg, 'model')} is for {'/'.join(model.tasks)}, but "
-                          f"{_option(cfg, 'data')} is a {spec.task} problem; pick another model or data")
-    if loss_task != spec.task:
+                          f"{_option(cfg, 'data')} is a {task} problem; pick another model or data{hint}")
+    if loss_task != task and task == "density":
+        raise ConfigError(f"{_option(cfg, 'loss')} is for {loss_task}, but {_option(cfg, 'model')} is a density "
+                          "model; use loss=density")
+    if loss_task != task:
         raise ConfigError(f"{_option(cfg, 'loss')} is for {loss_task}, but {_option(cfg, 'data')} is a "
-                          f"{spec.task} problem; pick another loss")
+                          f"{task} problem; pick another loss")
+    if cfg.optim.name == "em" and not hasattr(model, "m_step"):
+        raise ConfigError(f"optim=em fits mixture models (model=gmm, model=gaussian), not "
+                          f"{_option(cfg, 'model')}; use optim=newton, lbfgs, sgd or adam")
 
 
 def _option(cfg, group: str) -> str:

@@ -9,7 +9,7 @@ from derivtrain.errors import ConfigError
 from derivtrain.paths import config_dir
 from tests.conftest import compose_config
 
-DATA_FOR_TASK = {"classification": "iris", "regression": "diabetes"}
+DATA_FOR_TASK = {"classification": "iris", "regression": "diabetes", "density": "blobs"}
 
 
 def options(group):

@@ -13,7 +13,7 @@ class Table:
     X: np.ndarray  # (n_samples, n_features), floating point
     y: np.ndarray  # (n_samples,): class labels (any type) or float targets
     feature_names: list
-    task: str  # classification | regression
+    task: str  # classification | regression | density (no target: y is all zeros, density models only)
     target_names: Optional[list] = None  # readable class names, where the source has them
 
 

@@ -12,7 +12,7 @@ from derivtrain.logging import Progress, log
 from derivtrain.train.batches import Batches
 from derivtrain.train.checkpoint import restore_rng, rng_state, save_checkpoint
 from derivtrain.train.early_stopping import EarlyStopping
-from derivtrain.train.metrics import evaluate
+from derivtrain.train.metrics import batch_log_likelihood, evaluate, has_log_likelihood
 from derivtrain.train.optimizers import build_optimizer, build_scheduler
 
 
@@ -50,6 +50,15 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
     val_every = trainer_cfg.val_every_n_epochs if val_targets is not None else 0
     ckpt_every, hist_every = trainer_cfg.checkpoint_every_n_epochs, getattr(logger, "histogram_every_n_epochs", 0)
     hessian_every = diagnostics.hessian_every_n_epochs if diagnostics is not None else 0
+
+    if resume_state is not None and "optimizer" not in resume_state:
+        # a checkpoint of EM or Newton's method has no optimizer state: continue from its parameters
+        model.load_state_dict(resume_state["model"])
+        resume_state = None
+    elif resume_state is None and hasattr(model, "initialize"):
+        # models that start from the data (mixtures: k-means++) start where EM starts
+        model.initialize(data.train.X, torch.Generator(device=data.train.X.device).manual_seed(trainer_cfg.seed))
+    likelihood = has_log_likelihood(objective)
 
     epoch = step = 0
     if resume_state is not None:
@@ -92,6 +101,9 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
                 shown["train/loss"] = loss.item()
                 logger.log_scalars({"train/loss": shown["train/loss"], "lr": optimizer.param_groups[0]["lr"],
                                     "grad_norm": _grad_norm(params).item()}, step)
+                if likelihood:  # one more forward, at the logging interval only
+                    logger.log_scalars({"train/log_likelihood": batch_log_likelihood(objective, X, targets).item()},
+                                       step)
         if val_every and epoch % val_every == 0:
             val_metrics = evaluate(objective, data.val, val_targets, "val", n_classes)
             logger.log_scalars(val_metrics, step)

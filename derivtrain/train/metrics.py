@@ -1,5 +1,8 @@
 """Metrics computed in torch on the device (scikit-learn stays out of startup; tests compare)."""
+import math
+
 import torch
+from torch.nn import functional as F
 
 
 @torch.no_grad()
@@ -24,6 +27,44 @@ def regression_metrics(pred: torch.Tensor, y: torch.Tensor) -> dict:
     return {"mse": mse.item(), "r2": float(r2)}
 
 
+def has_log_likelihood(objective) -> bool:
+    """Whether the model is a probability model whose log-likelihood `log_likelihood` knows."""
+    loss = objective.loss
+    return (getattr(loss, "task", None) == "density" or hasattr(loss, "log_likelihood")
+            or getattr(loss, "probability_link", None) == "logistic")
+
+
+def log_likelihood(objective, scores: torch.Tensor, targets: torch.Tensor):
+    """Mean log-likelihood per row, in the user's feature space (a 0-d tensor), or None.
+
+    Density models: the mean log-density plus the standardization's Jacobian term. Classifiers
+    with a logistic link: the Bernoulli (one score) or categorical (several) log-likelihood,
+    whatever else the training loss adds. Other losses that are likelihoods say so themselves.
+    """
+    loss = objective.loss
+    if getattr(loss, "task", None) == "density":
+        return scores.mean() + objective.model.log_det_jacobian()
+    if hasattr(loss, "log_likelihood"):
+        return loss.log_likelihood(scores, targets)
+    if getattr(loss, "probability_link", None) == "logistic":
+        if scores.dim() == 1:
+            return -F.binary_cross_entropy_with_logits(scores, targets.to(scores.dtype))
+        return -F.cross_entropy(scores, targets)
+    return None
+
+
+@torch.no_grad()
+def batch_log_likelihood(objective, X: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log_likelihood of the model on a batch, for the training log."""
+    return log_likelihood(objective, objective.model(X), targets)
+
+
+def information_criteria(model, mean_log_likelihood: float, n_rows: int) -> dict:
+    """BIC and AIC of a density model on n_rows rows: -2 log L + (log n or 2) * free parameters."""
+    k, total = model.n_parameters(), mean_log_likelihood * n_rows
+    return {"bic": -2 * total + k * math.log(n_rows), "aic": -2 * total + 2 * k}
+
+
 @torch.no_grad()
 def evaluate(objective, split, targets: torch.Tensor, prefix: str, n_classes: int) -> dict:
     """Loss (the data loss, without the penalty) and task metrics on one split, keys `prefix/name`."""
@@ -33,8 +74,15 @@ def evaluate(objective, split, targets: torch.Tensor, prefix: str, n_classes: in
     scores = model(split.X)
     model.train(was_training)
     metrics = {"loss": objective.loss(scores, targets).item()}
-    if n_classes:
+    ll = log_likelihood(objective, scores, targets)
+    if ll is not None:
+        metrics["log_likelihood"] = ll.item()
+    if getattr(objective.loss, "task", None) == "density":  # no targets: how well the model explains X
+        metrics.update(information_criteria(model, metrics["log_likelihood"], len(split)))
+    elif n_classes:
         metrics.update(classification_metrics(scores, split.y, n_classes))
     else:
-        metrics.update(regression_metrics(scores, split.y))
+        # scores may be on the link's scale (Poisson: log-rate); the metrics compare expected values
+        mean_response = getattr(model, "mean_response", None)
+        metrics.update(regression_metrics(mean_response(scores) if mean_response else scores, split.y))
     return {f"{prefix}/{k}": v for k, v in metrics.items()}

@@ -1,0 +1,20 @@
+"""The loss of a density model: the negative mean log-density, -1/n sum_i log p(x_i).
+
+Minimizing it is maximum likelihood without labels. The model's forward already returns
+log p(x) per row (derivtrain/models/density.py), so the loss is its mean, negated; the
+targets are ignored (density data have none, and labelled data keep theirs to themselves).
+Its derivative flows into the model by autograd: -1/n for every row's log-density.
+"""
+import torch
+from torch import nn
+
+
+class DensityNLL(nn.Module):
+    task = "density"
+    twice_differentiable = True  # a mean: the curvature is the model's own
+
+    def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
+        return y
+
+    def forward(self, log_density: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return -log_density.mean()

@@ -1,0 +1,35 @@
+"""Poisson negative log-likelihood for counts, with the log link: the rate is exp(score).
+
+For a count y with rate mu = exp(s), log p(y) = y s - exp(s) - log(y!). The loss is the mean of
+exp(s) - y s (log(y!) does not depend on the model); its derivatives are exp(s) - y and exp(s):
+a positive second derivative, so with the linear model s = Xw + b the objective is convex and
+Newton's method (optim=newton) converges in a handful of steps.
+
+scikit-learn's PoissonRegressor minimizes mean deviance / 2 + alpha/2 ||w||^2; half the mean
+deviance is this loss plus a constant, so regularizer.strength is exactly its alpha.
+"""
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from derivtrain.errors import DataError
+
+
+class PoissonLoss(nn.Module):
+    task = "regression"
+    twice_differentiable = True
+
+    def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
+        # checked once per split, not per step: a negative count is a data error, not a large loss
+        if len(y) and bool(y.min() < 0):
+            raise DataError(f"loss=poisson needs counts, but a target is {y.min().item():g}; "
+                            "targets must be >= 0")
+        return y
+
+    def forward(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.poisson_nll_loss(scores, y.to(scores.dtype), log_input=True, full=False)
+
+    def log_likelihood(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean log p(y | x) per row, log(y!) included."""
+        y = y.to(scores.dtype)
+        return (y * scores - scores.exp() - torch.lgamma(y + 1)).mean()

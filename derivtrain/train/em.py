@@ -1,0 +1,85 @@
+"""fit_em(): expectation-maximization for mixture models (optim=em), full batch, with restarts.
+
+Not a gradient loop: each iteration is the model's closed-form E-step (responsibilities, by
+log-sum-exp) and M-step (weighted means and covariances). The log-likelihood never decreases;
+EM stops when it gains less than optim.tol in one iteration (scikit-learn's test), or after
+optim.max_iter iterations. EM finds a local maximum only, so optim.n_init restarts, each from
+its own k-means++ start, keep the best.
+
+The convergence test reads the log-likelihood on the host once per iteration. That is a sync per
+iteration, which the gradient loop avoids; EM runs a few dozen iterations, each a full pass over
+the data, so one scalar per iteration costs nothing measurable.
+"""
+import math
+
+import torch
+
+from derivtrain.logging import log
+from derivtrain.train.checkpoint import save_checkpoint
+from derivtrain.train.loop import FitResult
+from derivtrain.train.metrics import evaluate
+
+
+def run_em(model, Z: torch.Tensor, max_iter: int, tol: float, on_iteration=None):
+    """EM from the model's current parameters: (log-likelihood per iteration, converged).
+
+    Iteration i evaluates the current parameters (E-step) and, unless they have converged,
+    moves them to the M-step's maximizer. The values are mean log-likelihoods in the model's
+    (standardized) space.
+    """
+    history, previous = [], -math.inf
+    for _ in range(max_iter):
+        resp, mean_ll = model.e_step(Z)
+        value = mean_ll.item()  # the convergence test's one host sync per iteration
+        history.append(value)
+        if on_iteration is not None:
+            on_iteration(len(history), value)
+        if not math.isfinite(value):
+            break
+        if abs(value - previous) < tol:
+            return history, True
+        previous = value
+        model.m_step(Z, resp)
+    return history, False
+
+
+def fit_em(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkpoint_extra: dict,
+           resume_state: dict | None = None) -> FitResult:
+    model = objective.model
+    Z = data.train.X
+    # the user's space: the standardization's Jacobian turns standardized log-densities into raw ones
+    offset = model.log_det_jacobian().item()
+    generator = torch.Generator(device=Z.device).manual_seed(trainer_cfg.seed)
+
+    best = None  # (final log-likelihood, history, converged, parameters)
+    starts = 1 if resume_state is not None else optim_cfg.n_init
+    for start in range(starts):
+        if resume_state is not None:  # continue from the checkpoint's parameters
+            model.load_state_dict(resume_state["model"])
+        else:
+            model.initialize(Z, generator, optim_cfg.init)
+
+        def on_iteration(i, value, start=start):
+            logger.log_scalars({f"em/log_likelihood/init_{start}": value + offset}, i)
+
+        history, converged = run_em(model, Z, optim_cfg.max_iter, optim_cfg.tol, on_iteration)
+        log.info("EM start %d: %d iterations, log-likelihood %.4f%s", start, len(history),
+                 history[-1] + offset, "" if converged else " (not converged: raise optim.max_iter)")
+        final = history[-1] if math.isfinite(history[-1]) else -math.inf  # a failed start never wins
+        if best is None or final > best[0]:
+            best = (final, history, converged, {k: v.clone() for k, v in model.state_dict().items()})
+
+    _, history, converged, state = best
+    model.load_state_dict(state)
+    for i, value in enumerate(history, start=1):  # the kept start's curve, under the common tag
+        logger.log_scalars({"train/log_likelihood": value + offset}, i)
+
+    save_checkpoint(checkpoint_path, model=model.state_dict(), fitted_by="em", epoch=len(history),
+                    step=len(history), converged=converged, **checkpoint_extra)
+    train_targets = objective.loss.encode_targets(data.train.y, data.spec.n_outputs)
+    metrics = evaluate(objective, data.train, train_targets, "train", data.spec.n_classes)
+    if data.val is not None:
+        val_targets = objective.loss.encode_targets(data.val.y, data.spec.n_outputs)
+        metrics.update(evaluate(objective, data.val, val_targets, "val", data.spec.n_classes))
+    metrics.update({"train/steps": len(history), "train/converged": converged, "train/n_init": starts})
+    return FitResult(epochs=len(history), steps=len(history), stopped_early=False, metrics=metrics)

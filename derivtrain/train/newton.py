@@ -1,0 +1,179 @@
+"""fit_newton(): Newton's method on the full training objective (optim=newton).
+
+Each iteration solves H d = -g for the Newton direction, where g and H are the gradient and the
+Hessian of the objective (loss + penalty), both from autograd: the gradient is built with
+create_graph=True, so differentiating it again gives Hessian rows (dense) or Hessian-vector
+products (Newton-CG). For logistic and Poisson regression this is IRLS: H = X^T W X / n + strength I
+with W the variance of each row's prediction, formed here by autograd instead of by hand.
+
+A backtracking line search (Armijo) keeps every step a descent step far from the optimum;
+near it the full step is taken and convergence is quadratic. The test is the Newton decrement:
+lambda^2 / 2 = -g.d / 2 estimates how far the objective is above its minimum, independently of
+how the parameters are scaled; the run stops, without stepping further, once it is below optim.tol.
+
+Newton iterates a few dozen times at most, each iteration a full pass (or, for the dense Hessian,
+one backward pass per parameter), so reading a few scalars on the host per iteration (the
+objective for the line search, the decrement for the test) costs nothing measurable.
+"""
+import torch
+
+from derivtrain.errors import ConfigError
+from derivtrain.logging import log
+from derivtrain.train.checkpoint import save_checkpoint
+from derivtrain.train.loop import FitResult
+from derivtrain.train.metrics import batch_log_likelihood, evaluate, has_log_likelihood
+
+_ARMIJO = 1e-4  # sufficient decrease: accept a step that achieves this fraction of the predicted one
+_MAX_HALVINGS = 40
+_MAX_CG_STEPS = 250
+
+
+def _flat(tensors) -> torch.Tensor:
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def dense_hessian(flat_grad: torch.Tensor, params) -> torch.Tensor:
+    """The Hessian, one row per backward pass through the gradient's graph.
+
+    Row by row rather than vmapped (is_grads_batched): the objective contains custom autograd
+    Functions, which need not have vmap rules.
+    """
+    rows = [_flat(torch.autograd.grad(flat_grad[i], params, retain_graph=True, materialize_grads=True))
+            for i in range(flat_grad.numel())]
+    return torch.stack(rows)
+
+
+def solve_damped(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """-H^-1 g by Cholesky; where H is not positive definite (a non-convex objective, or a flat
+    direction without a penalty), add the least multiple of I (in powers of 10) that makes it so:
+    the direction is then still one of descent."""
+    H = (H + H.T) / 2  # rows from separate backward passes: symmetric up to rounding
+    scale = H.diagonal().abs().max().clamp_min(torch.finfo(H.dtype).tiny)
+    damping = 0.0
+    eye = torch.eye(len(g), dtype=H.dtype, device=H.device)
+    for _ in range(20):
+        L, info = torch.linalg.cholesky_ex(H + damping * scale * eye)
+        if info.item() == 0:
+            return -torch.cholesky_solve(g.unsqueeze(1), L).squeeze(1)
+        damping = 1e-10 if damping == 0 else damping * 10
+    return -g  # H is useless (not finite): fall back to steepest descent, the line search scales it
+
+
+def conjugate_gradient(hvp, g: torch.Tensor) -> torch.Tensor:
+    """Truncated CG for H d = -g (Newton-CG): only Hessian-vector products, never H itself.
+
+    Stops at the forcing tolerance min(0.5, sqrt(|g|)) |g| (superlinear convergence, Nocedal and
+    Wright, alg. 7.1) or on negative curvature, where the direction so far is still a descent one.
+    """
+    d = torch.zeros_like(g)
+    r = -g.clone()
+    p = r.clone()
+    rs = r @ r
+    tolerance = min(0.5, rs.sqrt().sqrt().item()) * rs.sqrt().item()
+    for i in range(min(_MAX_CG_STEPS, g.numel())):
+        Hp = hvp(p)
+        curvature = p @ Hp
+        if curvature.item() <= 0:
+            return d if i > 0 else -g
+        alpha = rs / curvature
+        d.add_(alpha * p)
+        r.sub_(alpha * Hp)
+        rs_next = r @ r
+        if rs_next.sqrt().item() <= tolerance:
+            break
+        p = r + (rs_next / rs) * p
+        rs = rs_next
+    return d
+
+
+def newton_direction(f: torch.Tensor, params, dense: bool):
+    """(gradient, Newton direction) of the objective value `f` at the current parameters."""
+    g = _flat(torch.autograd.grad(f, params, create_graph=True))  # a graph: g is differentiated again
+    if dense:
+        return g.detach(), solve_damped(dense_hessian(g, params), g.detach())
+
+    def hvp(v):
+        return _flat(torch.autograd.grad(g, params, grad_outputs=v, retain_graph=True, materialize_grads=True))
+
+    return g.detach(), conjugate_gradient(hvp, g.detach())
+
+
+def fit_newton(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkpoint_extra: dict,
+               resume_state: dict | None = None) -> FitResult:
+    model = objective.model
+    if not getattr(objective, "twice_differentiable", True):
+        raise ConfigError(f"optim=newton needs a twice-differentiable objective, but "
+                          f"{type(objective.loss).__name__} with {type(objective.penalty).__name__} has "
+                          "no second derivative; use optim=lbfgs|sgd|adam, or a smooth loss and regularizer")
+    if resume_state is not None:
+        model.load_state_dict(resume_state["model"])
+    working = model.feature_mean.dtype
+    dtype = getattr(torch, optim_cfg.dtype)
+    model.to(dtype)
+    X = data.train.X.to(dtype)
+    targets = objective.loss.encode_targets(data.train.y, data.spec.n_outputs)
+    targets = targets.to(dtype) if targets.is_floating_point() else targets
+    params = [p for p in model.parameters() if p.requires_grad]
+    n_params = sum(p.numel() for p in params)
+    dense = optim_cfg.hessian == "dense" or (optim_cfg.hessian == "auto" and n_params <= optim_cfg.max_dense)
+    likelihood = has_log_likelihood(objective)
+
+    def value() -> torch.Tensor:
+        return objective(X, targets)
+
+    steps, converged = 0, False
+    while True:
+        f = value()
+        g, direction = newton_direction(f, params, dense)
+        slope = (g @ direction).item()  # -lambda^2: lambda is the Newton decrement
+        f0, predicted_decrease = f.item(), -slope / 2  # lambda^2 / 2, the estimated f - min f
+        scalars = {"train/loss": f0, "newton/predicted_decrease": predicted_decrease}
+        if likelihood:
+            scalars["train/log_likelihood"] = batch_log_likelihood(objective, X, targets).item()
+        logger.log_scalars(scalars, steps)
+        if predicted_decrease <= optim_cfg.tol:
+            converged = True
+            break
+        if steps == optim_cfg.max_iter:
+            break
+        step_size = _line_search(params, direction, value, f0, slope)
+        if step_size == 0.0:  # no decrease along a descent direction: rounding decides, stop here
+            log.warning("Newton's line search found no decrease (predicted %.3g): the objective's "
+                        "rounding error exceeds optim.tol=%g", predicted_decrease, optim_cfg.tol)
+            break
+        logger.log_scalars({"newton/step_size": step_size}, steps)
+        steps += 1
+    if converged:
+        log.info("Newton's method converged in %d steps (predicted decrease %.2g)", steps, predicted_decrease)
+    elif steps == optim_cfg.max_iter:
+        log.warning("Newton's method did not converge in optim.max_iter=%d steps", optim_cfg.max_iter)
+    model.to(working)
+
+    save_checkpoint(checkpoint_path, model=model.state_dict(), fitted_by="newton", epoch=steps, step=steps,
+                    converged=converged, **checkpoint_extra)
+    train_targets = objective.loss.encode_targets(data.train.y, data.spec.n_outputs)
+    metrics = evaluate(objective, data.train, train_targets, "train", data.spec.n_classes)
+    if data.val is not None:
+        val_targets = objective.loss.encode_targets(data.val.y, data.spec.n_outputs)
+        metrics.update(evaluate(objective, data.val, val_targets, "val", data.spec.n_classes))
+    metrics.update({"train/steps": steps, "train/converged": converged})
+    return FitResult(epochs=steps, steps=steps, stopped_early=False, metrics=metrics)
+
+
+@torch.no_grad()
+def _line_search(params, direction: torch.Tensor, value, f0: float, slope: float) -> float:
+    """Backtracking from the full Newton step until the Armijo condition holds; moves the
+    parameters there and returns the step size (0.0, parameters unchanged, if none decreases f)."""
+    start = [p.detach().clone() for p in params]
+    pieces = direction.split([p.numel() for p in params])
+    t = 1.0
+    for _ in range(_MAX_HALVINGS):
+        for p, p0, d in zip(params, start, pieces):
+            p.copy_(p0 + t * d.view_as(p))
+        f = value().item()
+        if f <= f0 + _ARMIJO * t * slope:
+            return t
+        t *= 0.5
+    for p, p0 in zip(params, start):
+        p.copy_(p0)
+    return 0.0

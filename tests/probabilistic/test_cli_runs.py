@@ -1,0 +1,86 @@
+"""Run folders of probabilistic models: metrics.json, checkpoints, TensorBoard curves, load_run."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_iris
+
+import derivtrain
+from tests.conftest import run_cli
+from tests.probabilistic.helpers import run_in_process
+
+
+def scalars(folder):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+@pytest.fixture(scope="module")
+def gmm_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gmm") / "run"
+    proc = run_cli("model=gmm", "data=iris", "optim.n_init=2", "optim.tol=1e-4", f"hydra.run.dir={folder}")
+    assert proc.returncode == 0, proc.stderr
+    return folder
+
+
+def test_gmm_run_folder(gmm_run):
+    metrics = json.loads((gmm_run / "metrics.json").read_text())
+    for split in ("train", "val", "test"):
+        assert {f"{split}/log_likelihood", f"{split}/bic", f"{split}/aic"} <= set(metrics)
+    assert metrics["train/converged"] is True and metrics["train/steps"] > 1 and metrics["train/n_init"] == 2
+    state = torch.load(gmm_run / "checkpoints" / "last.pt", weights_only=True)
+    assert state["fitted_by"] == "em" and state["step"] == metrics["train/steps"]
+    curves = scalars(gmm_run)
+    kept = curves["train/log_likelihood"]
+    assert [step for step, _ in kept] == list(range(1, metrics["train/steps"] + 1))  # one point per EM iteration
+    assert kept[-1][1] == pytest.approx(metrics["train/log_likelihood"], abs=1e-4)
+    assert "em/log_likelihood/init_0" in curves and "em/log_likelihood/init_1" in curves
+    assert curves["test/log_likelihood"][-1][1] == pytest.approx(metrics["test/log_likelihood"], abs=1e-5)
+
+
+def test_load_run_of_a_gmm_is_a_density_estimator(gmm_run):
+    model = derivtrain.load_run(gmm_run)
+    X = load_iris().data
+    log_density = model.score_samples(X)
+    assert log_density.shape == (150,) and np.isfinite(log_density).all()
+    proba = model.predict_proba(X)
+    assert proba.shape == (150, 3) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    np.testing.assert_array_equal(model.predict(X), proba.argmax(1))
+    samples, components = model.sample(500, seed=0)
+    assert samples.shape == (500, 4) and set(components) <= {0, 1, 2}
+    # tensors in, tensors out
+    assert torch.is_tensor(model.score_samples(torch.as_tensor(X, dtype=torch.float32)))
+
+
+def test_newton_run_logs_the_log_likelihood_per_iteration(tmp_path):
+    fitted = run_in_process(tmp_path, "model=logistic", "optim=newton", "logger=tensorboard")
+    curves = scalars(fitted.folder)
+    steps = fitted.metrics["train/steps"]
+    assert [s for s, _ in curves["train/log_likelihood"]] == list(range(steps + 1))
+    assert len(curves["newton/predicted_decrease"]) == steps + 1 and len(curves["newton/step_size"]) == steps
+    state = torch.load(fitted.folder / "checkpoints" / "last.pt", weights_only=True)
+    assert state["fitted_by"] == "newton" and state["converged"] is True
+    assert state["model"]["linear.weight"].dtype == torch.float32
+
+
+def test_gradient_fit_of_a_gmm_logs_the_log_likelihood_and_resumes_from_em(tmp_path, gmm_run):
+    """A gradient fit can continue from an EM checkpoint (it has no optimizer state: a warm start)."""
+    fitted = run_in_process(tmp_path, "model=gmm", "data=iris", "optim=adam", "optim.lr=0.01", "trainer.max_epochs=20",
+                            "trainer.log_every_n_steps=5", "logger=tensorboard", f"trainer.resume={gmm_run}")
+    curves = scalars(fitted.folder)
+    assert [s for s, _ in curves["train/log_likelihood"]] == [5, 10, 15, 20]
+    em = json.loads((gmm_run / "metrics.json").read_text())
+    # started at EM's optimum, not from scratch: already as good after 20 small steps
+    assert fitted.metrics["train/log_likelihood"] >= em["train/log_likelihood"] - 0.01
+
+
+def test_em_on_a_supervised_model_is_refused_in_one_line(tmp_path):
+    proc = run_cli("model=logistic", "optim=em", "logger=none", f"hydra.run.dir={tmp_path / 'run'}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "derivtrain: error: optim=em fits mixture models (model=gmm, model=gaussian), not model=logistic; "
+        "use optim=newton, lbfgs, sgd or adam"]
