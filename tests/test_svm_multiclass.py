@@ -97,7 +97,8 @@ def test_contradictory_settings_are_configuration_errors(overrides, match):
 
 def test_cli_wine_crammer_singer_just_works(tmp_path):
     folder = tmp_path / "run"
-    proc = run_cli("model=svm", "data=wine", "model.multiclass=crammer_singer", "logger=none", f"hydra.run.dir={folder}")
+    proc = run_cli("model=svm", "data=wine", "model.multiclass=crammer_singer", "logger=none",
+                   f"hydra.run.dir={folder}")
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["test/accuracy"] >= 0.9

@@ -36,10 +36,17 @@ def compose_config(overrides: list):
     return cfg, choices
 
 
+def _verdict(result: Result) -> str:
+    if result.passed is None:
+        return "n/a: " + result.note
+    if result.passed:
+        return "pass"
+    return "FAIL" + (": " + result.note if result.note else "")
+
+
 def format_table(results: list) -> str:
     header = ("function", "check", "max abs error", "result")
-    rows = [(r.function, r.check, "-" if r.max_abs_error is None else f"{r.max_abs_error:.2e}",
-             "n/a: " + r.note if r.passed is None else ("pass" if r.passed else "FAIL" + (": " + r.note if r.note else "")))
+    rows = [(r.function, r.check, "-" if r.max_abs_error is None else f"{r.max_abs_error:.2e}", _verdict(r))
             for r in results]
     widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(4)]
     line = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731

@@ -51,7 +51,12 @@ def hessian_error(f: Callable, inputs: Sequence[torch.Tensor], seed: int = 0) ->
     norm = torch.sqrt(sum((t * t).sum() for t in v))
     v = [t / norm for t in v]
     grads = torch.autograd.grad(f(*inputs), inputs, create_graph=True)
-    analytic = _flat(torch.autograd.grad(sum((a * b).sum() for a, b in zip(grads, v)), inputs))
+    directional = sum((a * b).sum() for a, b in zip(grads, v))
+    if directional.requires_grad:
+        second = torch.autograd.grad(directional, inputs, allow_unused=True)
+        analytic = _flat([torch.zeros_like(x) if h is None else h for x, h in zip(inputs, second)])
+    else:  # the gradient does not depend on the inputs (a linear function): the Hessian is 0
+        analytic = torch.zeros(sum(x.numel() for x in inputs), dtype=inputs[0].dtype)
     saved = [x.detach().clone() for x in inputs]
     sides = []
     for sign in (1.0, -1.0):

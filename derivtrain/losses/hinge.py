@@ -13,8 +13,8 @@ from typing import Optional, Sequence
 
 import torch
 from torch import nn
-from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
 
+from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
 from derivtrain.losses.once import once_differentiable
 from derivtrain.losses.reduction import check_reduction, reduce, sample_weights
 

@@ -14,8 +14,8 @@ exactly 1 counts as met (0), and when several rivals tie for Crammer-Singer's ma
 from typing import Optional, Sequence
 
 import torch
-from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
 
+from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
 from derivtrain.losses.hinge import HingeLoss
 from derivtrain.losses.once import once_differentiable
 from derivtrain.losses.reduction import check_reduction, reduce, sample_weights
@@ -25,87 +25,106 @@ VARIANTS = ("crammer_singer", "weston_watkins")
 _where_positive = torch.ops.aten.threshold_backward  # grad where the saved loss is > 0, else 0
 
 
-def _true_scores(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return scores.gather(1, y.unsqueeze(1))  # (n, 1)
+def _fold_rows_vmap(function):
+    """A vmap rule for per-row losses: the vmapped dimension joins the rows.
 
+    Row i's loss depends on row i alone, so vmapping over B problems of n rows is one call on B*n
+    rows. The Functions then run on plain tensors, in-place kernels included; generate_vmap_rule
+    would instead send the in-place scatters to functorch's slow per-example fallback.
+    """
 
-def _rivals(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """A copy of the scores with the true class masked out (-inf)."""
-    return scores.scatter(1, y.unsqueeze(1), float("-inf"))
+    def vmap(info, in_dims, scores, y):
+        scores_dim, y_dim = in_dims
+        B = info.batch_size
+        scores = scores.movedim(scores_dim, 0) if scores_dim is not None else scores.expand(B, *scores.shape)
+        y = y.movedim(y_dim, 0) if y_dim is not None else y.expand(B, *y.shape)
+        n, k = scores.shape[1], scores.shape[2]
+        losses, saved = function.apply(scores.reshape(B * n, k), y.reshape(B * n))
+        return (losses.view(B, n), saved.view(B, n, *saved.shape[1:])), (0, 0)
+
+    return staticmethod(vmap)
 
 
 class CrammerSingerHingeFunction(Function):
     """Per-sample max(0, 1 + max_{j != y} s_j - s_y); scores (n, K), y (n,) class indices.
 
-    Subgradient: +1 on the best rival, -1 on the true class where the margin is violated; 0 at the
-    kink (margin exactly 1); on a tie for the best rival, the first one in class order.
+    Returns (losses (n,), rival (n,)): the best rival's class, a non-differentiable by-product kept
+    for the backward pass. Subgradient: +1 on the best rival, -1 on the true class where the margin
+    is violated; 0 at the kink (margin exactly 1); on a tie for the best rival, the first one in
+    class order (torch.argmax's choice).
     """
 
-    generate_vmap_rule = True
-
     @staticmethod
-    def forward(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        # amax, not max(dim): the values alone, and max(dim) measured ~1000x slower on small inputs here
-        best = _rivals(scores, y).amax(dim=1)
-        return (best + 1).sub_(_true_scores(scores, y).squeeze(1)).clamp_min_(0.0)
+    def forward(scores: torch.Tensor, y: torch.Tensor):
+        true_column = y.unsqueeze(1)
+        rivals = scores.scatter(1, true_column, float("-inf"))  # the true class masked out
+        # amax + argmax, not max(dim): measured ~1000x slower on small inputs with this build
+        rival = rivals.argmax(dim=1)
+        losses = rivals.amax(dim=1).add_(1.0).sub_(scores.gather(1, true_column).squeeze(1)).clamp_min_(0.0)
+        return losses, rival
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         scores, y = inputs
-        ctx.save_for_backward(scores, y, output)
+        losses, rival = output
+        ctx.mark_non_differentiable(rival)
+        ctx.set_materialize_grads(False)
+        ctx.scores_shape = scores.shape
+        ctx.save_for_backward(y, losses, rival)
 
     @staticmethod
     @once_differentiable("crammer_singer hinge: its derivative jumps at the margin and between rivals")
-    def backward(ctx, grad):
-        scores, y, losses = ctx.saved_tensors
-        if not ctx.needs_input_grad[0]:
+    def backward(ctx, grad, _grad_rival):
+        y, losses, rival = ctx.saved_tensors
+        if grad is None or not ctx.needs_input_grad[0]:
             return None, None
-        # recomputed: K is small and it keeps apply() a one-output call; argmax takes the first on ties
-        rival = _rivals(scores, y).argmax(dim=1)
         active_grad = _where_positive(grad, losses, 0).unsqueeze(1)
-        # +grad on the rival, -grad on the true class (never the same column); out-of-place
-        # scatter, which torch.func.vmap batches (the in-place one falls back to a slow loop)
+        # +grad on the rival, -grad on the true class (never the same column). Out-of-place: under
+        # vmap(grad(...)) this backward sees batched tensors, and functorch batches scatter, not scatter_
         columns = torch.cat([rival.unsqueeze(1), y.unsqueeze(1)], dim=1)
-        return torch.zeros_like(scores).scatter(1, columns, torch.cat([active_grad, -active_grad], dim=1)), None
-
-
-def _rival_margins(scores: torch.Tensor, y: torch.Tensor):
-    """max(0, 1 + s_j - s_y) for every rival j and 0 in the true class's column; the rival mask."""
-    rivals = torch.arange(scores.shape[1], device=scores.device) != y.unsqueeze(1)
-    return (scores - _true_scores(scores, y)).add_(1.0).clamp_min_(0.0).mul_(rivals), rivals
+        return losses.new_zeros(ctx.scores_shape).scatter(1, columns, torch.cat([active_grad, -active_grad], 1)), None
 
 
 class WestonWatkinsHingeFunction(Function):
     """Per-sample sum_{j != y} max(0, 1 + s_j - s_y); scores (n, K), y (n,) class indices.
 
-    Subgradient: +1 on each rival inside the margin, minus their count on the true class;
-    a rival exactly at the margin (1 + s_j - s_y == 0) counts as outside (0).
+    Returns (losses (n,), margins (n, K)): every rival's max(0, 1 + s_j - s_y), 0 in the true
+    class's column, a non-differentiable by-product kept for the backward pass. Subgradient: +1 on
+    each rival inside the margin, minus their count on the true class; a rival exactly at the
+    margin (1 + s_j - s_y == 0) counts as outside (0).
     """
 
-    generate_vmap_rule = True
-
     @staticmethod
-    def forward(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        margins, _ = _rival_margins(scores, y)
-        return margins.sum(dim=1)
+    def forward(scores: torch.Tensor, y: torch.Tensor):
+        true_column = y.unsqueeze(1)
+        margins = (scores - scores.gather(1, true_column)).add_(1.0).clamp_min_(0.0)
+        margins.scatter_(1, true_column, 0.0)  # the true class is not its own rival
+        return margins.sum(dim=1), margins
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         scores, y = inputs
-        ctx.save_for_backward(scores, y)
+        _, margins = output
+        ctx.mark_non_differentiable(margins)
+        ctx.set_materialize_grads(False)
+        # scores are not read by backward; saved (a reference, no copy) so that a double backward
+        # finds its way to this node's refusal (derivtrain.losses.once)
+        ctx.save_for_backward(y, margins, scores)
 
     @staticmethod
     @once_differentiable("weston_watkins hinge: its derivative jumps where a rival reaches the margin")
-    def backward(ctx, grad):
-        scores, y = ctx.saved_tensors
-        if not ctx.needs_input_grad[0]:
+    def backward(ctx, grad, _grad_margins):
+        y, margins, _ = ctx.saved_tensors
+        if grad is None or not ctx.needs_input_grad[0]:
             return None, None
-        # recomputed rather than saved: saving an (n, K) tensor costs more than one pass over it
-        margins, rivals = _rival_margins(scores, y)
-        grad_rivals = _where_positive(grad.unsqueeze(1).expand_as(margins), margins, 0)
-        # each active rival gets +grad, the true class minus their sum
-        return torch.where(rivals, grad_rivals, grad_rivals.sum(dim=1, keepdim=True).neg_()), None
+        grad_scores = _where_positive(grad.unsqueeze(1).expand_as(margins), margins, 0)
+        # each active rival gets +grad, the true class minus their sum. Out-of-place: under
+        # vmap(grad(...)) this backward sees batched tensors, and functorch batches scatter, not scatter_
+        return grad_scores.scatter(1, y.unsqueeze(1), grad_scores.sum(dim=1, keepdim=True).neg_()), None
 
+
+CrammerSingerHingeFunction.vmap = _fold_rows_vmap(CrammerSingerHingeFunction)
+WestonWatkinsHingeFunction.vmap = _fold_rows_vmap(WestonWatkinsHingeFunction)
 
 _FUNCTIONS = {"crammer_singer": CrammerSingerHingeFunction, "weston_watkins": WestonWatkinsHingeFunction}
 
@@ -121,7 +140,8 @@ def multiclass_hinge(scores: torch.Tensor, y: torch.Tensor, variant: str = "cram
         raise ValueError(f"multiclass_hinge needs scores of shape (n, K) with K >= 2, got {tuple(scores.shape)}")
     weight = sample_weights(y, sample_weight, class_weight, scores.dtype) \
         if sample_weight is not None or class_weight is not None else None
-    return reduce(_FUNCTIONS[variant].apply(scores, y), reduction, weight)
+    losses, _ = _FUNCTIONS[variant].apply(scores, y)
+    return reduce(losses, reduction, weight)
 
 
 class MulticlassHingeLoss(HingeLoss):

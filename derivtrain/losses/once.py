@@ -14,6 +14,7 @@ the node to the real inputs is why this module exists.
 import functools
 
 import torch
+
 from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
 
 

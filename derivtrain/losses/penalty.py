@@ -12,8 +12,8 @@ from abc import ABC, abstractmethod
 from typing import Iterable, Sequence, Union
 
 import torch
-from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
 
+from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
 from derivtrain.losses.once import first_order_only
 
 Params = Union[torch.Tensor, Iterable[torch.Tensor]]

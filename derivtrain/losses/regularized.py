@@ -9,8 +9,8 @@ twice differentiable (L2), and is refused with a clear error otherwise.
 from typing import Iterable
 
 import torch
-from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
 
+from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
 from derivtrain.losses.once import first_order_only
 from derivtrain.losses.penalty import Penalty
 

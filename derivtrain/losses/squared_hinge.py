@@ -9,8 +9,8 @@ from typing import Optional, Sequence
 
 import torch
 from torch import nn
-from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
 
+from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
 from derivtrain.losses.hinge import classes_of_signs, signs_from_labels
 from derivtrain.losses.reduction import check_reduction, reduce, sample_weights
 

@@ -63,7 +63,9 @@ def test_gradcheck_away_from_kinks(variant):
 
 def test_crammer_singer_subgradient_on_a_tie_goes_to_the_first_rival():
     scores = torch.tensor([[0.0, 0.5, 0.5]], dtype=torch.float64, requires_grad=True)
-    CrammerSingerHingeFunction.apply(scores, torch.tensor([0])).sum().backward()
+    losses, rival = CrammerSingerHingeFunction.apply(scores, torch.tensor([0]))
+    assert rival.tolist() == [1]
+    losses.sum().backward()
     assert scores.grad.tolist() == [[-1.0, 1.0, 0.0]]
 
 
@@ -71,13 +73,15 @@ def test_subgradient_at_the_margin_is_zero():
     scores = torch.tensor([[2.0, 1.0, 0.0]], dtype=torch.float64, requires_grad=True)  # margin exactly 1
     for fn in (CrammerSingerHingeFunction, WestonWatkinsHingeFunction):
         scores.grad = None
-        fn.apply(scores, torch.tensor([0])).sum().backward()
+        fn.apply(scores, torch.tensor([0]))[0].sum().backward()
         assert scores.grad.tolist() == [[0.0, 0.0, 0.0]]
 
 
 def test_weston_watkins_gradient_counts_every_violating_rival():
     scores = torch.tensor([[0.0, 0.5, -0.5, -2.0]], dtype=torch.float64, requires_grad=True)
-    WestonWatkinsHingeFunction.apply(scores, torch.tensor([0])).sum().backward()
+    losses, margins = WestonWatkinsHingeFunction.apply(scores, torch.tensor([0]))
+    assert margins.tolist() == [[0.0, 1.5, 0.5, 0.0]]  # the by-product: each rival's margin violation
+    losses.sum().backward()
     assert scores.grad.tolist() == [[-2.0, 1.0, 1.0, 0.0]]
 
 

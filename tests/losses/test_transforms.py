@@ -131,3 +131,16 @@ def test_cuda_fused_linear_svm_objective_matches_cpu():
         results.append([value, *torch.autograd.grad(value, (weight, bias))])
     for cpu, gpu in zip(*results):
         torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["crammer_singer", "weston_watkins"])
+def test_multiclass_vmap_rule_folds_any_batched_dimension_into_rows(variant):
+    scores = torch.stack([multiclass_point(5, 4, seed=i)[0].detach() for i in range(3)], dim=1)  # (5, 3, 4)
+    classes = torch.stack([multiclass_point(5, 4, seed=i)[1] for i in range(3)])  # (3, 5)
+    fn = lambda s, y: F.multiclass_hinge(s, y, variant, reduction="none")  # noqa: E731
+    got = torch.func.vmap(fn, in_dims=(1, 0))(scores, classes)
+    expected = torch.stack([fn(scores[:, i], classes[i]) for i in range(3)])
+    torch.testing.assert_close(got, expected)
+    grads = torch.func.vmap(torch.func.grad(lambda s, y: fn(s, y).sum()), in_dims=(1, 0))(scores, classes)
+    torch.testing.assert_close(grads, torch.stack([_grad(lambda s: fn(s, classes[i]).sum(), scores[:, i])
+                                                   for i in range(3)]))
