@@ -9,9 +9,10 @@ but allocates and walks every intermediate at (n, K) size several times and take
 transposed product over row-major X; measured on 1M x 100 float32 it costs ~5x a read of X, this
 ~2-2.5x (scripts/bench_losses.py).
 
-X is taken feature-major, (d, n) contiguous: both products then stream X along its rows, which
-measured ~2x faster for the transposed product than over the row-major (n, d) original.
-FullBatchLinearSVM keeps that copy for the training set (derivtrain.losses.objective uses it).
+X is taken feature-major, (d + 1, n) contiguous, its last row all ones (the bias's feature): both
+products then stream X along its rows, which measured ~2x faster for the transposed product than
+over the row-major (n, d) original. FullBatchLinearSVM keeps that copy for the training set
+(derivtrain.losses.objective uses it).
 
 Subgradients are the hinge's (0 at the kink y*s == 1); first order only.
 """
@@ -26,18 +27,24 @@ _where_positive = torch.ops.aten.threshold_backward  # grad where the saved marg
 
 
 class LinearSVMObjectiveFunction(Function):
-    """Inputs: features (d, n) feature-major, signs (K, n) in {-1, +1}, weight (K, d), bias (K,),
-    alpha (float). Returns (objective, margins); the margins are a non-differentiable by-product
-    kept for the backward pass.
+    """Inputs: features (d + 1, n), feature-major with a last row of ones (the bias's feature),
+    signs (K, n) in {-1, +1}, weight (K, d), bias (K,), alpha (float).
+    Returns (objective, margins); the margins (K, n) are a non-differentiable by-product kept for
+    the backward pass.
+
+    With the bias folded into the features, one product gives the scores and one product gives
+    the gradients of weight and bias together; the per-step scale -grad/n multiplies the small
+    (K, d + 1) result, not an n-sized matrix. Besides the two products, four passes over (K, n).
     """
 
     generate_vmap_rule = True
 
     @staticmethod
     def forward(features, signs, weight, bias, alpha: float):
-        scores = torch.addmm(bias.unsqueeze(1), weight, features)  # (K, n): the one read of X
-        # 1 - y*s, clamped, in place: the scores are recomputed if a gradient for the signs is asked
-        margins = scores.mul_(signs).neg_().add_(1.0).clamp_min_(0.0)
+        weight_and_bias = torch.cat([weight, bias.unsqueeze(1)], dim=1)
+        scores = weight_and_bias.mm(features)  # (K, n): the one read of X
+        one = torch.ones((), dtype=scores.dtype, device=scores.device)
+        margins = torch.addcmul(one, signs, scores, value=-1).clamp_min_(0.0)  # max(0, 1 - y*s)
         objective = margins.sum() / features.shape[1] + 0.5 * alpha * torch.linalg.vector_norm(weight) ** 2
         return objective, margins
 
@@ -57,16 +64,20 @@ class LinearSVMObjectiveFunction(Function):
         need = ctx.needs_input_grad
         if grad is None:
             return None, None, None, None, None
-        n = features.shape[1]
-        # dL/dS = -y/n where the margin is violated, 0 elsewhere and at the kink
-        grad_scores = _where_positive(signs, margins, 0).mul_(grad * (-1.0 / n))
-        grad_features = weight.t().mm(grad_scores) if need[0] else None
+        scale = grad * (-1.0 / features.shape[1])  # dL/dS = -y/n where the margin is violated
+        active_signs = _where_positive(signs, margins, 0)  # y where 1 - y*s > 0; 0 elsewhere and at the kink
+        weight_and_bias = torch.cat([weight, bias.unsqueeze(1)], dim=1)
+        grad_features = weight_and_bias.t().mm(active_signs).mul_(scale) if need[0] else None
         grad_signs = None
         if need[1]:
-            scores = torch.addmm(bias.unsqueeze(1), weight, features)  # a second read of X, only when asked
-            grad_signs = _where_positive(scores, margins, 0).mul_(grad * (-1.0 / n))
-        grad_weight = grad_scores.mm(features.t()).add_(weight * (ctx.alpha * grad)) if need[2] else None
-        grad_bias = grad_scores.sum(dim=1) if need[3] else None
+            scores = weight_and_bias.mm(features)  # a second read of X, only when asked
+            grad_signs = _where_positive(scores, margins, 0).mul_(scale)
+        grad_weight = grad_bias = None
+        if need[2] or need[3]:
+            grad_weight_and_bias = active_signs.mm(features.t()).mul_(scale)  # the other read of X
+            # out of place: each parameter gets its own contiguous gradient, not a view of a shared one
+            grad_weight = grad_weight_and_bias[:, :-1] + weight * (ctx.alpha * grad) if need[2] else None
+            grad_bias = grad_weight_and_bias[:, -1].clone() if need[3] else None
         return grad_features, grad_signs, grad_weight, grad_bias, None
 
 
@@ -106,7 +117,8 @@ class FullBatchLinearSVM:
         last, self._last = self._last, (X, targets)
         if last is None or not (self._same_data(X, last[0]) and self._same_data(targets, last[1])):
             return False
-        self._features = X.t().contiguous()
+        # feature-major, with a row of ones: the bias rides along in both products
+        self._features = torch.cat([X.t(), X.new_ones(1, X.shape[0])]).contiguous()
         signs = targets.unsqueeze(0) if targets.dim() == 1 else targets.t()
         self._signs = signs.to(X.dtype).contiguous()
         self._prepared = (X, targets, (X._version, targets._version))

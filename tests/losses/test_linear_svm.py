@@ -60,7 +60,7 @@ def test_minibatches_and_changed_data_take_the_composed_path():
     X.mul_(2.0)  # changed in place: the feature-major copy is stale, so it is rebuilt
     features_before = objective.fused._features
     assert objective.fused.ready(X, targets) and objective.fused._features is not features_before
-    torch.testing.assert_close(objective.fused._features, X.t())
+    torch.testing.assert_close(objective.fused._features, torch.cat([X.t(), torch.ones(1, 50, dtype=X.dtype)]))
     assert not objective.fused.ready(X.clone().requires_grad_(), targets)  # gradients w.r.t. X: composed
 
 
@@ -76,12 +76,13 @@ def test_fused_only_for_the_objective_it_computes():
 
 def test_gradcheck_every_input_of_the_fused_function():
     g = torch.Generator().manual_seed(1)
-    features = torch.randn(4, 15, generator=g, dtype=torch.float64, requires_grad=True)
+    features = torch.cat([torch.randn(4, 15, generator=g, dtype=torch.float64), torch.ones(1, 15, dtype=torch.float64)])
+    features.requires_grad_()  # the last row: the bias's feature
     signs = torch.sign(torch.randn(2, 15, generator=g, dtype=torch.float64)).requires_grad_()
     weight = (0.3 * torch.randn(2, 4, generator=g, dtype=torch.float64)).requires_grad_()
     bias = torch.randn(2, generator=g, dtype=torch.float64, requires_grad=True)
     with torch.no_grad():  # keep every margin away from the kink
-        margins = signs * (weight @ features + bias.unsqueeze(1))
+        margins = signs * (weight @ features[:-1] + bias.unsqueeze(1))
         assert ((margins - 1).abs() > 1e-3).all()
     fn = lambda *inputs: LinearSVMObjectiveFunction.apply(*inputs, 0.2)[0]  # noqa: E731
     assert gradcheck(fn, (features, signs, weight, bias))

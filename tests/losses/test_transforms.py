@@ -70,7 +70,7 @@ def test_compile_fullgraph_forward_and_backward(name):
 
 def test_compile_fullgraph_fused_linear_svm_objective():
     g = torch.Generator().manual_seed(0)
-    features = torch.randn(5, 30, generator=g, dtype=torch.float64)
+    features = torch.cat([torch.randn(5, 30, generator=g, dtype=torch.float64), torch.ones(1, 30, dtype=torch.float64)])
     signs = torch.sign(torch.randn(1, 30, generator=g, dtype=torch.float64))
     weight = torch.randn(1, 5, generator=g, dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(1, dtype=torch.float64, requires_grad=True)
@@ -121,11 +121,12 @@ def test_cuda_matches_cpu(name):
 @pytest.mark.cuda
 def test_cuda_fused_linear_svm_objective_matches_cpu():
     g = torch.Generator().manual_seed(0)
-    inputs = (torch.randn(5, 40, generator=g), torch.sign(torch.randn(2, 40, generator=g)),
+    features = torch.cat([torch.randn(5, 40, generator=g), torch.ones(1, 40)])  # last row: the bias's feature
+    inputs = (features, torch.sign(torch.randn(2, 40, generator=g)),
               torch.randn(2, 5, generator=g), torch.randn(2, generator=g))
     results = []
     for device in ("cpu", "cuda"):
-        features, signs, weight, bias = (t.to(device) for t in inputs)
+        features, signs, weight, bias = (t.to(device, copy=True) for t in inputs)
         weight.requires_grad_(), bias.requires_grad_()
         value, _ = LinearSVMObjectiveFunction.apply(features, signs, weight, bias, 0.01)
         results.append([value, *torch.autograd.grad(value, (weight, bias))])
