@@ -40,7 +40,11 @@ def hvp(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.Tensor], vec
     params = list(params)
     if method == "exact":
         grads = torch.autograd.grad(loss_fn(), params, create_graph=True)
-        return list(torch.autograd.grad(_dot(grads, vector), params))
+        directional = _dot(grads, vector)
+        if not directional.requires_grad:  # the gradient does not depend on params: H = 0
+            return [torch.zeros_like(p) for p in params]
+        second = torch.autograd.grad(directional, params, allow_unused=True)
+        return [torch.zeros_like(p) if h is None else h for p, h in zip(params, second)]
     if method == "finite_difference":
         return _finite_difference_hvp(loss_fn, params, list(vector), eps)
     raise ValueError(f"method={method!r} is not valid for hvp; choices: exact, finite_difference")

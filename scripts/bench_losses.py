@@ -3,9 +3,10 @@
     python scripts/bench_losses.py                 # full sizes (~2 GB of memory, ~1-2 minutes)
     python scripts/bench_losses.py --quick         # small sizes, to check the script runs
 
-Every candidate runs in this one process on the same tensors; each repeat times every candidate
-once, in turn, so drift in the machine's state hits them all alike. Reported: the median over
-repeats and its ratio to the row marked as the reference. Sections:
+Every candidate runs in this one process on the same tensors; each round times every candidate
+once, in turn, so drift in the machine's state hits them all alike. Reported: the median time over
+rounds, and the median over rounds of each round's ratio to the reference row (robust to a shared
+machine's load changing between rounds). Sections:
 
   1. binary hinge, forward + backward on N margins: derivtrain's Function vs
      clamp(1 - y*s, min=0).mean() vs relu(1 - y*s).mean()
@@ -35,7 +36,7 @@ def timed(fn) -> float:
 
 
 def compare(candidates: dict, repeats: int, warmup: int = 2) -> dict:
-    """Median seconds per call of each candidate, timed in interleaved rounds."""
+    """Seconds per call of each candidate in each of `repeats` interleaved rounds."""
     for fn in candidates.values():
         for _ in range(warmup):
             fn()
@@ -43,7 +44,7 @@ def compare(candidates: dict, repeats: int, warmup: int = 2) -> dict:
     for _ in range(repeats):
         for name, fn in candidates.items():
             times[name].append(timed(fn))
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
 
 
 def forward_backward(loss_fn, leaf: torch.Tensor):
@@ -58,12 +59,12 @@ def binary_hinge(n: int, repeats: int) -> list:
     g = torch.Generator().manual_seed(0)
     s = torch.randn(n, generator=g).requires_grad_()
     y = torch.randint(0, 2, (n,), generator=g).float() * 2 - 1
-    medians = compare({
+    times = compare({
         "derivtrain hinge (autograd.Function)": forward_backward(lambda: F.hinge(s, y), s),
         "composed clamp(1 - y*s, min=0).mean()": forward_backward(lambda: torch.clamp(1 - y * s, min=0).mean(), s),
         "built-in relu(1 - y*s).mean()": forward_backward(lambda: torch.relu(1 - y * s).mean(), s),
     }, repeats)
-    return rows(f"binary hinge, fwd+bwd, {n:,} margins", medians, "composed clamp(1 - y*s, min=0).mean()")
+    return rows(f"binary hinge, fwd+bwd, {n:,} margins", times, "composed clamp(1 - y*s, min=0).mean()")
 
 
 def weston_watkins_composed(s, y):
@@ -82,17 +83,17 @@ def multiclass_hinge(n: int, repeats: int, k: int = 10) -> list:
     s = torch.randn(n // k, k, generator=g).requires_grad_()
     y = torch.randint(0, k, (n // k,), generator=g)
     mml = torch.nn.MultiMarginLoss()
-    medians = compare({
+    times = compare({
         "derivtrain weston_watkins": forward_backward(lambda: F.multiclass_hinge(s, y, "weston_watkins"), s),
         "composed weston_watkins": forward_backward(lambda: weston_watkins_composed(s, y), s),
         "built-in MultiMarginLoss x K": forward_backward(lambda: mml(s, y) * k, s),
         "derivtrain crammer_singer": forward_backward(lambda: F.multiclass_hinge(s, y, "crammer_singer"), s),
         "composed crammer_singer": forward_backward(lambda: crammer_singer_composed(s, y), s),
     }, repeats)
-    ww = rows(f"multiclass hinge, fwd+bwd, {n // k:,} x {k}", {k_: v for k_, v in medians.items() if "weston" in k_
-                                                                or "Multi" in k_}, "composed weston_watkins")
-    cs = rows(f"multiclass hinge, fwd+bwd, {n // k:,} x {k}", {k_: v for k_, v in medians.items() if "crammer" in k_},
-              "composed crammer_singer")
+    section = f"multiclass hinge, fwd+bwd, {n // k:,} x {k}"
+    ww = rows(section, {name: t for name, t in times.items() if "weston" in name or "Multi" in name},
+              "composed weston_watkins")
+    cs = rows(section, {name: t for name, t in times.items() if "crammer" in name}, "composed crammer_singer")
     return ww + cs
 
 
@@ -136,19 +137,21 @@ def svm_step(n_rows: int, n_features: int, repeats: int) -> list:
         loss.backward()
         optimizer.step()
 
-    medians = compare({
+    times = compare({
         "derivtrain fused objective (full batch)": step(fused),
         "derivtrain composed objective": step(composed),
         "naive autograd (nn.Linear + clamp + L2)": naive,
         "read X once: X.sum()": lambda: X.sum(),
     }, repeats)
     shape = f"{X.shape[0]:,} x {X.shape[1]} float32"
-    return rows(f"linear-SVM full-batch step, {shape}", medians, "read X once: X.sum()")
+    return rows(f"linear-SVM full-batch step, {shape}", times, "read X once: X.sum()")
 
 
-def rows(section: str, medians: dict, reference: str) -> list:
-    ref = medians[reference]
-    return [(section, name, t * 1e3, t / ref, name == reference) for name, t in medians.items()]
+def rows(section: str, times: dict, reference: str) -> list:
+    """(section, name, median ms, median of per-round ratios to the reference, is the reference)."""
+    ref = times[reference]
+    return [(section, name, statistics.median(t) * 1e3, statistics.median(a / b for a, b in zip(t, ref)),
+             name == reference) for name, t in times.items()]
 
 
 def machine() -> str:
@@ -163,8 +166,8 @@ def machine() -> str:
 
 
 def markdown(table: list, repeats: int) -> str:
-    lines = [f"Measured on {machine()}; median of {repeats} interleaved repeats "
-             "(`python scripts/bench_losses.py`).", "",
+    lines = [f"Measured on {machine()}; medians over {repeats} interleaved rounds, ratio = median of "
+             "per-round ratios (`python scripts/bench_losses.py`).", "",
              "| benchmark | implementation | median ms | ratio |", "|---|---|---:|---:|"]
     for section, name, ms, ratio, is_ref in table:
         label = "1.00 (reference)" if is_ref else f"{ratio:.2f}x"

@@ -139,3 +139,16 @@ def test_sharpness_is_logged_during_training(tmp_path):
     assert [step for _, step in logged] == [3, 6]  # full batch: one step per epoch
     # logistic regression + L2: convex, so the sharpness is positive and at least the L2 strength
     assert all(v >= cfg.regularizer.strength for v, _ in logged)
+
+
+def test_hvp_of_a_function_linear_in_its_parameters_is_zero():
+    w = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(1, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(3, dtype=torch.float64)
+    v = [torch.ones(3, dtype=torch.float64), torch.ones(1, dtype=torch.float64)]
+    for method in ("exact", "finite_difference"):
+        for loss_fn in (lambda: (w * x).sum() + 2 * b.sum(),  # a gradient that is a constant
+                        lambda: (w * x).sum() + 2 * b.sum() + 0 * (w * w).sum()):  # b absent from the second
+            out = hvp(loss_fn, [w, b], v, method=method)
+            assert all(torch.allclose(t, torch.zeros_like(t), atol=1e-6) for t in out)
+    assert top_eigenvalue(lambda: (w * x).sum(), [w], iterations=3) == 0.0
