@@ -81,6 +81,13 @@ class LinearSVMObjectiveFunction(Function):
         return grad_features, grad_signs, grad_weight, grad_bias, None
 
 
+def _autocast_on(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4: no device argument
+        return torch.is_autocast_enabled() or (device_type == "cpu" and torch.is_autocast_cpu_enabled())
+
+
 class FullBatchLinearSVM:
     """The fused objective for one model, with the feature-major copy of the full batch it trains on.
 
@@ -107,7 +114,7 @@ class FullBatchLinearSVM:
 
     def ready(self, X: torch.Tensor, targets: torch.Tensor) -> bool:
         """Whether X is the full batch seen before (preparing the feature-major copy if needed)."""
-        if X.requires_grad or X.dim() != 2 or torch.is_autocast_enabled(X.device.type):
+        if X.requires_grad or X.dim() != 2 or _autocast_on(X.device.type):
             return False
         if self._prepared is not None:
             X0, t0, versions = self._prepared

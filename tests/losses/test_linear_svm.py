@@ -62,6 +62,8 @@ def test_minibatches_and_changed_data_take_the_composed_path():
     assert objective.fused.ready(X, targets) and objective.fused._features is not features_before
     torch.testing.assert_close(objective.fused._features, torch.cat([X.t(), torch.ones(1, 50, dtype=X.dtype)]))
     assert not objective.fused.ready(X.clone().requires_grad_(), targets)  # gradients w.r.t. X: composed
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # trainer.precision=bf16: the composed path
+        assert not objective.fused.ready(X, targets)
 
 
 def test_fused_only_for_the_objective_it_computes():
