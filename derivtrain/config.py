@@ -224,9 +224,16 @@ class TrainerSchema:
     val_every_n_epochs: int = 1  # 0 = never
     log_every_n_steps: int = 10
     checkpoint_every_n_epochs: int = 0  # 0 = only the final checkpoints/last.pt
+    on_nonfinite: str = "stop"  # stop | skip_step: what a NaN/Inf loss or gradient does
+    keep_checkpoints: int = 2  # step files kept beside last.pt (an unreadable last.pt falls back to them)
     gradient_clip_norm: Optional[float] = None
     resume: Optional[str] = None  # a run folder or a checkpoint file to continue from
     progress_bar: str = "auto"  # auto (on a terminal) | true | false
+    shuffle: str = "rows"  # rows (new row order each epoch) | batches (contiguous batches, new batch order)
+    precision: str = "32"  # 32 | bf16 (autocast: matrix products in bfloat16)
+    compile: bool = False  # torch.compile the model's forward
+    strategy: str = "single"  # single | ddp (data parallel under torchrun; see conf/trainer/ddp.yaml)
+    backend: str = "auto"  # ddp: auto (nccl on CUDA, gloo on CPU) | gloo | nccl
     early_stopping: EarlyStoppingSchema = field(default_factory=EarlyStoppingSchema)
 
 
@@ -252,8 +259,10 @@ class AnalysisSchema:
 @dataclass
 class IntegratedGradientsSchema(AnalysisSchema):
     method: str = "integrated_gradients"
-    n_steps: int = 50
-    integration: str = "gausslegendre"  # gausslegendre | riemann_left | riemann_right | riemann_middle | riemann_trapezoid
+    n_steps: int = 50  # quadrature points of Captum's rules; exact_piecewise takes one gradient per linear piece
+    # auto (exact_piecewise for ReLU MLPs and linear models, else gausslegendre) | exact_piecewise |
+    # gausslegendre | riemann_left | riemann_right | riemann_middle | riemann_trapezoid
+    integration: str = "auto"
 
 
 @dataclass
@@ -288,7 +297,7 @@ class CompareSchema(AnalysisSchema):
     methods: List[str] = field(default_factory=lambda: ["saliency", "grad_x_input", "integrated_gradients",
                                                         "deeplift", "feature_ablation", "feature_permutation"])
     n_steps: int = 50
-    integration: str = "gausslegendre"
+    integration: str = "auto"  # as in IntegratedGradientsSchema; noise_tunnel reads auto as gausslegendre
     noise_samples: int = 25
     noise_stdev: float = 0.5
     n_samples: int = 200
@@ -375,6 +384,7 @@ def validate(cfg) -> None:
     _positive("trainer.log_every_n_steps", t.log_every_n_steps)
     _positive("trainer.val_every_n_epochs", t.val_every_n_epochs, allow_zero=True)
     _positive("trainer.checkpoint_every_n_epochs", t.checkpoint_every_n_epochs, allow_zero=True)
+    _positive("trainer.keep_checkpoints", t.keep_checkpoints)
     _positive("trainer.gradient_clip_norm", t.gradient_clip_norm)
     if o.name not in OPTIMIZERS:
         raise choice_error("optim.name", o.name, OPTIMIZERS)
@@ -384,8 +394,18 @@ def validate(cfg) -> None:
             raise choice_error("optim.schedule", o.schedule, SCHEDULES)
     else:
         _check_full_batch_method(o, t)
-    if t.progress_bar not in ("auto", "true", "false", True, False):
+    if str(t.progress_bar).lower() not in ("auto", "true", "false"):  # Hydra turns false into False
         raise choice_error("trainer.progress_bar", t.progress_bar, ("auto", "true", "false"))
+    if t.on_nonfinite not in ("stop", "skip_step"):
+        raise choice_error("trainer.on_nonfinite", t.on_nonfinite, ("stop", "skip_step"))
+    if t.shuffle not in ("rows", "batches"):
+        raise choice_error("trainer.shuffle", t.shuffle, ("rows", "batches"))
+    if str(t.precision) not in ("32", "bf16"):
+        raise choice_error("trainer.precision", t.precision, ("32", "bf16"))
+    if t.strategy not in ("single", "ddp"):
+        raise choice_error("trainer.strategy", t.strategy, ("single", "ddp"))
+    if t.backend not in ("auto", "gloo", "nccl"):
+        raise choice_error("trainer.backend", t.backend, ("auto", "gloo", "nccl"))
     es = t.early_stopping
     if es.mode not in ("auto", "min", "max"):
         raise choice_error("trainer.early_stopping.mode", es.mode, ("auto", "min", "max"))
@@ -394,13 +414,19 @@ def validate(cfg) -> None:
     if cfg.logger.name not in ("tensorboard", "none"):
         raise choice_error("logger.name", cfg.logger.name, ("tensorboard", "none"))
     _positive("regularizer.strength", cfg.regularizer.strength, allow_zero=True)
-    check_analysis(cfg.analysis)
     if "l1_ratio" in cfg.regularizer and not 0 <= cfg.regularizer.l1_ratio <= 1:
         raise ConfigError(f"regularizer.l1_ratio={cfg.regularizer.l1_ratio} must be in [0, 1] (1 = L1, 0 = L2)")
     _check_svm_and_hinge(cfg)
     if "diagnostics" in cfg:
         _check_diagnostics(cfg.diagnostics)
+    check_analysis(cfg.analysis)
     check_device_name(t.device)
+    from derivtrain.targets import check_target  # imports the chosen options' code (plugins too)
+
+    check_target(cfg.model, "model", supplied=("spec",))
+    check_target(cfg.loss, "loss")
+    check_target(cfg.regularizer, "regularizer")
+    check_target(cfg.data, "data", ignored=("test_size", "val_size", "standardize"))
 
 
 MULTICLASS = ("ovr", "crammer_singer", "weston_watkins")

@@ -43,10 +43,12 @@ class NullLogger:
 
 
 class TensorBoardLogger(NullLogger):
-    def __init__(self, run_dir, histogram_every_n_epochs: int = 10):
+    def __init__(self, run_dir, histogram_every_n_epochs: int = 10, purge_step=None):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(log_dir=str(run_dir))
+        # purge_step: a resumed run tells TensorBoard to drop the old file's points from that step
+        # on (logged after the checkpoint, before the interruption), so no step appears twice
+        self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step)
         self.histogram_every_n_epochs = histogram_every_n_epochs
 
     def log_scalars(self, scalars: dict, step: int) -> None:
@@ -86,9 +88,9 @@ class TensorBoardLogger(NullLogger):
         self.writer.close()
 
 
-def make_logger(cfg, run_dir):
+def make_logger(cfg, run_dir, purge_step=None):
     if cfg.name == "tensorboard":
-        return TensorBoardLogger(run_dir, cfg.histogram_every_n_epochs)
+        return TensorBoardLogger(run_dir, cfg.histogram_every_n_epochs, purge_step)
     return NullLogger()
 
 
@@ -96,7 +98,8 @@ class Progress:
     """A tqdm bar over epochs on a terminal; elsewhere a quiet line every ~10% of the epochs."""
 
     def __init__(self, total_epochs: int, initial: int, mode="auto"):
-        on_terminal = sys.stderr.isatty() if mode == "auto" else mode in (True, "true")
+        mode = str(mode).lower()  # "auto", "true"/"false", or the bools Hydra makes of them
+        on_terminal = sys.stderr.isatty() if mode == "auto" else mode == "true"
         self.total, self.bar = total_epochs, None
         self.every = max(1, total_epochs // 10)
         if on_terminal:

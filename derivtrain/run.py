@@ -12,11 +12,12 @@ from derivtrain.config import validate
 from derivtrain.data import build_data
 from derivtrain.devices import resolve_device
 from derivtrain.errors import ConfigError
-from derivtrain.logging import log, make_logger
+from derivtrain.logging import NullLogger, log, make_logger
 from derivtrain.losses import Objective
 from derivtrain.sensitivity.analysis import make_analysis
 from derivtrain.train.checkpoint import load_checkpoint
 from derivtrain.train.em import fit_em
+from derivtrain.train.distributed import local_device, make_distributed
 from derivtrain.train.loop import fit
 from derivtrain.train.metrics import evaluate
 from derivtrain.train.newton import fit_newton
@@ -27,15 +28,23 @@ def run(cfg, run_dir) -> dict:
     validate(cfg)  # configuration errors surface before any tensor is built
     run_dir = Path(run_dir)
     resume_state = load_checkpoint(cfg.trainer.resume) if cfg.trainer.resume else None
-    device = resolve_device(cfg.trainer.device)
+    device = local_device(resolve_device(cfg.trainer.device))
+    distributed = make_distributed(cfg.trainer, device)  # one process unless torchrun + trainer=ddp
     seed_everything(cfg.trainer.seed)
 
     data = build_data(cfg.data, device, seed=cfg.trainer.seed)
+    if resume_state is not None:
+        check_resumable(resume_state, data.spec, cfg.trainer.resume)
     objective = build_objective(cfg, data)
     model, loss = objective.model, objective.loss
     analysis = make_analysis(cfg.analysis, model, data.spec)  # checked against data and model before training
 
-    logger = make_logger(cfg.logger, run_dir)
+    if distributed.world_size > 1:
+        distributed.broadcast_parameters(model)
+    if cfg.trainer.compile:
+        model.compile()  # in place: the module, its state_dict keys and its estimator API stay as they are
+    purge_step = resume_state["step"] + 1 if resume_state else None
+    logger = make_logger(cfg.logger, run_dir, purge_step) if distributed.is_main else NullLogger()
     resolved = OmegaConf.to_container(cfg, resolve=True)
     logger.log_text("config", "```\n" + OmegaConf.to_yaml(cfg, resolve=True) + "\n```")
     saving = dict(checkpoint_path=run_dir / "checkpoints" / "last.pt",
@@ -49,10 +58,13 @@ def run(cfg, run_dir) -> dict:
         result = fit_newton(objective, data, cfg.optim, cfg.trainer, logger, **saving, resume_state=resume_state)
     else:  # gradient steps: derivtrain/train/loop.py
         result = fit(objective, data, cfg.optim, cfg.trainer, logger, **saving,
-                     resume_state=resume_state, diagnostics=cfg.get("diagnostics"))
+                     resume_state=resume_state, diagnostics=cfg.get("diagnostics"), distributed=distributed)
 
     test_targets = loss.encode_targets(data.test.y, data.spec.n_outputs)
     metrics = {**result.metrics, **evaluate(objective, data.test, test_targets, "test", data.spec.n_classes)}
+    distributed.close()
+    if not distributed.is_main:  # rank 0 alone analyses and writes the run folder
+        return metrics
     metrics.update(analysis(model, data.test, run_dir / "attributions", logger))
     logger.log_hparams(flat_hparams(resolved), {k: v for k, v in metrics.items() if k.startswith("test/")})
     logger.close()
@@ -71,6 +83,15 @@ def build_objective(cfg, data) -> Objective:
     model.probability_link = getattr(loss, "probability_link", None)
     # n_train: the SVM's C (scikit-learn's) becomes the penalty strength alpha = 1/(C n_train)
     return Objective(model.to(data.train.X.device), loss, penalty, n_train=len(data.train))
+
+
+def check_resumable(state: dict, spec, source) -> None:
+    """A checkpoint continues only on data of the same shape: same features, same classes."""
+    saved = state.get("spec", {})
+    if saved.get("n_features") != spec.n_features or list(saved.get("classes", [])) != list(spec.classes):
+        raise ConfigError(f"trainer.resume={source} was trained on {saved.get('n_features')} features and classes "
+                          f"{saved.get('classes')}; this data has {spec.n_features} features and classes "
+                          f"{list(spec.classes)}; resume with the run's own data settings")
 
 
 def seed_everything(seed: int) -> None:

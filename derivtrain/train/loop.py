@@ -10,8 +10,11 @@ import torch
 from derivtrain.hessian import objective_sharpness
 from derivtrain.logging import Progress, log
 from derivtrain.train.batches import Batches
+from derivtrain.train.distributed import SingleProcess
 from derivtrain.train.checkpoint import restore_rng, rng_state, save_checkpoint
 from derivtrain.train.early_stopping import EarlyStopping
+from derivtrain.train.guard import NonFiniteGuard
+from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
 from derivtrain.train.metrics import batch_log_likelihood, evaluate, has_log_likelihood
 from derivtrain.train.optimizers import build_optimizer, build_scheduler
 
@@ -32,7 +35,7 @@ def _grad_norm(params) -> torch.Tensor:
 
 
 def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkpoint_extra: dict,
-        resume_state: dict | None = None, diagnostics=None) -> FitResult:
+        resume_state: dict | None = None, diagnostics=None, distributed=None) -> FitResult:
     model = objective.model
     params = [p for p in model.parameters() if p.requires_grad]
     n_outputs, n_classes = data.spec.n_outputs, data.spec.n_classes
@@ -43,7 +46,12 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
     scheduler = build_scheduler(optimizer, optim_cfg, trainer_cfg.max_epochs)
     stopper = EarlyStopping(**trainer_cfg.early_stopping)
     shuffle = torch.Generator(device=data.train.X.device).manual_seed(trainer_cfg.seed)
-    batches = Batches(data.train.X, train_targets, trainer_cfg.batch_size, shuffle)
+    distributed = distributed or SingleProcess()
+    batches = Batches(data.train.X, train_targets, trainer_cfg.batch_size, shuffle,
+                      distributed.rank, distributed.world_size, trainer_cfg.shuffle)
+    # bf16 autocast: matrix products in bfloat16, losses and reductions stay float32
+    autocast = torch.autocast(data.train.X.device.type, dtype=torch.bfloat16,
+                              enabled=trainer_cfg.precision == "bf16")
     uses_closure = optim_cfg.name == "lbfgs"  # LBFGS re-evaluates the objective inside step()
     clip = trainer_cfg.gradient_clip_norm
     log_every = trainer_cfg.log_every_n_steps
@@ -60,7 +68,7 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
         model.initialize(data.train.X, torch.Generator(device=data.train.X.device).manual_seed(trainer_cfg.seed))
     likelihood = has_log_likelihood(objective)
 
-    epoch = step = 0
+    epoch = step = skip_batches = 0
     if resume_state is not None:
         model.load_state_dict(resume_state["model"])
         optimizer.load_state_dict(resume_state["optimizer"])
@@ -69,38 +77,58 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
         stopper.load_state_dict(resume_state["early_stopping"])
         restore_rng(resume_state["rng"], shuffle)
         epoch, step = resume_state["epoch"], resume_state["step"]
-        log.info("resumed at epoch %d, step %d", epoch, step)
+        skip_batches = resume_state.get("batch_in_epoch", 0)  # an interrupted epoch goes on where it stopped
+        log.info("resumed after epoch %d + %d batches, step %d", epoch, skip_batches, step)
 
-    def save():
-        save_checkpoint(checkpoint_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
+    def save(batches_done: int = 0):
+        """Epochs completed, plus batches done in the one in flight (then the shuffle generator is
+        saved as it was when that epoch drew its permutation, so resuming redraws the same one)."""
+        if not distributed.is_main:  # one writer per run folder
+            return
+        save_checkpoint(checkpoint_path, keep=trainer_cfg.keep_checkpoints, model=model.state_dict(),
+                        optimizer=optimizer.state_dict(),
                         scheduler=scheduler.state_dict() if scheduler is not None else None,
-                        early_stopping=stopper.state_dict(), epoch=epoch, step=step,
-                        rng=rng_state(shuffle), **checkpoint_extra)
+                        early_stopping=stopper.state_dict(), epoch=epoch - (1 if batches_done else 0),
+                        batch_in_epoch=batches_done, step=step,
+                        rng=rng_state(shuffle, epoch_start_state if batches_done else None), **checkpoint_extra)
 
     def closure():
         optimizer.zero_grad(set_to_none=True)
-        loss = objective(X, targets)
+        with autocast:
+            loss = objective(X, targets)
+        if weight is not None:  # data parallel: this rank's share of the batch (see distributed.py)
+            loss = loss * weight
         loss.backward()
+        distributed.sync_gradients(params)
         return loss
 
     progress = Progress(trainer_cfg.max_epochs, epoch, trainer_cfg.progress_bar)
     shown, stopped_early, val_metrics = {}, False, {}
+    guard = NonFiniteGuard(trainer_cfg.on_nonfinite, model, data.train.X.device)
+    stop_requests = StopRequests()
     model.train()
-    while epoch < trainer_cfg.max_epochs and not stopped_early:
+    with stop_requests:
+      while epoch < trainer_cfg.max_epochs and not stopped_early:
         epoch += 1
-        for X, targets in batches.epoch():
+        epoch_start_state = shuffle.get_state()
+        last_batch = len(batches) - 1
+        for batch_index, (X, targets, weight) in enumerate(batches.epoch(skip=skip_batches), start=skip_batches):
             step += 1
-            if uses_closure:
-                loss = optimizer.step(closure)
+            if uses_closure:  # the line search must see the whole batch's loss on every rank
+                loss = optimizer.step(lambda: distributed.global_loss(closure()))
             else:
                 loss = closure()
                 if clip:
                     torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
-                optimizer.step()
+                if guard.step_ok(loss, params, step):
+                    optimizer.step()
             if step % log_every == 0:  # the only host sync of the step loop
-                shown["train/loss"] = loss.item()
+                # LBFGS's step already returned the whole batch's loss; other steps' loss is this rank's share
+                shown["train/loss"] = (loss if uses_closure else distributed.global_loss(loss)).item()
+                grad_norm = _grad_norm(params).item()
+                guard.check_logged(shown["train/loss"], grad_norm, step)
                 logger.log_scalars({"train/loss": shown["train/loss"], "lr": optimizer.param_groups[0]["lr"],
-                                    "grad_norm": _grad_norm(params).item()}, step)
+                                    "grad_norm": grad_norm}, step)
                 if likelihood:  # one more forward, at the logging interval only
                     logger.log_scalars({"train/log_likelihood": batch_log_likelihood(objective, X, targets).item()},
                                        step)
@@ -119,10 +147,20 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
             sharpness = objective_sharpness(objective, data.train.X, train_targets, diagnostics.hessian_iterations,
                                             diagnostics.hessian_method, diagnostics.hessian_max_samples)
             logger.log_scalars({"diagnostics/hessian_top_eigenvalue": sharpness}, step)
+            if stop_requests.signal_name and batch_index < last_batch:  # stop between two steps
+                save(batches_done=batch_index + 1)
+                raise TrainingInterrupted(f"{stop_requests.signal_name} at epoch {epoch}, step {step}")
+        skip_batches = 0
         if ckpt_every and epoch % ckpt_every == 0:
             save()
         progress.update(epoch, shown)
+        if stop_requests.signal_name:  # the epoch's own work is done: stop at its boundary
+            save()
+            raise TrainingInterrupted(f"{stop_requests.signal_name} after epoch {epoch}, step {step}")
     progress.close()
+    if guard.skipped:
+        log.warning("skipped %d steps with a non-finite loss or gradient (trainer.on_nonfinite=skip_step)",
+                    guard.skipped)
     if stopped_early:
         log.info("early stopping at epoch %d: %s did not improve for %d validations",
                  epoch, stopper.monitor, stopper.patience)
