@@ -1,9 +1,10 @@
 """Sensitivity analysis: which input features a trained model's output depends on, and how much.
 
 derivtrain's own input gradients (gradients.py): saliency |ds/dx|, gradient x input, SmoothGrad,
-and the full Jacobian of multi-output models (torch.func.vmap over jacrev). Adapters around Captum
-(captum_methods.py): integrated gradients with its convergence delta, DeepLift, feature ablation,
-feature permutation, Kernel SHAP, NoiseTunnel.
+and the full Jacobian of multi-output models (torch.func.vmap over jacrev). Integrated gradients
+with its completeness gap (integrated_gradients.py): exact, piece by piece between the ReLU kinks,
+for ReLU MLPs and linear models (piecewise_ig.py), Captum's quadrature otherwise. Adapters around
+Captum (captum_methods.py): DeepLift, feature ablation, feature permutation, Kernel SHAP, NoiseTunnel.
 
 Conventions, for every method:
 

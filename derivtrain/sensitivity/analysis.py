@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from derivtrain.logging import log
-from derivtrain.sensitivity.options import check_against_data, methods_of
+from derivtrain.sensitivity.options import check_against_data, check_integration, methods_of
 from derivtrain.sensitivity.targets import ClassScores
 
 # a completeness gap above this fraction of the explained score change is worth a warning
@@ -27,6 +27,7 @@ def make_analysis(cfg, model, spec):
     if not methods:
         return NoAnalysis()
     check_against_data(cfg, spec)
+    check_integration(cfg, model)
     if "deeplift" in methods or ("noise_tunnel" in methods and cfg.base == "deeplift"):
         from derivtrain.sensitivity.deeplift_check import check_deeplift
 

@@ -89,7 +89,14 @@ def noise_tunnel(forward, X, target, baseline, base: str = "integrated_gradients
     """Captum's NoiseTunnel: a Captum method averaged over noisy copies of the input.
 
     nt_type smoothgrad averages the attributions, smoothgrad_sq their squares, vargrad their variance.
+    integration: one of Captum's rules; "auto" (the default of analysis=compare) is Gauss-Legendre
+    here, since Captum's IntegratedGradients runs inside the tunnel.
     """
+    if integration == "auto":
+        integration = "gausslegendre"
+    if base == "integrated_gradients" and integration == "exact_piecewise":
+        raise ValueError("noise_tunnel runs Captum's integrated gradients: integration=exact_piecewise is not one "
+                         "of its rules (gausslegendre, riemann_*)")
     from captum.attr import DeepLift, InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
 
     inner = {"integrated_gradients": IntegratedGradients, "saliency": Saliency, "grad_x_input": InputXGradient,

@@ -9,14 +9,14 @@ from typing import Optional
 
 import torch
 
-from derivtrain.sensitivity import captum_methods, gradients
+from derivtrain.sensitivity import captum_methods, gradients, integrated_gradients
 from derivtrain.sensitivity.targets import ClassScores, baseline_input, target_indices
 
 METHOD_FUNCTIONS = {
     "saliency": gradients.saliency,
     "grad_x_input": gradients.grad_x_input,
     "smoothgrad": gradients.smoothgrad,
-    "integrated_gradients": captum_methods.integrated_gradients,
+    "integrated_gradients": integrated_gradients.integrated_gradients,  # exact or Captum's
     "deeplift": captum_methods.deeplift,
     "feature_ablation": captum_methods.feature_ablation,
     "feature_permutation": captum_methods.feature_permutation,

@@ -16,7 +16,10 @@ OPTIONS = ("none", "compare") + METHODS
 
 TARGETS = ("predicted", "true")  # or a class label
 BASELINES = ("mean", "zero")  # or a list with one raw value per feature
-INTEGRATIONS = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
+# Captum's quadrature rules, and derivtrain's exact path integral for ReLU (piecewise-linear) models;
+# auto picks the exact one where the model allows it (derivtrain/sensitivity/integrated_gradients.py)
+QUADRATURES = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
+INTEGRATIONS = ("auto", "exact_piecewise") + QUADRATURES
 NOISE_TUNNEL_BASES = ("integrated_gradients", "saliency", "grad_x_input", "deeplift")
 NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
 
@@ -50,6 +53,9 @@ def check_analysis(cfg) -> None:
         _at_least("analysis.n_steps", cfg.n_steps, 1)
         if cfg.integration not in INTEGRATIONS:
             raise choice_error("analysis.integration", cfg.integration, INTEGRATIONS)
+        if cfg.integration == "exact_piecewise" and _tunnels_integrated_gradients(cfg):
+            raise ConfigError("analysis.integration=exact_piecewise: noise_tunnel runs Captum's integrated "
+                              f"gradients, which takes {', '.join(QUADRATURES)} (or auto)")
     if "noise_samples" in cfg:
         _at_least("analysis.noise_samples", cfg.noise_samples, 1)
         if cfg.noise_stdev < 0:
@@ -62,6 +68,22 @@ def check_analysis(cfg) -> None:
             raise choice_error("analysis.base", cfg.base, NOISE_TUNNEL_BASES)
         if cfg.nt_type not in NT_TYPES:
             raise choice_error("analysis.nt_type", cfg.nt_type, NT_TYPES)
+
+
+def _tunnels_integrated_gradients(cfg) -> bool:
+    return "noise_tunnel" in methods_of(cfg) and cfg.base == "integrated_gradients"
+
+
+def check_integration(cfg, model) -> None:
+    """analysis.integration=exact_piecewise needs a piecewise-linear model (checked before training)."""
+    if "integrated_gradients" not in methods_of(cfg) or "integration" not in cfg:
+        return
+    from derivtrain.sensitivity.integrated_gradients import resolve_integration
+
+    try:
+        resolve_integration(model, cfg.integration, key="analysis.integration")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _check_compare(methods) -> None:

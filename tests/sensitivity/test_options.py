@@ -40,6 +40,9 @@ def test_every_option_composes_and_validates(option):
     (["analysis=compare", "analysis.methods=[]"], "analysis=compare needs analysis.methods=[...]"),
     (["analysis=integrated_gradients", "analysis.n_steps=0"], "analysis.n_steps=0 must be >= 1"),
     (["analysis=integrated_gradients", "analysis.integration=simpson"], "analysis.integration=simpson is not valid"),
+    (["analysis=noise_tunnel", "analysis.integration=exact_piecewise"], "noise_tunnel runs Captum's integrated"),
+    (["analysis=compare", "analysis.methods=[integrated_gradients,noise_tunnel]",
+      "analysis.integration=exact_piecewise"], "takes gausslegendre, riemann_left"),
     (["analysis=smoothgrad", "analysis.noise_stdev=-1"], "analysis.noise_stdev=-1.0 must be >= 0"),
     (["analysis=noise_tunnel", "analysis.base=kernel_shap"], "analysis.base=kernel_shap is not valid; choices:"),
     (["analysis=saliency", "analysis.baseline=median"], "analysis.baseline=median is not valid"),
@@ -77,3 +80,17 @@ def test_make_analysis_checks_the_target_against_the_data_before_training():
         make_analysis(cfg.analysis, LogisticRegression(CLASSES), CLASSES)
     assert make_analysis(compose_config("analysis=none").analysis, LogisticRegression(CLASSES), CLASSES)(
         None, None, None, None) == {}
+
+
+def test_exact_integration_of_a_smooth_mlp_is_a_config_error_before_training():
+    from derivtrain.models.mlp import MLP
+    from derivtrain.sensitivity.analysis import make_analysis
+
+    cfg = compose_config("analysis=integrated_gradients", "analysis.integration=exact_piecewise").analysis
+    make_analysis(cfg, MLP(CLASSES), CLASSES)  # ReLU, the default: piecewise linear
+    with pytest.raises(ConfigError, match="analysis.integration=exact_piecewise needs a model made of Linear and "
+                                          "ReLU layers .* not MLP with Tanh; use analysis.integration=auto"):
+        make_analysis(cfg, MLP(CLASSES, activation="tanh"), CLASSES)
+    # auto (the default) never fails: it falls back to Captum's Gauss-Legendre rule
+    assert compose_config("analysis=integrated_gradients").analysis.integration == "auto"
+    make_analysis(OmegaConf.merge(cfg, {"integration": "auto"}), MLP(CLASSES, activation="tanh"), CLASSES)

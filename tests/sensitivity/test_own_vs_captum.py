@@ -91,7 +91,8 @@ def test_integrated_gradients_adapter_matches_plain_captum(mlp):
     from captum.attr import IntegratedGradients
 
     forward, X, target = mlp
-    ours = attribute(forward.model, X, "integrated_gradients", n_steps=32, batch_size=1000)
+    ours = attribute(forward.model, X, "integrated_gradients", n_steps=32, integration="gausslegendre",
+                     batch_size=1000)
     values, delta = IntegratedGradients(forward).attribute(X, baselines=torch.zeros_like(X), target=target, n_steps=32,
                                                             return_convergence_delta=True)
     torch.testing.assert_close(ours.values, values, atol=1e-6, rtol=0)
