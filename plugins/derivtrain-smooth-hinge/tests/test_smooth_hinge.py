@@ -51,3 +51,10 @@ def test_trains_from_the_cli(tmp_path):
                            "logger=none", f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test/accuracy"] >= 0.95
+
+
+def test_passes_derivtrains_gradient_check():
+    proc = subprocess.run([sys.executable, "-m", "derivtrain.check", "loss=smooth_hinge", "model=svm"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "loss=smooth_hinge" in proc.stdout and "gradgradcheck" in proc.stdout and "fail" not in proc.stdout
