@@ -89,15 +89,17 @@ def raw_from_covariance(cov: torch.Tensor, covariance_type: str, reg_covar: floa
     return U.triu(1) + torch.diag_embed(raw_diagonal(diag, reg_covar))
 
 
-def squared_mahalanobis(X: torch.Tensor, means: torch.Tensor, U: torch.Tensor, covariance_type: str) -> torch.Tensor:
+def squared_mahalanobis(X: torch.Tensor, means: torch.Tensor, U: torch.Tensor, covariance_type: str,
+                        centre: torch.Tensor | None = None) -> torch.Tensor:
     """||(x - mu_k) U_k||^2 for every component and row: (K, n), components first.
 
     Components first because the reductions over them (log-sum-exp, softmax) then run along the
     outer dimension, vectorized across rows; over an inner dimension of size K they are several
-    times slower. Rows are first centred on their own mean (exact: x - mu is unchanged), so the
-    product form used for full covariances cancels no more than the data's own spread.
+    times slower. Rows and means are first shifted by `centre` (exact for any point: x - mu is
+    unchanged); near the data's mean (the default), the product form used for full covariances
+    then cancels no more than the data's own spread.
     """
-    centre = X.mean(0)
+    centre = X.mean(0) if centre is None else centre
     Xc, mc = X - centre, means - centre
     k, d = means.shape
     if covariance_type == "full":
