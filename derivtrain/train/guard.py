@@ -7,6 +7,8 @@ Checking every step needs the loss on the host: free on the CPU (no asynchronous
 sync per step on a GPU. So on a GPU the stop mode looks at the logging interval only, where the
 loop syncs anyway; skip_step has to look every step.
 """
+import math
+
 import torch
 
 
@@ -26,8 +28,9 @@ class NonFiniteGuard:
         if not self.every_step:
             return True
         if not self.skip:
-            if not torch.isfinite(loss).item():
-                raise self.diverged(step, f"the loss is {loss.item()}")
+            value = loss.item()  # ~0.2 us on the CPU; torch.isfinite(loss).item() costs ~4 us
+            if not math.isfinite(value):
+                raise self.diverged(step, f"the loss is {value}")
             return True
         grads = [p.grad for p in params if p.grad is not None]
         finite = torch.isfinite(loss) & torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()
@@ -40,9 +43,9 @@ class NonFiniteGuard:
         """At the logging interval (values already on the host)."""
         if self.skip:
             return
-        if not torch.isfinite(torch.tensor(loss_value)):
+        if not math.isfinite(loss_value):
             raise self.diverged(step, f"the loss is {loss_value}")
-        if not torch.isfinite(torch.tensor(grad_norm_value)):
+        if not math.isfinite(grad_norm_value):
             raise self.diverged(step, "the gradient is not finite")
 
     def diverged(self, step: int, what: str) -> TrainingDiverged:

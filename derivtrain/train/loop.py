@@ -3,6 +3,7 @@
 Per step: zero_grad(set_to_none) -> objective (forward) -> backward (the chain rule, through the
 custom Functions' hand-written derivatives) -> optional clipping -> optimizer step.
 """
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -49,9 +50,10 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
     distributed = distributed or SingleProcess()
     batches = Batches(data.train.X, train_targets, trainer_cfg.batch_size, shuffle,
                       distributed.rank, distributed.world_size, trainer_cfg.shuffle)
-    # bf16 autocast: matrix products in bfloat16, losses and reductions stay float32
-    autocast = torch.autocast(data.train.X.device.type, dtype=torch.bfloat16,
-                              enabled=trainer_cfg.precision == "bf16")
+    # bf16 autocast: matrix products in bfloat16, losses and reductions stay float32 (a disabled
+    # torch.autocast still costs ~1.5 us per step to enter, nullcontext ~0.15 us)
+    autocast = (torch.autocast(data.train.X.device.type, dtype=torch.bfloat16)
+                if trainer_cfg.precision == "bf16" else nullcontext())
     uses_closure = optim_cfg.name == "lbfgs"  # LBFGS re-evaluates the objective inside step()
     clip = trainer_cfg.gradient_clip_norm
     log_every = trainer_cfg.log_every_n_steps
