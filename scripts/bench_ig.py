@@ -17,9 +17,7 @@ the quadrature converges fast.
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -33,6 +31,7 @@ from derivtrain.run import run  # noqa: E402
 from derivtrain.sensitivity import ClassScores, input_gradients  # noqa: E402
 from derivtrain.sensitivity.methods import attribute  # noqa: E402
 from derivtrain.sensitivity.piecewise_ig import breakpoints, hidden_layers  # noqa: E402
+from scripts.timing import median_seconds  # noqa: E402
 from tests.conftest import compose_config  # noqa: E402
 
 
@@ -43,20 +42,6 @@ def trained_digits_mlp(device, activation="relu"):
         metrics = run(cfg, tmp)
         model = load_run(tmp).to(device)
     return model, build_data(cfg.data, device, seed=cfg.trainer.seed).test.X, metrics
-
-
-def median_seconds(fn, repeats, device):
-    fn()  # warm-up (and Captum's import)
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main():

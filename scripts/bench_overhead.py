@@ -23,6 +23,7 @@ from derivtrain.data import build_data  # noqa: E402
 from derivtrain.logging import NullLogger  # noqa: E402
 from derivtrain.run import build_objective, seed_everything  # noqa: E402
 from derivtrain.train.loop import fit  # noqa: E402
+from scripts.timing import hand_hinge_step  # noqa: E402
 from tests.conftest import compose_config  # noqa: E402
 
 ALPHA, LR, MOMENTUM = 1e-3, 0.1, 0.9
@@ -61,11 +62,7 @@ def hand_loop_step_ms(X, signs, batch_size, steps):
             else:
                 idx = order[i:i + batch_size]
                 xb, yb = X[idx], signs[idx]
-            opt.zero_grad(set_to_none=True)
-            scores = model(xb).squeeze(1)
-            loss = torch.clamp(1 - yb * scores, min=0).mean() + 0.5 * ALPHA * model.weight.pow(2).sum()
-            loss.backward()
-            opt.step()
+            hand_hinge_step(model, opt, xb, yb, ALPHA)
             done += 1
             if done == steps:
                 break
@@ -82,10 +79,7 @@ def dataloader_step_ms(X, signs, batch_size, steps):
     done, start = 0, time.perf_counter()
     while done < steps:
         for xb, yb in loader:
-            opt.zero_grad(set_to_none=True)
-            loss = torch.clamp(1 - yb * model(xb).squeeze(1), min=0).mean() + 0.5 * ALPHA * model.weight.pow(2).sum()
-            loss.backward()
-            opt.step()
+            hand_hinge_step(model, opt, xb, yb, ALPHA)
             done += 1
             if done == steps:
                 break

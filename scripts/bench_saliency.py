@@ -12,9 +12,7 @@ over the repeats (after one warm-up call), and the ratio Captum / derivtrain.
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -27,6 +25,7 @@ from derivtrain.api import load_run  # noqa: E402
 from derivtrain.data import build_data  # noqa: E402
 from derivtrain.run import run  # noqa: E402
 from derivtrain.sensitivity import ClassScores, saliency  # noqa: E402
+from scripts.timing import median_seconds  # noqa: E402
 from tests.conftest import compose_config  # noqa: E402
 
 
@@ -37,20 +36,6 @@ def trained_digits_mlp(device):
         metrics = run(cfg, tmp)
         model = load_run(tmp).to(device)
     return model, cfg, metrics
-
-
-def median_seconds(fn, repeats, device):
-    fn()  # warm-up: first-call allocations and lazy initialisation
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main():

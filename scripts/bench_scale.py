@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.timing import hand_hinge_step  # noqa: E402
 
 BATCH, LR, ALPHA = 4096, 0.1, 1e-5
 
@@ -71,11 +72,7 @@ def hand_epoch(X, y):
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9, foreach=True)
     start = time.perf_counter()
     for idx in torch.randperm(X.shape[0]).split(BATCH):
-        xb, yb = X[idx], signs[idx]
-        opt.zero_grad(set_to_none=True)
-        loss = torch.clamp(1 - yb * model(xb).squeeze(1), min=0).mean() + 0.5 * ALPHA * model.weight.pow(2).sum()
-        loss.backward()
-        opt.step()
+        hand_hinge_step(model, opt, X[idx], signs[idx], ALPHA)
     return X.shape[0] / (time.perf_counter() - start)
 
 
@@ -88,10 +85,7 @@ def dataloader_epoch(X, y, batches=20):
     loader = DataLoader(TensorDataset(X, signs), batch_size=BATCH, shuffle=True)
     seen, start = 0, time.perf_counter()
     for i, (xb, yb) in enumerate(loader):
-        opt.zero_grad(set_to_none=True)
-        loss = torch.clamp(1 - yb * model(xb).squeeze(1), min=0).mean() + 0.5 * ALPHA * model.weight.pow(2).sum()
-        loss.backward()
-        opt.step()
+        hand_hinge_step(model, opt, xb, yb, ALPHA)
         seen += xb.shape[0]
         if i + 1 == batches:
             break

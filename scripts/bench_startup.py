@@ -36,7 +36,7 @@ def main():
             runs.append(wall([sys.executable, "-m", "derivtrain", *args.overrides,
                               f"hydra.run.dir={Path(tmp) / str(i)}"]))
     f, r = statistics.median(floor), statistics.median(runs)
-    print(f"| command | median wall (s) | ratio |\n| --- | --- | --- |")
+    print("| command | median wall (s) | ratio |\n| --- | --- | --- |")
     print(f"| torch import + SGD (floor) | {f:.2f} | 1.00x |")
     print(f"| python -m derivtrain {' '.join(args.overrides)} | {r:.2f} | {r / f:.2f}x |")
 

@@ -1,7 +1,6 @@
 """`python -m derivtrain.check`: the table, the verdicts, and the exit codes 0 / 1 / 2."""
 import pytest
 import torch
-from torch import nn
 
 from derivtrain.check import main
 from derivtrain.losses.hinge import HingeLoss

@@ -9,9 +9,8 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import run_cli
 
 
 def fake_plugin(site, name, package, files, version="1.2.3", module_code=""):

@@ -16,7 +16,6 @@ over the row-major (n, d) original. FullBatchLinearSVM keeps that copy for the t
 
 Subgradients are the hinge's (0 at the kink y*s == 1); first order only.
 """
-from typing import Optional
 
 import torch
 

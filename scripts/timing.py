@@ -1,0 +1,29 @@
+"""Shared pieces of the benchmark scripts: timing a call, and the hand-written reference step."""
+import statistics
+import time
+
+import torch
+
+
+def median_seconds(fn, repeats: int, device: torch.device) -> float:
+    """Median wall time of `fn()` over `repeats` calls after one warm-up; CUDA work is waited for."""
+    fn()  # warm-up: first-call allocations, lazy initialisation, imports
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def hand_hinge_step(model: torch.nn.Linear, optimizer, X, signs, alpha: float) -> None:
+    """One step of a linear SVM as a PyTorch user writes it: composed ops, autograd's derivatives."""
+    optimizer.zero_grad(set_to_none=True)
+    scores = model(X).squeeze(1)
+    loss = torch.clamp(1 - signs * scores, min=0).mean() + 0.5 * alpha * model.weight.pow(2).sum()
+    loss.backward()
+    optimizer.step()
