@@ -28,8 +28,8 @@ _where_positive = torch.ops.aten.threshold_backward  # grad where the saved marg
 class LinearSVMObjectiveFunction(Function):
     """Inputs: features (d + 1, n), feature-major with a last row of ones (the bias's feature),
     signs (K, n) in {-1, +1}, weight (K, d), bias (K,), alpha (float).
-    Returns (objective, margins); the margins (K, n) are a non-differentiable by-product kept for
-    the backward pass.
+    Returns (objective, margins, weight_and_bias); the margins (K, n) and the (K, d + 1) weights
+    with the bias appended are non-differentiable by-products kept for the backward pass.
 
     With the bias folded into the features, one product gives the scores and one product gives
     the gradients of weight and bias together; the per-step scale -grad/n multiplies the small
@@ -42,30 +42,30 @@ class LinearSVMObjectiveFunction(Function):
     def forward(features, signs, weight, bias, alpha: float):
         weight_and_bias = torch.cat([weight, bias.unsqueeze(1)], dim=1)
         scores = weight_and_bias.mm(features)  # (K, n): the one read of X
-        one = torch.ones((), dtype=scores.dtype, device=scores.device)
-        margins = torch.addcmul(one, signs, scores, value=-1).clamp_min_(0.0)  # max(0, 1 - y*s)
-        objective = margins.sum() / features.shape[1] + 0.5 * alpha * torch.linalg.vector_norm(weight) ** 2
-        return objective, margins
+        margins = torch.mul(signs, scores).neg_().add_(1.0).clamp_min_(0.0)  # max(0, 1 - y*s), in place
+        # few, small ops: on small data a step costs its kernel launches, not its arithmetic
+        flat = weight.reshape(-1)
+        objective = margins.sum().div_(features.shape[1]).add_(torch.dot(flat, flat), alpha=0.5 * alpha)
+        return objective, margins, weight_and_bias
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         features, signs, weight, bias, alpha = inputs
-        _, margins = output
-        ctx.mark_non_differentiable(margins)
-        ctx.set_materialize_grads(False)  # no zero-filled gradient for the margins output
+        _, margins, weight_and_bias = output
+        ctx.mark_non_differentiable(margins, weight_and_bias)
+        ctx.set_materialize_grads(False)  # no zero-filled gradient for the by-product outputs
         ctx.alpha = alpha
-        ctx.save_for_backward(features, signs, weight, bias, margins)
+        ctx.save_for_backward(features, signs, weight, margins, weight_and_bias)
 
     @staticmethod
     @once_differentiable("linear SVM objective: the hinge's derivative jumps at y*s == 1")
-    def backward(ctx, grad, _grad_margins):
-        features, signs, weight, bias, margins = ctx.saved_tensors
+    def backward(ctx, grad, _grad_margins, _grad_weight_and_bias):
+        features, signs, weight, margins, weight_and_bias = ctx.saved_tensors
         need = ctx.needs_input_grad
         if grad is None:
             return None, None, None, None, None
         scale = grad * (-1.0 / features.shape[1])  # dL/dS = -y/n where the margin is violated
         active_signs = _where_positive(signs, margins, 0)  # y where 1 - y*s > 0; 0 elsewhere and at the kink
-        weight_and_bias = torch.cat([weight, bias.unsqueeze(1)], dim=1)
         grad_features = weight_and_bias.t().mm(active_signs).mul_(scale) if need[0] else None
         grad_signs = None
         if need[1]:
@@ -132,6 +132,6 @@ class FullBatchLinearSVM:
 
     def __call__(self) -> torch.Tensor:
         """The objective on the prepared full batch (call `ready` first)."""
-        objective, _ = LinearSVMObjectiveFunction.apply(self._features, self._signs, self.linear.weight,
-                                                        self.linear.bias, self.penalty.strength)
+        objective, _, _ = LinearSVMObjectiveFunction.apply(self._features, self._signs, self.linear.weight,
+                                                           self.linear.bias, self.penalty.strength)
         return objective

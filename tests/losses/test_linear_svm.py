@@ -88,7 +88,7 @@ def test_gradcheck_every_input_of_the_fused_function():
         assert ((margins - 1).abs() > 1e-3).all()
     fn = lambda *inputs: LinearSVMObjectiveFunction.apply(*inputs, 0.2)[0]  # noqa: E731
     assert gradcheck(fn, (features, signs, weight, bias))
-    value, _ = LinearSVMObjectiveFunction.apply(features, signs, weight, bias, 0.2)
+    value, *_ = LinearSVMObjectiveFunction.apply(features, signs, weight, bias, 0.2)
     grads = torch.autograd.grad(value, (weight,), create_graph=True)
     with pytest.raises(NoSecondDerivativeError, match="linear SVM"):
         torch.autograd.grad(grads[0].sum(), weight)

@@ -128,7 +128,7 @@ def test_cuda_fused_linear_svm_objective_matches_cpu():
     for device in ("cpu", "cuda"):
         features, signs, weight, bias = (t.to(device, copy=True) for t in inputs)
         weight.requires_grad_(), bias.requires_grad_()
-        value, _ = LinearSVMObjectiveFunction.apply(features, signs, weight, bias, 0.01)
+        value, *_ = LinearSVMObjectiveFunction.apply(features, signs, weight, bias, 0.01)
         results.append([value, *torch.autograd.grad(value, (weight, bias))])
     for cpu, gpu in zip(*results):
         torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5, atol=1e-5)
