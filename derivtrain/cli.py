@@ -12,7 +12,7 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 
-from derivtrain.config import register_schemas
+from derivtrain.config import check_overrides, register_schemas
 from derivtrain.errors import UserError
 from derivtrain.friendly import describe_user_error
 from derivtrain.paths import config_dir
@@ -53,6 +53,7 @@ def main() -> None:
         sys.argv[1:] = _shared_run_folder(sys.argv[1:])
         if int(os.environ.get("RANK", "0")) == 0:  # other torchrun ranks join rank 0's folder
             _refuse_to_overwrite(sys.argv[1:])
+        check_overrides(sys.argv[1:])
         check_plugins(config_dir())  # clashes exit 2 now; broken plugins warn once
         register_schemas()
         _train()

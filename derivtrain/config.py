@@ -359,6 +359,25 @@ def _positive(key: str, value: Any, allow_zero: bool = False) -> None:
 GROUPS = ("data", "model", "loss", "regularizer", "optim", "trainer", "logger", "analysis", "diagnostics")
 
 
+_OPTION_NAME = r"[A-Za-z_][\w.-]*"
+
+
+def check_overrides(args) -> None:
+    """Group choices on the command line must be option names (`model=svm`, or a list of them):
+    Hydra answers `model=0` or `model=[1,2]` with an internal error, so say it plainly first."""
+    import re
+
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep or key.lstrip("+~") not in GROUPS:
+            continue
+        names = value[1:-1].split(",") if value.startswith("[") and value.endswith("]") else value.split(",")
+        if not all(re.fullmatch(_OPTION_NAME, n.strip()) for n in names):
+            raise ConfigError(f"{arg}: a config group takes an option name, e.g. {key.lstrip('+~')}="
+                              f"{'svm' if key.endswith('model') else 'default'}; "
+                              f"`python -m derivtrain --help` lists the options")
+
+
 def validate(cfg) -> None:
     """Check values that the schemas' types cannot; raise ConfigError naming key, value and choices."""
     for key in cfg:

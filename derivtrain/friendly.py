@@ -24,6 +24,8 @@ def describe_user_error(exc: BaseException) -> str | None:
             return f"{err.full_key}: {_first_line(err.msg)}"
     if isinstance(exc, (OverrideParseException, ConfigCompositionException)):
         return _first_line(str(exc))
+    if isinstance(exc, ValueError) and str(exc).startswith("Config group override must be"):
+        return f"{_first_line(str(exc))}: a group takes an option name, e.g. model=svm"  # Hydra's plain ValueError
     if isinstance(exc, InstantiationException) and "Error locating target" in str(exc):
         return _first_line(str(exc))  # a _target_ naming code that is not there
     return None

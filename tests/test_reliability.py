@@ -125,3 +125,21 @@ def test_runs_started_together_get_separate_folders(tmp_path):
     for proc in procs:
         assert proc.wait(timeout=120) == 0
     assert len(list(tmp_path.glob("outputs/*/*/metrics.json"))) == 2
+
+
+def test_resumed_run_has_no_step_twice_in_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    folder = tmp_path / "run"
+    args = ["trainer.checkpoint_every_n_epochs=2", "trainer.keep_checkpoints=3", "trainer.log_every_n_steps=1",
+            "logger.histogram_every_n_epochs=0"]
+    assert run_cli(*args, "trainer.max_epochs=6", f"hydra.run.dir={folder}").returncode == 0
+    # as if killed after logging steps 5 and 6 but before their checkpoint landed: newest is step 4
+    for name in ("last.pt", "step-000000006.pt"):
+        (folder / "checkpoints" / name).unlink()
+    resumed = run_cli(*args, "trainer.max_epochs=8", f"trainer.resume={folder}")
+    assert resumed.returncode == 0, resumed.stderr
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    steps = [e.step for e in acc.Scalars("train/loss")]
+    assert steps == list(range(1, 9))  # 5 and 6 logged twice on disk, shown once
