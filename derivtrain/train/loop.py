@@ -110,55 +110,56 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
     stop_requests = StopRequests()
     model.train()
     with stop_requests:
-      while epoch < trainer_cfg.max_epochs and not stopped_early:
-        epoch += 1
-        epoch_start_state = shuffle.get_state()
-        last_batch = len(batches) - 1
-        for batch_index, (X, targets, weight) in enumerate(batches.epoch(skip=skip_batches), start=skip_batches):
-            step += 1
-            if uses_closure:  # the line search must see the whole batch's loss on every rank
-                loss = optimizer.step(lambda: distributed.global_loss(closure()))
-            else:
-                loss = closure()
-                if clip:
-                    torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
-                if guard.step_ok(loss, params, step):
-                    optimizer.step()
-            if step % log_every == 0:  # the only host sync of the step loop
-                # LBFGS's step already returned the whole batch's loss; other steps' loss is this rank's share
-                shown["train/loss"] = (loss if uses_closure else distributed.global_loss(loss)).item()
-                grad_norm = _grad_norm(params).item()
-                guard.check_logged(shown["train/loss"], grad_norm, step)
-                logger.log_scalars({"train/loss": shown["train/loss"], "lr": optimizer.param_groups[0]["lr"],
-                                    "grad_norm": grad_norm}, step)
-                if likelihood:  # one more forward, at the logging interval only
-                    logger.log_scalars({"train/log_likelihood": batch_log_likelihood(objective, X, targets).item()},
-                                       step)
-        if val_every and epoch % val_every == 0:
-            val_metrics = evaluate(objective, data.val, val_targets, "val", n_classes)
-            logger.log_scalars(val_metrics, step)
-            shown.update({k: v for k, v in val_metrics.items() if k in ("val/loss", "val/accuracy", "val/r2")})
-            stopped_early = stopper.update(val_metrics)
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(val_metrics.get("val/loss", loss.item()))
-        elif scheduler is not None:
-            scheduler.step()
-        if hist_every and epoch % hist_every == 0:
-            logger.log_histograms(model, step)
-        if hessian_every and epoch % hessian_every == 0:  # sharpness: a few Hessian-vector products
-            sharpness = objective_sharpness(objective, data.train.X, train_targets, diagnostics.hessian_iterations,
-                                            diagnostics.hessian_method, diagnostics.hessian_max_samples)
-            logger.log_scalars({"diagnostics/hessian_top_eigenvalue": sharpness}, step)
-            if stop_requests.signal_name and batch_index < last_batch:  # stop between two steps
-                save(batches_done=batch_index + 1)
-                raise TrainingInterrupted(f"{stop_requests.signal_name} at epoch {epoch}, step {step}")
-        skip_batches = 0
-        if ckpt_every and epoch % ckpt_every == 0:
-            save()
-        progress.update(epoch, shown)
-        if stop_requests.signal_name:  # the epoch's own work is done: stop at its boundary
-            save()
-            raise TrainingInterrupted(f"{stop_requests.signal_name} after epoch {epoch}, step {step}")
+        while epoch < trainer_cfg.max_epochs and not stopped_early:
+            epoch += 1
+            epoch_start_state = shuffle.get_state()
+            last_batch = len(batches) - 1
+            epoch_batches = batches.epoch(skip=skip_batches)
+            for batch_index, (X, targets, weight) in enumerate(epoch_batches, start=skip_batches):
+                step += 1
+                if uses_closure:  # the line search must see the whole batch's loss on every rank
+                    loss = optimizer.step(lambda: distributed.global_loss(closure()))
+                else:
+                    loss = closure()
+                    if clip:
+                        torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
+                    if guard.step_ok(loss, params, step):
+                        optimizer.step()
+                if step % log_every == 0:  # the only host sync of the step loop
+                    # LBFGS's step already returned the whole batch's loss; other steps' loss is this rank's share
+                    shown["train/loss"] = (loss if uses_closure else distributed.global_loss(loss)).item()
+                    grad_norm = _grad_norm(params).item()
+                    guard.check_logged(shown["train/loss"], grad_norm, step)
+                    logger.log_scalars({"train/loss": shown["train/loss"], "lr": optimizer.param_groups[0]["lr"],
+                                        "grad_norm": grad_norm}, step)
+                    if likelihood:  # one more forward, at the logging interval only
+                        likelihood_now = batch_log_likelihood(objective, X, targets).item()
+                        logger.log_scalars({"train/log_likelihood": likelihood_now}, step)
+                if stop_requests.signal_name and batch_index < last_batch:  # stop between two steps
+                    save(batches_done=batch_index + 1)
+                    raise TrainingInterrupted(f"{stop_requests.signal_name} at epoch {epoch}, step {step}")
+            if val_every and epoch % val_every == 0:
+                val_metrics = evaluate(objective, data.val, val_targets, "val", n_classes)
+                logger.log_scalars(val_metrics, step)
+                shown.update({k: v for k, v in val_metrics.items() if k in ("val/loss", "val/accuracy", "val/r2")})
+                stopped_early = stopper.update(val_metrics)
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(val_metrics.get("val/loss", loss.item()))
+            elif scheduler is not None:
+                scheduler.step()
+            if hist_every and epoch % hist_every == 0:
+                logger.log_histograms(model, step)
+            if hessian_every and epoch % hessian_every == 0:  # sharpness: a few Hessian-vector products
+                sharpness = objective_sharpness(objective, data.train.X, train_targets, diagnostics.hessian_iterations,
+                                                diagnostics.hessian_method, diagnostics.hessian_max_samples)
+                logger.log_scalars({"diagnostics/hessian_top_eigenvalue": sharpness}, step)
+            skip_batches = 0
+            if ckpt_every and epoch % ckpt_every == 0:
+                save()
+            progress.update(epoch, shown)
+            if stop_requests.signal_name:  # the epoch's own work is done: stop at its boundary
+                save()
+                raise TrainingInterrupted(f"{stop_requests.signal_name} after epoch {epoch}, step {step}")
     progress.close()
     if guard.skipped:
         log.warning("skipped %d steps with a non-finite loss or gradient (trainer.on_nonfinite=skip_step)",

@@ -115,3 +115,34 @@ def test_batch_shuffling_hands_out_contiguous_views_in_a_new_order():
 def test_precision_and_shuffle_modes_train(tmp_path, overrides):
     result, _, _ = fit_config(tmp_path, *overrides, "trainer.max_epochs=20")
     assert result.metrics["val/accuracy"] >= 0.93
+
+
+def test_a_stop_mid_epoch_checkpoints_its_position_and_resumes_exactly(tmp_path, monkeypatch):
+    import derivtrain.train.loop as loop
+    from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
+
+    class StopAfterEleven(StopRequests):
+        """Reports a SIGTERM from the 11th look on: the loop looks after every step and at every
+        epoch's end, so the 11th look is after step 10 (8 steps + 1 end of epoch 1, then 2)."""
+
+        looks = 0
+
+        @property
+        def signal_name(self):
+            StopAfterEleven.looks += 1
+            return "SIGTERM" if StopAfterEleven.looks >= 11 else None
+
+        @signal_name.setter
+        def signal_name(self, value):
+            pass
+
+    common = ["trainer.batch_size=50", "trainer.max_epochs=4"]
+    _, _, straight = fit_config(tmp_path / "a", *common)
+    monkeypatch.setattr(loop, "StopRequests", StopAfterEleven)
+    with pytest.raises(TrainingInterrupted, match="SIGTERM at epoch 2, step 10"):
+        fit_config(tmp_path / "b", *common)
+    monkeypatch.undo()
+    state = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (1, 2, 10)  # 8 batches per epoch
+    result, _, resumed = fit_config(tmp_path / "c", *common, resume_state=state)
+    assert result.steps == 32 and torch.equal(params(straight), params(resumed))
