@@ -74,12 +74,17 @@ def hinge(scores: torch.Tensor, y: torch.Tensor, *, reduction: str = "mean",
     class_weight: [weight of -1, weight of +1] for (n,); one weight per class (column) for (n, K).
     See derivtrain.losses.reduction for how weights and reductions combine.
     """
+    return reduce_signed(HingeFunction, scores, y, reduction, sample_weight, class_weight)
+
+
+def reduce_signed(function, scores, y, reduction, sample_weight, class_weight) -> torch.Tensor:
+    """Per-element losses of a sign-target Function (hinge, squared hinge), weighted and reduced."""
     check_reduction(reduction)
     signs = y.to(scores.dtype)
     weight = None
     if sample_weight is not None or class_weight is not None:
         weight = sample_weights(classes_of_signs(signs), sample_weight, class_weight, scores.dtype)
-    return reduce(HingeFunction.apply(scores, signs), reduction, weight)
+    return reduce(function.apply(scores, signs), reduction, weight)
 
 
 def signs_from_labels(y: torch.Tensor, n_outputs: int) -> torch.Tensor:

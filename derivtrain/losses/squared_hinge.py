@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
-from derivtrain.losses.hinge import classes_of_signs, signs_from_labels
-from derivtrain.losses.reduction import check_reduction, reduce, sample_weights
+from derivtrain.losses.hinge import reduce_signed, signs_from_labels
+from derivtrain.losses.reduction import check_reduction
 
 
 class SquaredHingeFunction(Function):
@@ -51,12 +51,7 @@ def squared_hinge(scores: torch.Tensor, y: torch.Tensor, *, reduction: str = "me
 
     Weights and reductions as in derivtrain.losses.hinge.hinge.
     """
-    check_reduction(reduction)
-    signs = y.to(scores.dtype)
-    weight = None
-    if sample_weight is not None or class_weight is not None:
-        weight = sample_weights(classes_of_signs(signs), sample_weight, class_weight, scores.dtype)
-    return reduce(SquaredHingeFunction.apply(scores, signs), reduction, weight)
+    return reduce_signed(SquaredHingeFunction, scores, y, reduction, sample_weight, class_weight)
 
 
 class SquaredHingeLoss(nn.Module):

@@ -6,20 +6,12 @@ optim=newton (its default: the objective is smooth and convex, Newton converges 
 """
 import numpy as np
 import torch
-from torch import nn
 
-from derivtrain.models.base import Model
+from derivtrain.models.linear import LinearRegression
 
 
-class PoissonRegression(Model):
-    tasks = ("regression",)
-
-    def __init__(self, spec):
-        super().__init__(spec)
-        self.linear = nn.Linear(spec.n_features, 1)
-
-    def forward(self, X):
-        return self.scores_of(self.linear(X))
+class PoissonRegression(LinearRegression):
+    """The linear model's scores, read as log-rates (the Poisson likelihood's canonical link)."""
 
     @staticmethod
     def mean_response(scores: torch.Tensor) -> torch.Tensor:
