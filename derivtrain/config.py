@@ -39,6 +39,16 @@ class CsvDataSchema(DataSchema):
 
 
 @dataclass
+class NpyDataSchema(DataSchema):
+    """Features in a 2-D .npy read in chunks from a memory map (derivtrain/data/npy.py): out of core."""
+    _target_: str = "derivtrain.data.npy.load_npy"
+    path: Optional[str] = None  # (rows, features) float32/float64, C order
+    target: Optional[str] = None  # a 1-D .npy, one value per row; null = no target (density)
+    task: str = "auto"  # auto | classification | regression
+    chunk_rows: int = 65536  # rows read, standardized and shuffled together; bounds the memory used
+
+
+@dataclass
 class SyntheticDataSchema(DataSchema):
     _target_: str = "derivtrain.data.synthetic.make_synthetic"
     task: str = "classification"
@@ -314,7 +324,7 @@ class DiagnosticsSchema:
 
 
 _SCHEMAS = {
-    "data": {"bundled": BundledDataSchema, "csv": CsvDataSchema, "synthetic": SyntheticDataSchema,
+    "data": {"bundled": BundledDataSchema, "csv": CsvDataSchema, "npy": NpyDataSchema, "synthetic": SyntheticDataSchema,
              "blobs": BlobsDataSchema, "counts": CountsDataSchema},
     "model": {"linear": LinearModelSchema, "logistic": LogisticModelSchema, "svm": SVMModelSchema,
               "mlp": MLPModelSchema, "gmm": GaussianMixtureSchema, "gaussian": GaussianModelSchema,
@@ -393,11 +403,15 @@ def validate(cfg) -> None:
         raise ConfigError(f"data.test_size + data.val_size = {d.test_size + d.val_size} leaves too little to train on")
     if "task" in d and d.task not in TASKS + (("auto",) if "path" in d else ()):
         raise choice_error("data.task", d.task, TASKS + (("auto",) if "path" in d else ()))
+    out_of_core = "chunk_rows" in d
     if "path" in d and d.path is None:
-        raise ConfigError("data=csv needs data.path=<file.csv> and data.target=<column name> "
-                          "(data.target=null: no target, a density problem for model=gmm or model=gaussian)")
+        raise ConfigError(("data=npy needs data.path=<features.npy> and data.target=<targets.npy> " if out_of_core
+                           else "data=csv needs data.path=<file.csv> and data.target=<column name> ")
+                          + "(data.target=null: no target, a density problem for model=gmm or model=gaussian)")
     if "path" in d and d.target is None and d.task != "auto":
-        raise ConfigError(f"data.task={d.task} needs a target column: set data.target=<column name>")
+        raise ConfigError(f"data.task={d.task} needs a target: set data.target")
+    if out_of_core:
+        _check_out_of_core(d, t, o)
     _positive("trainer.max_epochs", t.max_epochs)
     _positive("trainer.batch_size", t.batch_size)
     _positive("trainer.log_every_n_steps", t.log_every_n_steps)
@@ -445,7 +459,7 @@ def validate(cfg) -> None:
     check_target(cfg.model, "model", supplied=("spec",))
     check_target(cfg.loss, "loss")
     check_target(cfg.regularizer, "regularizer")
-    check_target(cfg.data, "data", ignored=("test_size", "val_size", "standardize"))
+    check_target(cfg.data, "data", ignored=("test_size", "val_size", "standardize", "chunk_rows"))
 
 
 MULTICLASS = ("ovr", "crammer_singer", "weston_watkins")
@@ -486,6 +500,15 @@ def _check_diagnostics(d) -> None:
     _positive("diagnostics.hessian_max_samples", d.hessian_max_samples)
     if d.hessian_method not in HESSIAN_METHODS:
         raise choice_error("diagnostics.hessian_method", d.hessian_method, HESSIAN_METHODS)
+
+
+def _check_out_of_core(d, t, o) -> None:
+    """Data read from disk in chunks trains on minibatches: nothing may need all rows at once."""
+    _positive("data.chunk_rows", d.chunk_rows)
+    if t.batch_size is None or o.name not in GRADIENT_OPTIMIZERS:
+        method = f"optim={o.name}" if o.name not in GRADIENT_OPTIMIZERS else "trainer.batch_size=null"
+        raise ConfigError(f"data=npy reads the file in chunks and trains on minibatches, but {method} needs every "
+                          "row at once; set trainer.batch_size (e.g. 4096) with optim=sgd, adam or adamw")
 
 
 def _check_full_batch_method(o, t) -> None:

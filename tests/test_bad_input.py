@@ -23,6 +23,30 @@ def csv_case(text):
     return prepare
 
 
+def npy_case(X, y=None, *extra):
+    """A data=npy case with features X (a str: a text file of that content) and targets y."""
+    def prepare(tmp_path):
+        import numpy as np
+
+        features, targets = tmp_path / "X.npy", tmp_path / "y.npy"
+        if isinstance(X, str):
+            features.write_text(X)
+        elif X is not None:
+            np.save(features, X)
+        np.save(targets, np.arange(40) % 2 if y is None else y)
+        return ["data=npy", f"data.path={features}", f"data.target={targets}", "trainer.batch_size=8", *extra]
+    return prepare
+
+
+def _features(**kwargs):
+    import numpy as np
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    for key, value in kwargs.items():
+        X = value(X)
+    return X
+
+
 def plain(*args):
     return lambda tmp_path: list(args)
 
@@ -54,6 +78,17 @@ CASES = {
     "missing target column": (lambda p: csv_case(GOOD_ROWS)(p)[:2] + ["data.target=lable"],
                               "data.target=lable is not a column"),
     "single class": (csv_case("a,label\n" + "".join(f"{i},same\n" for i in range(20))), "at least two classes"),
+    "npy missing": (npy_case(None), "data.path="),
+    "npy not a .npy file": (npy_case("a,b\n1,2\n"), "is not a readable .npy file"),
+    "npy features 1-D": (npy_case(_features(flat=lambda X: X[:, 0])), "features must be 2-D"),
+    "npy integer features": (npy_case(_features(ints=lambda X: X.astype("int64"))), "float32 or float64"),
+    "npy Fortran order": (npy_case(_features(f=lambda X: X.copy(order="F"))), "Fortran (column) order"),
+    "npy NaN feature": (npy_case(_features(nan=lambda X: X.__setitem__((7, 1), float("nan")) or X)),
+                        "row 7 has NaN"),
+    "npy targets of another length": (npy_case(_features(), [0, 1] * 10), "one value per row"),
+    "npy sorted by class": (npy_case(_features(), [0] * 30 + [1] * 10), "shuffle the rows"),
+    "npy full batch": (npy_case(_features(), None, "trainer.batch_size=null"), "trains on minibatches"),
+    "npy with newton": (npy_case(_features(), None, "optim=newton"), "optim=newton needs every row"),
     "labels the loss cannot take": (plain("loss=mse"), "is for regression, but data=breast_cancer"),
     "non-numeric regression target": (lambda p: csv_case(GOOD_ROWS)(p) + ["data.task=regression", "model=linear"],
                                       "regression needs numbers"),

@@ -7,12 +7,14 @@ import numpy as np
 import torch
 from hydra.utils import get_method
 
+from derivtrain.data.mapped import MappedNpy
+from derivtrain.data.out_of_core import build_out_of_core
 from derivtrain.data.split import split_indices, standardizer
 from derivtrain.data.table import Data, DataSpec, Split, Table
 from derivtrain.errors import DataError
 
 # keys every data config has that configure splitting, not loading
-_SPLIT_KEYS = ("_target_", "test_size", "val_size", "standardize")
+_SPLIT_KEYS = ("_target_", "test_size", "val_size", "standardize", "chunk_rows")
 
 __all__ = ["build_data", "load_table", "Data", "DataSpec", "Split", "Table"]
 
@@ -27,20 +29,23 @@ def load_table(data_cfg) -> Table:
 
 def build_data(data_cfg, device: torch.device, seed: int) -> Data:
     table = load_table(data_cfg)
-    _check(table)
+    _check_targets(table)
     classification = table.task == "classification"
     if classification:
         classes, y = np.unique(table.y, return_inverse=True)
         classes = [c.item() if hasattr(c, "item") else c for c in classes]  # numpy scalars -> python
     else:
         classes, y = [], table.y.astype(np.float64)
+    spec = DataSpec(task=table.task, n_features=table.X.shape[1], classes=classes,
+                    feature_names=[str(n) for n in table.feature_names])
+    if isinstance(table.X, MappedNpy):  # out of core: never loaded whole
+        return build_out_of_core(table.X, y, spec, data_cfg, device)
+    _check_features(table)
     train, val, test = split_indices(y, data_cfg.test_size, data_cfg.val_size, seed, stratify=classification)
     if data_cfg.standardize:
         mean, scale = standardizer(table.X[train].astype(np.float64))
     else:
         mean, scale = np.zeros(table.X.shape[1]), np.ones(table.X.shape[1])
-    spec = DataSpec(task=table.task, n_features=table.X.shape[1], classes=classes,
-                    feature_names=[str(n) for n in table.feature_names])
     mean_t = torch.as_tensor(mean, dtype=torch.float32, device=device)
     scale_t = torch.as_tensor(scale, dtype=torch.float32, device=device)
     X_all = torch.as_tensor(table.X, dtype=torch.float32, device=device)
@@ -55,11 +60,14 @@ def build_data(data_cfg, device: torch.device, seed: int) -> Data:
                 feature_mean=mean_t, feature_scale=scale_t)
 
 
-def _check(table: Table) -> None:
+def _check_targets(table: Table) -> None:
     if table.X.ndim != 2 or len(table.X) != len(table.y):
         raise DataError(f"features must be a 2-D table with one target per row (got {table.X.shape} "
                         f"and {len(table.y)} targets)")
-    if not np.isfinite(table.X).all():
-        raise DataError("the features contain NaN or infinite values; clean or drop those rows first")
     if table.task == "classification" and len(np.unique(table.y)) < 2:
         raise DataError("classification needs at least two classes in the target column")
+
+
+def _check_features(table: Table) -> None:
+    if not np.isfinite(table.X).all():
+        raise DataError("the features contain NaN or infinite values; clean or drop those rows first")

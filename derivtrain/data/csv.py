@@ -8,11 +8,8 @@ from typing import Optional
 
 import numpy as np
 
-from derivtrain.data.table import Table
+from derivtrain.data.table import Table, infer_task
 from derivtrain.errors import DataError, did_you_mean
-
-# a numeric target with at most this many distinct integer values is taken as class labels
-_MAX_CLASSES_FOR_AUTO = 20
 
 
 def load_csv(path: str, target: Optional[str], features: Optional[list] = None, task: str = "auto") -> Table:
@@ -52,9 +49,7 @@ def load_csv(path: str, target: Optional[str], features: Optional[list] = None, 
 def _targets(raw: list, task: str, path: str, target: str):
     numbers = _as_numbers(raw)
     if task == "auto":
-        is_label = numbers is None or (np.all(numbers == np.round(numbers))
-                                       and len(np.unique(numbers)) <= _MAX_CLASSES_FOR_AUTO)
-        task = "classification" if is_label else "regression"
+        task = infer_task(numbers)
     if task == "regression":
         if numbers is None:
             raise DataError(f"data.target={target} in {path} has non-numeric values; "

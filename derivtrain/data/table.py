@@ -5,12 +5,22 @@ from typing import Optional
 import numpy as np
 import torch
 
+# a numeric target with at most this many distinct integer values is taken as class labels
+MAX_CLASSES_FOR_AUTO = 20
+
+
+def infer_task(numbers: Optional[np.ndarray]) -> str:
+    """data.task=auto: labels (non-numeric, or few distinct integers) are classes; other numbers regress."""
+    if numbers is None or (np.all(numbers == np.round(numbers)) and len(np.unique(numbers)) <= MAX_CLASSES_FOR_AUTO):
+        return "classification"
+    return "regression"
+
 
 @dataclass
 class Table:
     """Raw data as loaded: features as they come, labels as they come."""
 
-    X: np.ndarray  # (n_samples, n_features), floating point
+    X: np.ndarray  # (n_samples, n_features), floating point (or a MappedNpy: read in chunks)
     y: np.ndarray  # (n_samples,): class labels (any type) or float targets
     feature_names: list
     task: str  # classification | regression | density (no target: y is all zeros, density models only)

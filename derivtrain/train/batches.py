@@ -13,6 +13,12 @@ gets weight None and the step loop scales nothing.
 import torch
 
 
+def rank_part(n: int, rank: int, world_size: int):
+    """This rank's rows [start, stop) of a batch of n, and their weight n_rank / n."""
+    start, stop = n * rank // world_size, n * (rank + 1) // world_size
+    return start, stop, (stop - start) / n
+
+
 class Batches:
     def __init__(self, X: torch.Tensor, targets: torch.Tensor, batch_size, generator: torch.Generator,
                  rank: int = 0, world_size: int = 1, shuffle: str = "rows"):
@@ -26,9 +32,7 @@ class Batches:
         return -(-self.X.shape[0] // self.batch_size)
 
     def _part(self, n: int):
-        """This rank's rows [start, stop) of a batch of n, and their weight n_rank / n."""
-        start, stop = n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size
-        return start, stop, (stop - start) / n
+        return rank_part(n, self.rank, self.world_size)
 
     def epoch(self, skip: int = 0):
         """Yields (X, targets, weight) for every step of one epoch, after the first `skip` batches

@@ -10,7 +10,9 @@ import torch
 
 from derivtrain.hessian import objective_sharpness
 from derivtrain.logging import Progress, log
+from derivtrain.data.mapped import rows_in_memory
 from derivtrain.train.batches import Batches
+from derivtrain.train.chunked_batches import ChunkedBatches
 from derivtrain.train.distributed import SingleProcess
 from derivtrain.train.checkpoint import restore_rng, rng_state, save_checkpoint
 from derivtrain.train.early_stopping import EarlyStopping
@@ -48,8 +50,10 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
     stopper = EarlyStopping(**trainer_cfg.early_stopping)
     shuffle = torch.Generator(device=data.train.X.device).manual_seed(trainer_cfg.seed)
     distributed = distributed or SingleProcess()
-    batches = Batches(data.train.X, train_targets, trainer_cfg.batch_size, shuffle,
-                      distributed.rank, distributed.world_size, trainer_cfg.shuffle)
+    in_memory = isinstance(data.train.X, torch.Tensor)  # else out-of-core rows, read chunk by chunk
+    batches = (Batches if in_memory else ChunkedBatches)(data.train.X, train_targets, trainer_cfg.batch_size,
+                                                         shuffle, distributed.rank, distributed.world_size,
+                                                         trainer_cfg.shuffle)
     # bf16 autocast: matrix products in bfloat16, losses and reductions stay float32 (a disabled
     # torch.autocast still costs ~1.5 us per step to enter, nullcontext ~0.15 us)
     autocast = (torch.autocast(data.train.X.device.type, dtype=torch.bfloat16)
@@ -67,7 +71,7 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
         resume_state = None
     elif resume_state is None and hasattr(model, "initialize"):
         # models that start from the data (mixtures: k-means++) start where EM starts
-        model.initialize(data.train.X, torch.Generator(device=data.train.X.device).manual_seed(trainer_cfg.seed))
+        model.initialize(rows_in_memory(data.train.X), torch.Generator(device=data.train.X.device).manual_seed(trainer_cfg.seed))
     likelihood = has_log_likelihood(objective)
 
     epoch = step = skip_batches = 0
@@ -150,8 +154,9 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
             if hist_every and epoch % hist_every == 0:
                 logger.log_histograms(model, step)
             if hessian_every and epoch % hessian_every == 0:  # sharpness: a few Hessian-vector products
-                sharpness = objective_sharpness(objective, data.train.X, train_targets, diagnostics.hessian_iterations,
-                                                diagnostics.hessian_method, diagnostics.hessian_max_samples)
+                X_sample = rows_in_memory(data.train.X, diagnostics.hessian_max_samples)
+                sharpness = objective_sharpness(objective, X_sample, train_targets[:len(X_sample)],
+                                                diagnostics.hessian_iterations, diagnostics.hessian_method)
                 logger.log_scalars({"diagnostics/hessian_top_eigenvalue": sharpness}, step)
             skip_batches = 0
             if ckpt_every and epoch % ckpt_every == 0:

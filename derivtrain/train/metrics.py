@@ -4,6 +4,8 @@ import math
 import torch
 from torch.nn import functional as F
 
+from derivtrain.data.mapped import apply_in_chunks
+
 
 @torch.no_grad()
 def classification_metrics(scores: torch.Tensor, y: torch.Tensor, n_classes: int) -> dict:
@@ -71,7 +73,7 @@ def evaluate(objective, split, targets: torch.Tensor, prefix: str, n_classes: in
     model = objective.model
     was_training = model.training
     model.eval()
-    scores = model(split.X)
+    scores = apply_in_chunks(model, split.X)  # out-of-core rows: chunk by chunk, scores kept
     model.train(was_training)
     metrics = {"loss": objective.loss(scores, targets).item()}
     ll = log_likelihood(objective, scores, targets)
