@@ -512,7 +512,11 @@ def _check_out_of_core(d, t, o) -> None:
 
 
 def _check_full_batch_method(o, t) -> None:
-    """optim=newton and optim=em: each iteration reads the whole training set."""
+    """optim=newton and optim=em: each iteration reads the whole training set, in one process."""
+    if t.strategy == "ddp":
+        # their loops do not shard rows or reduce across ranks: every rank would repeat the whole fit
+        raise ConfigError(f"optim={o.name} fits in one process; trainer=ddp would repeat the whole fit on every "
+                          "rank: run it without torchrun and trainer=ddp")
     if t.batch_size is not None:
         raise ConfigError(f"optim={o.name} uses the full training set in every iteration; "
                           f"trainer.batch_size={t.batch_size} must be null")

@@ -2,6 +2,7 @@
 
     python scripts/bench_losses.py                 # full sizes (~2 GB of memory, ~1-2 minutes)
     python scripts/bench_losses.py --quick         # small sizes, to check the script runs
+    python scripts/bench_losses.py --device cuda   # on a GPU (scripts/gpu_check.sh)
 
 Every candidate runs in this one process on the same tensors; each round times every candidate
 once, in turn, so drift in the machine's state hits them all alike. Reported: the median time over
@@ -29,9 +30,17 @@ import torch
 from derivtrain.losses import functional as F
 
 
+DEVICE = torch.device("cpu")  # set by --device
+
+
 def timed(fn) -> float:
+    """Wall time of fn(); on a GPU the queued kernels are waited for before and after."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     fn()
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
@@ -57,8 +66,8 @@ def forward_backward(loss_fn, leaf: torch.Tensor):
 
 def binary_hinge(n: int, repeats: int) -> list:
     g = torch.Generator().manual_seed(0)
-    s = torch.randn(n, generator=g).requires_grad_()
-    y = torch.randint(0, 2, (n,), generator=g).float() * 2 - 1
+    s = torch.randn(n, generator=g).to(DEVICE).requires_grad_()
+    y = (torch.randint(0, 2, (n,), generator=g).float() * 2 - 1).to(DEVICE)
     times = compare({
         "derivtrain hinge (autograd.Function)": forward_backward(lambda: F.hinge(s, y), s),
         "composed clamp(1 - y*s, min=0).mean()": forward_backward(lambda: torch.clamp(1 - y * s, min=0).mean(), s),
@@ -80,8 +89,8 @@ def crammer_singer_composed(s, y):
 
 def multiclass_hinge(n: int, repeats: int, k: int = 10) -> list:
     g = torch.Generator().manual_seed(0)
-    s = torch.randn(n // k, k, generator=g).requires_grad_()
-    y = torch.randint(0, k, (n // k,), generator=g)
+    s = torch.randn(n // k, k, generator=g).to(DEVICE).requires_grad_()
+    y = torch.randint(0, k, (n // k,), generator=g).to(DEVICE)
     mml = torch.nn.MultiMarginLoss()
     times = compare({
         "derivtrain weston_watkins": forward_backward(lambda: F.multiclass_hinge(s, y, "weston_watkins"), s),
@@ -113,7 +122,7 @@ def svm_step(n_rows: int, n_features: int, repeats: int) -> list:
             "model=svm", "data=synthetic", "trainer.batch_size=null", f"data.n_samples={n_rows}",
             f"data.n_features={n_features}", "data.test_size=0.05", "data.val_size=0.0"])
     seed_everything(0)
-    data = build_data(cfg.data, torch.device("cpu"), seed=0)
+    data = build_data(cfg.data, DEVICE, seed=0)
     fused = build_objective(cfg, data)
     model = fused.model
     composed = Objective(model, fused.loss, fused.penalty, fuse=False)
@@ -161,13 +170,15 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return (f"{cpu}, {torch.get_num_threads()} threads (os.cpu_count()={os.cpu_count()}), "
+    where = f"{torch.cuda.get_device_name(DEVICE)} (CUDA {torch.version.cuda}), host " if DEVICE.type == "cuda" else ""
+    return (f"{where}{cpu}, {torch.get_num_threads()} threads (os.cpu_count()={os.cpu_count()}), "
             f"torch {torch.__version__}, Python {platform.python_version()}")
 
 
 def markdown(table: list, repeats: int) -> str:
     lines = [f"Measured on {machine()}; medians over {repeats} interleaved rounds, ratio = median of "
-             "per-round ratios (`python scripts/bench_losses.py`).", "",
+             "per-round ratios (`python scripts/bench_losses.py" + (f" --device {DEVICE}" if DEVICE.type != "cpu" else "")
+             + "`).", "",
              "| benchmark | implementation | median ms | ratio |", "|---|---|---:|---:|"]
     for section, name, ms, ratio, is_ref in table:
         label = "1.00 (reference)" if is_ref else f"{ratio:.2f}x"
@@ -182,7 +193,10 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check that the script runs")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     if args.quick:
         args.margins, args.rows, args.features, args.repeats = 100_000, 20_000, 20, 3
     # section 3's training split is (1 - test_size) of the rows: ask for enough to train on `rows`

@@ -1,6 +1,6 @@
 """Throughput on large in-memory data: one epoch of minibatch (4096) hinge training on 1M x 100.
 
-    python scripts/bench_scale.py [--repeats 3] [--n 1000000] [--d 100]
+    python scripts/bench_scale.py [--repeats 3] [--n 1000000] [--d 100] [--device cuda]
 
 Side by side in one process on the same float32 data: derivtrain's loop (shuffle=rows: a new
 row permutation and a gather per batch; shuffle=batches: contiguous batches in a new order, no
@@ -12,6 +12,8 @@ after the first epoch, so this measures derivtrain's own cost of reading, not th
 Prints the median samples per second, the ratio to scikit-learn and out-of-core / in-memory.
 With --memory, each method runs alone in a fresh process and its peak RSS while
 training (data included, the interpreter and imports not) is printed against the data's size.
+--device cuda puts the data and the torch loops on the GPU (scikit-learn stays on the CPU; the
+out-of-core rows are read on the host and copied to the GPU a chunk at a time).
 """
 import argparse
 import statistics
@@ -30,6 +32,12 @@ from scripts.timing import hand_hinge_step  # noqa: E402
 BATCH, LR, ALPHA = 4096, 0.1, 1e-5
 
 
+def wait(device: torch.device) -> None:
+    """Timers stop when the GPU's queued work is done, not when it is queued."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def make_data(n, d):
     from derivtrain.data.synthetic import make_synthetic
 
@@ -46,9 +54,10 @@ def save_npy(X, folder):
     from derivtrain.data.mapped import MappedNpy, MappedRows
 
     path = Path(folder) / "X.npy"
-    np.save(path, X.numpy())
+    np.save(path, X.cpu().numpy())
     d = X.shape[1]
-    return MappedRows(MappedNpy(path), 0, X.shape[0], torch.zeros(d), torch.ones(d), chunk_rows=65536)
+    return MappedRows(MappedNpy(path), 0, X.shape[0], torch.zeros(d, device=X.device), torch.ones(d, device=X.device),
+                      chunk_rows=65536)
 
 
 def derivtrain_epoch(X, y, shuffle):
@@ -65,9 +74,10 @@ def derivtrain_epoch(X, y, shuffle):
     spec = DataSpec(task="classification", n_features=d, classes=[0, 1])
     split = Split(X=X, y=y)
     data = Data(spec=spec, train=split, val=None, test=Split(X=X[:1000], y=y[:1000]),  # X[:1000]: a tensor
-                feature_mean=torch.zeros(d), feature_scale=torch.ones(d))
+                feature_mean=torch.zeros(d, device=X.device), feature_scale=torch.ones(d, device=X.device))
     objective = build_objective(cfg, data)
     with TemporaryDirectory() as tmp:
+        wait(X.device)
         start = time.perf_counter()
         fit(objective, data, cfg.optim, cfg.trainer, NullLogger(), Path(tmp) / "last.pt", {})
         # fit ends with a train-set evaluation and a checkpoint: time them apart and take them off
@@ -82,11 +92,13 @@ def derivtrain_epoch(X, y, shuffle):
 
 def hand_epoch(X, y):
     signs = y.float() * 2 - 1
-    model = torch.nn.Linear(X.shape[1], 1)
+    model = torch.nn.Linear(X.shape[1], 1).to(X.device)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9, foreach=True)
+    wait(X.device)
     start = time.perf_counter()
-    for idx in torch.randperm(X.shape[0]).split(BATCH):
+    for idx in torch.randperm(X.shape[0], device=X.device).split(BATCH):
         hand_hinge_step(model, opt, X[idx], signs[idx], ALPHA)
+    wait(X.device)
     return X.shape[0] / (time.perf_counter() - start)
 
 
@@ -94,22 +106,24 @@ def dataloader_epoch(X, y, batches=20):
     from torch.utils.data import DataLoader, TensorDataset
 
     signs = y.float() * 2 - 1
-    model = torch.nn.Linear(X.shape[1], 1)
+    model = torch.nn.Linear(X.shape[1], 1).to(X.device)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9, foreach=True)
     loader = DataLoader(TensorDataset(X, signs), batch_size=BATCH, shuffle=True)
+    wait(X.device)
     seen, start = 0, time.perf_counter()
     for i, (xb, yb) in enumerate(loader):
         hand_hinge_step(model, opt, xb, yb, ALPHA)
         seen += xb.shape[0]
         if i + 1 == batches:
             break
+    wait(X.device)
     return seen / (time.perf_counter() - start)
 
 
 def sklearn_epoch(X, y):
     from sklearn.linear_model import SGDClassifier
 
-    Xn, yn = X.numpy(), y.numpy()
+    Xn, yn = X.cpu().numpy(), y.cpu().numpy()
     clf = SGDClassifier(loss="hinge", alpha=ALPHA, max_iter=1, tol=None, random_state=0)
     start = time.perf_counter()
     import warnings
@@ -152,6 +166,7 @@ def main():
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--d", type=int, default=100)
     parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (not with --memory: host memory only)")
     parser.add_argument("--only", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:  # child process of --memory: one method, then its peak RSS with the data
@@ -177,8 +192,10 @@ def main():
                                  capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             print(f"| {name} | {out} | {float(out) / data_mb:.2f}x |", flush=True)
         return
-    X, y = make_data(args.n, args.d)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.n} x {args.d} float32, "
+    device = torch.device(args.device)
+    X, y = (t.to(device) for t in make_data(args.n, args.d))
+    where = f"{torch.cuda.get_device_name(device)}, " if device.type == "cuda" else ""
+    print(f"{where}torch {torch.__version__}, {torch.get_num_threads()} threads, {args.n} x {args.d} float32, "
           f"batch {BATCH}, median of {args.repeats}\n")
     results = {name: statistics.median(fn(X, y) for _ in range(args.repeats)) for name, fn in METHODS.items()}
     with TemporaryDirectory() as tmp:

@@ -89,6 +89,8 @@ CASES = {
     "npy sorted by class": (npy_case(_features(), [0] * 30 + [1] * 10), "shuffle the rows"),
     "npy full batch": (npy_case(_features(), None, "trainer.batch_size=null"), "trains on minibatches"),
     "npy with newton": (npy_case(_features(), None, "optim=newton"), "optim=newton needs every row"),
+    "newton under ddp": (plain("optim=newton", "model=logistic", "trainer=ddp"), "optim=newton fits in one process"),
+    "em under ddp": (plain("optim=em", "model=gmm", "data=blobs", "trainer=ddp"), "optim=em fits in one process"),
     "labels the loss cannot take": (plain("loss=mse"), "is for regression, but data=breast_cancer"),
     "non-numeric regression target": (lambda p: csv_case(GOOD_ROWS)(p) + ["data.task=regression", "model=linear"],
                                       "regression needs numbers"),

@@ -2,16 +2,25 @@
 import torch
 
 
+def _fast(cls, params) -> dict:
+    """fused=True (one kernel for the whole update) for parameters on a GPU where this torch has
+    it, else foreach=True (one kernel per operation over all tensors)."""
+    import inspect
+
+    if params and all(p.is_cuda for p in params) and "fused" in inspect.signature(cls).parameters:
+        return {"fused": True}
+    return {"foreach": True}
+
+
 def build_optimizer(params, cfg) -> torch.optim.Optimizer:
     params = list(params)
-    # foreach: one kernel per operation over all tensors; fused where the build has it (CUDA)
-    fast = {"foreach": True}
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                               weight_decay=cfg.weight_decay, **fast)
+                               weight_decay=cfg.weight_decay, **_fast(torch.optim.SGD, params))
     if cfg.name in ("adam", "adamw"):
         cls = torch.optim.Adam if cfg.name == "adam" else torch.optim.AdamW
-        return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, **fast)
+        return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
+                   **_fast(cls, params))
     if cfg.name == "lbfgs":
         if cfg.weight_decay:
             from derivtrain.errors import ConfigError

@@ -10,7 +10,6 @@ from sklearn.datasets import load_breast_cancer
 from derivtrain.data import build_data
 from derivtrain.data.mapped import MappedNpy, MappedRows, apply_in_chunks
 from derivtrain.data.out_of_core import chunked_moments, split_ranges
-from derivtrain.train.batches import Batches
 from derivtrain.train.chunked_batches import ChunkedBatches
 from tests.conftest import compose_config, run_cli
 
