@@ -242,6 +242,7 @@ class TrainerSchema:
     shuffle: str = "rows"  # rows (new row order each epoch) | batches (contiguous batches, new batch order)
     precision: str = "32"  # 32 | bf16 (autocast: matrix products in bfloat16)
     compile: bool = False  # torch.compile the model's forward
+    cuda_graph: bool = False  # CUDA: capture the whole step once, replay it per batch (train/cuda_graph.py)
     strategy: str = "single"  # single | ddp (data parallel under torchrun; see conf/trainer/ddp.yaml)
     backend: str = "auto"  # ddp: auto (nccl on CUDA, gloo on CPU) | gloo | nccl
     early_stopping: EarlyStoppingSchema = field(default_factory=EarlyStoppingSchema)
@@ -439,6 +440,8 @@ def validate(cfg) -> None:
         raise choice_error("trainer.strategy", t.strategy, ("single", "ddp"))
     if t.backend not in ("auto", "gloo", "nccl"):
         raise choice_error("trainer.backend", t.backend, ("auto", "gloo", "nccl"))
+    if t.cuda_graph:
+        _check_cuda_graph(t, o)
     es = t.early_stopping
     if es.mode not in ("auto", "min", "max"):
         raise choice_error("trainer.early_stopping.mode", es.mode, ("auto", "min", "max"))
@@ -500,6 +503,18 @@ def _check_diagnostics(d) -> None:
     _positive("diagnostics.hessian_max_samples", d.hessian_max_samples)
     if d.hessian_method not in HESSIAN_METHODS:
         raise choice_error("diagnostics.hessian_method", d.hessian_method, HESSIAN_METHODS)
+
+
+def _check_cuda_graph(t, o) -> None:
+    """A captured step replays fixed kernels: nothing in it may need the host or other processes."""
+    if o.name not in ("sgd", "adam", "adamw"):
+        raise ConfigError(f"trainer.cuda_graph=true captures one gradient step; optim={o.name} is not one "
+                          "(use optim=sgd, adam or adamw)")
+    if t.on_nonfinite == "skip_step":
+        raise ConfigError("trainer.on_nonfinite=skip_step decides on the host at every step, which a CUDA graph "
+                          "cannot; use trainer.on_nonfinite=stop (checked at the logging interval) with cuda_graph")
+    if t.strategy == "ddp":
+        raise ConfigError("trainer.cuda_graph=true runs in one process; drop trainer=ddp or cuda_graph")
 
 
 def _check_out_of_core(d, t, o) -> None:

@@ -29,6 +29,9 @@ def run(cfg, run_dir) -> dict:
     run_dir = Path(run_dir)
     resume_state = load_checkpoint(cfg.trainer.resume) if cfg.trainer.resume else None
     device = local_device(resolve_device(cfg.trainer.device))
+    if cfg.trainer.cuda_graph and device.type != "cuda":
+        raise ConfigError(f"trainer.cuda_graph=true needs a CUDA device, but this run trains on {device}; "
+                          "set trainer.device=cuda or drop cuda_graph")
     distributed = make_distributed(cfg.trainer, device)  # one process unless torchrun + trainer=ddp
     seed_everything(cfg.trainer.seed)
 

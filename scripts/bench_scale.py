@@ -60,7 +60,7 @@ def save_npy(X, folder):
                       chunk_rows=65536)
 
 
-def derivtrain_epoch(X, y, shuffle):
+def derivtrain_epoch(X, y, shuffle, *overrides):
     from derivtrain.data.table import Data, DataSpec, Split
     from derivtrain.logging import NullLogger
     from derivtrain.run import build_objective
@@ -69,7 +69,8 @@ def derivtrain_epoch(X, y, shuffle):
 
     cfg = compose_config("model=svm", "logger=none", "trainer.val_every_n_epochs=0", "trainer.max_epochs=1",
                          f"trainer.batch_size={BATCH}", f"trainer.shuffle={shuffle}", "trainer.progress_bar=false",
-                         "trainer.log_every_n_steps=1000000", f"regularizer.strength={ALPHA}", f"optim.lr={LR}")
+                         "trainer.log_every_n_steps=1000000", f"regularizer.strength={ALPHA}", f"optim.lr={LR}",
+                         f"trainer.device={X.device.type}", *overrides)
     d = X.shape[1]
     spec = DataSpec(task="classification", n_features=d, classes=[0, 1])
     split = Split(X=X, y=y)
@@ -197,7 +198,12 @@ def main():
     where = f"{torch.cuda.get_device_name(device)}, " if device.type == "cuda" else ""
     print(f"{where}torch {torch.__version__}, {torch.get_num_threads()} threads, {args.n} x {args.d} float32, "
           f"batch {BATCH}, median of {args.repeats}\n")
-    results = {name: statistics.median(fn(X, y) for _ in range(args.repeats)) for name, fn in METHODS.items()}
+    methods = dict(METHODS)
+    if device.type == "cuda":  # the whole step replayed from a CUDA graph (trainer.cuda_graph)
+        for shuffle in ("rows", "batches"):
+            methods[f"derivtrain (shuffle={shuffle}, cuda_graph)"] = (
+                lambda X, y, shuffle=shuffle: derivtrain_epoch(X, y, shuffle, "trainer.cuda_graph=true"))
+    results = {name: statistics.median(fn(X, y) for _ in range(args.repeats)) for name, fn in methods.items()}
     with TemporaryDirectory() as tmp:
         mapped = save_npy(X, tmp)
         results.update({name: statistics.median(fn(mapped, y) for _ in range(args.repeats))

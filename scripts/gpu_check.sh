@@ -21,6 +21,8 @@ $PY -m derivtrain model=mlp data=digits trainer.device=cuda trainer.precision=bf
     hydra.run.dir="$runs/mlp_bf16"
 $PY -m derivtrain model=svm data=synthetic data.n_samples=1000000 data.n_features=100 trainer.device=cuda \
     trainer.batch_size=4096 trainer.shuffle=batches trainer.max_epochs=3 logger=none hydra.run.dir="$runs/svm_1m"
+$PY -m derivtrain model=svm data=synthetic data.n_samples=1000000 data.n_features=100 trainer.device=cuda \
+    trainer.batch_size=4096 trainer.cuda_graph=true trainer.max_epochs=3 logger=none hydra.run.dir="$runs/svm_1m_graph"
 
 echo "== benchmarks on the GPU"
 $PY scripts/bench_scale.py --device cuda --repeats 5

@@ -91,6 +91,7 @@ CASES = {
     "npy with newton": (npy_case(_features(), None, "optim=newton"), "optim=newton needs every row"),
     "newton under ddp": (plain("optim=newton", "model=logistic", "trainer=ddp"), "optim=newton fits in one process"),
     "em under ddp": (plain("optim=em", "model=gmm", "data=blobs", "trainer=ddp"), "optim=em fits in one process"),
+    "cuda graph on the CPU": (plain("trainer.cuda_graph=true", "trainer.device=cpu"), "needs a CUDA device"),
     "labels the loss cannot take": (plain("loss=mse"), "is for regression, but data=breast_cancer"),
     "non-numeric regression target": (lambda p: csv_case(GOOD_ROWS)(p) + ["data.task=regression", "model=linear"],
                                       "regression needs numbers"),

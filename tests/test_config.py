@@ -25,6 +25,8 @@ def test_option_composes_and_validates(group, option):
     overrides = [f"{group}={option}"]
     if (group, option) == ("data", "csv"):
         overrides += ["data.path=x.csv", "data.target=y"]
+    if (group, option) == ("data", "npy"):
+        overrides += ["data.path=x.npy", "data.target=y.npy", "trainer.batch_size=64"]
     if group == "model" and option == "linear":
         overrides.append("data=diabetes")
     cfg = compose_config(*overrides)
@@ -63,7 +65,11 @@ def test_models_pick_their_loss_and_the_command_line_wins():
     ("optim.schedule=cosin", "did you mean cosine"),
     ("trainer.early_stopping.mode=up", "choices: auto, max, min"),
     ("data=csv", "data=csv needs data.path"),
+    ("data=npy", "data=npy needs data.path"),
+    ("trainer.cuda_graph=true optim=lbfgs", "optim=lbfgs is not one"),
+    ("trainer.cuda_graph=true trainer.on_nonfinite=skip_step", "skip_step decides on the host"),
+    ("trainer.cuda_graph=true trainer=ddp", "runs in one process"),
 ])
 def test_bad_values_are_caught_before_any_tensor(override, match):
     with pytest.raises(ConfigError, match=match):
-        validate(compose_config(override))
+        validate(compose_config(*override.split()))

@@ -87,3 +87,32 @@ def test_sensitivity_analysis_runs_on_the_gpu(tmp_path):
                    f"hydra.run.dir={tmp_path / 'run'}")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "run" / "attributions").is_dir()
+
+
+@pytest.mark.parametrize("overrides", [
+    ["trainer.batch_size=100"],  # 398 training rows: the last batch of each epoch is shorter (eager)
+    ["trainer.batch_size=100", "optim=adam", "optim.lr=0.01"],
+    ["trainer.batch_size=64", "optim.schedule=cosine", "trainer.shuffle=batches"],  # a new lr each epoch
+    ["trainer.batch_size=null"],  # full batch: the graph reads the data in place (fused SVM objective)
+    ["trainer.batch_size=100", "trainer.gradient_clip_norm=0.5"],
+])
+def test_a_captured_step_trains_like_the_eager_one(tmp_path, overrides):
+    args = ("trainer.device=cuda", "trainer.max_epochs=8", *overrides)
+    graphed, _, g_model = fit_config(tmp_path / "graph", *args, "trainer.cuda_graph=true")
+    eager, _, e_model = fit_config(tmp_path / "eager", *args)
+    assert graphed.steps == eager.steps
+    for (name, a), (_, b) in zip(g_model.named_parameters(), e_model.named_parameters()):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4, msg=name)
+
+
+def test_a_captured_step_does_not_wait_for_the_gpu(tmp_path):
+    # both capture once (after 3 warm-up steps) and replay: 6 and 24 full batches, then a short one
+    few = _sync_warnings(tmp_path / "few", "trainer.batch_size=64", "trainer.cuda_graph=true")
+    many = _sync_warnings(tmp_path / "many", "trainer.batch_size=16", "trainer.cuda_graph=true")
+    assert many == few, (few, many)
+
+
+def test_a_captured_mlp_trains_in_bf16(tmp_path):
+    result, _, _ = fit_config(tmp_path, "trainer.device=cuda", "model=mlp", "data=digits", "trainer.batch_size=128",
+                              "trainer.precision=bf16", "trainer.cuda_graph=true", "trainer.max_epochs=20")
+    assert result.metrics["val/accuracy"] >= 0.93

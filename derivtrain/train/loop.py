@@ -13,6 +13,7 @@ from derivtrain.logging import Progress, log
 from derivtrain.data.mapped import rows_in_memory
 from derivtrain.train.batches import Batches
 from derivtrain.train.chunked_batches import ChunkedBatches
+from derivtrain.train.cuda_graph import GraphedStep
 from derivtrain.train.distributed import SingleProcess
 from derivtrain.train.checkpoint import restore_rng, rng_state, save_checkpoint
 from derivtrain.train.early_stopping import EarlyStopping
@@ -45,7 +46,7 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
     train_targets = objective.loss.encode_targets(data.train.y, n_outputs)
     val_targets = objective.loss.encode_targets(data.val.y, n_outputs) if data.val is not None else None
 
-    optimizer = build_optimizer(params, optim_cfg)
+    optimizer = build_optimizer(params, optim_cfg, capturable=trainer_cfg.cuda_graph)
     scheduler = build_scheduler(optimizer, optim_cfg, trainer_cfg.max_epochs)
     stopper = EarlyStopping(**trainer_cfg.early_stopping)
     shuffle = torch.Generator(device=data.train.X.device).manual_seed(trainer_cfg.seed)
@@ -56,8 +57,10 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
                                                          trainer_cfg.shuffle)
     # bf16 autocast: matrix products in bfloat16, losses and reductions stay float32 (a disabled
     # torch.autocast still costs ~1.5 us per step to enter, nullcontext ~0.15 us)
-    autocast = (torch.autocast(data.train.X.device.type, dtype=torch.bfloat16)
-                if trainer_cfg.precision == "bf16" else nullcontext())
+    # (a captured graph must not reuse autocast's cast cache across steps)
+    autocast = (torch.autocast(data.train.X.device.type, dtype=torch.bfloat16,
+                               cache_enabled=not trainer_cfg.cuda_graph) if trainer_cfg.precision == "bf16"
+                else nullcontext())
     uses_closure = optim_cfg.name == "lbfgs"  # LBFGS re-evaluates the objective inside step()
     clip = trainer_cfg.gradient_clip_norm
     log_every = trainer_cfg.log_every_n_steps
@@ -98,8 +101,7 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
                         batch_in_epoch=batches_done, step=step,
                         rng=rng_state(shuffle, epoch_start_state if batches_done else None), **checkpoint_extra)
 
-    def closure():
-        optimizer.zero_grad(set_to_none=True)
+    def loss_and_gradients(X, targets, weight=None):
         with autocast:
             loss = objective(X, targets)
         if weight is not None:  # data parallel: this rank's share of the batch (see distributed.py)
@@ -107,6 +109,14 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
         loss.backward()
         distributed.sync_gradients(params)
         return loss
+
+    def closure():
+        optimizer.zero_grad(set_to_none=True)
+        return loss_and_gradients(X, targets, weight)
+
+    # trainer.cuda_graph: the whole step replayed from a CUDA graph (derivtrain/train/cuda_graph.py)
+    graphed = (GraphedStep(loss_and_gradients, params, optimizer, batches.batch_size, clip,
+                           inputs_persist=batches.full_batch) if trainer_cfg.cuda_graph else None)
 
     progress = Progress(trainer_cfg.max_epochs, epoch, trainer_cfg.progress_bar)
     shown, stopped_early, val_metrics = {}, False, {}
@@ -121,7 +131,9 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
             epoch_batches = batches.epoch(skip=skip_batches)
             for batch_index, (X, targets, weight) in enumerate(epoch_batches, start=skip_batches):
                 step += 1
-                if uses_closure:  # the line search must see the whole batch's loss on every rank
+                if graphed is not None:  # forward, backward, clipping and update in one replay
+                    loss = graphed(X, targets)
+                elif uses_closure:  # the line search must see the whole batch's loss on every rank
                     loss = optimizer.step(lambda: distributed.global_loss(closure()))
                 else:
                     loss = closure()

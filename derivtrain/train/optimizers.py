@@ -2,25 +2,30 @@
 import torch
 
 
-def _fast(cls, params) -> dict:
+def _fast(cls, params, capturable: bool) -> dict:
     """fused=True (one kernel for the whole update) for parameters on a GPU where this torch has
-    it, else foreach=True (one kernel per operation over all tensors)."""
+    it, else foreach=True (one kernel per operation over all tensors). capturable: the update
+    will be captured in a CUDA graph (trainer.cuda_graph): foreach, with Adam's step count kept
+    on the device (the documented capturable path)."""
     import inspect
 
-    if params and all(p.is_cuda for p in params) and "fused" in inspect.signature(cls).parameters:
+    accepted = inspect.signature(cls).parameters
+    if capturable:
+        return {"foreach": True, **({"capturable": True} if "capturable" in accepted else {})}
+    if params and all(p.is_cuda for p in params) and "fused" in accepted:
         return {"fused": True}
     return {"foreach": True}
 
 
-def build_optimizer(params, cfg) -> torch.optim.Optimizer:
+def build_optimizer(params, cfg, capturable: bool = False) -> torch.optim.Optimizer:
     params = list(params)
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                               weight_decay=cfg.weight_decay, **_fast(torch.optim.SGD, params))
+                               weight_decay=cfg.weight_decay, **_fast(torch.optim.SGD, params, capturable))
     if cfg.name in ("adam", "adamw"):
         cls = torch.optim.Adam if cfg.name == "adam" else torch.optim.AdamW
         return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
-                   **_fast(cls, params))
+                   **_fast(cls, params, capturable))
     if cfg.name == "lbfgs":
         if cfg.weight_decay:
             from derivtrain.errors import ConfigError
