@@ -38,17 +38,17 @@ class GraphedStep:
         if self.clip_norm:
             torch.nn.utils.clip_grad_norm_(self.params, self.clip_norm, foreach=True)
         self.optimizer.step()
-        return loss
+        # detached: a loss kept by the caller would keep this step's autograd graph alive, and
+        # its gradient-accumulation nodes, tied to this step's stream, would break a later capture
+        return loss.detach()
 
     def _eager(self, X, targets) -> torch.Tensor:
-        # after capture the gradients must stay the graph's tensors: zero them, never drop them
-        self.optimizer.zero_grad(set_to_none=self.graph is None)
-        return self._update(X, targets)
-
-    def _warm_up(self, X, targets) -> torch.Tensor:
+        """One uncaptured step, on the side stream like the warm-up (the stream captures run on)."""
         self._side_stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(self._side_stream):
-            loss = self._eager(X, targets)
+            # after capture the gradients must stay the graph's tensors: zero them, never drop them
+            self.optimizer.zero_grad(set_to_none=self.graph is None)
+            loss = self._update(X, targets)
         torch.cuda.current_stream().wait_stream(self._side_stream)
         return loss
 
@@ -69,7 +69,7 @@ class GraphedStep:
         if self.graph is None:
             if self.warmup_left:
                 self.warmup_left -= 1
-                return self._warm_up(X, targets)
+                return self._eager(X, targets)
             return self._capture(X, targets)
         if self._lrs() != self.captured_lrs:
             return self._capture(X, targets)  # a schedule moved the learning rate
