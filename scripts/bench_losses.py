@@ -176,9 +176,9 @@ def machine() -> str:
 
 
 def markdown(table: list, repeats: int) -> str:
+    device_flag = f" --device {DEVICE}" if DEVICE.type != "cpu" else ""
     lines = [f"Measured on {machine()}; medians over {repeats} interleaved rounds, ratio = median of "
-             "per-round ratios (`python scripts/bench_losses.py" + (f" --device {DEVICE}" if DEVICE.type != "cpu" else "")
-             + "`).", "",
+             f"per-round ratios (`python scripts/bench_losses.py{device_flag}`).", "",
              "| benchmark | implementation | median ms | ratio |", "|---|---|---:|---:|"]
     for section, name, ms, ratio, is_ref in table:
         label = "1.00 (reference)" if is_ref else f"{ratio:.2f}x"

@@ -34,6 +34,11 @@ def test_readme_command_runs(tmp_path, command):
         X = rng.normal(size=(120, 3))
         rows = ["a,b,c,label"] + [f"{x[0]},{x[1]},{x[2]},{'yes' if x[0] + x[1] > 0 else 'no'}" for x in X]
         (tmp_path / "my_table.csv").write_text("\n".join(rows) + "\n")
+    if "data.path=X.npy" in args:  # the README's out-of-core example: arrays saved with np.save
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(500, 4))
+        np.save(tmp_path / "X.npy", X)
+        np.save(tmp_path / "y.npy", (X[:, 0] > 0).astype(np.int64))
     args = [a for a in args if not a.startswith("hydra.run.dir=")]
     proc = run_cli(*args, *FAST, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

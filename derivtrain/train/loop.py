@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from derivtrain.data.mapped import rows_in_memory
 from derivtrain.hessian import objective_sharpness
 from derivtrain.logging import Progress, log
-from derivtrain.data.mapped import rows_in_memory
 from derivtrain.train.batches import Batches
 from derivtrain.train.chunked_batches import ChunkedBatches
 from derivtrain.train.cuda_graph import GraphedStep
@@ -74,7 +74,9 @@ def fit(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkp
         resume_state = None
     elif resume_state is None and hasattr(model, "initialize"):
         # models that start from the data (mixtures: k-means++) start where EM starts
-        model.initialize(rows_in_memory(data.train.X), torch.Generator(device=data.train.X.device).manual_seed(trainer_cfg.seed))
+        # (out-of-core rows: from the first chunk, a random sample of a file saved shuffled)
+        start_generator = torch.Generator(device=data.train.X.device).manual_seed(trainer_cfg.seed)
+        model.initialize(rows_in_memory(data.train.X), start_generator)
     likelihood = has_log_likelihood(objective)
 
     epoch = step = skip_batches = 0

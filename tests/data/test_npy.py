@@ -201,9 +201,9 @@ def test_peak_memory_does_not_grow_with_the_file(tmp_path):
         np.save(tmp_path / f"y_{name}.npy", rng.integers(0, 2, size=n))
     peak = {}
     for name in sizes:
-        proc = subprocess.run([sys.executable, "-c", _SAMPLED_RUN, "data=npy", f"data.path={tmp_path / f'X_{name}.npy'}",
-                               f"data.target={tmp_path / f'y_{name}.npy'}", "model=svm", "trainer.max_epochs=1",
-                               "trainer.batch_size=1024", "data.chunk_rows=4096", "logger=none",
+        proc = subprocess.run([sys.executable, "-c", _SAMPLED_RUN, "data=npy",
+                               f"data.path={tmp_path / f'X_{name}.npy'}", f"data.target={tmp_path / f'y_{name}.npy'}",
+                               "model=svm", "trainer.max_epochs=1", "trainer.batch_size=1024", "data.chunk_rows=4096", "logger=none",
                                f"hydra.run.dir={tmp_path / f'run_{name}'}"], capture_output=True, text=True)
         assert "PEAK" in proc.stdout, proc.stderr
         peak[name] = [int(v) for v in proc.stdout.split("PEAK")[-1].split()]
