@@ -410,7 +410,8 @@ def validate(cfg) -> None:
                            else "data=csv needs data.path=<file.csv> and data.target=<column name> ")
                           + "(data.target=null: no target, a density problem for model=gmm or model=gaussian)")
     if "path" in d and d.target is None and d.task != "auto":
-        raise ConfigError(f"data.task={d.task} needs a target: set data.target")
+        raise ConfigError(f"data.task={d.task} needs targets: set data.target=<targets.npy>" if out_of_core else
+                          f"data.task={d.task} needs a target column: set data.target=<column name>")
     if out_of_core:
         _check_out_of_core(d, t, o)
     _positive("trainer.max_epochs", t.max_epochs)
