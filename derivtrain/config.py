@@ -325,8 +325,8 @@ class DiagnosticsSchema:
 
 
 _SCHEMAS = {
-    "data": {"bundled": BundledDataSchema, "csv": CsvDataSchema, "npy": NpyDataSchema, "synthetic": SyntheticDataSchema,
-             "blobs": BlobsDataSchema, "counts": CountsDataSchema},
+    "data": {"bundled": BundledDataSchema, "csv": CsvDataSchema, "npy": NpyDataSchema,
+             "synthetic": SyntheticDataSchema, "blobs": BlobsDataSchema, "counts": CountsDataSchema},
     "model": {"linear": LinearModelSchema, "logistic": LogisticModelSchema, "svm": SVMModelSchema,
               "mlp": MLPModelSchema, "gmm": GaussianMixtureSchema, "gaussian": GaussianModelSchema,
               "poisson": PoissonModelSchema},

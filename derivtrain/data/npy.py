@@ -27,11 +27,11 @@ def load_npy(path: str, target: Optional[str], task: str = "auto") -> Table:
     if y.ndim != 1 or len(y) != len(X):
         raise DataError(f"data.target={target} has shape {y.shape}; it needs one value per row of "
                         f"data.path ({len(X)} rows)")
-    if task == "auto":
-        task = infer_task(y if y.dtype.kind in "biuf" else None)
     numeric = y.dtype.kind in "biuf"
     if numeric and not np.isfinite(y).all():
         raise DataError(f"data.target={target} contains NaN or infinite values; clean or drop those rows first")
+    if task == "auto":
+        task = infer_task(y if numeric else None)
     if task == "regression":
         if not numeric:
             raise DataError(f"data.target={target} holds {y.dtype}; regression needs numbers "

@@ -54,7 +54,7 @@ class DataSpec:
 class Split:
     """Standardized features and encoded targets on the run's device."""
 
-    X: torch.Tensor  # (n, d) float32
+    X: torch.Tensor  # (n, d) float32 (data=npy: a MappedRows, read from disk chunk by chunk)
     y: torch.Tensor  # (n,) int64 class index, or float32 target
 
     def __len__(self) -> int:
