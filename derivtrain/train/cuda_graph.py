@@ -43,7 +43,8 @@ class GraphedStep:
         return loss.detach()
 
     def _eager(self, X, targets) -> torch.Tensor:
-        """One uncaptured step, on the side stream like the warm-up (the stream captures run on)."""
+        """One uncaptured step (a warm-up, or a short batch), on a side stream: torch.cuda.graphs
+        asks warm-up steps to run off the default stream, and later eager steps do the same."""
         self._side_stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(self._side_stream):
             # after capture the gradients must stay the graph's tensors: zero them, never drop them
