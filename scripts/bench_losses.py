@@ -23,25 +23,18 @@ import argparse
 import os
 import platform
 import statistics
-import time
+import sys
+from pathlib import Path
 
 import torch
 
-from derivtrain.losses import functional as F
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from derivtrain.losses import functional as F  # noqa: E402
+from scripts.timing import timed  # noqa: E402
 
 
 DEVICE = torch.device("cpu")  # set by --device
-
-
-def timed(fn) -> float:
-    """Wall time of fn(); on a GPU the queued kernels are waited for before and after."""
-    if DEVICE.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if DEVICE.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
 
 
 def compare(candidates: dict, repeats: int, warmup: int = 2) -> dict:
@@ -52,7 +45,7 @@ def compare(candidates: dict, repeats: int, warmup: int = 2) -> dict:
     times = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, fn in candidates.items():
-            times[name].append(timed(fn))
+            times[name].append(timed(fn, DEVICE))
     return times
 
 

@@ -5,19 +5,25 @@ import time
 import torch
 
 
+def wait(device: torch.device) -> None:
+    """Timers stop when a GPU's queued work is done, not when it is queued (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device: torch.device) -> float:
+    """Wall time of one call of `fn()`, CUDA work waited for before and after."""
+    wait(device)
+    start = time.perf_counter()
+    fn()
+    wait(device)
+    return time.perf_counter() - start
+
+
 def median_seconds(fn, repeats: int, device: torch.device) -> float:
     """Median wall time of `fn()` over `repeats` calls after one warm-up; CUDA work is waited for."""
     fn()  # warm-up: first-call allocations, lazy initialisation, imports
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(timed(fn, device) for _ in range(repeats))
 
 
 def hand_hinge_step(model: torch.nn.Linear, optimizer, X, signs, alpha: float) -> None:
