@@ -4,6 +4,7 @@ Each YAML option names its schema in its defaults list (`/schema/<group>@_here_:
 checks key names and types while composing; `validate` then checks values that types cannot
 (ranges, choices, devices) before any tensor is built.
 """
+import math
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
@@ -163,6 +164,7 @@ class ElasticNetSchema(RegularizerSchema):
 class OptimSchema:
     name: str = MISSING
     lr: float = 0.1
+    tol: float = 1.0e-4  # convex models: stop once the certified relative optimality gap is below it
     weight_decay: float = 0.0
     schedule: str = "none"  # none | cosine | step | plateau
     step_size: int = 30  # step: multiply lr by gamma every step_size epochs
@@ -194,13 +196,40 @@ class LBFGSSchema(OptimSchema):
     line_search: Optional[str] = "strong_wolfe"
 
 
-# Full-batch methods with their own loops; trainer.max_epochs and batch_size do not apply to them.
+# Full-batch methods with their own loops; trainer.batch_size does not apply to them.
+@dataclass
+class CertifiedSchema:
+    """Newton on a smoothed objective, stopped on a duality-gap certificate (train/certified.py).
+    trainer.max_epochs caps its iterations."""
+    name: str = "certified"
+    tol: float = 1.0e-4  # stop once the certified relative optimality gap (P - D) / |P| is below it
+    hessian: str = "auto"  # dense | cg (conjugate gradients, Hessian-vector products only) | auto
+    max_dense: int = 2048  # auto: a dense Hessian up to this many parameters (per class where classes do not interact)
+    dtype: str = "float64"  # iterate in float64: certifying a gap of 1e-6 needs more than float32's rounding
+
+
+@dataclass
+class AutoSchema(AdamSchema):
+    """optim=auto: each model's natural solver (derivtrain/train/fitters.py). The keys are those of
+    the solvers it may pick: tol/hessian/max_dense/dtype (the certified solver), n_init/init/max_iter
+    (EM: mixtures), lr/betas/eps/weight_decay/schedule (Adam: the MLP and plugin models)."""
+    name: str = "auto"
+    lr: float = 0.01
+    tol: float = 1.0e-4
+    hessian: str = "auto"
+    max_dense: int = 2048
+    dtype: str = "float64"
+    max_iter: int = 100
+    n_init: int = 1
+    init: str = "kmeans"
+
+
 @dataclass
 class NewtonSchema:
     """Newton's method with the Hessian from autograd and a backtracking line search (train/newton.py)."""
     name: str = "newton"
     max_iter: int = 50
-    tol: float = 1e-10  # converged once the predicted decrease (half the squared Newton decrement) is below tol
+    tol: float = 1.0e-4  # a certified relative gap where the objective has a convex dual, else decrement^2/2 <= tol |f|
     hessian: str = "auto"  # dense | cg (Newton-CG, Hessian-vector products only) | auto (dense up to max_dense)
     max_dense: int = 200  # parameters; dense costs one backward pass per parameter, CG one per CG step
     dtype: str = "float64"  # iterate in float64 (float32 rounding stops Newton short of the optimum)
@@ -232,7 +261,7 @@ class TrainerSchema:
     max_epochs: int = 100
     batch_size: Optional[int] = None  # null = full batch
     val_every_n_epochs: int = 1  # 0 = never
-    log_every_n_steps: int = 10
+    log_every_n_steps: Optional[int] = None  # null: one loss point per epoch, at most 100 a run
     checkpoint_every_n_epochs: int = 0  # 0 = only the final checkpoints/last.pt
     on_nonfinite: str = "stop"  # stop | skip_step: what a NaN/Inf loss or gradient does
     keep_checkpoints: int = 2  # step files kept beside last.pt (an unreadable last.pt falls back to them)
@@ -333,7 +362,7 @@ _SCHEMAS = {
     "loss": {"loss": LossSchema, "hinge": HingeLossSchema, "multiclass_hinge": MulticlassHingeLossSchema},
     "regularizer": {"regularizer": RegularizerSchema, "elastic_net": ElasticNetSchema},
     "optim": {"sgd": SGDSchema, "adam": AdamSchema, "lbfgs": LBFGSSchema, "newton": NewtonSchema,
-              "em": EMSchema},
+              "em": EMSchema, "certified": CertifiedSchema, "auto": AutoSchema},
     "trainer": {"trainer": TrainerSchema},
     "logger": {"logger": LoggerSchema},
     "analysis": {"analysis": AnalysisSchema, "integrated_gradients": IntegratedGradientsSchema,
@@ -353,7 +382,9 @@ def register_schemas() -> None:
 
 # ---- value checks -----------------------------------------------------------------------------
 GRADIENT_OPTIMIZERS = ("sgd", "adam", "adamw", "lbfgs")
-OPTIMIZERS = GRADIENT_OPTIMIZERS + ("newton", "em")
+FULL_BATCH_OPTIMIZERS = ("auto", "certified", "newton", "em")  # auto: unless it picks the gradient loop
+OPTIMIZERS = FULL_BATCH_OPTIMIZERS + GRADIENT_OPTIMIZERS
+PRECISIONS = ("float32", "float64")
 EM_INITS = ("kmeans", "k-means++")
 HESSIANS = ("auto", "dense", "cg")
 SCHEDULES = ("none", "cosine", "step", "plateau")
@@ -412,8 +443,6 @@ def validate(cfg) -> None:
     if "path" in d and d.target is None and d.task != "auto":
         raise ConfigError(f"data.task={d.task} needs targets: set data.target=<targets.npy>" if out_of_core else
                           f"data.task={d.task} needs a target column: set data.target=<column name>")
-    if out_of_core:
-        _check_out_of_core(d, t, o)
     _positive("trainer.max_epochs", t.max_epochs)
     _positive("trainer.batch_size", t.batch_size)
     _positive("trainer.log_every_n_steps", t.log_every_n_steps)
@@ -423,12 +452,12 @@ def validate(cfg) -> None:
     _positive("trainer.gradient_clip_norm", t.gradient_clip_norm)
     if o.name not in OPTIMIZERS:
         raise choice_error("optim.name", o.name, OPTIMIZERS)
-    if o.name in GRADIENT_OPTIMIZERS:
+    if "tol" in o and not (o.tol > 0 and math.isfinite(o.tol)):
+        raise ConfigError(f"optim.tol={o.tol} must be a finite number > 0 (the relative optimality gap to stop at)")
+    if "lr" in o:
         _positive("optim.lr", o.lr)
-        if o.schedule not in SCHEDULES:
-            raise choice_error("optim.schedule", o.schedule, SCHEDULES)
-    else:
-        _check_full_batch_method(o, t)
+    if "schedule" in o and o.schedule not in SCHEDULES:
+        raise choice_error("optim.schedule", o.schedule, SCHEDULES)
     if str(t.progress_bar).lower() not in ("auto", "true", "false"):  # Hydra turns false into False
         raise choice_error("trainer.progress_bar", t.progress_bar, ("auto", "true", "false"))
     if t.on_nonfinite not in ("stop", "skip_step"):
@@ -441,8 +470,6 @@ def validate(cfg) -> None:
         raise choice_error("trainer.strategy", t.strategy, ("single", "ddp"))
     if t.backend not in ("auto", "gloo", "nccl"):
         raise choice_error("trainer.backend", t.backend, ("auto", "gloo", "nccl"))
-    if t.cuda_graph:
-        _check_cuda_graph(t, o)
     es = t.early_stopping
     if es.mode not in ("auto", "min", "max"):
         raise choice_error("trainer.early_stopping.mode", es.mode, ("auto", "min", "max"))
@@ -464,6 +491,15 @@ def validate(cfg) -> None:
     check_target(cfg.loss, "loss")
     check_target(cfg.regularizer, "regularizer")
     check_target(cfg.data, "data", ignored=("test_size", "val_size", "standardize", "chunk_rows"))
+    from derivtrain.config_solver import check_solver  # needs the classes check_target imported
+
+    fitter = check_solver(cfg)
+    if t.cuda_graph:
+        _check_cuda_graph(t, o, fitter)
+    if fitter != "gradient":
+        _check_full_batch_method(o, t, fitter)
+    if out_of_core:
+        _check_out_of_core(d, t, fitter)
 
 
 MULTICLASS = ("ovr", "crammer_singer", "weston_watkins")
@@ -506,47 +542,49 @@ def _check_diagnostics(d) -> None:
         raise choice_error("diagnostics.hessian_method", d.hessian_method, HESSIAN_METHODS)
 
 
-def _check_cuda_graph(t, o) -> None:
+def _check_cuda_graph(t, o, fitter: str) -> None:
     """A captured step replays fixed kernels: nothing in it may need the host or other processes."""
-    if o.name not in ("sgd", "adam", "adamw"):
-        raise ConfigError(f"trainer.cuda_graph=true captures one gradient step; optim={o.name} is not one "
-                          "(use optim=sgd, adam or adamw)")
     if t.on_nonfinite == "skip_step":
         raise ConfigError("trainer.on_nonfinite=skip_step decides on the host at every step, which a CUDA graph "
                           "cannot; use trainer.on_nonfinite=stop (checked at the logging interval) with cuda_graph")
     if t.strategy == "ddp":
         raise ConfigError("trainer.cuda_graph=true runs in one process; drop trainer=ddp or cuda_graph")
+    if fitter != "gradient" or o.name == "lbfgs":
+        chosen = f"optim={o.name}" + (f" (here: the {fitter} solver)" if o.name == "auto" else "")
+        raise ConfigError(f"trainer.cuda_graph=true captures one gradient step; {chosen} is not one "
+                          "(use optim=sgd, adam or adamw)")
 
 
-def _check_out_of_core(d, t, o) -> None:
+def _check_out_of_core(d, t, fitter: str) -> None:
     """Data read from disk in chunks trains on minibatches: nothing may need all rows at once."""
     _positive("data.chunk_rows", d.chunk_rows)
-    if t.batch_size is None or o.name not in GRADIENT_OPTIMIZERS:
-        method = f"optim={o.name}" if o.name not in GRADIENT_OPTIMIZERS else "trainer.batch_size=null"
+    if t.batch_size is None or fitter != "gradient":
+        method = "trainer.batch_size=null" if fitter == "gradient" else f"the {fitter} solver (optim)"
         raise ConfigError(f"data=npy reads the file in chunks and trains on minibatches, but {method} needs every "
                           "row at once; set trainer.batch_size (e.g. 4096) with optim=sgd, adam or adamw")
 
 
-def _check_full_batch_method(o, t) -> None:
-    """optim=newton and optim=em: each iteration reads the whole training set, in one process."""
+def _check_full_batch_method(o, t, fitter: str) -> None:
+    """The certified solver, Newton and EM: each iteration reads the whole training set, in one process."""
+    chosen = f"optim={o.name}" + (f" (here: the {fitter} solver)" if o.name == "auto" else "")
     if t.strategy == "ddp":
         # their loops do not shard rows or reduce across ranks: every rank would repeat the whole fit
-        raise ConfigError(f"optim={o.name} fits in one process; trainer=ddp would repeat the whole fit on every "
-                          "rank: run it without torchrun and trainer=ddp")
+        raise ConfigError(f"{chosen} fits in one process; trainer=ddp would repeat the whole fit on every "
+                          "rank: use optim=sgd (or adam) with trainer=ddp, or run without torchrun")
     if t.batch_size is not None:
-        raise ConfigError(f"optim={o.name} uses the full training set in every iteration; "
-                          f"trainer.batch_size={t.batch_size} must be null")
-    _positive("optim.max_iter", o.max_iter)
-    _positive("optim.tol", o.tol, allow_zero=True)
-    if o.name == "em":
+        raise ConfigError(f"{chosen} uses the full training set in every iteration; "
+                          f"trainer.batch_size={t.batch_size} must be null (or pick optim=sgd/adam for minibatches)")
+    if "max_iter" in o:
+        _positive("optim.max_iter", o.max_iter)
+    if fitter == "em":
         _positive("optim.n_init", o.n_init)
         if o.init not in EM_INITS:
             raise choice_error("optim.init", o.init, EM_INITS)
-    else:
+    elif "hessian" in o:
         if o.hessian not in HESSIANS:
             raise choice_error("optim.hessian", o.hessian, HESSIANS)
-        if o.dtype not in ("float32", "float64"):
-            raise choice_error("optim.dtype", o.dtype, ("float32", "float64"))
+        if o.dtype not in PRECISIONS:
+            raise choice_error("optim.dtype", o.dtype, PRECISIONS)
         _positive("optim.max_dense", o.max_dense)
 
 

@@ -166,3 +166,14 @@ def objective_sharpness(objective, X: torch.Tensor, targets: torch.Tensor, itera
                               method=method, seed=seed)
     finally:
         model.train(was_training)
+
+
+def sharpness_tag(objective, method: str = "auto") -> str:
+    """The TensorBoard tag that says what objective_sharpness measured: the Hessian's top eigenvalue
+    (exact Hessian-vector products of a twice-differentiable objective), or, for a kinked objective
+    (hinge, L1) measured by finite differences of subgradients, the top curvature of the objective
+    smoothed over the difference step: not a Hessian (away from the kinks an SVM's is alpha)."""
+    twice = getattr(objective, "twice_differentiable", True)
+    if method == "exact" or (method == "auto" and twice):
+        return "diagnostics/hessian_top_eigenvalue"
+    return "diagnostics/smoothed_curvature_top_eigenvalue"

@@ -1,7 +1,14 @@
-"""run(cfg): the whole story of a training run, top to bottom."""
+"""run(cfg): the whole story of a training run, top to bottom, in three named phases.
+
+    set_up   validate, data, model inside its objective, logger, what a checkpoint carries
+    fit      the fitter that optim names (derivtrain/train/fitters.py), then `finish`
+    report   test metrics, analysis, TensorBoard hparams, metrics.json and split.npz
+"""
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,17 +23,36 @@ from derivtrain.logging import NullLogger, log, make_logger
 from derivtrain.losses import Objective
 from derivtrain.sensitivity.analysis import make_analysis
 from derivtrain.train.checkpoint import load_checkpoint
-from derivtrain.train.em import fit_em
 from derivtrain.train.distributed import local_device, make_distributed
-from derivtrain.train.loop import fit
+from derivtrain.train.fitters import fit_objective
+from derivtrain.train.fitting import Checkpointer, FitContext
 from derivtrain.train.metrics import evaluate
-from derivtrain.train.newton import fit_newton
+
+
+@dataclass
+class Session:
+    """Everything set_up builds: what the fit and the report work on."""
+
+    cfg: Any
+    run_dir: Path
+    data: Any
+    objective: Objective
+    analysis: Any
+    logger: Any
+    distributed: Any
+    resume_state: dict | None
+    checkpoint_extra: dict
 
 
 def run(cfg, run_dir) -> dict:
     """Train, evaluate and write the run folder; returns the final metrics."""
+    session = set_up(cfg, Path(run_dir))
+    result = fit(session)
+    return report(session, result.metrics)
+
+
+def set_up(cfg, run_dir: Path) -> Session:
     validate(cfg)  # configuration errors surface before any tensor is built
-    run_dir = Path(run_dir)
     resume_state = load_checkpoint(cfg.trainer.resume) if cfg.trainer.resume else None
     device = local_device(resolve_device(cfg.trainer.device))
     if cfg.trainer.cuda_graph and device.type != "cuda":
@@ -39,41 +65,55 @@ def run(cfg, run_dir) -> dict:
     if resume_state is not None:
         check_resumable(resume_state, data.spec, cfg.trainer.resume)
     objective = build_objective(cfg, data)
-    model, loss = objective.model, objective.loss
+    model = objective.model
     analysis = make_analysis(cfg.analysis, model, data.spec)  # checked against data and model before training
-
     if distributed.world_size > 1:
         distributed.broadcast_parameters(model)
     if cfg.trainer.compile:
         model.compile()  # in place: the module, its state_dict keys and its estimator API stay as they are
+
     purge_step = resume_state["step"] + 1 if resume_state else None
     logger = make_logger(cfg.logger, run_dir, purge_step) if distributed.is_main else NullLogger()
-    resolved = OmegaConf.to_container(cfg, resolve=True)
     logger.log_text("config", "```\n" + OmegaConf.to_yaml(cfg, resolve=True) + "\n```")
-    saving = dict(checkpoint_path=run_dir / "checkpoints" / "last.pt",
-                  checkpoint_extra=dict(config=resolved, spec=data.spec.to_dict(),
-                                        probability_link=model.probability_link,
-                                        preprocessing={"feature_mean": data.feature_mean.cpu(),
-                                                       "feature_scale": data.feature_scale.cpu()}))
-    if cfg.optim.name == "em":  # mixtures: closed-form E and M steps, not a gradient loop
-        result = fit_em(objective, data, cfg.optim, cfg.trainer, logger, **saving, resume_state=resume_state)
-    elif cfg.optim.name == "newton":  # second order: the Hessian from autograd, a line search
-        result = fit_newton(objective, data, cfg.optim, cfg.trainer, logger, **saving, resume_state=resume_state)
-    else:  # gradient steps: derivtrain/train/loop.py
-        result = fit(objective, data, cfg.optim, cfg.trainer, logger, **saving,
-                     resume_state=resume_state, diagnostics=cfg.get("diagnostics"), distributed=distributed)
+    extra = dict(config=OmegaConf.to_container(cfg, resolve=True), spec=data.spec.to_dict(),
+                 probability_link=model.probability_link,
+                 preprocessing={"feature_mean": data.feature_mean.cpu(), "feature_scale": data.feature_scale.cpu()})
+    return Session(cfg, run_dir, data, objective, analysis, logger, distributed, resume_state, extra)
 
-    test_targets = loss.encode_targets(data.test.y, data.spec.n_outputs)
-    metrics = {**result.metrics, **evaluate(objective, data.test, test_targets, "test", data.spec.n_classes)}
-    distributed.close()
-    if not distributed.is_main:  # rank 0 alone analyses and writes the run folder
+
+def fit(session: Session):
+    """The fitter optim names, on the session's objective and data (its FitResult, finished)."""
+    cfg = session.cfg
+    checkpoints = Checkpointer(session.run_dir / "checkpoints" / "last.pt", session.checkpoint_extra,
+                               keep=cfg.trainer.keep_checkpoints, is_main=session.distributed.is_main)
+    ctx = FitContext(session.objective, session.data, cfg.optim, cfg.trainer, session.logger, checkpoints,
+                     resume_state=session.resume_state, distributed=session.distributed,
+                     diagnostics=cfg.get("diagnostics"))
+    return fit_objective(ctx)
+
+
+def report(session: Session, metrics: dict) -> dict:
+    """Test metrics, then (rank 0 alone) the analysis and the run folder's files."""
+    data, objective = session.data, session.objective
+    test_targets = objective.loss.encode_targets(data.test.y, data.spec.n_outputs)
+    metrics = {**metrics, **evaluate(objective, data.test, test_targets, "test", data.spec.n_classes)}
+    session.distributed.close()
+    if not session.distributed.is_main:
         return metrics
-    metrics.update(analysis(model, data.test, run_dir / "attributions", logger))
+    logger = session.logger
+    metrics.update(session.analysis(objective.model, data.test, session.run_dir / "attributions", logger))
+    resolved = session.checkpoint_extra["config"]
     logger.log_hparams(flat_hparams(resolved), {k: v for k, v in metrics.items() if k.startswith("test/")})
     logger.close()
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    log.info("run folder: %s", run_dir)
+    write_split(session.run_dir / "split.npz", data)
+    (session.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    log.info("run folder: %s", session.run_dir)
     return metrics
+
+
+def write_split(path: Path, data) -> None:
+    """train/val/test as row indices into the source table, so anyone can recompute on the same rows."""
+    np.savez(path, **{name: np.asarray(rows, dtype=np.int64) for name, rows in data.indices.items()})
 
 
 def build_objective(cfg, data) -> Objective:
@@ -85,7 +125,7 @@ def build_objective(cfg, data) -> Objective:
     model.set_standardization(data.feature_mean.cpu(), data.feature_scale.cpu())
     model.probability_link = getattr(loss, "probability_link", None)
     # n_train: the SVM's C (scikit-learn's) becomes the penalty strength alpha = 1/(C n_train)
-    return Objective(model.to(data.train.X.device), loss, penalty, n_train=len(data.train))
+    return Objective(model.to(data.feature_mean.device), loss, penalty, n_train=len(data.train))
 
 
 def check_resumable(state: dict, spec, source) -> None:
@@ -121,7 +161,7 @@ def check_compatible(cfg, model, loss, spec) -> None:
                           f"{task} problem; pick another loss")
     if cfg.optim.name == "em" and not hasattr(model, "m_step"):
         raise ConfigError(f"optim=em fits mixture models (model=gmm, model=gaussian), not "
-                          f"{_option(cfg, 'model')}; use optim=newton, lbfgs, sgd or adam")
+                          f"{_option(cfg, 'model')}; use optim=auto, newton, lbfgs, sgd or adam")
 
 
 def _option(cfg, group: str) -> str:

@@ -25,12 +25,13 @@ from derivtrain.run import build_objective, seed_everything  # noqa: E402
 from derivtrain.train.loop import fit  # noqa: E402
 from scripts.timing import hand_hinge_step  # noqa: E402
 from tests.conftest import compose_config  # noqa: E402
+from derivtrain.train.fitting import make_context  # noqa: E402
 
 ALPHA, LR, MOMENTUM = 1e-3, 0.1, 0.9
 
 
 def derivtrain_step_ms(overrides, epochs):
-    cfg = compose_config("model=svm", "logger=none", "trainer.val_every_n_epochs=0",
+    cfg = compose_config("model=svm", "optim=sgd", "logger=none", "trainer.val_every_n_epochs=0",
                          "trainer.log_every_n_steps=1000000", "trainer.progress_bar=false",
                          f"regularizer.strength={ALPHA}", f"optim.lr={LR}", *overrides)
     seed_everything(0)
@@ -41,7 +42,7 @@ def derivtrain_step_ms(overrides, epochs):
             cfg.trainer.max_epochs = e
             objective = build_objective(cfg, data)
             start = time.perf_counter()
-            result = fit(objective, data, cfg.optim, cfg.trainer, NullLogger(), Path(tmp) / "last.pt", {})
+            result = fit(make_context(cfg, objective, data, NullLogger(), Path(tmp) / "last.pt"))
             times[e] = (time.perf_counter() - start, result.steps)
     (t1, s1), (t2, s2) = times[epochs], times[2 * epochs]
     return 1000 * (t2 - t1) / (s2 - s1), data

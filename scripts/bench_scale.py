@@ -28,6 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.timing import hand_hinge_step, wait  # noqa: E402
+from derivtrain.train.fitting import make_context  # noqa: E402
 
 BATCH, LR, ALPHA = 4096, 0.1, 1e-5
 
@@ -66,7 +67,7 @@ def derivtrain_epoch(X, y, shuffle, *overrides):
     from derivtrain.train.loop import fit
     from tests.conftest import compose_config
 
-    cfg = compose_config("model=svm", "logger=none", "trainer.val_every_n_epochs=0", "trainer.max_epochs=1",
+    cfg = compose_config("model=svm", "optim=sgd", "logger=none", "trainer.val_every_n_epochs=0", "trainer.max_epochs=1",
                          f"trainer.batch_size={BATCH}", f"trainer.shuffle={shuffle}", "trainer.progress_bar=false",
                          "trainer.log_every_n_steps=1000000", f"regularizer.strength={ALPHA}", f"optim.lr={LR}",
                          f"trainer.device={X.device.type}", *overrides)
@@ -79,7 +80,7 @@ def derivtrain_epoch(X, y, shuffle, *overrides):
     with TemporaryDirectory() as tmp:
         wait(X.device)
         start = time.perf_counter()
-        fit(objective, data, cfg.optim, cfg.trainer, NullLogger(), Path(tmp) / "last.pt", {})
+        fit(make_context(cfg, objective, data, NullLogger(), Path(tmp) / "last.pt"))
         # fit ends with a train-set evaluation and a checkpoint: time them apart and take them off
         from derivtrain.train.metrics import evaluate
 

@@ -11,5 +11,5 @@ from tests.train.helpers import fit_config
     (["model=mlp", "data=digits"], "val/accuracy", 0.95),
 ])
 def test_defaults_learn(tmp_path, overrides, metric, target):
-    result, _, _ = fit_config(tmp_path, *overrides)
+    result, _, _ = fit_config(tmp_path, *overrides, natural=True)
     assert result.metrics[metric] >= target

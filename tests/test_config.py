@@ -29,6 +29,9 @@ def test_option_composes_and_validates(group, option):
         overrides += ["data.path=x.npy", "data.target=y.npy", "trainer.batch_size=64"]
     if group == "model" and option == "linear":
         overrides.append("data=diabetes")
+    # solvers that need another model than the default SVM: its own, where it suits
+    overrides += {("optim", "em"): ["model=gmm"], ("optim", "newton"): ["model=logistic"],
+                  ("optim", "lbfgs"): ["model=logistic"]}.get((group, option), [])
     cfg = compose_config(*overrides)
     validate(cfg)
     assert set(cfg) == set(GROUPS)
@@ -66,7 +69,7 @@ def test_models_pick_their_loss_and_the_command_line_wins():
     ("trainer.early_stopping.mode=up", "choices: auto, max, min"),
     ("data=csv", "data=csv needs data.path"),
     ("data=npy", "data=npy needs data.path"),
-    ("trainer.cuda_graph=true optim=lbfgs", "optim=lbfgs is not one"),
+    ("trainer.cuda_graph=true optim=lbfgs model=logistic", "optim=lbfgs is not one"),
     ("trainer.cuda_graph=true trainer.on_nonfinite=skip_step", "skip_step decides on the host"),
     ("trainer.cuda_graph=true trainer=ddp", "runs in one process"),
 ])

@@ -9,6 +9,7 @@ from derivtrain.losses import CrossEntropyLoss, HingeLoss, L2Penalty, NoSecondDe
 from derivtrain.models.logistic import LogisticRegression
 from derivtrain.models.mlp import MLP
 from derivtrain.models.svm import LinearSVM
+from derivtrain.train.fitting import make_context
 
 
 def problem(model_cls=MLP, n=40, d=3, classes=3, seed=0, **kwargs):
@@ -129,12 +130,13 @@ def test_sharpness_is_logged_during_training(tmp_path):
         def log_histograms(self, model, step):
             pass
 
-    cfg = compose_config("model=logistic", "data=iris", "trainer.max_epochs=6", "diagnostics.hessian_every_n_epochs=3")
+    cfg = compose_config("model=logistic", "optim=sgd", "data=iris", "trainer.max_epochs=6",
+                         "diagnostics.hessian_every_n_epochs=3")
     seed_everything(0)
     data = build_data(cfg.data, torch.device("cpu"), seed=0)
     objective = build_objective(cfg, data)
     logger = Recorder()
-    fit(objective, data, cfg.optim, cfg.trainer, logger, tmp_path / "last.pt", {}, diagnostics=cfg.diagnostics)
+    fit(make_context(cfg, objective, data, logger, tmp_path / "last.pt"))
     logged = [(v, step) for k, v, step in logger.scalars if k == "diagnostics/hessian_top_eigenvalue"]
     assert [step for _, step in logged] == [3, 6]  # full batch: one step per epoch
     # logistic regression + L2: convex, so the sharpness is positive and at least the L2 strength

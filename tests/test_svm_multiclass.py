@@ -10,7 +10,8 @@ from derivtrain.data import build_data
 from derivtrain.logging import NullLogger
 from derivtrain.losses import HingeLoss, MulticlassHingeLoss
 from derivtrain.run import build_objective, seed_everything
-from derivtrain.train.loop import fit
+from derivtrain.train.fitters import fit_objective
+from derivtrain.train.fitting import make_context
 from derivtrain.train.metrics import evaluate
 from tests.conftest import compose_config, run_cli
 
@@ -21,8 +22,7 @@ def train(tmp_path, *overrides):
     seed_everything(cfg.trainer.seed)
     data = build_data(cfg.data, torch.device("cpu"), seed=cfg.trainer.seed)
     objective = build_objective(cfg, data)
-    fit(objective, data, cfg.optim, cfg.trainer, NullLogger(), tmp_path / "last.pt", {},
-        diagnostics=cfg.diagnostics)
+    fit_objective(make_context(cfg, objective, data, NullLogger(), tmp_path / "last.pt"))
     test_targets = objective.loss.encode_targets(data.test.y, data.spec.n_outputs)
     return objective, evaluate(objective, data.test, test_targets, "test", data.spec.n_classes)
 

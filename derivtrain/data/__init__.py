@@ -57,7 +57,7 @@ def build_data(data_cfg, device: torch.device, seed: int) -> Data:
         return Split(X=X_all[idx_t].contiguous(), y=y_all[idx_t])
 
     return Data(spec=spec, train=take(train), val=take(val) if len(val) else None, test=take(test),
-                feature_mean=mean_t, feature_scale=scale_t)
+                feature_mean=mean_t, feature_scale=scale_t, indices={"train": train, "val": val, "test": test})
 
 
 def _check_targets(table: Table) -> None:

@@ -18,11 +18,7 @@ def load_csv(path: str, target: Optional[str], features: Optional[list] = None, 
         raise DataError(f"data.path={path} is a folder; give the CSV file inside it")
     if not file.is_file():
         raise DataError(f"data.path={path}: no such file")
-    with open(file, newline="") as f:
-        rows = list(csv.reader(f))
-    if len(rows) < 2:
-        raise DataError(f"data.path={path}: needs a header row and at least one data row")
-    header, body = [h.strip() for h in rows[0]], [r for r in rows[1:] if r]
+    header = _header(file, path)
     if target is not None and target not in header:
         raise DataError(f"data.target={target} is not a column of {path}; {did_you_mean(target, header, 'columns')}")
     features = list(features) if features else [h for h in header if h != target]
@@ -30,20 +26,62 @@ def load_csv(path: str, target: Optional[str], features: Optional[list] = None, 
         if name not in header:
             raise DataError(f"data.features: {name} is not a column of {path}; {did_you_mean(name, header, 'columns')}")
     cols = {name: i for i, name in enumerate(header)}
-    X = np.empty((len(body), len(features)), dtype=np.float64)
-    for j, name in enumerate(features):
-        for i, row in enumerate(body):
-            try:
-                X[i, j] = float(row[cols[name]])
-            except (ValueError, IndexError):
-                cell = row[cols[name]] if cols[name] < len(row) else "<missing>"
-                raise DataError(f"{path} line {i + 2}, column {name}: {cell!r} is not a number "
-                                f"(features must be numeric; pick columns with data.features)") from None
+    X, raw_y = _read_columns(file, path, [cols[name] for name in features], features,
+                             None if target is None else cols[target])
     if target is None:
-        return Table(X=X, y=np.zeros(len(body)), feature_names=features, task="density")
-    raw_y = [row[cols[target]].strip() if cols[target] < len(row) else "" for row in body]
+        return Table(X=X, y=np.zeros(len(X)), feature_names=features, task="density")
     y, task = _targets(raw_y, task, path, target)
     return Table(X=X, y=y, feature_names=features, task=task)
+
+
+def _header(file: Path, path: str) -> list:
+    with open(file, newline="") as f:
+        first = next(csv.reader(f), None)
+    if not first:
+        raise DataError(f"data.path={path}: needs a header row and at least one data row")
+    return [h.strip() for h in first]
+
+
+def _read_columns(file: Path, path: str, columns: list, names: list, target):
+    """(features as float64, the target column's raw strings or None).
+
+    numpy's C parser reads a clean file: ~10x faster than a float() per cell, which is where a
+    100k-row table's time went. A file it refuses is read again row by row with the csv module,
+    to say which line and column is not a number."""
+    options = dict(delimiter=",", skiprows=1, quotechar='"', ndmin=2)
+    wanted = columns + ([] if target is None else [target])
+    try:  # one pass when the target is numeric too (labels 0/1, counts, values)
+        table = np.loadtxt(file, usecols=wanted, dtype=np.float64, **options)
+        if len(table):
+            return table[:, :len(columns)], None if target is None else [repr(v) for v in table[:, -1].tolist()]
+    except ValueError:
+        pass
+    try:
+        X = np.loadtxt(file, usecols=columns, dtype=np.float64, **options)
+        raw_y = [v.strip() for v in np.loadtxt(file, usecols=[target], dtype=str, **options)[:, 0]]
+        if len(X):
+            return X, raw_y
+    except (ValueError, TypeError):
+        pass
+    return _read_rows(file, path, columns, names, target)
+
+
+def _read_rows(file: Path, path: str, columns: list, names: list, target):
+    with open(file, newline="") as f:
+        body = [r for r in list(csv.reader(f))[1:] if r]
+    if not body:
+        raise DataError(f"data.path={path}: needs a header row and at least one data row")
+    X = np.empty((len(body), len(columns)), dtype=np.float64)
+    for j, (col, name) in enumerate(zip(columns, names)):
+        for i, row in enumerate(body):
+            try:
+                X[i, j] = float(row[col])
+            except (ValueError, IndexError):
+                cell = row[col] if col < len(row) else "<missing>"
+                raise DataError(f"{path} line {i + 2}, column {name}: {cell!r} is not a number "
+                                f"(features must be numeric; pick columns with data.features)") from None
+    raw_y = None if target is None else [row[target].strip() if target < len(row) else "" for row in body]
+    return X, raw_y
 
 
 def _targets(raw: list, task: str, path: str, target: str):
@@ -65,3 +103,4 @@ def _as_numbers(raw: list):
         return np.asarray([float(v) for v in raw], dtype=np.float64)
     except ValueError:
         return None
+

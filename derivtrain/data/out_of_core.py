@@ -70,4 +70,5 @@ def build_out_of_core(X: MappedNpy, y: np.ndarray, spec, data_cfg, device: torch
         return Split(X=MappedRows(X, start, stop, mean_t, scale_t, chunk_rows), y=y_t[start:stop])
 
     return Data(spec=spec, train=part(train), val=part(val) if val[1] > val[0] else None, test=part(test),
-                feature_mean=mean_t, feature_scale=scale_t)
+                feature_mean=mean_t, feature_scale=scale_t,
+                indices={name: np.arange(*bounds) for name, bounds in zip(("train", "val", "test"), (train, val, test))})

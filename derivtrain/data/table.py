@@ -69,3 +69,6 @@ class Data:
     test: Split
     feature_mean: torch.Tensor  # fitted on train only; kept with the model
     feature_scale: torch.Tensor
+    # row indices of each split into the source table (bundled: scikit-learn's row order;
+    # csv/npy: file order); written to the run folder as split.npz
+    indices: dict = field(default_factory=dict)

@@ -18,6 +18,7 @@ class ElasticNetPenalty(Penalty):
             raise ValueError(f"l1_ratio={l1_ratio} must be in [0, 1]")
         self.l1_ratio = float(l1_ratio)
         self.twice_differentiable = self.l1_ratio == 0.0  # no kink left without the L1 part
+        self.differentiable = self.l1_ratio == 0.0
 
     def value(self, params):
         r = self.l1_ratio

@@ -104,6 +104,7 @@ class HingeLoss(nn.Module):
     """
 
     task = "classification"
+    differentiable = False  # a kink at y*s == 1: gradient-only smooth methods (L-BFGS) stall on it
     twice_differentiable = False
 
     def __init__(self, multiclass: str = "ovr", class_weight: Optional[Sequence[float]] = None,
@@ -143,6 +144,16 @@ class HingeLoss(nn.Module):
         if cw is not None and (cw.device != scores.device or cw.dtype != scores.dtype):
             cw = self.class_weight = cw.to(device=scores.device, dtype=scores.dtype)
         return cw
+
+    def convex_dual(self, n_outputs: int):
+        """The loss seen from its convex dual (derivtrain/duality): what certifies an SVM's optimum."""
+        from derivtrain.duality import score_losses
+
+        weights = None if self.class_weight is None else self.class_weight.tolist()
+        if self.one_vs_rest(n_outputs):
+            return score_losses.SignedHinge(n_outputs, weights)
+        variant = {"crammer_singer": score_losses.CrammerSinger, "weston_watkins": score_losses.WestonWatkins}
+        return variant[self.multiclass](n_outputs, weights)
 
     def extra_repr(self) -> str:
         return f"multiclass={self.multiclass!r}, reduction={self.reduction!r}"

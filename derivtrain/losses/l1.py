@@ -14,6 +14,7 @@ def l1_norm(params) -> torch.Tensor:
 
 
 class L1Penalty(Penalty):
+    differentiable = False
     def value(self, params):
         return l1_norm(params)
 

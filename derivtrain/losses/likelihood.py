@@ -17,6 +17,11 @@ class CrossEntropyLoss(nn.Module):
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         return y.to(torch.float32) if n_outputs == 1 else y
 
+    def convex_dual(self, n_outputs: int):
+        from derivtrain.duality.score_losses import BinaryLogistic, Multinomial
+
+        return BinaryLogistic(n_outputs) if n_outputs == 1 else Multinomial(n_outputs)
+
     def forward(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if scores.dim() == 1:
             return F.binary_cross_entropy_with_logits(scores, y.to(scores.dtype))
@@ -29,6 +34,11 @@ class MSELoss(nn.Module):
 
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         return y
+
+    def convex_dual(self, n_outputs: int):
+        from derivtrain.duality.score_losses import SquaredError
+
+        return SquaredError(n_outputs)
 
     def forward(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(scores, y.to(scores.dtype))

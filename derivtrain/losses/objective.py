@@ -33,6 +33,13 @@ class Objective:
                                      and (not self.has_penalty or penalty.twice_differentiable))
         self.fused = FullBatchLinearSVM(model.linear, penalty) if fuse and fusable(model, loss, penalty) else None
 
+    @torch.no_grad()
+    def penalty_value(self) -> float:
+        """strength * penalty(weights) at the current weights, on the host (0.0 without a penalty)."""
+        if not self.has_penalty:
+            return 0.0
+        return self.penalty.strength * self.penalty.value(self.penalized).item()
+
     def data_loss(self, X: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self.loss(self.model(X), targets)
 

@@ -22,6 +22,8 @@ Params = Union[torch.Tensor, Iterable[torch.Tensor]]
 class Penalty(ABC):
     """Base class: `value(params)` (without strength) and `grad(param)`, plus `strength`."""
 
+    #: whether the penalty has a gradient everywhere (L1's kink at 0 does not): smooth-only methods need it
+    differentiable = True
     #: whether grad() is differentiable, so double backward through the penalty is meaningful
     twice_differentiable = False
 

@@ -26,6 +26,11 @@ class PoissonLoss(nn.Module):
                             "targets must be >= 0")
         return y
 
+    def convex_dual(self, n_outputs: int):
+        from derivtrain.duality.score_losses import PoissonLogLink
+
+        return PoissonLogLink(n_outputs)
+
     def forward(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.poisson_nll_loss(scores, y.to(scores.dtype), log_input=True, full=False)
 

@@ -75,6 +75,11 @@ class SquaredHingeLoss(nn.Module):
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         return signs_from_labels(y, n_outputs)
 
+    def convex_dual(self, n_outputs: int):
+        from derivtrain.duality.score_losses import SignedSquaredHinge
+
+        return SignedSquaredHinge(n_outputs, None if self.class_weight is None else self.class_weight.tolist())
+
     def forward(self, scores: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
         cw = self.class_weight
         if cw is not None and (cw.device != scores.device or cw.dtype != scores.dtype):

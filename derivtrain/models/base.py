@@ -84,3 +84,18 @@ class Model(nn.Module):
         if Xt.dim() != 2 or Xt.shape[1] != ref.shape[0]:
             raise ValueError(f"expected features of shape (n_samples, {ref.shape[0]}), got {tuple(Xt.shape)}")
         return Xt.to(device=ref.device, dtype=ref.dtype)
+
+
+class LinearModel(Model):
+    """Scores are an affine map of the (standardized) features, s = X W^T + b, held in `self.linear`.
+
+    The convex-model machinery relies on that form: the certified solver (derivtrain/train/certified.py)
+    and the optimality certificate (derivtrain/duality) read `linear.weight` and `linear.bias`.
+    """
+
+    def __init__(self, spec: DataSpec, n_outputs: int):
+        super().__init__(spec)
+        self.linear = nn.Linear(spec.n_features, n_outputs)
+
+    def forward(self, X):
+        return self.scores_of(self.linear(X))

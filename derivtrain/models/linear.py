@@ -1,15 +1,9 @@
 """Linear regression s = Xw + b (with loss=mse: least squares; with regularizer=l2: ridge)."""
-from torch import nn
-
-from derivtrain.models.base import Model
+from derivtrain.models.base import LinearModel
 
 
-class LinearRegression(Model):
+class LinearRegression(LinearModel):
     tasks = ("regression",)
 
     def __init__(self, spec):
-        super().__init__(spec)
-        self.linear = nn.Linear(spec.n_features, 1)
-
-    def forward(self, X):
-        return self.scores_of(self.linear(X))
+        super().__init__(spec, 1)

@@ -2,17 +2,11 @@
 
 Trained with loss=cross_entropy it is maximum likelihood; predict_proba gives the probabilities.
 """
-from torch import nn
-
-from derivtrain.models.base import Model
+from derivtrain.models.base import LinearModel
 
 
-class LogisticRegression(Model):
+class LogisticRegression(LinearModel):
     tasks = ("classification",)
 
     def __init__(self, spec):
-        super().__init__(spec)
-        self.linear = nn.Linear(spec.n_features, spec.n_outputs)
-
-    def forward(self, X):
-        return self.scores_of(self.linear(X))
+        super().__init__(spec, spec.n_outputs)

@@ -18,10 +18,8 @@ the Crammer-Singer hinge (derivtrain/losses/multiclass_hinge.py) with no other s
 """
 from typing import Optional
 
-from torch import nn
-
 from derivtrain.errors import ConfigError, choice_error
-from derivtrain.models.base import Model
+from derivtrain.models.base import LinearModel
 
 MULTICLASS = ("ovr", "crammer_singer", "weston_watkins")
 
@@ -36,11 +34,11 @@ def C_from_alpha(alpha: float, n_train: int) -> float:
     return 1.0 / (alpha * n_train)
 
 
-class LinearSVM(Model):
+class LinearSVM(LinearModel):
     tasks = ("classification",)
 
     def __init__(self, spec, multiclass: str = "ovr", C: Optional[float] = None, alpha: Optional[float] = None):
-        super().__init__(spec)
+        super().__init__(spec, spec.n_outputs)
         if multiclass not in MULTICLASS:
             raise choice_error("model.multiclass", multiclass, MULTICLASS)
         if C is not None and alpha is not None:
@@ -49,10 +47,6 @@ class LinearSVM(Model):
         if (C is not None and C <= 0) or (alpha is not None and alpha < 0):
             raise ConfigError(f"model.C must be > 0 and model.alpha >= 0 (got C={C}, alpha={alpha})")
         self.multiclass, self.C, self.alpha = multiclass, C, alpha
-        self.linear = nn.Linear(spec.n_features, spec.n_outputs)
-
-    def forward(self, X):
-        return self.scores_of(self.linear(X))
 
     def regularization_strength(self, n_train: int, default: float) -> float:
         """alpha for training on n_train rows: from model.C or model.alpha, else `default`."""

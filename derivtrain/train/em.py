@@ -15,9 +15,7 @@ import math
 import torch
 
 from derivtrain.logging import log
-from derivtrain.train.checkpoint import save_checkpoint
-from derivtrain.train.loop import FitResult
-from derivtrain.train.metrics import evaluate
+from derivtrain.train.fitting import FitContext, FitResult, finish
 
 
 def run_em(model, Z: torch.Tensor, max_iter: int, tol: float, on_iteration=None):
@@ -43,24 +41,23 @@ def run_em(model, Z: torch.Tensor, max_iter: int, tol: float, on_iteration=None)
     return history, False
 
 
-def fit_em(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkpoint_extra: dict,
-           resume_state: dict | None = None) -> FitResult:
-    model = objective.model
-    Z = data.train.X
+def fit_em(ctx: FitContext) -> FitResult:
+    model, optim_cfg = ctx.model, ctx.optim
+    Z = ctx.data.train.X
     # the user's space: the standardization's Jacobian turns standardized log-densities into raw ones
     offset = model.log_det_jacobian().item()
-    generator = torch.Generator(device=Z.device).manual_seed(trainer_cfg.seed)
+    generator = torch.Generator(device=Z.device).manual_seed(ctx.trainer.seed)
 
     best = None  # (final log-likelihood, history, converged, parameters)
-    starts = 1 if resume_state is not None else optim_cfg.n_init
+    starts = 1 if ctx.resume_state is not None else optim_cfg.n_init
     for start in range(starts):
-        if resume_state is not None:  # continue from the checkpoint's parameters
-            model.load_state_dict(resume_state["model"])
+        if ctx.resume_state is not None:  # continue from the checkpoint's parameters
+            model.load_state_dict(ctx.resume_state["model"])
         else:
             model.initialize(Z, generator, optim_cfg.init)
 
         def on_iteration(i, value, start=start):
-            logger.log_scalars({f"em/log_likelihood/init_{start}": value + offset}, i)
+            ctx.logger.log_scalars({f"em/log_likelihood/init_{start}": value + offset}, i)
 
         history, converged = run_em(model, Z, optim_cfg.max_iter, optim_cfg.tol, on_iteration)
         log.info("EM start %d: %d iterations, log-likelihood %.4f%s", start, len(history),
@@ -72,14 +69,7 @@ def fit_em(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, che
     _, history, converged, state = best
     model.load_state_dict(state)
     for i, value in enumerate(history, start=1):  # the kept start's curve, under the common tag
-        logger.log_scalars({"train/log_likelihood": value + offset}, i)
-
-    save_checkpoint(checkpoint_path, model=model.state_dict(), fitted_by="em", epoch=len(history),
-                    step=len(history), converged=converged, **checkpoint_extra)
-    train_targets = objective.loss.encode_targets(data.train.y, data.spec.n_outputs)
-    metrics = evaluate(objective, data.train, train_targets, "train", data.spec.n_classes)
-    if data.val is not None:
-        val_targets = objective.loss.encode_targets(data.val.y, data.spec.n_outputs)
-        metrics.update(evaluate(objective, data.val, val_targets, "val", data.spec.n_classes))
-    metrics.update({"train/steps": len(history), "train/converged": converged, "train/n_init": starts})
-    return FitResult(epochs=len(history), steps=len(history), stopped_early=False, metrics=metrics)
+        ctx.logger.log_scalars({"train/log_likelihood": value + offset}, i)
+    result = FitResult(epochs=len(history), steps=len(history), converged=converged,
+                       metrics={"train/n_init": starts})
+    return finish(ctx, result, state=dict(fitted_by="em", converged=converged))

@@ -9,7 +9,9 @@ with W the variance of each row's prediction, formed here by autograd instead of
 A backtracking line search (Armijo) keeps every step a descent step far from the optimum;
 near it the full step is taken and convergence is quadratic. The test is the Newton decrement:
 lambda^2 / 2 = -g.d / 2 estimates how far the objective is above its minimum, independently of
-how the parameters are scaled; the run stops, without stepping further, once it is below optim.tol.
+how the parameters are scaled. Where the objective has a convex dual (linear models with a convex
+loss and penalty, derivtrain/duality) the run stops on the certified relative gap <= optim.tol;
+elsewhere once lambda^2 / 2 <= optim.tol * |f|. It stops without stepping further.
 
 Newton iterates a few dozen times at most, each iteration a full pass (or, for the dense Hessian,
 one backward pass per parameter), so reading a few scalars on the host per iteration (the
@@ -17,11 +19,9 @@ objective for the line search, the decrement for the test) costs nothing measura
 """
 import torch
 
-from derivtrain.errors import ConfigError
 from derivtrain.logging import log
-from derivtrain.train.checkpoint import save_checkpoint
-from derivtrain.train.loop import FitResult
-from derivtrain.train.metrics import batch_log_likelihood, evaluate, has_log_likelihood
+from derivtrain.train.fitting import FitContext, FitResult, finish
+from derivtrain.train.metrics import batch_log_likelihood, has_log_likelihood
 
 _ARMIJO = 1e-4  # sufficient decrease: accept a step that achieves this fraction of the predicted one
 _MAX_HALVINGS = 40
@@ -98,25 +98,19 @@ def newton_direction(f: torch.Tensor, params, dense: bool):
     return g.detach(), conjugate_gradient(hvp, g.detach())
 
 
-def fit_newton(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path, checkpoint_extra: dict,
-               resume_state: dict | None = None) -> FitResult:
-    model = objective.model
-    if not getattr(objective, "twice_differentiable", True):
-        raise ConfigError(f"optim=newton needs a twice-differentiable objective, but "
-                          f"{type(objective.loss).__name__} with {type(objective.penalty).__name__} has "
-                          "no second derivative; use optim=lbfgs|sgd|adam, or a smooth loss and regularizer")
-    if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
+def fit_newton(ctx: FitContext) -> FitResult:
+    objective, optim_cfg, model = ctx.objective, ctx.optim, ctx.model
+    if ctx.resume_state is not None:
+        model.load_state_dict(ctx.resume_state["model"])
     working = model.feature_mean.dtype
-    dtype = getattr(torch, optim_cfg.dtype)
-    model.to(dtype)
-    X = data.train.X.to(dtype)
-    targets = objective.loss.encode_targets(data.train.y, data.spec.n_outputs)
-    targets = targets.to(dtype) if targets.is_floating_point() else targets
+    model.to(getattr(torch, optim_cfg.dtype))
+    X = ctx.data.train.X.to(model.feature_mean.dtype)
+    targets = ctx.targets(ctx.data.train)
+    targets = targets.to(X.dtype) if targets.is_floating_point() else targets
     params = [p for p in model.parameters() if p.requires_grad]
-    n_params = sum(p.numel() for p in params)
-    dense = optim_cfg.hessian == "dense" or (optim_cfg.hessian == "auto" and n_params <= optim_cfg.max_dense)
-    likelihood = has_log_likelihood(objective)
+    dense = optim_cfg.hessian == "dense" or (optim_cfg.hessian == "auto"
+                                             and sum(p.numel() for p in params) <= optim_cfg.max_dense)
+    stop = _StoppingTest(objective, X, targets, optim_cfg.tol)
 
     def value() -> torch.Tensor:
         return objective(X, targets)
@@ -127,12 +121,12 @@ def fit_newton(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path,
         g, direction = newton_direction(f, params, dense)
         slope = (g @ direction).item()  # -lambda^2: lambda is the Newton decrement
         f0, predicted_decrease = f.item(), -slope / 2  # lambda^2 / 2, the estimated f - min f
-        scalars = {"train/loss": f0, "newton/predicted_decrease": predicted_decrease}
-        if likelihood:
+        converged = stop.done(f0, predicted_decrease)
+        scalars = {"train/objective": f0, "newton/predicted_decrease": predicted_decrease, **stop.scalars()}
+        if stop.likelihood:
             scalars["train/log_likelihood"] = batch_log_likelihood(objective, X, targets).item()
-        logger.log_scalars(scalars, steps)
-        if predicted_decrease <= optim_cfg.tol:
-            converged = True
+        ctx.logger.log_scalars(scalars, steps)
+        if converged:
             break
         if steps == optim_cfg.max_iter:
             break
@@ -141,23 +135,41 @@ def fit_newton(objective, data, optim_cfg, trainer_cfg, logger, checkpoint_path,
             log.warning("Newton's line search found no decrease (predicted %.3g): the objective's "
                         "rounding error exceeds optim.tol=%g", predicted_decrease, optim_cfg.tol)
             break
-        logger.log_scalars({"newton/step_size": step_size}, steps)
+        ctx.logger.log_scalars({"newton/step_size": step_size}, steps)
         steps += 1
     if converged:
         log.info("Newton's method converged in %d steps (predicted decrease %.2g)", steps, predicted_decrease)
     elif steps == optim_cfg.max_iter:
         log.warning("Newton's method did not converge in optim.max_iter=%d steps", optim_cfg.max_iter)
     model.to(working)
+    return finish(ctx, FitResult(epochs=steps, steps=steps, converged=converged),
+                  state=dict(fitted_by="newton", converged=converged))
 
-    save_checkpoint(checkpoint_path, model=model.state_dict(), fitted_by="newton", epoch=steps, step=steps,
-                    converged=converged, **checkpoint_extra)
-    train_targets = objective.loss.encode_targets(data.train.y, data.spec.n_outputs)
-    metrics = evaluate(objective, data.train, train_targets, "train", data.spec.n_classes)
-    if data.val is not None:
-        val_targets = objective.loss.encode_targets(data.val.y, data.spec.n_outputs)
-        metrics.update(evaluate(objective, data.val, val_targets, "val", data.spec.n_classes))
-    metrics.update({"train/steps": steps, "train/converged": converged})
-    return FitResult(epochs=steps, steps=steps, stopped_early=False, metrics=metrics)
+
+class _StoppingTest:
+    """Stop on the certified gap where the objective has a convex dual (derivtrain/duality), else
+    when the Newton decrement lambda^2 / 2 (the quadratic model's estimate of f - min f) is below
+    optim.tol relative to |f|."""
+
+    def __init__(self, objective, X, targets, tol: float):
+        from derivtrain.duality import has_dual
+
+        self.objective, self.X, self.targets, self.tol = objective, X, targets, tol
+        self.certified = has_dual(objective)
+        self.likelihood = has_log_likelihood(objective)
+        self.gap = None
+
+    def done(self, f: float, predicted_decrease: float) -> bool:
+        if not self.certified:
+            return predicted_decrease <= self.tol * max(abs(f), torch.finfo(torch.float64).tiny)
+        from derivtrain.duality import certify
+
+        with torch.no_grad():
+            self.gap = certify(self.objective, self.X, self.targets).relative_gap
+        return self.gap <= self.tol
+
+    def scalars(self) -> dict:
+        return {} if self.gap is None else {"train/optimality_gap": self.gap}
 
 
 @torch.no_grad()

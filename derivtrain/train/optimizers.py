@@ -22,8 +22,8 @@ def build_optimizer(params, cfg, capturable: bool = False) -> torch.optim.Optimi
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                                weight_decay=cfg.weight_decay, **_fast(torch.optim.SGD, params, capturable))
-    if cfg.name in ("adam", "adamw"):
-        cls = torch.optim.Adam if cfg.name == "adam" else torch.optim.AdamW
+    if cfg.name in ("adam", "adamw", "auto"):  # auto: Adam where no other solver suits the model
+        cls = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
         return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
                    **_fast(cls, params, capturable))
     if cfg.name == "lbfgs":

@@ -12,6 +12,7 @@ from derivtrain.data.mapped import MappedNpy, MappedRows, apply_in_chunks
 from derivtrain.data.out_of_core import chunked_moments, split_ranges
 from derivtrain.train.chunked_batches import ChunkedBatches
 from tests.conftest import compose_config, run_cli
+from derivtrain.train.fitting import make_context
 
 
 def save(folder, X, y=None, name="X.npy"):
@@ -146,7 +147,8 @@ def test_training_matches_the_same_rows_in_memory(cancer_npy, tmp_path):
     folder, X, y = cancer_npy
     n_train = len(y) - round(0.2 * len(y))
     cfg = compose_config("data=npy", f"data.path={folder / 'X.npy'}", f"data.target={folder / 'y.npy'}",
-                         "model=svm", "trainer.max_epochs=20", f"trainer.batch_size={n_train}", "data.val_size=0")
+                         "model=svm", "optim=sgd", "trainer.max_epochs=20", f"trainer.batch_size={n_train}",
+                         "data.val_size=0")
     data = build_data(cfg.data, torch.device("cpu"), seed=0)
     in_memory = replace(data, train=replace(data.train, X=data.train.X[:]))
     trained = []
@@ -154,7 +156,7 @@ def test_training_matches_the_same_rows_in_memory(cancer_npy, tmp_path):
         seed_everything(0)
         objective = build_objective(cfg, which)
         cfg.trainer.batch_size = batch_size
-        fit(objective, which, cfg.optim, cfg.trainer, NullLogger(), tmp_path / f"{batch_size}.pt", {})
+        fit(make_context(cfg, objective, which, NullLogger(), tmp_path / f"{batch_size}.pt"))
         trained.append(objective.model)
     assert isinstance(data.train.X, MappedRows) and isinstance(in_memory.train.X, torch.Tensor)
     for (name, a), (_, b) in zip(trained[0].named_parameters(), trained[1].named_parameters()):

@@ -83,4 +83,4 @@ def test_em_on_a_supervised_model_is_refused_in_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "derivtrain: error: optim=em fits mixture models (model=gmm, model=gaussian), not model=logistic; "
-        "use optim=newton, lbfgs, sgd or adam"]
+        "use optim=auto"]

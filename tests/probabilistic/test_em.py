@@ -10,6 +10,7 @@ from derivtrain.train.em import fit_em, run_em
 from tests.conftest import compose_config
 from tests.probabilistic.helpers import run_in_process
 from tests.train.helpers import RecordingLogger
+from derivtrain.train.fitting import make_context
 
 
 def em_fit(tmp_path, *overrides):
@@ -18,7 +19,7 @@ def em_fit(tmp_path, *overrides):
     data = build_data(cfg.data, torch.device("cpu"), seed=cfg.trainer.seed)
     objective = build_objective(cfg, data)
     logger = RecordingLogger()
-    result = fit_em(objective, data, cfg.optim, cfg.trainer, logger, tmp_path / "last.pt", {})
+    result = fit_em(make_context(cfg, objective, data, logger, tmp_path / "last.pt"))
     return result, logger, objective.model, data
 
 

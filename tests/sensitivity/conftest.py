@@ -8,7 +8,8 @@ import torch
 from derivtrain.data import build_data
 from derivtrain.logging import NullLogger
 from derivtrain.run import build_objective, seed_everything
-from derivtrain.train.loop import fit
+from derivtrain.train.fitters import fit_objective
+from derivtrain.train.fitting import make_context
 from tests.conftest import compose_config
 
 # Only the first 3 of 10 features carry signal (data.n_informative). For the truth about the data to
@@ -26,7 +27,7 @@ def train(tmp_path, *overrides):
     seed_everything(cfg.trainer.seed)
     data = build_data(cfg.data, torch.device("cpu"), seed=cfg.trainer.seed)
     objective = build_objective(cfg, data)
-    fit(objective, data, cfg.optim, cfg.trainer, NullLogger(), tmp_path / "last.pt", {})
+    fit_objective(make_context(cfg, objective, data, NullLogger(), tmp_path / "last.pt"))
     return SimpleNamespace(model=objective.model.eval(), data=data, cfg=cfg)
 
 

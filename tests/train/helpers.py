@@ -2,8 +2,10 @@
 from derivtrain.data import build_data
 from derivtrain.devices import resolve_device
 from derivtrain.run import build_objective, seed_everything
+from derivtrain.train.fitters import fit_objective
 from derivtrain.train.loop import fit
 from tests.conftest import compose_config
+from derivtrain.train.fitting import make_context
 
 
 class RecordingLogger:
@@ -22,12 +24,16 @@ class RecordingLogger:
         pass
 
 
-def fit_config(tmp_path, *overrides, resume_state=None):
+def fit_config(tmp_path, *overrides, resume_state=None, natural=False):
+    """The gradient loop (SGD where the config would pick optim=auto), or with natural=True the
+    fitter the defaults pick."""
     cfg = compose_config(*overrides)
+    if cfg.optim.name == "auto" and not natural:
+        cfg = compose_config("optim=sgd", *overrides)
     seed_everything(cfg.trainer.seed)
     data = build_data(cfg.data, resolve_device(cfg.trainer.device), seed=cfg.trainer.seed)
     objective = build_objective(cfg, data)
     logger = RecordingLogger()
-    result = fit(objective, data, cfg.optim, cfg.trainer, logger, tmp_path / "last.pt", {},
-                 resume_state=resume_state)
+    context = make_context(cfg, objective, data, logger, tmp_path / "last.pt", resume_state=resume_state)
+    result = fit_objective(context) if natural else fit(context)
     return result, logger, objective.model

@@ -1,0 +1,91 @@
+"""The pre-flight check that the chosen solver suits the chosen model, loss and penalty.
+
+Read from the classes the config names (nothing is instantiated): a solver that cannot work is a
+configuration error before any data is loaded, naming what to use instead. Returns which fitter
+optim picks (derivtrain/train/fitters.py), so the other checks know whether it is full batch.
+"""
+from hydra.utils import get_class
+
+from derivtrain.errors import ConfigError
+
+
+def _chosen(cfg, group: str, cls) -> str:
+    """'model=logistic' as the user chose it (from Hydra), else the class the config names."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return f"{group}={HydraConfig.get().runtime.choices.get(group)}"
+    return cls.__name__
+
+
+def _classes(cfg):
+    return get_class(cfg.model._target_), get_class(cfg.loss._target_), get_class(cfg.regularizer._target_)
+
+
+def _strength(cfg) -> float:
+    """The penalty strength the run will train with (the SVM's model.C / model.alpha set it too)."""
+    model = cfg.model
+    if model.get("alpha") is not None:
+        return float(model.alpha)
+    if model.get("C") is not None:
+        return 1.0
+    return float(cfg.regularizer.get("strength", 0.0))
+
+
+def _smooth(loss_cls, cfg) -> bool:
+    penalty = cfg.regularizer
+    l1 = "L1Penalty" in penalty._target_ or float(penalty.get("l1_ratio", 0.0)) > 0
+    return getattr(loss_cls, "differentiable", True) and not (l1 and float(penalty.get("strength", 0.0)) > 0)
+
+
+def choose_fitter(name: str, certifiable: bool, mixture: bool, minibatches: bool) -> str:
+    """optim.name -> the fitter (derivtrain/train/fitters.py). optim=auto: the certified solver for
+    convex linear models, EM for mixtures, the gradient loop otherwise and whenever the run asks
+    for minibatches (trainer.batch_size, trainer=ddp, data read from disk in chunks)."""
+    if name == "auto":
+        if minibatches:
+            return "gradient"
+        return "certified" if certifiable else ("em" if mixture else "gradient")
+    return name if name in ("certified", "newton", "em") else "gradient"
+
+
+def wants_minibatches(trainer, data_cfg) -> bool:
+    return trainer.batch_size is not None or trainer.strategy == "ddp" or "chunk_rows" in data_cfg
+
+
+def check_solver(cfg) -> str:
+    from derivtrain.duality import supports
+
+    name = cfg.optim.name
+    model_cls, loss_cls, penalty_cls = _classes(cfg)
+    certifiable = supports(model_cls, loss_cls, penalty_cls, _strength(cfg))
+    mixture = hasattr(model_cls, "m_step")
+    model_name = _chosen(cfg, "model", model_cls)
+    if name == "auto":
+        return choose_fitter(name, certifiable, mixture, wants_minibatches(cfg.trainer, cfg.data))
+    if name == "certified" and not certifiable:
+        raise ConfigError(f"optim=certified solves linear models (svm, logistic, linear, poisson) with a convex "
+                          f"loss and a penalty of strength > 0; {model_name} with {loss_cls.__name__} and "
+                          f"{penalty_cls.__name__} is not one: use optim=auto")
+    if name == "em" and not mixture:
+        raise ConfigError(f"optim=em fits mixture models (model=gmm, model=gaussian), not {model_name}; "
+                          "use optim=auto")
+    if name == "lbfgs" and not _smooth(loss_cls, cfg):
+        raise ConfigError(f"optim=lbfgs needs a differentiable objective, but {loss_cls.__name__} or the L1 part "
+                          "of the penalty has a kink where L-BFGS stalls without saying so; use optim=auto "
+                          "(certified: solves it exactly), or optim=sgd/adam")
+    if name == "newton" and not (getattr(loss_cls, "twice_differentiable", True) and _twice(cfg)):
+        raise ConfigError(f"optim=newton needs a twice-differentiable objective, but {loss_cls.__name__} with "
+                          f"{penalty_cls.__name__} has no second derivative; use optim=auto, or a smooth loss "
+                          "and regularizer")
+    return choose_fitter(name, certifiable, mixture, False)
+
+
+def _twice(cfg) -> bool:
+    """The penalty has a second derivative: L2 or none (an elastic net with l1_ratio=0 is L2)."""
+    penalty = cfg.regularizer
+    if float(penalty.get("strength", 0.0)) == 0:
+        return True
+    if "L1Penalty" in penalty._target_:
+        return False
+    return float(penalty.get("l1_ratio", 0.0)) == 0

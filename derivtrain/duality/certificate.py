@@ -1,0 +1,157 @@
+"""certify(objective, X, targets): the duality-gap bound on how far a linear model is from optimal.
+
+All arithmetic in float64: a gap of 1e-6 of the objective is far below float32's rounding of a
+sum over many rows.
+"""
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from derivtrain.duality.bias import balance_rows
+from derivtrain.duality.penalties import PenaltyDual, penalty_class_has_dual, penalty_dual
+from derivtrain.duality.score_losses import ScoreLoss
+
+# barrier widths tried for a kinked loss when no solver gave its own dual point (each is a pass over X)
+_MU_CANDIDATES = (1e-1, 1e-2, 1e-3, 1e-4)
+_CHUNK_ROWS = 1 << 16  # rows converted to float64 at a time: no float64 copy of a large X
+_FEASIBLE = 1e-9  # the bias constraint's relative residual up to which a dual point counts as feasible
+
+
+@dataclass
+class Certificate:
+    primal: float  # P(W, b): the regularized objective at the current weights
+    dual: float  # D(theta) <= min P
+
+    @property
+    def relative_gap(self) -> float:
+        """(P - D) / |P|, an upper bound on (P - P*) / |P|."""
+        gap = max(self.primal - self.dual, 0.0)
+        return gap / max(abs(self.primal), torch.finfo(torch.float64).tiny) if math.isfinite(gap) else math.inf
+
+
+@dataclass
+class LinearProblem:
+    """A linear model's objective taken apart: scores z = X W^T + b, loss, penalty."""
+
+    loss: ScoreLoss
+    penalty: PenaltyDual
+    linear: torch.nn.Linear  # the model's own layer: weight (K, d), bias (K,)
+
+
+def linear_problem(objective) -> Optional[LinearProblem]:
+    from derivtrain.models.base import LinearModel
+
+    model, loss = objective.model, objective.loss
+    convex_dual = getattr(loss, "convex_dual", None)
+    if not isinstance(model, LinearModel) or convex_dual is None or getattr(loss, "reduction", "mean") != "mean":
+        return None
+    score_loss = convex_dual(model.linear.out_features)
+    penalty = penalty_dual(objective.penalty)
+    if score_loss is None or penalty is None:
+        return None
+    return LinearProblem(score_loss, penalty, model.linear)
+
+
+def has_dual(objective) -> bool:
+    return linear_problem(objective) is not None
+
+
+def supports(model_cls, loss_cls, penalty_cls, strength: float) -> bool:
+    """The same question from classes, for the pre-flight config check (nothing instantiated)."""
+    from derivtrain.models.base import LinearModel
+
+    return (isinstance(model_cls, type) and issubclass(model_cls, LinearModel) and hasattr(loss_cls, "convex_dual")
+            and penalty_class_has_dual(penalty_cls) and strength > 0)
+
+
+def row_weights(score_loss: ScoreLoss, y: torch.Tensor, n: int, device) -> torch.Tensor:
+    """c_i: the loss's class weights per row (or 1), normalized to sum to 1 (the weighted mean)."""
+    weights = score_loss.row_weights(y)
+    if weights is None:
+        return torch.full((n,), 1.0 / n, dtype=torch.float64, device=device)
+    return weights / weights.sum()
+
+
+def dual_value(problem: LinearProblem, theta, c, X, y) -> float:
+    """D(theta) after making theta feasible (bias constraint, then the penalty's domain)."""
+    theta, residual = balance_rows(theta, c)
+    if residual > _FEASIBLE:
+        return -math.inf
+    V = -_backproject(theta * c[:, None], X)
+    scale = problem.penalty.feasible_scale(V)
+    if not problem.loss.nonsmooth:  # a smooth loss's derivative at the weights is already the dual point
+        return (-(c * problem.loss.conjugate(scale * theta, y)).sum() - problem.penalty.conjugate(scale * V)).item()
+
+    loss_part = (c * problem.loss.conjugate(theta, y)).sum().item()
+    # the hinge family's conjugates are linear on their domain: D(s theta) = -s L - g*(s V), concave
+    # in s, and each value costs only the (K, d) penalty term: search s in [0, scale] for the best
+    def value(s: float) -> float:
+        return -s * loss_part - problem.penalty.conjugate(s * V).item()
+
+    return max(value(scale), value(_best_scale(value, scale)))
+
+
+def _best_scale(value, upper: float, steps: int = 60) -> float:
+    """Golden-section search for the best s in [0, upper] of a concave function."""
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = 0.0, upper
+    x1, x2 = b - ratio * (b - a), a + ratio * (b - a)
+    f1, f2 = value(x1), value(x2)
+    for _ in range(steps):
+        if f1 < f2:
+            a, x1, f1 = x1, x2, f2
+            x2 = a + ratio * (b - a)
+            f2 = value(x2)
+        else:
+            b, x2, f2 = x2, x1, f1
+            x1 = b - ratio * (b - a)
+            f1 = value(x1)
+    return (a + b) / 2
+
+
+def _backproject(G: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """G^T X in float64, X read in chunks."""
+    if X.dtype == torch.float64:
+        return G.T @ X
+    return sum(G[a:a + _CHUNK_ROWS].T @ X[a:a + _CHUNK_ROWS].to(torch.float64) for a in range(0, len(X), _CHUNK_ROWS))
+
+
+def dual_point(score_loss: ScoreLoss, z, y, mu: float) -> torch.Tensor:
+    """theta_i = d l_mu(z_i) / d z_i: the smoothed loss's derivative, by its own backward pass."""
+    with torch.enable_grad():
+        leaf = z.detach().requires_grad_(True)
+        (theta,) = torch.autograd.grad(score_loss.smoothed(leaf, y, mu).sum(), leaf)
+    return theta
+
+
+def _primal(problem, X, targets):
+    """(P at the model's weights, the scores z, targets y, row weights c), all float64."""
+    W, b = problem.linear.weight.to(torch.float64), problem.linear.bias.to(torch.float64)
+    z = torch.cat([X[a:a + _CHUNK_ROWS].to(torch.float64) @ W.T for a in range(0, len(X), _CHUNK_ROWS)]) + b
+    y = problem.loss.prepare(targets)
+    c = row_weights(problem.loss, y, len(X), X.device)
+    return ((c * problem.loss.values(z, y)).sum() + problem.penalty.value(W)).item(), z, y, c
+
+
+@torch.no_grad()
+def primal_value(objective, X, targets) -> float:
+    """The regularized objective P at the model's weights on rows X, in float64."""
+    return _primal(linear_problem(objective), X, targets)[0]
+
+
+@torch.no_grad()
+def certify(objective, X, targets, mus=None, dual: Optional[float] = None) -> Optional[Certificate]:
+    """The certificate of the objective's current weights on rows X (a tensor), or None when the
+    objective has no known dual or X is not in memory. `dual`: a lower bound on the optimum
+    already known (a solver's), kept when it beats the ones built here."""
+    problem = linear_problem(objective)
+    if problem is None or not isinstance(X, torch.Tensor):
+        return None
+    primal, z, y, c = _primal(problem, X, targets)
+    candidates = mus if mus is not None else (_MU_CANDIDATES if problem.loss.nonsmooth else (0.0,))
+    if dual is not None and problem.loss.nonsmooth:
+        candidates = ()  # a solver's dual point beats what the kinks' derivative gives at its weights
+    duals = [dual_value(problem, dual_point(problem.loss, z, y, mu), c, X, y) for mu in candidates]
+    return Certificate(primal, max(duals + ([dual] if dual is not None else [])))

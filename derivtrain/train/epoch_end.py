@@ -1,0 +1,81 @@
+"""What the gradient loop does between epochs: validation, the schedule, histograms, the
+sharpness diagnostic, periodic checkpoints, and the optimality certificate that can stop a run.
+
+Every periodic job runs on a count budget (derivtrain/train/schedule.py): validation at most 100
+times a run (exactly every val_every_n_epochs when early stopping or a plateau schedule reads it),
+histograms at most 10 times, certificate checks on a geometric schedule.
+"""
+import torch
+
+from derivtrain.data.mapped import rows_in_memory
+from derivtrain.hessian import objective_sharpness, sharpness_tag
+from derivtrain.train.metrics import evaluate
+from derivtrain.train.schedule import Geometric, thinned_interval
+
+MAX_VALIDATIONS, MAX_HISTOGRAMS = 100, 10
+
+
+class EpochEnd:
+    def __init__(self, ctx, loop):
+        from derivtrain.duality import has_dual
+
+        self.ctx, self.loop = ctx, loop
+        trainer, epochs = ctx.trainer, ctx.trainer.max_epochs
+        self.val_targets = ctx.targets(ctx.data.val) if ctx.data.val is not None else None
+        val_every = trainer.val_every_n_epochs if self.val_targets is not None else 0
+        self.plateau = isinstance(loop.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+        exact = bool(trainer.early_stopping.patience) or self.plateau  # decisions read every validation
+        self.val_every = val_every if exact else thinned_interval(val_every, epochs, MAX_VALIDATIONS)
+        self.hist_every = thinned_interval(getattr(ctx.logger, "histogram_every_n_epochs", 0), epochs,
+                                           MAX_HISTOGRAMS)
+        diagnostics = ctx.diagnostics
+        self.hessian_every = diagnostics.hessian_every_n_epochs if diagnostics is not None else 0
+        self.ckpt_every = trainer.checkpoint_every_n_epochs
+        self.certified = has_dual(ctx.objective) and isinstance(ctx.data.train.X, torch.Tensor)
+        self.checks = Geometric()
+        self.val_metrics, self.stop_reason, self.converged = {}, None, None
+
+    def __call__(self, epoch: int, loss) -> bool:
+        """After the epoch's last step; True to stop training."""
+        loop, logger, step = self.loop, self.ctx.logger, self.loop.step_count
+        stop = False
+        if self.val_every and epoch % self.val_every == 0:
+            self.val_metrics = evaluate(self.ctx.objective, self.ctx.data.val, self.val_targets, "val",
+                                        self.ctx.data.spec.n_classes)
+            logger.log_scalars(self.val_metrics, step)
+            loop.shown.update({k: v for k, v in self.val_metrics.items() if k in ("val/loss", "val/accuracy", "val/r2")})
+            if loop.stopper.update(self.val_metrics):
+                stop, self.stop_reason = True, (f"{loop.stopper.monitor} did not improve for "
+                                                f"{loop.stopper.patience} validations (early stopping)")
+        if self.plateau:
+            loop.scheduler.step(self.val_metrics.get("val/loss", loss.item() if loss is not None else 0.0))
+        elif loop.scheduler is not None:
+            loop.scheduler.step()
+        if self.hist_every and epoch % self.hist_every == 0:
+            logger.log_histograms(loop.model, step)
+        if self.hessian_every and epoch % self.hessian_every == 0:
+            self._log_sharpness(step)
+        if self.certified and self.checks.due(epoch) and self._certified_optimal(step):
+            stop, self.stop_reason = True, f"the optimality gap is below optim.tol={self.ctx.optim.tol}"
+        if self.ckpt_every and epoch % self.ckpt_every == 0:
+            loop.save()
+        return stop
+
+    @torch.no_grad()
+    def _certified_optimal(self, step: int) -> bool:
+        """A duality-gap certificate of the current weights (a pass over the training rows)."""
+        from derivtrain.duality import certify
+
+        train = self.ctx.data.train
+        certificate = certify(self.ctx.objective, train.X, self.loop.batches.targets)
+        self.ctx.logger.log_scalars({"train/optimality_gap": certificate.relative_gap}, step)
+        self.converged = certificate.relative_gap <= self.ctx.optim.tol
+        return self.converged
+
+    def _log_sharpness(self, step: int) -> None:
+        diagnostics, objective = self.ctx.diagnostics, self.ctx.objective
+        X_sample = rows_in_memory(self.ctx.data.train.X, diagnostics.hessian_max_samples)
+        targets = self.loop.batches.targets[:len(X_sample)]
+        value = objective_sharpness(objective, X_sample, targets, diagnostics.hessian_iterations,
+                                    diagnostics.hessian_method)
+        self.ctx.logger.log_scalars({sharpness_tag(objective, diagnostics.hessian_method): value}, step)

@@ -1,0 +1,56 @@
+"""Which fitter trains a run: one table from `optim.name` to a fit function.
+
+    optim=auto            each model's natural solver (below)
+    optim=certified       the linear solver: Newton on a smoothed objective, stopped on a duality gap
+    optim=newton          Newton's method on any twice-differentiable objective
+    optim=em              expectation-maximization for mixtures
+    optim=sgd|adam|...    the gradient loop (torch.optim), minibatch or full batch
+
+optim=auto picks, from the model: the certified solver for linear models whose loss and penalty
+have a convex dual (svm, logistic, linear, poisson: the optimum, certified), EM for models with
+closed-form M-steps (gmm, gaussian), and the gradient loop with Adam for everything else (the MLP,
+plugin models) and for every run that asks for minibatches (trainer.batch_size, trainer=ddp,
+data=npy read in chunks). The fit functions are imported when chosen: a run loads only the one
+it uses.
+"""
+import importlib
+
+from derivtrain.config_solver import choose_fitter
+from derivtrain.errors import ConfigError
+
+# optim.name -> "module:function"; every entry keeps derivtrain/train/fitting.py's contract
+FITTERS = {
+    "certified": "derivtrain.train.certified:fit_certified",
+    "newton": "derivtrain.train.newton:fit_newton",
+    "em": "derivtrain.train.em:fit_em",
+    "gradient": "derivtrain.train.loop:fit",
+}
+
+
+def fitter_name(optim_cfg, objective, trainer_cfg, data) -> str:
+    """The fitter for this run (derivtrain/config_solver.py:choose_fitter, from the instances)."""
+    from derivtrain.duality import has_dual
+
+    minibatches = trainer_cfg.batch_size is not None or trainer_cfg.strategy == "ddp" or not _in_memory(data)
+    name = choose_fitter(optim_cfg.name, has_dual(objective), hasattr(objective.model, "m_step"), minibatches)
+    if name == "certified" and not has_dual(objective):
+        raise ConfigError(f"optim=certified solves linear models with a convex loss and penalty (svm, logistic, "
+                          f"linear, poisson); {type(objective.model).__name__} with "
+                          f"{type(objective.loss).__name__} is not one; use optim=auto")
+    return name
+
+
+def _in_memory(data) -> bool:
+    import torch
+
+    return isinstance(data.train.X, torch.Tensor)
+
+
+def get_fitter(name: str):
+    module, _, function = FITTERS[name].partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def fit_objective(ctx):
+    """Fit with the fitter optim names (optim=auto: the model's natural one); returns its FitResult."""
+    return get_fitter(fitter_name(ctx.optim, ctx.objective, ctx.trainer, ctx.data))(ctx)

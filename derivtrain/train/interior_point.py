@@ -1,0 +1,198 @@
+"""A primal-dual interior-point method for linear models with kinked losses or an L1 penalty.
+
+The problem in epigraph form: each unit u of the loss (derivtrain/duality/pieces.py) gets a
+variable xi_u >= every affine piece of it, and each weight under L1 gets v >= |w|:
+
+    min  sum_u c_u xi_u  +  a_r sum v  +  smooth(T)
+    s.t. s_uj = xi_u - (A_uj . z_i + beta_uj) >= 0,        slacks of the loss's pieces
+         s_w  = v - (+-w) >= 0,                            slacks of the L1 pieces
+
+with smooth(T) the L2 part of the penalty and, for a smooth loss under L1, the loss itself. The
+multipliers lambda >= 0 of the pieces sum to c_u per unit; lambda / c_i is the row's dual point,
+so every iterate carries a certificate (derivtrain/duality).
+
+Each iteration is Mehrotra's predictor-corrector: a Newton step on the optimality conditions with
+lambda s = 0 (affine), which measures how far the complementarity lambda s can fall, then one with
+lambda s = sigma mu - (affine second-order term), sigma = (mu_affine / mu)^3. Eliminating the
+epigraph variables, slacks and multipliers per unit leaves, as the only linear system, the
+familiar H dT = -r with H = X^T D X (+ diagonal) and D_i the per-row curvature of the pieces
+(derivtrain/train/linear_system.py): the same cost as a Newton step, factored once for both
+predictor and corrector. Typically 15-30 iterations whatever the data's conditioning.
+"""
+from dataclasses import dataclass
+
+import torch
+
+from derivtrain.duality.pieces import AbsolutePieces
+
+_TO_BOUNDARY = 0.995  # step to this fraction of the way to the nearest boundary of s >= 0, lambda >= 0
+
+
+@dataclass
+class Units:
+    """One family of epigraph units: pieces (structure), costs c (per unit), xi, multipliers, slacks."""
+
+    pieces: object
+    cost: torch.Tensor  # broadcastable to xi's shape: what the unit's multipliers sum to
+    xi: torch.Tensor
+    lam: torch.Tensor  # (..., J)
+    target: object = None  # what the pieces are applied to (targets y for the loss; None for L1)
+
+    def slacks(self, values: torch.Tensor) -> torch.Tensor:
+        return self.xi[..., None] - values
+
+    def eliminate(self, s, complementarity):
+        """Per-unit elimination for a right-hand side lambda s = complementarity: the weights over
+        pieces whose combination enters the score gradient, and the unit's own pieces."""
+        omega = self.lam / s
+        Omega = omega.sum(dim=-1)
+        rho = (complementarity / s - self.lam).sum(dim=-1) - (self.cost - self.lam.sum(dim=-1))
+        weights = complementarity / s - omega * (rho / Omega)[..., None]
+        return omega, Omega, rho, weights
+
+    def recover(self, s, complementarity, omega, Omega, rho, linear):
+        """(d xi, d s, d lambda) from the step's change of the pieces' linear parts."""
+        dxi = (rho + (omega * linear).sum(dim=-1)) / Omega
+        ds = dxi[..., None] - linear
+        dlam = complementarity / s - self.lam - omega * ds
+        return dxi, ds, dlam
+
+
+def start_units(pieces, values: torch.Tensor, cost: torch.Tensor, target=None) -> Units:
+    """Slacks of 1 above the highest piece, multipliers splitting each unit's cost evenly."""
+    J = values.shape[-1]
+    xi = values.amax(dim=-1) + 1.0
+    lam = (cost[..., None] / J).expand(values.shape).clone()
+    return Units(pieces, cost, xi, lam, target)
+
+
+def max_step(current: torch.Tensor, change: torch.Tensor) -> float:
+    """The largest t <= 1 with current + t change >= 0 (elementwise)."""
+    ratios = torch.where(change < 0, current / -change.clamp(max=-torch.finfo(change.dtype).tiny), torch.inf)
+    return min(1.0, ratios.min().item())
+
+
+def l1_units(W: torch.Tensor, cost: float) -> Units:
+    pieces = AbsolutePieces()
+    return start_units(pieces, pieces.values(W), torch.full(W.shape, cost, dtype=W.dtype, device=W.device))
+
+
+def mean_complementarity(families, slacks) -> float:
+    total = sum((u.lam * s).sum() for u, s in zip(families, slacks))
+    count = sum(u.lam.numel() for u in families)
+    return (total / count).item()
+
+
+class InteriorPoint:
+    """The iterates (T, the units' xi and multipliers) and one predictor-corrector step."""
+
+    def __init__(self, problem, system, y, c, T):
+        self.problem, self.system, self.y, self.c, self.T = problem, system, y, c, T
+        self.pieces = problem.loss.pieces()  # None: a smooth loss (then the L1 penalty is what is kinked)
+        self.absolute = AbsolutePieces()
+        z = system.scores(T)
+        self.loss_units = None
+        if self.pieces is not None:
+            values = self.pieces.values(z, y)
+            self.loss_units = start_units(self.pieces, values, c[:, None].expand(values.shape[:2]), target=y)
+        penalty = problem.penalty
+        self.l1 = l1_units(T[:, :-1], penalty.alpha * penalty.r) if penalty.has_l1 else None
+        self.ridge = penalty.alpha * (1 - penalty.r)
+
+    def families(self, z):
+        """[(units, slacks)] for the loss's pieces and the L1 pieces."""
+        out = []
+        if self.loss_units is not None:
+            out.append((self.loss_units, self.loss_units.slacks(self.pieces.values(z, self.y))))
+        if self.l1 is not None:
+            out.append((self.l1, self.l1.slacks(self.absolute.values(self.T[:, :-1]))))
+        return out
+
+    def complementarity(self, z) -> float:
+        """sum lambda s over all pieces: the duality gap of the epigraph problem once its dual
+        residual is 0 (an estimate, not a certificate, before that)."""
+        return sum((units.lam * s).sum() for units, s in self.families(z)).item()
+
+    def dual_point(self, smooth) -> torch.Tensor:
+        """Each row's dual variable theta_i: the pieces' multipliers / c_i, or the smooth loss's derivative."""
+        if self.loss_units is None:
+            return smooth.theta
+        return self.pieces.combine(self.loss_units.lam, self.y) / self.c[:, None]
+
+    def step(self, z, smooth) -> float:
+        """One predictor-corrector step; returns its length. `smooth`: the smooth loss's gradient and
+        curvature in scores (SmoothPart), or None."""
+        families = self.families(z)
+        mu = mean_complementarity([u for u, _ in families], [s for _, s in families])
+        D, extra, gradient = self._curvature(families, smooth)
+        factor = self.system.factor(D, extra)
+        zero = [torch.zeros_like(s) for _, s in families]
+        predictor = self._direction(factor, families, zero, gradient)
+        t_aff = self._step_length(families, predictor, 1.0)
+        mu_aff = sum(((u.lam + t_aff * dl) * (s + t_aff * ds)).sum() for (u, s), (_, ds, dl) in
+                     zip(families, predictor[1])).item() / sum(u.lam.numel() for u, _ in families)
+        sigma = (mu_aff / mu) ** 3
+        targets = [sigma * mu - ds * dl for _, ds, dl in predictor[1]]
+        dT, changes = self._direction(factor, families, targets, gradient)
+        t = self._step_length(families, (dT, changes), _TO_BOUNDARY)
+        self.T = self.T + t * dT
+        for (units, _), (dxi, _, dlam) in zip(families, changes):
+            units.xi = units.xi + t * dxi
+            units.lam = units.lam + t * dlam
+        return t
+
+    def _curvature(self, families, smooth):
+        K, d = self.T.shape[0], self.T.shape[1] - 1
+        W = self.T[:, :-1]
+        gradient = torch.zeros_like(self.T)
+        gradient[:, :-1] = self.ridge * W
+        extra = torch.full((K, d), self.ridge, dtype=W.dtype, device=W.device)
+        D = None
+        if smooth is not None:
+            gradient += self.system.backproject(smooth.G)
+            D = smooth.D
+        for units, s in families:
+            omega = units.lam / s
+            curvature = units.pieces.curvature(omega, units.target)
+            if units is self.l1:
+                extra = extra + curvature
+            else:
+                D = curvature if D is None else _add(D, curvature)
+        return D, extra, gradient
+
+    def _direction(self, factor, families, complementarity, gradient):
+        r = gradient.clone()
+        eliminated = []
+        for (units, s), comp in zip(families, complementarity):
+            omega, Omega, rho, weights = units.eliminate(s, comp)
+            eliminated.append((omega, Omega, rho))
+            combined = units.pieces.combine(weights, units.target)
+            if units is self.l1:
+                r[:, :-1] += combined
+            else:
+                r += self.system.backproject(combined)
+        dT = -factor.solve(r)
+        changes = []
+        for (units, s), comp, (omega, Omega, rho) in zip(families, complementarity, eliminated):
+            linear = (self.absolute.linear_values(dT[:, :-1]) if units is self.l1
+                      else units.pieces.linear_values(self.system.scores(dT), units.target))
+            changes.append(units.recover(s, comp, omega, Omega, rho, linear))
+        return dT, changes
+
+    @staticmethod
+    def _step_length(families, direction, fraction: float) -> float:
+        _, changes = direction
+        t = 1.0
+        for (units, s), (_, ds, dlam) in zip(families, changes):
+            for current, change in ((s, ds), (units.lam, dlam)):
+                largest = max_step(current, change)
+                t = min(t, fraction * largest if largest < 1 else 1.0)
+        return t
+
+
+def _add(D1: torch.Tensor, D2: torch.Tensor) -> torch.Tensor:
+    """Sum of per-row curvatures, diagonal (n, K) or full (n, K, K)."""
+    if D1.dim() == D2.dim():
+        return D1 + D2
+    full, diag = (D1, D2) if D1.dim() == 3 else (D2, D1)
+    return full + torch.diag_embed(diag)

@@ -1,0 +1,114 @@
+"""The linear algebra of second-order steps for a linear model: H d = -g with H = X^T D X + extras.
+
+Parameters are one (K, d + 1) matrix T = [W | b]; the rows carry a last feature of ones, so the
+scores are z = X_aug T^T and a gradient in scores G (n, K) becomes G^T X_aug in parameters (the
+linear layer's part of the chain rule, written out: one pass over X). Second-order methods need
+
+    H = sum_i (x_i x_i^T) (x) D_i  +  diag(extra on the weights)
+
+with D_i the K x K curvature of row i in score space (diagonal when scores do not interact:
+binary, one-vs-rest, regression). `factor` forms H's blocks X_aug^T diag(D_kl) X_aug (only the
+diagonal ones when D is diagonal) and Cholesky-factors them once, so one iteration can solve for
+several right-hand sides (the interior-point predictor and corrector); past max_dense parameters
+it solves by preconditioned conjugate gradients with H v products instead (two passes over X each).
+"""
+import torch
+
+from derivtrain.train.newton_cg import preconditioned_cg
+
+_OUTER_CHUNK = 1 << 23  # numbers of row outer products formed at once (64 MB in float64)
+
+
+class LinearSystem:
+    def __init__(self, X_aug: torch.Tensor, n_outputs: int, max_dense: int, hessian: str = "auto"):
+        self.X, self.K, self.p = X_aug, n_outputs, X_aug.shape[1]
+        self.max_dense, self.hessian = max_dense, hessian
+
+    def scores(self, T: torch.Tensor) -> torch.Tensor:
+        return self.X @ T.T
+
+    def backproject(self, G: torch.Tensor) -> torch.Tensor:
+        """Score gradients (n, K) -> parameter gradients (K, d + 1)."""
+        return G.T @ self.X
+
+    def factor(self, D: torch.Tensor, extra: torch.Tensor):
+        """A solver for H = X^T D X + diag(extra) (extra: (K, d) on the weights, none on the bias)."""
+        diagonal = D.dim() == 2
+        size = self.p if diagonal else self.K * self.p
+        dense = self.hessian == "dense" or (self.hessian == "auto" and size <= self.max_dense)
+        if dense:
+            return _DenseFactor(self._blocks(D, extra), diagonal)
+        return _ConjugateGradients(self, D, extra)
+
+    def _blocks(self, D, extra) -> torch.Tensor:
+        """H's (K, K, p, p) blocks: sum_i D_i,kl x_i x_i^T, plus `extra` on the weights' diagonal.
+
+        One product for all blocks: the rows' outer products x_i x_i^T (p^2 numbers a row, in chunks
+        of rows) times the rows' K^2 (or K) curvatures; with one score column it is X^T diag(D) X."""
+        K, p, X = self.K, self.p, self.X
+        blocks = X.new_zeros(K, K, p, p)
+        if K == 1:
+            blocks[0, 0] = X.T @ (X * D.reshape(-1, 1))
+        else:
+            weights = D if D.dim() == 2 else D.reshape(len(D), K * K)
+            total = X.new_zeros(p * p, weights.shape[1])
+            chunk = max(1, _OUTER_CHUNK // (p * p))
+            for start in range(0, len(X), chunk):
+                rows = X[start:start + chunk]
+                total += (rows[:, :, None] * rows[:, None, :]).reshape(len(rows), p * p).T @ weights[start:start + chunk]
+            if D.dim() == 2:
+                blocks[range(K), range(K)] = total.T.reshape(K, p, p)
+            else:
+                blocks = total.T.reshape(K, K, p, p)
+        idx = torch.arange(p - 1, device=X.device)
+        for k in range(K):
+            blocks[k, k, idx, idx] += extra[k]
+        return blocks
+
+    def apply(self, D, extra, V: torch.Tensor) -> torch.Tensor:
+        """H V for a direction V (K, d + 1): two passes over X."""
+        U = self.scores(V)
+        curved = D * U if D.dim() == 2 else torch.einsum("nkl,nl->nk", D, U)
+        out = self.backproject(curved)
+        out[:, :-1] += extra * V[:, :-1]
+        return out
+
+
+def _cholesky(H: torch.Tensor) -> torch.Tensor:
+    """L with L L^T = H + (least multiple of I that makes it positive definite, powers of 10)."""
+    H = (H + H.T) / 2
+    scale = H.diagonal().abs().max().clamp_min(torch.finfo(H.dtype).tiny)
+    eye = torch.eye(len(H), dtype=H.dtype, device=H.device)
+    damping = 0.0
+    for _ in range(20):
+        L, info = torch.linalg.cholesky_ex(H + damping * scale * eye)
+        if info.item() == 0:
+            return L
+        damping = 1e-12 if damping == 0 else damping * 10
+    raise FloatingPointError("the Hessian is not finite")
+
+
+class _DenseFactor:
+    def __init__(self, blocks: torch.Tensor, diagonal: bool):
+        K, _, p, _ = blocks.shape
+        self.K, self.p, self.diagonal = K, p, diagonal
+        if diagonal:  # independent columns: K small systems
+            self.factors = [_cholesky(blocks[k, k]) for k in range(K)]
+        else:
+            self.factors = [_cholesky(blocks.permute(0, 2, 1, 3).reshape(K * p, K * p))]
+
+    def solve(self, R: torch.Tensor) -> torch.Tensor:
+        """H^-1 R for R (K, d + 1)."""
+        if self.diagonal:
+            return torch.stack([torch.cholesky_solve(R[k][:, None], L).squeeze(1) for k, L in enumerate(self.factors)])
+        return torch.cholesky_solve(R.reshape(-1, 1), self.factors[0]).view(self.K, self.p)
+
+
+class _ConjugateGradients:
+    def __init__(self, system: LinearSystem, D, extra):
+        self.system, self.D, self.extra = system, D, extra
+
+    def solve(self, R: torch.Tensor) -> torch.Tensor:
+        diag_D = self.D if self.D.dim() == 2 else self.D.diagonal(dim1=1, dim2=2)
+        return preconditioned_cg(lambda V: self.system.apply(self.D, self.extra, V), R,
+                                 lambda: self.system._blocks(diag_D, self.extra))

@@ -1,0 +1,42 @@
+"""When the loop does its periodic work: loss points, validation, histograms, certificate checks.
+
+Each periodic job is budgeted by count, not by time, so a run is reproducible: whatever it costs,
+a job runs at most `max_points` times a run, spread evenly (at least every `every` epochs as the
+user asked, thinned on long runs). On the 10,000-epoch full-batch runs of
+scripts/bench_overhead.py that keeps logging and validation well under 10 % of a step; a short
+run still gets one loss point per epoch.
+"""
+import math
+
+
+def thinned_interval(every: int, total: int, max_points: int) -> int:
+    """The interval (>= every) that gives at most max_points events in `total` units."""
+    return max(int(every), math.ceil(total / max_points)) if every else 0
+
+
+def default_log_interval(max_epochs: int, steps_per_epoch: int, max_points: int = 100) -> int:
+    """trainer.log_every_n_steps=null: one loss point per epoch, or max_points a run if fewer."""
+    points = min(max_epochs, max_points)
+    return max(1, math.ceil(max_epochs * steps_per_epoch / points))
+
+
+class Geometric:
+    """Due at epochs 1, 2, 3, ... growing by `ratio` (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, ...):
+    for checks that cost a pass over the data (the optimality certificate), ~log(E) of them in E
+    epochs, and a stop at most (ratio - 1) of the epochs after the first passing check."""
+
+    def __init__(self, ratio: float = 1.25):
+        self.ratio, self.next = ratio, 1
+
+    def due(self, epoch: int) -> bool:
+        """Whether `epoch` is in the sequence (epochs are asked in increasing order; a resumed run
+        asks from its own epoch on and gets the same answers as the run it continues)."""
+        while self.next < epoch:
+            self._advance()
+        if self.next != epoch:
+            return False
+        self._advance()
+        return True
+
+    def _advance(self) -> None:
+        self.next = max(self.next + 1, math.floor(self.next * self.ratio))
