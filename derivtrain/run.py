@@ -15,6 +15,7 @@ from derivtrain.errors import ConfigError
 from derivtrain.logging import NullLogger, log, make_logger
 from derivtrain.losses import Objective
 from derivtrain.sensitivity.analysis import make_analysis
+from derivtrain.sweep.selection import check_monitor_available
 from derivtrain.train.checkpoint import load_checkpoint
 from derivtrain.train.em import fit_em
 from derivtrain.train.distributed import local_device, make_distributed
@@ -41,6 +42,7 @@ def run(cfg, run_dir) -> dict:
     objective = build_objective(cfg, data)
     model, loss = objective.model, objective.loss
     analysis = make_analysis(cfg.analysis, model, data.spec)  # checked against data and model before training
+    check_monitor_available(cfg.get("sweep"), objective, data.spec)  # what a sweep selects on, before training
 
     if distributed.world_size > 1:
         distributed.broadcast_parameters(model)
@@ -69,7 +71,7 @@ def run(cfg, run_dir) -> dict:
     if not distributed.is_main:  # rank 0 alone analyses and writes the run folder
         return metrics
     metrics.update(analysis(model, data.test, run_dir / "attributions", logger))
-    logger.log_hparams(flat_hparams(resolved), {k: v for k, v in metrics.items() if k.startswith("test/")})
+    logger.log_hparams(flat_hparams(resolved), {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))})
     logger.close()
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     log.info("run folder: %s", run_dir)
