@@ -71,7 +71,7 @@ def run(cfg, run_dir) -> dict:
     if not distributed.is_main:  # rank 0 alone analyses and writes the run folder
         return metrics
     metrics.update(analysis(model, data.test, run_dir / "attributions", logger))
-    logger.log_hparams(flat_hparams(resolved), {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))})
+    logger.log_hparams(flat_hparams(resolved), {k: v for k, v in metrics.items() if k.startswith("test/")})
     logger.close()
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     log.info("run folder: %s", run_dir)

@@ -98,7 +98,7 @@ def write_summary(sweep_dir: Path, monitor: str = "auto", mode: str = "auto") ->
              *(job.metrics.get(c, "") for c in columns), job.reason or ""] for i, job in enumerate(jobs)]
     write_csv(sweep_dir / "summary.csv", header, rows)
     n_failed = sum(job.failed for job in jobs)
-    lines = [ranked_by(key, mode), "", SELECTION_NOTE, "",
+    lines = [ranked_by(key, mode, any(not job.failed for job in jobs)), "", SELECTION_NOTE, "",
              f"{len(jobs)} jobs: {len(jobs) - n_failed} finished, {n_failed} failed.", "",
              *markdown_table(header, rows)]
     text = "\n".join(lines) + "\n"
@@ -107,9 +107,10 @@ def write_summary(sweep_dir: Path, monitor: str = "auto", mode: str = "auto") ->
     return text + (f"\n{by_config}" if by_config else "")
 
 
-def ranked_by(key: str | None, mode: str) -> str:
+def ranked_by(key: str | None, mode: str, any_finished: bool = True) -> str:
     if key is None:
-        return "Ranked by job number: the finished jobs have no common validation metric to rank by."
+        return ("In job order: the finished jobs have no common validation metric to rank by." if any_finished
+                else "In job order: no job finished.")
     better = "higher" if direction(key, mode) == "max" else "lower"
     return f"Ranked by {key} ({better} is better)."
 
