@@ -20,7 +20,7 @@ from derivtrain.paths import config_dir
 from derivtrain.plugins import check_plugins
 from derivtrain.sweep import register_resolvers
 from derivtrain.sweep.command_line import prepare_sweep, sweep_outcome
-from derivtrain.sweep.jobs import job_label, record_failure
+from derivtrain.sweep.jobs import job_failed, job_label, job_result
 from derivtrain.lock import run_folder_lock
 from derivtrain.train.guard import TrainingDiverged
 from derivtrain.train.interrupt import TrainingInterrupted
@@ -52,11 +52,11 @@ def _train(cfg):
     except Exception as exc:  # noqa: BLE001 - reported here so Hydra adds no job-failure banner
         if not in_sweep:
             _exit_for(exc)
-        return _job_failed(exc, run_dir, label)
+        return job_failed(exc, run_dir, label)
     if int(os.environ.get("RANK", "0")) != 0:
         return None  # under torchrun, rank 0 reports
     print_metrics(metrics, label)
-    return _selected(metrics, cfg, run_dir, label)
+    return job_result(metrics, cfg, run_dir, label)
 
 
 def print_metrics(metrics: dict, label: str | None) -> None:
@@ -64,27 +64,6 @@ def print_metrics(metrics: dict, label: str | None) -> None:
     print(("\n" + label + "\n" if label else "")
           + "\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
                       for k, v in sorted(metrics.items())))
-
-
-def _selected(metrics: dict, cfg, run_dir, label: str | None):
-    """The value the sweeper compares (sweep.monitor); in a sweep a NaN one fails the job."""
-    from derivtrain.sweep.selection import is_usable, selection_value
-
-    key, value = selection_value(metrics, cfg.sweep) if "sweep" in cfg else (None, None)
-    if label is None or is_usable(value):
-        return value
-    reason = f"{key} is {value}" if key else f"no {cfg.sweep.monitor} metric (is there a validation split?)"
-    print(f"derivtrain: {label} failed: {reason}", file=sys.stderr)
-    return record_failure(run_dir, reason, exit_code=1)
-
-
-def _job_failed(exc: Exception, run_dir, label: str):
-    """A sweep job's error: one line on stderr (a bug's traceback too) and in its failed.json."""
-    reason, code = _describe(exc)
-    if code == 1 and not isinstance(exc, TrainingDiverged):
-        traceback.print_exception(exc)
-    print(f"derivtrain: {label} failed: {reason}", file=sys.stderr)
-    return record_failure(run_dir, reason, code)
 
 
 def main() -> None:
@@ -124,18 +103,6 @@ def _exit_for(exc: BaseException) -> None:
         traceback.print_exception(exc)
     print(f"derivtrain: error: {message}", file=sys.stderr)
     sys.exit(2)
-
-
-def _describe(exc: BaseException) -> tuple[str, int]:
-    """A sweep job's error as _exit_for sees it: one line, and 2 for bad configuration or input,
-    1 for divergence or a bug."""
-    if isinstance(exc, TrainingDiverged):  # not a bug, not bad input: say what happened
-        return str(exc), 1
-    message = describe_user_error(exc)
-    if message is None:
-        first = str(exc).strip().splitlines()
-        return f"{type(exc).__name__}: {first[0] if first else ''}", 1
-    return message, 2
 
 
 def _shared_run_folder(args) -> list:

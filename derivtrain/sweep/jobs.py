@@ -7,6 +7,8 @@ folder>` shows which run is which. The number keeps names unique.
 """
 import json
 import re
+import sys
+import traceback
 from pathlib import Path
 
 FAILED_FILE = "failed.json"  # {"reason": one line, "exit_code": 1 or 2}, beside the job's .hydra/
@@ -47,6 +49,37 @@ def record_failure(run_dir, reason: str, exit_code: int) -> FailedJob:
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     (Path(run_dir) / FAILED_FILE).write_text(json.dumps({"reason": reason, "exit_code": exit_code}) + "\n")
     return FailedJob(reason)
+
+
+def job_result(metrics: dict, cfg, run_dir, label: str | None):
+    """What `_train` returns: the monitored metric (sweep.monitor). In a sweep (label given) a job
+    without a usable one (NaN r2, no validation metric) is recorded as failed instead."""
+    from derivtrain.sweep.selection import is_usable, selection_value
+
+    key, value = selection_value(metrics, cfg.sweep) if "sweep" in cfg else (None, None)
+    if label is None or is_usable(value):
+        return value
+    reason = f"{key} is {value}" if key else f"no {cfg.sweep.monitor} metric (is there a validation split?)"
+    print(f"derivtrain: {label} failed: {reason}", file=sys.stderr)
+    return record_failure(run_dir, reason, exit_code=1)
+
+
+def job_failed(exc: Exception, run_dir, label: str) -> FailedJob:
+    """A sweep job's error: one line on stderr (and a bug's traceback) and in its failed.json.
+    Exit codes as the CLI's: 2 bad configuration or input, 1 divergence or a bug."""
+    from derivtrain.friendly import describe_user_error
+    from derivtrain.train.guard import TrainingDiverged
+
+    if isinstance(exc, TrainingDiverged):
+        reason, code = str(exc), 1
+    elif (message := describe_user_error(exc)) is not None:
+        reason, code = message, 2
+    else:  # a bug: where it happened matters
+        traceback.print_exception(exc)
+        first = str(exc).strip().splitlines()
+        reason, code = f"{type(exc).__name__}: {first[0] if first else ''}", 1
+    print(f"derivtrain: {label} failed: {reason}", file=sys.stderr)
+    return record_failure(run_dir, reason, code)
 
 
 def read_failure(job_dir: Path) -> dict | None:
