@@ -21,6 +21,7 @@ from derivtrain.plugins import check_plugins
 from derivtrain.sweep import register_resolvers
 from derivtrain.sweep.command_line import prepare_sweep, sweep_outcome
 from derivtrain.sweep.jobs import job_failed, job_label, job_result
+from derivtrain.sweep.summary import write_summary
 from derivtrain.lock import run_folder_lock
 from derivtrain.train.guard import TrainingDiverged
 from derivtrain.train.interrupt import TrainingInterrupted
@@ -80,7 +81,9 @@ def main() -> None:
         register_resolvers()
         _train()
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here
-        _exit_for(exc)
+        if sweep_dir is None or isinstance(exc, KeyboardInterrupt) or not sweep_outcome(sweep_dir)[0]:
+            _exit_for(exc)
+        write_summary(sweep_dir)  # the sweeper gave up after its jobs failed (Optuna: no trial finished)
     if sweep_dir is not None:  # the jobs recorded their failures; the sweep's exit code says so
         code, message = sweep_outcome(sweep_dir)
         if code:

@@ -128,6 +128,18 @@ def test_optuna_maximizes_the_validation_metric_and_its_best_trial_is_the_best_j
     assert [float(r["val/accuracy"]) for r in rows] == sorted(accuracy.values(), reverse=True)
 
 
+def test_optuna_with_no_finished_trial_still_writes_the_summary(tmp_path, monkeypatch, capsys):
+    """Optuna's sweeper raises when no trial finished; the CLI reports the jobs' own reasons."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    code, folder = sweep(tmp_path, monkeypatch, "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2",
+                         "regularizer.strength=interval(0.1,1)", "data.val_size=0", *FAST)
+    err = capsys.readouterr().err
+    assert code == 2, err  # every job failed on the configuration: no validation rows to select on
+    assert [r["status"] for r in read_csv(folder / "summary.csv")] == ["failed", "failed"]
+    assert err.strip().splitlines()[-1].startswith("derivtrain: error: every job of the sweep failed: data.val_size=0")
+    assert "Traceback" not in err
+
+
 def test_cv_folds_run_one_job_per_fold_and_average_them(tmp_path, monkeypatch, capsys):
     code, folder = sweep(tmp_path, monkeypatch, *readme_sweep("folds"), *FAST)
     assert code == 0, capsys.readouterr().err
