@@ -11,25 +11,38 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 
 from derivtrain.config import check_overrides, register_schemas
 from derivtrain.errors import UserError
 from derivtrain.friendly import describe_user_error
 from derivtrain.paths import config_dir
 from derivtrain.plugins import check_plugins
+from derivtrain.sweep import register_resolvers
+from derivtrain.sweep.command_line import prepare_sweep, sweep_outcome
+from derivtrain.sweep.jobs import job_failed, job_label, job_result
+from derivtrain.sweep.summary import write_summary
 from derivtrain.lock import run_folder_lock
 from derivtrain.train.guard import TrainingDiverged
 from derivtrain.train.interrupt import TrainingInterrupted
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
-def _train(cfg) -> None:
+def _train(cfg):
+    """One run; under a sweep (-m), one job: it returns the metric the sweep selects on, and a failed
+    job is recorded (failed.json, one line) instead of ending the sweep (derivtrain/sweep/)."""
     from derivtrain.logging import configure_logging
     from derivtrain.run import run
+    from derivtrain.sweep.selection import check_selectable
 
     configure_logging()
-    run_dir = HydraConfig.get().runtime.output_dir
+    hydra_cfg = HydraConfig.get()
+    run_dir = hydra_cfg.runtime.output_dir
+    in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    label = job_label(hydra_cfg.job.num, hydra_cfg.overrides.task) if in_sweep else None
     try:
+        if in_sweep:
+            check_selectable(cfg)
         with run_folder_lock(run_dir) if int(os.environ.get("RANK", "0")) == 0 else nullcontext():
             metrics = run(cfg, run_dir)
     except TrainingInterrupted as exc:
@@ -38,12 +51,20 @@ def _train(cfg) -> None:
               f"  python -m derivtrain {' '.join(resume)} trainer.resume={run_dir}", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - reported here so Hydra adds no job-failure banner
-        _exit_for(exc)
+        if not in_sweep:
+            _exit_for(exc)
+        return job_failed(exc, run_dir, label)
     if int(os.environ.get("RANK", "0")) != 0:
-        return  # under torchrun, rank 0 reports
+        return None  # under torchrun, rank 0 reports
+    print_metrics(metrics, label)
+    return job_result(metrics, cfg, run_dir, label)
+
+
+def print_metrics(metrics: dict, label: str | None) -> None:
     width = max(map(len, metrics))
-    print("\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
-                    for k, v in sorted(metrics.items())))
+    print(("\n" + label + "\n" if label else "")
+          + "\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
+                      for k, v in sorted(metrics.items())))
 
 
 def main() -> None:
@@ -51,14 +72,23 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         sys.argv[1:] = _shared_run_folder(sys.argv[1:])
+        sys.argv[1:], sweep_dir = prepare_sweep(sys.argv[1:])
         if int(os.environ.get("RANK", "0")) == 0:  # other torchrun ranks join rank 0's folder
             _refuse_to_overwrite(sys.argv[1:])
         check_overrides(sys.argv[1:])
         check_plugins(config_dir())  # clashes exit 2 now; broken plugins warn once
         register_schemas()
+        register_resolvers()
         _train()
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here
-        _exit_for(exc)
+        if sweep_dir is None or isinstance(exc, KeyboardInterrupt) or not sweep_outcome(sweep_dir)[0]:
+            _exit_for(exc)
+        write_summary(sweep_dir)  # the sweeper gave up after its jobs failed (Optuna: no trial finished)
+    if sweep_dir is not None:  # the jobs recorded their failures; the sweep's exit code says so
+        code, message = sweep_outcome(sweep_dir)
+        if code:
+            print(f"derivtrain: error: {message}", file=sys.stderr)
+            sys.exit(code)
 
 
 def _exit_for(exc: BaseException) -> None:
@@ -116,7 +146,8 @@ def _refuse_to_overwrite(args) -> None:
         if key == "hydra.run.dir" and ((folder / "metrics.json").exists() or (folder / "checkpoints").exists()):
             raise UserError(f"hydra.run.dir={folder} already holds a run; pick a new folder "
                             f"(to continue that run: trainer.resume={folder} with a new hydra.run.dir)")
-        if key == "hydra.sweep.dir" and ((folder / "summary.csv").exists() or any(folder.glob("*/metrics.json"))):
+        if key == "hydra.sweep.dir" and ((folder / "summary.csv").exists() or any(folder.glob("*/metrics.json"))
+                                         or any(folder.glob("*/failed.json"))):
             raise UserError(f"hydra.sweep.dir={folder} already holds a sweep; pick a new folder")
 
 

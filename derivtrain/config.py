@@ -13,6 +13,7 @@ from omegaconf import MISSING
 
 from derivtrain.errors import ConfigError, choice_error, did_you_mean
 from derivtrain.sensitivity.options import check_analysis
+from derivtrain.sweep.selection import check_sweep_config
 
 
 # ---- data -------------------------------------------------------------------------------------
@@ -22,6 +23,8 @@ class DataSchema:
     test_size: float = 0.2
     val_size: float = 0.1
     standardize: bool = True
+    cv_folds: int = 0  # K-fold cross-validation of the train+val rows (test kept apart); 0 = off
+    fold: Optional[int] = None  # with cv_folds: the fold that validates, 0..K-1 (`-m data.cv_folds=K` runs each)
 
 
 @dataclass
@@ -353,6 +356,13 @@ class DiagnosticsSchema:
     hessian_max_samples: Optional[int] = 10000  # training rows the estimate uses; null = all
 
 
+@dataclass
+class SweepSchema:
+    """What a sweep selects on (derivtrain/sweep/selection.py): each job returns it, the summary ranks by it."""
+    monitor: str = "auto"  # auto (val/accuracy, val/r2 or val/log_likelihood by task) | val/<metric> | train/<metric>
+    mode: str = "auto"  # auto (max for accuracy, f1_macro, r2, log_likelihood; min otherwise) | max | min
+
+
 _SCHEMAS = {
     "data": {"bundled": BundledDataSchema, "csv": CsvDataSchema, "npy": NpyDataSchema,
              "synthetic": SyntheticDataSchema, "blobs": BlobsDataSchema, "counts": CountsDataSchema},
@@ -369,6 +379,7 @@ _SCHEMAS = {
                  "smoothgrad": SmoothGradSchema, "kernel_shap": KernelShapSchema,
                  "noise_tunnel": NoiseTunnelSchema, "compare": CompareSchema},
     "diagnostics": {"diagnostics": DiagnosticsSchema},
+    "sweep": {"sweep": SweepSchema},
 }
 
 
@@ -398,7 +409,7 @@ def _positive(key: str, value: Any, allow_zero: bool = False) -> None:
         raise ConfigError(f"{key}={value} must be {'>= 0' if allow_zero else '> 0'}")
 
 
-GROUPS = ("data", "model", "loss", "regularizer", "optim", "trainer", "logger", "analysis", "diagnostics")
+GROUPS = ("data", "model", "loss", "regularizer", "optim", "trainer", "logger", "analysis", "diagnostics", "sweep")
 
 
 _OPTION_NAME = r"[A-Za-z_][\w.-]*"
@@ -413,7 +424,10 @@ def check_overrides(args) -> None:
         key, sep, value = arg.partition("=")
         if not sep or key.lstrip("+~") not in GROUPS:
             continue
-        names = value[1:-1].split(",") if value.startswith("[") and value.endswith("]") else value.split(",")
+        for wrapper in ("[", "choice("):  # a list, or Optuna's categorical choice(a,b)
+            if value.startswith(wrapper) and value.endswith(("]", ")")):
+                value = value[len(wrapper):-1]
+        names = value.split(",")
         if not all(re.fullmatch(_OPTION_NAME, n.strip()) for n in names):
             raise ConfigError(f"{arg}: a config group takes an option name, e.g. {key.lstrip('+~')}="
                               f"{'svm' if key.endswith('model') else 'default'}; "
@@ -443,6 +457,7 @@ def validate(cfg) -> None:
     if "path" in d and d.target is None and d.task != "auto":
         raise ConfigError(f"data.task={d.task} needs targets: set data.target=<targets.npy>" if out_of_core else
                           f"data.task={d.task} needs a target column: set data.target=<column name>")
+    _check_folds(d)
     _positive("trainer.max_epochs", t.max_epochs)
     _positive("trainer.batch_size", t.batch_size)
     _positive("trainer.log_every_n_steps", t.log_every_n_steps)
@@ -483,6 +498,8 @@ def validate(cfg) -> None:
     _check_svm_and_hinge(cfg)
     if "diagnostics" in cfg:
         _check_diagnostics(cfg.diagnostics)
+    if "sweep" in cfg:
+        check_sweep_config(cfg.sweep)
     check_analysis(cfg.analysis)
     check_device_name(t.device)
     from derivtrain.targets import check_target  # imports the chosen options' code (plugins too)
@@ -490,7 +507,7 @@ def validate(cfg) -> None:
     check_target(cfg.model, "model", supplied=("spec",))
     check_target(cfg.loss, "loss")
     check_target(cfg.regularizer, "regularizer")
-    check_target(cfg.data, "data", ignored=("test_size", "val_size", "standardize", "chunk_rows"))
+    check_target(cfg.data, "data", ignored=("test_size", "val_size", "standardize", "chunk_rows", "cv_folds", "fold"))
     from derivtrain.config_solver import check_solver  # needs the classes check_target imported
 
     fitter = check_solver(cfg)
@@ -500,6 +517,24 @@ def validate(cfg) -> None:
         _check_full_batch_method(o, t, fitter)
     if out_of_core:
         _check_out_of_core(d, t, fitter)
+
+
+def _check_folds(d) -> None:
+    """data.cv_folds=K: fold k of K validates (data.fold); read from disk in order, data=npy cannot."""
+    if d.cv_folds == 0:
+        if d.fold is not None:
+            raise ConfigError(f"data.fold={d.fold} picks a cross-validation fold; set data.cv_folds too (e.g. 5)")
+        return
+    if d.cv_folds < 2:
+        raise ConfigError(f"data.cv_folds={d.cv_folds} must be 0 (off) or >= 2")
+    if "chunk_rows" in d:
+        raise ConfigError("data.cv_folds needs the rows in memory; data=npy splits the file in order: "
+                          "use data.val_size instead")
+    if d.fold is None:
+        raise ConfigError(f"data.cv_folds={d.cv_folds} needs data.fold (0..{d.cv_folds - 1}); a sweep runs "
+                          f"every fold: python -m derivtrain -m data.cv_folds={d.cv_folds}")
+    if not 0 <= d.fold < d.cv_folds:
+        raise ConfigError(f"data.fold={d.fold} must be in 0..{d.cv_folds - 1} (data.cv_folds={d.cv_folds})")
 
 
 MULTICLASS = ("ovr", "crammer_singer", "weston_watkins")

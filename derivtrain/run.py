@@ -22,6 +22,7 @@ from derivtrain.errors import ConfigError
 from derivtrain.logging import NullLogger, log, make_logger
 from derivtrain.losses import Objective
 from derivtrain.sensitivity.analysis import make_analysis
+from derivtrain.sweep.selection import check_monitor_available
 from derivtrain.train.checkpoint import load_checkpoint
 from derivtrain.train.distributed import local_device, make_distributed
 from derivtrain.train.fitters import fit_objective
@@ -67,6 +68,7 @@ def set_up(cfg, run_dir: Path) -> Session:
     objective = build_objective(cfg, data)
     model = objective.model
     analysis = make_analysis(cfg.analysis, model, data.spec)  # checked against data and model before training
+    check_monitor_available(cfg.get("sweep"), objective, data.spec)  # what a sweep selects on, before training
     if distributed.world_size > 1:
         distributed.broadcast_parameters(model)
     if cfg.trainer.compile:

@@ -108,6 +108,7 @@ CASES = {
     "resume from a folder that is not a run": (resume_from_not_a_run, "no checkpoint at"),
     "resume on data of another shape": (resume_with_other_features, "was trained on 30 features"),
     "unwritable output folder": (unwritable_output, "is not a writable folder"),
+    "unknown sweep monitor": (plain("sweep.monitor=val/acuracy"), "sweep.monitor=val/acuracy is not valid"),
 }
 if not torch.cuda.is_available():
     CASES["cuda without a GPU"] = (plain("trainer.device=cuda"), "no CUDA device")

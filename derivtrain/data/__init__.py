@@ -9,12 +9,12 @@ from hydra.utils import get_method
 
 from derivtrain.data.mapped import MappedNpy
 from derivtrain.data.out_of_core import build_out_of_core
-from derivtrain.data.split import split_indices, standardizer
+from derivtrain.data.split import fold_indices, split_indices, standardizer
 from derivtrain.data.table import Data, DataSpec, Split, Table
 from derivtrain.errors import DataError
 
 # keys every data config has that configure splitting, not loading
-_SPLIT_KEYS = ("_target_", "test_size", "val_size", "standardize", "chunk_rows")
+_SPLIT_KEYS = ("_target_", "test_size", "val_size", "standardize", "chunk_rows", "cv_folds", "fold")
 
 __all__ = ["build_data", "load_table", "Data", "DataSpec", "Split", "Table"]
 
@@ -42,6 +42,8 @@ def build_data(data_cfg, device: torch.device, seed: int) -> Data:
         return build_out_of_core(table.X, y, spec, data_cfg, device)
     _check_features(table)
     train, val, test = split_indices(y, data_cfg.test_size, data_cfg.val_size, seed, stratify=classification)
+    if data_cfg.get("cv_folds"):  # K-fold: the fold validates, the other train+val rows train
+        train, val = _cv_fold(y, np.concatenate([train, val]), data_cfg, seed, classification)
     if data_cfg.standardize:
         mean, scale = standardizer(table.X[train].astype(np.float64))
     else:
@@ -58,6 +60,13 @@ def build_data(data_cfg, device: torch.device, seed: int) -> Data:
 
     return Data(spec=spec, train=take(train), val=take(val) if len(val) else None, test=take(test),
                 feature_mean=mean_t, feature_scale=scale_t, indices={"train": train, "val": val, "test": test})
+
+
+def _cv_fold(y, rows, data_cfg, seed: int, stratify: bool):
+    if data_cfg.cv_folds > len(rows):
+        raise DataError(f"data.cv_folds={data_cfg.cv_folds} is more folds than the {len(rows)} rows outside "
+                        "the test split; use fewer folds")
+    return fold_indices(y, rows, data_cfg.cv_folds, data_cfg.fold, seed, stratify)
 
 
 def _check_targets(table: Table) -> None:

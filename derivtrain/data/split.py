@@ -18,6 +18,22 @@ def split_indices(y: np.ndarray, test_size: float, val_size: float, seed: int, s
     return tuple(rng.permutation(np.concatenate(parts[k])) for k in ("train", "val", "test"))
 
 
+def fold_indices(y: np.ndarray, rows: np.ndarray, n_folds: int, fold: int, seed: int, stratify: bool):
+    """Index arrays (train, val) of K-fold cross-validation over `rows` (the train+val rows; test
+    stays apart): fold `fold` validates, the others train. Every row validates in exactly one fold.
+
+    The partition depends on the seed and the rows only, so the K jobs of one seed share it.
+    Stratified: each class is dealt round-robin over the folds, which then differ in size by at
+    most one row and hold each class in the same proportion.
+    """
+    rng = np.random.default_rng([seed, n_folds])
+    rows = np.sort(rows)
+    groups = [rows[y[rows] == c] for c in np.unique(y[rows])] if stratify else [rows]
+    dealt = np.concatenate([rng.permutation(idx) for idx in groups])
+    in_fold = np.arange(len(dealt)) % n_folds == fold
+    return rng.permutation(dealt[~in_fold]), rng.permutation(dealt[in_fold])
+
+
 def standardizer(X_train: np.ndarray):
     """Mean and scale fitted on the training rows; constant features keep scale 1 (like StandardScaler)."""
     mean = X_train.mean(axis=0)

@@ -1,0 +1,140 @@
+"""After a multirun (`python -m derivtrain -m ...`): one table of every job, best first.
+
+A Hydra callback (conf/config.yaml, hydra.callbacks.sweep_summary) that reads each job's
+metrics.json (or failed.json) and .hydra/overrides.yaml and writes into the sweep folder:
+  summary.csv / summary.md    every job, ranked by the monitored validation metric; failed jobs
+                              last, with their reason; test/* as trailing columns (report only)
+  summary_by_config.csv / .md when seeds or folds repeat a configuration: mean, std and n per
+                              configuration (derivtrain/sweep/repeats.py)
+Each job's event file carries its hyper-parameters, so `tensorboard --logdir <sweep folder>`
+compares the jobs in the HPARAMS tab. Only the standard library and OmegaConf are imported here:
+Hydra builds callbacks for every run.
+"""
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+
+from derivtrain.sweep.jobs import read_failure
+from derivtrain.sweep.selection import direction, monitored_key
+
+SELECTION_NOTE = ("Select on validation, report test once: pick a job by its val/* columns; its test/* "
+                  "columns then estimate how that model does on new data (picking by them would make that "
+                  "estimate optimistic).")
+
+
+@dataclass
+class Job:
+    folder: str
+    overrides: list
+    metrics: dict = field(default_factory=dict)
+    reason: str | None = None  # None: finished
+    exit_code: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.reason is not None
+
+
+def collect(sweep_dir: Path) -> list:
+    """Every job folder of the sweep, in job-number order: finished, failed, or never finished."""
+    from omegaconf import OmegaConf
+
+    folders = {p.parent for name in ("metrics.json", "failed.json") for p in sweep_dir.glob(f"*/{name}")}
+    folders |= {p.parents[1] for p in sweep_dir.glob("*/.hydra/overrides.yaml")}
+    jobs = []
+    for folder in sorted(folders, key=_job_order):
+        overrides_file = folder / ".hydra" / "overrides.yaml"
+        overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
+        metrics_file = folder / "metrics.json"
+        job = Job(folder.name, overrides, json.loads(metrics_file.read_text()) if metrics_file.is_file() else {})
+        failure = read_failure(folder)
+        if failure:
+            job.reason, job.exit_code = failure["reason"], failure["exit_code"]
+        elif not metrics_file.is_file():
+            job.reason, job.exit_code = "did not finish (no metrics.json)", 1
+        jobs.append(job)
+    return jobs
+
+
+def _job_order(folder: Path):
+    number = re.match(r"\d+", folder.name)
+    return (int(number.group()) if number else float("inf"), folder.name)
+
+
+def rank(jobs: list, monitor: str = "auto", mode: str = "auto") -> tuple:
+    """(finished jobs best first, then failed ones; the metric that decided, or None)."""
+    done = [job for job in jobs if not job.failed]
+    keys = {monitored_key(monitor, job.metrics) for job in done}
+    failed = [job for job in jobs if job.failed]
+    if len(keys) != 1 or None in keys:
+        return done + failed, None  # nothing finished, or the jobs report different metrics
+    key = keys.pop()
+    sign = -1 if direction(key, mode) == "max" else 1
+    return sorted(done, key=lambda job: sign * job.metrics[key]) + failed, key
+
+
+def metric_columns(jobs: list, key: str | None) -> list:
+    """The monitored metric, the other val/* metrics, then test/* (reported, never selected on)."""
+    names = {name for job in jobs for name in job.metrics}
+    val = sorted(n for n in names if n.startswith("val/") and n != key)
+    test = sorted(n for n in names if n.startswith("test/"))
+    return ([key] if key else []) + val + test
+
+
+def write_summary(sweep_dir: Path, monitor: str = "auto", mode: str = "auto") -> str | None:
+    """Write summary.csv and summary.md (and summary_by_config.* for repeats); returns the text shown."""
+    from derivtrain.sweep.repeats import write_by_config
+
+    jobs, key = rank(collect(sweep_dir), monitor, mode)
+    if not jobs:
+        return None
+    columns = metric_columns(jobs, key)
+    header = ["rank", "job", "status", "overrides", *columns, "reason"]
+    rows = [[i + 1 if not job.failed else "", job.folder, "failed" if job.failed else "ok", " ".join(job.overrides),
+             *(job.metrics.get(c, "") for c in columns), job.reason or ""] for i, job in enumerate(jobs)]
+    write_csv(sweep_dir / "summary.csv", header, rows)
+    n_failed = sum(job.failed for job in jobs)
+    lines = [ranked_by(key, mode, any(not job.failed for job in jobs)), "", SELECTION_NOTE, "",
+             f"{len(jobs)} jobs: {len(jobs) - n_failed} finished, {n_failed} failed.", "",
+             *markdown_table(header, rows)]
+    text = "\n".join(lines) + "\n"
+    (sweep_dir / "summary.md").write_text(text)
+    by_config = write_by_config(sweep_dir, jobs, key, mode, columns)
+    return text + (f"\n{by_config}" if by_config else "")
+
+
+def ranked_by(key: str | None, mode: str, any_finished: bool = True) -> str:
+    if key is None:
+        return ("In job order: the finished jobs have no common validation metric to rank by." if any_finished
+                else "In job order: no job finished.")
+    better = "higher" if direction(key, mode) == "max" else "lower"
+    return f"Ranked by {key} ({better} is better)."
+
+
+def write_csv(path: Path, header: list, rows: list) -> None:
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+
+
+def markdown_table(header: list, rows: list) -> list:
+    def cell(value) -> str:
+        return f"{value:.4f}" if isinstance(value, float) else str(value).replace("|", "\\|")
+
+    return (["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+            + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows])
+
+
+class SweepSummary(Callback):
+    def on_multirun_end(self, config, **kwargs) -> None:
+        from omegaconf import OmegaConf
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        monitor = OmegaConf.select(config, "sweep.monitor", default="auto")
+        mode = OmegaConf.select(config, "sweep.mode", default="auto")
+        text = write_summary(sweep_dir, monitor, mode)
+        if text:
+            print(f"\nsweep summary ({sweep_dir / 'summary.md'}):\n{text}")
