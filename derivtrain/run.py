@@ -49,7 +49,7 @@ def run(cfg, run_dir) -> dict:
     purge_step = resume_state["step"] + 1 if resume_state else None
     logger = make_logger(cfg.logger, run_dir, purge_step) if distributed.is_main else NullLogger()
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    logger.log_text("config", "```\n" + OmegaConf.to_yaml(cfg, resolve=True) + "\n```")
+    logger.log_run_start(cfg, getattr(loss, "task", data.spec.task))  # config text, dashboard layout
     saving = dict(checkpoint_path=run_dir / "checkpoints" / "last.pt",
                   checkpoint_extra=dict(config=resolved, spec=data.spec.to_dict(),
                                         probability_link=model.probability_link,
@@ -69,7 +69,7 @@ def run(cfg, run_dir) -> dict:
     if not distributed.is_main:  # rank 0 alone analyses and writes the run folder
         return metrics
     metrics.update(analysis(model, data.test, run_dir / "attributions", logger))
-    logger.log_hparams(flat_hparams(resolved), {k: v for k, v in metrics.items() if k.startswith("test/")})
+    logger.log_results(cfg, metrics)  # test metrics and the HPARAMS row (derivtrain/logging/dashboard.py)
     logger.close()
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     log.info("run folder: %s", run_dir)
@@ -131,15 +131,3 @@ def _option(cfg, group: str) -> str:
     if HydraConfig.initialized():
         return f"{group}={HydraConfig.get().runtime.choices.get(group)}"
     return f"{group} {cfg[group].get('_target_', '?').rsplit('.', 1)[-1]}"
-
-
-def flat_hparams(resolved: dict, prefix: str = "") -> dict:
-    """{'optim': {'lr': 0.1}} -> {'optim.lr': 0.1}, for TensorBoard's hparams table."""
-    out = {}
-    for key, value in resolved.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flat_hparams(value, name + "."))
-        else:
-            out[name] = value
-    return out

@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 import venv
+from pathlib import Path
 
 import pytest
 
@@ -16,11 +17,15 @@ def test_wheel_installs_and_trains_without_the_source_tree(tmp_path):
                     "-w", str(dist), str(REPO)], check=True, capture_output=True)
     wheel, = dist.glob("derivtrain-*.whl")
     env_dir = tmp_path / "env"
-    # system site-packages give torch & co. without a download; the wheel's derivtrain comes first
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
+    # torch & co. without a download: this interpreter's own site folders, added after the new
+    # env's (so the wheel's derivtrain comes first). system_site_packages=True would instead give
+    # the base interpreter's packages, which lack them when the tests run in a virtualenv.
+    outer = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    (Path(site) / "outer_site.pth").write_text(f"import site; [site.addsitedir(p) for p in {outer!r}]\n")
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", site, str(wheel)],
                    check=True, capture_output=True)
     work = tmp_path / "elsewhere"

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from derivtrain.logging import log
+from derivtrain.logging.dashboard import results_markdown
 from derivtrain.sensitivity.options import check_against_data, check_integration, methods_of
 from derivtrain.sensitivity.targets import ClassScores
 
@@ -85,7 +86,8 @@ class Analysis:
         write_importance_csv(out_dir / "importance.csv", tables)
         if len(tables) > 1:
             metrics.update({f"analysis/rank_agreement/{k}": v for k, v in rank_agreement(tables).items()})
-        logger.log_scalars({k: float(v) for k, v in metrics.items()}, step=0)
+        # numbers measured once: a table in the Text tab, not one-point charts
+        logger.log_text("analysis/metrics", results_markdown(metrics, skip_prefixes=()))
         return metrics
 
     def _delta_metrics(self, model, X, result) -> dict:
