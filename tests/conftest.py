@@ -30,9 +30,9 @@ def run_cli(*args, module="derivtrain", env=None, cwd=None, timeout=300):
 
 @pytest.fixture(scope="session")
 def svm_run(tmp_path_factory):
-    """One default `model=svm` CLI run (few epochs), shared by the tests that read a run folder."""
+    """One default `model=svm` CLI run (few epochs, with an analysis), shared by the tests that read a run folder."""
     folder = tmp_path_factory.mktemp("svm") / "run"
     proc = run_cli("model=svm", "trainer.max_epochs=30", "logger.histogram_every_n_epochs=10",
-                   f"hydra.run.dir={folder}")
+                   "analysis=integrated_gradients", f"hydra.run.dir={folder}")
     assert proc.returncode == 0, proc.stderr
     return folder, proc

@@ -141,5 +141,5 @@ def test_resumed_run_has_no_step_twice_in_tensorboard(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     acc = EventAccumulator(str(folder))
     acc.Reload()
-    steps = [e.step for e in acc.Scalars("train/loss")]
+    steps = [e.step for e in acc.Scalars("classification/train/loss")]
     assert steps == list(range(1, 9))  # 5 and 6 logged twice on disk, shown once

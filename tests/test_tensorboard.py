@@ -1,4 +1,4 @@
-"""Read the run's TensorBoard events back: tags, values, histograms, config text, hparams."""
+"""Read the run's TensorBoard events back as TensorBoard does: curves, layout, text, HPARAMS."""
 import json
 
 import pytest
@@ -14,35 +14,85 @@ def events(svm_run):
     return folder, acc
 
 
-def test_scalar_tags_and_steps(events):
+def text(acc, tag):
+    return acc.Tensors(f"{tag}/text_summary")[0].tensor_proto.string_val[0].decode()
+
+
+def session_row(acc) -> dict:
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+    return {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind")) for k, v in start.hparams.items()}
+
+
+def test_curves_are_filed_under_the_task(events):
     _, acc = events
     tags = set(acc.Tags()["scalars"])
-    assert {"train/loss", "val/loss", "val/accuracy", "val/f1_macro", "lr", "grad_norm", "test/accuracy"} <= tags
-    steps = [e.step for e in acc.Scalars("train/loss")]
-    assert steps == [10, 20, 30]  # log_every_n_steps=10 over 30 full-batch steps
-    assert len(acc.Scalars("val/loss")) == 30  # validation every epoch
-    assert all(e.value == pytest.approx(0.1) for e in acc.Scalars("lr"))
+    assert {f"classification/{t}" for t in ("train/loss", "val/loss", "val/accuracy", "lr", "grad_norm")} <= tags
+    assert [e.step for e in acc.Scalars("classification/train/loss")] == [10, 20, 30]  # every 10 of 30 steps
+    assert len(acc.Scalars("classification/val/loss")) == 30  # validation every epoch
+    assert all(e.value == pytest.approx(0.1) for e in acc.Scalars("classification/lr"))
 
 
-def test_final_metrics_equal_metrics_json(events):
+def test_no_scalar_is_a_one_point_chart(events):
+    """Test metrics and analysis results (this run has analysis=integrated_gradients) are tables."""
+    _, acc = events
+    assert {tag: len(acc.Scalars(tag)) for tag in acc.Tags()["scalars"] if len(acc.Scalars(tag)) < 2} == {}
+    assert "| analysis/ig_max_abs_delta |" in text(acc, "analysis/metrics")
+
+
+def test_custom_scalars_layout_puts_train_and_val_loss_on_one_chart(events):
+    import re
+
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    _, acc = events
+    layout = layout_pb2.Layout.FromString(acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
+    category, = layout.category
+    assert category.title == "classification: is it learning?"
+    tags = acc.Tags()["scalars"]
+    shown = [[t for t in tags if any(re.match(r, t) for r in chart.multiline.tag)] for chart in category.chart]
+    assert sorted(shown[0]) == ["classification/train/loss", "classification/val/loss"]
+    assert shown[1:] == [["classification/val/accuracy"], ["classification/lr"], ["classification/grad_norm"]]
+
+
+def test_results_table_and_hparams_row_hold_the_final_numbers(events):
     folder, acc = events
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert acc.Scalars("test/accuracy")[-1].value == pytest.approx(metrics["test/accuracy"], abs=1e-6)
-    assert acc.Scalars("val/accuracy")[-1].value == pytest.approx(metrics["val/accuracy"], abs=1e-6)
+    row = session_row(acc)
+    assert len(row) <= 20
+    tests = {k: v for k, v in metrics.items() if k.startswith("test/")}
+    assert tests and all(row[k] == pytest.approx(v) for k, v in tests.items())
+    # the choices and the command-line keys come first, the val/* curves are its metrics
+    assert {"data": "breast_cancer", "model": "svm", "optim": "sgd", "analysis": "integrated_gradients"}.items() \
+        <= row.items()
+    assert row["trainer.max_epochs"] == 30 and row["logger.histogram_every_n_epochs"] == 10
+    assert {f"classification/{k}" for k in metrics if k.startswith("val/")} <= set(acc.Tags()["scalars"])
+    assert acc.Scalars("classification/val/accuracy")[-1].value == pytest.approx(metrics["val/accuracy"], abs=1e-6)
+    results = text(acc, "results")
+    assert results.startswith("| metric | value |") and f"| test/accuracy | {metrics['test/accuracy']:.6g} |" in results
 
 
-def test_weight_and_gradient_histograms(events):
+def test_weight_and_gradient_histograms_skip_one_number_tensors(events):
     _, acc = events
     tags = set(acc.Tags()["histograms"])
-    assert {"weights/linear.weight", "weights/linear.bias", "gradients/linear.weight"} <= tags
+    assert {"weights/linear.weight", "gradients/linear.weight"} <= tags
+    assert "weights/linear.bias" not in tags  # the binary SVM's bias is one number: no spike
     assert [e.step for e in acc.Histograms("weights/linear.weight")] == [10, 20, 30]
     assert acc.Histograms("weights/linear.weight")[-1].histogram_value.num == 30  # 30 features
 
 
 def test_config_text_and_hparams_in_the_same_run(events):
     folder, acc = events
-    text = acc.Tensors("config/text_summary")[0].tensor_proto.string_val[0].decode()
-    assert "LinearSVM" in text and "max_epochs: 30" in text
+    assert "LinearSVM" in text(acc, "config") and "max_epochs: 30" in text(acc, "config")
     plugins = acc.PluginTagToContent("hparams")
-    assert "_hparams_/experiment" in plugins and "_hparams_/session_start_info" in plugins
-    assert not [p for p in folder.iterdir() if p.is_dir() and p.name not in (".hydra", "checkpoints")]
+    assert "_hparams_/session_start_info" in plugins and "_hparams_/session_end_info" in plugins
+    assert not [p for p in folder.iterdir() if p.is_dir() and p.name not in (".hydra", "checkpoints", "attributions")]
+
+
+def test_a_regression_run_gets_its_own_charts():
+    from derivtrain.logging.dashboard import layout
+
+    chart = layout("regression")["regression: is it learning?"]
+    assert chart["r2: train, val"] == ["Multiline", [r"^regression/(train|val)/r2$"]]

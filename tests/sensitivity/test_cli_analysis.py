@@ -72,14 +72,15 @@ def test_tensorboard_gets_importance_bars_and_class_heatmaps(digits_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     folder, _ = digits_run
-    acc = EventAccumulator(str(folder), size_guidance={"images": 0})
+    acc = EventAccumulator(str(folder), size_guidance={"images": 0, "tensors": 0})
     acc.Reload()
     images = set(acc.Tags()["images"])
     for method in ("saliency", "integrated_gradients"):
         assert {f"analysis/{method}/importance", f"analysis/{method}/class_heatmaps"} <= images
     bars = acc.Images("analysis/saliency/importance")[0]
     assert bars.width > 300 and bars.height > 300
-    assert "analysis/ig_max_abs_delta" in acc.Tags()["scalars"]
+    table = acc.Tensors("analysis/metrics/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert "| analysis/ig_max_abs_delta |" in table and not [t for t in acc.Tags()["scalars"] if "analysis" in t]
 
 
 def test_analyze_a_saved_run_rebuilds_the_same_test_rows(digits_run, tmp_path):
