@@ -18,8 +18,10 @@ from derivtrain.friendly import describe_user_error
 from derivtrain.paths import config_dir
 from derivtrain.plugins import check_plugins
 from derivtrain.lock import run_folder_lock
+from derivtrain.pipes import quiet_on_broken_pipe
 from derivtrain.train.guard import TrainingDiverged
 from derivtrain.train.interrupt import TrainingInterrupted
+from derivtrain.usage import main_help, print_help, wants_help
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
@@ -46,9 +48,12 @@ def _train(cfg) -> None:
                     for k, v in sorted(metrics.items())))
 
 
+@quiet_on_broken_pipe
 def main() -> None:
     # Hydra would print its own report and exit 1; we want the exceptions, to map them to exit codes
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    if wants_help(sys.argv[1:]):  # ours: Hydra's would list its internal schema/* groups
+        sys.exit(print_help(main_help()))
     try:
         sys.argv[1:] = _shared_run_folder(sys.argv[1:])
         if int(os.environ.get("RANK", "0")) == 0:  # other torchrun ranks join rank 0's folder
@@ -57,6 +62,8 @@ def main() -> None:
         check_plugins(config_dir())  # clashes exit 2 now; broken plugins warn once
         register_schemas()
         _train()
+    except BrokenPipeError:  # the reader of stdout left (`| head`): quiet_on_broken_pipe's case
+        raise
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here
         _exit_for(exc)
 
