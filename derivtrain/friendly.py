@@ -55,7 +55,8 @@ def _wrong_type(err) -> str | None:
     first = str(err.msg).splitlines()[0] if err.msg else ""
     for pattern, takes in _TYPE_MESSAGES:
         if match := pattern.fullmatch(first):
-            return f"{err.full_key}={match.group(1)} is not valid: {err.full_key} takes {takes.format(key=err.full_key)}"
+            key = err.full_key
+            return f"{key}={match.group(1)} is not valid: {key} takes {takes.format(key=key)}"
     return None
 
 

@@ -6,9 +6,25 @@ import sys
 log = logging.getLogger("derivtrain")
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to sys.stderr as it is at each message, not as it was when configured (a caller
+    that redirects stderr, such as an in-process test, gets the messages)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):  # StreamHandler's __init__ sets it; the property always wins
+        pass
+
+
 def configure_logging() -> None:
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("[derivtrain] %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
