@@ -16,6 +16,14 @@ from derivtrain.paths import config_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # under pytest-xdist (-n 2 on two cores) each worker, and each CLI it starts, computes on one
+    # thread: two workers with two threads each would only take turns on the cores
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 
 def compose_config(*overrides):
     """The config `python -m derivtrain <overrides>` would run, composed in this process."""

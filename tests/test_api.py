@@ -6,7 +6,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 import derivtrain
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 
 def test_load_run_predicts_raw_breast_cancer_features(svm_run):
@@ -24,7 +24,7 @@ def test_load_run_predicts_raw_breast_cancer_features(svm_run):
 
 
 def test_logistic_run_has_probabilities(tmp_path):
-    proc = run_cli("model=logistic", "data=iris", "trainer.max_epochs=40", "logger=none",
+    proc = run_main("model=logistic", "data=iris", "trainer.max_epochs=40", "logger=none",
                    f"hydra.run.dir={tmp_path / 'run'}")
     assert proc.returncode == 0, proc.stderr
     model = derivtrain.load_run(tmp_path / "run" / "checkpoints" / "last.pt")

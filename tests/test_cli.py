@@ -86,7 +86,7 @@ def test_csv_data_from_the_command_line(tmp_path):
     rows = [",".join(names + ["cultivar"])]
     rows += [",".join(map(str, x)) + f",{wine.target_names[t]}" for x, t in zip(wine.data, wine.target)]
     (tmp_path / "wine.csv").write_text("\n".join(rows) + "\n")
-    proc = run_cli("data=csv", f"data.path={tmp_path / 'wine.csv'}", "data.target=cultivar", "model=logistic",
+    proc = run_main("data=csv", f"data.path={tmp_path / 'wine.csv'}", "data.target=cultivar", "model=logistic",
                    "trainer.max_epochs=50", "logger=none", f"hydra.run.dir={tmp_path / 'run'}")
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test/accuracy"] >= 0.9

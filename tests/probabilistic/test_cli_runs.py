@@ -7,7 +7,7 @@ import torch
 from sklearn.datasets import load_iris
 
 import derivtrain
-from tests.conftest import run_cli
+from tests.conftest import run_main
 from tests.probabilistic.helpers import run_in_process
 
 
@@ -25,7 +25,7 @@ def scalars(folder):
 @pytest.fixture(scope="module")
 def gmm_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gmm") / "run"
-    proc = run_cli("model=gmm", "data=iris", "optim.n_init=2", "optim.tol=1e-4", f"hydra.run.dir={folder}")
+    proc = run_main("model=gmm", "data=iris", "optim.n_init=2", "optim.tol=1e-4", f"hydra.run.dir={folder}")
     assert proc.returncode == 0, proc.stderr
     return folder
 
@@ -83,7 +83,7 @@ def test_gradient_fit_of_a_gmm_logs_the_log_likelihood_and_resumes_from_em(tmp_p
 
 
 def test_em_on_a_supervised_model_is_refused_in_one_line(tmp_path):
-    proc = run_cli("model=logistic", "optim=em", "logger=none", f"hydra.run.dir={tmp_path / 'run'}")
+    proc = run_main("model=logistic", "optim=em", "logger=none", f"hydra.run.dir={tmp_path / 'run'}")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "derivtrain: error: optim=em fits mixture models (model=gmm, model=gaussian), not model=logistic; "
