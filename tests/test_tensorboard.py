@@ -67,6 +67,7 @@ def test_results_table_and_hparams_row_hold_the_final_numbers(events):
     # the choices and the command-line keys come first, the val/* curves are its metrics
     assert {"data": "breast_cancer", "model": "svm", "optim": "sgd", "analysis": "integrated_gradients"}.items() \
         <= row.items()
+    assert "logger" not in row and "diagnostics" not in row  # they change no model: only when set
     assert row["trainer.max_epochs"] == 30 and row["logger.histogram_every_n_epochs"] == 10
     assert {f"classification/{k}" for k in metrics if k.startswith("val/")} <= set(acc.Tags()["scalars"])
     assert acc.Scalars("classification/val/accuracy")[-1].value == pytest.approx(metrics["val/accuracy"], abs=1e-6)
@@ -77,10 +78,18 @@ def test_results_table_and_hparams_row_hold_the_final_numbers(events):
 def test_weight_and_gradient_histograms_skip_one_number_tensors(events):
     _, acc = events
     tags = set(acc.Tags()["histograms"])
-    assert {"weights/linear.weight", "gradients/linear.weight"} <= tags
-    assert "weights/linear.bias" not in tags  # the binary SVM's bias is one number: no spike
-    assert [e.step for e in acc.Histograms("weights/linear.weight")] == [10, 20, 30]
-    assert acc.Histograms("weights/linear.weight")[-1].histogram_value.num == 30  # 30 features
+    assert tags == {"classification/weights/linear.weight", "classification/weights/linear.weight/grad"}
+    # (the binary SVM's bias is one number: a histogram of it would be a spike)
+    assert [e.step for e in acc.Histograms("classification/weights/linear.weight")] == [10, 20, 30]
+    assert acc.Histograms("classification/weights/linear.weight")[-1].histogram_value.num == 30  # 30 features
+
+
+def test_time_series_opens_on_the_curves(events):
+    """Time Series groups cards by the tag's first part, in name order: the task's group first."""
+    _, acc = events
+    tags = [t for kind in ("scalars", "histograms", "images") for t in acc.Tags()[kind]]
+    groups = sorted({t.split("/", 1)[0] for t in tags})
+    assert groups == ["classification", "sensitivity"]  # the importance bars come after the curves
 
 
 def test_config_text_and_hparams_in_the_same_run(events):

@@ -1,5 +1,6 @@
 """A built wheel carries conf/ and trains in a fresh environment, without the source tree."""
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -30,11 +31,12 @@ def test_wheel_installs_and_trains_without_the_source_tree(tmp_path):
                    check=True, capture_output=True)
     work = tmp_path / "elsewhere"
     work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # no source tree on the path
     where = subprocess.run([str(python), "-c", "import derivtrain.paths as p; print(p.__file__); "
-                            "print(p.config_dir())"], capture_output=True, text=True, check=True, cwd=work)
+                            "print(p.config_dir())"], capture_output=True, text=True, check=True, cwd=work, env=env)
     module_file, conf = where.stdout.split()
     assert module_file.startswith(str(env_dir)) and conf.startswith(str(env_dir)), where.stdout
     proc = subprocess.run([str(python), "-m", "derivtrain", "model=svm", "trainer.max_epochs=5", "logger=none",
-                           f"hydra.run.dir={work / 'run'}"], capture_output=True, text=True, cwd=work)
+                           f"hydra.run.dir={work / 'run'}"], capture_output=True, text=True, cwd=work, env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((work / "run" / "metrics.json").read_text())["test/accuracy"] > 0.8

@@ -9,15 +9,19 @@
   a markdown table in the Text tab, and test/* in the run's HPARAMS row. TensorBoard reads an
   HPARAMS *metric* only from a scalar series, so test/* are values of the row (beside the
   hyper-parameters) rather than HPARAMS metrics; the val/* curves are its metrics.
-- HPARAMS: at most MAX_HPARAMS values: the config-group choices, the keys set on the command line
-  (in a sweep these are the swept keys, as each job's overrides name them), a few keys that
-  usually matter, then test/*.
+- HPARAMS: at most MAX_HPARAMS values: the choices of the groups that shape the model, the keys
+  set on the command line (in a sweep these are the swept keys, as each job's overrides name
+  them), a few keys that usually matter, then test/*. TensorBoard shows the first five columns,
+  those that differ between runs first, then by name: for one run, data, loss, model, optim,
+  optim.lr (logger, analysis and diagnostics change no model: they count only when set).
+- Figures (sensitivity/<method>/...) and histograms (<task>/weights/...) sort after the curves,
+  so Time Series opens on the curves.
 """
 import re
 
 VAL_METRIC = {"classification": "accuracy", "regression": "r2", "density": "log_likelihood"}
 MAX_HPARAMS = 20
-GROUPS = ("data", "model", "loss", "regularizer", "optim", "trainer", "logger", "analysis", "diagnostics")
+GROUPS = ("data", "model", "loss", "regularizer", "optim", "trainer")  # shape the model; always in the row
 KEY_SETTINGS = ("optim.lr", "trainer.max_epochs", "trainer.batch_size", "regularizer.strength", "trainer.seed")
 SPLIT_ORDER = ("test", "val", "train")
 
@@ -75,10 +79,10 @@ def _command_line(cfg) -> tuple:
     hydra_cfg = HydraConfig.get()
     chosen = {g: o for g, o in hydra_cfg.runtime.choices.items()
               if o is not None and not g.startswith(("hydra/", "schema/"))}
-    choices = {g: chosen.pop(g) for g in GROUPS if g in chosen}
-    choices.update(chosen)  # plugins' own groups, after derivtrain's
     keys = [o.split("=", 1)[0].lstrip("+~") for o in hydra_cfg.overrides.task]
-    return choices, [k for k in keys if k not in choices]
+    choices = {g: chosen[g] for g in GROUPS if g in chosen}
+    choices.update({g: chosen[g] for g in keys if g in chosen})  # logger=none, analysis=..., plugins' groups
+    return choices, [k for k in keys if k not in chosen]
 
 
 def _option_name(node) -> str:

@@ -37,9 +37,10 @@ class TensorBoardLogger(NullLogger):
         for name, p in model.named_parameters():
             if p.numel() < 2:  # a histogram of one number is a spike: nothing to read
                 continue
-            self.writer.add_histogram(f"weights/{name}", p.detach().cpu(), step)
+            # under the task, after its curves (dashboard.py)
+            self.writer.add_histogram(f"{self.prefix}weights/{name}", p.detach().cpu(), step)
             if p.grad is not None:
-                self.writer.add_histogram(f"gradients/{name}", p.grad.detach().cpu(), step)
+                self.writer.add_histogram(f"{self.prefix}weights/{name}/grad", p.grad.detach().cpu(), step)
 
     def log_text(self, tag: str, text: str) -> None:
         self.writer.add_text(tag, text)

@@ -122,11 +122,12 @@ class Analysis:
     def _log_figures(self, logger, method, table, values, targets) -> None:
         from derivtrain.sensitivity import figures
 
-        logger.log_figure(f"analysis/{method}/importance", lambda: figures.importance_figure(method, table))
+        # sensitivity/...: after the task's curves in TensorBoard's Time Series (logging/dashboard.py)
+        logger.log_figure(f"sensitivity/{method}/importance", lambda: figures.importance_figure(method, table))
         grid = figures.image_grid(self.spec.feature_names)
         if grid is not None and targets is not None:
             names = [str(c) for c in self.spec.classes]
-            logger.log_figure(f"analysis/{method}/class_heatmaps", lambda: figures.class_heatmaps_figure(
+            logger.log_figure(f"sensitivity/{method}/class_heatmaps", lambda: figures.class_heatmaps_figure(
                 method, values, targets.cpu().numpy(), names, grid))
         rows = "\n".join(f"| {int(table.rank[i])} | {table.features[i]} | {table.importance[i]:.4g} | "
                          f"{table.signed_mean[i]:.4g} |" for i in np.argsort(table.rank)[:20])
