@@ -26,7 +26,7 @@ def test_wheel_installs_and_trains_without_the_source_tree(tmp_path):
     # env's (so the wheel's derivtrain comes first). system_site_packages=True would instead give
     # the base interpreter's packages, which lack them when the tests run in a virtualenv.
     outer = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
-    (Path(site) / "outer_site.pth").write_text(f"import site; [site.addsitedir(p) for p in {outer!r}]\n")
+    (Path(site) / "outer_site.pth").write_text(f"import site; list(map(site.addsitedir, {outer!r}))\n")
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", site, str(wheel)],
                    check=True, capture_output=True)
     work = tmp_path / "elsewhere"
