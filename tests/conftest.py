@@ -4,7 +4,7 @@ import io
 import os
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,21 @@ def run_cli(*args, module="derivtrain", env=None, cwd=None, timeout=300):
                           env=full_env, cwd=cwd or REPO, timeout=timeout)
 
 
+@contextmanager
+def derivtrain_logging():
+    """configure_logging() for the time of a block: the `derivtrain` logger (stderr, no propagation)
+    is restored afterwards, so later tests' caplog sees its messages again."""
+    from derivtrain.logging import configure_logging, log
+
+    saved = log.handlers[:], log.propagate, log.level
+    configure_logging()
+    try:
+        yield
+    finally:
+        log.handlers[:], log.propagate = saved[0], saved[1]
+        log.setLevel(saved[2])
+
+
 @dataclass
 class Completed:
     """What a test reads of a finished command (as subprocess.CompletedProcess)."""
@@ -65,7 +80,7 @@ def run_main(*args, module="derivtrain", env=None, cwd=None) -> Completed:
     os.environ.pop("HYDRA_FULL_ERROR", None)
     try:
         os.chdir(cwd or REPO)
-        with redirect_stdout(out), redirect_stderr(err):
+        with redirect_stdout(out), redirect_stderr(err), derivtrain_logging():
             try:
                 code = main() or 0
             except SystemExit as exc:

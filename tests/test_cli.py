@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from tests.conftest import REPO, run_cli, run_main
+from tests.conftest import REPO, derivtrain_logging, run_cli, run_main
 
 
 def test_default_run_prints_metrics_and_fills_the_run_folder(svm_run):
@@ -134,22 +134,21 @@ def test_output_into_a_closed_pipe_ends_without_a_traceback(args):
 
 
 def test_progress_lines_off_a_terminal(capsys):
-    from derivtrain.logging import Progress, configure_logging
+    from derivtrain.logging import Progress
 
-    configure_logging()
-    progress = Progress(total_epochs=20, initial=0, mode="false")
-    for epoch in range(1, 21):
-        progress.update(epoch, {"val/loss": 1 / epoch, "train/loss": 3000.0 + epoch, "val/accuracy": 0.5})
-    progress.close()
+    with derivtrain_logging():
+        progress = Progress(total_epochs=20, initial=0, mode="false")
+        for epoch in range(1, 21):
+            progress.update(epoch, {"val/loss": 1 / epoch, "train/loss": 3000.0 + epoch, "val/accuracy": 0.5})
+        progress.close()
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 10  # one line every 10 % of the epochs
     assert lines[-1] == "[derivtrain] epoch 20/20 train/loss=3020.0000 val/accuracy=0.5000 val/loss=0.0500"
 
 
 def test_progress_is_a_bar_on_a_terminal_and_silent_on_other_ranks(capsys, monkeypatch):
-    from derivtrain.logging import Progress, configure_logging
+    from derivtrain.logging import Progress
 
-    configure_logging()
     bar = Progress(total_epochs=3, initial=0, mode="true")
     for epoch in (1, 2, 3):
         bar.update(epoch, {"train/loss": 0.25})
@@ -157,9 +156,10 @@ def test_progress_is_a_bar_on_a_terminal_and_silent_on_other_ranks(capsys, monke
     err = capsys.readouterr().err
     assert "/3 [" in err and "epoch/s" in err and "[derivtrain]" not in err  # tqdm's bar, not log lines
     monkeypatch.setenv("RANK", "1")  # under torchrun, rank 0 alone reports
-    for mode in ("true", "false"):
-        other = Progress(total_epochs=3, initial=0, mode=mode)
-        for epoch in (1, 2, 3):
-            other.update(epoch, {"train/loss": 0.25})
-        other.close()
+    with derivtrain_logging():
+        for mode in ("true", "false"):
+            other = Progress(total_epochs=3, initial=0, mode=mode)
+            for epoch in (1, 2, 3):
+                other.update(epoch, {"train/loss": 0.25})
+            other.close()
     assert capsys.readouterr().err == ""

@@ -1,21 +1,23 @@
 """TensorBoardLogger: one event file in the run folder (logger=tensorboard).
 
-Tag names, the custom-scalars layout and the HPARAMS row come from dashboard.py.
+Tag names, the custom-scalars layout and the HPARAMS row come from dashboard.py; the summaries
+are torch.utils.tensorboard's; the file is written in batches by events.py (TensorBoard's own
+writer costs 50-80 us an event, as much as a small training step).
 """
+import functools
+
 from derivtrain.logging import dashboard
 from derivtrain.logging.base import NullLogger
 
 
 class TensorBoardLogger(NullLogger):
     def __init__(self, run_dir, histogram_every_n_epochs: int = 10, purge_step=None):
-        from tensorboard.compat.proto.summary_pb2 import Summary
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import summary
 
-        self._summary = Summary
+        from derivtrain.logging.events import EventFile
 
-        # purge_step: a resumed run tells TensorBoard to drop the old file's points from that step
-        # on (logged after the checkpoint, before the interruption), so no step appears twice
-        self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step)
+        self.summary = summary
+        self.events = EventFile(run_dir, purge_step)  # purge_step: where a resumed run goes on
         self.histogram_every_n_epochs = histogram_every_n_epochs
         self.prefix = ""  # "<task>/" once log_run_start knows the task
 
@@ -23,36 +25,37 @@ class TensorBoardLogger(NullLogger):
         from omegaconf import OmegaConf
 
         self.prefix = dashboard.curve_tag(task, "")
-        self.writer.add_text("config", "```\n" + OmegaConf.to_yaml(cfg, resolve=True) + "\n```")
-        self.writer.add_custom_scalars(dashboard.layout(task))
+        self.log_text("config", "```\n" + OmegaConf.to_yaml(cfg, resolve=True) + "\n```")
+        self.events.add_summary(self.summary.custom_scalars(dashboard.layout(task)))
 
     def log_scalars(self, scalars: dict, step: int) -> None:
-        # one event for all of them, not one per tag (add_scalar): TensorBoard's writer checksums
-        # every byte of every event in Python (~0.4 us a byte, each event ~50-100 bytes)
-        value = self._summary.Value
-        values = [value(tag=self.prefix + tag, simple_value=float(v)) for tag, v in scalars.items()]
-        self.writer.file_writer.add_summary(self._summary(value=values), step)
+        # one event for all of them, built when the file is written
+        self.events.add_scalars([(self.prefix + tag, float(v)) for tag, v in scalars.items()], step)
 
     def log_histograms(self, model, step: int) -> None:
         for name, p in model.named_parameters():
             if p.numel() < 2:  # a histogram of one number is a spike: nothing to read
                 continue
             # under the task, after its curves (dashboard.py)
-            self.writer.add_histogram(f"{self.prefix}weights/{name}", p.detach().cpu(), step)
+            self._histogram(f"{self.prefix}weights/{name}", p, step)
             if p.grad is not None:
-                self.writer.add_histogram(f"{self.prefix}weights/{name}/grad", p.grad.detach().cpu(), step)
+                self._histogram(f"{self.prefix}weights/{name}/grad", p.grad, step)
+
+    def _histogram(self, tag: str, values, step: int) -> None:
+        bins = _tensorflow_bins()
+        self.events.add_summary(self.summary.histogram(tag, values.detach().cpu().numpy(), bins), step)
 
     def log_text(self, tag: str, text: str) -> None:
-        self.writer.add_text(tag, text)
+        self.events.add_summary(self.summary.text(tag, text))
 
     def log_results(self, cfg, metrics: dict) -> None:
-        self.writer.add_text("results", dashboard.results_markdown(metrics))
+        self.log_text("results", dashboard.results_markdown(metrics))
         # SummaryWriter.add_hparams would open a second writer in a new sub-folder and add the
         # metrics as one-point charts; the session summaries go into this run's own event file.
         # No experiment summary: TensorBoard then builds the HPARAMS table from every run's
         # session (a sweep mixing tasks shows all their columns) and takes the curves as metrics.
         for summary in _session_summaries(dashboard.hparams(cfg, metrics)):
-            self.writer.file_writer.add_summary(summary)
+            self.events.add_summary(summary)
 
     def log_figure(self, tag: str, make_figure, step: int = 0) -> None:
         # rendered with the Agg canvas directly: SummaryWriter.add_figure imports pyplot to close it
@@ -61,10 +64,19 @@ class TensorBoardLogger(NullLogger):
 
         canvas = FigureCanvasAgg(make_figure())
         canvas.draw()
-        self.writer.add_image(tag, np.asarray(canvas.buffer_rgba())[:, :, :3], step, dataformats="HWC")
+        pixels = np.asarray(canvas.buffer_rgba())[:, :, :3]
+        self.events.add_summary(self.summary.image(tag, pixels, dataformats="HWC"), step)
 
     def close(self) -> None:
-        self.writer.close()
+        self.events.close()
+
+@functools.lru_cache(maxsize=1)
+def _tensorflow_bins() -> list:
+    """SummaryWriter.add_histogram's default bucket edges: +-1e-12 growing by 10 % to 1e20, and 0."""
+    edges = [1e-12]
+    while edges[-1] * 1.1 < 1e20:
+        edges.append(edges[-1] * 1.1)
+    return [-e for e in reversed(edges)] + [0] + edges
 
 
 def _session_summaries(row: dict) -> list:
