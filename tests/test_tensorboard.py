@@ -105,3 +105,32 @@ def test_a_regression_run_gets_its_own_charts():
 
     chart = layout("regression")["regression: is it learning?"]
     assert chart["r2: train, val"] == ["Multiline", [r"^regression/(train|val)/r2$"]]
+
+
+def test_batched_checksums_equal_tensorboards():
+    import numpy as np
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as reference
+
+    from derivtrain.logging.events import masked_crc32c
+
+    rng = np.random.default_rng(0)
+    records = [rng.integers(0, 256, size=n, dtype=np.uint8).tobytes() for n in (0, 1, 8, 63, 200, 512, 5)]
+    assert masked_crc32c(records).tolist() == [reference(r) for r in records]
+
+
+def test_points_logged_before_a_crash_reach_the_file(tmp_path):
+    """A run that stops without closing its logger (an exception) still leaves its curves."""
+    import gc
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from derivtrain.logging.tensorboard import TensorBoardLogger
+
+    logger = TensorBoardLogger(tmp_path)
+    for step in range(1, 4):
+        logger.log_scalars({"train/loss": 1.0 / step}, step)
+    del logger
+    gc.collect()
+    acc = EventAccumulator(str(tmp_path))
+    acc.Reload()
+    assert [(e.step, e.value) for e in acc.Scalars("train/loss")] == [(1, 1.0), (2, 0.5), (3, pytest.approx(1 / 3))]
