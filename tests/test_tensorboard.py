@@ -134,3 +134,30 @@ def test_points_logged_before_a_crash_reach_the_file(tmp_path):
     acc = EventAccumulator(str(tmp_path))
     acc.Reload()
     assert [(e.step, e.value) for e in acc.Scalars("train/loss")] == [(1, 1.0), (2, 0.5), (3, pytest.approx(1 / 3))]
+
+
+def test_hparams_row_puts_the_command_line_first_and_stays_within_20():
+    """As in a sweep job: the keys on the command line (the swept ones among them) are in the row."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from derivtrain.logging.dashboard import hparams
+    from derivtrain.paths import config_dir
+    from tests.conftest import compose_config
+
+    many = [f"optim.{k}={v}" for k, v in (("lr", 0.05), ("momentum", 0.5), ("weight_decay", 0.01), ("gamma", 0.2),
+                                          ("step_size", 7), ("patience", 3), ("schedule", "step"))]
+    many += ["trainer.max_epochs=7", "trainer.seed=3", "trainer.batch_size=32", "logger=none", "data.val_size=0.2",
+             "trainer.log_every_n_steps=5", "trainer.keep_checkpoints=1", "model.C=2.0"]
+    cfg = compose_config(*many)
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        HydraConfig.instance().set_config(compose(config_name="config", overrides=many, return_hydra_config=True))
+    try:
+        row = hparams(cfg, {"test/accuracy": 0.9, "test/f1_macro": 0.8, "test/loss": 0.3, "val/loss": 0.2})
+    finally:
+        HydraConfig.instance().cfg = None  # as outside a run
+    assert len(row) == 20 and list(row)[-3:] == ["test/accuracy", "test/f1_macro", "test/loss"]
+    assert list(row)[:7] == ["data", "model", "loss", "regularizer", "optim", "trainer", "logger"]
+    assert row["logger"] == "none" and row["optim.lr"] == 0.05 and row["optim.schedule"] == "step"
+    assert row["trainer.batch_size"] == 32 and "model.C" not in row  # the last keys give way to test/*
+    assert "val/loss" not in row  # a curve: an HPARAMS metric, not a value of the row
