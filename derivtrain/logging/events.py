@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 FLUSH_SECONDS = 5.0  # a curve in TensorBoard is at most this old (SummaryWriter's default: 120 s)
-_BATCHED_MAX_BYTES = 512  # longer records (images, histograms) are few: checksummed one by one
+_BATCHED_MAX_BYTES = 1024  # scalars, histograms; longer ones (images, text) are few: one by one
 
 
 def _crc32c_table() -> np.ndarray:
