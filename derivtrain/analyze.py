@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from derivtrain.errors import UserError
+from derivtrain.pipes import quiet_on_broken_pipe
 
 USAGE = ("python -m derivtrain.analyze run=<run folder> analysis=<option> [analysis.<key>=<value> ...] "
          "[out=<folder>] [trainer.device=<device>]")
@@ -87,14 +88,19 @@ def parse_args(argv) -> tuple:
     return run, out, overrides
 
 
+@quiet_on_broken_pipe
 def main(argv=None) -> None:
     from derivtrain.cli import _exit_for  # the exit-code contract of `python -m derivtrain`
     from derivtrain.logging import configure_logging
+    from derivtrain.usage import module_help, print_help, wants_help
 
+    argv = sys.argv[1:] if argv is None else argv
+    if wants_help(argv):
+        sys.exit(print_help(module_help(__name__)))
     os.environ["HYDRA_FULL_ERROR"] = "1"
     configure_logging()
     try:
-        run, out, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+        run, out, overrides = parse_args(argv)
         metrics = analyze(run, overrides, out)
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - mapped to exit codes like the training CLI
         _exit_for(exc)

@@ -23,8 +23,10 @@ from derivtrain.sweep.command_line import prepare_sweep, sweep_outcome
 from derivtrain.sweep.jobs import job_failed, job_label, job_result
 from derivtrain.sweep.summary import write_summary
 from derivtrain.lock import run_folder_lock
+from derivtrain.pipes import quiet_on_broken_pipe
 from derivtrain.train.guard import TrainingDiverged
 from derivtrain.train.interrupt import TrainingInterrupted
+from derivtrain.usage import main_help, print_help, wants_help
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
@@ -67,9 +69,12 @@ def print_metrics(metrics: dict, label: str | None) -> None:
                       for k, v in sorted(metrics.items())))
 
 
+@quiet_on_broken_pipe
 def main() -> None:
     # Hydra would print its own report and exit 1; we want the exceptions, to map them to exit codes
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    if wants_help(sys.argv[1:]):  # ours: Hydra's would list its internal schema/* groups
+        sys.exit(print_help(main_help()))
     try:
         sys.argv[1:] = _shared_run_folder(sys.argv[1:])
         sys.argv[1:], sweep_dir = prepare_sweep(sys.argv[1:])
@@ -80,6 +85,8 @@ def main() -> None:
         register_schemas()
         register_resolvers()
         _train()
+    except BrokenPipeError:  # the reader of stdout left (`| head`): quiet_on_broken_pipe's case
+        raise
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here
         if sweep_dir is None or isinstance(exc, KeyboardInterrupt) or not sweep_outcome(sweep_dir)[0]:
             _exit_for(exc)

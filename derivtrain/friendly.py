@@ -2,6 +2,8 @@
 
 Returns None for anything that is not the user's to fix, so the CLI reports it as a bug.
 """
+import re
+
 from hydra.errors import (ConfigCompositionException, InstantiationException, MissingConfigException,
                           OverrideParseException)
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, MissingMandatoryValue, ValidationError
@@ -21,7 +23,7 @@ def describe_user_error(exc: BaseException) -> str | None:
         if isinstance(err, MissingMandatoryValue):
             return f"{err.full_key} has no value; set it on the command line: {err.full_key}=..."
         if isinstance(err, ValidationError):
-            return f"{err.full_key}: {_first_line(err.msg)}"
+            return _wrong_type(err) or f"{err.full_key}: {_first_line(err.msg)}"
     if isinstance(exc, (OverrideParseException, ConfigCompositionException)):
         return _first_line(str(exc))
     if isinstance(exc, ValueError) and str(exc).startswith("Config group override must be"):
@@ -38,6 +40,24 @@ def _missing_option(exc: MissingConfigException) -> str:
     if group and options:
         return f"{group}={option} is not an option of '{group}'; {did_you_mean(option, options)}"
     return _first_line(str(exc))
+
+
+# OmegaConf's words for a value of the wrong type -> what the key takes, for a person
+_TYPE_MESSAGES = (
+    (re.compile(r"Value '(.*)' of type '\w+' could not be converted to Float"), "a number, e.g. {key}=0.01"),
+    (re.compile(r"Value '(.*)' of type '\w+' could not be converted to Integer"), "a whole number, e.g. {key}=10"),
+    (re.compile(r"Value '(.*)' is not a valid bool.*"), "true or false"),
+)
+
+
+def _wrong_type(err) -> str | None:
+    """`optim.lr=abc`: one line naming the key, the value and what it takes, not OmegaConf's text."""
+    first = str(err.msg).splitlines()[0] if err.msg else ""
+    for pattern, takes in _TYPE_MESSAGES:
+        if match := pattern.fullmatch(first):
+            key = err.full_key
+            return f"{key}={match.group(1)} is not valid: {key} takes {takes.format(key=key)}"
+    return None
 
 
 def _unknown_key(err) -> str:

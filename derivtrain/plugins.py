@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from derivtrain.errors import ConfigError, UserError
+from derivtrain.pipes import quiet_on_broken_pipe
 
 ENTRY_POINT_GROUP = "derivtrain.plugins"
 STRICT_ENV = "DERIVTRAIN_PLUGINS_STRICT"
@@ -107,9 +108,13 @@ def _warn_once(message: str) -> None:
     print(f"derivtrain: warning: {message}", file=sys.stderr)
 
 
+@quiet_on_broken_pipe
 def main() -> int:
     from derivtrain.paths import config_dir
+    from derivtrain.usage import module_help, print_help, wants_help
 
+    if wants_help(sys.argv[1:]):
+        return print_help(module_help(__name__))
     plugins = discover()
     if not plugins:
         print(f"no derivtrain plugins installed (entry-point group {ENTRY_POINT_GROUP!r})")

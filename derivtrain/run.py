@@ -76,7 +76,7 @@ def set_up(cfg, run_dir: Path) -> Session:
 
     purge_step = resume_state["step"] + 1 if resume_state else None
     logger = make_logger(cfg.logger, run_dir, purge_step) if distributed.is_main else NullLogger()
-    logger.log_text("config", "```\n" + OmegaConf.to_yaml(cfg, resolve=True) + "\n```")
+    logger.log_run_start(cfg, getattr(objective.loss, "task", data.spec.task))  # config text, dashboard layout
     extra = dict(config=OmegaConf.to_container(cfg, resolve=True), spec=data.spec.to_dict(),
                  probability_link=model.probability_link,
                  preprocessing={"feature_mean": data.feature_mean.cpu(), "feature_scale": data.feature_scale.cpu()})
@@ -104,8 +104,7 @@ def report(session: Session, metrics: dict) -> dict:
         return metrics
     logger = session.logger
     metrics.update(session.analysis(objective.model, data.test, session.run_dir / "attributions", logger))
-    resolved = session.checkpoint_extra["config"]
-    logger.log_hparams(flat_hparams(resolved), {k: v for k, v in metrics.items() if k.startswith("test/")})
+    logger.log_results(session.cfg, metrics)  # test metrics and the HPARAMS row (derivtrain/logging/dashboard.py)
     logger.close()
     write_split(session.run_dir / "split.npz", data)
     (session.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
@@ -173,15 +172,3 @@ def _option(cfg, group: str) -> str:
     if HydraConfig.initialized():
         return f"{group}={HydraConfig.get().runtime.choices.get(group)}"
     return f"{group} {cfg[group].get('_target_', '?').rsplit('.', 1)[-1]}"
-
-
-def flat_hparams(resolved: dict, prefix: str = "") -> dict:
-    """{'optim': {'lr': 0.1}} -> {'optim.lr': 0.1}, for TensorBoard's hparams table."""
-    out = {}
-    for key, value in resolved.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flat_hparams(value, name + "."))
-        else:
-            out[name] = value
-    return out

@@ -1,7 +1,11 @@
-"""Shared helpers: compose configs in-process, run the CLI in a subprocess."""
+"""Shared helpers: compose configs in-process, run the CLI in this process or in a subprocess."""
+import importlib
+import io
 import os
 import subprocess
 import sys
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,14 @@ from derivtrain.config import register_schemas
 from derivtrain.paths import config_dir
 
 REPO = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # under pytest-xdist (-n 2 on two cores) each worker, and each CLI it starts, computes on one
+    # thread: two workers with two threads each would only take turns on the cores
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 def compose_config(*overrides):
@@ -28,11 +40,65 @@ def run_cli(*args, module="derivtrain", env=None, cwd=None, timeout=300):
                           env=full_env, cwd=cwd or REPO, timeout=timeout)
 
 
+@contextmanager
+def derivtrain_logging():
+    """configure_logging() for the time of a block: the `derivtrain` logger (stderr, no propagation)
+    is restored afterwards, so later tests' caplog sees its messages again."""
+    from derivtrain.logging import configure_logging, log
+
+    saved = log.handlers[:], log.propagate, log.level
+    configure_logging()
+    try:
+        yield
+    finally:
+        log.handlers[:], log.propagate = saved[0], saved[1]
+        log.setLevel(saved[2])
+
+
+@dataclass
+class Completed:
+    """What a test reads of a finished command (as subprocess.CompletedProcess)."""
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_main(*args, module="derivtrain", env=None, cwd=None) -> Completed:
+    """`python -m <module> args...` run in this process: the same main(), exit code and output,
+    without starting an interpreter and importing torch again (~2 s a run). Use run_cli where
+    the process itself is the point (signals, start-up, the installed console script).
+
+    Hydra keeps global state between runs (GlobalHydra): it is cleared after each one.
+    """
+    from hydra.core.global_hydra import GlobalHydra
+
+    main = importlib.import_module("derivtrain.cli" if module == "derivtrain" else module).main
+    saved_argv, saved_env, saved_cwd = sys.argv[:], dict(os.environ), os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    sys.argv = [module, *map(str, args)]
+    os.environ.update(env or {})
+    os.environ.pop("HYDRA_FULL_ERROR", None)
+    try:
+        os.chdir(cwd or REPO)
+        with redirect_stdout(out), redirect_stderr(err), derivtrain_logging():
+            try:
+                code = main() or 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = saved_argv
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+        GlobalHydra.instance().clear()
+    return Completed(code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(scope="session")
 def svm_run(tmp_path_factory):
-    """One default `model=svm` CLI run (few epochs), shared by the tests that read a run folder."""
+    """One default `model=svm` CLI run (few epochs, with an analysis), shared by the tests that read a run folder."""
     folder = tmp_path_factory.mktemp("svm") / "run"
     proc = run_cli("model=svm", "trainer.max_epochs=30", "logger.histogram_every_n_epochs=10",
-                   f"hydra.run.dir={folder}")
+                   "analysis=integrated_gradients", f"hydra.run.dir={folder}")
     assert proc.returncode == 0, proc.stderr
     return folder, proc

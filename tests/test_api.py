@@ -6,7 +6,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 import derivtrain
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 
 def test_load_run_predicts_raw_breast_cancer_features(svm_run):
@@ -24,7 +24,7 @@ def test_load_run_predicts_raw_breast_cancer_features(svm_run):
 
 
 def test_logistic_run_has_probabilities(tmp_path):
-    proc = run_cli("model=logistic", "data=iris", "trainer.max_epochs=40", "logger=none",
+    proc = run_main("model=logistic", "data=iris", "trainer.max_epochs=40", "logger=none",
                    f"hydra.run.dir={tmp_path / 'run'}")
     assert proc.returncode == 0, proc.stderr
     model = derivtrain.load_run(tmp_path / "run" / "checkpoints" / "last.pt")
@@ -39,3 +39,38 @@ def test_logistic_run_has_probabilities(tmp_path):
 def test_load_run_of_a_folder_without_a_run(tmp_path):
     with pytest.raises(derivtrain.errors.UserError, match="no checkpoint"):
         derivtrain.load_run(tmp_path)
+
+
+def readme_raw_features() -> dict:
+    """{data option: the scikit-learn call} from the README's raw-features table."""
+    import re
+
+    from tests.conftest import REPO
+
+    rows = re.findall(r"^\| `(\w+)` \| `(datasets\.load_\w+\([^)]*\)\.data)`", (REPO / "README.md").read_text(), re.M)
+    return dict(rows)
+
+
+def test_readme_says_what_raw_features_are_for_every_bundled_data_set():
+    from sklearn import datasets  # noqa: F401 - the README's calls name it
+
+    from derivtrain.data.bundled import BUNDLED, load_bundled
+
+    calls = readme_raw_features()
+    assert set(calls) == set(BUNDLED)
+    for name, call in calls.items():
+        np.testing.assert_allclose(eval(call), load_bundled(name).X, err_msg=name)
+
+
+def test_diabetes_predictions_need_the_unscaled_features(tmp_path):
+    from sklearn.datasets import load_diabetes
+    from sklearn.metrics import r2_score
+
+    from derivtrain.run import run
+    from tests.conftest import compose_config
+
+    metrics = run(compose_config("model=linear", "data=diabetes", "logger=none"), tmp_path / "run")
+    model = derivtrain.load_run(tmp_path / "run")
+    raw, scaled = load_diabetes(scaled=False), load_diabetes()
+    assert r2_score(raw.target, model.predict(raw.data)) == pytest.approx(metrics["test/r2"], abs=0.1)
+    assert r2_score(scaled.target, model.predict(scaled.data)) < -10  # the README's warning

@@ -1,12 +1,12 @@
 """Every kind of bad input: exit code 2, one line naming the problem and the fix, no traceback.
 
-Each case runs the real CLI in a subprocess into a fresh folder, which must stay without a
-metrics.json.
+Each case runs the CLI's main() in this process (tests/conftest.py: run_main) into a fresh folder,
+which must stay without a metrics.json.
 """
 import pytest
 import torch
 
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 GOOD_ROWS = "a,b,label\n" + "".join(f"{i},{i % 3},{'x' if i % 2 else 'y'}\n" for i in range(30))
 
@@ -57,7 +57,7 @@ def resume_from_not_a_run(tmp_path):
 
 
 def resume_with_other_features(tmp_path):
-    proc = run_cli("trainer.max_epochs=1", "logger=none", f"hydra.run.dir={tmp_path / 'first'}")
+    proc = run_main("trainer.max_epochs=1", "logger=none", f"hydra.run.dir={tmp_path / 'first'}")
     assert proc.returncode == 0, proc.stderr
     return [f"trainer.resume={tmp_path / 'first'}", "data=wine", "model=svm"]
 
@@ -97,7 +97,11 @@ CASES = {
                                       "regression needs numbers"),
     "unknown key": (plain("trainer.max_epoch=3"), "did you mean trainer.max_epochs"),
     "unknown option": (plain("optim=adamm"), "did you mean adam"),
-    "wrong type": (plain("trainer.batch_size=big"), "trainer.batch_size"),
+    "wrong type": (plain("trainer.batch_size=big"),
+                   "trainer.batch_size=big is not valid: trainer.batch_size takes a whole number"),
+    "not a number": (plain("optim.lr=abc"), "optim.lr=abc is not valid: optim.lr takes a number, e.g. optim.lr=0.01"),
+    "not a boolean": (plain("trainer.compile=maybe"),
+                      "trainer.compile=maybe is not valid: trainer.compile takes true or false"),
     "zero lr": (plain("optim.lr=0"), "optim.lr=0.0 must be > 0"),
     "negative batch size": (plain("trainer.batch_size=-1"), "trainer.batch_size=-1 must be > 0"),
     "zero epochs": (plain("trainer.max_epochs=0"), "trainer.max_epochs=0 must be > 0"),
@@ -120,7 +124,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, name):
     args = prepare(tmp_path)
     if not any(a.startswith("hydra.run.dir=") for a in args):
         args.append(f"hydra.run.dir={tmp_path / 'run'}")
-    proc = run_cli(*args)
+    proc = run_main(*args)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and lines[0].startswith("derivtrain: error: "), proc.stderr

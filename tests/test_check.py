@@ -4,7 +4,7 @@ import torch
 
 from derivtrain.check import main
 from derivtrain.losses.hinge import HingeLoss
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 
 def rows(output: str) -> list:
@@ -73,6 +73,6 @@ def test_bad_configuration_exits_2_with_one_line(capsys):
 
 
 def test_module_entry_point():
-    proc = run_cli("loss=multiclass_hinge", "data=iris", module="derivtrain.check", timeout=120)
+    proc = run_main("loss=multiclass_hinge", "data=iris", module="derivtrain.check")
     assert proc.returncode == 0, proc.stderr
     assert "loss=multiclass_hinge" in proc.stdout and "pass" in proc.stdout

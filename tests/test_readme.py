@@ -1,10 +1,11 @@
-"""Every `python -m derivtrain ...` command in README.md runs (on tiny settings), so the docs cannot drift."""
+"""Every `python -m derivtrain ...` command in README.md runs (on tiny settings, in this process),
+so the docs cannot drift."""
 import re
 
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_main
 
 FAST = ["trainer.max_epochs=2", "logger=none"]
 
@@ -40,6 +41,6 @@ def test_readme_command_runs(tmp_path, command):
         np.save(tmp_path / "X.npy", X)
         np.save(tmp_path / "y.npy", (X[:, 0] > 0).astype(np.int64))
     args = [a for a in args if not a.startswith("hydra.run.dir=")]
-    proc = run_cli(*args, *FAST, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    proc = run_main(*args, *FAST, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "run" / "metrics.json").is_file()

@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, run_main
 
 RUN = ["trainer.max_epochs=150", "trainer.batch_size=16", "trainer.checkpoint_every_n_epochs=1",
        "optim.schedule=cosine", "logger=none", "trainer.progress_bar=false"]
@@ -57,7 +57,7 @@ def test_sigkill_at_a_random_moment_then_resume_is_bit_identical(tmp_path, unint
     time.sleep(random.Random(seed).uniform(0.0, 0.8))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    resumed = run_cli(*RUN, f"trainer.resume={folder}")  # goes on in the same folder
+    resumed = run_main(*RUN, f"trainer.resume={folder}")  # goes on in the same folder
     assert resumed.returncode == 0, resumed.stderr
     assert_same(final_parameters(folder), uninterrupted)
 
@@ -78,14 +78,14 @@ def test_interrupt_finishes_the_step_checkpoints_and_prints_the_resume_command(t
     assert state["step"] == state["epoch"] * 25 + state["batch_in_epoch"]  # 398 rows / 16 = 25 batches
     command = err.strip().splitlines()[-1].split()
     assert command[:3] == ["python", "-m", "derivtrain"]
-    resumed = run_cli(*command[3:])
+    resumed = run_main(*command[3:])
     assert resumed.returncode == 0, resumed.stderr
     assert_same(final_parameters(folder), uninterrupted)
 
 
 def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     folder = tmp_path / "run"
-    proc = run_cli("optim.lr=1e30", "optim.momentum=0", "trainer.checkpoint_every_n_epochs=1",
+    proc = run_main("optim.lr=1e30", "optim.momentum=0", "trainer.checkpoint_every_n_epochs=1",
                    "trainer.max_epochs=50", "logger=none", f"hydra.run.dir={folder}")
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
@@ -141,5 +141,5 @@ def test_resumed_run_has_no_step_twice_in_tensorboard(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     acc = EventAccumulator(str(folder))
     acc.Reload()
-    steps = [e.step for e in acc.Scalars("train/loss")]
+    steps = [e.step for e in acc.Scalars("classification/train/loss")]
     assert steps == list(range(1, 9))  # 5 and 6 logged twice on disk, shown once

@@ -13,7 +13,7 @@ from derivtrain.run import build_objective, seed_everything
 from derivtrain.train.fitters import fit_objective
 from derivtrain.train.fitting import make_context
 from derivtrain.train.metrics import evaluate
-from tests.conftest import compose_config, run_cli
+from tests.conftest import compose_config, run_main
 
 
 def train(tmp_path, *overrides):
@@ -97,7 +97,7 @@ def test_contradictory_settings_are_configuration_errors(overrides, match):
 
 def test_cli_wine_crammer_singer_just_works(tmp_path):
     folder = tmp_path / "run"
-    proc = run_cli("model=svm", "data=wine", "model.multiclass=crammer_singer", "logger=none",
+    proc = run_main("model=svm", "data=wine", "model.multiclass=crammer_singer", "logger=none",
                    f"hydra.run.dir={folder}")
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((folder / "metrics.json").read_text())

@@ -1,4 +1,4 @@
-"""Read the run's TensorBoard events back: tags, values, histograms, config text, hparams."""
+"""Read the run's TensorBoard events back as TensorBoard does: curves, layout, text, HPARAMS."""
 import json
 
 import pytest
@@ -14,35 +14,150 @@ def events(svm_run):
     return folder, acc
 
 
-def test_scalar_tags_and_steps(events):
+def text(acc, tag):
+    return acc.Tensors(f"{tag}/text_summary")[0].tensor_proto.string_val[0].decode()
+
+
+def session_row(acc) -> dict:
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+    return {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind")) for k, v in start.hparams.items()}
+
+
+def test_curves_are_filed_under_the_task(events):
     _, acc = events
     tags = set(acc.Tags()["scalars"])
-    assert {"train/loss", "val/loss", "val/accuracy", "val/f1_macro", "lr", "grad_norm", "test/accuracy"} <= tags
-    steps = [e.step for e in acc.Scalars("train/loss")]
-    assert steps == [10, 20, 30]  # log_every_n_steps=10 over 30 full-batch steps
-    assert len(acc.Scalars("val/loss")) == 30  # validation every epoch
-    assert all(e.value == pytest.approx(0.1) for e in acc.Scalars("lr"))
+    assert {f"classification/{t}" for t in ("train/loss", "val/loss", "val/accuracy", "lr", "grad_norm")} <= tags
+    assert [e.step for e in acc.Scalars("classification/train/loss")] == [10, 20, 30]  # every 10 of 30 steps
+    assert len(acc.Scalars("classification/val/loss")) == 30  # validation every epoch
+    assert all(e.value == pytest.approx(0.1) for e in acc.Scalars("classification/lr"))
 
 
-def test_final_metrics_equal_metrics_json(events):
+def test_no_scalar_is_a_one_point_chart(events):
+    """Test metrics and analysis results (this run has analysis=integrated_gradients) are tables."""
+    _, acc = events
+    assert {tag: len(acc.Scalars(tag)) for tag in acc.Tags()["scalars"] if len(acc.Scalars(tag)) < 2} == {}
+    assert "| analysis/ig_max_abs_delta |" in text(acc, "analysis/metrics")
+
+
+def test_custom_scalars_layout_puts_train_and_val_loss_on_one_chart(events):
+    import re
+
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    _, acc = events
+    layout = layout_pb2.Layout.FromString(acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
+    category, = layout.category
+    assert category.title == "classification: is it learning?"
+    tags = acc.Tags()["scalars"]
+    shown = [[t for t in tags if any(re.match(r, t) for r in chart.multiline.tag)] for chart in category.chart]
+    assert sorted(shown[0]) == ["classification/train/loss", "classification/val/loss"]
+    assert shown[1:] == [["classification/val/accuracy"], ["classification/lr"], ["classification/grad_norm"]]
+
+
+def test_results_table_and_hparams_row_hold_the_final_numbers(events):
     folder, acc = events
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert acc.Scalars("test/accuracy")[-1].value == pytest.approx(metrics["test/accuracy"], abs=1e-6)
-    assert acc.Scalars("val/accuracy")[-1].value == pytest.approx(metrics["val/accuracy"], abs=1e-6)
+    row = session_row(acc)
+    assert len(row) <= 20
+    tests = {k: v for k, v in metrics.items() if k.startswith("test/")}
+    assert tests and all(row[k] == pytest.approx(v) for k, v in tests.items())
+    # the choices and the command-line keys come first, the val/* curves are its metrics
+    assert {"data": "breast_cancer", "model": "svm", "optim": "sgd", "analysis": "integrated_gradients"}.items() \
+        <= row.items()
+    assert "logger" not in row and "diagnostics" not in row  # they change no model: only when set
+    assert row["trainer.max_epochs"] == 30 and row["logger.histogram_every_n_epochs"] == 10
+    assert {f"classification/{k}" for k in metrics if k.startswith("val/")} <= set(acc.Tags()["scalars"])
+    assert acc.Scalars("classification/val/accuracy")[-1].value == pytest.approx(metrics["val/accuracy"], abs=1e-6)
+    results = text(acc, "results")
+    assert results.startswith("| metric | value |") and f"| test/accuracy | {metrics['test/accuracy']:.6g} |" in results
 
 
-def test_weight_and_gradient_histograms(events):
+def test_weight_and_gradient_histograms_skip_one_number_tensors(events):
     _, acc = events
     tags = set(acc.Tags()["histograms"])
-    assert {"weights/linear.weight", "weights/linear.bias", "gradients/linear.weight"} <= tags
-    assert [e.step for e in acc.Histograms("weights/linear.weight")] == [10, 20, 30]
-    assert acc.Histograms("weights/linear.weight")[-1].histogram_value.num == 30  # 30 features
+    assert tags == {"classification/weights/linear.weight", "classification/weights/linear.weight/grad"}
+    # (the binary SVM's bias is one number: a histogram of it would be a spike)
+    assert [e.step for e in acc.Histograms("classification/weights/linear.weight")] == [10, 20, 30]
+    assert acc.Histograms("classification/weights/linear.weight")[-1].histogram_value.num == 30  # 30 features
+
+
+def test_time_series_opens_on_the_curves(events):
+    """Time Series groups cards by the tag's first part, in name order: the task's group first."""
+    _, acc = events
+    tags = [t for kind in ("scalars", "histograms", "images") for t in acc.Tags()[kind]]
+    groups = sorted({t.split("/", 1)[0] for t in tags})
+    assert groups == ["classification", "sensitivity"]  # the importance bars come after the curves
 
 
 def test_config_text_and_hparams_in_the_same_run(events):
     folder, acc = events
-    text = acc.Tensors("config/text_summary")[0].tensor_proto.string_val[0].decode()
-    assert "LinearSVM" in text and "max_epochs: 30" in text
+    assert "LinearSVM" in text(acc, "config") and "max_epochs: 30" in text(acc, "config")
     plugins = acc.PluginTagToContent("hparams")
-    assert "_hparams_/experiment" in plugins and "_hparams_/session_start_info" in plugins
-    assert not [p for p in folder.iterdir() if p.is_dir() and p.name not in (".hydra", "checkpoints")]
+    assert "_hparams_/session_start_info" in plugins and "_hparams_/session_end_info" in plugins
+    assert not [p for p in folder.iterdir() if p.is_dir() and p.name not in (".hydra", "checkpoints", "attributions")]
+
+
+def test_a_regression_run_gets_its_own_charts():
+    from derivtrain.logging.dashboard import layout
+
+    chart = layout("regression")["regression: is it learning?"]
+    assert chart["r2: train, val"] == ["Multiline", [r"^regression/(train|val)/r2$"]]
+
+
+def test_batched_checksums_equal_tensorboards():
+    import numpy as np
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as reference
+
+    from derivtrain.logging.events import masked_crc32c
+
+    rng = np.random.default_rng(0)
+    records = [rng.integers(0, 256, size=n, dtype=np.uint8).tobytes() for n in (0, 1, 8, 63, 200, 512, 5)]
+    assert masked_crc32c(records).tolist() == [reference(r) for r in records]
+
+
+def test_points_logged_before_a_crash_reach_the_file(tmp_path):
+    """A run that stops without closing its logger (an exception) still leaves its curves."""
+    import gc
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from derivtrain.logging.tensorboard import TensorBoardLogger
+
+    logger = TensorBoardLogger(tmp_path)
+    for step in range(1, 4):
+        logger.log_scalars({"train/loss": 1.0 / step}, step)
+    del logger
+    gc.collect()
+    acc = EventAccumulator(str(tmp_path))
+    acc.Reload()
+    assert [(e.step, e.value) for e in acc.Scalars("train/loss")] == [(1, 1.0), (2, 0.5), (3, pytest.approx(1 / 3))]
+
+
+def test_hparams_row_puts_the_command_line_first_and_stays_within_20():
+    """As in a sweep job: the keys on the command line (the swept ones among them) are in the row."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from derivtrain.logging.dashboard import hparams
+    from derivtrain.paths import config_dir
+    from tests.conftest import compose_config
+
+    many = [f"optim.{k}={v}" for k, v in (("lr", 0.05), ("momentum", 0.5), ("weight_decay", 0.01), ("gamma", 0.2),
+                                          ("step_size", 7), ("patience", 3), ("schedule", "step"))]
+    many += ["trainer.max_epochs=7", "trainer.seed=3", "trainer.batch_size=32", "logger=none", "data.val_size=0.2",
+             "trainer.log_every_n_steps=5", "trainer.keep_checkpoints=1", "model.C=2.0"]
+    cfg = compose_config(*many)
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        HydraConfig.instance().set_config(compose(config_name="config", overrides=many, return_hydra_config=True))
+    try:
+        row = hparams(cfg, {"test/accuracy": 0.9, "test/f1_macro": 0.8, "test/loss": 0.3, "val/loss": 0.2})
+    finally:
+        HydraConfig.instance().cfg = None  # as outside a run
+    assert len(row) == 20 and list(row)[-3:] == ["test/accuracy", "test/f1_macro", "test/loss"]
+    assert list(row)[:7] == ["data", "model", "loss", "regularizer", "optim", "trainer", "logger"]
+    assert row["logger"] == "none" and row["optim.lr"] == 0.05 and row["optim.schedule"] == "step"
+    assert row["trainer.batch_size"] == 32 and "model.C" not in row  # the last keys give way to test/*
+    assert "val/loss" not in row  # a curve: an HPARAMS metric, not a value of the row

@@ -15,6 +15,7 @@ import os
 import sys
 
 from derivtrain.check.gradients import Result
+from derivtrain.pipes import quiet_on_broken_pipe
 
 __all__ = ["main", "format_table", "Result"]
 
@@ -53,11 +54,15 @@ def format_table(results: list) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
+@quiet_on_broken_pipe
 def main(argv=None) -> int:
     from derivtrain.config import validate
     from derivtrain.friendly import describe_user_error
+    from derivtrain.usage import module_help, print_help, wants_help
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    if wants_help(argv):
+        return print_help(module_help(__name__))
     try:
         cfg, choices = compose_config(argv)
         validate(cfg)

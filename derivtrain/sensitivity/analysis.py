@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from derivtrain.logging import log
+from derivtrain.logging.dashboard import results_markdown
 from derivtrain.sensitivity.options import check_against_data, check_integration, methods_of
 from derivtrain.sensitivity.targets import ClassScores
 
@@ -85,7 +86,8 @@ class Analysis:
         write_importance_csv(out_dir / "importance.csv", tables)
         if len(tables) > 1:
             metrics.update({f"analysis/rank_agreement/{k}": v for k, v in rank_agreement(tables).items()})
-        logger.log_scalars({k: float(v) for k, v in metrics.items()}, step=0)
+        # numbers measured once: a table in the Text tab, not one-point charts
+        logger.log_text("analysis/metrics", results_markdown(metrics, skip_prefixes=()))
         return metrics
 
     def _delta_metrics(self, model, X, result) -> dict:
@@ -120,11 +122,12 @@ class Analysis:
     def _log_figures(self, logger, method, table, values, targets) -> None:
         from derivtrain.sensitivity import figures
 
-        logger.log_figure(f"analysis/{method}/importance", lambda: figures.importance_figure(method, table))
+        # sensitivity/...: after the task's curves in TensorBoard's Time Series (logging/dashboard.py)
+        logger.log_figure(f"sensitivity/{method}/importance", lambda: figures.importance_figure(method, table))
         grid = figures.image_grid(self.spec.feature_names)
         if grid is not None and targets is not None:
             names = [str(c) for c in self.spec.classes]
-            logger.log_figure(f"analysis/{method}/class_heatmaps", lambda: figures.class_heatmaps_figure(
+            logger.log_figure(f"sensitivity/{method}/class_heatmaps", lambda: figures.class_heatmaps_figure(
                 method, values, targets.cpu().numpy(), names, grid))
         rows = "\n".join(f"| {int(table.rank[i])} | {table.features[i]} | {table.importance[i]:.4g} | "
                          f"{table.signed_mean[i]:.4g} |" for i in np.argsort(table.rank)[:20])

@@ -11,8 +11,8 @@ from derivtrain.data import build_data
 from derivtrain.data.mapped import MappedNpy, MappedRows, apply_in_chunks
 from derivtrain.data.out_of_core import chunked_moments, split_ranges
 from derivtrain.train.chunked_batches import ChunkedBatches
-from tests.conftest import compose_config, run_cli
 from derivtrain.train.fitting import make_context
+from tests.conftest import compose_config, run_main
 
 
 def save(folder, X, y=None, name="X.npy"):
@@ -122,7 +122,7 @@ def test_build_data_reads_the_splits_in_file_order(cancer_npy):
 def test_svm_trains_from_npy_files_through_the_cli(cancer_npy):
     folder, X, y = cancer_npy
     run = folder / "run"
-    proc = run_cli("data=npy", f"data.path={folder / 'X.npy'}", f"data.target={folder / 'y.npy'}", "model=svm",
+    proc = run_main("data=npy", f"data.path={folder / 'X.npy'}", f"data.target={folder / 'y.npy'}", "model=svm",
                    "trainer.batch_size=64", "data.chunk_rows=128", "trainer.max_epochs=20", "logger=none",
                    f"hydra.run.dir={run}")
     assert proc.returncode == 0, proc.stderr

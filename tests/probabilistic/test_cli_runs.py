@@ -7,22 +7,25 @@ import torch
 from sklearn.datasets import load_iris
 
 import derivtrain
-from tests.conftest import run_cli
+from tests.conftest import run_main
 from tests.probabilistic.helpers import run_in_process
 
 
 def scalars(folder):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0, "tensors": 0})
     events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+    curves = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+    task, = {tag.split("/", 1)[0] for tag in curves}  # curves are filed under the run's task
+    results = events.Tensors("results/text_summary")[0].tensor_proto.string_val[0].decode()
+    return {tag.split("/", 1)[1]: points for tag, points in curves.items()} | {"task": task, "results": results}
 
 
 @pytest.fixture(scope="module")
 def gmm_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gmm") / "run"
-    proc = run_cli("model=gmm", "data=iris", "optim.n_init=2", "optim.tol=1e-4", f"hydra.run.dir={folder}")
+    proc = run_main("model=gmm", "data=iris", "optim.n_init=2", "optim.tol=1e-4", f"hydra.run.dir={folder}")
     assert proc.returncode == 0, proc.stderr
     return folder
 
@@ -39,7 +42,8 @@ def test_gmm_run_folder(gmm_run):
     assert [step for step, _ in kept] == list(range(1, metrics["train/steps"] + 1))  # one point per EM iteration
     assert kept[-1][1] == pytest.approx(metrics["train/log_likelihood"], abs=1e-4)
     assert "em/log_likelihood/init_0" in curves and "em/log_likelihood/init_1" in curves
-    assert curves["test/log_likelihood"][-1][1] == pytest.approx(metrics["test/log_likelihood"], abs=1e-5)
+    assert curves["task"] == "density"
+    assert f"| test/log_likelihood | {metrics['test/log_likelihood']:.6g} |" in curves["results"]
 
 
 def test_load_run_of_a_gmm_is_a_density_estimator(gmm_run):
@@ -79,7 +83,7 @@ def test_gradient_fit_of_a_gmm_logs_the_log_likelihood_and_resumes_from_em(tmp_p
 
 
 def test_em_on_a_supervised_model_is_refused_in_one_line(tmp_path):
-    proc = run_cli("model=logistic", "optim=em", "logger=none", f"hydra.run.dir={tmp_path / 'run'}")
+    proc = run_main("model=logistic", "optim=em", "logger=none", f"hydra.run.dir={tmp_path / 'run'}")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "derivtrain: error: optim=em fits mixture models (model=gmm, model=gaussian), not model=logistic; "

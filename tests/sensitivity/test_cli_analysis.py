@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import derivtrain
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_main
 
 DIGITS = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]
 
@@ -18,7 +18,7 @@ DIGITS = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("digits") / "run"
-    proc = run_cli("model=mlp", "data=digits", "trainer.max_epochs=20", "logger.histogram_every_n_epochs=0",
+    proc = run_main("model=mlp", "data=digits", "trainer.max_epochs=20", "logger.histogram_every_n_epochs=0",
                    "analysis=compare", "analysis.methods=[saliency,integrated_gradients]",
                    "analysis.sanity_check=true", f"hydra.run.dir={folder}")
     assert proc.returncode == 0, proc.stderr
@@ -72,20 +72,21 @@ def test_tensorboard_gets_importance_bars_and_class_heatmaps(digits_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     folder, _ = digits_run
-    acc = EventAccumulator(str(folder), size_guidance={"images": 0})
+    acc = EventAccumulator(str(folder), size_guidance={"images": 0, "tensors": 0})
     acc.Reload()
     images = set(acc.Tags()["images"])
     for method in ("saliency", "integrated_gradients"):
-        assert {f"analysis/{method}/importance", f"analysis/{method}/class_heatmaps"} <= images
-    bars = acc.Images("analysis/saliency/importance")[0]
+        assert {f"sensitivity/{method}/importance", f"sensitivity/{method}/class_heatmaps"} <= images
+    bars = acc.Images("sensitivity/saliency/importance")[0]
     assert bars.width > 300 and bars.height > 300
-    assert "analysis/ig_max_abs_delta" in acc.Tags()["scalars"]
+    table = acc.Tensors("analysis/metrics/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert "| analysis/ig_max_abs_delta |" in table and not [t for t in acc.Tags()["scalars"] if "analysis" in t]
 
 
 def test_analyze_a_saved_run_rebuilds_the_same_test_rows(digits_run, tmp_path):
     folder, _ = digits_run
     before = (folder / "metrics.json").read_text()
-    proc = run_cli(f"run={folder}", "analysis=compare", "analysis.methods=[integrated_gradients,kernel_shap]",
+    proc = run_main(f"run={folder}", "analysis=compare", "analysis.methods=[integrated_gradients,kernel_shap]",
                    "analysis.max_samples=4", "analysis.n_samples=80", f"out={tmp_path / 'out'}",
                    module="derivtrain.analyze")
     assert proc.returncode == 0, proc.stderr
@@ -105,7 +106,7 @@ def test_analyze_a_saved_run_rebuilds_the_same_test_rows(digits_run, tmp_path):
     ("derivtrain.analyze", ["run=/no/such/run", "analysis=saliency", "data=wine"], "data cannot be changed"),
 ])
 def test_bad_analysis_configuration_exits_2_before_training(tmp_path, module, args, expected):
-    proc = run_cli(*args, *([f"hydra.run.dir={tmp_path / 'run'}"] if module == "derivtrain" else []), module=module)
+    proc = run_main(*args, *([f"hydra.run.dir={tmp_path / 'run'}"] if module == "derivtrain" else []), module=module)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and expected in lines[0], proc.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()  # refused before training
