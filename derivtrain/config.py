@@ -513,16 +513,17 @@ def validate(cfg) -> None:
     fitter = check_solver(cfg)
     if t.cuda_graph:
         _check_cuda_graph(t, o, fitter)
+    if out_of_core:
+        _check_out_of_core(d, t, o, fitter)
     if fitter != "gradient":
         _check_full_batch_method(o, t, fitter)
-    if out_of_core:
-        _check_out_of_core(d, t, fitter)
 
 
 def _check_folds(d) -> None:
-    """data.cv_folds=K: fold k of K validates (data.fold); read from disk in order, data=npy cannot."""
-    if d.cv_folds == 0:
-        if d.fold is not None:
+    """data.cv_folds=K: fold k of K validates (data.fold); read from disk in order, data=npy cannot.
+    (A plugin's data option without these keys has no folds.)"""
+    if d.get("cv_folds", 0) == 0:
+        if d.get("fold") is not None:
             raise ConfigError(f"data.fold={d.fold} picks a cross-validation fold; set data.cv_folds too (e.g. 5)")
         return
     if d.cv_folds < 2:
@@ -590,11 +591,11 @@ def _check_cuda_graph(t, o, fitter: str) -> None:
                           "(use optim=sgd, adam or adamw)")
 
 
-def _check_out_of_core(d, t, fitter: str) -> None:
+def _check_out_of_core(d, t, o, fitter: str) -> None:
     """Data read from disk in chunks trains on minibatches: nothing may need all rows at once."""
     _positive("data.chunk_rows", d.chunk_rows)
     if t.batch_size is None or fitter != "gradient":
-        method = "trainer.batch_size=null" if fitter == "gradient" else f"the {fitter} solver (optim)"
+        method = "trainer.batch_size=null" if fitter == "gradient" else f"optim={o.name}"
         raise ConfigError(f"data=npy reads the file in chunks and trains on minibatches, but {method} needs every "
                           "row at once; set trainer.batch_size (e.g. 4096) with optim=sgd, adam or adamw")
 

@@ -96,9 +96,25 @@ def run_main(*args, module="derivtrain", env=None, cwd=None) -> Completed:
 
 @pytest.fixture(scope="session")
 def svm_run(tmp_path_factory):
-    """One default `model=svm` CLI run (few epochs, with an analysis), shared by the tests that read a run folder."""
+    """One `model=svm` CLI run of the gradient loop (few epochs, with an analysis), shared by the tests that read
+    a run folder."""
     folder = tmp_path_factory.mktemp("svm") / "run"
-    proc = run_cli("model=svm", "trainer.max_epochs=30", "logger.histogram_every_n_epochs=10",
+    proc = run_cli("model=svm", "optim=sgd", "trainer.max_epochs=30", "logger.histogram_every_n_epochs=10",
                    "analysis=integrated_gradients", f"hydra.run.dir={folder}")
     assert proc.returncode == 0, proc.stderr
     return folder, proc
+
+
+@pytest.fixture
+def derivtrain_log(caplog):
+    """caplog for the `derivtrain` logger, whether or not an earlier in-process run configured it
+    (configure_logging stops its messages from propagating to the root logger caplog listens to)."""
+    import logging
+
+    logger = logging.getLogger("derivtrain")
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="derivtrain")
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)

@@ -85,7 +85,7 @@ def test_interrupt_finishes_the_step_checkpoints_and_prints_the_resume_command(t
 
 def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     folder = tmp_path / "run"
-    proc = run_main("optim.lr=1e30", "optim.momentum=0", "trainer.checkpoint_every_n_epochs=1",
+    proc = run_main("optim=sgd", "optim.lr=1e30", "optim.momentum=0", "trainer.checkpoint_every_n_epochs=1",
                    "trainer.max_epochs=50", "logger=none", f"hydra.run.dir={folder}")
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
@@ -131,7 +131,7 @@ def test_resumed_run_has_no_step_twice_in_tensorboard(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     folder = tmp_path / "run"
-    args = ["trainer.checkpoint_every_n_epochs=2", "trainer.keep_checkpoints=3", "trainer.log_every_n_steps=1",
+    args = ["optim=sgd", "trainer.checkpoint_every_n_epochs=2", "trainer.keep_checkpoints=3", "trainer.log_every_n_steps=1",
             "logger.histogram_every_n_epochs=0"]
     assert run_cli(*args, "trainer.max_epochs=6", f"hydra.run.dir={folder}").returncode == 0
     # as if killed after logging steps 5 and 6 but before their checkpoint landed: newest is step 4

@@ -61,7 +61,7 @@ def test_the_model_choice_picks_the_loss(tmp_path):
 
 
 def test_full_batch_binary_svm_trains_through_the_fused_objective(tmp_path):
-    objective, metrics = train(tmp_path, "trainer.max_epochs=5")
+    objective, metrics = train(tmp_path, "optim=sgd", "trainer.max_epochs=5")
     assert objective.fused is not None and objective.fused._prepared is not None
     objective, _ = train(tmp_path, "trainer.max_epochs=2", "trainer.batch_size=64")
     assert objective.fused._prepared is None  # minibatches: the composed path

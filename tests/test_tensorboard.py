@@ -30,7 +30,9 @@ def test_curves_are_filed_under_the_task(events):
     _, acc = events
     tags = set(acc.Tags()["scalars"])
     assert {f"classification/{t}" for t in ("train/loss", "val/loss", "val/accuracy", "lr", "grad_norm")} <= tags
-    assert [e.step for e in acc.Scalars("classification/train/loss")] == [10, 20, 30]  # every 10 of 30 steps
+    # one loss point per epoch by default (a full-batch epoch is one step)
+    assert [e.step for e in acc.Scalars("classification/train/loss")] == list(range(1, 31))
+    assert len(acc.Scalars("classification/train/objective")) == 30  # the penalized objective has its own name
     assert len(acc.Scalars("classification/val/loss")) == 30  # validation every epoch
     assert all(e.value == pytest.approx(0.1) for e in acc.Scalars("classification/lr"))
 
@@ -53,7 +55,8 @@ def test_custom_scalars_layout_puts_train_and_val_loss_on_one_chart(events):
     assert category.title == "classification: is it learning?"
     tags = acc.Tags()["scalars"]
     shown = [[t for t in tags if any(re.match(r, t) for r in chart.multiline.tag)] for chart in category.chart]
-    assert sorted(shown[0]) == ["classification/train/loss", "classification/val/loss"]
+    assert sorted(shown[0]) == ["classification/train/loss", "classification/train/objective",
+                                "classification/val/loss"]
     assert shown[1:] == [["classification/val/accuracy"], ["classification/lr"], ["classification/grad_norm"]]
 
 
@@ -145,7 +148,7 @@ def test_hparams_row_puts_the_command_line_first_and_stays_within_20():
     from derivtrain.paths import config_dir
     from tests.conftest import compose_config
 
-    many = [f"optim.{k}={v}" for k, v in (("lr", 0.05), ("momentum", 0.5), ("weight_decay", 0.01), ("gamma", 0.2),
+    many = ["optim=sgd"] + [f"optim.{k}={v}" for k, v in (("lr", 0.05), ("momentum", 0.5), ("weight_decay", 0.01), ("gamma", 0.2),
                                           ("step_size", 7), ("patience", 3), ("schedule", "step"))]
     many += ["trainer.max_epochs=7", "trainer.seed=3", "trainer.batch_size=32", "logger=none", "data.val_size=0.2",
              "trainer.log_every_n_steps=5", "trainer.keep_checkpoints=1", "model.C=2.0"]

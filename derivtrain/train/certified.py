@@ -43,13 +43,14 @@ def fit_certified(ctx: FitContext) -> FitResult:
     kinked = problem.loss.nonsmooth or problem.penalty.has_l1
     method = InteriorPoint(problem, system, y, c, T) if kinked else None
 
+    watch = _Validation(ctx, problem)
     iteration, best, converged, gap = 0, None, False, math.inf
     while True:
         T = method.T if method is not None else T
         z = system.scores(T)
         smooth = smooth_part(problem.loss, z, y, c) if problem.loss.pieces() is None else None
         primal = _primal(problem, z, y, c, T)
-        scalars = {"train/objective": primal}
+        scalars = {"train/objective": primal, "train/loss": primal - _penalty(problem, T), **watch(T)}
         last = iteration == ctx.trainer.max_epochs
         # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
         # over X and a small solve, is computed once that estimate says tol may be met (Newton: always)
@@ -97,6 +98,28 @@ def _primal(problem, z, y, c, T) -> float:
         return ((c * problem.loss.values(z, y)).sum() + problem.penalty.value(T[:, :-1])).item()
 
 
+def _penalty(problem, T) -> float:
+    with torch.no_grad():
+        return problem.penalty.value(T[:, :-1]).item()
+
+
+class _Validation:
+    """The validation metrics of each iterate, for the dashboard's "is it learning?" curves (a pass
+    over the validation rows, small beside an iteration's passes over the training rows)."""
+
+    def __init__(self, ctx, problem):
+        self.ctx, self.linear = ctx, problem.linear
+        self.targets = ctx.targets(ctx.data.val) if ctx.data.val is not None and ctx.trainer.val_every_n_epochs else None
+
+    def __call__(self, T) -> dict:
+        if self.targets is None:
+            return {}
+        from derivtrain.train.metrics import evaluate
+
+        _set_weights_of(self.linear, T)
+        return evaluate(self.ctx.objective, self.ctx.data.val, self.targets, "val", self.ctx.data.spec.n_classes)
+
+
 def _newton_step(system, problem, T, z, y, c, smooth):
     """Newton's step with a backtracking line search on the objective, or None if none decreases it."""
     alpha = problem.penalty.alpha
@@ -117,6 +140,10 @@ def _newton_step(system, problem, T, z, y, c, smooth):
 
 
 def _set_weights(problem, T) -> None:
+    _set_weights_of(problem.linear, T)
+
+
+def _set_weights_of(linear, T) -> None:
     with torch.no_grad():
-        problem.linear.weight.copy_(T[:, :-1])
-        problem.linear.bias.copy_(T[:, -1])
+        linear.weight.copy_(T[:, :-1])
+        linear.bias.copy_(T[:, -1])

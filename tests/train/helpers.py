@@ -27,9 +27,11 @@ class RecordingLogger:
 def fit_config(tmp_path, *overrides, resume_state=None, natural=False):
     """The gradient loop (SGD where the config would pick optim=auto), or with natural=True the
     fitter the defaults pick."""
-    cfg = compose_config(*overrides)
-    if cfg.optim.name == "auto" and not natural:
-        cfg = compose_config("optim=sgd", *overrides)
+    if natural or any(o.startswith("optim=") for o in overrides):
+        cfg = compose_config(*overrides)
+    else:  # SGD unless the model's config picks its own optimizer (model=mlp: Adam)
+        cfg = compose_config(*overrides, *[o for o in ("optim=sgd",) if compose_config(*[
+            v for v in overrides if not v.startswith("optim.")]).optim.name == "auto"])
     seed_everything(cfg.trainer.seed)
     data = build_data(cfg.data, resolve_device(cfg.trainer.device), seed=cfg.trainer.seed)
     objective = build_objective(cfg, data)

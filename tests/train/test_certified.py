@@ -117,7 +117,7 @@ def test_the_certificate_of_any_weights_bounds_the_true_gap(overrides, variant, 
         assert 0 <= true_gap <= certificate.relative_gap
 
 
-def test_hitting_the_iteration_cap_warns_and_reports_not_converged(caplog):
+def test_hitting_the_iteration_cap_warns_and_reports_not_converged(derivtrain_log):
     solved = Solved("model=svm", "data=wine", "trainer.max_epochs=2")
     assert solved.metrics["train/converged"] is False and solved.gap > 1e-4
-    assert any("raise trainer.max_epochs" in r.message for r in caplog.records)
+    assert any("raise trainer.max_epochs" in r.message for r in derivtrain_log.records)

@@ -15,7 +15,7 @@ def test_keeps_the_newest_k_and_last_points_at_the_newest(tmp_path):
     assert torch.equal(torch.load(last, weights_only=True)["weights"], torch.full((3,), 4.0))
 
 
-def test_a_corrupt_last_falls_back_to_the_previous_good_one(tmp_path, caplog):
+def test_a_corrupt_last_falls_back_to_the_previous_good_one(tmp_path, derivtrain_log):
     last = tmp_path / "checkpoints" / "last.pt"
     save_checkpoint(last, keep=2, step=1)
     save_checkpoint(last, keep=2, step=2)
@@ -24,7 +24,7 @@ def test_a_corrupt_last_falls_back_to_the_previous_good_one(tmp_path, caplog):
     last.write_bytes(data[: len(data) // 2])
     (tmp_path / "checkpoints" / "step-000000002.pt").write_bytes(data[:10])
     assert load_checkpoint(tmp_path)["step"] == 1
-    assert "last.pt is not a readable derivtrain checkpoint" in caplog.text
+    assert "last.pt is not a readable derivtrain checkpoint" in derivtrain_log.text
 
 
 def test_a_truncated_file_named_directly_is_a_clear_error(tmp_path):
