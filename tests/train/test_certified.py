@@ -131,4 +131,7 @@ def test_the_binary_svm_is_scikit_learns_svc_problem():
     svc = SVC(kernel="linear", C=1 / (solved.alpha * len(solved.y)), tol=1e-10).fit(solved.X, solved.y)
     margins = (2 * solved.y - 1) * svc.decision_function(solved.X)
     svc_objective = np.maximum(0, 1 - margins).mean() + solved.alpha / 2 * np.sum(svc.coef_ ** 2)
-    solved.assert_optimal(svc_objective, tol=1e-6)
+    # libsvm stops on its KKT tolerance (~1e-6 of the objective here): the same optimum, ours no higher
+    ours = solved.metrics["train/objective"]
+    assert solved.metrics["train/converged"] is True and ours <= svc_objective * (1 + 1e-9)
+    assert (svc_objective - ours) / ours < 1e-5
