@@ -35,7 +35,7 @@ def run_probes(cfg, choices: dict) -> list:
     scores = (2 * torch.randn(shape, generator=g, dtype=torch.float64)).requires_grad_()
     loss_fn = lambda s: loss(s, targets)  # noqa: E731
     results.append(check_gradient(name, loss_fn, [scores]))
-    results.append(check_second_derivative(name, loss_fn, [scores], getattr(loss, "twice_differentiable", True)))
+    results.append(check_second_derivative(name, loss_fn, [scores], loss.twice_differentiable))
 
     if not isinstance(penalty, NoPenalty):
         name = f"regularizer={choices.get('regularizer', '?')}"

@@ -5,14 +5,16 @@ model, so a model trained with it has predict_proba. Squared error is the Gaussi
 constants. Both use PyTorch's fused kernels; their derivatives are the familiar p - y and 2(s - y)/n.
 """
 import torch
-from torch import nn
 from torch.nn import functional as F
 
+from derivtrain.losses.base import Loss
 
-class CrossEntropyLoss(nn.Module):
+
+class CrossEntropyLoss(Loss):
     task = "classification"
     twice_differentiable = True  # torch's kernels have double backward: exact Hessian-vector products
     probability_link = "logistic"  # sigmoid for one score, softmax for several
+    is_likelihood = True
 
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         return y.to(torch.float32) if n_outputs == 1 else y
@@ -27,13 +29,13 @@ class CrossEntropyLoss(nn.Module):
             return F.binary_cross_entropy_with_logits(scores, y.to(scores.dtype))
         return F.cross_entropy(scores, y)
 
+    def log_likelihood(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The Bernoulli (one score) or categorical (several) mean log-likelihood: minus the loss."""
+        return -self.forward(scores, y)
 
-class MSELoss(nn.Module):
+
+class MSELoss(Loss):
     task = "regression"
-    twice_differentiable = True
-
-    def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
-        return y
 
     def convex_dual(self, n_outputs: int):
         from derivtrain.duality.score_losses import SquaredError

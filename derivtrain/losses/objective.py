@@ -29,8 +29,7 @@ class Objective:
         # biases are not penalized; the model says which tensors are weights
         self.penalized = list(model.penalized_parameters())
         self.has_penalty = not isinstance(penalty, NoPenalty) and penalty.strength > 0
-        self.twice_differentiable = (getattr(loss, "twice_differentiable", True)
-                                     and (not self.has_penalty or penalty.twice_differentiable))
+        self.twice_differentiable = loss.twice_differentiable and (not self.has_penalty or penalty.twice_differentiable)
         self.fused = FullBatchLinearSVM(model.linear, penalty) if fuse and fusable(model, loss, penalty) else None
 
     @torch.no_grad()
