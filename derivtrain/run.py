@@ -125,8 +125,9 @@ def build_objective(cfg, data) -> Objective:
     check_compatible(cfg, model, loss, data.spec)
     model.set_standardization(data.feature_mean.cpu(), data.feature_scale.cpu())
     model.probability_link = loss.probability_link
-    # n_train: the SVM's C (scikit-learn's) becomes the penalty strength alpha = 1/(C n_train)
-    return Objective(model.to(data.feature_mean.device), loss, penalty, n_train=len(data.train))
+    # the penalty's strength alpha; model=svm's C (scikit-learn's) sets it to 1/(C n_train) instead
+    penalty.strength = model.regularization_strength(len(data.train), penalty.strength)
+    return Objective(model.to(data.feature_mean.device), loss, penalty)
 
 
 def check_resumable(state: dict, spec, source) -> None:

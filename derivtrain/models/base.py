@@ -55,6 +55,11 @@ class Model(nn.Module):
         """Weights, not biases: what a regularizer penalizes."""
         return [p for name, p in self.named_parameters() if not name.endswith("bias")]
 
+    def regularization_strength(self, n_train: int, strength: float) -> float:
+        """The penalty strength to train with: regularizer.strength, unless the model's own keys set
+        it (model=svm: C or alpha)."""
+        return strength
+
     # ---- estimator API on raw features -------------------------------------------------------
     @torch.no_grad()
     def decision_function(self, X):
