@@ -11,6 +11,7 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from derivtrain.config_values import check_values
 from derivtrain.errors import ConfigError, choice_error, did_you_mean
 from derivtrain.sensitivity.options import check_analysis
 from derivtrain.sweep.selection import check_sweep_config
@@ -439,6 +440,7 @@ def validate(cfg) -> None:
     for key in cfg:
         if key not in GROUPS:
             raise ConfigError(f"unknown top-level key {key}; {did_you_mean(key, GROUPS, 'config groups')}")
+    check_values(cfg)  # interpolations, finiteness, seeds, ranges the code each value reaches accepts
     d, t, o = cfg.data, cfg.trainer, cfg.optim
     for key in ("test_size", "val_size"):
         if not 0 <= d[key] < 1:
