@@ -10,7 +10,7 @@ from typing import Optional
 
 import numpy as np
 
-from derivtrain.data.mapped import MappedNpy
+from derivtrain.data.mapped import MappedNpy, check_npy_file
 from derivtrain.data.table import Table, infer_task
 from derivtrain.errors import DataError
 
@@ -20,9 +20,11 @@ def load_npy(path: str, target: Optional[str], task: str = "auto") -> Table:
     names = [f"x{j}" for j in range(X.shape[1])]
     if target is None:
         return Table(X=X, y=np.zeros(len(X)), feature_names=names, task="density")
+    target_file = _existing(target, "data.target")
+    check_npy_file(target_file, "data.target")
     try:
-        y = np.load(_existing(target, "data.target"), allow_pickle=False)
-    except ValueError as err:
+        y = np.load(target_file, allow_pickle=False)
+    except (ValueError, OSError) as err:
         raise DataError(f"data.target={target} is not a readable .npy file ({err})") from None
     if y.ndim != 1 or len(y) != len(X):
         raise DataError(f"data.target={target} has shape {y.shape}; it needs one value per row of "

@@ -75,9 +75,9 @@ def _point_last_at(path: Path, step_file: Path) -> None:
     _fsync_dir(path.parent)
 
 
-def discard_from(path: Path, first_bad_step: int) -> None:
+def discard_from(path: Path, first_bad_step: int) -> int | None:
     """Remove the step files of steps >= first_bad_step (their weights were never seen to give a
-    finite loss) and point last.pt at the newest one left, or remove it when none is left."""
+    finite loss) and point last.pt at the newest one left (its step), or remove it when none is left."""
     path = Path(path)
     kept = []
     for step_file in sorted(path.parent.glob("step-*.pt")):
@@ -91,8 +91,9 @@ def discard_from(path: Path, first_bad_step: int) -> None:
             kept.append(step_file)
     if kept:
         _point_last_at(path, kept[-1])
-    else:
-        path.unlink(missing_ok=True)
+        return int(kept[-1].stem.split("-", 1)[1])
+    path.unlink(missing_ok=True)
+    return None
 
 
 def _read(path: Path) -> dict:

@@ -34,10 +34,12 @@ class Checkpointer:
         if self.path is not None and self.is_main:
             save_checkpoint(self.path, keep=self.keep, **content, **self.extra)
 
-    def discard_from(self, first_bad_step: int) -> None:
-        """After a divergence: drop the checkpoints whose weights may not give a finite loss."""
+    def discard_from(self, first_bad_step: int) -> Optional[int]:
+        """After a divergence: drop the checkpoints whose weights may not give a finite loss; the step
+        of the newest one kept (None: none is)."""
         if self.path is not None and self.is_main and self.path.parent.is_dir():
-            discard_from(self.path, first_bad_step)
+            return discard_from(self.path, first_bad_step)
+        return None
 
 
 @dataclass

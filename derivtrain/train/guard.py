@@ -13,7 +13,15 @@ import torch
 
 
 class TrainingDiverged(Exception):
-    """Training produced NaN or Inf; the message says where and what to change."""
+    """Training produced NaN or Inf; the message says where, which checkpoint is kept, what to change."""
+
+    def __init__(self, what: str, advice: str = "", kept: str = "the last good checkpoint is kept"):
+        super().__init__(f"{what}. {kept[0].upper() + kept[1:]}; {advice}" if advice else what)
+        self.what, self.advice = what, advice
+
+    def keeping(self, kept: str) -> "TrainingDiverged":
+        """The same error, saying which checkpoint the run folder kept."""
+        return TrainingDiverged(self.what, self.advice, kept)
 
 
 class NonFiniteGuard:
@@ -60,8 +68,8 @@ class NonFiniteGuard:
                                 "values, lower optim.lr or set trainer.gradient_clip_norm")
 
     def diverged(self, step: int, what: str) -> TrainingDiverged:
-        return TrainingDiverged(f"training diverged at step {step}: {what}; {self._culprit()}. The last good "
-                                "checkpoint is kept; lower optim.lr or set trainer.gradient_clip_norm "
+        return TrainingDiverged(f"training diverged at step {step}: {what}; {self._culprit()}",
+                                "lower optim.lr or set trainer.gradient_clip_norm "
                                 "(trainer.on_nonfinite=skip_step skips such steps)")
 
     def _culprit(self) -> str:

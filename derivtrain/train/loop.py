@@ -40,9 +40,10 @@ def fit(ctx: FitContext) -> FitResult:
     with nullcontext(ctx.stop) if ctx.stop is not None else StopRequests() as stop_requests:
         try:
             loop.train(stop_requests)
-        except TrainingDiverged:  # keep only checkpoints whose weights were seen to give a finite loss
-            ctx.checkpoints.discard_from(max(loop.guard.last_finite, loop.start_step + 1))
-            raise
+        except TrainingDiverged as exc:  # keep only checkpoints whose weights were seen to give a finite loss
+            kept = ctx.checkpoints.discard_from(max(loop.guard.last_finite, loop.start_step + 1))
+            raise exc.keeping(f"the last checkpoint whose loss was finite (step {kept}) is kept" if kept is not None
+                              else "no checkpoint had a finite loss yet, so none is kept") from None
     return loop.finish()
 
 
