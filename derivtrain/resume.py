@@ -38,10 +38,18 @@ def _same(a, b) -> bool:
         isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b)))
 
 
-def check_continues(saved_config: dict, cfg, source) -> None:
-    """ConfigError at the first key that differs and may not change on resume."""
+def check_continues(saved_config: dict, cfg, source, saved_options: dict | None = None) -> None:
+    """ConfigError at the first option (model=svm ...), then key, that differs and may not change on resume."""
     from omegaconf import OmegaConf
 
+    from derivtrain.registry import CODE_GROUPS, chosen_options
+
+    chosen = chosen_options(cfg)
+    for group in ("model", *CODE_GROUPS[1:]):
+        saved, wanted = (saved_options or {}).get(group), chosen.get(group)
+        if saved is not None and wanted is not None and saved != wanted:
+            raise ConfigError(f"trainer.resume={source}: {group}={saved} in the saved run, {group}={wanted} here; "
+                              f"a resumed run continues the same training (use {group}={saved}, or start a new run)")
     requested = OmegaConf.to_container(cfg, resolve=True)
     for key, saved, wanted in differences(saved_config, requested):
         if changeable(key):
@@ -79,7 +87,7 @@ def load_resume(cfg, run_dir: Path) -> tuple:
 
     source = cfg.trainer.resume
     saved = read_saved_run(source)
-    check_continues(saved.config, cfg, source)
+    check_continues(saved.config, cfg, source, saved.options)
     check_resumable_state(saved.state, source)
     source_run = run_folder_of(source)
     in_place = source_run is not None and _same_folder(source_run, run_dir)

@@ -43,9 +43,10 @@ def load_csv(path: str, target: Optional[str], features: Optional[list] = None, 
 
 def _header(file: Path, path: str) -> list:
     _check_text(file, path)
+    with open(file, "rb") as f:
+        line = f.readline()
     try:
-        with open(file, newline="", encoding="utf-8-sig") as f:  # -sig: a byte-order mark is not a name
-            first = next(csv.reader(f), None)
+        first = next(csv.reader([line.decode("utf-8-sig")]), None)  # -sig: a byte-order mark is not a name
     except UnicodeDecodeError as err:
         raise _not_utf8(path, err, line=1) from None
     if not first:
