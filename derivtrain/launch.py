@@ -9,6 +9,7 @@
 Hydra's own runner would write .hydra/ before any of our checks, so a refused run would leave a
 folder behind (or rewrite a running job's files); a sweep (-m) still goes through Hydra.
 """
+import errno
 import os
 import sys
 from pathlib import Path
@@ -74,6 +75,12 @@ def single_run(args) -> None:
             except TrainingInterrupted as exc:
                 report_interrupted(exc, run_dir, args, folder.in_place)
                 raise
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                print(f"derivtrain: error: no space left on the device (writing in {run_dir}); its last checkpoint "
+                      f"is intact: free some space, then resume with trainer.resume={run_dir}", file=sys.stderr)
+                sys.exit(1)  # not a configuration error: the folder and its checkpoints stay
     finally:
         HydraConfig.instance().cfg = None  # as Hydra's runner leaves it
     print_metrics(metrics, None)

@@ -116,6 +116,21 @@ def test_skip_step_drops_non_finite_updates_and_finishes(tmp_path):
                                   "trainer.max_epochs=5")
     assert result.epochs == 5
     assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert 0 < result.metrics["train/skipped_steps"] < result.steps  # counted, and in metrics.json
+
+
+def test_a_run_whose_every_step_was_skipped_fails_in_one_line(tmp_path):
+    # targets float32 holds, whose squared error it does not: every step's loss is inf
+    rows = "".join(f"{i % 7},{i % 3},{(i % 5 + 1) * 1e30}\n" for i in range(40))
+    (tmp_path / "huge.csv").write_text("a,b,y\n" + rows)
+    folder = tmp_path / "run"
+    proc = run_main("data=csv", f"data.path={tmp_path / 'huge.csv'}", "data.target=y", "model=linear", "optim=sgd",
+                    "trainer.on_nonfinite=skip_step", "trainer.max_epochs=3", "logger.histogram_every_n_epochs=1",
+                    f"hydra.run.dir={folder}")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "derivtrain: error: every one of the 3 steps had a non-finite loss or gradient and was skipped")
+    assert not (folder / "metrics.json").exists()
 
 
 def test_a_second_process_on_the_same_run_refuses(tmp_path):

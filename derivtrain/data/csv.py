@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 
-from derivtrain.data.table import Table, infer_task
+from derivtrain.data.table import Table, infer_task, whole_numbers
 from derivtrain.errors import DataError, did_you_mean
 
 
@@ -141,7 +141,7 @@ def _targets(raw: list, task: str, path: str, target: str):
             raise DataError(f"data.target={target} in {path} has non-numeric values; "
                             "regression needs numbers (or set data.task=classification)")
         return numbers, task
-    if numbers is not None and np.all(numbers == np.round(numbers)):
+    if numbers is not None and whole_numbers(numbers):
         return numbers.astype(np.int64), task
     return np.asarray(raw, dtype=object), task
 

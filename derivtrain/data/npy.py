@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 
 from derivtrain.data.mapped import MappedNpy, check_npy_file
-from derivtrain.data.table import Table, infer_task
+from derivtrain.data.table import Table, infer_task, whole_numbers
 from derivtrain.errors import DataError
 
 
@@ -39,7 +39,7 @@ def load_npy(path: str, target: Optional[str], task: str = "auto") -> Table:
             raise DataError(f"data.target={target} holds {y.dtype}; regression needs numbers "
                             "(or set data.task=classification)")
         y = y.astype(np.float64)
-    elif y.dtype.kind == "f" and np.all(y == np.round(y)):
+    elif y.dtype.kind == "f" and whole_numbers(y):
         y = y.astype(np.int64)  # labels saved as floats (1.0) are the classes 1, 2, ...
     return Table(X=X, y=y, feature_names=names, task=task)
 

@@ -13,9 +13,14 @@ MAX_CLASSES_FOR_AUTO = 20
 
 def infer_task(numbers: Optional[np.ndarray]) -> str:
     """data.task=auto: labels (non-numeric, or few distinct integers) are classes; other numbers regress."""
-    if numbers is None or (np.all(numbers == np.round(numbers)) and len(np.unique(numbers)) <= MAX_CLASSES_FOR_AUTO):
+    if numbers is None or (whole_numbers(numbers) and len(np.unique(numbers)) <= MAX_CLASSES_FOR_AUTO):
         return "classification"
     return "regression"
+
+
+def whole_numbers(numbers: np.ndarray) -> bool:
+    """Integers that int64 (and float64) hold exactly: labels; 1e30 is a value, not a class."""
+    return bool(np.all(numbers == np.round(numbers)) and (numbers.size == 0 or np.abs(numbers).max() < 2**53))
 
 
 @dataclass

@@ -10,6 +10,8 @@ from torch import nn
 
 from derivtrain.data.table import DataSpec
 
+_NOT_FINITE = "Input X contains NaN or infinity (or a value too large for float32); clean or drop those rows first"
+
 
 class Model(nn.Module):
     #: losses this model is meant for (a mismatched loss is a configuration error)
@@ -84,11 +86,16 @@ class Model(nn.Module):
         ref = self.feature_mean
         if hasattr(X, "columns") and not torch.is_tensor(X):  # a DataFrame (pandas or alike): columns by name
             X = self._columns_by_name(X)
-        Xt = torch.as_tensor(np.asarray(X, dtype=np.float32) if not torch.is_tensor(X) else X)
+        if not torch.is_tensor(X):
+            X = np.asarray(X, dtype=np.float64)
+            # as scikit-learn: no silent predictions for NaN rows (nor for values float32 turns into inf)
+            if X.size and not (np.isfinite(X).all() and np.abs(X).max() <= np.finfo(np.float32).max):
+                raise ValueError(_NOT_FINITE)
+        Xt = torch.as_tensor(X, dtype=torch.float32) if not torch.is_tensor(X) else X
         if Xt.dim() != 2 or Xt.shape[1] != ref.shape[0]:
             raise ValueError(f"expected features of shape (n_samples, {ref.shape[0]}), got {tuple(Xt.shape)}")
-        if Xt.is_floating_point() and not torch.isfinite(Xt).all():  # as scikit-learn: no silent NaN predictions
-            raise ValueError("Input X contains NaN or infinity; clean or drop those rows first")
+        if Xt.is_floating_point() and not torch.isfinite(Xt).all():
+            raise ValueError(_NOT_FINITE)
         return Xt.to(device=ref.device, dtype=ref.dtype)
 
     def _columns_by_name(self, frame):
@@ -96,13 +103,13 @@ class Model(nn.Module):
         scikit-learn; other names are taken by position)."""
         names = [c for c in frame.columns]
         if not self.feature_names_in_ or not all(isinstance(c, str) for c in names):
-            return np.asarray(frame, dtype=np.float32)
+            return np.asarray(frame, dtype=np.float64)
         missing = [n for n in self.feature_names_in_ if n not in names]
         extra = [n for n in names if n not in self.feature_names_in_]
         if missing or extra:
             raise ValueError(f"the columns of X do not match the features the model was trained on: "
                              f"missing {missing[:5]}, unexpected {extra[:5]}")
-        return np.asarray(frame[list(self.feature_names_in_)], dtype=np.float32)
+        return np.asarray(frame[list(self.feature_names_in_)], dtype=np.float64)
 
 
 class LinearModel(Model):
