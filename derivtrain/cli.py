@@ -128,10 +128,10 @@ def _exit_for(exc: BaseException) -> None:
     if isinstance(exc, TrainingDiverged):  # not a bug, not bad input: say what happened in one line
         print(f"derivtrain: error: {exc}", file=sys.stderr)
         sys.exit(1)
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a disk that filled up mid-run
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a disk that filled up midway
         where = f" writing {exc.filename}" if exc.filename else ""
-        print(f"derivtrain: error: no space left on the device{where}; the last checkpoint written is intact: "
-              "free some space, then resume with trainer.resume=<run folder>", file=sys.stderr)
+        print(f"derivtrain: error: no space left on the device{where}; free some space and run again",
+              file=sys.stderr)
         sys.exit(1)
     message = describe_user_error(exc)
     if message is None:

@@ -92,7 +92,7 @@ def _optim(o) -> None:
     if "line_search" in o and o.line_search not in LINE_SEARCHES:
         raise choice_error("optim.line_search", o.line_search, ("strong_wolfe", "null"))
     for key in ("history_size", "max_iter", "step_size"):
-        at_least(f"optim.{key}", o.get(key), 1)
+        at_least(f"optim.{key}", o.get(key), 0, strict=True)
     at_least("optim.patience", o.get("patience"), 0)
     if "gamma" in o:
         at_least("optim.gamma", o.gamma, 0, strict=True)
@@ -111,7 +111,7 @@ def _model(m) -> None:
     if "dropout" in m and not 0 <= m.dropout < 1:
         raise ConfigError(f"model.dropout={m.dropout} must be in [0, 1)")
     at_least("model.n_components", m.get("n_components"), 1)
-    at_least("model.reg_covar", m.get("reg_covar"), 0, strict=True)
+    at_least("model.reg_covar", m.get("reg_covar"), 0)
     if "covariance_type" in m and m.covariance_type not in COVARIANCE_TYPES:
         raise choice_error("model.covariance_type", m.covariance_type, COVARIANCE_TYPES)
 

@@ -17,6 +17,10 @@ from pathlib import Path
 from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
 
 
+# a run folder that stops taking writes mid-run (full, read-only, permissions changed)
+_WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 def compose_run(args):
     """The config with its hydra node; HydraConfig is set, so ${now:...} and ${hydra:...} resolve."""
     from hydra import compose, initialize_config_dir
@@ -76,10 +80,12 @@ def single_run(args) -> None:
                 report_interrupted(exc, run_dir, args, folder.in_place)
                 raise
             except OSError as exc:
-                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                if exc.errno not in _WRITE_FAILURES:
                     raise
-                print(f"derivtrain: error: no space left on the device (writing in {run_dir}); its last checkpoint "
-                      f"is intact: free some space, then resume with trainer.resume={run_dir}", file=sys.stderr)
+                what = "no space left on the device" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror
+                print(f"derivtrain: error: {what} (writing in {run_dir}); its last checkpoint is intact: "
+                      f"{'free some space' if 'space' in what else 'fix that'}, then resume with "
+                      f"trainer.resume={run_dir}", file=sys.stderr)
                 sys.exit(1)  # not a configuration error: the folder and its checkpoints stay
     finally:
         HydraConfig.instance().cfg = None  # as Hydra's runner leaves it

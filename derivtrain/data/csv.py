@@ -63,8 +63,11 @@ _MAGIC = {b"\x1f\x8b": "gzip-compressed: decompress it first (gunzip)",
 
 
 def _check_text(file: Path, path: str) -> None:
-    with open(file, "rb") as f:
-        start = f.read(4096)
+    try:
+        with open(file, "rb") as f:
+            start = f.read(4096)
+    except OSError as err:
+        raise DataError(f"data.path={path} cannot be read ({err.strerror or err})") from None
     for magic, what in _MAGIC.items():
         if start.startswith(magic):
             raise DataError(f"data.path={path} is {what}")
