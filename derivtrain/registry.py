@@ -6,6 +6,7 @@ is rebuilt from it (load_run, analyze, resume) takes its code from this table, n
 `_target_` string stored in the file. The table is read from the option files themselves (YAML
 parsed, nothing imported), so a look-up costs milliseconds and imports no plugin.
 """
+import functools
 import re
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def option_target(group: str, name, source: str = "the checkpoint") -> str:
     for folder in _conf_dirs():
         path = folder / group / f"{name}.yaml"
         if path.is_file():
-            target = _target_in(path, group)
+            target = _target_in(str(path), group, path.stat().st_mtime_ns)
             if target is None:
                 raise UserError(f"{group}={name} ({path}) names no code (_target_); it cannot be rebuilt")
             return target
@@ -46,11 +47,13 @@ def option_target(group: str, name, source: str = "the checkpoint") -> str:
                     f"{did_you_mean(name, option_names(group), f'{group} options')}")
 
 
-def _target_in(path: Path, group: str) -> str | None:
-    """The option's `_target_`: written in the file, or the default of the schema its defaults list names."""
+@functools.lru_cache(maxsize=512)
+def _target_in(path: str, group: str, mtime_ns: int) -> str | None:
+    """The option's `_target_`: written in the file, or the default of the schema its defaults list names
+    (cached per file version: a run composed in Python looks its options up once)."""
     from omegaconf import OmegaConf
 
-    text = path.read_text()
+    text = Path(path).read_text()
     raw = OmegaConf.to_container(OmegaConf.create(text or "{}"), resolve=False)
     node = raw.get(group, {}) if _GLOBAL_PACKAGE.search(text) else raw
     target = node.get("_target_") if isinstance(node, dict) else None

@@ -66,7 +66,8 @@ def run(cfg, run_dir, stop_requests=None, before_fit=None) -> dict:
         result = fit(session)
         if stop.signal_name:  # during the final checkpoint: it is written, the report is not
             raise TrainingInterrupted(f"{stop.signal_name} after the last step")
-    return report(session, result.metrics)
+        stop.immediate = True  # the report (analysis may take minutes) stops at once: the checkpoint is there
+        return report(session, result.metrics)
 
 
 def set_up(cfg, run_dir: Path, stop=None) -> Session:

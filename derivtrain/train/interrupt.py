@@ -23,6 +23,7 @@ class TrainingInterrupted(Exception):
 class StopRequests:
     def __init__(self):
         self.signal_name = None
+        self.immediate = False  # after training (the report): stop at once, the checkpoint is written
         self._previous = {}
 
     def __enter__(self):
@@ -32,7 +33,7 @@ class StopRequests:
         return self
 
     def _request(self, signum, frame):
-        if self.signal_name is not None:  # a second Ctrl-C: stop now, as Python would
+        if self.signal_name is not None or self.immediate:  # a second Ctrl-C: stop now, as Python would
             raise KeyboardInterrupt
         self.signal_name = signal.Signals(signum).name
 
