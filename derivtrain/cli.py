@@ -35,8 +35,9 @@ from derivtrain.usage import main_help, print_help, wants_help
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def _train(cfg):
-    """One run; under a sweep (-m), one job: it returns the metric the sweep selects on, and a failed
-    job is recorded (failed.json, one line) instead of ending the sweep (derivtrain/sweep/)."""
+    """One job of a sweep (-m): it returns the metric the sweep selects on, and a failed job is
+    recorded (failed.json, one line) instead of ending the sweep (derivtrain/sweep/). A single run
+    does not come here: derivtrain/launch.py runs it (it claims its folder before writing)."""
     from derivtrain.logging import configure_logging
     from derivtrain.run import run
     from derivtrain.sweep.selection import check_selectable
@@ -52,9 +53,9 @@ def _train(cfg):
         with run_folder_lock(run_dir) if int(os.environ.get("RANK", "0")) == 0 else nullcontext():
             metrics = run(cfg, run_dir)
     except TrainingInterrupted as exc:
-        resume = [a for a in sys.argv[1:] if not a.startswith(("trainer.resume=", "hydra.run.dir="))]
-        print(f"derivtrain: interrupted ({exc}); checkpoint written. Resume with:\n"
-              f"  python -m derivtrain {' '.join(resume)} trainer.resume={run_dir}", file=sys.stderr)
+        from derivtrain.launch import report_interrupted
+
+        report_interrupted(exc, run_dir, [a for a in sys.argv[1:] if a not in ("-m", "--multirun")], in_place=False)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - reported here so Hydra adds no job-failure banner
         if not in_sweep:

@@ -87,3 +87,14 @@ def test_resuming_a_checkpoint_from_python_checks_the_same(stopped, tmp_path):
     with pytest.raises(ConfigError, match="model=svm in the saved run, model=logistic here"):
         run(cfg, tmp_path / "next")
     assert not (tmp_path / "next").exists()
+
+
+def test_a_new_run_from_python_never_writes_into_a_run_folder(finished):
+    from derivtrain.errors import ConfigError
+    from derivtrain.run import run
+    from tests.conftest import compose_config
+
+    before = snapshot(finished)
+    with pytest.raises(ConfigError, match="already holds a run, which is never overwritten"):
+        run(compose_config(*BASE, "trainer.max_epochs=3"), finished)
+    assert snapshot(finished) == before

@@ -91,7 +91,7 @@ class Model(nn.Module):
             # as scikit-learn: no silent predictions for NaN rows (nor for values float32 turns into inf)
             if X.size and not (np.isfinite(X).all() and np.abs(X).max() <= np.finfo(np.float32).max):
                 raise ValueError(_NOT_FINITE)
-        Xt = torch.as_tensor(X, dtype=torch.float32) if not torch.is_tensor(X) else X
+        Xt = torch.from_numpy(X.astype(np.float32)) if not torch.is_tensor(X) else X  # a copy: writable
         if Xt.dim() != 2 or Xt.shape[1] != ref.shape[0]:
             raise ValueError(f"expected features of shape (n_samples, {ref.shape[0]}), got {tuple(Xt.shape)}")
         if Xt.is_floating_point() and not torch.isfinite(Xt).all():
