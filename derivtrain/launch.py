@@ -82,10 +82,7 @@ def single_run(args) -> None:
             except OSError as exc:
                 if exc.errno not in _WRITE_FAILURES:
                     raise
-                what = "no space left on the device" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror
-                print(f"derivtrain: error: {what} (writing in {run_dir}); its last checkpoint is intact: "
-                      f"{'free some space' if 'space' in what else 'fix that'}, then resume with "
-                      f"trainer.resume={run_dir}", file=sys.stderr)
+                report_write_failure(exc, run_dir)
                 sys.exit(1)  # not a configuration error: the folder and its checkpoints stay
     finally:
         HydraConfig.instance().cfg = None  # as Hydra's runner leaves it
@@ -103,3 +100,16 @@ def report_interrupted(exc: TrainingInterrupted, run_dir: Path, args, in_place: 
     resume = [a for a in args if a.partition("=")[0].lstrip("+") not in ("trainer.resume", "hydra.run.dir")]
     print(f"derivtrain: interrupted ({exc}); checkpoint written. Resume with:\n"
           f"  python -m derivtrain {' '.join(resume)} trainer.resume={run_dir}", file=sys.stderr)
+
+
+def report_write_failure(exc: OSError, run_dir: Path) -> None:
+    """A run folder that stopped taking writes: what happened, what is kept, how to go on."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    what = "no space left on the device" if full else exc.strerror
+    fix = "free some space" if full else "make it writable"
+    if (run_dir / "checkpoints" / "last.pt").exists():
+        print(f"derivtrain: error: {what} (writing in {run_dir}); its last checkpoint is intact: {fix}, then "
+              f"resume with trainer.resume={run_dir}", file=sys.stderr)
+    else:
+        print(f"derivtrain: error: {what} (writing in {run_dir}), before any checkpoint: {fix}, then run again",
+              file=sys.stderr)

@@ -37,7 +37,7 @@ def natural_fit(path, overrides, stop=None, resume_state=None):
 
 @pytest.mark.parametrize("overrides,fitted_by,metric,iteration", [
     # the certified solver and Newton look before each step, then once more to stop; EM once an iteration
-    (["model=logistic", "optim=certified", "optim.tol=1e-8"], "certified", "train/objective", 2),
+    (["model=logistic", "data=iris", "optim=certified", "optim.tol=1e-8"], "certified", "train/objective", 2),
     (["model=logistic", "data=iris", "optim=newton", "optim.tol=1e-8"], "newton", "train/objective", 2),
     (["model=gmm", "data=blobs", "data.n_samples=300", "optim=em", "optim.tol=1e-6"], "em", "train/log_likelihood", 3),
 ])
