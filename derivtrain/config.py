@@ -12,6 +12,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from derivtrain.choices import MULTICLASS
+from derivtrain.config_values import check_values
 from derivtrain.errors import ConfigError, choice_error, did_you_mean
 from derivtrain.sensitivity.options import check_analysis
 from derivtrain.sweep.selection import check_sweep_config
@@ -440,6 +441,7 @@ def validate(cfg) -> None:
     for key in cfg:
         if key not in GROUPS:
             raise ConfigError(f"unknown top-level key {key}; {did_you_mean(key, GROUPS, 'config groups')}")
+    check_values(cfg)  # interpolations, finiteness, seeds, ranges the code each value reaches accepts
     d, t, o = cfg.data, cfg.trainer, cfg.optim
     for key in ("test_size", "val_size"):
         if not 0 <= d[key] < 1:

@@ -120,6 +120,9 @@ def fit_newton(ctx: FitContext) -> FitResult:
             break
         if steps == optim_cfg.max_iter:
             break
+        if ctx.stop is not None and ctx.stop.signal_name:  # Ctrl-C/SIGTERM: checkpoint these weights, stop
+            model.to(working)
+            ctx.stop_point(steps, steps, fitted_by="newton", converged=False)
         step_size = _line_search(params, direction, value, f0, slope)
         if step_size == 0.0:  # no decrease along a descent direction: rounding decides, stop here
             log.warning("Newton's line search found no decrease (predicted %.3g): the objective's "
