@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 
+from derivtrain.data.files import first_bytes
 from derivtrain.data.table import Table, infer_task, whole_numbers
 from derivtrain.errors import DataError, did_you_mean
 
@@ -63,11 +64,7 @@ _MAGIC = {b"\x1f\x8b": "gzip-compressed: decompress it first (gunzip)",
 
 
 def _check_text(file: Path, path: str) -> None:
-    try:
-        with open(file, "rb") as f:
-            start = f.read(4096)
-    except OSError as err:
-        raise DataError(f"data.path={path} cannot be read ({err.strerror or err})") from None
+    start = first_bytes(file, "data.path", 4096)
     for magic, what in _MAGIC.items():
         if start.startswith(magic):
             raise DataError(f"data.path={path} is {what}")

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import torch
 
+from derivtrain.data.files import first_bytes
 from derivtrain.errors import DataError
 
 _PAGE = mmap.PAGESIZE
@@ -19,11 +20,7 @@ _FLOATS = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.floa
 
 def check_npy_file(path: str, key: str) -> None:
     """A .npz archive (a zip of several arrays) is not a .npy array: say so rather than fail later."""
-    try:
-        with open(path, "rb") as f:
-            start = f.read(6)
-    except OSError as err:
-        raise DataError(f"{key}={path} cannot be read ({err.strerror or err})") from None
+    start = first_bytes(path, key, 6)
     if start.startswith(b"PK\x03\x04"):
         raise DataError(f"{key}={path} is a .npz archive (several arrays), not a .npy file: save the array "
                         "with np.save, e.g. np.save('X.npy', np.load(path)['X'])")
