@@ -16,5 +16,8 @@ class DensityNLL(nn.Module):
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         return y
 
-    def forward(self, log_density: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return -log_density.mean()
+    def forward(self, log_density: torch.Tensor, targets: torch.Tensor, sample_weight=None) -> torch.Tensor:
+        if sample_weight is None:
+            return -log_density.mean()
+        weight = sample_weight.to(log_density.dtype)
+        return -(weight * log_density).sum() / weight.sum()

@@ -68,8 +68,9 @@ class GaussianMixture(DensityModel):
 
     # ---- EM: closed-form steps -------------------------------------------------------------------
     @torch.no_grad()
-    def e_step(self, Z: torch.Tensor):
-        """(responsibilities (K, n), mean log-likelihood of Z in standardized space).
+    def e_step(self, Z: torch.Tensor, weight=None):
+        """(responsibilities (K, n), mean log-likelihood of Z in standardized space; weighted by the
+        rows' sample weights `weight` (n,) when given).
 
         Log-sum-exp written out, in place: the largest log-joint per row comes out before exp,
         so nothing overflows, and the exponentials are the unnormalized responsibilities.
@@ -79,12 +80,17 @@ class GaussianMixture(DensityModel):
         resp = joint.sub_(top).exp_()
         total = resp.sum(0, keepdim=True)
         resp.div_(total)
-        return resp, (total.log_() + top).mean()
+        log_likelihood = (total.log_() + top).squeeze(0)
+        if weight is None:
+            return resp, log_likelihood.mean()
+        weight = weight.to(log_likelihood.dtype)
+        return resp, (weight * log_likelihood).sum() / weight.sum()
 
     @torch.no_grad()
     def m_step(self, Z: torch.Tensor, resp: torch.Tensor) -> None:
         """Set weights, means and covariances to maximize the expected log-likelihood under the
-        responsibilities `resp` (K, n)."""
+        responsibilities `resp` (K, n). Weighted rows arrive as resp * sample weight: every sum
+        below is then a weighted one (the mixture weights' logits need no normalizing: softmax)."""
         # a component with no responsibility at all still gets finite parameters (as scikit-learn)
         nk = resp.sum(1) + 10 * torch.finfo(resp.dtype).eps
         means = (resp @ Z) / nk.unsqueeze(1)
