@@ -53,13 +53,20 @@ class GaussianMixture(DensityModel):
     def precision_factor(self) -> torch.Tensor:
         return cov.precision_factor(self.precision_raw, self.covariance_type, self.reg_covar)
 
-    def log_joint(self, Z: torch.Tensor) -> torch.Tensor:
-        d = Z.shape[1]
+    def density_terms(self):
+        """What log_joint needs besides the rows, from the parameters alone: (log weight + log
+        normalizer per component (K,), the precision factors U, the centre). Constants of a fitted
+        model: an exported graph takes them as such (derivtrain/export.py)."""
+        d = self.means.shape[1]
         # the mixture's mean is the data's at EM's fixed points, and costs no pass over the rows
         centre = torch.softmax(self.weight_logits, 0) @ self.means
-        maha = cov.squared_mahalanobis(Z, self.means, self.precision_factor(), self.covariance_type, centre)
         log_det = cov.log_det_factor(self.precision_raw, self.covariance_type, self.reg_covar, d)
         constant = torch.log_softmax(self.weight_logits, dim=0) + log_det - 0.5 * d * math.log(2 * math.pi)
+        return constant, self.precision_factor(), centre
+
+    def log_joint(self, Z: torch.Tensor, terms=None) -> torch.Tensor:
+        constant, U, centre = self.density_terms() if terms is None else terms
+        maha = cov.squared_mahalanobis(Z, self.means, U, self.covariance_type, centre)
         return constant.unsqueeze(1) - 0.5 * maha
 
     def n_parameters(self) -> int:
