@@ -28,14 +28,6 @@ from derivtrain.errors import UserError
 from derivtrain.estimator.configs import CHOICE_GROUPS, InvalidParameterError, Recipe, config_key
 
 
-def _task_of(cfg) -> str:
-    """classification | regression | density: what the configured loss trains."""
-    from hydra.utils import get_class
-
-    loss_cls = get_class(cfg.loss._target_)
-    return getattr(loss_cls, "task", None) or get_class(cfg.model._target_).tasks[0]
-
-
 @functools.lru_cache(maxsize=None)
 def _signature_names(cls) -> list:
     """The constructor's own parameter names (inspect.signature costs ~0.2 ms; get_params is called often)."""
@@ -76,13 +68,23 @@ class Estimator(BaseEstimator):
         named = set(self._named())
         config_names = [n for n in params if n not in named and config_key(n) is not None]
         if config_names:
-            configs.check_names(self._recipe({**self.get_params(deep=False), **params}).choices, config_names)
+            self._check_config_names({**self.get_params(deep=False), **params}, config_names)
         for name, value in params.items():
             if name in named:
                 setattr(self, name, value)
             else:
                 self._config_params[name] = value
         return self
+
+    def _check_config_names(self, params: dict, names: list) -> None:
+        """Unknown config keys are a ValueError now; options that do not compose (a bad model=...)
+        are left to fit, which says what is wrong with them."""
+        try:
+            choices = self._recipe(params).choices
+            configs.composed(tuple(sorted(choices.items())))
+        except InvalidParameterError:
+            return
+        configs.check_names(choices, names)
 
     def _recipe(self, params: dict) -> Recipe:
         """Group choices and config values from the parameters (subclasses add their own names)."""
@@ -109,7 +111,7 @@ class Estimator(BaseEstimator):
 
     def _task(self) -> str:
         """What the fitted model does (after fit), else what the parameters configure."""
-        return getattr(self, "_fitted_task", None) or _task_of(self._config())
+        return getattr(self, "_fitted_task", None) or configs.task_of(self._config())
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
@@ -123,7 +125,7 @@ class Estimator(BaseEstimator):
 
         recipe = self._recipe(self.get_params(deep=False))
         cfg = configs.configure(recipe, self.log_dir is not None, bool(self.verbose))
-        task = _task_of(cfg)
+        task = configs.task_of(cfg)
         self._check_settings(task)
         X, y = self._fit_data(X, y, task)
         weight = arrays.check_sample_weight(sample_weight, X.shape[0])
@@ -131,7 +133,7 @@ class Estimator(BaseEstimator):
             keep = weight > 0  # a row of weight 0 is a row left out
             X, y, weight = X[keep], None if y is None else y[keep], weight[keep]
         spec, targets, weight = self._targets(X, y, task, weight)
-        _check_components(cfg, recipe, X.shape[0])
+        configs.check_components(cfg, recipe, X.shape[0])
         device = resolve_device(cfg.trainer.device)
         data = arrays.training_data(X, targets, weight, spec, bool(self.standardize), device)
         try:
@@ -199,11 +201,9 @@ class Estimator(BaseEstimator):
         if hasattr(self, "model_"):
             return self._fitted_task == "density" or getattr(self.model_, "probability_link", None) is not None
         cfg = self._config()
-        from hydra.utils import get_class
-
-        task = _task_of(cfg)
+        task = configs.task_of(cfg)
         return task == "density" or (task == "classification"
-                                     and getattr(get_class(cfg.loss._target_), "probability_link", None) is not None)
+                                     and getattr(configs.target(cfg.loss), "probability_link", None) is not None)
 
     @available_if(lambda self: self._task() == "classification")
     def decision_function(self, X):
@@ -252,7 +252,7 @@ class Estimator(BaseEstimator):
             cfg = self._config()
         except ValueError:  # parameters fit will reject: the generic tags
             return tags
-        task = _task_of(cfg)
+        task = configs.task_of(cfg)
         tags.input_tags.sparse = task != "density"  # accepted and densified (the model path is dense)
         tags.target_tags.required = task != "density"
         if task == "classification":
@@ -263,21 +263,6 @@ class Estimator(BaseEstimator):
         else:
             tags.estimator_type = "density_estimator"
         return tags
-
-
-def _check_components(cfg, recipe: Recipe, n_rows: int) -> None:
-    """A mixture needs a row per component to start from (k-means++ picks k distinct rows)."""
-    k = cfg.model.get("n_components")
-    if "m_step" in dir(_model_class(cfg)) and k is not None and k > n_rows:
-        name = recipe.names.get("model.n_components", "model__n_components")
-        raise InvalidParameterError(f"{name}={k} needs at least {k} rows, but n_samples={n_rows}; "
-                                    f"lower {name} or give more rows")
-
-
-def _model_class(cfg):
-    from hydra.utils import get_class
-
-    return get_class(cfg.model._target_)
 
 
 def _dense(X):

@@ -233,3 +233,25 @@ def estimator_names(message: str, recipe: Recipe) -> str:
     for key, name in recipe.names.items():
         message = message.replace(f"{key}=", f"{name}=")
     return message
+
+
+# ---- what a configuration trains (read from the classes it names; nothing instantiated) -------
+def target(node):
+    """The class (or function) a `_target_` node names."""
+    from hydra.utils import get_object
+
+    return get_object(node._target_)
+
+
+def task_of(cfg) -> str:
+    """classification | regression | density: what the configured loss trains."""
+    return getattr(target(cfg.loss), "task", None) or target(cfg.model).tasks[0]
+
+
+def check_components(cfg, recipe: Recipe, n_rows: int) -> None:
+    """A mixture needs a row per component to start from (k-means++ picks k distinct rows)."""
+    k = cfg.model.get("n_components")
+    if hasattr(target(cfg.model), "m_step") and k is not None and k > n_rows:
+        name = recipe.names.get("model.n_components", "model__n_components")
+        raise InvalidParameterError(f"{name}={k} needs at least {k} rows, but n_samples={n_rows}; "
+                                    f"lower {name} or give more rows")
