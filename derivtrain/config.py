@@ -509,6 +509,9 @@ def validate(cfg) -> None:
     check_target(cfg.regularizer, "regularizer")
     check_target(cfg.data, "data", ignored=("test_size", "val_size", "standardize", "chunk_rows", "cv_folds", "fold"))
     from derivtrain.config_solver import check_solver  # needs the classes check_target imported
+    from derivtrain.contracts import check_contracts
+
+    check_contracts(cfg)
 
     fitter = check_solver(cfg)
     if t.cuda_graph:

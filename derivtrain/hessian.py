@@ -153,7 +153,7 @@ def objective_sharpness(objective, X: torch.Tensor, targets: torch.Tensor, itera
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not valid; choices: {', '.join(METHODS)}")
     if method == "auto":
-        method = "exact" if getattr(objective, "twice_differentiable", True) else "finite_difference"
+        method = "exact" if objective.twice_differentiable else "finite_difference"
     if max_samples is not None and X.shape[0] > max_samples:
         X, targets = X[:max_samples], targets[:max_samples]
     model = objective.model
@@ -173,7 +173,7 @@ def sharpness_tag(objective, method: str = "auto") -> str:
     (exact Hessian-vector products of a twice-differentiable objective), or, for a kinked objective
     (hinge, L1) measured by finite differences of subgradients, the top curvature of the objective
     smoothed over the difference step: not a Hessian (away from the kinks an SVM's is alpha)."""
-    twice = getattr(objective, "twice_differentiable", True)
+    twice = objective.twice_differentiable
     if method == "exact" or (method == "auto" and twice):
         return "diagnostics/hessian_top_eigenvalue"
     return "diagnostics/smoothed_curvature_top_eigenvalue"

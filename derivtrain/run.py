@@ -76,7 +76,7 @@ def set_up(cfg, run_dir: Path) -> Session:
 
     purge_step = resume_state["step"] + 1 if resume_state else None
     logger = make_logger(cfg.logger, run_dir, purge_step) if distributed.is_main else NullLogger()
-    logger.log_run_start(cfg, getattr(objective.loss, "task", data.spec.task))  # config text, dashboard layout
+    logger.log_run_start(cfg, objective.loss.task)  # config text, dashboard layout
     extra = dict(config=OmegaConf.to_container(cfg, resolve=True), spec=data.spec.to_dict(),
                  probability_link=model.probability_link,
                  preprocessing={"feature_mean": data.feature_mean.cpu(), "feature_scale": data.feature_scale.cpu()})
@@ -124,9 +124,10 @@ def build_objective(cfg, data) -> Objective:
     penalty = instantiate(cfg.regularizer)
     check_compatible(cfg, model, loss, data.spec)
     model.set_standardization(data.feature_mean.cpu(), data.feature_scale.cpu())
-    model.probability_link = getattr(loss, "probability_link", None)
-    # n_train: the SVM's C (scikit-learn's) becomes the penalty strength alpha = 1/(C n_train)
-    return Objective(model.to(data.feature_mean.device), loss, penalty, n_train=len(data.train))
+    model.probability_link = loss.probability_link
+    # the penalty's strength alpha; model=svm's C (scikit-learn's) sets it to 1/(C n_train) instead
+    penalty.strength = model.regularization_strength(len(data.train), penalty.strength)
+    return Objective(model.to(data.feature_mean.device), loss, penalty)
 
 
 def check_resumable(state: dict, spec, source) -> None:
@@ -147,7 +148,7 @@ def seed_everything(seed: int) -> None:
 
 def check_compatible(cfg, model, loss, spec) -> None:
     """The model and the loss must suit the data's task (a regression model on labels is a mistake)."""
-    loss_task = getattr(loss, "task", spec.task)
+    loss_task = loss.task
     # a density model reads only the features: labelled data suit it too (their labels are ignored)
     task = "density" if "density" in model.tasks else spec.task
     if task not in model.tasks:

@@ -118,16 +118,17 @@ def svm_step(n_rows: int, n_features: int, repeats: int) -> list:
     data = build_data(cfg.data, DEVICE, seed=0)
     fused = build_objective(cfg, data)
     model = fused.model
-    composed = Objective(model, fused.loss, fused.penalty, fuse=False)
+    composed = Objective(model, fused.loss, fused.penalty)
     X = data.train.X
     targets = fused.loss.encode_targets(data.train.y, data.spec.n_outputs)
+    fused.use_full_batch(X, targets)
     optimizer = build_optimizer(model.parameters(), cfg.optim)
     alpha = fused.penalty.strength
 
     def step(objective):
         def run():
             optimizer.zero_grad(set_to_none=True)
-            objective(X, targets).backward()
+            (objective.full_batch() if objective.fused is not None else objective(X, targets)).backward()
             optimizer.step()
 
         return run

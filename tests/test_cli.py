@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from tests.conftest import REPO, derivtrain_logging, run_cli, run_main
+from tests.conftest import REPO, derivtrain_logging, run_main
 
 
 def test_default_run_prints_metrics_and_fills_the_run_folder(svm_run):

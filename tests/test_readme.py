@@ -44,3 +44,47 @@ def test_readme_command_runs(tmp_path, command):
     proc = run_main(*args, *FAST, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+def convex_commands():
+    """README commands that optim=auto solves to a certificate (a convex model, full batch)."""
+    from derivtrain.config_solver import check_solver
+    from tests.conftest import compose_config
+
+    commands = []
+    for command in readme_commands():
+        args = command.split()[3:]
+        if {"-m", "--multirun"} & set(args) or any(a.startswith("data.path=") for a in args):
+            continue  # sweeps (their own tests), files that exist only in the other test
+        args = [a for a in args if not a.startswith("hydra.")]
+        if check_solver(compose_config(*args)) in ("certified", "newton"):
+            commands.append(args)
+    return commands
+
+
+def test_every_readme_example_of_a_convex_model_reaches_its_optimum(tmp_path):
+    """Without the other tests' epoch cap: the certified gap is within 1e-3 (the default tol is 1e-4)."""
+    import json
+
+    commands = convex_commands()
+    assert len(commands) >= 5
+    for i, args in enumerate(commands):
+        folder = tmp_path / str(i)
+        assert run_main(*args, "logger=none", f"hydra.run.dir={folder}").returncode == 0
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["train/converged"] is True and metrics["train/optimality_gap"] <= 1e-3, args
+
+
+def test_the_readme_recomputes_a_runs_objective_from_its_split(tmp_path, monkeypatch, capsys):
+    """The README's snippet, run as written against a run in outputs/my_svm."""
+    import json
+
+    text = (REPO / "README.md").read_text()
+    snippet = next(b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if "split.npz" in b)
+    monkeypatch.chdir(tmp_path)
+    assert run_main("model=svm", "logger=none", "hydra.run.dir=outputs/my_svm", cwd=tmp_path).returncode == 0
+    capsys.readouterr()
+    exec(compile(snippet, "README.md", "exec"), {})
+    printed = float(capsys.readouterr().out.split()[-1])
+    metrics = json.loads((tmp_path / "outputs/my_svm/metrics.json").read_text())
+    assert printed == pytest.approx(metrics["train/objective"], rel=1e-5)

@@ -55,16 +55,16 @@ def test_the_model_choice_picks_the_loss(tmp_path):
     assert cfg.model.multiclass == "weston_watkins"  # and the other way round
     objective, _ = train(tmp_path, "data=wine", "model.multiclass=crammer_singer", "trainer.max_epochs=2")
     assert isinstance(objective.loss, HingeLoss) and objective.loss.multiclass == "crammer_singer"
-    assert objective.fused is None  # the fused Function is the one-vs-rest hinge only
+    assert objective.fused is None  # the fused Function is the one-vs-rest hinge only (and optim=auto solves)
     objective, _ = train(tmp_path, "data=wine", "loss=multiclass_hinge", "trainer.max_epochs=2")
     assert isinstance(objective.loss, MulticlassHingeLoss) and objective.model.multiclass == "crammer_singer"
 
 
 def test_full_batch_binary_svm_trains_through_the_fused_objective(tmp_path):
     objective, metrics = train(tmp_path, "optim=sgd", "trainer.max_epochs=5")
-    assert objective.fused is not None and objective.fused._prepared is not None
-    objective, _ = train(tmp_path, "trainer.max_epochs=2", "trainer.batch_size=64")
-    assert objective.fused._prepared is None  # minibatches: the composed path
+    assert objective.fused is not None  # chosen once by the loop: full batch, float32, one process
+    objective, _ = train(tmp_path, "optim=sgd", "trainer.max_epochs=2", "trainer.batch_size=64")
+    assert objective.fused is None  # minibatches: the composed path
 
 
 def test_C_and_alpha_set_the_same_strength(tmp_path):

@@ -35,7 +35,7 @@ def run_probes(cfg, choices: dict) -> list:
     scores = (2 * torch.randn(shape, generator=g, dtype=torch.float64)).requires_grad_()
     loss_fn = lambda s: loss(s, targets)  # noqa: E731
     results.append(check_gradient(name, loss_fn, [scores]))
-    results.append(check_second_derivative(name, loss_fn, [scores], getattr(loss, "twice_differentiable", True)))
+    results.append(check_second_derivative(name, loss_fn, [scores], loss.twice_differentiable))
 
     if not isinstance(penalty, NoPenalty):
         name = f"regularizer={choices.get('regularizer', '?')}"
@@ -50,10 +50,9 @@ def run_probes(cfg, choices: dict) -> list:
     composed = lambda *p: objective.composed(X, targets)  # noqa: E731 - reads the parameters in place
     results.append(check_gradient(name, composed, params))
     results.append(check_second_derivative(name, composed, params, objective.twice_differentiable))
-    if objective.fused is not None:
+    if objective.use_full_batch(X, targets):  # what full-batch training of a linear SVM runs
         name += " (fused full batch)"
-        objective(X, targets)  # the first sight of this X: the next call takes the fused path
-        fused = lambda *p: objective(X, targets)  # noqa: E731
+        fused = lambda *p: objective.full_batch()  # noqa: E731
         results.append(check_gradient(name, fused, params))
         results.append(check_second_derivative(name, fused, params, False))
     return results

@@ -88,10 +88,12 @@ def build_objective(cfg, data, C=None) -> Objective:
             raise InvalidParameterError(f"C={C} sets the strength of the L2 penalty, but regularizer=none; "
                                         "drop regularizer or C")
         penalty.strength = 1.0 / (C * n_weighted)
+    else:  # model=svm's own model__C / model__alpha, as derivtrain/run.py turns them into the strength
+        penalty.strength = model.regularization_strength(n_weighted, penalty.strength)
     model = model.to(device=data.feature_mean.device, dtype=data.feature_mean.dtype)
     model.set_standardization(data.feature_mean, data.feature_scale)
-    model.probability_link = getattr(loss, "probability_link", None)
-    return Objective(model, loss, penalty, n_train=n_weighted)
+    model.probability_link = loss.probability_link
+    return Objective(model, loss, penalty)
 
 
 def _make(node, **supplied):

@@ -1,5 +1,6 @@
 """Losses and penalties whose derivatives derivtrain writes itself (see each file's docstring).
 
+    base.py                                            the Loss contract every loss (plugins too) keeps
     hinge.py, squared_hinge.py, multiclass_hinge.py   SVM losses (autograd Functions + nn.Modules)
     l1.py, l2.py, elastic_net.py                       penalties on the weights (penalty.py: the base)
     regularized.py                                     data loss + strength * penalty, one node
@@ -8,6 +9,7 @@
     functional.py                                      all of them as plain functions
     likelihood.py                                      cross-entropy and squared error (torch's)
 """
+from derivtrain.losses.base import Loss
 from derivtrain.losses.elastic_net import ElasticNetPenalty
 from derivtrain.losses.hinge import HingeFunction, HingeLoss
 from derivtrain.losses.l1 import L1Penalty
@@ -22,6 +24,6 @@ from derivtrain.losses.regularized import RegularizedObjective, regularized
 from derivtrain.losses.squared_hinge import SquaredHingeFunction, SquaredHingeLoss
 
 __all__ = ["CrammerSingerHingeFunction", "CrossEntropyLoss", "ElasticNetPenalty", "HingeFunction", "HingeLoss",
-           "L1Penalty", "L2Penalty", "MSELoss", "MulticlassHingeLoss", "NoPenalty", "NoSecondDerivativeError",
+           "L1Penalty", "Loss", "L2Penalty", "MSELoss", "MulticlassHingeLoss", "NoPenalty", "NoSecondDerivativeError",
            "Objective", "Penalty", "PenaltyFunction", "RegularizedObjective", "SquaredHingeFunction",
            "SquaredHingeLoss", "WestonWatkinsHingeFunction", "regularized"]

@@ -6,18 +6,19 @@ targets are ignored (density data have none, and labelled data keep theirs to th
 Its derivative flows into the model by autograd: -1/n for every row's log-density.
 """
 import torch
-from torch import nn
+
+from derivtrain.losses.base import Loss
 
 
-class DensityNLL(nn.Module):
+class DensityNLL(Loss):
     task = "density"
-    twice_differentiable = True  # a mean: the curvature is the model's own
-
-    def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
-        return y
+    is_likelihood = True  # of the model's (standardized) space; metrics add the standardization's Jacobian
 
     def forward(self, log_density: torch.Tensor, targets: torch.Tensor, sample_weight=None) -> torch.Tensor:
         if sample_weight is None:
             return -log_density.mean()
         weight = sample_weight.to(log_density.dtype)
         return -(weight * log_density).sum() / weight.sum()
+
+    def log_likelihood(self, log_density: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return log_density.mean()

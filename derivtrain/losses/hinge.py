@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
+from derivtrain.losses.base import Loss
 from derivtrain.losses.once import once_differentiable
 from derivtrain.losses.reduction import check_reduction, reduce, sample_weights
 
@@ -94,7 +95,7 @@ def signs_from_labels(y: torch.Tensor, n_outputs: int) -> torch.Tensor:
     return nn.functional.one_hot(y, n_outputs).to(torch.float32) * 2 - 1
 
 
-class HingeLoss(nn.Module):
+class HingeLoss(Loss):
     """The SVM's hinge loss (loss=hinge): binary, or for several classes per `multiclass`.
 
     multiclass: ovr (one binary hinge per class column, summed), crammer_singer or weston_watkins.

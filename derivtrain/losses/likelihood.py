@@ -6,16 +6,17 @@ constants. Both use PyTorch's fused kernels (with sample weights, the weighted m
 derivtrain/losses/reduction.py); their derivatives are the familiar p - y and 2(s - y)/n.
 """
 import torch
-from torch import nn
 from torch.nn import functional as F
 
+from derivtrain.losses.base import Loss
 from derivtrain.losses.reduction import reduce
 
 
-class CrossEntropyLoss(nn.Module):
+class CrossEntropyLoss(Loss):
     task = "classification"
     twice_differentiable = True  # torch's kernels have double backward: exact Hessian-vector products
     probability_link = "logistic"  # sigmoid for one score, softmax for several
+    is_likelihood = True
 
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         return y.to(torch.float32) if n_outputs == 1 else y
@@ -33,13 +34,13 @@ class CrossEntropyLoss(nn.Module):
             losses = F.cross_entropy(scores, y, reduction=reduction)
         return losses if sample_weight is None else reduce(losses, "mean", sample_weight.to(scores.dtype))
 
+    def log_likelihood(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The Bernoulli (one score) or categorical (several) mean log-likelihood: minus the loss."""
+        return -self.forward(scores, y)
 
-class MSELoss(nn.Module):
+
+class MSELoss(Loss):
     task = "regression"
-    twice_differentiable = True
-
-    def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
-        return y
 
     def convex_dual(self, n_outputs: int):
         from derivtrain.duality.score_losses import SquaredError

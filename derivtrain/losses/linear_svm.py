@@ -11,8 +11,8 @@ transposed product over row-major X; measured on 1M x 100 float32 it costs ~5x a
 
 X is taken feature-major, (d + 1, n) contiguous, its last row all ones (the bias's feature): both
 products then stream X along its rows, which measured ~2x faster for the transposed product than
-over the row-major (n, d) original. FullBatchLinearSVM keeps that copy for the training set
-(derivtrain.losses.objective uses it).
+over the row-major (n, d) original. FullBatchLinearSVM keeps that copy of the training set
+(derivtrain.losses.objective: Objective.use_full_batch).
 
 Subgradients are the hinge's (0 at the kink y*s == 1); first order only.
 """
@@ -80,58 +80,23 @@ class LinearSVMObjectiveFunction(Function):
         return grad_features, grad_signs, grad_weight, grad_bias, None
 
 
-def _autocast_on(device_type: str) -> bool:
-    try:
-        return torch.is_autocast_enabled(device_type)
-    except TypeError:  # torch < 2.4: no device argument
-        return torch.is_autocast_enabled() or (device_type == "cpu" and torch.is_autocast_cpu_enabled())
-
-
 class FullBatchLinearSVM:
-    """The fused objective for one model, with the feature-major copy of the full batch it trains on.
+    """The fused objective for one model and the one full batch it trains on.
 
-    Full-batch training hands the objective the same X every step (train/batches.py: the tensor
-    itself, or under data parallelism the same view of it); the copy is built when that happens
-    the second time, and reused while X's data is unchanged. A minibatch is other data every
-    step: `ready(X, targets)` stays False and the composed path runs. The copy costs one more X
-    in memory. Under autocast (trainer.precision=bf16) the composed path runs: the fused Function
-    computes in X's own dtype.
+    The feature-major copy of X (with its row of ones) is made once, here; it costs one more X in
+    memory. The gradient loop builds this only for full-batch float32 training in one process
+    (derivtrain/train/loop.py): under bf16 autocast it computes in X's own dtype, which is not
+    what autocast asks for.
     """
 
-    def __init__(self, linear: torch.nn.Linear, penalty):
+    def __init__(self, linear: torch.nn.Linear, penalty, X: torch.Tensor, targets: torch.Tensor):
         self.linear, self.penalty = linear, penalty  # penalty: L2Penalty or NoPenalty (strength 0)
-        self._last = None  # (X, targets) of the previous call, held so their memory is not reused
-        self._prepared = None  # (X, targets) the copies were made from, and their data's versions
-        self._features = self._signs = None
-
-    @staticmethod
-    def _same_data(a: torch.Tensor, b: torch.Tensor) -> bool:
-        # b is held alive by us, so a tensor at the same address with the same layout views the
-        # same storage: the same data (its version counter is shared, checked separately)
-        return a is b or (a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride()
-                          and a.dtype == b.dtype and a.device == b.device)
-
-    def ready(self, X: torch.Tensor, targets: torch.Tensor) -> bool:
-        """Whether X is the full batch seen before (preparing the feature-major copy if needed)."""
-        if X.requires_grad or X.dim() != 2 or _autocast_on(X.device.type):
-            return False
-        if self._prepared is not None:
-            X0, t0, versions = self._prepared
-            if (self._same_data(X, X0) and self._same_data(targets, t0)
-                    and (X._version, targets._version) == versions):
-                return True
-        last, self._last = self._last, (X, targets)
-        if last is None or not (self._same_data(X, last[0]) and self._same_data(targets, last[1])):
-            return False
         # feature-major, with a row of ones: the bias rides along in both products
-        self._features = torch.cat([X.t(), X.new_ones(1, X.shape[0])]).contiguous()
+        self.features = torch.cat([X.t(), X.new_ones(1, X.shape[0])]).contiguous()
         signs = targets.unsqueeze(0) if targets.dim() == 1 else targets.t()
-        self._signs = signs.to(X.dtype).contiguous()
-        self._prepared = (X, targets, (X._version, targets._version))
-        return True
+        self.signs = signs.to(X.dtype).contiguous()
 
     def __call__(self) -> torch.Tensor:
-        """The objective on the prepared full batch (call `ready` first)."""
-        objective, _, _ = LinearSVMObjectiveFunction.apply(self._features, self._signs, self.linear.weight,
+        objective, _, _ = LinearSVMObjectiveFunction.apply(self.features, self.signs, self.linear.weight,
                                                            self.linear.bias, self.penalty.strength)
         return objective

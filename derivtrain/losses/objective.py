@@ -4,11 +4,14 @@
 
 Two ways to compute it, same value and gradients:
   composed  the model, the loss Function and the regularized-objective Function, chained by
-            autograd; any model, loss and penalty.
-  fused     a LinearSVM trained by the (binary or one-vs-rest) hinge with an L2 penalty or none:
-            one Function over a feature-major copy of the full batch that reads X once forward
-            and once backward (derivtrain/losses/linear_svm.py). Chosen here, when the model,
-            loss and penalty are those, and used for a batch X seen before: full-batch training.
+            autograd; any model, loss and penalty, any batch.
+  fused     a LinearSVM trained by the (binary or one-vs-rest) hinge with an L2 penalty or none,
+            on one full batch: one Function over a feature-major copy of that batch that reads X
+            once forward and once backward (derivtrain/losses/linear_svm.py). The gradient loop
+            asks for it once, when it trains full batch in float32 (`use_full_batch`), and then
+            calls `full_batch()` every step.
+`strength` is the penalty's own: the SVM's C is turned into it where the objective is built
+(derivtrain/run.py: build_objective).
 """
 import torch
 
@@ -21,17 +24,13 @@ from derivtrain.models.svm import LinearSVM
 
 
 class Objective:
-    def __init__(self, model, loss, penalty: Penalty, n_train: int | None = None, fuse: bool = True):
+    def __init__(self, model, loss, penalty: Penalty):
         self.model, self.loss, self.penalty = model, loss, penalty
-        if n_train is not None and hasattr(model, "regularization_strength"):
-            # the SVM's C (scikit-learn's parametrisation) becomes our strength alpha = 1/(C n_train)
-            penalty.strength = model.regularization_strength(n_train, penalty.strength)
         # biases are not penalized; the model says which tensors are weights
         self.penalized = list(model.penalized_parameters())
         self.has_penalty = not isinstance(penalty, NoPenalty) and penalty.strength > 0
-        self.twice_differentiable = (getattr(loss, "twice_differentiable", True)
-                                     and (not self.has_penalty or penalty.twice_differentiable))
-        self.fused = FullBatchLinearSVM(model.linear, penalty) if fuse and fusable(model, loss, penalty) else None
+        self.twice_differentiable = loss.twice_differentiable and (not self.has_penalty or penalty.twice_differentiable)
+        self.fused = None
 
     @torch.no_grad()
     def penalty_value(self) -> float:
@@ -48,16 +47,24 @@ class Objective:
         return self.loss(self.model(X), targets, sample_weight=sample_weight)
 
     def __call__(self, X: torch.Tensor, targets: torch.Tensor, sample_weight=None) -> torch.Tensor:
-        if sample_weight is None and self.fused is not None and self.fused.ready(X, targets):
-            return self.fused()
-        return self.composed(X, targets, sample_weight)
-
-    def composed(self, X: torch.Tensor, targets: torch.Tensor, sample_weight=None) -> torch.Tensor:
-        """The objective through the composed path, for any X (never builds the fused copy)."""
         loss = self.data_loss(X, targets, sample_weight)
         if self.has_penalty:
             loss = regularized(loss, self.penalty, self.penalized)
         return loss
+
+    composed = __call__  # the name the fused path is measured against
+
+    def use_full_batch(self, X: torch.Tensor, targets: torch.Tensor) -> bool:
+        """Train on this one batch through the fused Function from now on, where it computes exactly
+        this objective; returns whether it does. X's feature-major copy is made here, once."""
+        if not fusable(self.model, self.loss, self.penalty) or X.requires_grad:
+            return False
+        self.fused = FullBatchLinearSVM(self.model.linear, self.penalty, X, targets)
+        return True
+
+    def full_batch(self) -> torch.Tensor:
+        """The objective on the batch given to use_full_batch, through the fused Function."""
+        return self.fused()
 
 
 def fusable(model, loss, penalty) -> bool:

@@ -9,16 +9,16 @@ scikit-learn's PoissonRegressor minimizes mean deviance / 2 + alpha/2 ||w||^2; h
 deviance is this loss plus a constant, so regularizer.strength is exactly its alpha.
 """
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from derivtrain.errors import DataError
+from derivtrain.losses.base import Loss
 from derivtrain.losses.reduction import reduce
 
 
-class PoissonLoss(nn.Module):
+class PoissonLoss(Loss):
     task = "regression"
-    twice_differentiable = True
+    is_likelihood = True
 
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         # checked once per split, not per step: a negative count is a data error, not a large loss

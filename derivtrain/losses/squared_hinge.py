@@ -8,9 +8,9 @@ backward (Hessian-vector products, gradgradcheck) works.
 from typing import Optional, Sequence
 
 import torch
-from torch import nn
 
 from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
+from derivtrain.losses.base import Loss
 from derivtrain.losses.hinge import reduce_signed, signs_from_labels
 from derivtrain.losses.reduction import check_reduction
 
@@ -55,7 +55,7 @@ def squared_hinge(scores: torch.Tensor, y: torch.Tensor, *, reduction: str = "me
     return reduce_signed(SquaredHingeFunction, scores, y, reduction, sample_weight, class_weight)
 
 
-class SquaredHingeLoss(nn.Module):
+class SquaredHingeLoss(Loss):
     """loss=squared_hinge: binary, or one-vs-rest for several classes (the only multiclass form here)."""
 
     task = "classification"

@@ -1,5 +1,22 @@
 """What every derivtrain model is: an nn.Module that is also a scikit-learn style estimator.
 
+The contract a model (a plugin's too) keeps, checked when a config is composed
+(derivtrain/contracts.py):
+
+    class            a subclass of Model (or LinearModel: scores = X W^T + b in `self.linear`, which
+                     the certified solver and the optimality certificate can use)
+    __init__(spec, **keys)   spec is the data's DataSpec (n_features, classes, n_outputs, task,
+                     feature_names), passed to Model.__init__; the other parameters are the model
+                     config's keys (checked against this signature)
+    tasks            the tasks it serves: a tuple of "classification", "regression", "density"
+    forward(X)       standardized features (n, n_features) -> scores: (n,) for one output (regression,
+                     binary), else (n, n_outputs); `scores_of` does the squeeze
+    penalized_parameters()   what the regularizer penalizes (default: every parameter but biases)
+
+Its natural loss and regularizer are its config file's business (conf/model/*.yaml: `override
+/loss: ...`). Optional: `initialize(X, generator)` (a data-dependent start), `m_step` (fits by EM),
+`mean_response(scores)` (predictions on another scale than the scores, e.g. Poisson's rates).
+
 `forward` takes standardized features (what training feeds it). The standardization fitted on
 the training rows lives in the module's buffers, so `decision_function`, `predict` and
 `predict_proba` take raw features, as numpy arrays or tensors, and the checkpoint carries it all.
@@ -37,6 +54,11 @@ class Model(nn.Module):
     def penalized_parameters(self):
         """Weights, not biases: what a regularizer penalizes."""
         return [p for name, p in self.named_parameters() if not name.endswith("bias")]
+
+    def regularization_strength(self, n_train: int, strength: float) -> float:
+        """The penalty strength to train with: regularizer.strength, unless the model's own keys set
+        it (model=svm: C or alpha)."""
+        return strength
 
     # ---- estimator API on raw features -------------------------------------------------------
     @torch.no_grad()

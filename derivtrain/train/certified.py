@@ -54,7 +54,8 @@ def fit_certified(ctx: FitContext) -> FitResult:
         last = iteration == ctx.trainer.max_epochs
         # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
         # over X and a small solve, is computed once that estimate says tol may be met (Newton: always)
-        if method is None or last or method.complementarity(z) <= _WORTH_CERTIFYING * ctx.optim.tol * abs(primal):
+        complementarity = method.observe(z) if method is not None else 0.0
+        if method is None or last or complementarity <= _WORTH_CERTIFYING * ctx.optim.tol * abs(primal):
             theta = method.dual_point(smooth) if method is not None else smooth.theta
             certificate = Certificate(primal, dual_value(problem, theta, c, X, y))
             best = certificate if best is None or certificate.dual > best.dual else best
@@ -62,13 +63,13 @@ def fit_certified(ctx: FitContext) -> FitResult:
             scalars["train/optimality_gap"] = gap if math.isfinite(gap) else 1.0
             converged = gap <= ctx.optim.tol
         if method is not None:
-            scalars["certified/complementarity"] = method.complementarity(z) / max(abs(primal), 1e-300)
+            scalars["certified/complementarity"] = complementarity / max(abs(primal), 1e-300)
         ctx.logger.log_scalars(scalars, iteration)
         if converged or last:
             break
         iteration += 1
         if method is not None:
-            moved = method.step(z, smooth) > 0.0
+            moved = method.step(smooth) > 0.0
         else:
             step = _newton_step(system, problem, T, z, y, c, smooth)
             moved = step is not None

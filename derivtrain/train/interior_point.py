@@ -108,10 +108,11 @@ class InteriorPoint:
             out.append((self.l1, self.l1.slacks(self.absolute.values(self.T[:, :-1]))))
         return out
 
-    def complementarity(self, z) -> float:
-        """sum lambda s over all pieces: the duality gap of the epigraph problem once its dual
-        residual is 0 (an estimate, not a certificate, before that)."""
-        return sum((units.lam * s).sum() for units, s in self.families(z)).item()
+    def observe(self, z) -> float:
+        """Take the iterate's scores; returns sum lambda s over all pieces: the duality gap of the
+        epigraph problem once its dual residual is 0 (an estimate, not a certificate, before that)."""
+        self._families = self.families(z)
+        return sum((units.lam * s).sum() for units, s in self._families).item()
 
     def dual_point(self, smooth) -> torch.Tensor:
         """Each row's dual variable theta_i: the pieces' multipliers / c_i, or the smooth loss's derivative."""
@@ -119,10 +120,10 @@ class InteriorPoint:
             return smooth.theta
         return self.pieces.combine(self.loss_units.lam, self.y) / self.c[:, None]
 
-    def step(self, z, smooth) -> float:
-        """One predictor-corrector step; returns its length. `smooth`: the smooth loss's gradient and
-        curvature in scores (SmoothPart), or None."""
-        families = self.families(z)
+    def step(self, smooth) -> float:
+        """One predictor-corrector step from the observed iterate; returns its length. `smooth`: the
+        smooth loss's gradient and curvature in scores (SmoothPart), or None."""
+        families = self._families
         mu = mean_complementarity([u for u, _ in families], [s for _, s in families])
         D, extra, gradient = self._curvature(families, smooth)
         factor = self.system.factor(D, extra)

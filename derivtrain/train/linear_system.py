@@ -47,8 +47,11 @@ class LinearSystem:
         of rows) times the rows' K^2 (or K) curvatures; with one score column it is X^T diag(D) X."""
         K, p, X = self.K, self.p, self.X
         blocks = X.new_zeros(K, K, p, p)
-        if K == 1:
-            blocks[0, 0] = X.T @ (X * D.reshape(-1, 1))
+        if K == 1:  # X^T diag(D) X, in chunks of rows: no n x p temporary
+            rows = max(1, _OUTER_CHUNK // p)
+            for start in range(0, len(X), rows):
+                part = X[start:start + rows]
+                blocks[0, 0] += part.T @ (part * D.reshape(-1, 1)[start:start + rows])
         else:
             weights = D if D.dim() == 2 else D.reshape(len(D), K * K)
             total = X.new_zeros(p * p, weights.shape[1])

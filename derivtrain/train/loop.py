@@ -66,6 +66,7 @@ class GradientLoop:
         self.clip, self.max_epochs = trainer.gradient_clip_norm, trainer.max_epochs
         self.log_every = trainer.log_every_n_steps or default_log_interval(self.max_epochs, len(self.batches))
         self.epoch_end = EpochEnd(ctx, self)
+        self.fused = self._use_fused_objective(trainer)
         self.graphed = (GraphedStep(self.loss_and_gradients, self.params, self.optimizer, self.batches.batch_size,
                                     self.clip, inputs_persist=self.batches.full_batch) if trainer.cuda_graph else None)
         self.guard = NonFiniteGuard(trainer.on_nonfinite, self.model, X.device)
@@ -98,9 +99,17 @@ class GradientLoop:
         log.info("resumed after epoch %d + %d batches, step %d", self.epoch, self.skip_batches, self.step_count)
 
     # ---- one step ----------------------------------------------------------------------------
+    def _use_fused_objective(self, trainer) -> bool:
+        """Full batch in float32, rows unweighted: the linear SVM's fused Function
+        (derivtrain/losses/linear_svm.py), chosen once here on the rows this process trains on."""
+        if not self.batches.full_batch or trainer.precision != "32" or self.batches.sample_weight is not None:
+            return False
+        X, targets, _, _ = next(iter(self.batches.epoch()))  # full batch: no permutation is drawn
+        return self.objective.use_full_batch(X, targets)
+
     def loss_and_gradients(self, X, targets, share=None, sample_weight=None):
         with self.autocast:
-            loss = self.objective(X, targets, sample_weight)
+            loss = self.objective.full_batch() if self.fused else self.objective(X, targets, sample_weight)
         if share is not None:  # data parallel: this rank's share of the batch (see distributed.py)
             loss = loss * share
         loss.backward()

@@ -2,7 +2,6 @@
 import math
 
 import torch
-from torch.nn import functional as F
 
 from derivtrain.data.mapped import apply_in_chunks
 
@@ -30,29 +29,21 @@ def regression_metrics(pred: torch.Tensor, y: torch.Tensor) -> dict:
 
 
 def has_log_likelihood(objective) -> bool:
-    """Whether the model is a probability model whose log-likelihood `log_likelihood` knows."""
-    loss = objective.loss
-    return (getattr(loss, "task", None) == "density" or hasattr(loss, "log_likelihood")
-            or getattr(loss, "probability_link", None) == "logistic")
+    """Whether the loss is a negative log-likelihood (derivtrain/losses/base.py: is_likelihood)."""
+    return objective.loss.is_likelihood
 
 
 def log_likelihood(objective, scores: torch.Tensor, targets: torch.Tensor):
     """Mean log-likelihood per row, in the user's feature space (a 0-d tensor), or None.
 
-    Density models: the mean log-density plus the standardization's Jacobian term. Classifiers
-    with a logistic link: the Bernoulli (one score) or categorical (several) log-likelihood,
-    whatever else the training loss adds. Other losses that are likelihoods say so themselves.
+    The loss's own (derivtrain/losses/base.py: log_likelihood); a density model's is in its
+    standardized space, so the standardization's Jacobian term is added.
     """
     loss = objective.loss
-    if getattr(loss, "task", None) == "density":
-        return scores.mean() + objective.model.log_det_jacobian()
-    if hasattr(loss, "log_likelihood"):
-        return loss.log_likelihood(scores, targets)
-    if getattr(loss, "probability_link", None) == "logistic":
-        if scores.dim() == 1:
-            return -F.binary_cross_entropy_with_logits(scores, targets.to(scores.dtype))
-        return -F.cross_entropy(scores, targets)
-    return None
+    value = loss.log_likelihood(scores, targets)
+    if value is not None and loss.task == "density":
+        value = value + objective.model.log_det_jacobian()
+    return value
 
 
 @torch.no_grad()
@@ -79,7 +70,7 @@ def evaluate(objective, split, targets: torch.Tensor, prefix: str, n_classes: in
     ll = log_likelihood(objective, scores, targets)
     if ll is not None:
         metrics["log_likelihood"] = ll.item()
-    if getattr(objective.loss, "task", None) == "density":  # no targets: how well the model explains X
+    if objective.loss.task == "density":  # no targets: how well the model explains X
         metrics.update(information_criteria(model, metrics["log_likelihood"], len(split)))
     elif n_classes:
         metrics.update(classification_metrics(scores, split.y, n_classes))

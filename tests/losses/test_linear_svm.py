@@ -1,5 +1,5 @@
 """The fused full-batch linear-SVM objective: same value and gradients as the composed path, and
-the Objective takes it exactly when it should (LinearSVM + hinge + L2, the same X again)."""
+the Objective takes it exactly when it computes the same objective (LinearSVM + hinge + L2)."""
 import pytest
 import torch
 from torch.autograd import gradcheck
@@ -33,47 +33,26 @@ def test_fused_equals_composed_value_and_gradients(n_classes, penalty):
     model, X, y, spec = svm_problem(n_classes)
     loss = HingeLoss()
     targets = loss.encode_targets(y, spec.n_outputs)
-    fused = Objective(model, loss, penalty)
-    assert fused.fused is not None
-    fused(X, targets)  # first sight of X: composed
-    assert fused.fused.ready(X, targets)  # the same X again: fused from now on
-    value, grads = grads_of(fused, X, targets)
-    expected_value, expected_grads = grads_of(Objective(model, loss, penalty, fuse=False), X, targets)
+    objective = Objective(model, loss, penalty)
+    expected_value, expected_grads = grads_of(objective, X, targets)  # composed
+    assert objective.use_full_batch(X, targets)
+    torch.testing.assert_close(objective.fused.features, torch.cat([X.t(), torch.ones(1, 50, dtype=X.dtype)]))
+    value = objective.full_batch()
+    grads = torch.autograd.grad(value, list(model.parameters()))
     torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
     for g, e in zip(grads, expected_grads):
         torch.testing.assert_close(g, e, rtol=1e-12, atol=1e-12)
 
 
-def test_minibatches_and_changed_data_take_the_composed_path():
-    model, X, y, spec = svm_problem()
-    loss = HingeLoss()
-    targets = loss.encode_targets(y, 1)
-    objective = Objective(model, loss, L2Penalty(0.01))
-    for _ in range(2):
-        for start in range(0, 50, 10):  # other rows every step, as minibatches are
-            objective(X[start:start + 10], targets[start:start + 10])
-        objective(X[[3, 1, 4, 1, 5]], targets[[3, 1, 4, 1, 5]])  # gathered rows: a new tensor
-    assert objective.fused._prepared is None  # never fused, never copied
-    objective(X, targets)
-    assert objective.fused.ready(X, targets)
-    assert objective.fused.ready(X[0:50], targets[0:50])  # the same data through a new view (data parallel)
-    X.mul_(2.0)  # changed in place: the feature-major copy is stale, so it is rebuilt
-    features_before = objective.fused._features
-    assert objective.fused.ready(X, targets) and objective.fused._features is not features_before
-    torch.testing.assert_close(objective.fused._features, torch.cat([X.t(), torch.ones(1, 50, dtype=X.dtype)]))
-    assert not objective.fused.ready(X.clone().requires_grad_(), targets)  # gradients w.r.t. X: composed
-    with torch.autocast("cpu", dtype=torch.bfloat16):  # trainer.precision=bf16: the composed path
-        assert not objective.fused.ready(X, targets)
-
-
 def test_fused_only_for_the_objective_it_computes():
     model, X, y, spec = svm_problem(3)
-    assert Objective(model, HingeLoss(), L2Penalty(0.1)).fused is not None
-    assert Objective(model, HingeLoss(multiclass="crammer_singer"), L2Penalty(0.1)).fused is None
-    assert Objective(model, HingeLoss(class_weight=[1, 2, 3]), L2Penalty(0.1)).fused is None
-    assert Objective(model, SquaredHingeLoss(), L2Penalty(0.1)).fused is None
-    assert Objective(model, HingeLoss(), ElasticNetPenalty(0.1)).fused is None
-    assert Objective(model, HingeLoss(), L2Penalty(0.1), fuse=False).fused is None
+    signs = HingeLoss().encode_targets(y, 3)
+    assert Objective(model, HingeLoss(), L2Penalty(0.1)).use_full_batch(X, signs)
+    assert not Objective(model, HingeLoss(multiclass="crammer_singer"), L2Penalty(0.1)).use_full_batch(X, y)
+    assert not Objective(model, HingeLoss(class_weight=[1, 2, 3]), L2Penalty(0.1)).use_full_batch(X, signs)
+    assert not Objective(model, SquaredHingeLoss(), L2Penalty(0.1)).use_full_batch(X, signs)
+    assert not Objective(model, HingeLoss(), ElasticNetPenalty(0.1)).use_full_batch(X, signs)
+    assert not Objective(model, HingeLoss(), L2Penalty(0.1)).use_full_batch(X.clone().requires_grad_(), signs)
 
 
 def test_gradcheck_every_input_of_the_fused_function():
@@ -98,17 +77,11 @@ def test_C_sets_alpha_as_one_over_C_n_train():
     assert alpha_from_C(2.0, 50) == pytest.approx(0.01)
     assert C_from_alpha(0.01, 50) == pytest.approx(2.0)
     model, *_ = svm_problem(C=4.0)
-    penalty = L2Penalty(0.123)
-    Objective(model, HingeLoss(), penalty, n_train=200)
-    assert penalty.strength == pytest.approx(1 / 800)
+    assert model.regularization_strength(200, 0.123) == pytest.approx(1 / 800)
     model, *_ = svm_problem(alpha=0.3)
-    penalty = L2Penalty(0.123)
-    Objective(model, HingeLoss(), penalty, n_train=200)
-    assert penalty.strength == 0.3
+    assert model.regularization_strength(200, 0.123) == 0.3
     model, *_ = svm_problem()
-    penalty = L2Penalty(0.123)
-    Objective(model, HingeLoss(), penalty, n_train=200)
-    assert penalty.strength == 0.123  # neither: regularizer.strength
+    assert model.regularization_strength(200, 0.123) == 0.123  # neither: regularizer.strength
 
 
 def test_our_C_objective_has_linearsvc_minimizer():

@@ -1,4 +1,5 @@
 """Build and fit exactly what run() builds, with a logger that records what it is given."""
+from derivtrain.config_solver import check_solver
 from derivtrain.data import build_data
 from derivtrain.devices import resolve_device
 from derivtrain.run import build_objective, seed_everything
@@ -29,9 +30,9 @@ def fit_config(tmp_path, *overrides, resume_state=None, natural=False):
     fitter the defaults pick."""
     if natural or any(o.startswith("optim=") for o in overrides):
         cfg = compose_config(*overrides)
-    else:  # SGD unless the model's config picks its own optimizer (model=mlp: Adam)
-        cfg = compose_config(*overrides, *[o for o in ("optim=sgd",) if compose_config(*[
-            v for v in overrides if not v.startswith("optim.")]).optim.name == "auto"])
+    else:  # SGD where optim=auto would pick a full-batch solver; models it trains by gradients keep theirs
+        plain = compose_config(*[o for o in overrides if not o.startswith("optim.")])
+        cfg = compose_config(*overrides, *(["optim=sgd"] if check_solver(plain) != "gradient" else []))
     seed_everything(cfg.trainer.seed)
     data = build_data(cfg.data, resolve_device(cfg.trainer.device), seed=cfg.trainer.seed)
     objective = build_objective(cfg, data)

@@ -11,6 +11,8 @@ Several classes: one-vs-rest columns, summed over columns and averaged over rows
 import torch
 from torch import nn
 
+from derivtrain.losses import Loss
+
 
 class SmoothHingeFunction(torch.autograd.Function):
     generate_vmap_rule = True
@@ -40,7 +42,10 @@ class SmoothHingeFunction(torch.autograd.Function):
         return grad_output * signs * dz / scores.shape[0], None, None
 
 
-class SmoothHingeLoss(nn.Module):
+class SmoothHingeLoss(Loss):
+    """derivtrain's loss contract (derivtrain/losses/base.py): a classification loss, differentiable
+    everywhere (L-BFGS works), its backward differentiable again (Newton works)."""
+
     task = "classification"
 
     def __init__(self, smoothing: float = 0.5):

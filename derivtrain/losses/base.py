@@ -1,0 +1,43 @@
+"""What every loss is: the contract derivtrain (and a plugin's loss) relies on.
+
+A loss is an nn.Module mapping a model's scores and encoded targets to a scalar (the mean over
+rows, so that the penalty's strength means the same whatever the data's size). Subclass `Loss`
+and set what applies; the defaults describe a smooth regression loss.
+
+    task                  "classification", "regression" or "density": the data it is for
+                          (a mismatch with the data or the model is a configuration error)
+    encode_targets(y, n)  class indices (classification), float values (regression) -> what
+                          forward takes, once per split (signs, one-hot, ...); n is the number of
+                          scores per row (1 for binary and regression problems)
+    forward(scores, t)    the mean loss; scores (n,) with one score per row, else (n, K)
+    differentiable        a first derivative everywhere (optim=lbfgs needs it; the hinge has a kink)
+    twice_differentiable  its backward is differentiable again (optim=newton, exact Hessian-vector
+                          products in the sharpness diagnostic)
+    probability_link      "logistic" when scores are log-odds of a likelihood (sigmoid / softmax):
+                          the trained model then has predict_proba
+    is_likelihood         forward is a negative log-likelihood: log_likelihood is meaningful
+    log_likelihood(s, t)  mean log p(target | scores) per row, constants included (None: not one)
+    convex_dual(n)        the loss seen from its convex dual (derivtrain/duality/score_losses.py),
+                          for losses convex in the scores: what certifies a linear model's optimum
+
+Regression targets are the raw values as floats, shape (n,): derivtrain standardizes the features,
+not the targets (a loss that wants scaled targets scales them itself).
+"""
+from torch import nn
+
+
+class Loss(nn.Module):
+    task = "regression"
+    differentiable = True
+    twice_differentiable = True
+    probability_link = None
+    is_likelihood = False
+
+    def encode_targets(self, y, n_outputs: int):
+        return y
+
+    def log_likelihood(self, scores, targets):
+        return None
+
+    def convex_dual(self, n_outputs: int):
+        return None
