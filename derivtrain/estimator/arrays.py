@@ -82,7 +82,7 @@ def training_data(X: np.ndarray, y: np.ndarray, weight, spec: DataSpec, standard
     mean_t = torch.as_tensor(mean, dtype=dtype, device=device)
     scale_t = torch.as_tensor(scale, dtype=dtype, device=device)
     # as derivtrain/data/__init__.py:build_data computes it: converted first, then standardized
-    X_t = (torch.as_tensor(X, dtype=dtype, device=device) - mean_t) / scale_t
+    X_t = (torch.tensor(X, dtype=dtype, device=device) - mean_t) / scale_t  # a copy: X may be read-only
     y_t = torch.as_tensor(y, dtype=torch.int64 if spec.task == "classification" else dtype, device=device)
     w_t = None if weight is None else torch.as_tensor(weight, dtype=dtype, device=device)
     train = Split(X=X_t.contiguous(), y=y_t, weight=w_t)

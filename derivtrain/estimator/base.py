@@ -195,7 +195,7 @@ class Estimator(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, accept_sparse=self._fitted_task != "density",
                           dtype=(np.float64, np.float32))
-        return torch.as_tensor(_dense(X), dtype=torch.float64)
+        return torch.tensor(_dense(X), dtype=torch.float64)  # a copy: X may be read-only (pandas, memmaps)
 
     def _has_probabilities(self) -> bool:
         if hasattr(self, "model_"):

@@ -45,6 +45,15 @@ class Plain(dict):
         except KeyError:
             raise AttributeError(name) from None
 
+    def to_container(self) -> dict:
+        """Plain dicts and lists all the way down (what OmegaConf.create takes)."""
+        def plain(value):
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            return [plain(v) for v in value] if isinstance(value, list) else value
+
+        return plain(self)
+
     @classmethod
     def of(cls, value):
         if isinstance(value, dict):
@@ -126,12 +135,6 @@ def composed(choices: tuple) -> DictConfig:
     with open_dict(cfg):
         del cfg["hydra"]
     return cfg
-
-
-def group_keys(choices: dict, group: str) -> list:
-    """The estimator names of a group's keys (`optim__tol`, ...) under these choices."""
-    cfg = composed(tuple(sorted(choices.items())))
-    return [f"{group}__{key}" for key in cfg[group] if not str(key).startswith("_")] if group in cfg else []
 
 
 def check_names(choices: dict, names) -> None:

@@ -41,7 +41,7 @@ def fit_model(cfg, data, C=None, log_dir=None, verbose: bool = False):
         objective = build_objective(cfg, data, C)
         logger = make_logger(cfg.logger, Path(log_dir)) if log_dir is not None else NullLogger()
         try:
-            as_omegaconf = OmegaConf.create(dict(cfg)) if log_dir is not None else cfg  # what the logger reads
+            as_omegaconf = OmegaConf.create(cfg.to_container()) if log_dir is not None else cfg  # what the logger reads
             logger.log_run_start(as_omegaconf, data.spec.task)
             result = fit_objective(make_context(cfg, objective, data, logger))
             logger.log_results(as_omegaconf, result.metrics)  # the training metrics and the hyper-parameters
