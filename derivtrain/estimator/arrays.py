@@ -42,19 +42,27 @@ def encode_labels(y):
     return classes, indices.reshape(-1)
 
 
-def class_weights(class_weight, classes, y_indices) -> np.ndarray | None:
-    """One weight per row from class_weight ("balanced", a dict {label: weight}, or None)."""
+def class_weights(class_weight, classes, y_indices, sample_weight=None) -> np.ndarray | None:
+    """One weight per row from class_weight: None, a dict {label: weight} (labels not named weigh 1),
+    or "balanced": total weight / (n_classes * the class's weight), the rows' sample weights
+    counted, as scikit-learn's compute_class_weight."""
     if class_weight is None:
         return None
-    from sklearn.utils.class_weight import compute_class_weight
-
-    if not (class_weight == "balanced" or isinstance(class_weight, dict)):
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        totals = np.bincount(y_indices, weights=sample_weight, minlength=len(classes))
+        per_class = totals.sum() / (len(classes) * totals)
+    elif isinstance(class_weight, dict):
+        labels = classes.tolist()
+        unknown = [k for k in class_weight if k not in labels]
+        if unknown:
+            raise InvalidParameterError(f"class_weight names {unknown}, which are not classes of y ({labels}); "
+                                        "use the labels of y")
+        per_class = np.array([float(class_weight.get(c, 1.0)) for c in labels])
+        if not (np.isfinite(per_class).all() and (per_class >= 0).all()):
+            raise InvalidParameterError(f"class_weight={class_weight!r}: weights must be finite and >= 0")
+    else:
         raise InvalidParameterError(f"class_weight={class_weight!r} is not valid; give 'balanced', a dict "
                                     "{label: weight}, or None")
-    try:
-        per_class = compute_class_weight(class_weight, classes=classes, y=classes[y_indices])
-    except ValueError as exc:
-        raise InvalidParameterError(f"class_weight={class_weight!r}: {exc}") from None
     return per_class[y_indices]
 
 

@@ -182,7 +182,7 @@ class Estimator(BaseEstimator):
         names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])]
         if task == "classification":
             self.classes_, targets = arrays.encode_labels(y)
-            per_class = arrays.class_weights(getattr(self, "class_weight", None), self.classes_, targets)
+            per_class = arrays.class_weights(getattr(self, "class_weight", None), self.classes_, targets, weight)
             if per_class is not None:
                 weight = per_class if weight is None else weight * per_class
             classes = [c.item() if hasattr(c, "item") else c for c in self.classes_]
