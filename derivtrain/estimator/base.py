@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from derivtrain.estimator import arrays, configs
 from derivtrain.errors import UserError
 from derivtrain.estimator.configs import CHOICE_GROUPS, InvalidParameterError, Recipe, config_key
+from derivtrain.estimator.threads import threads_for
 
 
 @functools.lru_cache(maxsize=None)
@@ -209,15 +210,17 @@ class Estimator(BaseEstimator):
     def decision_function(self, X):
         """Classifiers' scores: one per row (binary: > 0 predicts classes_[1]) or one per class."""
         X = self._rows(X)
-        return self.model_.decision_function(X).numpy()
+        with threads_for(X.numel()):
+            return self.model_.decision_function(X).numpy()
 
     def predict(self, X):
         """Labels (classifiers, from classes_), values (regression; Poisson: expected counts), or
         the most likely component (density models)."""
         X = self._rows(X)
-        if self._fitted_task != "classification":
-            return self.model_.predict(X).numpy()
-        scores = self.model_.decision_function(X)
+        with threads_for(X.numel()):
+            if self._fitted_task != "classification":
+                return self.model_.predict(X).numpy()
+            scores = self.model_.decision_function(X)
         index = (scores > 0).long() if scores.dim() == 1 else scores.argmax(dim=1)
         return self.classes_[index.numpy()]
 
@@ -226,13 +229,15 @@ class Estimator(BaseEstimator):
         """Class probabilities (classifiers trained by a likelihood, e.g. cross-entropy), or each
         component's responsibility (density models)."""
         X = self._rows(X)
-        return self.model_.predict_proba(X).numpy()
+        with threads_for(X.numel()):
+            return self.model_.predict_proba(X).numpy()
 
     @available_if(lambda self: self._task() == "density")
     def score_samples(self, X):
         """log p(x) per row (density models), in the units of the raw features."""
         X = self._rows(X)
-        return self.model_.score_samples(X).numpy()
+        with threads_for(X.numel()):
+            return self.model_.score_samples(X).numpy()
 
     def score(self, X, y=None, sample_weight=None) -> float:
         """Accuracy (classifiers), R^2 (regression) or the mean log-likelihood (density models)."""

@@ -18,6 +18,7 @@ from hydra.utils import get_object
 from omegaconf import OmegaConf
 
 from derivtrain.estimator.configs import InvalidParameterError
+from derivtrain.estimator.threads import threads_for
 from derivtrain.logging import NullLogger, log, make_logger
 from derivtrain.losses import Objective
 from derivtrain.losses.penalty import NoPenalty
@@ -32,7 +33,8 @@ def fit_model(cfg, data, C=None, log_dir=None, verbose: bool = False):
     if log_dir is None and cfg.trainer.log_every_n_steps is None:
         cfg = _fewer_log_points(cfg, len(data.train))
     # the model's random initialization is seeded (trainer.seed) without moving the caller's RNG
-    with _quiet(verbose), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with _quiet(verbose), threads_for(data.train.X.numel()), \
+            torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         # the CPU generator alone: torch.manual_seed also queues a seed for every lazily
         # initialized accelerator, with a stack trace each (~4 ms, a small fit's worth)
         torch.default_generator.manual_seed(cfg.trainer.seed)
