@@ -1,9 +1,12 @@
 """Sample weights and class weights: weighted fits reach scikit-learn's weighted optimum (objective values,
 not accuracy), and the weights reach every fitter (the certified solver, the gradient loop's batches, EM)."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -56,12 +59,15 @@ def test_weighted_logistic_reaches_scikit_learns_optimum(weighted_cancer):
 def test_weighted_svm_reaches_linear_svcs_optimum(weighted_cancer):
     X, y, w = weighted_cancer
     ours = SVM(C=0.5, standardize=False, optim__tol=1e-10).fit(X, y, sample_weight=w)
-    # LinearSVC penalizes its bias too; scaled by 10, that penalty is 1/100 of its size, which
-    # leaves the optimum's value unchanged to ~1e-9 here
-    theirs = LinearSVC(C=0.5, loss="hinge", intercept_scaling=10, tol=1e-10, max_iter=100_000).fit(X, y, sample_weight=w)
+    # LinearSVC penalizes its bias too; scaled by 10, that penalty is 1/100 of its size. liblinear's
+    # coordinate descent at tol=1e-8 then ends within ~1e-7 of derivtrain's certified optimum, above it
+    theirs = LinearSVC(C=0.5, loss="hinge", intercept_scaling=10, tol=1e-8, max_iter=100_000, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # liblinear's own stopping test, not reached
+        theirs.fit(X, y, sample_weight=w)
     reached = hinge_objective(X, y, w, *weights_of(ours), 0.5)
     reference = hinge_objective(X, y, w, theirs.coef_[0], theirs.intercept_[0], 0.5)
-    assert reached <= reference * (1 + 1e-9) and reached == pytest.approx(reference, rel=1e-7)
+    assert reached <= reference and reached == pytest.approx(reference, rel=1e-6)
     # integer weights are repeated rows
     counts = np.random.default_rng(1).integers(0, 4, len(y))
     weighted = SVM(C=0.5, optim__tol=1e-10).fit(X, y, sample_weight=counts)
