@@ -103,7 +103,7 @@ class Estimator(BaseEstimator):
             if key is not None:
                 recipe.set(name, key, value)
             elif name not in named and name not in CHOICE_GROUPS:
-                raise configs._unknown(name, recipe.choices)
+                raise configs.unknown_parameter(name, recipe.choices, sorted(named))
         return recipe
 
     def _config(self):
@@ -173,7 +173,11 @@ class Estimator(BaseEstimator):
         if task == "classification":
             from sklearn.utils.multiclass import check_classification_targets
 
-            check_classification_targets(y)
+            try:
+                check_classification_targets(y)
+            except ValueError as exc:
+                raise ValueError(f"{exc} This estimator's loss trains a classifier; for a regression target "
+                                 "choose a regression loss (loss='mse', or MLP(task='regression'))") from None
         return _dense(X), y
 
     def _targets(self, X, y, task: str, weight):

@@ -22,7 +22,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
-from derivtrain.errors import ConfigError, UserError, did_you_mean
+from derivtrain.errors import ConfigError, UserError, did_you_mean, nearest_first
 
 # groups an estimator chooses an option of, and groups whose keys it sets (`optim__tol`)
 CHOICE_GROUPS = ("model", "loss", "regularizer", "optim")
@@ -141,7 +141,7 @@ def check_names(choices: dict, names) -> None:
     """Every `group__key` name must be a key of the composed config: ValueError naming the nearest."""
     for name in names:
         if config_key(name) is None:
-            raise _unknown(name, choices)
+            raise unknown_parameter(name, choices)
     check_keys(choices, {config_key(name): name for name in names})
 
 
@@ -168,12 +168,23 @@ def _select(cfg, key: str):
         return _MISSING
 
 
-def _unknown(name: str, choices: dict) -> InvalidParameterError:
-    groups = ", ".join(f"{g}__<key>" for g in KEY_GROUPS)
-    hint = ("the data come from fit(X, y); standardize= is the data setting an estimator has"
-            if name.startswith(("data__", "analysis__", "sweep__")) else f"config keys are named {groups}")
-    return InvalidParameterError(f"unknown parameter {name!r}; {hint} (e.g. regularizer__strength=1e-3, "
-                                 "optim__tol=1e-6, trainer__max_epochs=200)")
+def unknown_parameter(name: str, choices: dict, named=()) -> InvalidParameterError:
+    """`name` is neither a parameter of the estimator (`named`) nor a `group__key` of its config:
+    the nearest of those (a config key whose own name it is, first), and how config keys are named."""
+    if name.startswith(("data__", "analysis__", "sweep__")):
+        return InvalidParameterError(f"unknown parameter {name!r}: the data come from fit(X, y), and "
+                                     "standardize= is the data setting an estimator has")
+    try:
+        cfg = composed(tuple(sorted(choices.items())))
+        keys = [f"{g}__{k}" for g in KEY_GROUPS if g in cfg for k in cfg[g] if not str(k).startswith("_")]
+    except InvalidParameterError:
+        keys = []
+    same_key = [k for k in keys if k.rpartition("__")[2] == name]
+    ordered, close = nearest_first(name, [*named, *keys])
+    hint = f"did you mean {same_key[0]}? " if same_key else (f"did you mean {ordered[0]}? " if close else "")
+    return InvalidParameterError(f"unknown parameter {name!r}; {hint}parameters: {', '.join(named)}, and "
+                                 f"config keys as <group>__<key> ({', '.join(KEY_GROUPS)}), e.g. "
+                                 "regularizer__strength=1e-3, optim__tol=1e-6")
 
 
 _configured: "OrderedDict[tuple, Plain]" = OrderedDict()

@@ -42,9 +42,10 @@ class _OneModel(Estimator):
 
 
 def _with_C(recipe: Recipe, C) -> Recipe:
-    if C is not None and "regularizer.strength" in recipe.values:
-        raise InvalidParameterError("C and regularizer__strength both set the L2 strength (alpha = 1 / (C n)); "
-                                    "set one of them (C=None keeps regularizer__strength)")
+    also = [recipe.names[k] for k in ("regularizer.strength", "model.C", "model.alpha") if k in recipe.values]
+    if C is not None and also:
+        raise InvalidParameterError(f"C and {also[0]} both set the L2 strength (alpha = 1 / (C n)); "
+                                    f"set one of them (C=None keeps {also[0]})")
     recipe.C = C
     return recipe
 
