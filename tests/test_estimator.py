@@ -8,6 +8,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+import torch
 from scipy import sparse
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
@@ -59,7 +60,8 @@ def test_convenience_classes_fit_real_data(cancer):
     np.testing.assert_allclose(poisson.predict(Xs), reference.predict(Xs), rtol=1e-5)
     assert MLP(hidden_sizes=(16,), trainer__max_epochs=50).fit(Xi, yi).score(Xi, yi) > 0.9
     y_scaled = (yd - yd.mean()) / yd.std()  # features are standardized, targets are the user's: O(1) here
-    assert MLP(hidden_sizes=(16,), task="regression", trainer__max_epochs=100).fit(Xd, y_scaled).score(Xd, y_scaled) > 0.4
+    regression = MLP(hidden_sizes=(16,), task="regression", trainer__max_epochs=100).fit(Xd, y_scaled)
+    assert regression.score(Xd, y_scaled) > 0.4
     gmm = GMM(n_components=3).fit(Xi)
     assert gmm.predict_proba(Xi).shape == (150, 3) and gmm.bic(Xi) < GMM(n_components=1).fit(Xi).bic(Xi)
     assert not hasattr(SVM(), "predict_proba") and not hasattr(Linear(), "decision_function")
@@ -118,7 +120,8 @@ def test_labels_dataframes_and_sparse_rows(cancer):
     labels = np.array(["benign", "malignant"])[1 - y]
     est = SVM().fit(X, labels)
     assert list(est.classes_) == ["benign", "malignant"] and set(est.predict(X)) == {"benign", "malignant"}
-    np.testing.assert_allclose(SVM().fit(sparse.csr_matrix(X), y).decision_function(X), SVM().fit(X, y).decision_function(X))
+    from_sparse = SVM().fit(sparse.csr_matrix(X), y)  # made dense: the same fit
+    np.testing.assert_allclose(from_sparse.decision_function(X), SVM().fit(X, y).decision_function(X))
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(X, columns=load_breast_cancer().feature_names)
     est = Logistic().fit(frame, pd.Series(y))
@@ -154,3 +157,13 @@ def test_bad_input_names_the_fix(cancer):
         est.predict(X[:, :5])
     with pytest.raises(ValueError, match="class_weight weighs the classes of a classifier"):
         Estimator(model="linear", class_weight="balanced").fit(X, y)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fits_on_a_gpu_and_predicts_anywhere(cancer):
+    X, y = cancer
+    for make in (lambda **kw: SVM(optim__tol=1e-8, **kw), lambda **kw: MLP(trainer__max_epochs=20, **kw)):
+        gpu, cpu = make(trainer__device="cuda").fit(X, y), make(trainer__device="cpu").fit(X, y)
+        assert all(p.device.type == "cpu" for p in gpu.model_.parameters())  # picklable without CUDA
+        assert (gpu.predict(X) == cpu.predict(X)).mean() > 0.98
