@@ -192,6 +192,7 @@ class Estimator(BaseEstimator):
                 weight = per_class if weight is None else weight * per_class
             classes = [c.item() if hasattr(c, "item") else c for c in self.classes_]
             return DataSpec(task, X.shape[1], classes, names), targets, weight
+        self.__dict__.pop("classes_", None)  # a refit as a regressor or density model has none
         targets = np.zeros(X.shape[0]) if y is None else np.asarray(y, dtype=np.float64)
         return DataSpec(task, X.shape[1], [], names), targets, weight
 
@@ -268,7 +269,9 @@ class Estimator(BaseEstimator):
             tags.estimator_type, tags.classifier_tags = "classifier", ClassifierTags()
         elif task == "regression":
             tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
-            tags.target_tags.positive_only = "Poisson" in cfg.loss._target_  # counts
+            from derivtrain.losses.poisson import PoissonLoss
+
+            tags.target_tags.positive_only = issubclass(configs.target(cfg.loss), PoissonLoss)  # counts
         else:
             tags.estimator_type = "density_estimator"
         return tags

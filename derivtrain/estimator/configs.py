@@ -1,6 +1,6 @@
 """The estimator's configuration: the CLI's config groups, composed once per choice of options.
 
-Hydra's composition reads and merges the YAML files (~50-100 ms, several fits' worth on
+Hydra's composition reads and merges the YAML files (~0.2 s measured here: ten warm fits on
 breast_cancer), and a scikit-learn estimator fits many times (GridSearchCV: every fold of every
 candidate). So the work is done once and kept:
 

@@ -156,4 +156,4 @@ def _warn_if_not_converged(cfg, metrics: dict) -> None:
     detail = (f"the optimality gap {gap:.3g} is above optim.tol={cfg.optim.tol}" if gap is not None
               else f"optim={cfg.optim.name} stopped before its tolerance")
     warnings.warn(f"the fit did not converge: {detail}; raise trainer__max_epochs (the solver's iteration "
-                  "cap) or optim__max_iter", ConvergenceWarning, stacklevel=3)
+                  "cap) or optim__max_iter", ConvergenceWarning, stacklevel=4)
