@@ -25,24 +25,22 @@ def analyze(run, overrides=(), out=None) -> dict:
     """Analyze the run folder `run` with `analysis` overrides; returns the analysis metrics."""
     import torch
     from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
 
-    from derivtrain.api import load_run
     from derivtrain.config import register_schemas, validate
     from derivtrain.data import build_data
     from derivtrain.devices import resolve_device
     from derivtrain.logging import make_logger
     from derivtrain.paths import config_dir
+    from derivtrain.saved import build_model, read_saved_run, run_folder_of, trusted_config
     from derivtrain.sensitivity.analysis import make_analysis
-    from derivtrain.train.checkpoint import load_checkpoint
 
     run = Path(run)
-    state = load_checkpoint(run)
-    run_dir = run if run.is_dir() else run.parent.parent  # <run>/checkpoints/last.pt -> <run>
+    saved = read_saved_run(run)  # a run folder is data: its code comes from the options it records
+    run_dir = run_folder_of(run) or run.parent
     register_schemas()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         composed = compose(config_name="config", overrides=list(overrides))
-    cfg = OmegaConf.create(state["config"])
+    cfg = trusted_config(saved)
     cfg.analysis = composed.analysis  # its ${trainer.seed} now resolves to the run's seed
     if any(o.startswith("trainer.device=") for o in overrides):
         cfg.trainer.device = composed.trainer.device
@@ -51,7 +49,8 @@ def analyze(run, overrides=(), out=None) -> dict:
         raise UserError(f"choose a method: analysis=<option> (e.g. analysis=integrated_gradients); usage: {USAGE}")
 
     device = resolve_device(cfg.trainer.device)
-    model = load_run(run).to(device)
+    model = build_model(saved).eval().to(device)
+    model.probability_link = saved.state.get("probability_link")
     data = build_data(cfg.data, device, seed=cfg.trainer.seed)
     if not torch.allclose(model.feature_mean, data.feature_mean, rtol=1e-5, atol=1e-6):
         raise UserError(f"the data of {run_dir} has changed since training (its training rows standardize "

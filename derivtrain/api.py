@@ -1,10 +1,5 @@
 """load_run(path): the trained model of a run folder, ready to predict on raw features."""
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
-
-from derivtrain.data.table import DataSpec
-from derivtrain.targets import check_target
-from derivtrain.train.checkpoint import load_checkpoint
+from derivtrain.saved import build_model, read_saved_run, trusted_config
 
 
 def load_run(path):
@@ -14,13 +9,13 @@ def load_run(path):
     something (classifiers trained with cross-entropy). Density models (model=gmm, model=gaussian)
     have score_samples (log-density in the user's units), score, bic, aic, predict_proba and
     predict (over components) and sample(n); Poisson regression predicts expected counts.
+
+    A run folder is data: the model's code is the one its recorded option (model=svm) names among
+    derivtrain's and the installed plugins' options, never a `_target_` read from the file
+    (derivtrain/saved.py); anything else is a UserError.
     """
-    state = load_checkpoint(path)
-    config = OmegaConf.create(state["config"])
-    spec = DataSpec(**state["spec"])
-    check_target(config.model, "model", supplied=("spec",))  # a clear error when a plugin is missing
-    model = instantiate(config.model, _partial_=True)(spec=spec)
-    model.load_state_dict(state["model"])
-    model.probability_link = state.get("probability_link")
-    model.config = config
+    saved = read_saved_run(path)
+    model = build_model(saved)
+    model.probability_link = saved.state.get("probability_link")
+    model.config = trusted_config(saved)
     return model.eval()

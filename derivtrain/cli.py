@@ -3,6 +3,7 @@
 Exit codes: 0 success; 2 bad configuration or input (one line on stderr, no traceback unless
 DERIVTRAIN_DEBUG=1); 130 interrupted; 1 anything else (a bug: the traceback is printed).
 """
+import errno
 import os
 import sys
 import traceback
@@ -22,7 +23,10 @@ from derivtrain.sweep import register_resolvers
 from derivtrain.sweep.command_line import prepare_sweep, sweep_outcome
 from derivtrain.sweep.jobs import job_failed, job_label, job_result
 from derivtrain.sweep.summary import write_summary
+from derivtrain.launch import single_run
 from derivtrain.lock import run_folder_lock
+from derivtrain.resume import is_finished
+from derivtrain.run_folder import gives_run_dir
 from derivtrain.pipes import quiet_on_broken_pipe
 from derivtrain.train.guard import TrainingDiverged
 from derivtrain.train.interrupt import TrainingInterrupted
@@ -31,8 +35,9 @@ from derivtrain.usage import main_help, print_help, wants_help
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def _train(cfg):
-    """One run; under a sweep (-m), one job: it returns the metric the sweep selects on, and a failed
-    job is recorded (failed.json, one line) instead of ending the sweep (derivtrain/sweep/)."""
+    """One job of a sweep (-m): it returns the metric the sweep selects on, and a failed job is
+    recorded (failed.json, one line) instead of ending the sweep (derivtrain/sweep/). A single run
+    does not come here: derivtrain/launch.py runs it (it claims its folder before writing)."""
     from derivtrain.logging import configure_logging
     from derivtrain.run import run
     from derivtrain.sweep.selection import check_selectable
@@ -48,9 +53,9 @@ def _train(cfg):
         with run_folder_lock(run_dir) if int(os.environ.get("RANK", "0")) == 0 else nullcontext():
             metrics = run(cfg, run_dir)
     except TrainingInterrupted as exc:
-        resume = [a for a in sys.argv[1:] if not a.startswith(("trainer.resume=", "hydra.run.dir="))]
-        print(f"derivtrain: interrupted ({exc}); checkpoint written. Resume with:\n"
-              f"  python -m derivtrain {' '.join(resume)} trainer.resume={run_dir}", file=sys.stderr)
+        from derivtrain.launch import report_interrupted
+
+        report_interrupted(exc, run_dir, [a for a in sys.argv[1:] if a not in ("-m", "--multirun")], in_place=False)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - reported here so Hydra adds no job-failure banner
         if not in_sweep:
@@ -75,6 +80,7 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     if wants_help(sys.argv[1:]):  # ours: Hydra's would list its internal schema/* groups
         sys.exit(print_help(main_help()))
+    sweep_dir = None
     try:
         sys.argv[1:] = _shared_run_folder(sys.argv[1:])
         sys.argv[1:], sweep_dir = prepare_sweep(sys.argv[1:])
@@ -84,7 +90,9 @@ def main() -> None:
         check_plugins(config_dir())  # clashes exit 2 now; broken plugins warn once
         register_schemas()
         register_resolvers()
-        _train()
+        if sweep_dir is None and not _hydra_flags(sys.argv[1:]):
+            return single_run(sys.argv[1:])  # derivtrain/launch.py: claims its folder before writing
+        _train()  # a sweep, or Hydra's own flags (--cfg job, --info): Hydra runs it
     except BrokenPipeError:  # the reader of stdout left (`| head`): quiet_on_broken_pipe's case
         raise
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here
@@ -98,12 +106,33 @@ def main() -> None:
             sys.exit(code)
 
 
+# Hydra's flags that print and exit without running a job; any other flag is not derivtrain's
+_HYDRA_INFO_FLAGS = ("--cfg", "-c", "--info", "-i", "--hydra-help", "--version", "--shell-completion", "-sc",
+                     "--resolve", "--package", "-p")
+
+
+def _hydra_flags(args) -> bool:
+    flags = [a.split("=", 1)[0] for a in args if a.startswith("-")]
+    unknown = [f for f in flags if f not in _HYDRA_INFO_FLAGS]
+    if unknown:
+        raise UserError(f"{unknown[0]} is not an option of python -m derivtrain (it takes group=option and "
+                        "key=value overrides, -m for a sweep); see python -m derivtrain --help")
+    return bool(flags)
+
+
 def _exit_for(exc: BaseException) -> None:
+    if isinstance(exc, TrainingInterrupted):  # derivtrain/launch.py has said what was saved
+        sys.exit(130)
     if isinstance(exc, KeyboardInterrupt):
         print("derivtrain: interrupted", file=sys.stderr)
         sys.exit(130)
     if isinstance(exc, TrainingDiverged):  # not a bug, not bad input: say what happened in one line
         print(f"derivtrain: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a disk that filled up midway
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(f"derivtrain: error: no space left on the device{where}; free some space and run again",
+              file=sys.stderr)
         sys.exit(1)
     message = describe_user_error(exc)
     if message is None:
@@ -122,11 +151,11 @@ def _shared_run_folder(args) -> list:
     torchrun gives all ranks the same TORCHELASTIC_RUN_ID, so the folder is named after it; only
     rank 0 writes Hydra's .hydra/ there.
     """
-    resume = next((a.split("=", 1)[1] for a in args if a.startswith("trainer.resume=")), None)
-    if resume and Path(resume).is_dir() and not any(a.startswith("hydra.run.dir=") for a in args):
-        args = [*args, f"hydra.run.dir={resume}"]  # a resumed run goes on in its own folder
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "-m" in args or "--multirun" in args:
         return args
+    resume = next((a.split("=", 1)[1] for a in args if a.startswith("trainer.resume=")), None)
+    if resume and Path(resume).is_dir() and not is_finished(Path(resume)) and not gives_run_dir(args):
+        args = [*args, f"hydra.run.dir={resume}"]  # every rank goes on in the resumed run's own folder
     if not any(a.startswith("hydra.run.dir=") for a in args):
         import datetime
 
@@ -141,20 +170,15 @@ def _shared_run_folder(args) -> list:
 
 
 def _refuse_to_overwrite(args) -> None:
-    """Refuse, before Hydra writes anything, output folders that hold a run or cannot be written."""
-    resumed = {a.split("=", 1)[1] for a in args if a.startswith("trainer.resume=")}
+    """A sweep's folder: refused, before Hydra writes anything, when it holds a sweep or cannot be
+    written. (A single run's folder is checked and claimed by derivtrain/run_folder.py.)"""
     for arg in args:
         key, _, value = arg.partition("=")
         folder = Path(value)
-        if key in ("hydra.run.dir", "hydra.sweep.dir"):
-            _check_writable(key, folder)
-        if key == "hydra.run.dir" and value in resumed:
-            continue  # continuing a run in its own folder is the point
-        if key == "hydra.run.dir" and ((folder / "metrics.json").exists() or (folder / "checkpoints").exists()):
-            raise UserError(f"hydra.run.dir={folder} already holds a run; pick a new folder "
-                            f"(to continue that run: trainer.resume={folder} with a new hydra.run.dir)")
-        if key == "hydra.sweep.dir" and ((folder / "summary.csv").exists() or any(folder.glob("*/metrics.json"))
-                                         or any(folder.glob("*/failed.json"))):
+        if key.lstrip("+") != "hydra.sweep.dir":
+            continue
+        _check_writable(key, folder)
+        if (folder / "summary.csv").exists() or any(folder.glob("*/metrics.json")) or any(folder.glob("*/failed.json")):
             raise UserError(f"hydra.sweep.dir={folder} already holds a sweep; pick a new folder")
 
 

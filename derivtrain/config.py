@@ -11,6 +11,8 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from derivtrain.choices import MULTICLASS
+from derivtrain.config_values import check_values
 from derivtrain.errors import ConfigError, choice_error, did_you_mean
 from derivtrain.sensitivity.options import check_analysis
 from derivtrain.sweep.selection import check_sweep_config
@@ -145,7 +147,7 @@ class HingeLossSchema(LossSchema):
 
 @dataclass
 class MulticlassHingeLossSchema(LossSchema):
-    _target_: str = "derivtrain.losses.multiclass_hinge.MulticlassHingeLoss"
+    _target_: str = "derivtrain.losses.hinge.MulticlassHingeLoss"
     variant: str = "crammer_singer"  # crammer_singer | weston_watkins
     class_weight: Optional[List[float]] = None
 
@@ -439,6 +441,7 @@ def validate(cfg) -> None:
     for key in cfg:
         if key not in GROUPS:
             raise ConfigError(f"unknown top-level key {key}; {did_you_mean(key, GROUPS, 'config groups')}")
+    check_values(cfg)  # interpolations, finiteness, seeds, ranges the code each value reaches accepts
     d, t, o = cfg.data, cfg.trainer, cfg.optim
     for key in ("test_size", "val_size"):
         if not 0 <= d[key] < 1:
@@ -541,7 +544,6 @@ def _check_folds(d) -> None:
         raise ConfigError(f"data.fold={d.fold} must be in 0..{d.cv_folds - 1} (data.cv_folds={d.cv_folds})")
 
 
-MULTICLASS = ("ovr", "crammer_singer", "weston_watkins")
 
 
 def _check_svm_and_hinge(cfg) -> None:

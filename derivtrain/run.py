@@ -6,6 +6,7 @@
 """
 import json
 import random
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,15 @@ from derivtrain.devices import resolve_device
 from derivtrain.errors import ConfigError
 from derivtrain.logging import NullLogger, log, make_logger
 from derivtrain.losses import Objective
+from derivtrain.registry import chosen_options
+from derivtrain.resume import load_resume
+from derivtrain.saved import check_weights
 from derivtrain.sensitivity.analysis import make_analysis
 from derivtrain.sweep.selection import check_monitor_available
-from derivtrain.train.checkpoint import load_checkpoint
 from derivtrain.train.distributed import local_device, make_distributed
-from derivtrain.train.fitters import fit_objective
+from derivtrain.train.fitters import fit_objective, fitter_name
 from derivtrain.train.fitting import Checkpointer, FitContext
+from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
 from derivtrain.train.metrics import evaluate
 
 
@@ -43,18 +47,34 @@ class Session:
     distributed: Any
     resume_state: dict | None
     checkpoint_extra: dict
+    stop: Any = None  # the run's StopRequests (derivtrain/train/interrupt.py)
 
 
-def run(cfg, run_dir) -> dict:
-    """Train, evaluate and write the run folder; returns the final metrics."""
-    session = set_up(cfg, Path(run_dir))
-    result = fit(session)
-    return report(session, result.metrics)
+def run(cfg, run_dir, stop_requests=None, before_fit=None) -> dict:
+    """Train, evaluate and write the run folder; returns the final metrics.
+
+    Ctrl-C and SIGTERM are caught from the start of set-up (derivtrain/train/interrupt.py; the CLI
+    passes its own `stop_requests`, installed before it claims the folder): a stop before the
+    first step raises TrainingInterrupted with nothing saved, a later one after a checkpoint.
+    `before_fit()` runs once set-up has passed every check (the CLI writes .hydra/ there)."""
+    with nullcontext(stop_requests) if stop_requests is not None else StopRequests() as stop:
+        session = set_up(cfg, Path(run_dir), stop)
+        if stop.signal_name:
+            raise TrainingInterrupted(f"{stop.signal_name} before the first step", saved=False)
+        if before_fit is not None:
+            before_fit()
+        result = fit(session)
+        if stop.signal_name:  # during the final checkpoint: it is written, the report is not
+            raise TrainingInterrupted(f"{stop.signal_name} after the last step")
+        stop.immediate = True  # the report (analysis may take minutes) stops at once: the checkpoint is there
+        return report(session, result.metrics)
 
 
-def set_up(cfg, run_dir: Path) -> Session:
+def set_up(cfg, run_dir: Path, stop=None) -> Session:
     validate(cfg)  # configuration errors surface before any tensor is built
-    resume_state = load_checkpoint(cfg.trainer.resume) if cfg.trainer.resume else None
+    resume_state, resume_record = load_resume(cfg, run_dir) if cfg.trainer.resume else (None, {})
+    if resume_state is None:
+        check_new_folder(run_dir)
     device = local_device(resolve_device(cfg.trainer.device))
     if cfg.trainer.cuda_graph and device.type != "cuda":
         raise ConfigError(f"trainer.cuda_graph=true needs a CUDA device, but this run trains on {device}; "
@@ -67,20 +87,26 @@ def set_up(cfg, run_dir: Path) -> Session:
         check_resumable(resume_state, data.spec, cfg.trainer.resume)
     objective = build_objective(cfg, data)
     model = objective.model
+    if resume_state is not None:
+        check_weights(model, resume_state["model"], f"trainer.resume={cfg.trainer.resume}")
+    fitter_name(cfg.optim, objective, cfg.trainer, data)  # a solver that cannot fit this objective: now
     analysis = make_analysis(cfg.analysis, model, data.spec)  # checked against data and model before training
     check_monitor_available(cfg.get("sweep"), objective, data.spec)  # what a sweep selects on, before training
     if distributed.world_size > 1:
         distributed.broadcast_parameters(model)
     if cfg.trainer.compile:
         model.compile()  # in place: the module, its state_dict keys and its estimator API stay as they are
+    if stop is not None and stop.signal_name:
+        return Session(cfg, run_dir, data, objective, analysis, NullLogger(), distributed, resume_state, {})
 
     purge_step = resume_state["step"] + 1 if resume_state else None
     logger = make_logger(cfg.logger, run_dir, purge_step) if distributed.is_main else NullLogger()
     logger.log_run_start(cfg, objective.loss.task)  # config text, dashboard layout
     extra = dict(config=OmegaConf.to_container(cfg, resolve=True), spec=data.spec.to_dict(),
-                 probability_link=model.probability_link,
-                 preprocessing={"feature_mean": data.feature_mean.cpu(), "feature_scale": data.feature_scale.cpu()})
-    return Session(cfg, run_dir, data, objective, analysis, logger, distributed, resume_state, extra)
+                 options=chosen_options(cfg), probability_link=model.probability_link,
+                 preprocessing={"feature_mean": data.feature_mean.cpu(), "feature_scale": data.feature_scale.cpu()},
+                 **resume_record)
+    return Session(cfg, run_dir, data, objective, analysis, logger, distributed, resume_state, extra, stop)
 
 
 def fit(session: Session):
@@ -90,7 +116,7 @@ def fit(session: Session):
                                keep=cfg.trainer.keep_checkpoints, is_main=session.distributed.is_main)
     ctx = FitContext(session.objective, session.data, cfg.optim, cfg.trainer, session.logger, checkpoints,
                      resume_state=session.resume_state, distributed=session.distributed,
-                     diagnostics=cfg.get("diagnostics"))
+                     diagnostics=cfg.get("diagnostics"), stop=session.stop)
     return fit_objective(ctx)
 
 
@@ -137,6 +163,13 @@ def check_resumable(state: dict, spec, source) -> None:
         raise ConfigError(f"trainer.resume={source} was trained on {saved.get('n_features')} features and classes "
                           f"{saved.get('classes')}; this data has {spec.n_features} features and classes "
                           f"{list(spec.classes)}; resume with the run's own data settings")
+
+
+def check_new_folder(run_dir: Path) -> None:
+    """A new run never writes into a folder that holds a run (the CLI claims a new, empty folder)."""
+    if (run_dir / "metrics.json").exists() or (run_dir / "checkpoints").exists():
+        raise ConfigError(f"{run_dir} already holds a run, which is never overwritten; pick a new folder "
+                          f"(to continue that run: trainer.resume={run_dir})")
 
 
 def seed_everything(seed: int) -> None:

@@ -12,11 +12,13 @@ certified optimality gap derivtrain reported (target: <= 1e-3).
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.timing import wall  # noqa: E402
 
 import numpy as np
 
@@ -36,12 +38,6 @@ def write_table(path: Path, rows: int, features: int) -> None:
     with open(path, "w") as f:
         f.write(",".join([f"x{j}" for j in range(features)] + ["label"]) + "\n")
         np.savetxt(f, np.c_[X, y], delimiter=",", fmt=["%.6g"] * features + ["%d"])
-
-
-def wall(cmd) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 def main():

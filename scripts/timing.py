@@ -1,5 +1,6 @@
 """Shared pieces of the benchmark scripts: timing a call, and the hand-written reference step."""
 import statistics
+import subprocess
 import time
 
 import torch
@@ -33,3 +34,10 @@ def hand_hinge_step(model: torch.nn.Linear, optimizer, X, signs, alpha: float) -
     loss = torch.clamp(1 - signs * scores, min=0).mean() + 0.5 * alpha * model.weight.pow(2).sum()
     loss.backward()
     optimizer.step()
+
+
+def wall(cmd) -> float:
+    """Seconds a command takes as a fresh process (its output discarded; a failure raises)."""
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start

@@ -141,7 +141,7 @@ def test_load_run_names_a_missing_plugin(tmp_path):
     assert with_plugin.stdout.strip() == "Tiny", with_plugin.stderr
     without = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True)
     assert without.returncode != 0
-    assert "model._target_=tiny_model_plugin.model.Tiny cannot be imported" in without.stderr
+    assert "names model=tiny, which is neither derivtrain's option nor an installed plugin's" in without.stderr
     assert "is the plugin that provides it installed?" in without.stderr
 
 

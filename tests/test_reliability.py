@@ -83,16 +83,28 @@ def test_interrupt_finishes_the_step_checkpoints_and_prints_the_resume_command(t
     assert_same(final_parameters(folder), uninterrupted)
 
 
-def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_divergence_stops_naming_the_step_and_keeps_the_last_checkpoint_whose_loss_is_finite(tmp_path):
+    import numpy as np
+    from sklearn.datasets import load_diabetes
+
+    import derivtrain
+
     folder = tmp_path / "run"
-    proc = run_main("optim=sgd", "optim.lr=1e30", "optim.momentum=0", "trainer.checkpoint_every_n_epochs=1",
-                   "trainer.max_epochs=50", "logger=none", f"hydra.run.dir={folder}")
+    # a step too large for least squares: the weights grow geometrically until the loss overflows
+    proc = run_main("model=linear", "data=diabetes", "optim=sgd", "optim.lr=2", "optim.momentum=0",
+                    "trainer.checkpoint_every_n_epochs=1", "trainer.max_epochs=200", "logger=none",
+                    f"hydra.run.dir={folder}")
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("derivtrain: error: training diverged at step ") and "Traceback" not in proc.stderr
     assert "parameter: linear." in lines[-1] or "gradient: linear." in lines[-1]
+    diverged_at = int(lines[-1].split("at step ")[1].split(":")[0])
     state = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)
-    assert all(torch.isfinite(t).all() for t in state["model"].values())
+    # the checkpoint of the step before the divergence holds the weights whose loss was not finite
+    assert state["step"] == diverged_at - 2 and f"(step {state['step']}) is kept" in lines[-1]
+    raw = load_diabetes(scaled=False)
+    predictions = derivtrain.load_run(folder).predict(raw.data)
+    assert np.isfinite(((predictions - raw.target) ** 2).mean())  # its loss is finite
     assert not (folder / "metrics.json").exists()
 
 
@@ -104,12 +116,28 @@ def test_skip_step_drops_non_finite_updates_and_finishes(tmp_path):
                                   "trainer.max_epochs=5")
     assert result.epochs == 5
     assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert 0 < result.metrics["train/skipped_steps"] < result.steps  # counted, and in metrics.json
+
+
+def test_a_run_whose_every_step_was_skipped_fails_in_one_line(tmp_path):
+    # targets float32 holds, whose squared error it does not: every step's loss is inf
+    rows = "".join(f"{i % 7},{i % 3},{(i % 5 + 1) * 1e30}\n" for i in range(40))
+    (tmp_path / "huge.csv").write_text("a,b,y\n" + rows)
+    folder = tmp_path / "run"
+    proc = run_main("data=csv", f"data.path={tmp_path / 'huge.csv'}", "data.target=y", "model=linear", "optim=sgd",
+                    "trainer.on_nonfinite=skip_step", "trainer.max_epochs=3", "logger.histogram_every_n_epochs=1",
+                    f"hydra.run.dir={folder}")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "derivtrain: error: every one of the 3 steps had a non-finite loss or gradient and was skipped")
+    assert not (folder / "metrics.json").exists()
 
 
 def test_a_second_process_on_the_same_run_refuses(tmp_path):
     folder = tmp_path / "run"
     first = run_cli("trainer.max_epochs=2", "logger=none", f"hydra.run.dir={folder}")
     assert first.returncode == 0, first.stderr
+    (folder / "metrics.json").unlink()  # as if it had stopped before the end: resumed in its own folder
     (folder / ".derivtrain.lock").write_text(str(os.getpid()))  # this test process "holds" the run
     second = run_cli("trainer.max_epochs=4", "logger=none", f"trainer.resume={folder}")
     assert second.returncode == 2 and f"in use by process {os.getpid()}" in second.stderr
@@ -135,8 +163,8 @@ def test_resumed_run_has_no_step_twice_in_tensorboard(tmp_path):
             "logger.histogram_every_n_epochs=0"]
     assert run_cli(*args, "trainer.max_epochs=6", f"hydra.run.dir={folder}").returncode == 0
     # as if killed after logging steps 5 and 6 but before their checkpoint landed: newest is step 4
-    for name in ("last.pt", "step-000000006.pt"):
-        (folder / "checkpoints" / name).unlink()
+    for name in ("checkpoints/last.pt", "checkpoints/step-000000006.pt", "metrics.json"):
+        (folder / name).unlink()
     resumed = run_cli(*args, "trainer.max_epochs=8", f"trainer.resume={folder}")
     assert resumed.returncode == 0, resumed.stderr
     acc = EventAccumulator(str(folder))

@@ -8,9 +8,9 @@ import torch
 from hydra.utils import get_method
 
 from derivtrain.data.mapped import MappedNpy
-from derivtrain.data.out_of_core import build_out_of_core
+from derivtrain.data.out_of_core import build_out_of_core, split_ranges
 from derivtrain.data.split import fold_indices, split_indices, standardizer
-from derivtrain.data.table import Data, DataSpec, Split, Table
+from derivtrain.data.table import Data, DataSpec, Split, Table, check_features, check_split, check_targets
 from derivtrain.errors import DataError
 
 # keys every data config has that configure splitting, not loading
@@ -38,10 +38,15 @@ def build_data(data_cfg, device: torch.device, seed: int) -> Data:
         classes, y = [], table.y.astype(np.float64)
     spec = DataSpec(task=table.task, n_features=table.X.shape[1], classes=classes,
                     feature_names=[str(n) for n in table.feature_names])
+    check_targets(y, table.task)
     if isinstance(table.X, MappedNpy):  # out of core: never loaded whole
+        (_, n_train), _, (test_start, n) = split_ranges(len(y), data_cfg.test_size, data_cfg.val_size)
+        check_split({"train": n_train, "test": n - test_start}, n, data_cfg.test_size, data_cfg.val_size, False)
         return build_out_of_core(table.X, y, spec, data_cfg, device)
-    _check_features(table)
+    check_features(table.X, spec.feature_names)
     train, val, test = split_indices(y, data_cfg.test_size, data_cfg.val_size, seed, stratify=classification)
+    check_split({"train": len(train), "test": len(test)}, len(y), data_cfg.test_size, data_cfg.val_size,
+                stratified=classification)
     if data_cfg.get("cv_folds"):  # K-fold: the fold validates, the other train+val rows train
         train, val = _cv_fold(y, np.concatenate([train, val]), data_cfg, seed, classification)
     if data_cfg.standardize:
@@ -76,7 +81,3 @@ def _check_targets(table: Table) -> None:
     if table.task == "classification" and len(np.unique(table.y)) < 2:
         raise DataError("classification needs at least two classes in the target column")
 
-
-def _check_features(table: Table) -> None:
-    if not np.isfinite(table.X).all():
-        raise DataError("the features contain NaN or infinite values; clean or drop those rows first")

@@ -17,18 +17,34 @@ _PAGE = mmap.PAGESIZE
 _FLOATS = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
 
+def check_npy_file(path: str, key: str) -> None:
+    """A .npz archive (a zip of several arrays) is not a .npy array: say so rather than fail later."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(6)
+    except OSError as err:
+        raise DataError(f"{key}={path} cannot be read ({err.strerror or err})") from None
+    if start.startswith(b"PK\x03\x04"):
+        raise DataError(f"{key}={path} is a .npz archive (several arrays), not a .npy file: save the array "
+                        "with np.save, e.g. np.save('X.npy', np.load(path)['X'])")
+
+
 class MappedNpy:
     """A (rows, features) float32/float64 C-order .npy file, mapped read-only; rows come out as tensors."""
 
     def __init__(self, path: str):
         self.path = str(path)
+        check_npy_file(self.path, "data.path")
         try:
-            header = np.load(self.path, mmap_mode="r")  # parses and checks the header only
+            header = np.load(self.path, mmap_mode="r", allow_pickle=False)  # parses and checks the header only
         except (ValueError, OSError) as err:
             raise DataError(f"data.path={path} is not a readable .npy file ({err})") from None
         if header.ndim != 2:
             raise DataError(f"data.path={path} holds an array of shape {header.shape}; "
                             "features must be 2-D (rows, features)")
+        if header.shape[0] == 0 or header.shape[1] == 0:
+            raise DataError(f"data.path={path} holds an array of shape {header.shape}: it needs at least one row "
+                            "and one feature column")
         if header.dtype not in _FLOATS:
             raise DataError(f"data.path={path} holds {header.dtype}; save the features as float32 or float64")
         if header.shape[1] > 1 and not header.flags.c_contiguous:

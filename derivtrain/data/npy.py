@@ -10,8 +10,8 @@ from typing import Optional
 
 import numpy as np
 
-from derivtrain.data.mapped import MappedNpy
-from derivtrain.data.table import Table, infer_task
+from derivtrain.data.mapped import MappedNpy, check_npy_file
+from derivtrain.data.table import Table, infer_task, whole_numbers
 from derivtrain.errors import DataError
 
 
@@ -20,9 +20,11 @@ def load_npy(path: str, target: Optional[str], task: str = "auto") -> Table:
     names = [f"x{j}" for j in range(X.shape[1])]
     if target is None:
         return Table(X=X, y=np.zeros(len(X)), feature_names=names, task="density")
+    target_file = _existing(target, "data.target")
+    check_npy_file(target_file, "data.target")
     try:
-        y = np.load(_existing(target, "data.target"), allow_pickle=False)
-    except ValueError as err:
+        y = np.load(target_file, allow_pickle=False)
+    except (ValueError, OSError) as err:
         raise DataError(f"data.target={target} is not a readable .npy file ({err})") from None
     if y.ndim != 1 or len(y) != len(X):
         raise DataError(f"data.target={target} has shape {y.shape}; it needs one value per row of "
@@ -37,7 +39,7 @@ def load_npy(path: str, target: Optional[str], task: str = "auto") -> Table:
             raise DataError(f"data.target={target} holds {y.dtype}; regression needs numbers "
                             "(or set data.task=classification)")
         y = y.astype(np.float64)
-    elif y.dtype.kind == "f" and np.all(y == np.round(y)):
+    elif y.dtype.kind == "f" and whole_numbers(y):
         y = y.astype(np.int64)  # labels saved as floats (1.0) are the classes 1, 2, ...
     return Table(X=X, y=y, feature_names=names, task=task)
 

@@ -5,15 +5,22 @@ from typing import Optional
 import numpy as np
 import torch
 
+from derivtrain.errors import DataError
+
 # a numeric target with at most this many distinct integer values is taken as class labels
 MAX_CLASSES_FOR_AUTO = 20
 
 
 def infer_task(numbers: Optional[np.ndarray]) -> str:
     """data.task=auto: labels (non-numeric, or few distinct integers) are classes; other numbers regress."""
-    if numbers is None or (np.all(numbers == np.round(numbers)) and len(np.unique(numbers)) <= MAX_CLASSES_FOR_AUTO):
+    if numbers is None or (whole_numbers(numbers) and len(np.unique(numbers)) <= MAX_CLASSES_FOR_AUTO):
         return "classification"
     return "regression"
+
+
+def whole_numbers(numbers: np.ndarray) -> bool:
+    """Integers that int64 (and float64) hold exactly: labels; 1e30 is a value, not a class."""
+    return bool(np.all(numbers == np.round(numbers)) and (numbers.size == 0 or np.abs(numbers).max() < 2**53))
 
 
 @dataclass
@@ -75,3 +82,54 @@ class Data:
     # row indices of each split into the source table (bundled: scikit-learn's row order;
     # csv/npy: file order); written to the run folder as split.npz
     indices: dict = field(default_factory=dict)
+
+
+# ---- checks every loader's table gets (derivtrain/data/__init__.py) ----------------------------
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # features and targets train as float32
+
+
+def check_features(X: np.ndarray, names: list) -> None:
+    """Finite values that float32 can hold (1e300 would become inf), at least one column and row."""
+    if X.shape[1] == 0:
+        raise DataError("the data has no feature columns; give it at least one besides the target")
+    if X.shape[0] == 0:
+        raise DataError("the data has no rows")
+    finite = np.isfinite(X)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        raise DataError(f"the features contain NaN or infinite values (row {row}, column {names[col]}: "
+                        f"{X[row, col]}); clean or drop those rows first")
+    large = np.abs(X) > FLOAT32_MAX
+    if large.any():
+        row, col = np.argwhere(large)[0]
+        raise DataError(f"row {row}, column {names[col]}: {X[row, col]:g} is too large for float32 "
+                        f"(|x| <= {FLOAT32_MAX:.3g}), which training uses; rescale that column")
+
+
+def check_targets(y: np.ndarray, task: str) -> None:
+    """Regression targets: finite, and within float32's range."""
+    if task != "regression":
+        return
+    bad = ~np.isfinite(y) | (np.abs(y) > FLOAT32_MAX)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"the target of row {row} is {y[row]:g}: regression targets must be finite numbers "
+                        f"within float32's range (|y| <= {FLOAT32_MAX:.3g})")
+
+
+def minimum_rows(test_size: float, val_size: float) -> int:
+    """The fewest rows that leave one test row and one training row (the split rounds each size)."""
+    n = 1
+    while int(round(test_size * n)) < 1 or n - int(round(test_size * n)) - int(round(val_size * n)) < 1:
+        n += 1
+    return n
+
+
+def check_split(sizes: dict, n_rows: int, test_size: float, val_size: float, stratified: bool) -> None:
+    """Every split training and evaluation need is non-empty, else say how many rows are needed."""
+    empty = [name for name in ("train", "test") if sizes[name] == 0]
+    if empty:
+        at_least = minimum_rows(test_size, val_size)
+        raise DataError(f"{n_rows} rows are too few for data.test_size={test_size} and data.val_size={val_size}: "
+                        f"the {empty[0]} split would be empty; it needs at least {at_least} rows"
+                        + (" in some class (the split is stratified)" if stratified else ""))

@@ -27,23 +27,27 @@ import torch
 from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
 
 
+class _BarrierFunction(Function):
+    """forward(x, tau): saves x and tau for a backward that recomputes the barrier's minimizer."""
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, tau = inputs
+        ctx.tau = tau
+        ctx.save_for_backward(x)
+
+
 def _hinge_xi(u, tau):
     return (u + 2 * tau + torch.sqrt(u.square() + 4 * tau * tau)) / 2
 
 
-class BarrierHingeFunction(Function):
+class BarrierHingeFunction(_BarrierFunction):
     """f_tau(u) for max(0, u) elementwise; derivative p = tau / (xi - u) in (0, 1)."""
 
     @staticmethod
     def forward(u, tau: float):
         xi = _hinge_xi(u, tau)
         return xi - tau * torch.log(xi) - tau * torch.log(xi - u)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        u, tau = inputs
-        ctx.tau = tau
-        ctx.save_for_backward(u)
 
     @staticmethod
     def backward(ctx, grad):
@@ -73,19 +77,13 @@ def _max_xi(m: torch.Tensor, tau: float, steps: int = 60) -> torch.Tensor:
     return xi
 
 
-class BarrierMaxFunction(Function):
+class BarrierMaxFunction(_BarrierFunction):
     """f_tau(m) for the row-wise max of m (n, K); derivative p = tau / (xi - m), rows on the simplex."""
 
     @staticmethod
     def forward(m, tau: float):
         xi = _max_xi(m, tau)
         return (xi - tau * torch.log(xi - m).sum(dim=1, keepdim=True)).squeeze(1)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        m, tau = inputs
-        ctx.tau = tau
-        ctx.save_for_backward(m)
 
     @staticmethod
     def backward(ctx, grad):

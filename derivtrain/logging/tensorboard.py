@@ -44,7 +44,13 @@ class TensorBoardLogger(NullLogger):
     def _histogram(self, tag: str, values, step: int) -> None:
         # 30 equal buckets between min and max, as tf.summary.histogram: SummaryWriter's default
         # (~1,500 exponential edges, ~600 used) made a ~9 kB event, whose checksum alone took ~4 ms
-        summary = self.summary.histogram(tag, values.detach().cpu().numpy(), HISTOGRAM_BUCKETS)
+        import numpy as np
+
+        values = values.detach().cpu().numpy()
+        finite = values if np.isfinite(values).all() else values[np.isfinite(values)]
+        if finite.size == 0:  # a skipped step's NaN gradient: nothing to draw
+            return
+        summary = self.summary.histogram(tag, finite, HISTOGRAM_BUCKETS)
         self.events.add_summary(summary, step)
 
     def log_text(self, tag: str, text: str) -> None:

@@ -11,12 +11,11 @@
 """
 from derivtrain.losses.base import Loss
 from derivtrain.losses.elastic_net import ElasticNetPenalty
-from derivtrain.losses.hinge import HingeFunction, HingeLoss
+from derivtrain.losses.hinge import HingeFunction, HingeLoss, MulticlassHingeLoss
 from derivtrain.losses.l1 import L1Penalty
 from derivtrain.losses.l2 import L2Penalty
 from derivtrain.losses.likelihood import CrossEntropyLoss, MSELoss
-from derivtrain.losses.multiclass_hinge import (CrammerSingerHingeFunction, MulticlassHingeLoss,
-                                                WestonWatkinsHingeFunction)
+from derivtrain.losses.multiclass_hinge import CrammerSingerHingeFunction, WestonWatkinsHingeFunction
 from derivtrain.losses.objective import Objective
 from derivtrain.losses.once import NoSecondDerivativeError
 from derivtrain.losses.penalty import NoPenalty, Penalty, PenaltyFunction

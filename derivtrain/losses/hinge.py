@@ -15,11 +15,12 @@ import torch
 from torch import nn
 
 from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
+from derivtrain.choices import MULTICLASS
 from derivtrain.losses.base import Loss
+from derivtrain.losses.multiclass_hinge import VARIANTS, multiclass_hinge
 from derivtrain.losses.once import once_differentiable
 from derivtrain.losses.reduction import check_reduction, reduce, sample_weights
 
-MULTICLASS = ("ovr", "crammer_singer", "weston_watkins")
 
 # grad where the saved output is > 0, else 0: one fused kernel (it is ReLU's backward)
 _where_positive = torch.ops.aten.threshold_backward
@@ -118,12 +119,7 @@ class HingeLoss(Loss):
         check_reduction(reduction)
         self.multiclass, self.reduction = multiclass, reduction
         self.class_weight = None if class_weight is None else torch.tensor(list(class_weight))
-        self._multiclass_hinge = None
-        if multiclass != "ovr":
-            # imported here: multiclass_hinge.py builds on this file (MulticlassHingeLoss)
-            from derivtrain.losses.multiclass_hinge import multiclass_hinge
-
-            self._multiclass_hinge = multiclass_hinge
+        self._multiclass_hinge = multiclass_hinge if multiclass != "ovr" else None
 
     def one_vs_rest(self, n_outputs: int) -> bool:
         """Whether targets are signs (binary, one-vs-rest) rather than class indices."""
@@ -159,3 +155,20 @@ class HingeLoss(Loss):
 
     def extra_repr(self) -> str:
         return f"multiclass={self.multiclass!r}, reduction={self.reduction!r}"
+
+
+class MulticlassHingeLoss(HingeLoss):
+    """loss=multiclass_hinge: the Crammer-Singer or Weston-Watkins hinge (`variant`) for any model.
+
+    With one score per row (a binary problem) it is the binary hinge, which both variants equal
+    for two classes. For model=svm, prefer loss=hinge with model.multiclass=<variant>.
+    """
+
+    def __init__(self, variant: str = "crammer_singer", class_weight: Optional[Sequence[float]] = None,
+                 reduction: str = "mean"):
+        if variant not in VARIANTS:
+            from derivtrain.errors import choice_error
+
+            raise choice_error("loss.variant", variant, VARIANTS)
+        super().__init__(multiclass=variant, class_weight=class_weight, reduction=reduction)
+        self.variant = variant

@@ -16,11 +16,9 @@ from typing import Optional, Sequence
 import torch
 
 from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
-from derivtrain.losses.hinge import HingeLoss
+from derivtrain.choices import MULTICLASS_VARIANTS as VARIANTS
 from derivtrain.losses.once import once_differentiable
 from derivtrain.losses.reduction import check_reduction, reduce, sample_weights
-
-VARIANTS = ("crammer_singer", "weston_watkins")
 
 _where_positive = torch.ops.aten.threshold_backward  # grad where the saved loss is > 0, else 0
 
@@ -142,20 +140,3 @@ def multiclass_hinge(scores: torch.Tensor, y: torch.Tensor, variant: str = "cram
         if sample_weight is not None or class_weight is not None else None
     losses, _ = _FUNCTIONS[variant].apply(scores, y)
     return reduce(losses, reduction, weight)
-
-
-class MulticlassHingeLoss(HingeLoss):
-    """loss=multiclass_hinge: the Crammer-Singer or Weston-Watkins hinge (`variant`) for any model.
-
-    With one score per row (a binary problem) it is the binary hinge, which both variants equal
-    for two classes. For model=svm, prefer loss=hinge with model.multiclass=<variant>.
-    """
-
-    def __init__(self, variant: str = "crammer_singer", class_weight: Optional[Sequence[float]] = None,
-                 reduction: str = "mean"):
-        if variant not in VARIANTS:
-            from derivtrain.errors import choice_error
-
-            raise choice_error("loss.variant", variant, VARIANTS)
-        super().__init__(multiclass=variant, class_weight=class_weight, reduction=reduction)
-        self.variant = variant

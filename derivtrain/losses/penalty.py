@@ -100,11 +100,3 @@ class PenaltyFunction(Function):
         return first_order_only(_penalty_grads, ctx, (grad_output,),
                                 f"{type(ctx.penalty).__name__}: its subgradient jumps where a weight is 0")
 
-
-def __getattr__(name):
-    # RegularizedObjective and regularized() lived here before they got their own file
-    if name in ("RegularizedObjective", "regularized"):
-        import importlib
-
-        return getattr(importlib.import_module("derivtrain.losses.regularized"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,6 +27,8 @@ from torch import nn
 
 from derivtrain.data.table import DataSpec
 
+_NOT_FINITE = "Input X contains NaN or infinity (or a value too large for float32); clean or drop those rows first"
+
 
 class Model(nn.Module):
     #: losses this model is meant for (a mismatched loss is a configuration error)
@@ -81,7 +83,9 @@ class Model(nn.Module):
         index = (s > 0).long() if s.dim() == 1 else s.argmax(dim=1)
         labels = np.asarray(self.classes_, dtype=object if isinstance(self.classes_[0], str) else None)
         out = labels[index.cpu().numpy()]
-        return out if not torch.is_tensor(scores) else torch.as_tensor(out, device=scores.device)
+        if not torch.is_tensor(scores) or labels.dtype == object:  # a tensor cannot hold strings: numpy's array
+            return out
+        return torch.as_tensor(out, device=scores.device)
 
     @property
     def predict_proba(self):
@@ -102,10 +106,32 @@ class Model(nn.Module):
 
     def _as_tensor(self, X) -> torch.Tensor:
         ref = self.feature_mean
-        Xt = torch.as_tensor(np.asarray(X, dtype=np.float32) if not torch.is_tensor(X) else X)
+        if hasattr(X, "columns") and not torch.is_tensor(X):  # a DataFrame (pandas or alike): columns by name
+            X = self._columns_by_name(X)
+        if not torch.is_tensor(X):
+            X = np.asarray(X, dtype=np.float64)
+            # as scikit-learn: no silent predictions for NaN rows (nor for values float32 turns into inf)
+            if X.size and not (np.isfinite(X).all() and np.abs(X).max() <= np.finfo(np.float32).max):
+                raise ValueError(_NOT_FINITE)
+        Xt = torch.from_numpy(X.astype(np.float32)) if not torch.is_tensor(X) else X  # a copy: writable
         if Xt.dim() != 2 or Xt.shape[1] != ref.shape[0]:
             raise ValueError(f"expected features of shape (n_samples, {ref.shape[0]}), got {tuple(Xt.shape)}")
+        if Xt.is_floating_point() and not torch.isfinite(Xt).all():
+            raise ValueError(_NOT_FINITE)
         return Xt.to(device=ref.device, dtype=ref.dtype)
+
+    def _columns_by_name(self, frame):
+        """The frame's columns in the order the model was trained on (string column names only, as
+        scikit-learn; other names are taken by position)."""
+        names = [c for c in frame.columns]
+        if not self.feature_names_in_ or not all(isinstance(c, str) for c in names):
+            return np.asarray(frame, dtype=np.float64)
+        missing = [n for n in self.feature_names_in_ if n not in names]
+        extra = [n for n in names if n not in self.feature_names_in_]
+        if missing or extra:
+            raise ValueError(f"the columns of X do not match the features the model was trained on: "
+                             f"missing {missing[:5]}, unexpected {extra[:5]}")
+        return np.asarray(frame[list(self.feature_names_in_)], dtype=np.float64)
 
 
 class LinearModel(Model):

@@ -18,10 +18,10 @@ the Crammer-Singer hinge (derivtrain/losses/multiclass_hinge.py) with no other s
 """
 from typing import Optional
 
+from derivtrain.choices import MULTICLASS
 from derivtrain.errors import ConfigError, choice_error
 from derivtrain.models.base import LinearModel
 
-MULTICLASS = ("ovr", "crammer_singer", "weston_watkins")
 
 
 def alpha_from_C(C: float, n_train: int) -> float:

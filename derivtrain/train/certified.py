@@ -67,6 +67,9 @@ def fit_certified(ctx: FitContext) -> FitResult:
         ctx.logger.log_scalars(scalars, iteration)
         if converged or last:
             break
+        if ctx.stop is not None and ctx.stop.signal_name:  # Ctrl-C/SIGTERM: checkpoint this iterate, stop
+            _set_weights(problem, T if method is None else method.T)
+            ctx.stop_point(iteration, iteration, fitted_by="certified", converged=False)
         iteration += 1
         if method is not None:
             moved = method.step(smooth) > 0.0

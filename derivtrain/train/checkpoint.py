@@ -47,22 +47,53 @@ def save_checkpoint(path: Path, keep: int = 2, **content) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     step_file = folder / f"step-{int(content.get('step', 0)):09d}.pt"
     tmp = step_file.with_name(step_file.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save({"format_version": FORMAT_VERSION, **content}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, step_file)
-    link_tmp = path.with_name(path.name + ".tmp")
-    link_tmp.unlink(missing_ok=True)
     try:
-        os.link(step_file, link_tmp)
-    except OSError:
-        shutil.copyfile(step_file, link_tmp)
-    os.replace(link_tmp, path)
-    _fsync_dir(folder)
+        with open(tmp, "wb") as f:
+            torch.save({"format_version": FORMAT_VERSION, **content}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, step_file)
+        _point_last_at(path, step_file)
+    finally:  # a full disk: the partial file goes, last.pt still names the previous checkpoint
+        tmp.unlink(missing_ok=True)
     for old in sorted(folder.glob("step-*.pt"))[:-max(1, keep)]:
         old.unlink()
     return step_file
+
+
+def _point_last_at(path: Path, step_file: Path) -> None:
+    link_tmp = path.with_name(path.name + ".tmp")
+    link_tmp.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(step_file, link_tmp)
+        except OSError:
+            shutil.copyfile(step_file, link_tmp)
+        os.replace(link_tmp, path)
+    finally:
+        link_tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def discard_from(path: Path, first_bad_step: int) -> int | None:
+    """Remove the step files of steps >= first_bad_step (their weights were never seen to give a
+    finite loss) and point last.pt at the newest one left (its step), or remove it when none is left."""
+    path = Path(path)
+    kept = []
+    for step_file in sorted(path.parent.glob("step-*.pt")):
+        try:
+            bad = int(step_file.stem.split("-", 1)[1]) >= first_bad_step
+        except ValueError:
+            bad = False
+        if bad:
+            step_file.unlink()
+        else:
+            kept.append(step_file)
+    if kept:
+        _point_last_at(path, kept[-1])
+        return int(kept[-1].stem.split("-", 1)[1])
+    path.unlink(missing_ok=True)
+    return None
 
 
 def _read(path: Path) -> dict:

@@ -59,6 +59,7 @@ def fit_em(ctx: FitContext) -> FitResult:
 
         def on_iteration(i, value, start=start):
             ctx.logger.log_scalars({f"em/log_likelihood/init_{start}": value + offset}, i)
+            ctx.stop_point(i, i, fitted_by="em", converged=False)  # Ctrl-C/SIGTERM: these parameters, saved
 
         history, converged = run_em(model, Z, optim_cfg.max_iter, optim_cfg.tol, on_iteration, ctx.data.train.weight)
         log.info("EM start %d: %d iterations, log-likelihood %.4f%s", start, len(history),

@@ -15,8 +15,9 @@ from typing import Any, Optional
 import torch
 
 from derivtrain.logging import log
-from derivtrain.train.checkpoint import save_checkpoint
+from derivtrain.train.checkpoint import discard_from, save_checkpoint
 from derivtrain.train.distributed import SingleProcess
+from derivtrain.train.interrupt import TrainingInterrupted
 from derivtrain.train.metrics import evaluate
 
 
@@ -33,6 +34,13 @@ class Checkpointer:
         if self.path is not None and self.is_main:
             save_checkpoint(self.path, keep=self.keep, **content, **self.extra)
 
+    def discard_from(self, first_bad_step: int) -> Optional[int]:
+        """After a divergence: drop the checkpoints whose weights may not give a finite loss; the step
+        of the newest one kept (None: none is)."""
+        if self.path is not None and self.is_main and self.path.parent.is_dir():
+            return discard_from(self.path, first_bad_step)
+        return None
+
 
 @dataclass
 class FitContext:
@@ -45,10 +53,19 @@ class FitContext:
     resume_state: Optional[dict] = None
     distributed: Any = field(default_factory=SingleProcess)
     diagnostics: Any = None
+    stop: Any = None  # StopRequests (train/interrupt.py): None = the gradient loop installs its own
 
     @property
     def model(self):
         return self.objective.model
+
+    def stop_point(self, epochs: int, steps: int, **state) -> None:
+        """Between two iterations of a full-batch fitter: after Ctrl-C or SIGTERM, write a checkpoint
+        of the model as it is (it resumes from these weights) and stop."""
+        signal_name = self.stop.signal_name if self.stop is not None else None
+        if signal_name:
+            self.checkpoints.save(model=self.model.state_dict(), epoch=epochs, step=steps, **state)
+            raise TrainingInterrupted(f"{signal_name} after iteration {steps}")
 
     def targets(self, split):
         """A split's labels as the loss wants them (signs, indices, values)."""

@@ -1,5 +1,9 @@
 """Ctrl-C and SIGTERM: finish the step in flight, write a checkpoint, then stop with exit code 130.
 
+The handlers are installed before set-up (derivtrain/cli.py, derivtrain/run.py): a stop that comes
+before the first step ends the run with nothing to resume; one that comes later, at the next step
+(or iteration of Newton, EM, the certified solver) boundary, after a checkpoint.
+
 The handlers only set a flag; the loop looks at it between steps (a Python attribute read, no
 device work), so a step is never cut in half and the checkpoint resumes exactly.
 """
@@ -8,12 +12,18 @@ import threading
 
 
 class TrainingInterrupted(Exception):
-    """Raised by the loop after it has written its checkpoint."""
+    """Raised after a stop request: by a fitter once its checkpoint is written (saved=True), or
+    before the first step, when there is nothing to save or resume (saved=False)."""
+
+    def __init__(self, message: str, saved: bool = True):
+        super().__init__(message)
+        self.saved = saved
 
 
 class StopRequests:
     def __init__(self):
         self.signal_name = None
+        self.immediate = False  # after training (the report): stop at once, the checkpoint is written
         self._previous = {}
 
     def __enter__(self):
@@ -23,7 +33,7 @@ class StopRequests:
         return self
 
     def _request(self, signum, frame):
-        if self.signal_name is not None:  # a second Ctrl-C: stop now, as Python would
+        if self.signal_name is not None or self.immediate:  # a second Ctrl-C: stop now, as Python would
             raise KeyboardInterrupt
         self.signal_name = signal.Signals(signum).name
 

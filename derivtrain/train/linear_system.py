@@ -14,6 +14,7 @@ it solves by preconditioned conjugate gradients with H v products instead (two p
 """
 import torch
 
+from derivtrain.train.damped_cholesky import damped_cholesky
 from derivtrain.train.newton_cg import preconditioned_cg
 
 _OUTER_CHUNK = 1 << 23  # numbers of row outer products formed at once (64 MB in float64)
@@ -77,28 +78,14 @@ class LinearSystem:
         return out
 
 
-def _cholesky(H: torch.Tensor) -> torch.Tensor:
-    """L with L L^T = H + (least multiple of I that makes it positive definite, powers of 10)."""
-    H = (H + H.T) / 2
-    scale = H.diagonal().abs().max().clamp_min(torch.finfo(H.dtype).tiny)
-    eye = torch.eye(len(H), dtype=H.dtype, device=H.device)
-    damping = 0.0
-    for _ in range(20):
-        L, info = torch.linalg.cholesky_ex(H + damping * scale * eye)
-        if info.item() == 0:
-            return L
-        damping = 1e-12 if damping == 0 else damping * 10
-    raise FloatingPointError("the Hessian is not finite")
-
-
 class _DenseFactor:
     def __init__(self, blocks: torch.Tensor, diagonal: bool):
         K, _, p, _ = blocks.shape
         self.K, self.p, self.diagonal = K, p, diagonal
         if diagonal:  # independent columns: K small systems
-            self.factors = [_cholesky(blocks[k, k]) for k in range(K)]
+            self.factors = [damped_cholesky(blocks[k, k]) for k in range(K)]
         else:
-            self.factors = [_cholesky(blocks.permute(0, 2, 1, 3).reshape(K * p, K * p))]
+            self.factors = [damped_cholesky(blocks.permute(0, 2, 1, 3).reshape(K * p, K * p))]
 
     def solve(self, R: torch.Tensor) -> torch.Tensor:
         """H^-1 R for R (K, d + 1)."""

@@ -11,6 +11,7 @@ from contextlib import nullcontext
 import torch
 
 from derivtrain.data.mapped import rows_in_memory
+from derivtrain.errors import UserError
 from derivtrain.logging import Progress, log
 from derivtrain.train.batches import Batches
 from derivtrain.train.checkpoint import restore_rng, rng_state
@@ -19,7 +20,7 @@ from derivtrain.train.cuda_graph import GraphedStep
 from derivtrain.train.early_stopping import EarlyStopping
 from derivtrain.train.epoch_end import EpochEnd
 from derivtrain.train.fitting import FitContext, FitResult, finish
-from derivtrain.train.guard import NonFiniteGuard
+from derivtrain.train.guard import NonFiniteGuard, TrainingDiverged
 from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
 from derivtrain.train.metrics import batch_log_likelihood, has_log_likelihood
 from derivtrain.train.optimizers import build_optimizer, build_scheduler
@@ -36,8 +37,13 @@ def _grad_norm(params) -> torch.Tensor:
 def fit(ctx: FitContext) -> FitResult:
     loop = GradientLoop(ctx)
     loop.resume()
-    with StopRequests() as stop_requests:
-        loop.train(stop_requests)
+    with nullcontext(ctx.stop) if ctx.stop is not None else StopRequests() as stop_requests:
+        try:
+            loop.train(stop_requests)
+        except TrainingDiverged as exc:  # keep only checkpoints whose weights were seen to give a finite loss
+            kept = ctx.checkpoints.discard_from(max(loop.guard.last_finite, loop.start_step + 1))
+            raise exc.keeping(f"the last checkpoint whose loss was finite (step {kept}) is kept" if kept is not None
+                              else "no checkpoint had a finite loss yet, so none is kept") from None
     return loop.finish()
 
 
@@ -71,7 +77,7 @@ class GradientLoop:
                                     self.clip, inputs_persist=self.batches.full_batch) if trainer.cuda_graph else None)
         self.guard = NonFiniteGuard(trainer.on_nonfinite, self.model, X.device)
         self.likelihood = has_log_likelihood(self.objective)
-        self.epoch = self.step_count = self.skip_batches = 0
+        self.epoch = self.step_count = self.skip_batches = self.start_step = 0
         self.epoch_start_state, self.shown, self.stopped_early = None, {}, False
 
     # ---- resume ------------------------------------------------------------------------------
@@ -89,13 +95,19 @@ class GradientLoop:
                 model.initialize(rows_in_memory(self.ctx.data.train.X), start)
             return
         model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler") is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.stopper.load_state_dict(state["early_stopping"])
-        restore_rng(state["rng"], self.shuffle)
-        self.epoch, self.step_count = state["epoch"], state["step"]
-        self.skip_batches = state.get("batch_in_epoch", 0)  # an interrupted epoch goes on where it stopped
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None and state.get("scheduler") is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+            self.stopper.load_state_dict(state["early_stopping"])
+            restore_rng(state["rng"], self.shuffle)
+            self.epoch, self.step_count = int(state["epoch"]), int(state["step"])
+            self.skip_batches = int(state.get("batch_in_epoch", 0))  # an interrupted epoch goes on where it stopped
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+            raise UserError(f"trainer.resume={self.ctx.trainer.resume}: its optimizer, schedule or RNG state does "
+                            f"not fit this run ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                            ) from None
+        self.start_step = self.step_count
         log.info("resumed after epoch %d + %d batches, step %d", self.epoch, self.skip_batches, self.step_count)
 
     # ---- one step ----------------------------------------------------------------------------
@@ -191,11 +203,15 @@ class GradientLoop:
         progress.close()
 
     def finish(self) -> FitResult:
+        steps_here = self.step_count - self.start_step
+        if self.guard.skip and steps_here and self.guard.skipped == steps_here:
+            raise self.guard.all_skipped(steps_here)
         if self.guard.skipped:
             log.warning("skipped %d steps with a non-finite loss or gradient (trainer.on_nonfinite=skip_step)",
                         self.guard.skipped)
         if self.epoch_end.stop_reason:
             log.info("stopped at epoch %d: %s", self.epoch, self.epoch_end.stop_reason)
         result = FitResult(epochs=self.epoch, steps=self.step_count, stopped_early=self.stopped_early,
-                           converged=self.epoch_end.converged)
+                           converged=self.epoch_end.converged,
+                           metrics={"train/skipped_steps": self.guard.skipped} if self.guard.skip else {})
         return finish(self.ctx, result, state=self.state())

@@ -20,6 +20,7 @@ objective for the line search, the decrement for the test) costs nothing measura
 import torch
 
 from derivtrain.logging import log
+from derivtrain.train.damped_cholesky import newton_direction_of
 from derivtrain.train.fitting import FitContext, FitResult, finish
 from derivtrain.train.metrics import batch_log_likelihood, has_log_likelihood
 
@@ -44,19 +45,8 @@ def dense_hessian(flat_grad: torch.Tensor, params) -> torch.Tensor:
 
 
 def solve_damped(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """-H^-1 g by Cholesky; where H is not positive definite (a non-convex objective, or a flat
-    direction without a penalty), add the least multiple of I (in powers of 10) that makes it so:
-    the direction is then still one of descent."""
-    H = (H + H.T) / 2  # rows from separate backward passes: symmetric up to rounding
-    scale = H.diagonal().abs().max().clamp_min(torch.finfo(H.dtype).tiny)
-    damping = 0.0
-    eye = torch.eye(len(g), dtype=H.dtype, device=H.device)
-    for _ in range(20):
-        L, info = torch.linalg.cholesky_ex(H + damping * scale * eye)
-        if info.item() == 0:
-            return -torch.cholesky_solve(g.unsqueeze(1), L).squeeze(1)
-        damping = 1e-10 if damping == 0 else damping * 10
-    return -g  # H is useless (not finite): fall back to steepest descent, the line search scales it
+    """-H^-1 g, H damped where it is not positive definite (derivtrain/train/damped_cholesky.py)."""
+    return newton_direction_of(H, g)
 
 
 def conjugate_gradient(hvp, g: torch.Tensor) -> torch.Tensor:
@@ -131,6 +121,9 @@ def fit_newton(ctx: FitContext) -> FitResult:
             break
         if steps == optim_cfg.max_iter:
             break
+        if ctx.stop is not None and ctx.stop.signal_name:  # Ctrl-C/SIGTERM: checkpoint these weights, stop
+            model.to(working)
+            ctx.stop_point(steps, steps, fitted_by="newton", converged=False)
         step_size = _line_search(params, direction, value, f0, slope)
         if step_size == 0.0:  # no decrease along a descent direction: rounding decides, stop here
             log.warning("Newton's line search found no decrease (predicted %.3g): the objective's "

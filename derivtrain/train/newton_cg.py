@@ -9,15 +9,15 @@ is below _RELATIVE of r's norm or on non-positive curvature.
 """
 import torch
 
+from derivtrain.train.damped_cholesky import damped_cholesky
+
 _MAX_BLOCK = 2048
 _MAX_STEPS = 500
 _RELATIVE = 1e-10
 
 
 def _block_preconditioner(blocks: torch.Tensor):
-    from derivtrain.train.linear_system import _cholesky
-
-    factors = [_cholesky(blocks[k, k]) for k in range(blocks.shape[0])]
+    factors = [damped_cholesky(blocks[k, k]) for k in range(blocks.shape[0])]
     return lambda R: torch.stack([torch.cholesky_solve(R[k][:, None], L).squeeze(1) for k, L in enumerate(factors)])
 
 

@@ -7,7 +7,7 @@ from torch.autograd import gradcheck, gradgradcheck
 
 from derivtrain.losses.hinge import HingeLoss
 from derivtrain.losses.l2 import L2Penalty
-from derivtrain.losses.penalty import regularized
+from derivtrain.losses.regularized import regularized
 
 
 def away_from_kink(n, k=None, seed=0):

@@ -1,0 +1,115 @@
+"""One `python -m derivtrain ...` run (not a sweep), in the order that writes nothing too early:
+
+    compose    the config as Hydra composes it, with its hydra node (run folder, choices, overrides)
+    check      validate the values; for trainer.resume, the checkpoint and that it continues the
+               same training; the run folder (derivtrain/run_folder.py)
+    claim      signal handlers first, then create + lock the folder: from here on the run writes
+    run        derivtrain.run.run; .hydra/ is written once set-up has passed its checks
+
+Hydra's own runner would write .hydra/ before any of our checks, so a refused run would leave a
+folder behind (or rewrite a running job's files); a sweep (-m) still goes through Hydra.
+"""
+import errno
+import os
+import sys
+from pathlib import Path
+
+from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
+
+
+# a run folder that stops taking writes mid-run (full, read-only, permissions changed)
+_WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def compose_run(args):
+    """The config with its hydra node; HydraConfig is set, so ${now:...} and ${hydra:...} resolve."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from derivtrain.paths import config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3", job_name="derivtrain"):
+        config = compose(config_name="config", overrides=list(args), return_hydra_config=True)
+    HydraConfig.instance().set_config(config)
+    return config
+
+
+def task_config(config):
+    """The run's config: the composed one without its hydra node (as Hydra's runner hands it over)."""
+    import copy
+
+    from omegaconf import open_dict, read_write
+
+    task = copy.deepcopy(config)
+    with read_write(task), open_dict(task):
+        del task["hydra"]
+    return task
+
+
+def single_run(args) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict, read_write
+
+    from derivtrain.cli import print_metrics
+    from derivtrain.config import validate
+    from derivtrain.logging import configure_logging
+    from derivtrain.resume import load_resume
+    from derivtrain.run import run
+    from derivtrain.run_folder import claimed, gives_run_dir, plan_run_folder, write_hydra_files
+
+    configure_logging()
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    try:
+        config = compose_run(args)
+        cfg = task_config(config)
+        validate(cfg)
+        folder = plan_run_folder(config, gives_run_dir(args), check=main_rank)
+        if cfg.trainer.resume and main_rank:
+            load_resume(cfg, folder.path)  # the checkpoint continues this training: before anything is written
+        with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+            config.hydra.runtime.output_dir = str(folder.path)
+        HydraConfig.instance().set_config(config)
+        if not main_rank:  # under torchrun: rank 0 claims the folder and writes in it
+            folder.path.mkdir(parents=True, exist_ok=True)
+            run(cfg, folder.path)
+            return None
+        with StopRequests() as stop, claimed(folder) as run_dir:
+            try:
+                metrics = run(cfg, run_dir, stop_requests=stop, before_fit=lambda: write_hydra_files(config, run_dir))
+            except TrainingInterrupted as exc:
+                report_interrupted(exc, run_dir, args, folder.in_place)
+                raise
+            except OSError as exc:
+                if exc.errno not in _WRITE_FAILURES:
+                    raise
+                report_write_failure(exc, run_dir)
+                sys.exit(1)  # not a configuration error: the folder and its checkpoints stay
+    finally:
+        HydraConfig.instance().cfg = None  # as Hydra's runner leaves it
+    print_metrics(metrics, None)
+    return None
+
+
+def report_interrupted(exc: TrainingInterrupted, run_dir: Path, args, in_place: bool) -> None:
+    """The one message of a stopped run (the CLI then exits 130)."""
+    if not exc.saved:
+        what = (f"{run_dir} is as it was (resume it as before)" if in_place else
+                "nothing was trained, so there is nothing to resume (no run folder is kept)")
+        print(f"derivtrain: interrupted ({exc}): {what}", file=sys.stderr)
+        return
+    resume = [a for a in args if a.partition("=")[0].lstrip("+") not in ("trainer.resume", "hydra.run.dir")]
+    print(f"derivtrain: interrupted ({exc}); checkpoint written. Resume with:\n"
+          f"  python -m derivtrain {' '.join(resume)} trainer.resume={run_dir}", file=sys.stderr)
+
+
+def report_write_failure(exc: OSError, run_dir: Path) -> None:
+    """A run folder that stopped taking writes: what happened, what is kept, how to go on."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    what = "no space left on the device" if full else exc.strerror
+    fix = "free some space" if full else "make it writable"
+    if (run_dir / "checkpoints" / "last.pt").exists():
+        print(f"derivtrain: error: {what} (writing in {run_dir}); its last checkpoint is intact: {fix}, then "
+              f"resume with trainer.resume={run_dir}", file=sys.stderr)
+    else:
+        print(f"derivtrain: error: {what} (writing in {run_dir}), before any checkpoint: {fix}, then run again",
+              file=sys.stderr)

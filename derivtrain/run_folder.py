@@ -1,0 +1,151 @@
+"""The run folder of a single run: chosen and checked after the config is validated, claimed
+atomically before anything is written, removed again when the run leaves nothing worth keeping.
+
+    plan_run_folder   the absolute folder (hydra.run.dir however it was spelled: ++, quoted,
+                      interpolated), or the resumed run's own folder; a new run's folder must not
+                      exist or be empty, and is never one that holds a run (finished or diverged)
+    claimed           mkdir (atomic) + an O_EXCL lock file; a second process gets exit 2 and
+                      writes nothing. A new folder is removed if the run exits 2, or stops before
+                      it saved a checkpoint (nothing to resume); a resumed folder is left as it is
+    write_hydra_files .hydra/ (config.yaml, hydra.yaml, overrides.yaml) as Hydra writes it, once
+                      set-up has passed every check
+"""
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from derivtrain.errors import UserError
+from derivtrain.lock import LOCK_NAME, acquire, owner
+from derivtrain.resume import is_finished
+
+
+@dataclass
+class RunFolder:
+    path: Path  # absolute
+    in_place: bool  # a resumed, unfinished run going on in its own folder
+
+
+def gives_run_dir(args) -> bool:
+    """Whether the command line names the folder (`hydra.run.dir=`, `+hydra.run.dir=`, `++...`)."""
+    return any(a.partition("=")[0].lstrip("+") == "hydra.run.dir" for a in args if "=" in a)
+
+
+def plan_run_folder(config, explicit: bool, check: bool = True) -> RunFolder:
+    """`config`: composed with its hydra node (HydraConfig set, so ${now:...} and ${hydra:...} resolve)."""
+    from omegaconf import OmegaConf
+
+    from derivtrain.saved import run_folder_of
+
+    resume = config.trainer.resume
+    source = run_folder_of(resume) if resume else None
+    if source is not None and not explicit and not is_finished(source):
+        return RunFolder(Path(source).absolute(), in_place=True)  # a resumed run goes on in its own folder
+    path = Path(os.path.abspath(os.path.expanduser(str(OmegaConf.select(config, "hydra.run.dir")))))
+    if source is not None and path.resolve() == Path(source).resolve():
+        return RunFolder(path, in_place=True)  # load_resume refuses it if that run is finished
+    if check:
+        check_new_folder(path)
+    return RunFolder(path, in_place=False)
+
+
+def check_new_folder(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise UserError(f"hydra.run.dir={path} is a file; pick a new folder")
+    if path.is_dir() and [p for p in path.iterdir() if p.name != LOCK_NAME or owner(path) is not None]:
+        holder = owner(path)
+        if holder is not None:
+            raise UserError(f"run folder {path} is in use by process {holder}; pick a new folder")
+        if (path / "metrics.json").exists() or (path / "checkpoints").exists():
+            raise UserError(f"hydra.run.dir={path} already holds a run, which is never overwritten; pick a new "
+                            f"folder (to continue that run: trainer.resume={path})")
+        raise UserError(f"hydra.run.dir={path} already holds files; a run writes into a new or empty folder: "
+                        "pick another")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"hydra.run.dir={path} cannot be created: {existing} is not a writable folder; "
+                        "choose another folder")
+
+
+@contextmanager
+def claimed(folder: RunFolder):
+    """The folder created (if new) and locked for this process; see the module docstring for cleanup."""
+    created = [] if folder.in_place else _create(folder.path)
+    try:
+        lock = acquire(folder.path)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    try:
+        yield folder.path
+    except BaseException as exc:
+        lock.unlink(missing_ok=True)
+        if created and _nothing_to_keep(exc, folder.path):
+            shutil.rmtree(folder.path, ignore_errors=True)
+            _remove_empty(created[:-1])
+        raise
+    lock.unlink(missing_ok=True)
+
+
+def _create(path: Path) -> list:
+    """mkdir of the folder and its missing parents; the folders this process created, outermost first."""
+    missing = [p for p in [path, *path.parents] if not p.exists()][::-1]
+    created = []
+    try:
+        for folder in missing:
+            try:
+                folder.mkdir()
+                created.append(folder)
+            except FileExistsError:  # made by another process a moment ago: it is not ours to remove
+                if folder == path and any(p.name != LOCK_NAME for p in path.iterdir()):
+                    raise UserError(f"hydra.run.dir={path} was just created by another process; "
+                                    "pick a new folder") from None
+    except OSError as err:
+        _remove_empty(created)
+        raise UserError(f"hydra.run.dir={path} cannot be created ({err.strerror or err}); "
+                        "choose another folder") from None
+    return created
+
+
+def _remove_empty(folders: list) -> None:
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()  # only if empty: another process may have claimed it meanwhile
+        except OSError:
+            return
+
+
+def _nothing_to_keep(exc: BaseException, path: Path) -> bool:
+    """A run that exits 2 leaves no folder behind; one stopped before its first checkpoint has
+    nothing to resume."""
+    from derivtrain.friendly import describe_user_error
+    from derivtrain.train.guard import TrainingDiverged
+    from derivtrain.train.interrupt import TrainingInterrupted
+
+    if isinstance(exc, TrainingInterrupted):
+        return not exc.saved
+    if isinstance(exc, KeyboardInterrupt):
+        return not (path / "checkpoints").exists()
+    if isinstance(exc, TrainingDiverged) or not isinstance(exc, Exception):
+        return False
+    return describe_user_error(exc) is not None
+
+
+def write_hydra_files(config, run_dir: Path) -> None:
+    """What Hydra writes in <run>/.hydra/ (hydra.output_subdir; null: nothing)."""
+    from omegaconf import OmegaConf
+
+    subdir = config.hydra.output_subdir
+    if subdir is None:
+        return
+    folder = run_dir / str(subdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    from derivtrain.launch import task_config
+
+    files = {"config.yaml": task_config(config), "hydra.yaml": OmegaConf.masked_copy(config, ["hydra"]),
+             "overrides.yaml": config.hydra.overrides.task}
+    for name, node in files.items():
+        (folder / name).write_text(OmegaConf.to_yaml(node), encoding="utf-8")

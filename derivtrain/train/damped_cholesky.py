@@ -1,0 +1,31 @@
+"""Cholesky factors of a Hessian that may be singular or indefinite, for Newton-type steps.
+
+Where H is not positive definite (a non-convex objective, a flat direction such as an
+unpenalized bias no row constrains, or rounding), the least multiple of I, in powers of 10 of
+H's largest diagonal entry, is added: the step is then still one of descent (Levenberg's
+damping), and it is the exact Newton step whenever H itself factors.
+"""
+import torch
+
+
+def damped_cholesky(H: torch.Tensor) -> torch.Tensor:
+    """L with L L^T = H + damping I, the damping as small as the factorization allows."""
+    H = (H + H.T) / 2  # blocks or rows computed separately: symmetric up to rounding
+    scale = H.diagonal().abs().max().clamp_min(torch.finfo(H.dtype).tiny)
+    eye = torch.eye(len(H), dtype=H.dtype, device=H.device)
+    damping = 0.0
+    for _ in range(20):
+        L, info = torch.linalg.cholesky_ex(H + damping * scale * eye)
+        if info.item() == 0:
+            return L
+        damping = 1e-12 if damping == 0 else damping * 10
+    raise FloatingPointError("the Hessian is not finite")
+
+
+def newton_direction_of(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """-H^-1 g through the damped factor (steepest descent -g if H is not finite at all)."""
+    try:
+        L = damped_cholesky(H)
+    except FloatingPointError:
+        return -g
+    return -torch.cholesky_solve(g.unsqueeze(1), L).squeeze(1)
