@@ -1,14 +1,19 @@
 """derivtrain: a PyTorch training framework for derivative-driven machine learning.
 
-    python -m derivtrain model=svm      # train, log, checkpoint, report
-    derivtrain.load_run("outputs/...")  # the trained model, scikit-learn style
+    python -m derivtrain model=svm            # train, log, checkpoint, report
+    derivtrain.load_run("outputs/...")        # the trained model, scikit-learn style
+    derivtrain.train("model=svm", ...)        # the command line's run from Python -> Run
+    derivtrain.Estimator(model="svm", ...)    # a scikit-learn estimator (also SVM, Logistic, ...)
 """
 __version__ = "0.1.0"
-__all__ = ["load_run", "run"]
+__all__ = ["ConfigError", "DataError", "Estimator", "GMM", "Linear", "Logistic", "MLP", "Poisson", "SVM",
+           "UserError", "load_run", "run", "train"]
+
+_ESTIMATORS = ("Estimator", "GMM", "Linear", "Logistic", "MLP", "Poisson", "SVM")
 
 
 def __getattr__(name):
-    # lazy: `import derivtrain` stays cheap; Hydra and the training code load on first use
+    # lazy: `import derivtrain` stays cheap; Hydra, scikit-learn and the training code load on first use
     if name == "load_run":
         from derivtrain.api import load_run
 
@@ -17,4 +22,16 @@ def __getattr__(name):
         from derivtrain.run import run
 
         return run
+    if name == "train":  # the package derivtrain/train, which is callable (see its __init__)
+        import derivtrain.train
+
+        return derivtrain.train
+    if name in _ESTIMATORS:
+        import derivtrain.estimator
+
+        return getattr(derivtrain.estimator, name)
+    if name in ("ConfigError", "DataError", "UserError"):
+        from derivtrain import errors
+
+        return getattr(errors, name)
     raise AttributeError(f"module 'derivtrain' has no attribute {name!r}")

@@ -47,17 +47,26 @@ def task_config(config):
 
 
 def single_run(args) -> None:
+    from derivtrain.cli import print_metrics
+    from derivtrain.logging import configure_logging
+
+    configure_logging()
+    metrics, _ = launch(args)
+    if metrics is not None:  # under torchrun, rank 0 reports
+        print_metrics(metrics, None)
+
+
+def launch(args, report: bool = True):
+    """compose, check, claim, run: (the final metrics, the run folder). `report`: the command
+    line's messages for a stop or a write failure (then exit 1); derivtrain.train raises instead."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict, read_write
 
-    from derivtrain.cli import print_metrics
     from derivtrain.config import validate
-    from derivtrain.logging import configure_logging
     from derivtrain.resume import load_resume
     from derivtrain.run import run
     from derivtrain.run_folder import claimed, gives_run_dir, plan_run_folder, write_hydra_files
 
-    configure_logging()
     main_rank = int(os.environ.get("RANK", "0")) == 0
     try:
         config = compose_run(args)
@@ -72,22 +81,22 @@ def single_run(args) -> None:
         if not main_rank:  # under torchrun: rank 0 claims the folder and writes in it
             folder.path.mkdir(parents=True, exist_ok=True)
             run(cfg, folder.path)
-            return None
+            return None, folder.path
         with StopRequests() as stop, claimed(folder) as run_dir:
             try:
                 metrics = run(cfg, run_dir, stop_requests=stop, before_fit=lambda: write_hydra_files(config, run_dir))
             except TrainingInterrupted as exc:
-                report_interrupted(exc, run_dir, args, folder.in_place)
+                if report:
+                    report_interrupted(exc, run_dir, args, folder.in_place)
                 raise
             except OSError as exc:
-                if exc.errno not in _WRITE_FAILURES:
+                if exc.errno not in _WRITE_FAILURES or not report:
                     raise
                 report_write_failure(exc, run_dir)
                 sys.exit(1)  # not a configuration error: the folder and its checkpoints stay
     finally:
         HydraConfig.instance().cfg = None  # as Hydra's runner leaves it
-    print_metrics(metrics, None)
-    return None
+    return metrics, run_dir
 
 
 def report_interrupted(exc: TrainingInterrupted, run_dir: Path, args, in_place: bool) -> None:

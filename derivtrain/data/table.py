@@ -63,6 +63,9 @@ class Split:
 
     X: torch.Tensor  # (n, d) float32 (data=npy: a MappedRows, read from disk chunk by chunk)
     y: torch.Tensor  # (n,) int64 class index, or float32 target
+    # (n,) per-row weights (scikit-learn's sample_weight times class_weight, from derivtrain.Estimator);
+    # None = every row counts once. The loss is their weighted mean (derivtrain/losses/reduction.py).
+    weight: Optional[torch.Tensor] = None
 
     def __len__(self) -> int:
         return self.X.shape[0]

@@ -66,9 +66,14 @@ def supports(model_cls, loss_cls, penalty_cls, strength: float) -> bool:
             and penalty_class_has_dual(penalty_cls) and strength > 0)
 
 
-def row_weights(score_loss: ScoreLoss, y: torch.Tensor, n: int, device) -> torch.Tensor:
-    """c_i: the loss's class weights per row (or 1), normalized to sum to 1 (the weighted mean)."""
+def row_weights(score_loss: ScoreLoss, y: torch.Tensor, n: int, device,
+                sample_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """c_i: the loss's class weight of the row (or 1) times its sample weight (the data's Split.weight,
+    or 1), normalized to sum to 1 (the weighted mean)."""
     weights = score_loss.row_weights(y)
+    if sample_weight is not None:
+        sample_weight = sample_weight.to(device=device, dtype=torch.float64)
+        weights = sample_weight if weights is None else weights * sample_weight
     if weights is None:
         return torch.full((n,), 1.0 / n, dtype=torch.float64, device=device)
     return weights / weights.sum()
@@ -126,30 +131,32 @@ def dual_point(score_loss: ScoreLoss, z, y, mu: float) -> torch.Tensor:
     return theta
 
 
-def _primal(problem, X, targets):
+def _primal(problem, X, targets, sample_weight=None):
     """(P at the model's weights, the scores z, targets y, row weights c), all float64."""
     W, b = problem.linear.weight.to(torch.float64), problem.linear.bias.to(torch.float64)
     z = torch.cat([X[a:a + _CHUNK_ROWS].to(torch.float64) @ W.T for a in range(0, len(X), _CHUNK_ROWS)]) + b
     y = problem.loss.prepare(targets)
-    c = row_weights(problem.loss, y, len(X), X.device)
+    c = row_weights(problem.loss, y, len(X), X.device, sample_weight)
     return ((c * problem.loss.values(z, y)).sum() + problem.penalty.value(W)).item(), z, y, c
 
 
 @torch.no_grad()
-def primal_value(objective, X, targets) -> float:
+def primal_value(objective, X, targets, sample_weight=None) -> float:
     """The regularized objective P at the model's weights on rows X, in float64."""
-    return _primal(linear_problem(objective), X, targets)[0]
+    return _primal(linear_problem(objective), X, targets, sample_weight)[0]
 
 
 @torch.no_grad()
-def certify(objective, X, targets, mus=None, dual: Optional[float] = None) -> Optional[Certificate]:
+def certify(objective, X, targets, mus=None, dual: Optional[float] = None,
+            sample_weight: Optional[torch.Tensor] = None) -> Optional[Certificate]:
     """The certificate of the objective's current weights on rows X (a tensor), or None when the
     objective has no known dual or X is not in memory. `dual`: a lower bound on the optimum
-    already known (a solver's), kept when it beats the ones built here."""
+    already known (a solver's), kept when it beats the ones built here. `sample_weight`: the rows'
+    weights (the data's Split.weight), None = equal."""
     problem = linear_problem(objective)
     if problem is None or not isinstance(X, torch.Tensor):
         return None
-    primal, z, y, c = _primal(problem, X, targets)
+    primal, z, y, c = _primal(problem, X, targets, sample_weight)
     candidates = mus if mus is not None else (_MU_CANDIDATES if problem.loss.nonsmooth else (0.0,))
     if dual is not None and problem.loss.nonsmooth:
         candidates = ()  # a solver's dual point beats what the kinks' derivative gives at its weights

@@ -9,7 +9,10 @@ and set what applies; the defaults describe a smooth regression loss.
     encode_targets(y, n)  class indices (classification), float values (regression) -> what
                           forward takes, once per split (signs, one-hot, ...); n is the number of
                           scores per row (1 for binary and regression problems)
-    forward(scores, t)    the mean loss; scores (n,) with one score per row, else (n, K)
+    forward(scores, t)    the mean loss; scores (n,) with one score per row, else (n, K); a loss
+                          that also takes `sample_weight` (n,) returns the weighted mean instead
+                          (derivtrain/losses/reduction.py): what derivtrain.Estimator's
+                          sample_weight and class_weight need
     differentiable        a first derivative everywhere (optim=lbfgs needs it; the hinge has a kink)
     twice_differentiable  its backward is differentiable again (optim=newton, exact Hessian-vector
                           products in the sharpness diagnostic)

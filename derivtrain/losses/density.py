@@ -14,8 +14,11 @@ class DensityNLL(Loss):
     task = "density"
     is_likelihood = True  # of the model's (standardized) space; metrics add the standardization's Jacobian
 
-    def forward(self, log_density: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return -log_density.mean()
+    def forward(self, log_density: torch.Tensor, targets: torch.Tensor, sample_weight=None) -> torch.Tensor:
+        if sample_weight is None:
+            return -log_density.mean()
+        weight = sample_weight.to(log_density.dtype)
+        return -(weight * log_density).sum() / weight.sum()
 
     def log_likelihood(self, log_density: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return log_density.mean()

@@ -128,12 +128,13 @@ class HingeLoss(Loss):
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         return signs_from_labels(y, n_outputs) if self.one_vs_rest(n_outputs) else y
 
-    def forward(self, scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def forward(self, scores: torch.Tensor, targets: torch.Tensor, sample_weight=None) -> torch.Tensor:
         class_weight = self._class_weight_on(scores)
         if scores.dim() == 1 or self._multiclass_hinge is None:
-            return hinge(scores, targets, reduction=self.reduction, class_weight=class_weight)
+            return hinge(scores, targets, reduction=self.reduction, sample_weight=sample_weight,
+                         class_weight=class_weight)
         return self._multiclass_hinge(scores, targets, variant=self.multiclass, reduction=self.reduction,
-                                      class_weight=class_weight)
+                                      sample_weight=sample_weight, class_weight=class_weight)
 
     def _class_weight_on(self, scores: torch.Tensor) -> Optional[torch.Tensor]:
         # moved once per device and dtype, not copied every step

@@ -2,12 +2,14 @@
 
 Cross-entropy is the NLL of a Bernoulli (one score: sigmoid) or categorical (K scores: softmax)
 model, so a model trained with it has predict_proba. Squared error is the Gaussian NLL up to
-constants. Both use PyTorch's fused kernels; their derivatives are the familiar p - y and 2(s - y)/n.
+constants. Both use PyTorch's fused kernels (with sample weights, the weighted mean of
+derivtrain/losses/reduction.py); their derivatives are the familiar p - y and 2(s - y)/n.
 """
 import torch
 from torch.nn import functional as F
 
 from derivtrain.losses.base import Loss
+from derivtrain.losses.reduction import reduce
 
 
 class CrossEntropyLoss(Loss):
@@ -24,10 +26,13 @@ class CrossEntropyLoss(Loss):
 
         return BinaryLogistic(n_outputs) if n_outputs == 1 else Multinomial(n_outputs)
 
-    def forward(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, scores: torch.Tensor, y: torch.Tensor, sample_weight=None) -> torch.Tensor:
+        reduction = "mean" if sample_weight is None else "none"
         if scores.dim() == 1:
-            return F.binary_cross_entropy_with_logits(scores, y.to(scores.dtype))
-        return F.cross_entropy(scores, y)
+            losses = F.binary_cross_entropy_with_logits(scores, y.to(scores.dtype), reduction=reduction)
+        else:
+            losses = F.cross_entropy(scores, y, reduction=reduction)
+        return losses if sample_weight is None else reduce(losses, "mean", sample_weight.to(scores.dtype))
 
     def log_likelihood(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The Bernoulli (one score) or categorical (several) mean log-likelihood: minus the loss."""
@@ -42,5 +47,8 @@ class MSELoss(Loss):
 
         return SquaredError(n_outputs)
 
-    def forward(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(scores, y.to(scores.dtype))
+    def forward(self, scores: torch.Tensor, y: torch.Tensor, sample_weight=None) -> torch.Tensor:
+        if sample_weight is None:
+            return F.mse_loss(scores, y.to(scores.dtype))
+        losses = F.mse_loss(scores, y.to(scores.dtype), reduction="none")
+        return reduce(losses, "mean", sample_weight.to(scores.dtype))

@@ -39,11 +39,15 @@ class Objective:
             return 0.0
         return self.penalty.strength * self.penalty.value(self.penalized).item()
 
-    def data_loss(self, X: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return self.loss(self.model(X), targets)
+    def data_loss(self, X: torch.Tensor, targets: torch.Tensor, sample_weight=None) -> torch.Tensor:
+        """The loss of the model's scores; with per-row `sample_weight`, their weighted mean (the loss
+        must take a sample_weight argument: derivtrain/losses/reduction.py)."""
+        if sample_weight is None:
+            return self.loss(self.model(X), targets)
+        return self.loss(self.model(X), targets, sample_weight=sample_weight)
 
-    def __call__(self, X: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        loss = self.data_loss(X, targets)
+    def __call__(self, X: torch.Tensor, targets: torch.Tensor, sample_weight=None) -> torch.Tensor:
+        loss = self.data_loss(X, targets, sample_weight)
         if self.has_penalty:
             loss = regularized(loss, self.penalty, self.penalized)
         return loss

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from derivtrain.errors import DataError
 from derivtrain.losses.base import Loss
+from derivtrain.losses.reduction import reduce
 
 
 class PoissonLoss(Loss):
@@ -31,8 +32,11 @@ class PoissonLoss(Loss):
 
         return PoissonLogLink(n_outputs)
 
-    def forward(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.poisson_nll_loss(scores, y.to(scores.dtype), log_input=True, full=False)
+    def forward(self, scores: torch.Tensor, y: torch.Tensor, sample_weight=None) -> torch.Tensor:
+        if sample_weight is None:
+            return F.poisson_nll_loss(scores, y.to(scores.dtype), log_input=True, full=False)
+        losses = F.poisson_nll_loss(scores, y.to(scores.dtype), log_input=True, full=False, reduction="none")
+        return reduce(losses, "mean", sample_weight.to(scores.dtype))
 
     def log_likelihood(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean log p(y | x) per row, log(y!) included."""

@@ -81,8 +81,8 @@ class SquaredHingeLoss(Loss):
 
         return SignedSquaredHinge(n_outputs, None if self.class_weight is None else self.class_weight.tolist())
 
-    def forward(self, scores: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+    def forward(self, scores: torch.Tensor, signs: torch.Tensor, sample_weight=None) -> torch.Tensor:
         cw = self.class_weight
         if cw is not None and (cw.device != scores.device or cw.dtype != scores.dtype):
             cw = self.class_weight = cw.to(device=scores.device, dtype=scores.dtype)
-        return squared_hinge(scores, signs, reduction=self.reduction, class_weight=cw)
+        return squared_hinge(scores, signs, reduction=self.reduction, sample_weight=sample_weight, class_weight=cw)

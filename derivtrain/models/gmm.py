@@ -53,13 +53,20 @@ class GaussianMixture(DensityModel):
     def precision_factor(self) -> torch.Tensor:
         return cov.precision_factor(self.precision_raw, self.covariance_type, self.reg_covar)
 
-    def log_joint(self, Z: torch.Tensor) -> torch.Tensor:
-        d = Z.shape[1]
+    def density_terms(self):
+        """What log_joint needs besides the rows, from the parameters alone: (log weight + log
+        normalizer per component (K,), the precision factors U, the centre). Constants of a fitted
+        model: an exported graph takes them as such (derivtrain/export.py)."""
+        d = self.means.shape[1]
         # the mixture's mean is the data's at EM's fixed points, and costs no pass over the rows
         centre = torch.softmax(self.weight_logits, 0) @ self.means
-        maha = cov.squared_mahalanobis(Z, self.means, self.precision_factor(), self.covariance_type, centre)
         log_det = cov.log_det_factor(self.precision_raw, self.covariance_type, self.reg_covar, d)
         constant = torch.log_softmax(self.weight_logits, dim=0) + log_det - 0.5 * d * math.log(2 * math.pi)
+        return constant, self.precision_factor(), centre
+
+    def log_joint(self, Z: torch.Tensor, terms=None) -> torch.Tensor:
+        constant, U, centre = self.density_terms() if terms is None else terms
+        maha = cov.squared_mahalanobis(Z, self.means, U, self.covariance_type, centre)
         return constant.unsqueeze(1) - 0.5 * maha
 
     def n_parameters(self) -> int:
@@ -68,8 +75,9 @@ class GaussianMixture(DensityModel):
 
     # ---- EM: closed-form steps -------------------------------------------------------------------
     @torch.no_grad()
-    def e_step(self, Z: torch.Tensor):
-        """(responsibilities (K, n), mean log-likelihood of Z in standardized space).
+    def e_step(self, Z: torch.Tensor, weight=None):
+        """(responsibilities (K, n), mean log-likelihood of Z in standardized space; weighted by the
+        rows' sample weights `weight` (n,) when given).
 
         Log-sum-exp written out, in place: the largest log-joint per row comes out before exp,
         so nothing overflows, and the exponentials are the unnormalized responsibilities.
@@ -79,12 +87,17 @@ class GaussianMixture(DensityModel):
         resp = joint.sub_(top).exp_()
         total = resp.sum(0, keepdim=True)
         resp.div_(total)
-        return resp, (total.log_() + top).mean()
+        log_likelihood = (total.log_() + top).squeeze(0)
+        if weight is None:
+            return resp, log_likelihood.mean()
+        weight = weight.to(log_likelihood.dtype)
+        return resp, (weight * log_likelihood).sum() / weight.sum()
 
     @torch.no_grad()
     def m_step(self, Z: torch.Tensor, resp: torch.Tensor) -> None:
         """Set weights, means and covariances to maximize the expected log-likelihood under the
-        responsibilities `resp` (K, n)."""
+        responsibilities `resp` (K, n). Weighted rows arrive as resp * sample weight: every sum
+        below is then a weighted one (the mixture weights' logits need no normalizing: softmax)."""
         # a component with no responsibility at all still gets finite parameters (as scikit-learn)
         nk = resp.sum(1) + 10 * torch.finfo(resp.dtype).eps
         means = (resp @ Z) / nk.unsqueeze(1)

@@ -9,6 +9,8 @@ gather (the cheaper choice for large data, measured in scripts/bench_scale.py).
 Under data parallelism (world_size > 1) every rank draws the same permutation and takes its
 contiguous part of each batch, with that part's share of the batch as a weight; one process
 gets weight None and the step loop scales nothing.
+Rows may carry sample weights (Split.weight, from derivtrain.Estimator's sample_weight): each
+batch hands out its rows' weights with them, for the loss's weighted mean; None when unweighted.
 """
 import torch
 
@@ -21,8 +23,9 @@ def rank_part(n: int, rank: int, world_size: int):
 
 class Batches:
     def __init__(self, X: torch.Tensor, targets: torch.Tensor, batch_size, generator: torch.Generator,
-                 rank: int = 0, world_size: int = 1, shuffle: str = "rows"):
+                 rank: int = 0, world_size: int = 1, shuffle: str = "rows", sample_weight=None):
         self.X, self.targets, self.generator, self.shuffle = X, targets, generator, shuffle
+        self.sample_weight = sample_weight
         self.rank, self.world_size = rank, world_size
         n = X.shape[0]
         self.batch_size = n if batch_size is None or batch_size >= n else int(batch_size)
@@ -34,28 +37,35 @@ class Batches:
     def _part(self, n: int):
         return rank_part(n, self.rank, self.world_size)
 
+    def _rows(self, start: int, stop: int):
+        w = self.sample_weight
+        return self.X[start:stop], self.targets[start:stop], None if w is None else w[start:stop]
+
     def epoch(self, skip: int = 0):
-        """Yields (X, targets, weight) for every step of one epoch, after the first `skip` batches
-        (a resumed epoch: the same permutation is drawn, the batches already done are passed over)."""
+        """Yields (X, targets, sample weights or None, share) for every step of one epoch, after the
+        first `skip` batches (a resumed epoch: the same permutation is drawn, the batches already
+        done are passed over)."""
         if self.full_batch:
             if skip:
                 return
             if self.world_size == 1:
-                yield self.X, self.targets, None
+                yield self.X, self.targets, self.sample_weight, None
             else:
-                start, stop, weight = self._part(self.X.shape[0])
-                yield self.X[start:stop], self.targets[start:stop], weight
+                start, stop, share = self._part(self.X.shape[0])
+                yield *self._rows(start, stop), share
             return
         if self.shuffle == "batches":
             yield from self._shuffled_blocks(skip)
             return
         order = torch.randperm(self.X.shape[0], generator=self.generator, device=self.X.device)
+        w = self.sample_weight
         for idx in order.split(self.batch_size)[skip:]:
-            weight = None
+            share = None
             if self.world_size > 1:
-                start, stop, weight = self._part(idx.shape[0])
+                start, stop, share = self._part(idx.shape[0])
                 idx = idx[start:stop]
-            yield self.X.index_select(0, idx), self.targets.index_select(0, idx), weight
+            yield (self.X.index_select(0, idx), self.targets.index_select(0, idx),
+                   None if w is None else w.index_select(0, idx), share)
 
     def _shuffled_blocks(self, skip: int):
         n_blocks = len(self)
@@ -64,8 +74,8 @@ class Batches:
         for block in order[skip:]:
             start = block * self.batch_size
             stop = min(start + self.batch_size, self.X.shape[0])
-            weight = None
+            share = None
             if self.world_size > 1:
-                lo, hi, weight = self._part(stop - start)
+                lo, hi, share = self._part(stop - start)
                 start, stop = start + lo, start + hi
-            yield self.X[start:stop], self.targets[start:stop], weight
+            yield *self._rows(start, stop), share

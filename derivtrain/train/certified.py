@@ -38,7 +38,7 @@ def fit_certified(ctx: FitContext) -> FitResult:
                           ctx.optim.max_dense, ctx.optim.hessian)
     y = problem.loss.prepare(ctx.targets(ctx.data.train))
     y = y.to(dtype) if y.is_floating_point() else y
-    c = row_weights(problem.loss, y, len(X), X.device).to(dtype)
+    c = row_weights(problem.loss, y, len(X), X.device, ctx.data.train.weight).to(dtype)
     T = _start(ctx, problem, dtype)
     kinked = problem.loss.nonsmooth or problem.penalty.has_l1
     method = InteriorPoint(problem, system, y, c, T) if kinked else None

@@ -16,7 +16,9 @@ class ChunkedBatches:
     full_batch = False  # refused for out-of-core data (derivtrain.config)
 
     def __init__(self, X, targets: torch.Tensor, batch_size: int, generator: torch.Generator,
-                 rank: int = 0, world_size: int = 1, shuffle: str = "rows"):
+                 rank: int = 0, world_size: int = 1, shuffle: str = "rows", sample_weight=None):
+        if sample_weight is not None:
+            raise ValueError("rows read from disk carry no sample weights (data=npy); weight rows in memory")
         self.X, self.targets, self.generator, self.shuffle = X, targets, generator, shuffle
         self.rank, self.world_size = rank, world_size
         self.batch_size = min(int(batch_size), len(X))
@@ -30,7 +32,8 @@ class ChunkedBatches:
         return sum(self._n_batches(c) for c in self.chunks)
 
     def epoch(self, skip: int = 0):
-        """Yields (X, targets, weight) for every step of one epoch after the first `skip` batches.
+        """Yields (X, targets, None, share) for every step of one epoch after the first `skip` batches
+        (None: out-of-core rows carry no sample weights; share: as in Batches).
         The random draws are the same whether or not a chunk is skipped, so a resumed epoch
         continues the permutation an uninterrupted one would have drawn."""
         device = self.generator.device
@@ -58,11 +61,11 @@ class ChunkedBatches:
                 if self.world_size > 1:
                     lo, hi, weight = rank_part(idx.shape[0], self.rank, self.world_size)
                     idx = idx[lo:hi]
-                yield X.index_select(0, idx), targets.index_select(0, idx), weight
+                yield X.index_select(0, idx), targets.index_select(0, idx), None, weight
             else:
                 lo, hi = item * self.batch_size, min((item + 1) * self.batch_size, X.shape[0])
                 weight = None
                 if self.world_size > 1:
                     a, b, weight = rank_part(hi - lo, self.rank, self.world_size)
                     lo, hi = lo + a, lo + b
-                yield X[lo:hi], targets[lo:hi], weight
+                yield X[lo:hi], targets[lo:hi], None, weight

@@ -18,16 +18,17 @@ from derivtrain.logging import log
 from derivtrain.train.fitting import FitContext, FitResult, finish
 
 
-def run_em(model, Z: torch.Tensor, max_iter: int, tol: float, on_iteration=None):
+def run_em(model, Z: torch.Tensor, max_iter: int, tol: float, on_iteration=None, weight=None):
     """EM from the model's current parameters: (log-likelihood per iteration, converged).
 
     Iteration i evaluates the current parameters (E-step) and, unless they have converged,
     moves them to the M-step's maximizer. The values are mean log-likelihoods in the model's
-    (standardized) space.
+    (standardized) space. `weight`: per-row sample weights (n,), or None; a row of weight w counts
+    as w copies of it: the M-step sees responsibilities times weights, the test a weighted mean.
     """
     history, previous = [], -math.inf
     for _ in range(max_iter):
-        resp, mean_ll = model.e_step(Z)
+        resp, mean_ll = model.e_step(Z, weight)
         value = mean_ll.item()  # the convergence test's one host sync per iteration
         history.append(value)
         if on_iteration is not None:
@@ -37,7 +38,7 @@ def run_em(model, Z: torch.Tensor, max_iter: int, tol: float, on_iteration=None)
         if abs(value - previous) < tol:
             return history, True
         previous = value
-        model.m_step(Z, resp)
+        model.m_step(Z, resp if weight is None else resp * weight.to(resp.dtype))
     return history, False
 
 
@@ -60,7 +61,7 @@ def fit_em(ctx: FitContext) -> FitResult:
             ctx.logger.log_scalars({f"em/log_likelihood/init_{start}": value + offset}, i)
             ctx.stop_point(i, i, fitted_by="em", converged=False)  # Ctrl-C/SIGTERM: these parameters, saved
 
-        history, converged = run_em(model, Z, optim_cfg.max_iter, optim_cfg.tol, on_iteration)
+        history, converged = run_em(model, Z, optim_cfg.max_iter, optim_cfg.tol, on_iteration, ctx.data.train.weight)
         log.info("EM start %d: %d iterations, log-likelihood %.4f%s", start, len(history),
                  history[-1] + offset, "" if converged else " (not converged: raise optim.max_iter)")
         final = history[-1] if math.isfinite(history[-1]) else -math.inf  # a failed start never wins

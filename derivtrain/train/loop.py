@@ -60,7 +60,7 @@ class GradientLoop:
         in_memory = isinstance(X, torch.Tensor)  # else out-of-core rows, read chunk by chunk
         self.batches = (Batches if in_memory else ChunkedBatches)(
             X, ctx.targets(ctx.data.train), trainer.batch_size, self.shuffle, self.distributed.rank,
-            self.distributed.world_size, trainer.shuffle)
+            self.distributed.world_size, trainer.shuffle, ctx.data.train.weight)
         # bf16 autocast: matrix products in bfloat16, losses and reductions stay float32 (a disabled
         # torch.autocast still costs ~1.5 us per step to enter, nullcontext ~0.15 us)
         # (a captured graph must not reuse autocast's cast cache across steps)
@@ -112,30 +112,30 @@ class GradientLoop:
 
     # ---- one step ----------------------------------------------------------------------------
     def _use_fused_objective(self, trainer) -> bool:
-        """Full batch in float32: the linear SVM's fused Function (derivtrain/losses/linear_svm.py),
-        chosen once here on the rows this process trains on."""
-        if not self.batches.full_batch or trainer.precision != "32":
+        """Full batch in float32, rows unweighted: the linear SVM's fused Function
+        (derivtrain/losses/linear_svm.py), chosen once here on the rows this process trains on."""
+        if not self.batches.full_batch or trainer.precision != "32" or self.batches.sample_weight is not None:
             return False
-        X, targets, _ = next(iter(self.batches.epoch()))  # full batch: no permutation is drawn
+        X, targets, _, _ = next(iter(self.batches.epoch()))  # full batch: no permutation is drawn
         return self.objective.use_full_batch(X, targets)
 
-    def loss_and_gradients(self, X, targets, weight=None):
+    def loss_and_gradients(self, X, targets, share=None, sample_weight=None):
         with self.autocast:
-            loss = self.objective.full_batch() if self.fused else self.objective(X, targets)
-        if weight is not None:  # data parallel: this rank's share of the batch (see distributed.py)
-            loss = loss * weight
+            loss = self.objective.full_batch() if self.fused else self.objective(X, targets, sample_weight)
+        if share is not None:  # data parallel: this rank's share of the batch (see distributed.py)
+            loss = loss * share
         loss.backward()
         self.distributed.sync_gradients(self.params)
         return loss
 
-    def step(self, X, targets, weight) -> torch.Tensor:
+    def step(self, X, targets, sample_weight, share) -> torch.Tensor:
         self.step_count += 1
         if self.graphed is not None:  # forward, backward, clipping and update in one replay
             return self.graphed(X, targets)
 
         def closure():
             self.optimizer.zero_grad(set_to_none=True)
-            return self.loss_and_gradients(X, targets, weight)
+            return self.loss_and_gradients(X, targets, share, sample_weight)
 
         if self.uses_closure:  # the line search must see the whole batch's loss on every rank
             return self.optimizer.step(lambda: self.distributed.global_loss(closure()))
@@ -184,9 +184,9 @@ class GradientLoop:
             self.epoch_start_state = self.shuffle.get_state()
             last_batch = len(self.batches) - 1
             loss = None
-            for batch_index, (X, targets, weight) in enumerate(self.batches.epoch(skip=self.skip_batches),
-                                                               start=self.skip_batches):
-                loss = self.step(X, targets, weight)
+            for batch_index, (X, targets, sample_weight, share) in enumerate(
+                    self.batches.epoch(skip=self.skip_batches), start=self.skip_batches):
+                loss = self.step(X, targets, sample_weight, share)
                 if self.step_count % self.log_every == 0:
                     self.log_point(loss, X, targets)
                 if stop_requests.signal_name and batch_index < last_batch:  # stop between two steps

@@ -97,13 +97,14 @@ def fit_newton(ctx: FitContext) -> FitResult:
     X = ctx.data.train.X.to(model.feature_mean.dtype)
     targets = ctx.targets(ctx.data.train)
     targets = targets.to(X.dtype) if targets.is_floating_point() else targets
+    weight = ctx.data.train.weight  # per-row sample weights (derivtrain.Estimator), or None
     params = [p for p in model.parameters() if p.requires_grad]
     dense = optim_cfg.hessian == "dense" or (optim_cfg.hessian == "auto"
                                              and sum(p.numel() for p in params) <= optim_cfg.max_dense)
-    stop = _StoppingTest(objective, X, targets, optim_cfg.tol)
+    stop = _StoppingTest(objective, X, targets, optim_cfg.tol, weight)
 
     def value() -> torch.Tensor:
-        return objective(X, targets)
+        return objective(X, targets, sample_weight=weight)
 
     steps, converged = 0, False
     while True:
@@ -144,10 +145,10 @@ class _StoppingTest:
     when the Newton decrement lambda^2 / 2 (the quadratic model's estimate of f - min f) is below
     optim.tol relative to |f|."""
 
-    def __init__(self, objective, X, targets, tol: float):
+    def __init__(self, objective, X, targets, tol: float, weight=None):
         from derivtrain.duality import has_dual
 
-        self.objective, self.X, self.targets, self.tol = objective, X, targets, tol
+        self.objective, self.X, self.targets, self.tol, self.weight = objective, X, targets, tol, weight
         self.certified = has_dual(objective)
         self.likelihood = has_log_likelihood(objective)
         self.gap = None
@@ -158,7 +159,7 @@ class _StoppingTest:
         from derivtrain.duality import certify
 
         with torch.no_grad():
-            self.gap = certify(self.objective, self.X, self.targets).relative_gap
+            self.gap = certify(self.objective, self.X, self.targets, sample_weight=self.weight).relative_gap
         return self.gap <= self.tol
 
     def scalars(self) -> dict:

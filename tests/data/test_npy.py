@@ -60,7 +60,7 @@ def test_splits_are_contiguous_and_cover_every_row():
 
 
 def _epoch_rows(batches, skip=0):
-    return [(X.clone(), t.clone()) for X, t, _ in batches.epoch(skip)]
+    return [(X.clone(), t.clone()) for X, t, _, _ in batches.epoch(skip)]
 
 
 @pytest.mark.parametrize("shuffle", ["rows", "batches"])
@@ -99,9 +99,9 @@ def test_ranks_split_every_batch_of_one_process(tmp_path, shuffle):
     rows = MappedRows(MappedNpy(save(tmp_path, X)), 0, n, torch.zeros(2), torch.ones(2), chunk_rows=100)
     make = lambda rank, world: ChunkedBatches(rows, torch.arange(n), 50, torch.Generator().manual_seed(1),
                                               rank=rank, world_size=world, shuffle=shuffle)
-    single = [t for _, t, _ in make(0, 1).epoch()]
+    single = [t for _, t, _, _ in make(0, 1).epoch()]
     parts = [list(make(r, 2).epoch()) for r in (0, 1)]
-    for whole, (_, t0, w0), (_, t1, w1) in zip(single, *parts):
+    for whole, (_, t0, _, w0), (_, t1, _, w1) in zip(single, *parts):
         assert torch.equal(torch.cat([t0, t1]), whole) and w0 + w1 == pytest.approx(1.0)
 
 

@@ -12,11 +12,11 @@ def params(model):
 def test_minibatches_cover_every_row_once_per_epoch():
     X = torch.arange(10.0).unsqueeze(1)
     batches = Batches(X, torch.arange(10), batch_size=4, generator=torch.Generator().manual_seed(0))
-    seen = torch.cat([xb[:, 0] for xb, _, _ in batches.epoch()])
+    seen = torch.cat([xb[:, 0] for xb, _, _, _ in batches.epoch()])
     assert len(batches) == 3 and sorted(seen.tolist()) == list(range(10))
     assert not torch.equal(seen, X[:, 0])  # shuffled
     full = Batches(X, torch.arange(10), batch_size=None, generator=torch.Generator())
-    (xb, _, weight), = list(full.epoch())
+    (xb, _, _, weight), = list(full.epoch())
     assert xb is X and weight is None  # full batch: the tensor itself, no copy
 
 
@@ -25,9 +25,9 @@ def test_ranks_split_every_batch_and_weight_their_share():
     parts = [list(Batches(X, torch.arange(10), 4, torch.Generator().manual_seed(0), rank, 2).epoch())
              for rank in (0, 1)]
     whole = list(Batches(X, torch.arange(10), 4, torch.Generator().manual_seed(0)).epoch())
-    for (a, _, wa), (b, _, wb), (full, _, _) in zip(*parts, whole):
+    for (a, _, _, wa), (b, _, _, wb), (full, _, _, _) in zip(*parts, whole):
         assert torch.equal(torch.cat([a, b]), full) and wa + wb == 1  # same permutation, disjoint halves
-    assert [w for _, _, w in parts[0]] == [0.5, 0.5, 0.5]
+    assert [w for _, _, _, w in parts[0]] == [0.5, 0.5, 0.5]
 
 
 def test_same_seed_same_parameters_and_other_seed_differs(tmp_path):
@@ -103,7 +103,7 @@ def test_checkpoint_every_n_epochs_writes_during_training(tmp_path):
 def test_batch_shuffling_hands_out_contiguous_views_in_a_new_order():
     X = torch.arange(10.0).unsqueeze(1)
     batches = Batches(X, torch.arange(10), 4, torch.Generator().manual_seed(0), shuffle="batches")
-    epochs = [[xb for xb, _, _ in batches.epoch()] for _ in range(6)]
+    epochs = [[xb for xb, _, _, _ in batches.epoch()] for _ in range(6)]
     for epoch in epochs:
         assert sorted(torch.cat(epoch)[:, 0].tolist()) == list(range(10))
         assert all(xb.untyped_storage().data_ptr() == X.untyped_storage().data_ptr() for xb in epoch)  # views

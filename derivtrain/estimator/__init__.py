@@ -1,0 +1,14 @@
+"""scikit-learn estimators over derivtrain's config groups (derivtrain.Estimator and one class per model).
+
+    base.py         Estimator: parameters as config groups and keys, fit / predict / score, tags
+    convenience.py  SVM, Logistic, Linear, Poisson, MLP, GMM: scikit-learn's parameter names; C vs alpha
+    configs.py      parameter names -> the CLI's composed, validated config (cached per parameter set)
+    arrays.py       fit's arrays -> the Data a fitter trains on (labels, weights, standardization)
+    fitting.py      one fit: objective, fitter, no run folder, quiet unless verbose
+
+Importing this package imports scikit-learn; `import derivtrain` does not (derivtrain.Estimator is lazy).
+"""
+from derivtrain.estimator.base import Estimator
+from derivtrain.estimator.convenience import GMM, MLP, SVM, Linear, Logistic, Poisson
+
+__all__ = ["Estimator", "GMM", "Linear", "Logistic", "MLP", "Poisson", "SVM"]
