@@ -95,6 +95,10 @@ def dual_value(problem: LinearProblem, theta, c, X, y) -> float:
     def value(s: float) -> float:
         return -s * loss_part - problem.penalty.conjugate(s * V).item()
 
+    if problem.penalty.r == 0:  # L2: g*(s V) = s^2 g*(V), the best s in closed form
+        quadratic = problem.penalty.conjugate(V).item()
+        best = min(scale, max(0.0, -loss_part / (2 * quadratic))) if quadratic > 0 else scale
+        return max(value(scale), value(best))
     return max(value(scale), value(_best_scale(value, scale)))
 
 
