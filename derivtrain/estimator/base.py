@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from derivtrain.estimator import arrays, configs
 from derivtrain.errors import UserError
 from derivtrain.estimator.configs import CHOICE_GROUPS, InvalidParameterError, Recipe, config_key
-from derivtrain.estimator.threads import threads_for
+from derivtrain.threads import threads_for
 
 
 @functools.lru_cache(maxsize=None)

@@ -18,7 +18,7 @@ from hydra.utils import get_object
 from omegaconf import OmegaConf
 
 from derivtrain.estimator.configs import InvalidParameterError
-from derivtrain.estimator.threads import threads_for
+from derivtrain.threads import threads_for
 from derivtrain.logging import NullLogger, log, make_logger
 from derivtrain.losses import Objective
 from derivtrain.losses.penalty import NoPenalty

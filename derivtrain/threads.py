@@ -1,4 +1,4 @@
-"""Small problems run on one thread.
+"""Small problems run on one thread (estimator fits and predictions, the certified solver).
 
 torch splits a matrix product over its intra-op thread pool, and a parallel region ends only when
 every thread has finished its part. For an estimator's typical rows that part is microseconds of
@@ -15,10 +15,10 @@ SMALL = 1 << 20  # numbers in X (rows x features): 8 MB of float64, a few ms of 
 
 
 @contextmanager
-def threads_for(n_numbers: int):
-    """One torch thread inside the block when the data hold fewer than SMALL numbers."""
+def threads_for(n_numbers: int, small: int = SMALL):
+    """One torch thread inside the block when the data hold fewer than `small` numbers."""
     before = torch.get_num_threads()
-    if n_numbers >= SMALL or before == 1:
+    if n_numbers >= small or before == 1:
         yield
         return
     torch.set_num_threads(1)
