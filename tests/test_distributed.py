@@ -50,7 +50,7 @@ def test_two_ranks_read_out_of_core_rows_like_one_process(tmp_path):
     np.save(tmp_path / "X.npy", X[order])
     np.save(tmp_path / "y.npy", y[order])
     args = [*COMMON, "data=npy", f"data.path={tmp_path / 'X.npy'}", f"data.target={tmp_path / 'y.npy'}",
-            "data.chunk_rows=128"]
+            "data.chunk_rows=128", "data.out_of_core=true"]
     proc = torchrun(*args, f"hydra.run.dir={tmp_path / 'two'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     single = subprocess.run([sys.executable, "-m", "derivtrain", *args, f"hydra.run.dir={tmp_path / 'one'}"],

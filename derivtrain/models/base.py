@@ -98,4 +98,8 @@ class LinearModel(Model):
         self.linear = nn.Linear(spec.n_features, n_outputs)
 
     def forward(self, X):
+        if X.layout == torch.sparse_csr:  # sparse rows (data=svmlight, data=npz): a hand-written backward
+            from derivtrain.models.sparse_linear import sparse_linear
+
+            return self.scores_of(sparse_linear(X, self.linear))
         return self.scores_of(self.linear(X))
