@@ -55,6 +55,25 @@ class NpyDataSchema(DataSchema):
 
 
 @dataclass
+class SvmlightDataSchema(DataSchema):
+    """Sparse rows in the svmlight/libsvm text format (derivtrain/data/svmlight.py), kept sparse."""
+    _target_: str = "derivtrain.data.svmlight.load_svmlight"
+    path: Optional[str] = None  # a file, a folder of files or a glob pattern; labels are each line's first field
+    task: str = "auto"  # auto | classification | regression
+    n_features: Optional[int] = None  # null: the largest feature index in the data
+    zero_based: str = "auto"  # auto (zero-based only if an index 0 appears) | true | false
+
+
+@dataclass
+class NpzDataSchema(DataSchema):
+    """A scipy sparse matrix saved by scipy.sparse.save_npz (derivtrain/data/npz.py), kept sparse."""
+    _target_: str = "derivtrain.data.npz.load_npz"
+    path: Optional[str] = None  # a .npz file, a folder of them or a glob pattern
+    target: Optional[str] = None  # a 1-D .npy, one value per row of all the files
+    task: str = "auto"  # auto | classification | regression
+
+
+@dataclass
 class SyntheticDataSchema(DataSchema):
     _target_: str = "derivtrain.data.synthetic.make_synthetic"
     task: str = "classification"
@@ -367,7 +386,7 @@ class SweepSchema:
 
 _SCHEMAS = {
     "data": {"bundled": BundledDataSchema, "csv": CsvDataSchema, "npy": NpyDataSchema,
-             "synthetic": SyntheticDataSchema, "blobs": BlobsDataSchema, "counts": CountsDataSchema},
+             "svmlight": SvmlightDataSchema, "npz": NpzDataSchema, "synthetic": SyntheticDataSchema, "blobs": BlobsDataSchema, "counts": CountsDataSchema},
     "model": {"linear": LinearModelSchema, "logistic": LogisticModelSchema, "svm": SVMModelSchema,
               "mlp": MLPModelSchema, "gmm": GaussianMixtureSchema, "gaussian": GaussianModelSchema,
               "poisson": PoissonModelSchema},
@@ -451,14 +470,7 @@ def validate(cfg) -> None:
         raise ConfigError(f"data.test_size + data.val_size = {d.test_size + d.val_size} leaves too little to train on")
     if "task" in d and d.task not in TASKS + (("auto",) if "path" in d else ()):
         raise choice_error("data.task", d.task, TASKS + (("auto",) if "path" in d else ()))
-    npy = "chunk_rows" in d
-    if "path" in d and d.path is None:
-        raise ConfigError(("data=npy needs data.path=<features.npy> and data.target=<targets.npy> " if npy
-                           else "data=csv needs data.path=<file.csv> and data.target=<column name> ")
-                          + "(data.target=null: no target, a density problem for model=gmm or model=gaussian)")
-    if "path" in d and d.target is None and d.task != "auto":
-        raise ConfigError(f"data.task={d.task} needs targets: set data.target=<targets.npy>" if npy else
-                          f"data.task={d.task} needs a target column: set data.target=<column name>")
+    _check_data_path(d)
     _check_folds(d)
     _positive("trainer.max_epochs", t.max_epochs)
     _positive("trainer.batch_size", t.batch_size)
@@ -522,8 +534,55 @@ def validate(cfg) -> None:
         raise choice_error("data.out_of_core", d.out_of_core, ("auto", "true", "false"))
     if reads_out_of_core(d):
         _check_out_of_core(d, t, o, fitter)
+    if sparse_data(d):
+        _check_sparse(cfg, fitter)
     if fitter != "gradient":
         _check_full_batch_method(o, t, fitter)
+
+
+def _check_data_path(d) -> None:
+    """data.path (and data.target) for the options that read the user's files."""
+    npy = "chunk_rows" in d
+    if sparse_data(d):
+        if d.path is None:
+            raise ConfigError(f"data={'svmlight' if 'zero_based' in d else 'npz'} needs data.path=<file, folder or "
+                              "glob>" + ("" if "zero_based" in d else " and data.target=<targets.npy>"))
+        if "target" in d and d.target is None:
+            raise ConfigError("data=npz needs data.target=<targets.npy> (one value per row)")
+        return
+    if "path" in d and d.path is None:
+        raise ConfigError(("data=npy needs data.path=<features.npy> and data.target=<targets.npy> " if npy
+                           else "data=csv needs data.path=<file.csv> and data.target=<column name> ")
+                          + "(data.target=null: no target, a density problem for model=gmm or model=gaussian)")
+    if "path" in d and d.target is None and d.task != "auto":
+        raise ConfigError(f"data.task={d.task} needs targets: set data.target=<targets.npy>" if npy else
+                          f"data.task={d.task} needs a target column: set data.target=<column name>")
+
+
+def sparse_data(d) -> bool:
+    """Whether the data option keeps its features sparse (data=svmlight, data=npz)."""
+    return str(d.get("_target_", "")).endswith((".load_svmlight", ".load_npz"))
+
+
+def _check_sparse(cfg, fitter: str) -> None:
+    """Sparse rows feed linear models only, through paths that keep them sparse."""
+    from hydra.utils import get_class
+
+    from derivtrain.models.base import LinearModel
+
+    t, option = cfg.trainer, "data=" + ("svmlight" if "zero_based" in cfg.data else "npz")
+    model_cls = get_class(cfg.model._target_)
+    if not (isinstance(model_cls, type) and issubclass(model_cls, LinearModel)):
+        raise ConfigError(f"{option} keeps the features sparse, for linear models: use model=svm, logistic, "
+                          f"linear or poisson, not {model_cls.__name__}")
+    if str(t.precision) != "32" or t.cuda_graph or t.compile:
+        raise ConfigError(f"{option}: sparse rows train in float32 without torch.compile or CUDA graphs; drop "
+                          "trainer.precision=bf16, trainer.compile and trainer.cuda_graph")
+    if cfg.analysis.method != "none":
+        raise ConfigError(f"{option}: sensitivity analysis needs dense rows; use analysis=none")
+    if str(cfg.data.get("zero_based", "auto")).lower() not in ("auto", "true", "false"):
+        raise choice_error("data.zero_based", cfg.data.zero_based, ("auto", "true", "false"))
+    _positive("data.n_features", cfg.data.get("n_features"))
 
 
 def _check_folds(d) -> None:

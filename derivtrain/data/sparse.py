@@ -53,8 +53,8 @@ def rows_between(X: torch.Tensor, start: int, stop: int) -> torch.Tensor:
     """Rows [start, stop) of X; for CSR, views of its arrays (one host read of two row pointers)."""
     if not is_sparse(X):
         return X[start:stop]
-    crow = X.crow_indices()
-    lo, hi = crow[[start, stop]].tolist()
+    crow, stop = X.crow_indices(), max(start, min(stop, X.shape[0]))
+    lo, hi = int(crow[start]), int(crow[stop])
     return csr(crow[start:stop + 1] - lo, X.col_indices()[lo:hi], X.values()[lo:hi], X.shape[1])
 
 

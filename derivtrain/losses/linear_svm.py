@@ -113,7 +113,7 @@ class FullBatchLinearSVM:
 
     def ready(self, X: torch.Tensor, targets: torch.Tensor) -> bool:
         """Whether X is the full batch seen before (preparing the feature-major copy if needed)."""
-        if X.requires_grad or X.dim() != 2 or _autocast_on(X.device.type):
+        if X.layout != torch.strided or X.requires_grad or X.dim() != 2 or _autocast_on(X.device.type):
             return False
         if self._prepared is not None:
             X0, t0, versions = self._prepared

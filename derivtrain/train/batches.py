@@ -9,8 +9,13 @@ gather (the cheaper choice for large data, measured in scripts/bench_scale.py).
 Under data parallelism (world_size > 1) every rank draws the same permutation and takes its
 contiguous part of each batch, with that part's share of the batch as a weight; one process
 gets weight None and the step loop scales nothing.
+Sparse rows (a CSR tensor) are gathered and sliced by derivtrain/data/sparse.py (torch has no
+index_select for CSR): shuffle="batches" costs nothing per batch there either, shuffle="rows"
+one gather of the batch's nonzeros.
 """
 import torch
+
+from derivtrain.data.sparse import rows_between, take_rows
 
 
 def rank_part(n: int, rank: int, world_size: int):
@@ -44,7 +49,7 @@ class Batches:
                 yield self.X, self.targets, None
             else:
                 start, stop, weight = self._part(self.X.shape[0])
-                yield self.X[start:stop], self.targets[start:stop], weight
+                yield rows_between(self.X, start, stop), self.targets[start:stop], weight
             return
         if self.shuffle == "batches":
             yield from self._shuffled_blocks(skip)
@@ -55,7 +60,7 @@ class Batches:
             if self.world_size > 1:
                 start, stop, weight = self._part(idx.shape[0])
                 idx = idx[start:stop]
-            yield self.X.index_select(0, idx), self.targets.index_select(0, idx), weight
+            yield take_rows(self.X, idx), self.targets.index_select(0, idx), weight
 
     def _shuffled_blocks(self, skip: int):
         n_blocks = len(self)
@@ -68,4 +73,4 @@ class Batches:
             if self.world_size > 1:
                 lo, hi, weight = self._part(stop - start)
                 start, stop = start + lo, start + hi
-            yield self.X[start:stop], self.targets[start:stop], weight
+            yield rows_between(self.X, start, stop), self.targets[start:stop], weight
