@@ -62,7 +62,7 @@ def set_up(cfg, run_dir: Path) -> Session:
     distributed = make_distributed(cfg.trainer, device)  # one process unless torchrun + trainer=ddp
     seed_everything(cfg.trainer.seed)
 
-    data = build_data(cfg.data, device, seed=cfg.trainer.seed)
+    data = build_data(cfg.data, device, seed=cfg.trainer.seed, distributed=distributed)  # ddp: this rank's rows
     if resume_state is not None:
         check_resumable(resume_state, data.spec, cfg.trainer.resume)
     objective = build_objective(cfg, data)
@@ -126,7 +126,7 @@ def build_objective(cfg, data) -> Objective:
     model.set_standardization(data.feature_mean.cpu(), data.feature_scale.cpu())
     model.probability_link = getattr(loss, "probability_link", None)
     # n_train: the SVM's C (scikit-learn's) becomes the penalty strength alpha = 1/(C n_train)
-    return Objective(model.to(data.feature_mean.device), loss, penalty, n_train=len(data.train))
+    return Objective(model.to(data.feature_mean.device), loss, penalty, n_train=data.train.total_rows)
 
 
 def check_resumable(state: dict, spec, source) -> None:

@@ -18,9 +18,7 @@ import warnings
 import numpy as np
 import torch
 
-# torch announces CSR's "beta state" and its invariant checks on the first CSR tensor it builds
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+_announced = False  # torch warns once a process that CSR support is in "beta state"
 
 
 def is_sparse(X) -> bool:
@@ -28,7 +26,15 @@ def is_sparse(X) -> bool:
 
 
 def csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, n_columns: int) -> torch.Tensor:
-    return torch.sparse_csr_tensor(crow, col, values, size=(len(crow) - 1, n_columns))
+    """A CSR tensor from its arrays (built by the helpers here: no invariant checks)."""
+    global _announced
+    size = (len(crow) - 1, n_columns)
+    if _announced:
+        return torch.sparse_csr_tensor(crow, col, values, size=size, check_invariants=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        _announced = True
+        return torch.sparse_csr_tensor(crow, col, values, size=size, check_invariants=False)
 
 
 def from_scipy(A, device=None, dtype=torch.float32) -> torch.Tensor:

@@ -20,6 +20,8 @@ from derivtrain.data.shards import OneProcess, expand_paths
 from derivtrain.data.table import Table, infer_task
 from derivtrain.errors import DataError
 
+_WIDEST = 2 ** 31 - 1
+
 
 def load_svmlight(path: str, task: str = "auto", n_features: Optional[int] = None, zero_based: str = "auto",
                   comm=None) -> Table:
@@ -70,12 +72,16 @@ def byte_share(files: list, rank: int, world_size: int) -> list:
 def _read(file, offset: int, length: int, path: str):
     from sklearn.datasets import load_svmlight_file  # lazy: scikit-learn loads only for this data
 
+    # a byte range needs a width up front: the widest index 32 bits hold, cut to the largest seen below
+    width = None if offset == 0 and length == -1 else _WIDEST
     try:
-        X, y = load_svmlight_file(str(file), dtype=np.float32, zero_based=True, offset=offset, length=length)
+        X, y = load_svmlight_file(str(file), n_features=width, dtype=np.float32, zero_based=True, offset=offset,
+                                  length=length)
     except (ValueError, RuntimeError) as err:
         raise DataError(f"data.path={path}: {file.name} is not in the svmlight/libsvm format "
                         f"(`label index:value ...` a line): {err}") from None
-    return X.tocsr(), y
+    X = X.tocsr()
+    return _widen(X, int(X.indices.max()) + 1 if X.nnz else 0), y
 
 
 def _widen(A, width: int):

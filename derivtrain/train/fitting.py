@@ -91,7 +91,8 @@ def objective_report(ctx: FitContext, train_loss: float, result: FitResult) -> d
     objective = ctx.objective
     report = {"train/objective": train_loss + objective.penalty_value()}
     known = result.certificate.dual if result.certificate is not None else None
-    certificate = certify(objective, ctx.data.train.X, ctx.targets(ctx.data.train), dual=known)
+    certificate = certify(objective, ctx.data.train.X, ctx.targets(ctx.data.train), dual=known,
+                          reduce=ctx.distributed)
     fitter_converged, tol = result.converged, ctx.optim.get("tol")
     if certificate is not None:
         report["train/objective"] = certificate.primal

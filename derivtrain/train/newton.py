@@ -86,16 +86,20 @@ def conjugate_gradient(hvp, g: torch.Tensor) -> torch.Tensor:
     return d
 
 
-def newton_direction(f: torch.Tensor, params, dense: bool):
-    """(gradient, Newton direction) of the objective value `f` at the current parameters."""
-    g = _flat(torch.autograd.grad(f, params, create_graph=True))  # a graph: g is differentiated again
+def newton_direction(f: torch.Tensor, params, dense: bool, total=lambda t: t):
+    """(gradient, Newton direction) of the objective value `f` at the current parameters. `total`
+    sums over ranks (trainer=ddp: f is this rank's weighted share; its gradient, Hessian and
+    Hessian-vector products are summed, one all-reduce each)."""
+    g_local = _flat(torch.autograd.grad(f, params, create_graph=True))  # a graph: differentiated again
+    g = total(g_local.detach())
     if dense:
-        return g.detach(), solve_damped(dense_hessian(g, params), g.detach())
+        return g, solve_damped(total(dense_hessian(g_local, params)), g)
 
     def hvp(v):
-        return _flat(torch.autograd.grad(g, params, grad_outputs=v, retain_graph=True, materialize_grads=True))
+        return total(_flat(torch.autograd.grad(g_local, params, grad_outputs=v, retain_graph=True,
+                                               materialize_grads=True)))
 
-    return g.detach(), conjugate_gradient(hvp, g.detach())
+    return g, conjugate_gradient(hvp, g)
 
 
 def fit_newton(ctx: FitContext) -> FitResult:
@@ -110,17 +114,21 @@ def fit_newton(ctx: FitContext) -> FitResult:
     params = [p for p in model.parameters() if p.requires_grad]
     dense = optim_cfg.hessian == "dense" or (optim_cfg.hessian == "auto"
                                              and sum(p.numel() for p in params) <= optim_cfg.max_dense)
-    stop = _StoppingTest(objective, X, targets, optim_cfg.tol)
+    stop = _StoppingTest(objective, X, targets, optim_cfg.tol, ctx.distributed)
+    train = ctx.data.train
+    share = len(train) / train.total_rows  # trainer=ddp: this rank's rows' part of the mean
+    total = ctx.distributed.all_sum
 
     def value() -> torch.Tensor:
-        return objective(X, targets)
+        f = objective(X, targets)
+        return f * share if share != 1 else f
 
     steps, converged = 0, False
     while True:
         f = value()
-        g, direction = newton_direction(f, params, dense)
+        g, direction = newton_direction(f, params, dense, total)
         slope = (g @ direction).item()  # -lambda^2: lambda is the Newton decrement
-        f0, predicted_decrease = f.item(), -slope / 2  # lambda^2 / 2, the estimated f - min f
+        f0, predicted_decrease = total(f.detach()).item(), -slope / 2  # lambda^2 / 2, the estimated f - min f
         converged = stop.done(f0, predicted_decrease)
         scalars = {"train/objective": f0, "newton/predicted_decrease": predicted_decrease, **stop.scalars()}
         if stop.likelihood:
@@ -130,7 +138,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
             break
         if steps == optim_cfg.max_iter:
             break
-        step_size = _line_search(params, direction, value, f0, slope)
+        step_size = _line_search(params, direction, lambda: total(value()), f0, slope)
         if step_size == 0.0:  # no decrease along a descent direction: rounding decides, stop here
             log.warning("Newton's line search found no decrease (predicted %.3g): the objective's "
                         "rounding error exceeds optim.tol=%g", predicted_decrease, optim_cfg.tol)
@@ -151,10 +159,10 @@ class _StoppingTest:
     when the Newton decrement lambda^2 / 2 (the quadratic model's estimate of f - min f) is below
     optim.tol relative to |f|."""
 
-    def __init__(self, objective, X, targets, tol: float):
+    def __init__(self, objective, X, targets, tol: float, reduce=None):
         from derivtrain.duality import has_dual
 
-        self.objective, self.X, self.targets, self.tol = objective, X, targets, tol
+        self.objective, self.X, self.targets, self.tol, self.reduce = objective, X, targets, tol, reduce
         self.certified = has_dual(objective)
         self.likelihood = has_log_likelihood(objective)
         self.gap = None
@@ -165,7 +173,7 @@ class _StoppingTest:
         from derivtrain.duality import certify
 
         with torch.no_grad():
-            self.gap = certify(self.objective, self.X, self.targets).relative_gap
+            self.gap = certify(self.objective, self.X, self.targets, reduce=self.reduce).relative_gap
         return self.gap <= self.tol
 
     def scalars(self) -> dict:
