@@ -123,7 +123,7 @@ def _shared_run_folder(args) -> list:
     rank 0 writes Hydra's .hydra/ there.
     """
     resume = next((a.split("=", 1)[1] for a in args if a.startswith("trainer.resume=")), None)
-    if resume and Path(resume).is_dir() and not any(a.startswith("hydra.run.dir=") for a in args):
+    if resume and resume != "auto" and Path(resume).is_dir() and not any(a.startswith("hydra.run.dir=") for a in args):
         args = [*args, f"hydra.run.dir={resume}"]  # a resumed run goes on in its own folder
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "-m" in args or "--multirun" in args:
         return args
@@ -148,7 +148,7 @@ def _refuse_to_overwrite(args) -> None:
         folder = Path(value)
         if key in ("hydra.run.dir", "hydra.sweep.dir"):
             _check_writable(key, folder)
-        if key == "hydra.run.dir" and value in resumed:
+        if key == "hydra.run.dir" and (value in resumed or "auto" in resumed):
             continue  # continuing a run in its own folder is the point
         if key == "hydra.run.dir" and ((folder / "metrics.json").exists() or (folder / "checkpoints").exists()):
             raise UserError(f"hydra.run.dir={folder} already holds a run; pick a new folder "

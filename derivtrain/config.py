@@ -290,7 +290,7 @@ class TrainerSchema:
     on_nonfinite: str = "stop"  # stop | skip_step: what a NaN/Inf loss or gradient does
     keep_checkpoints: int = 2  # step files kept beside last.pt (an unreadable last.pt falls back to them)
     gradient_clip_norm: Optional[float] = None
-    resume: Optional[str] = None  # a run folder or a checkpoint file to continue from
+    resume: Optional[str] = None  # a run folder or checkpoint file to continue from; auto: this run's own, if any
     progress_bar: str = "auto"  # auto (on a terminal) | true | false
     shuffle: str = "rows"  # rows (new row order each epoch) | batches (contiguous batches, new batch order)
     precision: str = "32"  # 32 | bf16 (autocast: matrix products in bfloat16)

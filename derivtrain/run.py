@@ -54,7 +54,7 @@ def run(cfg, run_dir) -> dict:
 
 def set_up(cfg, run_dir: Path) -> Session:
     validate(cfg)  # configuration errors surface before any tensor is built
-    resume_state = load_checkpoint(cfg.trainer.resume) if cfg.trainer.resume else None
+    resume_state = resume_from(cfg.trainer.resume, run_dir)
     device = local_device(resolve_device(cfg.trainer.device))
     if cfg.trainer.cuda_graph and device.type != "cuda":
         raise ConfigError(f"trainer.cuda_graph=true needs a CUDA device, but this run trains on {device}; "
@@ -127,6 +127,20 @@ def build_objective(cfg, data) -> Objective:
     model.probability_link = getattr(loss, "probability_link", None)
     # n_train: the SVM's C (scikit-learn's) becomes the penalty strength alpha = 1/(C n_train)
     return Objective(model.to(data.feature_mean.device), loss, penalty, n_train=data.train.total_rows)
+
+
+def resume_from(setting, run_dir: Path) -> dict | None:
+    """The checkpoint to continue from: trainer.resume=<folder or file>, or auto: this run's own
+    last checkpoint if it has one (a job restarted after losing a node: torchrun --max-restarts,
+    a SLURM requeue), else none (a fresh start)."""
+    if not setting:
+        return None
+    if setting != "auto":
+        return load_checkpoint(setting)
+    if not any((run_dir / "checkpoints").glob("*.pt")):
+        return None
+    log.info("trainer.resume=auto: continuing from %s", run_dir / "checkpoints")
+    return load_checkpoint(run_dir)
 
 
 def check_resumable(state: dict, spec, source) -> None:

@@ -17,6 +17,7 @@ from derivtrain.data.split import fold_indices, split_indices
 from derivtrain.data.standardize import dense_moments, sparse_moments, standardization
 from derivtrain.data.table import Data, Split
 from derivtrain.errors import DataError
+from derivtrain.logging import log
 
 
 def build_in_memory(table, y: np.ndarray, spec, data_cfg, device: torch.device, seed: int, comm) -> Data:
@@ -26,9 +27,12 @@ def build_in_memory(table, y: np.ndarray, spec, data_cfg, device: torch.device, 
     for name, rows in splits.items():
         positions = held_positions(rows, comm.rank, comm.world_size, table.held_rows)
         mine[name] = (positions, rows[positions])
-    if comm.world_size > 1 and len(mine["train"][0]) == 0:
-        raise DataError(f"rank {comm.rank} holds none of the {len(splits['train'])} training rows; "
-                        "use fewer ranks or more data")
+    if comm.world_size > 1:
+        if len(mine["train"][0]) == 0:
+            raise DataError(f"rank {comm.rank} holds none of the {len(splits['train'])} training rows; "
+                            "use fewer ranks or more data")
+        log.info("rank %d of %d holds %d of the %d training rows", comm.rank, comm.world_size,
+                 len(mine["train"][0]), len(splits["train"]))
     d = spec.n_features
     if data_cfg.standardize:
         mean, scale = standardization(source.moments(mine["train"][1]), source.sparse, comm)

@@ -106,6 +106,9 @@ class DataParallel(SingleProcess):
 
     def close(self) -> None:
         if dist.is_initialized():
+            # every rank past its last collective before any tears the group down (gloo's worker
+            # threads otherwise may still hold a peer's connection: a rare abort at exit)
+            dist.barrier()
             dist.destroy_process_group()
 
 
