@@ -22,18 +22,30 @@ def torchrun(*args, cwd):
 
 @pytest.mark.slow
 def test_two_ranks_one_folder_same_parameters_as_one_process(tmp_path):
-    proc = torchrun(*COMMON, cwd=tmp_path)
+    """Sparse rows in 3 svmlight files: each rank reads its share of the bytes and holds those rows;
+    minibatches of the whole split's permutation, gradients summed: one process's run."""
+    import numpy as np
+    from sklearn.datasets import dump_svmlight_file, load_digits
+
+    from tests.conftest import run_main
+
+    X, y = load_digits(return_X_y=True)
+    (tmp_path / "parts").mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(y)), 3)):
+        dump_svmlight_file(X[part], y[part], str(tmp_path / "parts" / f"part{i}.svm"))
+    args = ["data=svmlight", f"data.path={tmp_path / 'parts'}", "model=svm", "optim=sgd", "trainer.batch_size=64",
+            "trainer.max_epochs=2", "logger=none"]
+    proc = torchrun(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     runs = [p.parent for p in tmp_path.glob("outputs/*/*/metrics.json")]
     assert len(runs) == 1 and len(list(tmp_path.glob("outputs/*/*"))) == 1  # one folder for both ranks
     assert proc.stdout.count("test/accuracy") == 1  # rank 0 reports
-    assert json.loads((runs[0] / "metrics.json").read_text())["test/accuracy"] >= 0.94
+    assert "rank 1 of 2 holds" in proc.stderr
+    assert json.loads((runs[0] / "metrics.json").read_text())["test/accuracy"] >= 0.9
 
-    single = subprocess.run([sys.executable, "-m", "derivtrain", *COMMON, f"hydra.run.dir={tmp_path / 'one'}"],
-                            capture_output=True, text=True, cwd=REPO)
+    single = run_main(*args, f"hydra.run.dir={tmp_path / 'one'}")
     assert single.returncode == 0, single.stderr
-    two = torch.load(runs[0] / "checkpoints" / "last.pt", weights_only=True)["model"]
-    one = torch.load(tmp_path / "one" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    two, one = _parameters(runs[0]), _parameters(tmp_path / "one")
     for name in one:
         assert torch.allclose(one[name], two[name], atol=1e-5, rtol=0), name
     assert two["linear.weight"].abs().sum() > 0
@@ -136,26 +148,3 @@ def test_two_nodes_rendezvous_into_one_run_equal_to_one_process(cancer_npy, cert
     folder, _ = certified_runs
     for name, value in _parameters(folder / "two").items():
         assert torch.equal(_parameters(runs[0])[name], value), name
-
-
-@pytest.mark.slow
-def test_two_ranks_read_their_share_of_svmlight_files_like_one_process(tmp_path):
-    import numpy as np
-    from sklearn.datasets import dump_svmlight_file, load_digits
-
-    from tests.conftest import run_main
-
-    X, y = load_digits(return_X_y=True)
-    (tmp_path / "parts").mkdir()
-    for i, part in enumerate(np.array_split(np.arange(len(y)), 3)):  # 3 files: ranks share bytes, not files
-        dump_svmlight_file(X[part], y[part], str(tmp_path / "parts" / f"part{i}.svm"))
-    args = ["data=svmlight", f"data.path={tmp_path / 'parts'}", "model=svm", "optim=sgd", "trainer.batch_size=128",
-            "trainer.max_epochs=2", "logger=none"]
-    two = torchrun(*args, f"hydra.run.dir={tmp_path / 'two'}", cwd=tmp_path)
-    assert two.returncode == 0, two.stderr
-    assert "rank 1 of 2 holds" in two.stderr
-    one = run_main(*args, f"hydra.run.dir={tmp_path / 'one'}")
-    assert one.returncode == 0, one.stderr
-    for name, value in _parameters(tmp_path / "one").items():
-        torch.testing.assert_close(_parameters(tmp_path / "two")[name], value, atol=1e-5, rtol=0, msg=name)
-    assert json.loads((tmp_path / "two" / "metrics.json").read_text())["test/accuracy"] >= 0.9
