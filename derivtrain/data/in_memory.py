@@ -19,6 +19,9 @@ from derivtrain.data.table import Data, Split
 from derivtrain.errors import DataError
 from derivtrain.logging import log
 
+_CHUNK_ROWS = 65536  # rows of a .npy copied at a time
+_NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
+
 
 def build_in_memory(table, y: np.ndarray, spec, data_cfg, device: torch.device, seed: int, comm) -> Data:
     source = _Source(table)
@@ -40,7 +43,7 @@ def build_in_memory(table, y: np.ndarray, spec, data_cfg, device: torch.device, 
         mean, scale = np.zeros(d), np.ones(d)
     mean_t = torch.as_tensor(mean, dtype=torch.float32)
     scale_t = torch.as_tensor(scale, dtype=torch.float32)
-    y_all = torch.as_tensor(y, dtype=torch.int64 if spec.classes else torch.float32)
+    y_type = torch.int64 if spec.classes else torch.float32
 
     def part(name):
         positions, rows = mine[name]
@@ -48,7 +51,7 @@ def build_in_memory(table, y: np.ndarray, spec, data_cfg, device: torch.device, 
         shard = None
         if comm.world_size > 1:
             shard = SplitShard(torch.as_tensor(positions, device=device), len(splits[name]), comm)
-        return Split(X=X, y=y_all[torch.as_tensor(rows)].to(device), shard=shard)
+        return Split(X=X, y=torch.as_tensor(y[rows], dtype=y_type).to(device), shard=shard)
 
     has_val = len(splits["val"]) > 0
     return Data(spec=spec, train=part("train"), val=part("val") if has_val else None, test=part("test"),
@@ -93,15 +96,18 @@ class _Source:
         self.sparse = hasattr(self.X, "tocsr")  # a scipy sparse matrix
         self.mapped = isinstance(self.X, MappedNpy)
 
-    def numpy_rows(self, rows: np.ndarray) -> np.ndarray:
-        """Rows as they are stored (dense), for the moments."""
+    def numpy_rows(self, rows: np.ndarray, dtype=None) -> np.ndarray:
+        """Rows as a numpy array of their own (in `dtype`, default as stored). A .npy's rows are read
+        a chunk at a time and each chunk's pages released once copied: the file never sits in this
+        process beside its copy."""
         if not self.mapped:
-            return self.X[rows - self.offset]
-        if len(rows) == 0:
-            return np.zeros((0, self.X.shape[1]))
-        lo, hi = int(rows.min()), int(rows.max()) + 1
-        out = self.X.rows(lo, hi).numpy()[rows - lo]  # a copy
-        self.X.release(lo, hi)  # the pages leave this process once read (data=npy: read-only mapping)
+            return self.X[rows - self.offset] if dtype is None else self.X[rows - self.offset].astype(dtype)
+        out = np.empty((len(rows), self.X.shape[1]), dtype=dtype or _NUMPY[self.X.dtype])
+        for a in range(0, len(rows), _CHUNK_ROWS):
+            part = rows[a:a + _CHUNK_ROWS]
+            lo, hi = int(part.min()), int(part.max()) + 1
+            out[a:a + len(part)] = self.X.rows(lo, hi).numpy()[part - lo]
+            self.X.release(lo, hi)  # data=npy: a read-only mapping, the file keeps the rows
         return out
 
     def moments(self, rows: np.ndarray):
@@ -116,9 +122,10 @@ class _Source:
             if not np.isfinite(A.data).all():
                 raise DataError("the features contain NaN or infinite values; clean or drop those rows first")
             X = from_scipy(A)
-            X.values().div_(scale.index_select(0, X.col_indices().long()))
+            X.values().div_(scale.index_select(0, X.col_indices()))
             return X
-        X = torch.as_tensor(np.ascontiguousarray(self.numpy_rows(rows)), dtype=torch.float32)
+        X = torch.as_tensor(self.numpy_rows(rows, np.float32) if self.mapped else self.X[rows - self.offset],
+                            dtype=torch.float32)
         bad = ~torch.isfinite(X).all(dim=1) if self.mapped else None  # numpy tables are checked whole
         if bad is not None and bad.any():
             raise DataError(f"{self.X.path}: row {rows[bad.numpy()].min()} has NaN or infinite features; "

@@ -29,8 +29,9 @@ class ShardedBatches:
         self.full_batch = self.batch_size == total
         device = positions.device
         # position -> this rank's row (-1: another rank's)
-        self.local_of = torch.full((total,), -1, dtype=torch.int64, device=device)
-        self.local_of[positions] = torch.arange(len(positions), device=device)
+        index = torch.int32 if total < 2 ** 31 else torch.int64
+        self.local_of = torch.full((total,), -1, dtype=index, device=device)
+        self.local_of[positions] = torch.arange(len(positions), dtype=index, device=device)
 
     def __len__(self) -> int:
         return -(-self.total // self.batch_size)
@@ -52,7 +53,7 @@ class ShardedBatches:
         order = torch.randperm(self.total, generator=self.generator, device=self.X.device)
         local = self.local_of.index_select(0, order)
         held_at = torch.nonzero(local >= 0).squeeze(1)  # where in the permutation this rank's rows are
-        rows = local.index_select(0, held_at)
+        rows = local.index_select(0, held_at).long()
         bounds = torch.arange(0, self.total + self.batch_size, self.batch_size, device=held_at.device).clamp_max(self.total)
         cuts = torch.searchsorted(held_at, bounds).tolist()
         for b in range(skip, len(self)):
