@@ -60,7 +60,8 @@ def peaks(data_args: list, ranks: int, run_dir: Path) -> dict:
     args = ["data=npy", *data_args, "data.out_of_core=false", "model=svm", "optim=sgd", "trainer.batch_size=4096",
             "trainer.max_epochs=1", "trainer.val_every_n_epochs=0", "logger=none", f"hydra.run.dir={run_dir}"]
     repo = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}"]
                 if ranks > 1 else [sys.executable])
     child = Path(run_dir).with_suffix(".py")

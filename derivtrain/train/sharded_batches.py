@@ -54,7 +54,8 @@ class ShardedBatches:
         local = self.local_of.index_select(0, order)
         held_at = torch.nonzero(local >= 0).squeeze(1)  # where in the permutation this rank's rows are
         rows = local.index_select(0, held_at).long()
-        bounds = torch.arange(0, self.total + self.batch_size, self.batch_size, device=held_at.device).clamp_max(self.total)
+        bounds = torch.arange(0, self.total + self.batch_size, self.batch_size, device=held_at.device)
+        bounds = bounds.clamp_max(self.total)
         cuts = torch.searchsorted(held_at, bounds).tolist()
         for b in range(skip, len(self)):
             idx = rows[cuts[b]:cuts[b + 1]]

@@ -89,7 +89,8 @@ def _sparse_and_dense(cfg):
     return data, dense
 
 
-@pytest.mark.parametrize("model, overrides", [("svm", ()), ("logistic", ("regularizer=l1", "regularizer.strength=0.01"))])
+@pytest.mark.parametrize("model, overrides",
+                         [("svm", ()), ("logistic", ("regularizer=l1", "regularizer.strength=0.01"))])
 def test_certified_solver_on_sparse_rows_finds_the_dense_rows_optimum(tmp_path, model, overrides):
     from derivtrain.logging import NullLogger
     from derivtrain.run import build_objective
