@@ -6,9 +6,10 @@ shuffle="rows" draws a new permutation of rows every epoch and gathers each batc
 (index_select: a random read per row); shuffle="batches" cuts the rows, already shuffled once
 by the split, into contiguous batches and only permutes their order: every batch is a view, no
 gather (the cheaper choice for large data, measured in scripts/bench_scale.py).
-Under data parallelism (world_size > 1) every rank draws the same permutation and takes its
-contiguous part of each batch, with that part's share of the batch as a weight; one process
-gets weight None and the step loop scales nothing.
+Where every rank holds every row (world_size > 1 here) every rank draws the same permutation and
+takes its contiguous part of each batch, with that part's share of the batch as a weight; one
+process gets weight None and the step loop scales nothing. (A run under trainer=ddp gives each
+rank only its own rows: derivtrain/train/sharded_batches.py.)
 Sparse rows (a CSR tensor) are gathered and sliced by derivtrain/data/sparse.py (torch has no
 index_select for CSR): shuffle="batches" costs nothing per batch there either, shuffle="rows"
 one gather of the batch's nonzeros.
