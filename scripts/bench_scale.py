@@ -177,7 +177,8 @@ def main():
     parser.add_argument("--sparse", action="store_true", help="the sparse case (scripts/scale_sparse.py)")
     parser.add_argument("--nnz", type=int, default=50, help="--sparse: nonzeros a row")
     parser.add_argument("--with-certified", action="store_true", help="--sparse: the certified solver too (slow)")
-    parser.add_argument("--lr", type=float, help="--sparse: derivtrain's SGD step (default 1.0)")
+    parser.add_argument("--lr", type=float, help="--sparse: derivtrain's Adam step (default 0.05)")
+    parser.add_argument("--alpha", type=float, help="--sparse: the L2 strength (default 1e-5)")
     parser.add_argument("--ranks", action="store_true", help="peak memory per rank (scripts/scale_ranks.py)")
     parser.add_argument("--ranks-count", type=int, default=2)
     parser.add_argument("--only", help=argparse.SUPPRESS)
@@ -189,7 +190,7 @@ def main():
             from scripts.scale_sparse import main as sparse_main
 
             sparse_main(args.n, args.d if "--d" in explicit else 100_000, args.nnz, args.repeats, args.device,
-                        with_certified=args.with_certified, lr=args.lr)
+                        with_certified=args.with_certified, lr=args.lr, alpha=args.alpha)
         else:
             from scripts.scale_ranks import main as ranks_main
 
