@@ -46,12 +46,33 @@ class CsvDataSchema(DataSchema):
 
 @dataclass
 class NpyDataSchema(DataSchema):
-    """Features in a 2-D .npy read in chunks from a memory map (derivtrain/data/npy.py): out of core."""
+    """Features in a 2-D .npy (derivtrain/data/npy.py): read into memory, or from its memory map in
+    chunks (out of core, derivtrain/data/memory.py decides under out_of_core=auto)."""
     _target_: str = "derivtrain.data.npy.load_npy"
     path: Optional[str] = None  # (rows, features) float32/float64, C order
     target: Optional[str] = None  # a 1-D .npy, one value per row; null = no target (density)
     task: str = "auto"  # auto | classification | regression
-    chunk_rows: int = 65536  # rows read, standardized and shuffled together; bounds the memory used
+    out_of_core: str = "auto"  # auto (from disk when the file does not fit in memory) | true | false
+    chunk_rows: int = 65536  # out of core: rows read, standardized and shuffled together; bounds the memory used
+
+
+@dataclass
+class SvmlightDataSchema(DataSchema):
+    """Sparse rows in the svmlight/libsvm text format (derivtrain/data/svmlight.py), kept sparse."""
+    _target_: str = "derivtrain.data.svmlight.load_svmlight"
+    path: Optional[str] = None  # a file, a folder of files or a glob pattern; labels are each line's first field
+    task: str = "auto"  # auto | classification | regression
+    n_features: Optional[int] = None  # null: the largest feature index in the data
+    zero_based: str = "auto"  # auto (zero-based only if an index 0 appears) | true | false
+
+
+@dataclass
+class NpzDataSchema(DataSchema):
+    """A scipy sparse matrix saved by scipy.sparse.save_npz (derivtrain/data/npz.py), kept sparse."""
+    _target_: str = "derivtrain.data.npz.load_npz"
+    path: Optional[str] = None  # a .npz file, a folder of them or a glob pattern
+    target: Optional[str] = None  # a 1-D .npy, one value per row of all the files
+    task: str = "auto"  # auto | classification | regression
 
 
 @dataclass
@@ -271,7 +292,7 @@ class TrainerSchema:
     on_nonfinite: str = "stop"  # stop | skip_step: what a NaN/Inf loss or gradient does
     keep_checkpoints: int = 2  # step files kept beside last.pt (an unreadable last.pt falls back to them)
     gradient_clip_norm: Optional[float] = None
-    resume: Optional[str] = None  # a run folder or a checkpoint file to continue from
+    resume: Optional[str] = None  # a run folder or checkpoint file to continue from; auto: this run's own, if any
     progress_bar: str = "auto"  # auto (on a terminal) | true | false
     shuffle: str = "rows"  # rows (new row order each epoch) | batches (contiguous batches, new batch order)
     precision: str = "32"  # 32 | bf16 (autocast: matrix products in bfloat16)
@@ -367,7 +388,7 @@ class SweepSchema:
 
 _SCHEMAS = {
     "data": {"bundled": BundledDataSchema, "csv": CsvDataSchema, "npy": NpyDataSchema,
-             "synthetic": SyntheticDataSchema, "blobs": BlobsDataSchema, "counts": CountsDataSchema},
+             "svmlight": SvmlightDataSchema, "npz": NpzDataSchema, "synthetic": SyntheticDataSchema, "blobs": BlobsDataSchema, "counts": CountsDataSchema},
     "model": {"linear": LinearModelSchema, "logistic": LogisticModelSchema, "svm": SVMModelSchema,
               "mlp": MLPModelSchema, "gmm": GaussianMixtureSchema, "gaussian": GaussianModelSchema,
               "poisson": PoissonModelSchema},
@@ -452,14 +473,7 @@ def validate(cfg) -> None:
         raise ConfigError(f"data.test_size + data.val_size = {d.test_size + d.val_size} leaves too little to train on")
     if "task" in d and d.task not in TASKS + (("auto",) if "path" in d else ()):
         raise choice_error("data.task", d.task, TASKS + (("auto",) if "path" in d else ()))
-    out_of_core = "chunk_rows" in d
-    if "path" in d and d.path is None:
-        raise ConfigError(("data=npy needs data.path=<features.npy> and data.target=<targets.npy> " if out_of_core
-                           else "data=csv needs data.path=<file.csv> and data.target=<column name> ")
-                          + "(data.target=null: no target, a density problem for model=gmm or model=gaussian)")
-    if "path" in d and d.target is None and d.task != "auto":
-        raise ConfigError(f"data.task={d.task} needs targets: set data.target=<targets.npy>" if out_of_core else
-                          f"data.task={d.task} needs a target column: set data.target=<column name>")
+    _check_data_path(d)
     _check_folds(d)
     _positive("trainer.max_epochs", t.max_epochs)
     _positive("trainer.batch_size", t.batch_size)
@@ -510,7 +524,8 @@ def validate(cfg) -> None:
     check_target(cfg.model, "model", supplied=("spec",))
     check_target(cfg.loss, "loss")
     check_target(cfg.regularizer, "regularizer")
-    check_target(cfg.data, "data", ignored=("test_size", "val_size", "standardize", "chunk_rows", "cv_folds", "fold"))
+    check_target(cfg.data, "data", ignored=("test_size", "val_size", "standardize", "chunk_rows", "out_of_core",
+                                            "cv_folds", "fold"))
     from derivtrain.config_solver import check_solver  # needs the classes check_target imported
     from derivtrain.contracts import check_contracts
 
@@ -519,10 +534,61 @@ def validate(cfg) -> None:
     fitter = check_solver(cfg)
     if t.cuda_graph:
         _check_cuda_graph(t, o, fitter)
-    if out_of_core:
+    from derivtrain.data.memory import reads_out_of_core  # lazy: the data package imports torch
+
+    if "out_of_core" in d and str(d.out_of_core).lower() not in ("auto", "true", "false"):
+        raise choice_error("data.out_of_core", d.out_of_core, ("auto", "true", "false"))
+    if reads_out_of_core(d):
         _check_out_of_core(d, t, o, fitter)
+    if sparse_data(d):
+        _check_sparse(cfg, fitter)
     if fitter != "gradient":
         _check_full_batch_method(o, t, fitter)
+
+
+def _check_data_path(d) -> None:
+    """data.path (and data.target) for the options that read the user's files."""
+    npy = "chunk_rows" in d
+    if sparse_data(d):
+        if d.path is None:
+            raise ConfigError(f"data={'svmlight' if 'zero_based' in d else 'npz'} needs data.path=<file, folder or "
+                              "glob>" + ("" if "zero_based" in d else " and data.target=<targets.npy>"))
+        if "target" in d and d.target is None:
+            raise ConfigError("data=npz needs data.target=<targets.npy> (one value per row)")
+        return
+    if "path" in d and d.path is None:
+        raise ConfigError(("data=npy needs data.path=<features.npy> and data.target=<targets.npy> " if npy
+                           else "data=csv needs data.path=<file.csv> and data.target=<column name> ")
+                          + "(data.target=null: no target, a density problem for model=gmm or model=gaussian)")
+    if "path" in d and d.target is None and d.task != "auto":
+        raise ConfigError(f"data.task={d.task} needs targets: set data.target=<targets.npy>" if npy else
+                          f"data.task={d.task} needs a target column: set data.target=<column name>")
+
+
+def sparse_data(d) -> bool:
+    """Whether the data option keeps its features sparse (data=svmlight, data=npz)."""
+    return str(d.get("_target_", "")).endswith((".load_svmlight", ".load_npz"))
+
+
+def _check_sparse(cfg, fitter: str) -> None:
+    """Sparse rows feed linear models only, through paths that keep them sparse."""
+    from hydra.utils import get_class
+
+    from derivtrain.models.base import LinearModel
+
+    t, option = cfg.trainer, "data=" + ("svmlight" if "zero_based" in cfg.data else "npz")
+    model_cls = get_class(cfg.model._target_)
+    if not (isinstance(model_cls, type) and issubclass(model_cls, LinearModel)):
+        raise ConfigError(f"{option} keeps the features sparse, for linear models: use model=svm, logistic, "
+                          f"linear or poisson, not {model_cls.__name__}")
+    if str(t.precision) != "32" or t.cuda_graph or t.compile:
+        raise ConfigError(f"{option}: sparse rows train in float32 without torch.compile or CUDA graphs; drop "
+                          "trainer.precision=bf16, trainer.compile and trainer.cuda_graph")
+    if cfg.analysis.method != "none":
+        raise ConfigError(f"{option}: sensitivity analysis needs dense rows; use analysis=none")
+    if str(cfg.data.get("zero_based", "auto")).lower() not in ("auto", "true", "false"):
+        raise choice_error("data.zero_based", cfg.data.zero_based, ("auto", "true", "false"))
+    _positive("data.n_features", cfg.data.get("n_features"))
 
 
 def _check_folds(d) -> None:
@@ -534,9 +600,11 @@ def _check_folds(d) -> None:
         return
     if d.cv_folds < 2:
         raise ConfigError(f"data.cv_folds={d.cv_folds} must be 0 (off) or >= 2")
-    if "chunk_rows" in d:
-        raise ConfigError("data.cv_folds needs the rows in memory; data=npy splits the file in order: "
-                          "use data.val_size instead")
+    from derivtrain.data.memory import reads_out_of_core
+
+    if reads_out_of_core(d):
+        raise ConfigError("data.cv_folds needs the rows in memory; data=npy from disk (data.out_of_core) splits "
+                          "the file in order: use data.val_size instead, or data.out_of_core=false")
     if d.fold is None:
         raise ConfigError(f"data.cv_folds={d.cv_folds} needs data.fold (0..{d.cv_folds - 1}); a sweep runs "
                           f"every fold: python -m derivtrain -m data.cv_folds={d.cv_folds}")
@@ -601,17 +669,19 @@ def _check_out_of_core(d, t, o, fitter: str) -> None:
     _positive("data.chunk_rows", d.chunk_rows)
     if t.batch_size is None or fitter != "gradient":
         method = "trainer.batch_size=null" if fitter == "gradient" else f"optim={o.name}"
-        raise ConfigError(f"data=npy reads the file in chunks and trains on minibatches, but {method} needs every "
-                          "row at once; set trainer.batch_size (e.g. 4096) with optim=sgd, adam or adamw")
+        raise ConfigError(f"data=npy out of core reads the file in chunks and trains on minibatches, but {method} "
+                          "needs every row at once; set trainer.batch_size (e.g. 4096) with optim=sgd, adam or "
+                          "adamw, or data.out_of_core=false to read it into memory")
 
 
 def _check_full_batch_method(o, t, fitter: str) -> None:
-    """The certified solver, Newton and EM: each iteration reads the whole training set, in one process."""
+    """The certified solver, Newton and EM: each iteration reads the whole training set (under
+    trainer=ddp the certified solver and Newton sum over every rank's rows; EM does not)."""
     chosen = f"optim={o.name}" + (f" (here: the {fitter} solver)" if o.name == "auto" else "")
-    if t.strategy == "ddp":
-        # their loops do not shard rows or reduce across ranks: every rank would repeat the whole fit
-        raise ConfigError(f"{chosen} fits in one process; trainer=ddp would repeat the whole fit on every "
-                          "rank: use optim=sgd (or adam) with trainer=ddp, or run without torchrun")
+    if t.strategy == "ddp" and fitter == "em":
+        # EM's M-step is not reduced across ranks: every rank would fit its own rows
+        raise ConfigError(f"{chosen} fits in one process; under trainer=ddp use optim=sgd (or adam), "
+                          "or run without torchrun")
     if t.batch_size is not None:
         raise ConfigError(f"{chosen} uses the full training set in every iteration; "
                           f"trainer.batch_size={t.batch_size} must be null (or pick optim=sgd/adam for minibatches)")

@@ -38,19 +38,22 @@ def _smooth(loss_cls, cfg) -> bool:
     return getattr(loss_cls, "differentiable", True) and not (l1 and float(penalty.get("strength", 0.0)) > 0)
 
 
-def choose_fitter(name: str, certifiable: bool, mixture: bool, minibatches: bool) -> str:
+def choose_fitter(name: str, certifiable: bool, mixture: bool, minibatches: bool, ddp: bool = False) -> str:
     """optim.name -> the fitter (derivtrain/train/fitters.py). optim=auto: the certified solver for
     convex linear models, EM for mixtures, the gradient loop otherwise and whenever the run asks
-    for minibatches (trainer.batch_size, trainer=ddp, data read from disk in chunks)."""
+    for minibatches (trainer.batch_size, data read from disk in chunks). Under trainer=ddp the
+    certified solver sums over every rank's rows; EM runs in one process only (the gradient loop)."""
     if name == "auto":
         if minibatches:
             return "gradient"
-        return "certified" if certifiable else ("em" if mixture else "gradient")
+        return "certified" if certifiable else ("em" if mixture and not ddp else "gradient")
     return name if name in ("certified", "newton", "em") else "gradient"
 
 
 def wants_minibatches(trainer, data_cfg) -> bool:
-    return trainer.batch_size is not None or trainer.strategy == "ddp" or "chunk_rows" in data_cfg
+    from derivtrain.data.memory import reads_out_of_core
+
+    return trainer.batch_size is not None or reads_out_of_core(data_cfg)
 
 
 def check_solver(cfg) -> str:
@@ -62,7 +65,8 @@ def check_solver(cfg) -> str:
     mixture = hasattr(model_cls, "m_step")
     model_name = _chosen(cfg, "model", model_cls)
     if name == "auto":
-        return choose_fitter(name, certifiable, mixture, wants_minibatches(cfg.trainer, cfg.data))
+        return choose_fitter(name, certifiable, mixture, wants_minibatches(cfg.trainer, cfg.data),
+                             cfg.trainer.strategy == "ddp")
     if name == "certified" and not certifiable:
         raise ConfigError(f"optim=certified solves linear models (svm, logistic, linear, poisson) with a convex "
                           f"loss and a penalty of strength > 0; {model_name} with {loss_cls.__name__} and "

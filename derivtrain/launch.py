@@ -63,13 +63,14 @@ def launch(args, report: bool = True):
     from omegaconf import open_dict, read_write
 
     from derivtrain.config import validate
-    from derivtrain.resume import load_resume
+    from derivtrain.resume import load_resume, resolve_auto
     from derivtrain.run import run
     from derivtrain.run_folder import claimed, gives_run_dir, plan_run_folder, write_hydra_files
 
     main_rank = int(os.environ.get("RANK", "0")) == 0
     try:
         config = compose_run(args)
+        resolve_auto(config)  # trainer.resume=auto: this run's own last checkpoint, if any
         cfg = task_config(config)
         validate(cfg)
         folder = plan_run_folder(config, gives_run_dir(args), check=main_rank)

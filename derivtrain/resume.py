@@ -77,6 +77,21 @@ def check_resumable_state(state: dict, source) -> None:
             raise UserError(f"trainer.resume={source}: the checkpoint has no '{key}' state to resume from")
 
 
+def resolve_auto(config) -> None:
+    """trainer.resume=auto: continue this run's own folder (hydra.run.dir; under torchrun, the
+    job's) from its last checkpoint when it has one and is not finished (a job restarted after
+    losing a node: torchrun --max-restarts, a SLURM requeue), else start fresh. `config` is the
+    composed config with its hydra node; trainer.resume becomes that folder or null."""
+    from omegaconf import OmegaConf, open_dict
+
+    if config.trainer.get("resume") != "auto":
+        return
+    folder = Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser()
+    resumable = any((folder / "checkpoints").glob("*.pt")) and not is_finished(folder)
+    with open_dict(config.trainer):
+        config.trainer.resume = str(folder) if resumable else None
+
+
 def load_resume(cfg, run_dir: Path) -> tuple:
     """(the checkpoint state to continue from, what the new checkpoints record about it), after every
     check: a checkpoint that is plain data, the same training, a run folder that is not finished.

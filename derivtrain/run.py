@@ -82,7 +82,7 @@ def set_up(cfg, run_dir: Path, stop=None) -> Session:
     distributed = make_distributed(cfg.trainer, device)  # one process unless torchrun + trainer=ddp
     seed_everything(cfg.trainer.seed)
 
-    data = build_data(cfg.data, device, seed=cfg.trainer.seed)
+    data = build_data(cfg.data, device, seed=cfg.trainer.seed, distributed=distributed)  # ddp: this rank's rows
     if resume_state is not None:
         check_resumable(resume_state, data.spec, cfg.trainer.resume)
     objective = build_objective(cfg, data)
@@ -152,7 +152,7 @@ def build_objective(cfg, data) -> Objective:
     model.set_standardization(data.feature_mean.cpu(), data.feature_scale.cpu())
     model.probability_link = loss.probability_link
     # the penalty's strength alpha; model=svm's C (scikit-learn's) sets it to 1/(C n_train) instead
-    penalty.strength = model.regularization_strength(len(data.train), penalty.strength)
+    penalty.strength = model.regularization_strength(data.train.total_rows, penalty.strength)
     return Objective(model.to(data.feature_mean.device), loss, penalty)
 
 

@@ -14,6 +14,12 @@ With --memory, each method runs alone in a fresh process and its peak RSS while
 training (data included, the interpreter and imports not) is printed against the data's size.
 --device cuda puts the data and the torch loops on the GPU (scikit-learn stays on the CPU; the
 out-of-core rows are read on the host and copied to the GPU a chunk at a time).
+
+Two more cases, each in its own module:
+    --sparse   sparse rows (scripts/scale_sparse.py: 1M x 100k, ~50 nonzeros a row, against
+               scikit-learn's SGDClassifier and LinearSVC on the same CSR matrix)
+    --ranks    peak memory per rank under trainer=ddp against one process
+               (scripts/scale_ranks.py: a .npy of 2M x 50 float32, 2 ranks)
 """
 import argparse
 import statistics
@@ -168,9 +174,29 @@ def main():
     parser.add_argument("--d", type=int, default=100)
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (not with --memory: host memory only)")
+    parser.add_argument("--sparse", action="store_true", help="the sparse case (scripts/scale_sparse.py)")
+    parser.add_argument("--nnz", type=int, default=50, help="--sparse: nonzeros a row")
+    parser.add_argument("--with-certified", action="store_true", help="--sparse: the certified solver too (slow)")
+    parser.add_argument("--lr", type=float, help="--sparse: derivtrain's Adam step (default 0.05)")
+    parser.add_argument("--alpha", type=float, help="--sparse: the L2 strength (default 1e-5)")
+    parser.add_argument("--ranks", action="store_true", help="peak memory per rank (scripts/scale_ranks.py)")
+    parser.add_argument("--ranks-count", type=int, default=2)
     parser.add_argument("--only", help=argparse.SUPPRESS)
     parser.add_argument("--npy", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.sparse or args.ranks:  # their own defaults: 1M x 100k sparse, 2M x 50 dense
+        explicit = {a.split("=")[0] for a in sys.argv[1:]}
+        if args.sparse:
+            from scripts.scale_sparse import main as sparse_main
+
+            sparse_main(args.n, args.d if "--d" in explicit else 100_000, args.nnz, args.repeats, args.device,
+                        with_certified=args.with_certified, lr=args.lr, alpha=args.alpha)
+        else:
+            from scripts.scale_ranks import main as ranks_main
+
+            ranks_main(args.n if "--n" in explicit else 2_000_000, args.d if "--d" in explicit else 50,
+                       args.ranks_count)
+        return
     if args.only:  # child process of --memory: one method, then its peak RSS with the data
         import gc
 

@@ -27,6 +27,8 @@ def test_option_composes_and_validates(group, option):
         overrides += ["data.path=x.csv", "data.target=y"]
     if (group, option) == ("data", "npy"):
         overrides += ["data.path=x.npy", "data.target=y.npy", "trainer.batch_size=64"]
+    if (group, option) in (("data", "svmlight"), ("data", "npz")):
+        overrides += ["data.path=x"] + (["data.target=y.npy"] if option == "npz" else [])
     if group == "model" and option == "linear":
         overrides.append("data=diabetes")
     # solvers that need another model than the default SVM: its own, where it suits

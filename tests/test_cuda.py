@@ -65,7 +65,7 @@ def test_out_of_core_rows_train_on_the_gpu(tmp_path):
     np.save(tmp_path / "y.npy", y[order])
     result, _, model = fit_config(tmp_path, "trainer.device=cuda", "data=npy", f"data.path={tmp_path / 'X.npy'}",
                                   f"data.target={tmp_path / 'y.npy'}", "model=svm", "trainer.batch_size=64",
-                                  "data.chunk_rows=128", "trainer.max_epochs=20")
+                                  "data.chunk_rows=128", "data.out_of_core=true", "trainer.max_epochs=20")
     assert all(p.device.type == "cuda" for p in model.parameters())
     assert result.metrics["val/accuracy"] >= 0.93
 

@@ -22,18 +22,30 @@ def torchrun(*args, cwd):
 
 @pytest.mark.slow
 def test_two_ranks_one_folder_same_parameters_as_one_process(tmp_path):
-    proc = torchrun(*COMMON, cwd=tmp_path)
+    """Sparse rows in 3 svmlight files: each rank reads its share of the bytes and holds those rows;
+    minibatches of the whole split's permutation, gradients summed: one process's run."""
+    import numpy as np
+    from sklearn.datasets import dump_svmlight_file, load_digits
+
+    from tests.conftest import run_main
+
+    X, y = load_digits(return_X_y=True)
+    (tmp_path / "parts").mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(y)), 3)):
+        dump_svmlight_file(X[part], y[part], str(tmp_path / "parts" / f"part{i}.svm"))
+    args = ["data=svmlight", f"data.path={tmp_path / 'parts'}", "model=svm", "optim=sgd", "trainer.batch_size=64",
+            "trainer.max_epochs=2", "logger=none"]
+    proc = torchrun(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     runs = [p.parent for p in tmp_path.glob("outputs/*/*/metrics.json")]
     assert len(runs) == 1 and len(list(tmp_path.glob("outputs/*/*"))) == 1  # one folder for both ranks
     assert proc.stdout.count("test/accuracy") == 1  # rank 0 reports
-    assert json.loads((runs[0] / "metrics.json").read_text())["test/accuracy"] >= 0.94
+    assert "rank 1 of 2 holds" in proc.stderr
+    assert json.loads((runs[0] / "metrics.json").read_text())["test/accuracy"] >= 0.9
 
-    single = subprocess.run([sys.executable, "-m", "derivtrain", *COMMON, f"hydra.run.dir={tmp_path / 'one'}"],
-                            capture_output=True, text=True, cwd=REPO)
+    single = run_main(*args, f"hydra.run.dir={tmp_path / 'one'}")
     assert single.returncode == 0, single.stderr
-    two = torch.load(runs[0] / "checkpoints" / "last.pt", weights_only=True)["model"]
-    one = torch.load(tmp_path / "one" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    two, one = _parameters(runs[0]), _parameters(tmp_path / "one")
     for name in one:
         assert torch.allclose(one[name], two[name], atol=1e-5, rtol=0), name
     assert two["linear.weight"].abs().sum() > 0
@@ -50,7 +62,7 @@ def test_two_ranks_read_out_of_core_rows_like_one_process(tmp_path):
     np.save(tmp_path / "X.npy", X[order])
     np.save(tmp_path / "y.npy", y[order])
     args = [*COMMON, "data=npy", f"data.path={tmp_path / 'X.npy'}", f"data.target={tmp_path / 'y.npy'}",
-            "data.chunk_rows=128"]
+            "data.chunk_rows=128", "data.out_of_core=true"]
     proc = torchrun(*args, f"hydra.run.dir={tmp_path / 'two'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     single = subprocess.run([sys.executable, "-m", "derivtrain", *args, f"hydra.run.dir={tmp_path / 'one'}"],
@@ -61,3 +73,78 @@ def test_two_ranks_read_out_of_core_rows_like_one_process(tmp_path):
     for name in one:
         assert torch.allclose(one[name], two[name], atol=1e-5, rtol=0), name
     assert json.loads((tmp_path / "two" / "metrics.json").read_text())["test/accuracy"] >= 0.94
+
+
+# ---- each rank holds its own rows ----------------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _parameters(run):
+    return torch.load(run / "checkpoints" / "last.pt", weights_only=True)["model"]
+
+
+@pytest.fixture(scope="module")
+def cancer_npy(tmp_path_factory):
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    folder = tmp_path_factory.mktemp("npy")
+    X, y = load_breast_cancer(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    np.save(folder / "X.npy", X[order].astype(np.float32))
+    np.save(folder / "y.npy", y[order])
+    return ["data=npy", f"data.path={folder / 'X.npy'}", f"data.target={folder / 'y.npy'}", "model=logistic",
+            "regularizer=elastic_net", "regularizer.strength=0.01", "logger=none"]
+
+
+@pytest.fixture(scope="module")
+def certified_runs(cancer_npy, tmp_path_factory):
+    """The certified solver (optim=auto) on a .npy read into memory: one process, and 2 ranks."""
+    from tests.conftest import run_main
+
+    folder = tmp_path_factory.mktemp("certified")
+    one = run_main(*cancer_npy, f"hydra.run.dir={folder / 'one'}")
+    assert one.returncode == 0, one.stderr
+    two = torchrun(*cancer_npy, f"hydra.run.dir={folder / 'two'}", cwd=folder)
+    assert two.returncode == 0, two.stderr
+    return folder, two
+
+
+@pytest.mark.slow
+def test_two_ranks_hold_their_own_rows_and_certify_like_one_process(certified_runs):
+    folder, two = certified_runs
+    n_train = 569 - round(0.2 * 569) - round(0.1 * 569)
+    for rank, held in ((0, n_train // 2), (1, n_train - n_train // 2)):  # each its own half, read from the file
+        assert f"rank {rank} of 2 holds {held} of the {n_train} training rows" in two.stderr
+    one, two = (json.loads((folder / name / "metrics.json").read_text()) for name in ("one", "two"))
+    assert two["train/converged"] and two["test/accuracy"] >= 0.95
+    for key in ("train/objective", "test/loss", "val/loss"):
+        assert two[key] == pytest.approx(one[key], rel=1e-6), key
+    for name, value in _parameters(folder / "one").items():
+        torch.testing.assert_close(_parameters(folder / "two")[name], value, atol=1e-6, rtol=0, msg=name)
+
+
+@pytest.mark.slow
+def test_two_nodes_rendezvous_into_one_run_equal_to_one_process(cancer_npy, certified_runs, tmp_path):
+    """Two torchrun launches of one process each (two "nodes" on 127.0.0.1, c10d rendezvous): one run
+    folder, and the same parameters, to the bit, as the 2-rank run on one node (deterministic on CPU)."""
+    endpoint = f"127.0.0.1:{_free_port()}"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc-per-node=1",
+              "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}", "--rdzv-id=two-nodes",
+              "-m", "derivtrain", "trainer=ddp", *cancer_npy]
+    nodes = [subprocess.Popen(launch, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [node.communicate(timeout=300) for node in nodes]
+    assert all(node.returncode == 0 for node in nodes), outputs
+    runs = list(tmp_path.glob("outputs/*/*"))
+    assert len(runs) == 1 and runs[0].name == "ddp-two-nodes" and (runs[0] / "metrics.json").is_file()
+    folder, _ = certified_runs
+    for name, value in _parameters(folder / "two").items():
+        assert torch.equal(_parameters(runs[0])[name], value), name

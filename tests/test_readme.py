@@ -40,6 +40,11 @@ def test_readme_command_runs(tmp_path, command):
         X = rng.normal(size=(500, 4))
         np.save(tmp_path / "X.npy", X)
         np.save(tmp_path / "y.npy", (X[:, 0] > 0).astype(np.int64))
+    if "data.path=train.svm" in args:  # the README's sparse example: a libsvm file
+        from sklearn.datasets import dump_svmlight_file, load_digits
+
+        X, y = load_digits(return_X_y=True)
+        dump_svmlight_file(X, y, str(tmp_path / "train.svm"))
     args = [a for a in args if not a.startswith("hydra.run.dir=")]
     proc = run_main(*args, *FAST, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -165,5 +165,7 @@ def rows_in_memory(X, limit=None):
     """X itself, or at most `limit` (default: one chunk) of its first rows read into memory:
     for what needs a tensor (k-means++ starts, Hessian diagnostics, sensitivity analysis)."""
     if isinstance(X, torch.Tensor):
-        return X if limit is None else X[:limit]
+        from derivtrain.data.sparse import rows_between  # sparse rows are sliced by their row pointers
+
+        return X if limit is None else rows_between(X, 0, limit)
     return X[:X.chunk_rows if limit is None else limit]

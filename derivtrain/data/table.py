@@ -27,11 +27,14 @@ def whole_numbers(numbers: np.ndarray) -> bool:
 class Table:
     """Raw data as loaded: features as they come, labels as they come."""
 
-    X: np.ndarray  # (n_samples, n_features), floating point (or a MappedNpy: read in chunks)
+    X: np.ndarray  # (n_samples, n_features), floating point (a MappedNpy: read on demand; scipy CSR: sparse)
     y: np.ndarray  # (n_samples,): class labels (any type) or float targets
     feature_names: list
     task: str  # classification | regression | density (no target: y is all zeros, density models only)
     target_names: Optional[list] = None  # readable class names, where the source has them
+    # rows of a sharded source: X holds rows [first_row, first_row + len(X)) of the whole table,
+    # whose targets, all of them, are y (held_rows None: X holds every row)
+    held_rows: Optional[tuple] = None
 
 
 @dataclass(frozen=True)
@@ -61,14 +64,20 @@ class DataSpec:
 class Split:
     """Standardized features and encoded targets on the run's device."""
 
-    X: torch.Tensor  # (n, d) float32 (data=npy: a MappedRows, read from disk chunk by chunk)
+    X: torch.Tensor  # (n, d) float32 (out of core: a MappedRows, read chunk by chunk; sparse: a CSR tensor)
     y: torch.Tensor  # (n,) int64 class index, or float32 target
     # (n,) per-row weights (scikit-learn's sample_weight times class_weight, from derivtrain.Estimator);
     # None = every row counts once. The loss is their weighted mean (derivtrain/losses/reduction.py).
     weight: Optional[torch.Tensor] = None
+    shard: Optional[object] = None  # under data parallelism: which of the split's rows these are (data/shards.py)
 
     def __len__(self) -> int:
         return self.X.shape[0]
+
+    @property
+    def total_rows(self) -> int:
+        """Rows of the whole split, on every rank together."""
+        return self.shard.total if self.shard is not None else len(self)
 
 
 @dataclass

@@ -21,28 +21,31 @@ _MAX_STEPS = 60
 _TOLERANCE = 1e-12
 
 
-def balance_rows(theta: torch.Tensor, c: torch.Tensor):
+def balance_rows(theta: torch.Tensor, c: torch.Tensor, reduce=None):
     """theta (n, K) scaled per row so that sum_i c_i theta_i = 0 (to rounding); returns
-    (scaled theta, relative residual left). c: (n,) nonnegative row weights."""
-    scale = (c[:, None] * theta.abs()).sum(dim=0).max().clamp_min(torch.finfo(theta.dtype).tiny)
+    (scaled theta, relative residual left). c: (n,) nonnegative row weights. `reduce`: sums
+    over rows other ranks hold (each rank scales its own rows; lambda is shared)."""
+    total = reduce.all_sum if reduce is not None else (lambda t: t)
+    scale = total((c[:, None] * theta.abs()).sum(dim=0)).max().clamp_min(torch.finfo(theta.dtype).tiny)
     lam = theta.new_zeros(theta.shape[1])
-    full = (theta * c[:, None]).T @ theta  # the Hessian's model when no row is active
+    full = total((theta * c[:, None]).T @ theta)  # the Hessian's model when no row is active
     ridge = torch.eye(len(lam), dtype=theta.dtype, device=theta.device) * (1e-12 * full.diagonal().max()
                                                                           + torch.finfo(theta.dtype).tiny)
 
     def at(lam):
         u = theta @ lam
         t = (1 - u).clamp(0.0, 1.0)
-        q = (c * ((1 - t).square() / 2 + t * u)).sum()
+        q = total((c * ((1 - t).square() / 2 + t * u)).sum())
         return u, t, q
 
     u, t, q = at(lam)
     for _ in range(_MAX_STEPS):
-        r = (c * t) @ theta
+        r = total((c * t) @ theta)
         if r.abs().max() <= _TOLERANCE * scale:  # the sum's own rounding is ~ n eps
             break
         active = (u >= 0) & (u < 1)  # t in (0, 1]: rows whose scale moves with lambda
-        J = (theta[active] * c[active, None]).T @ theta[active] if active.any() else full
+        some_active = total(active.sum()) > 0
+        J = total((theta[active] * c[active, None]).T @ theta[active]) if some_active else full
         step = torch.linalg.solve(J + ridge, r)  # ascent: -Hessian^-1 gradient
         slope, tau = (r @ step).item(), 1.0
         while tau > 1e-12:
@@ -53,5 +56,5 @@ def balance_rows(theta: torch.Tensor, c: torch.Tensor):
         else:
             break
         lam, u, t, q = lam + tau * step, u_new, t_new, q_new
-    residual = ((c * t) @ theta).abs().max() / scale
+    residual = total((c * t) @ theta).abs().max() / scale
     return theta * t[:, None], residual.item()

@@ -1,7 +1,9 @@
 """certify(objective, X, targets): the duality-gap bound on how far a linear model is from optimal.
 
 All arithmetic in float64: a gap of 1e-6 of the objective is far below float32's rounding of a
-sum over many rows.
+sum over many rows. X may be dense or sparse (a CSR tensor: read a block of rows at a time, never
+densified). `reduce` sums over rows that other ranks hold (trainer=ddp: derivtrain/train/
+distributed.py's all_sum; None: this process's rows are all the rows).
 """
 import math
 from dataclasses import dataclass
@@ -9,6 +11,8 @@ from typing import Optional
 
 import torch
 
+from derivtrain.data.shards import OneProcess
+from derivtrain.data.sparse import backproject, rows_between
 from derivtrain.duality.bias import balance_rows
 from derivtrain.duality.penalties import PenaltyDual, penalty_class_has_dual, penalty_dual
 from derivtrain.duality.score_losses import ScoreLoss
@@ -67,29 +71,33 @@ def supports(model_cls, loss_cls, penalty_cls, strength: float) -> bool:
 
 
 def row_weights(score_loss: ScoreLoss, y: torch.Tensor, n: int, device,
-                sample_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+                sample_weight: Optional[torch.Tensor] = None, reduce=None) -> torch.Tensor:
     """c_i: the loss's class weight of the row (or 1) times its sample weight (the data's Split.weight,
-    or 1), normalized to sum to 1 (the weighted mean)."""
+    or 1), normalized to sum to 1 (the weighted mean) over every rank's rows."""
+    reduce = reduce or OneProcess()
     weights = score_loss.row_weights(y)
     if sample_weight is not None:
         sample_weight = sample_weight.to(device=device, dtype=torch.float64)
         weights = sample_weight if weights is None else weights * sample_weight
     if weights is None:
-        return torch.full((n,), 1.0 / n, dtype=torch.float64, device=device)
-    return weights / weights.sum()
+        total = reduce.all_sum(torch.tensor(float(n), dtype=torch.float64, device=device))
+        return torch.full((n,), 1.0, dtype=torch.float64, device=device) / total
+    return weights / reduce.all_sum(weights.sum())
 
 
-def dual_value(problem: LinearProblem, theta, c, X, y) -> float:
+def dual_value(problem: LinearProblem, theta, c, X, y, reduce=None) -> float:
     """D(theta) after making theta feasible (bias constraint, then the penalty's domain)."""
-    theta, residual = balance_rows(theta, c)
+    reduce = reduce or OneProcess()
+    theta, residual = balance_rows(theta, c, reduce)
     if residual > _FEASIBLE:
         return -math.inf
-    V = -_backproject(theta * c[:, None], X)
+    V = -reduce.all_sum(_backproject(theta * c[:, None], X))
     scale = problem.penalty.feasible_scale(V)
     if not problem.loss.nonsmooth:  # a smooth loss's derivative at the weights is already the dual point
-        return (-(c * problem.loss.conjugate(scale * theta, y)).sum() - problem.penalty.conjugate(scale * V)).item()
+        loss_part = reduce.all_sum((c * problem.loss.conjugate(scale * theta, y)).sum())
+        return (-loss_part - problem.penalty.conjugate(scale * V)).item()
 
-    loss_part = (c * problem.loss.conjugate(theta, y)).sum().item()
+    loss_part = reduce.all_sum((c * problem.loss.conjugate(theta, y)).sum()).item()
     # the hinge family's conjugates are linear on their domain: D(s theta) = -s L - g*(s V), concave
     # in s, and each value costs only the (K, d) penalty term: search s in [0, scale] for the best
     def value(s: float) -> float:
@@ -121,10 +129,24 @@ def _best_scale(value, upper: float, steps: int = 60) -> float:
 
 
 def _backproject(G: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """G^T X in float64, X read in chunks."""
-    if X.dtype == torch.float64:
+    """G^T X in float64, X read in chunks (this process's rows)."""
+    if X.dtype == torch.float64 and X.layout == torch.strided:
         return G.T @ X
-    return sum(G[a:a + _CHUNK_ROWS].T @ X[a:a + _CHUNK_ROWS].to(torch.float64) for a in range(0, len(X), _CHUNK_ROWS))
+    return sum((backproject(G[a:a + _CHUNK_ROWS], rows_between(X, a, a + _CHUNK_ROWS))
+                for a in range(0, len(X), _CHUNK_ROWS)), G.new_zeros(G.shape[1], X.shape[1]))
+
+
+def _scores(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """X W^T in float64, X read in chunks."""
+    def block(a):
+        rows = rows_between(X, a, a + _CHUNK_ROWS)
+        if rows.layout == torch.sparse_csr:
+            from derivtrain.data.sparse import astype
+
+            return astype(rows, torch.float64) @ W.T
+        return rows.to(torch.float64) @ W.T
+
+    return torch.cat([block(a) for a in range(0, len(X), _CHUNK_ROWS)] or [W.new_zeros(0, W.shape[0])])
 
 
 def dual_point(score_loss: ScoreLoss, z, y, mu: float) -> torch.Tensor:
@@ -135,34 +157,37 @@ def dual_point(score_loss: ScoreLoss, z, y, mu: float) -> torch.Tensor:
     return theta
 
 
-def _primal(problem, X, targets, sample_weight=None):
+def _primal(problem, X, targets, sample_weight=None, reduce=None):
     """(P at the model's weights, the scores z, targets y, row weights c), all float64."""
+    reduce = reduce or OneProcess()
     W, b = problem.linear.weight.to(torch.float64), problem.linear.bias.to(torch.float64)
-    z = torch.cat([X[a:a + _CHUNK_ROWS].to(torch.float64) @ W.T for a in range(0, len(X), _CHUNK_ROWS)]) + b
+    z = _scores(X, W) + b
     y = problem.loss.prepare(targets)
-    c = row_weights(problem.loss, y, len(X), X.device, sample_weight)
-    return ((c * problem.loss.values(z, y)).sum() + problem.penalty.value(W)).item(), z, y, c
+    c = row_weights(problem.loss, y, len(X), X.device, sample_weight, reduce)
+    return (reduce.all_sum((c * problem.loss.values(z, y)).sum()) + problem.penalty.value(W)).item(), z, y, c
 
 
 @torch.no_grad()
-def primal_value(objective, X, targets, sample_weight=None) -> float:
+def primal_value(objective, X, targets, sample_weight=None, reduce=None) -> float:
     """The regularized objective P at the model's weights on rows X, in float64."""
-    return _primal(linear_problem(objective), X, targets, sample_weight)[0]
+    return _primal(linear_problem(objective), X, targets, sample_weight, reduce or OneProcess())[0]
 
 
 @torch.no_grad()
 def certify(objective, X, targets, mus=None, dual: Optional[float] = None,
-            sample_weight: Optional[torch.Tensor] = None) -> Optional[Certificate]:
+            sample_weight: Optional[torch.Tensor] = None, reduce=None) -> Optional[Certificate]:
     """The certificate of the objective's current weights on rows X (a tensor), or None when the
     objective has no known dual or X is not in memory. `dual`: a lower bound on the optimum
     already known (a solver's), kept when it beats the ones built here. `sample_weight`: the rows'
-    weights (the data's Split.weight), None = equal."""
+    weights (the data's Split.weight), None = equal. `reduce`: sums over the rows other ranks hold
+    (trainer=ddp)."""
     problem = linear_problem(objective)
     if problem is None or not isinstance(X, torch.Tensor):
         return None
-    primal, z, y, c = _primal(problem, X, targets, sample_weight)
+    reduce = reduce or OneProcess()
+    primal, z, y, c = _primal(problem, X, targets, sample_weight, reduce)
     candidates = mus if mus is not None else (_MU_CANDIDATES if problem.loss.nonsmooth else (0.0,))
     if dual is not None and problem.loss.nonsmooth:
         candidates = ()  # a solver's dual point beats what the kinks' derivative gives at its weights
-    duals = [dual_value(problem, dual_point(problem.loss, z, y, mu), c, X, y) for mu in candidates]
+    duals = [dual_value(problem, dual_point(problem.loss, z, y, mu), c, X, y, reduce) for mu in candidates]
     return Certificate(primal, max(duals + ([dual] if dual is not None else [])))

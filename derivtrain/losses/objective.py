@@ -57,8 +57,8 @@ class Objective:
     def use_full_batch(self, X: torch.Tensor, targets: torch.Tensor) -> bool:
         """Train on this one batch through the fused Function from now on, where it computes exactly
         this objective; returns whether it does. X's feature-major copy is made here, once."""
-        if not fusable(self.model, self.loss, self.penalty) or X.requires_grad:
-            return False
+        if not fusable(self.model, self.loss, self.penalty) or X.requires_grad or X.layout != torch.strided:
+            return False  # (sparse rows: the linear layer's own sparse products are the fast path)
         self.fused = FullBatchLinearSVM(self.model.linear, self.penalty, X, targets)
         return True
 

@@ -69,11 +69,22 @@ class Model(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            Xt = self._as_tensor(X)
-            scores = self((Xt - self.feature_mean) / self.feature_scale)
+            scores = self(self._standardized(X))
         finally:
             self.train(was_training)
         return scores.cpu().numpy() if isinstance(X, np.ndarray) or not torch.is_tensor(X) else scores
+
+    def _standardized(self, X) -> torch.Tensor:
+        if hasattr(X, "tocsr"):  # scipy sparse rows (a model trained on data=svmlight/npz): scaled, kept sparse
+            from derivtrain.data.sparse import from_scipy, scale_columns
+
+            if X.shape[1] != self.feature_scale.shape[0]:
+                raise ValueError(f"expected features of shape (n_samples, {self.feature_scale.shape[0]}), "
+                                 f"got {tuple(X.shape)}")
+            Xt = from_scipy(X, device=self.feature_scale.device, dtype=self.feature_scale.dtype)
+            return scale_columns(Xt, 1 / self.feature_scale)  # sparse training data has feature_mean 0
+        Xt = self._as_tensor(X)
+        return (Xt - self.feature_mean) / self.feature_scale
 
     def predict(self, X):
         scores = self.decision_function(X)
@@ -146,4 +157,8 @@ class LinearModel(Model):
         self.linear = nn.Linear(spec.n_features, n_outputs)
 
     def forward(self, X):
+        if X.layout == torch.sparse_csr:  # sparse rows (data=svmlight, data=npz): a hand-written backward
+            from derivtrain.models.sparse_linear import sparse_linear
+
+            return self.scores_of(sparse_linear(X, self.linear))
         return self.scores_of(self.linear(X))

@@ -6,13 +6,19 @@ shuffle="rows" draws a new permutation of rows every epoch and gathers each batc
 (index_select: a random read per row); shuffle="batches" cuts the rows, already shuffled once
 by the split, into contiguous batches and only permutes their order: every batch is a view, no
 gather (the cheaper choice for large data, measured in scripts/bench_scale.py).
-Under data parallelism (world_size > 1) every rank draws the same permutation and takes its
-contiguous part of each batch, with that part's share of the batch as a weight; one process
-gets weight None and the step loop scales nothing.
+Where every rank holds every row (world_size > 1 here) every rank draws the same permutation and
+takes its contiguous part of each batch, with that part's share of the batch as a weight; one
+process gets share None and the step loop scales nothing. (A run under trainer=ddp gives each
+rank only its own rows: derivtrain/train/sharded_batches.py.)
 Rows may carry sample weights (Split.weight, from derivtrain.Estimator's sample_weight): each
 batch hands out its rows' weights with them, for the loss's weighted mean; None when unweighted.
+Sparse rows (a CSR tensor) are gathered and sliced by derivtrain/data/sparse.py (torch has no
+index_select for CSR): shuffle="batches" costs nothing per batch there either, shuffle="rows"
+one gather of the batch's nonzeros.
 """
 import torch
+
+from derivtrain.data.sparse import rows_between, take_rows
 
 
 def rank_part(n: int, rank: int, world_size: int):
@@ -39,7 +45,7 @@ class Batches:
 
     def _rows(self, start: int, stop: int):
         w = self.sample_weight
-        return self.X[start:stop], self.targets[start:stop], None if w is None else w[start:stop]
+        return rows_between(self.X, start, stop), self.targets[start:stop], None if w is None else w[start:stop]
 
     def epoch(self, skip: int = 0):
         """Yields (X, targets, sample weights or None, share) for every step of one epoch, after the
@@ -64,7 +70,7 @@ class Batches:
             if self.world_size > 1:
                 start, stop, share = self._part(idx.shape[0])
                 idx = idx[start:stop]
-            yield (self.X.index_select(0, idx), self.targets.index_select(0, idx),
+            yield (take_rows(self.X, idx), self.targets.index_select(0, idx),
                    None if w is None else w.index_select(0, idx), share)
 
     def _shuffled_blocks(self, skip: int):

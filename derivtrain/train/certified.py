@@ -18,6 +18,7 @@ import math
 
 import torch
 
+from derivtrain.data import sparse
 from derivtrain.duality import Certificate, linear_problem
 from derivtrain.duality.certificate import dual_value, row_weights
 from derivtrain.logging import log
@@ -42,15 +43,16 @@ def fit_certified(ctx: FitContext) -> FitResult:
 def _fit_certified(ctx: FitContext) -> FitResult:
     problem = linear_problem(ctx.objective)
     dtype = getattr(torch, ctx.optim.dtype)
-    X = ctx.data.train.X.to(dtype)
-    system = LinearSystem(torch.cat([X, X.new_ones(len(X), 1)], dim=1), problem.linear.out_features,
-                          ctx.optim.max_dense, ctx.optim.hessian)
+    X = sparse.astype(ctx.data.train.X, dtype)  # dense, or sparse rows (CSR) kept sparse
+    reduce = ctx.distributed  # trainer=ddp: sums over the rows every rank holds (one process: identity)
+    system = LinearSystem(sparse.with_ones_column(X), problem.linear.out_features, ctx.optim.max_dense,
+                          ctx.optim.hessian, reduce)
     y = problem.loss.prepare(ctx.targets(ctx.data.train))
     y = y.to(dtype) if y.is_floating_point() else y
-    c = row_weights(problem.loss, y, len(X), X.device, ctx.data.train.weight).to(dtype)
+    c = row_weights(problem.loss, y, len(X), X.device, ctx.data.train.weight, reduce).to(dtype)
     T = _start(ctx, problem, dtype)
     kinked = problem.loss.nonsmooth or problem.penalty.has_l1
-    method = InteriorPoint(problem, system, y, c, T) if kinked else None
+    method = InteriorPoint(problem, system, y, c, T, reduce) if kinked else None
 
     watch = _Validation(ctx, problem)
     iteration, best, converged, gap = 0, None, False, math.inf
@@ -58,7 +60,7 @@ def _fit_certified(ctx: FitContext) -> FitResult:
         T = method.T if method is not None else T
         z = system.scores(T)
         smooth = smooth_part(problem.loss, z, y, c) if problem.loss.pieces() is None else None
-        primal = _primal(problem, z, y, c, T)
+        primal = _primal(problem, z, y, c, T, reduce)
         scalars = {"train/objective": primal, "train/loss": primal - _penalty(problem, T), **watch(T)}
         last = iteration == ctx.trainer.max_epochs
         # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
@@ -66,7 +68,7 @@ def _fit_certified(ctx: FitContext) -> FitResult:
         complementarity = method.observe(z) if method is not None else 0.0
         if method is None or last or complementarity <= _WORTH_CERTIFYING * ctx.optim.tol * abs(primal):
             theta = method.dual_point(smooth) if method is not None else smooth.theta
-            certificate = Certificate(primal, dual_value(problem, theta, c, X, y))
+            certificate = Certificate(primal, dual_value(problem, theta, c, X, y, reduce))
             best = certificate if best is None or certificate.dual > best.dual else best
             gap = Certificate(primal, best.dual).relative_gap
             scalars["train/optimality_gap"] = gap if math.isfinite(gap) else 1.0
@@ -83,7 +85,7 @@ def _fit_certified(ctx: FitContext) -> FitResult:
         if method is not None:
             moved = method.step(smooth) > 0.0
         else:
-            step = _newton_step(system, problem, T, z, y, c, smooth)
+            step = _newton_step(system, problem, T, z, y, c, smooth, reduce)
             moved = step is not None
             T = T + step if moved else T
         if not moved:
@@ -92,7 +94,7 @@ def _fit_certified(ctx: FitContext) -> FitResult:
     _set_weights(problem, T if method is None else method.T)
     if best is None:  # stopped before any certificate: measure the last iterate's
         theta = method.dual_point(smooth) if method is not None else smooth.theta
-        best = Certificate(primal, dual_value(problem, theta, c, X, y))
+        best = Certificate(primal, dual_value(problem, theta, c, X, y, reduce))
     result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=best)
     return finish(ctx, result, state=dict(fitted_by="certified", converged=converged))
 
@@ -106,9 +108,9 @@ def _start(ctx, problem, dtype) -> torch.Tensor:
     return torch.zeros(linear.out_features, linear.in_features + 1, dtype=dtype, device=linear.weight.device)
 
 
-def _primal(problem, z, y, c, T) -> float:
+def _primal(problem, z, y, c, T, reduce) -> float:
     with torch.no_grad():
-        return ((c * problem.loss.values(z, y)).sum() + problem.penalty.value(T[:, :-1])).item()
+        return (reduce.all_sum((c * problem.loss.values(z, y)).sum()) + problem.penalty.value(T[:, :-1])).item()
 
 
 def _penalty(problem, T) -> float:
@@ -133,7 +135,7 @@ class _Validation:
         return evaluate(self.ctx.objective, self.ctx.data.val, self.targets, "val", self.ctx.data.spec.n_classes)
 
 
-def _newton_step(system, problem, T, z, y, c, smooth):
+def _newton_step(system, problem, T, z, y, c, smooth, reduce):
     """Newton's step with a backtracking line search on the objective, or None if none decreases it."""
     alpha = problem.penalty.alpha
     gradient = system.backproject(smooth.G)
@@ -144,9 +146,9 @@ def _newton_step(system, problem, T, z, y, c, smooth):
     if not slope < 0:
         return None
     dz = system.scores(direction)  # scores move linearly with T: each trial costs O(n K), not a pass
-    f0, t = _primal(problem, z, y, c, T), 1.0
+    f0, t = _primal(problem, z, y, c, T, reduce), 1.0
     for _ in range(_MAX_HALVINGS):
-        if _primal(problem, z + t * dz, y, c, T + t * direction) <= f0 + _ARMIJO * t * slope:
+        if _primal(problem, z + t * dz, y, c, T + t * direction, reduce) <= f0 + _ARMIJO * t * slope:
             return t * direction
         t *= 0.5
     return None

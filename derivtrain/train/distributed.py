@@ -1,10 +1,17 @@
 """Data-parallel training on torch.distributed (torchrun): one process per device, one shared model.
 
-Every rank holds the whole (in-memory) data set and draws the same per-epoch permutation; each
-takes its contiguous shard of every batch (derivtrain.train.batches). A rank scales its objective by its share of the batch
-(n_rank / n_batch) and the gradients are summed across ranks, so the update equals one process
-stepping on the whole batch: sum_r (n_r / n) * mean_r(loss) = mean(loss), and the penalty, added
-on every rank, sums back to itself. Only rank 0 writes logs, TensorBoard and checkpoints.
+Each rank holds only its own rows of every split (derivtrain/data/shards.py); every rank draws
+the same per-epoch permutation of a split's positions and trains on the rows of each batch that
+it holds (derivtrain/train/sharded_batches.py). (Out-of-core rows: every rank reads each chunk and
+takes its contiguous part of every batch, derivtrain/train/chunked_batches.py.) A rank scales its
+objective by its share of the batch (n_rank / n_batch) and the gradients are summed across ranks,
+so the update equals one process stepping on the whole batch: sum_r (n_r / n) * mean_r(loss) =
+mean(loss), and the penalty, added on every rank, sums back to itself. Only rank 0 writes logs,
+TensorBoard and checkpoints.
+
+Full-batch solvers (certified, Newton) and the certificate sum over rows with `all_sum`: one
+all-reduce of a gradient, a Hessian block or a few numbers, never of rows. One process's
+`all_sum` is the identity, so the same code runs there at no cost.
 """
 import os
 
@@ -23,6 +30,24 @@ class SingleProcess:
     def global_loss(self, local_loss: torch.Tensor) -> torch.Tensor:
         return local_loss
 
+    # sums over rows held by different ranks (identity here)
+    def all_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor
+
+    def all_min(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor
+
+    def all_max(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor
+
+    def all_gather(self, tensor: torch.Tensor) -> list:
+        """Every rank's `tensor` (of the same shape on every rank), in rank order."""
+        return [tensor]
+
+    def gather_vectors(self, vector: torch.Tensor) -> list:
+        """Every rank's 1-D `vector` (lengths may differ), in rank order."""
+        return [vector]
+
     def close(self) -> None:
         pass
 
@@ -33,6 +58,8 @@ class DataParallel(SingleProcess):
             dist.init_process_group(backend=backend, device_id=device if device.type == "cuda" else None)
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
         self.is_main = self.rank == 0
+        # nccl reduces tensors on the rank's GPU, gloo on the CPU (a CUDA tensor travels there and back)
+        self.device = device if dist.get_backend() == "nccl" else torch.device("cpu")
 
     def broadcast_parameters(self, module: torch.nn.Module) -> None:
         """Rank 0's initial weights everywhere (same seed gives the same, but do not rely on it)."""
@@ -51,8 +78,37 @@ class DataParallel(SingleProcess):
         dist.all_reduce(total)
         return total
 
+    def _reduce(self, tensor: torch.Tensor, op) -> torch.Tensor:
+        total = tensor.detach().to(self.device, copy=True)
+        dist.all_reduce(total, op=op)
+        return total.to(tensor.device)
+
+    def all_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        return self._reduce(tensor, dist.ReduceOp.SUM)
+
+    def all_min(self, tensor: torch.Tensor) -> torch.Tensor:
+        return self._reduce(tensor, dist.ReduceOp.MIN)
+
+    def all_max(self, tensor: torch.Tensor) -> torch.Tensor:
+        return self._reduce(tensor, dist.ReduceOp.MAX)
+
+    def all_gather(self, tensor: torch.Tensor) -> list:
+        local = tensor.detach().to(self.device).contiguous()
+        parts = [torch.empty_like(local) for _ in range(self.world_size)]
+        dist.all_gather(parts, local)
+        return [p.to(tensor.device) for p in parts]
+
+    def gather_vectors(self, vector: torch.Tensor) -> list:
+        lengths = [int(n) for n in self.all_gather(torch.tensor([len(vector)], device=vector.device))]
+        padded = vector.new_zeros(max(lengths))
+        padded[:len(vector)] = vector
+        return [part[:n] for part, n in zip(self.all_gather(padded), lengths)]
+
     def close(self) -> None:
         if dist.is_initialized():
+            # every rank past its last collective before any tears the group down (gloo's worker
+            # threads otherwise may still hold a peer's connection: a rare abort at exit)
+            dist.barrier()
             dist.destroy_process_group()
 
 

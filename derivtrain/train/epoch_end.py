@@ -67,7 +67,8 @@ class EpochEnd:
         from derivtrain.duality import certify
 
         train = self.ctx.data.train
-        certificate = certify(self.ctx.objective, train.X, self.loop.batches.targets, sample_weight=train.weight)
+        certificate = certify(self.ctx.objective, train.X, self.loop.batches.targets, sample_weight=train.weight,
+                              reduce=self.ctx.distributed)
         self.ctx.logger.log_scalars({"train/optimality_gap": certificate.relative_gap}, step)
         self.converged = certificate.relative_gap <= self.ctx.optim.tol
         return self.converged

@@ -8,9 +8,9 @@
 
 optim=auto picks, from the model: the certified solver for linear models whose loss and penalty
 have a convex dual (svm, logistic, linear, poisson: the optimum, certified), EM for models with
-closed-form M-steps (gmm, gaussian), and the gradient loop with Adam for everything else (the MLP,
-plugin models) and for every run that asks for minibatches (trainer.batch_size, trainer=ddp,
-data=npy read in chunks). The fit functions are imported when chosen: a run loads only the one
+closed-form M-steps (gmm, gaussian; in one process), and the gradient loop with Adam for everything
+else (the MLP, plugin models, mixtures under trainer=ddp) and for every run that asks for
+minibatches (trainer.batch_size, data=npy read from disk in chunks). The fit functions are imported when chosen: a run loads only the one
 it uses.
 """
 import importlib
@@ -31,8 +31,9 @@ def fitter_name(optim_cfg, objective, trainer_cfg, data) -> str:
     """The fitter for this run (derivtrain/config_solver.py:choose_fitter, from the instances)."""
     from derivtrain.duality import has_dual
 
-    minibatches = trainer_cfg.batch_size is not None or trainer_cfg.strategy == "ddp" or not _in_memory(data)
-    name = choose_fitter(optim_cfg.name, has_dual(objective), hasattr(objective.model, "m_step"), minibatches)
+    minibatches = trainer_cfg.batch_size is not None or not _in_memory(data)
+    name = choose_fitter(optim_cfg.name, has_dual(objective), hasattr(objective.model, "m_step"), minibatches,
+                         trainer_cfg.strategy == "ddp")
     if name == "certified" and not has_dual(objective):
         raise ConfigError(f"optim=certified solves linear models with a convex loss and penalty (svm, logistic, "
                           f"linear, poisson); {type(objective.model).__name__} with "

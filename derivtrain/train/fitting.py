@@ -109,7 +109,7 @@ def objective_report(ctx: FitContext, train_loss: float, result: FitResult) -> d
     report = {"train/objective": train_loss + objective.penalty_value()}
     known = result.certificate.dual if result.certificate is not None else None
     certificate = certify(objective, ctx.data.train.X, ctx.targets(ctx.data.train), dual=known,
-                          sample_weight=ctx.data.train.weight)
+                          sample_weight=ctx.data.train.weight, reduce=ctx.distributed)
     fitter_converged, tol = result.converged, ctx.optim.get("tol")
     if certificate is not None:
         report["train/objective"] = certificate.primal

@@ -18,6 +18,10 @@ epigraph variables, slacks and multipliers per unit leaves, as the only linear s
 familiar H dT = -r with H = X^T D X (+ diagonal) and D_i the per-row curvature of the pieces
 (derivtrain/train/linear_system.py): the same cost as a Newton step, factored once for both
 predictor and corrector. Typically 15-30 iterations whatever the data's conditioning.
+
+Under trainer=ddp the loss's units are this rank's rows (their slacks and multipliers stay
+here); `reduce` sums their complementarity and takes the least step length over every rank,
+while the L1 units (one per weight) are the same on every rank and are not summed.
 """
 from dataclasses import dataclass
 
@@ -66,10 +70,10 @@ def start_units(pieces, values: torch.Tensor, cost: torch.Tensor, target=None) -
     return Units(pieces, cost, xi, lam, target)
 
 
-def max_step(current: torch.Tensor, change: torch.Tensor) -> float:
-    """The largest t <= 1 with current + t change >= 0 (elementwise)."""
+def max_step(current: torch.Tensor, change: torch.Tensor, least=lambda m: m) -> float:
+    """The largest t <= 1 with current + t change >= 0 (elementwise; `least`: over every rank)."""
     ratios = torch.where(change < 0, current / -change.clamp(max=-torch.finfo(change.dtype).tiny), torch.inf)
-    return min(1.0, ratios.min().item())
+    return min(1.0, least(ratios.min() if ratios.numel() else ratios.new_tensor(torch.inf)).item())
 
 
 def l1_units(W: torch.Tensor, cost: float) -> Units:
@@ -77,17 +81,20 @@ def l1_units(W: torch.Tensor, cost: float) -> Units:
     return start_units(pieces, pieces.values(W), torch.full(W.shape, cost, dtype=W.dtype, device=W.device))
 
 
-def mean_complementarity(families, slacks) -> float:
-    total = sum((u.lam * s).sum() for u, s in zip(families, slacks))
-    count = sum(u.lam.numel() for u in families)
+def mean_complementarity(families, slacks, reduce=None) -> float:
+    """The mean of lambda s over every piece (`reduce(units, sum)`: over every rank's rows too)."""
+    reduce = reduce or (lambda units, value: value)
+    total = sum(reduce(u, (u.lam * s).sum()) for u, s in zip(families, slacks))
+    count = sum(int(reduce(u, torch.tensor(u.lam.numel(), device=u.lam.device))) for u in families)
     return (total / count).item()
 
 
 class InteriorPoint:
     """The iterates (T, the units' xi and multipliers) and one predictor-corrector step."""
 
-    def __init__(self, problem, system, y, c, T):
+    def __init__(self, problem, system, y, c, T, reduce=None):
         self.problem, self.system, self.y, self.c, self.T = problem, system, y, c, T
+        self.ranks = reduce
         self.pieces = problem.loss.pieces()  # None: a smooth loss (then the L1 penalty is what is kinked)
         self.absolute = AbsolutePieces()
         z = system.scores(T)
@@ -99,6 +106,12 @@ class InteriorPoint:
         self.l1 = l1_units(T[:, :-1], penalty.alpha * penalty.r) if penalty.has_l1 else None
         self.ridge = penalty.alpha * (1 - penalty.r)
 
+    def _reduce(self, units, value: torch.Tensor, op: str = "sum") -> torch.Tensor:
+        """A sum (or min) over the loss's units summed across ranks; the L1 units are everyone's."""
+        if self.ranks is None or units is self.l1:
+            return value
+        return self.ranks.all_sum(value) if op == "sum" else self.ranks.all_min(value)
+
     def families(self, z):
         """[(units, slacks)] for the loss's pieces and the L1 pieces."""
         out = []
@@ -109,10 +122,11 @@ class InteriorPoint:
         return out
 
     def observe(self, z) -> float:
-        """Take the iterate's scores; returns sum lambda s over all pieces: the duality gap of the
-        epigraph problem once its dual residual is 0 (an estimate, not a certificate, before that)."""
+        """Take the iterate's scores; returns sum lambda s over all pieces (every rank's rows): the
+        duality gap of the epigraph problem once its dual residual is 0 (an estimate, not a
+        certificate, before that)."""
         self._families = self.families(z)
-        return sum((units.lam * s).sum() for units, s in self._families).item()
+        return sum(self._reduce(units, (units.lam * s).sum()) for units, s in self._families).item()
 
     def dual_point(self, smooth) -> torch.Tensor:
         """Each row's dual variable theta_i: the pieces' multipliers / c_i, or the smooth loss's derivative."""
@@ -124,14 +138,15 @@ class InteriorPoint:
         """One predictor-corrector step from the observed iterate; returns its length. `smooth`: the
         smooth loss's gradient and curvature in scores (SmoothPart), or None."""
         families = self._families
-        mu = mean_complementarity([u for u, _ in families], [s for _, s in families])
+        mu = mean_complementarity([u for u, _ in families], [s for _, s in families], self._reduce)
         D, extra, gradient = self._curvature(families, smooth)
         factor = self.system.factor(D, extra)
         zero = [torch.zeros_like(s) for _, s in families]
         predictor = self._direction(factor, families, zero, gradient)
         t_aff = self._step_length(families, predictor, 1.0)
-        mu_aff = sum(((u.lam + t_aff * dl) * (s + t_aff * ds)).sum() for (u, s), (_, ds, dl) in
-                     zip(families, predictor[1])).item() / sum(u.lam.numel() for u, _ in families)
+        mu_aff = sum(self._reduce(u, ((u.lam + t_aff * dl) * (s + t_aff * ds)).sum()) for (u, s), (_, ds, dl) in
+                     zip(families, predictor[1])).item() / sum(int(self._reduce(
+                         u, torch.tensor(u.lam.numel(), device=u.lam.device))) for u, _ in families)
         sigma = (mu_aff / mu) ** 3
         targets = [sigma * mu - ds * dl for _, ds, dl in predictor[1]]
         dT, changes = self._direction(factor, families, targets, gradient)
@@ -180,13 +195,12 @@ class InteriorPoint:
             changes.append(units.recover(s, comp, omega, Omega, rho, linear))
         return dT, changes
 
-    @staticmethod
-    def _step_length(families, direction, fraction: float) -> float:
+    def _step_length(self, families, direction, fraction: float) -> float:
         _, changes = direction
         t = 1.0
         for (units, s), (_, ds, dlam) in zip(families, changes):
             for current, change in ((s, ds), (units.lam, dlam)):
-                largest = max_step(current, change)
+                largest = max_step(current, change, lambda m: self._reduce(units, m, "min"))
                 t = min(t, fraction * largest if largest < 1 else 1.0)
         return t
 

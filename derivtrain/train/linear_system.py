@@ -11,9 +11,17 @@ binary, one-vs-rest, regression). `factor` forms H's blocks X_aug^T diag(D_kl) X
 diagonal ones when D is diagonal) and Cholesky-factors them once, so one iteration can solve for
 several right-hand sides (the interior-point predictor and corrector); past max_dense parameters
 it solves by preconditioned conjugate gradients with H v products instead (two passes over X each).
+
+X may be sparse (a CSR tensor, data=svmlight/npz): the products then go through
+derivtrain/data/sparse.py, and CG's preconditioner past a dense block's size is H's diagonal,
+diag(X^T D X) = (X*X)^T D, one more sparse product. Under trainer=ddp each rank holds its own
+rows: scores stay per row, and every sum over rows (backproject, H's blocks, its diagonal) is
+summed across ranks by `reduce` (derivtrain/train/distributed.py; one process: the identity).
 """
 import torch
 
+from derivtrain.data import sparse
+from derivtrain.data.shards import OneProcess
 from derivtrain.train.damped_cholesky import damped_cholesky
 from derivtrain.train.newton_cg import preconditioned_cg
 
@@ -21,16 +29,32 @@ _OUTER_CHUNK = 1 << 23  # numbers of row outer products formed at once (64 MB in
 
 
 class LinearSystem:
-    def __init__(self, X_aug: torch.Tensor, n_outputs: int, max_dense: int, hessian: str = "auto"):
+    def __init__(self, X_aug: torch.Tensor, n_outputs: int, max_dense: int, hessian: str = "auto", reduce=None):
         self.X, self.K, self.p = X_aug, n_outputs, X_aug.shape[1]
         self.max_dense, self.hessian = max_dense, hessian
+        self.reduce = reduce or OneProcess()
+        self._rows = sparse.row_ids(X_aug) if sparse.is_sparse(X_aug) else None  # reused by every backproject
 
     def scores(self, T: torch.Tensor) -> torch.Tensor:
         return self.X @ T.T
 
     def backproject(self, G: torch.Tensor) -> torch.Tensor:
-        """Score gradients (n, K) -> parameter gradients (K, d + 1)."""
-        return G.T @ self.X
+        """Score gradients (n, K) -> parameter gradients (K, d + 1), summed over every rank's rows."""
+        if self._rows is not None:
+            return self.reduce.all_sum(sparse.backproject(G, self.X, self._rows))
+        return self.reduce.all_sum(G.T @ self.X)
+
+    def diagonal(self, D: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        """diag(H) as (K, d + 1): (X*X)^T D_kk, plus `extra` on the weights (Jacobi's preconditioner)."""
+        diag_D = D if D.dim() == 2 else D.diagonal(dim1=1, dim2=2)
+        squares = sparse.squared(self.X)
+        if self._rows is not None:
+            out = sparse.backproject(diag_D, squares, self._rows)
+        else:
+            out = diag_D.T @ squares
+        out = self.reduce.all_sum(out)
+        out[:, :-1] += extra
+        return out
 
     def factor(self, D: torch.Tensor, extra: torch.Tensor):
         """A solver for H = X^T D X + diag(extra) (extra: (K, d) on the weights, none on the bias)."""
@@ -47,12 +71,13 @@ class LinearSystem:
         One product for all blocks: the rows' outer products x_i x_i^T (p^2 numbers a row, in chunks
         of rows) times the rows' K^2 (or K) curvatures; with one score column it is X^T diag(D) X."""
         K, p, X = self.K, self.p, self.X
-        blocks = X.new_zeros(K, K, p, p)
-        if K == 1:  # X^T diag(D) X, in chunks of rows: no n x p temporary
-            rows = max(1, _OUTER_CHUNK // p)
-            for start in range(0, len(X), rows):
-                part = X[start:start + rows]
-                blocks[0, 0] += part.T @ (part * D.reshape(-1, 1)[start:start + rows])
+        blocks = torch.zeros(K, K, p, p, dtype=X.dtype, device=X.device)
+        if K == 1:
+            blocks[0, 0] = sparse.gram(X, D.reshape(-1))
+        elif self._rows is not None:  # sparse rows: one X^T diag(D_kl) X per block
+            for k in range(K):
+                for l in range(K) if D.dim() == 3 else (k,):
+                    blocks[k, l] = sparse.gram(X, D[:, k, l] if D.dim() == 3 else D[:, k])
         else:
             weights = D if D.dim() == 2 else D.reshape(len(D), K * K)
             total = X.new_zeros(p * p, weights.shape[1])
@@ -64,6 +89,7 @@ class LinearSystem:
                 blocks[range(K), range(K)] = total.T.reshape(K, p, p)
             else:
                 blocks = total.T.reshape(K, K, p, p)
+        blocks = self.reduce.all_sum(blocks)
         idx = torch.arange(p - 1, device=X.device)
         for k in range(K):
             blocks[k, k, idx, idx] += extra[k]
@@ -101,4 +127,5 @@ class _ConjugateGradients:
     def solve(self, R: torch.Tensor) -> torch.Tensor:
         diag_D = self.D if self.D.dim() == 2 else self.D.diagonal(dim1=1, dim2=2)
         return preconditioned_cg(lambda V: self.system.apply(self.D, self.extra, V), R,
-                                 lambda: self.system._blocks(diag_D, self.extra))
+                                 lambda: self.system._blocks(diag_D, self.extra),
+                                 lambda: self.system.diagonal(self.D, self.extra))

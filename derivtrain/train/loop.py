@@ -24,6 +24,7 @@ from derivtrain.train.guard import NonFiniteGuard, TrainingDiverged
 from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
 from derivtrain.train.metrics import batch_log_likelihood, has_log_likelihood
 from derivtrain.train.optimizers import build_optimizer, build_scheduler
+from derivtrain.train.sharded_batches import ShardedBatches
 from derivtrain.train.schedule import default_log_interval
 
 
@@ -58,9 +59,14 @@ class GradientLoop:
         self.stopper = EarlyStopping(**trainer.early_stopping)
         self.shuffle = torch.Generator(device=X.device).manual_seed(trainer.seed)
         in_memory = isinstance(X, torch.Tensor)  # else out-of-core rows, read chunk by chunk
-        self.batches = (Batches if in_memory else ChunkedBatches)(
-            X, ctx.targets(ctx.data.train), trainer.batch_size, self.shuffle, self.distributed.rank,
-            self.distributed.world_size, trainer.shuffle, ctx.data.train.weight)
+        shard = ctx.data.train.shard  # trainer=ddp: this rank holds only its own rows
+        if shard is not None:
+            self.batches = ShardedBatches(X, ctx.targets(ctx.data.train), shard.positions, shard.total,
+                                          trainer.batch_size, self.shuffle, trainer.shuffle)
+        else:
+            self.batches = (Batches if in_memory else ChunkedBatches)(
+                X, ctx.targets(ctx.data.train), trainer.batch_size, self.shuffle, self.distributed.rank,
+                self.distributed.world_size, trainer.shuffle, ctx.data.train.weight)
         # bf16 autocast: matrix products in bfloat16, losses and reductions stay float32 (a disabled
         # torch.autocast still costs ~1.5 us per step to enter, nullcontext ~0.15 us)
         # (a captured graph must not reuse autocast's cast cache across steps)
@@ -93,6 +99,8 @@ class GradientLoop:
                 # (out-of-core rows: from the first chunk, a random sample of a file saved shuffled)
                 start = torch.Generator(device=self.shuffle.device).manual_seed(self.ctx.trainer.seed)
                 model.initialize(rows_in_memory(self.ctx.data.train.X), start)
+                if self.distributed.world_size > 1:  # each rank started from its own rows: rank 0's start
+                    self.distributed.broadcast_parameters(model)
             return
         model.load_state_dict(state["model"])
         try:

@@ -66,16 +66,20 @@ def evaluate(objective, split, targets: torch.Tensor, prefix: str, n_classes: in
     model.eval()
     scores = apply_in_chunks(model, split.X)  # out-of-core rows: chunk by chunk, scores kept
     model.train(was_training)
+    y, n_rows = split.y, len(split)
+    if getattr(split, "shard", None) is not None:  # trainer=ddp: every rank's rows, in split order, everywhere
+        scores, targets, y = (split.shard.assemble(t) for t in (scores, targets, y))
+        n_rows = len(y)
     metrics = {"loss": objective.loss(scores, targets).item()}
     ll = log_likelihood(objective, scores, targets)
     if ll is not None:
         metrics["log_likelihood"] = ll.item()
     if objective.loss.task == "density":  # no targets: how well the model explains X
-        metrics.update(information_criteria(model, metrics["log_likelihood"], len(split)))
+        metrics.update(information_criteria(model, metrics["log_likelihood"], n_rows))
     elif n_classes:
-        metrics.update(classification_metrics(scores, split.y, n_classes))
+        metrics.update(classification_metrics(scores, y, n_classes))
     else:
         # scores may be on the link's scale (Poisson: log-rate); the metrics compare expected values
         mean_response = getattr(model, "mean_response", None)
-        metrics.update(regression_metrics(mean_response(scores) if mean_response else scores, split.y))
+        metrics.update(regression_metrics(mean_response(scores) if mean_response else scores, y))
     return {f"{prefix}/{k}": v for k, v in metrics.items()}

@@ -76,16 +76,20 @@ def conjugate_gradient(hvp, g: torch.Tensor) -> torch.Tensor:
     return d
 
 
-def newton_direction(f: torch.Tensor, params, dense: bool):
-    """(gradient, Newton direction) of the objective value `f` at the current parameters."""
-    g = _flat(torch.autograd.grad(f, params, create_graph=True))  # a graph: g is differentiated again
+def newton_direction(f: torch.Tensor, params, dense: bool, total=lambda t: t):
+    """(gradient, Newton direction) of the objective value `f` at the current parameters. `total`
+    sums over ranks (trainer=ddp: f is this rank's weighted share; its gradient, Hessian and
+    Hessian-vector products are summed, one all-reduce each)."""
+    g_local = _flat(torch.autograd.grad(f, params, create_graph=True))  # a graph: differentiated again
+    g = total(g_local.detach())
     if dense:
-        return g.detach(), solve_damped(dense_hessian(g, params), g.detach())
+        return g, solve_damped(total(dense_hessian(g_local, params)), g)
 
     def hvp(v):
-        return _flat(torch.autograd.grad(g, params, grad_outputs=v, retain_graph=True, materialize_grads=True))
+        return total(_flat(torch.autograd.grad(g_local, params, grad_outputs=v, retain_graph=True,
+                                               materialize_grads=True)))
 
-    return g.detach(), conjugate_gradient(hvp, g.detach())
+    return g, conjugate_gradient(hvp, g)
 
 
 def fit_newton(ctx: FitContext) -> FitResult:
@@ -101,17 +105,21 @@ def fit_newton(ctx: FitContext) -> FitResult:
     params = [p for p in model.parameters() if p.requires_grad]
     dense = optim_cfg.hessian == "dense" or (optim_cfg.hessian == "auto"
                                              and sum(p.numel() for p in params) <= optim_cfg.max_dense)
-    stop = _StoppingTest(objective, X, targets, optim_cfg.tol, weight)
+    stop = _StoppingTest(objective, X, targets, optim_cfg.tol, weight, ctx.distributed)
+    train = ctx.data.train
+    share = len(train) / train.total_rows  # trainer=ddp: this rank's rows' part of the mean
+    total = ctx.distributed.all_sum
 
     def value() -> torch.Tensor:
-        return objective(X, targets, sample_weight=weight)
+        f = objective(X, targets, sample_weight=weight)
+        return f * share if share != 1 else f
 
     steps, converged = 0, False
     while True:
         f = value()
-        g, direction = newton_direction(f, params, dense)
+        g, direction = newton_direction(f, params, dense, total)
         slope = (g @ direction).item()  # -lambda^2: lambda is the Newton decrement
-        f0, predicted_decrease = f.item(), -slope / 2  # lambda^2 / 2, the estimated f - min f
+        f0, predicted_decrease = total(f.detach()).item(), -slope / 2  # lambda^2 / 2, the estimated f - min f
         converged = stop.done(f0, predicted_decrease)
         scalars = {"train/objective": f0, "newton/predicted_decrease": predicted_decrease, **stop.scalars()}
         if stop.likelihood:
@@ -124,7 +132,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
         if ctx.stop is not None and ctx.stop.signal_name:  # Ctrl-C/SIGTERM: checkpoint these weights, stop
             model.to(working)
             ctx.stop_point(steps, steps, fitted_by="newton", converged=False)
-        step_size = _line_search(params, direction, value, f0, slope)
+        step_size = _line_search(params, direction, lambda: total(value()), f0, slope)
         if step_size == 0.0:  # no decrease along a descent direction: rounding decides, stop here
             log.warning("Newton's line search found no decrease (predicted %.3g): the objective's "
                         "rounding error exceeds optim.tol=%g", predicted_decrease, optim_cfg.tol)
@@ -145,10 +153,11 @@ class _StoppingTest:
     when the Newton decrement lambda^2 / 2 (the quadratic model's estimate of f - min f) is below
     optim.tol relative to |f|."""
 
-    def __init__(self, objective, X, targets, tol: float, weight=None):
+    def __init__(self, objective, X, targets, tol: float, weight=None, reduce=None):
         from derivtrain.duality import has_dual
 
-        self.objective, self.X, self.targets, self.tol, self.weight = objective, X, targets, tol, weight
+        self.objective, self.X, self.targets, self.tol = objective, X, targets, tol
+        self.weight, self.reduce = weight, reduce
         self.certified = has_dual(objective)
         self.likelihood = has_log_likelihood(objective)
         self.gap = None
@@ -159,7 +168,8 @@ class _StoppingTest:
         from derivtrain.duality import certify
 
         with torch.no_grad():
-            self.gap = certify(self.objective, self.X, self.targets, sample_weight=self.weight).relative_gap
+            self.gap = certify(self.objective, self.X, self.targets, sample_weight=self.weight,
+                               reduce=self.reduce).relative_gap
         return self.gap <= self.tol
 
     def scalars(self) -> dict:

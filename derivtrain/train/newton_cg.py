@@ -21,10 +21,19 @@ def _block_preconditioner(blocks: torch.Tensor):
     return lambda R: torch.stack([torch.cholesky_solve(R[k][:, None], L).squeeze(1) for k, L in enumerate(factors)])
 
 
-def preconditioned_cg(hvp, r: torch.Tensor, blocks_fn) -> torch.Tensor:
-    """x with hvp(x) ~= r. blocks_fn() builds H's diagonal blocks (K, K, p, p) for the preconditioner."""
+def _jacobi(diagonal: torch.Tensor):
+    inverse = 1 / diagonal.clamp_min(torch.finfo(diagonal.dtype).tiny)
+    return lambda R: R * inverse
+
+
+def preconditioned_cg(hvp, r: torch.Tensor, blocks_fn, diagonal_fn=None) -> torch.Tensor:
+    """x with hvp(x) ~= r. blocks_fn() builds H's diagonal blocks (K, K, p, p) for the preconditioner;
+    diagonal_fn() H's diagonal (K, p), used where the blocks are too large."""
     K, p = r.shape
-    apply_inverse = _block_preconditioner(blocks_fn()) if p <= _MAX_BLOCK else (lambda R: R)
+    if p <= _MAX_BLOCK:
+        apply_inverse = _block_preconditioner(blocks_fn())
+    else:
+        apply_inverse = _jacobi(diagonal_fn()) if diagonal_fn is not None else (lambda R: R)
     x = torch.zeros_like(r)
     residual = r.clone()
     z = apply_inverse(residual)

@@ -108,7 +108,7 @@ def test_ranks_split_every_batch_of_one_process(tmp_path, shuffle):
 def test_build_data_reads_the_splits_in_file_order(cancer_npy):
     folder, X, y = cancer_npy
     cfg = compose_config("data=npy", f"data.path={folder / 'X.npy'}", f"data.target={folder / 'y.npy'}",
-                         "trainer.batch_size=64", "data.chunk_rows=100")
+                         "trainer.batch_size=64", "data.chunk_rows=100", "data.out_of_core=true")
     data = build_data(cfg.data, torch.device("cpu"), seed=0)
     n_train = len(y) - round(0.2 * len(y)) - round(0.1 * len(y))
     assert (len(data.train), len(data.val), len(data.test)) == (n_train, round(0.1 * len(y)), round(0.2 * len(y)))
@@ -123,7 +123,7 @@ def test_svm_trains_from_npy_files_through_the_cli(cancer_npy):
     folder, X, y = cancer_npy
     run = folder / "run"
     proc = run_main("data=npy", f"data.path={folder / 'X.npy'}", f"data.target={folder / 'y.npy'}", "model=svm",
-                   "trainer.batch_size=64", "data.chunk_rows=128", "trainer.max_epochs=20", "logger=none",
+                   "trainer.batch_size=64", "data.chunk_rows=128", "data.out_of_core=true", "trainer.max_epochs=20", "logger=none",
                    f"hydra.run.dir={run}")
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((run / "metrics.json").read_text())
@@ -147,7 +147,7 @@ def test_training_matches_the_same_rows_in_memory(cancer_npy, tmp_path):
     folder, X, y = cancer_npy
     n_train = len(y) - round(0.2 * len(y))
     cfg = compose_config("data=npy", f"data.path={folder / 'X.npy'}", f"data.target={folder / 'y.npy'}",
-                         "model=svm", "optim=sgd", "trainer.max_epochs=20", f"trainer.batch_size={n_train}",
+                         "model=svm", "optim=sgd", "trainer.max_epochs=20", f"trainer.batch_size={n_train}", "data.out_of_core=true",
                          "data.val_size=0")
     data = build_data(cfg.data, torch.device("cpu"), seed=0)
     in_memory = replace(data, train=replace(data.train, X=data.train.X[:]))
@@ -205,7 +205,7 @@ def test_peak_memory_does_not_grow_with_the_file(tmp_path):
     for name in sizes:
         proc = subprocess.run([sys.executable, "-c", _SAMPLED_RUN, "data=npy",
                                f"data.path={tmp_path / f'X_{name}.npy'}", f"data.target={tmp_path / f'y_{name}.npy'}",
-                               "model=svm", "trainer.max_epochs=1", "trainer.batch_size=1024", "data.chunk_rows=4096", "logger=none",
+                               "model=svm", "trainer.max_epochs=1", "trainer.batch_size=1024", "data.chunk_rows=4096", "data.out_of_core=true", "logger=none",
                                f"hydra.run.dir={tmp_path / f'run_{name}'}"], capture_output=True, text=True)
         assert "PEAK" in proc.stdout, proc.stderr
         peak[name] = [int(v) for v in proc.stdout.split("PEAK")[-1].split()]

@@ -1,0 +1,173 @@
+"""Sparse rows (torch sparse CSR) and the few operations on them that training needs.
+
+The features of data=svmlight and data=npz stay sparse from the file to the device: X is a torch
+sparse CSR tensor (crow_indices, col_indices, values), never densified. torch's own CSR support
+is partial, so the operations below are written with index arithmetic on those three arrays:
+
+  rows_between(X, a, b)   a contiguous block of rows: views of the three arrays, no copy
+  take_rows(X, idx)       a gather of rows: the rows' nonzeros found by one cumulative sum
+                          (torch has no index_select for CSR; scipy's gather is CPU-only)
+  backproject(G, X)       G^T X: one index_add over the nonzeros (torch's dense @ CSR forms the
+                          transpose, sorting the nonzeros, ~10x slower; measured in
+                          scripts/bench_scale.py's sparse case)
+
+Every helper takes dense tensors too and does the dense thing, so callers need not ask.
+"""
+import warnings
+
+import numpy as np
+import torch
+
+_GRAM_CHUNK = 1 << 23  # numbers of X weighted at a time (64 MB of float64)
+
+_announced = False  # torch warns once a process that CSR support is in "beta state"
+
+
+def is_sparse(X) -> bool:
+    return isinstance(X, torch.Tensor) and X.layout == torch.sparse_csr
+
+
+def csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, n_columns: int) -> torch.Tensor:
+    """A CSR tensor from its arrays (built by the helpers here: no invariant checks)."""
+    global _announced
+    size = (len(crow) - 1, n_columns)
+    if _announced:
+        return torch.sparse_csr_tensor(crow, col, values, size=size, check_invariants=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        _announced = True
+        return torch.sparse_csr_tensor(crow, col, values, size=size, check_invariants=False)
+
+
+def from_scipy(A, device=None, dtype=torch.float32) -> torch.Tensor:
+    """A scipy CSR matrix as a torch CSR tensor: 32-bit indices while the nonzeros fit them
+    (half the memory, and torch's CSR kernels are faster on them)."""
+    A = A.tocsr()
+    index = np.int32 if A.nnz < 2 ** 31 and max(A.shape) < 2 ** 31 else np.int64
+    crow = torch.from_numpy(np.asarray(A.indptr, dtype=index))
+    col = torch.from_numpy(np.asarray(A.indices, dtype=index))
+    values = torch.from_numpy(np.asarray(A.data)).to(dtype)
+    return csr(crow, col, values, A.shape[1]).to(device) if device is not None else csr(crow, col, values, A.shape[1])
+
+
+def to_scipy(X):
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((X.values().cpu().numpy(), X.col_indices().cpu().numpy(), X.crow_indices().cpu().numpy()),
+                         shape=tuple(X.shape))
+
+
+def rows_between(X: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """Rows [start, stop) of X; for CSR, views of its arrays (one host read of two row pointers)."""
+    if not is_sparse(X):
+        return X[start:stop]
+    crow, stop = X.crow_indices(), max(start, min(stop, X.shape[0]))
+    lo, hi = int(crow[start]), int(crow[stop])
+    return csr(crow[start:stop + 1] - lo, X.col_indices()[lo:hi], X.values()[lo:hi], X.shape[1])
+
+
+def take_rows(X: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Rows idx of X, in that order.
+
+    For CSR: the nonzeros of output row i are source positions start_i .. end_i - 1. Those
+    positions are one cumulative sum of steps that are 1 within a row and jump at each row's
+    first nonzero (to start_i from the previous row's end; an empty row's jump adds to the next
+    one's, so index_add rather than a scatter), then two index_selects. One host sync (the
+    output's number of nonzeros)."""
+    if not is_sparse(X):
+        return X.index_select(0, idx)
+    crow, idx = X.crow_indices(), idx.to(X.crow_indices().dtype)
+    starts, ends = crow.index_select(0, idx), crow.index_select(0, idx + 1)
+    new_crow = torch.zeros(len(idx) + 1, dtype=crow.dtype, device=crow.device)
+    torch.cumsum(ends - starts, 0, out=new_crow[1:])
+    total = int(new_crow[-1])
+    previous_ends = torch.cat([ends.new_zeros(1), ends[:-1]])
+    steps = torch.ones(total + 1, dtype=torch.int64, device=crow.device)
+    steps.index_add_(0, new_crow[:-1].long(), (starts - previous_ends).long())
+    positions = steps.cumsum_(0)[:total].sub_(1)
+    return csr(new_crow, X.col_indices().index_select(0, positions), X.values().index_select(0, positions),
+               X.shape[1])
+
+
+def row_ids(X: torch.Tensor) -> torch.Tensor:
+    """The row of each nonzero of a CSR tensor (in X's index dtype: int32 where it fits)."""
+    crow = X.crow_indices()
+    counts = crow[1:] - crow[:-1]
+    return torch.repeat_interleave(torch.arange(len(counts), dtype=crow.dtype, device=crow.device), counts,
+                                   output_size=X.values().numel())
+
+
+def backproject(G: torch.Tensor, X: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+    """G^T X for G (n, K): (K, d). For CSR, out[k, col] += G[row, k] * value over the nonzeros, in
+    G's dtype (a float64 G gets float64 sums of float32 values). `rows`: row_ids(X), if known.
+    One 1-D index_add per score column: with 32-bit indices torch's 2-D index_add is ~20x slower."""
+    if not is_sparse(X):
+        return G.T @ X.to(G.dtype)
+    rows = row_ids(X) if rows is None else rows
+    col, values = X.col_indices(), X.values().to(G.dtype)
+    out = G.new_zeros(G.shape[1], X.shape[1])
+    for k in range(G.shape[1]):
+        out[k].index_add_(0, col, G[:, k].index_select(0, rows) * values)
+    return out
+
+
+def scale_columns(X: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """X with column j multiplied by factor[j] (a new tensor; CSR: its values only)."""
+    if not is_sparse(X):
+        return X * factor
+    values = X.values() * factor.to(X.values().dtype).index_select(0, X.col_indices())
+    return csr(X.crow_indices(), X.col_indices(), values, X.shape[1])
+
+
+def squared(X: torch.Tensor) -> torch.Tensor:
+    """X with every entry squared (CSR: its values only): diag(X^T D X) = (X*X)^T D."""
+    if not is_sparse(X):
+        return X.square()
+    return csr(X.crow_indices(), X.col_indices(), X.values().square(), X.shape[1])
+
+
+def with_ones_column(X: torch.Tensor) -> torch.Tensor:
+    """[X | 1]: the bias's feature appended as a last column (CSR: one more nonzero a row)."""
+    if not is_sparse(X):
+        return torch.cat([X, X.new_ones(len(X), 1)], dim=1)
+    crow, n, d = X.crow_indices(), X.shape[0], X.shape[1]
+    nnz = X.values().numel()
+    index = crow.dtype if nnz + n < 2 ** 31 else torch.int64
+    new_crow = crow.to(index) + torch.arange(n + 1, dtype=index, device=crow.device)
+    ones_at = (new_crow[1:] - 1).long()  # each row's last slot
+    old_at = torch.arange(nnz, device=crow.device) + row_ids(X)  # the k-th nonzero moves past its row's ones
+    col = torch.empty(nnz + n, dtype=index, device=crow.device)
+    values = torch.empty(nnz + n, dtype=X.values().dtype, device=crow.device)
+    col.index_copy_(0, old_at, X.col_indices().to(index))
+    values.index_copy_(0, old_at, X.values())
+    col.index_fill_(0, ones_at, d)
+    values.index_fill_(0, ones_at, 1.0)
+    return csr(new_crow, col, values, d + 1)
+
+
+def astype(X: torch.Tensor, dtype) -> torch.Tensor:
+    """X with its values in dtype (CSR: the structure is shared)."""
+    if not is_sparse(X):
+        return X.to(dtype)
+    return csr(X.crow_indices(), X.col_indices(), X.values().to(dtype), X.shape[1])
+
+
+def gram(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """X^T diag(weights) X as a dense (d, d) matrix, for X with few enough columns that it fits."""
+    if not is_sparse(X):  # in chunks of rows: no n x d temporary
+        out = X.new_zeros(X.shape[1], X.shape[1])
+        rows = max(1, _GRAM_CHUNK // X.shape[1])
+        for a in range(0, X.shape[0], rows):
+            part = X[a:a + rows]
+            out += part.T @ (part * weights[a:a + rows].reshape(-1, 1))
+        return out
+    weighted = scale_rows(X, weights)
+    transposed = X.t().to_sparse_csr()
+    return torch.sparse.mm(transposed, weighted).to_dense()
+
+
+def scale_rows(X: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    if not is_sparse(X):
+        return X * factor.reshape(-1, 1)
+    values = X.values() * factor.to(X.values().dtype).index_select(0, row_ids(X))
+    return csr(X.crow_indices(), X.col_indices(), values, X.shape[1])

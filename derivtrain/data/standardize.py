@@ -1,0 +1,73 @@
+"""Standardization fitted on the training rows: per-feature moments of any source, summed across ranks.
+
+Dense features are centred and scaled, (x - mean) / std. Sparse features are only scaled, x / std,
+as scikit-learn's StandardScaler(with_mean=False): centring would fill every zero in, turning a
+matrix with 0.05 % nonzeros into a dense one. The std is the column's over all rows, zeros
+included. Constant features keep scale 1 (like StandardScaler).
+
+Moments are (count, mean, m2 = sum of squared deviations) in float64, a chunk of rows at a time
+and combined by Chan et al.'s pairwise update: exact to rounding, without cancellation, and the
+same whether the rows are in one process or spread over ranks (derivtrain/data/shards.py).
+"""
+import numpy as np
+import torch
+
+from derivtrain.data.shards import combined_moments
+
+_CHUNK_ROWS = 65536
+
+
+def _chan(parts):
+    count, mean, m2 = 0, None, None
+    for n_b, mean_b, m2_b in parts:
+        if mean is None:
+            count, mean, m2 = n_b, mean_b, m2_b
+            continue
+        delta, total = mean_b - mean, count + n_b
+        mean = mean + delta * (n_b / total)
+        m2 = m2 + m2_b + delta ** 2 * (count * n_b / total)
+        count = total
+    return count, mean, m2
+
+
+def dense_moments(read, n: int, d: int):
+    """(count, mean, m2) of n dense rows, in float64, a chunk of rows at a time; read(a, b) gives
+    rows [a, b) as a numpy array."""
+    def chunk(a):
+        part = read(a, min(a + _CHUNK_ROWS, n)).astype(np.float64)
+        mean = part.mean(axis=0)
+        return len(part), mean, ((part - mean) ** 2).sum(axis=0)
+
+    if n == 0:
+        return 0, np.zeros(d), np.zeros(d)
+    return _chan([chunk(a) for a in range(0, n, _CHUNK_ROWS)])
+
+
+def sparse_moments(A):
+    """(count, mean, m2) of a scipy CSR matrix's columns, zeros included: m2 = sum over the
+    nonzeros of (x - mean)^2 + (rows without a nonzero in the column) * mean^2."""
+    n, d = A.shape
+    columns = A.indices
+    data = A.data.astype(np.float64)
+    mean = np.bincount(columns, weights=data, minlength=d) / max(n, 1)
+    nonzeros = np.bincount(columns, minlength=d)
+    m2 = np.bincount(columns, weights=(data - mean[columns]) ** 2, minlength=d) + (n - nonzeros) * mean ** 2
+    return n, mean, m2
+
+
+def fitted_scale(count: int, m2) -> np.ndarray:
+    """The population std from m2, constant features (and no rows at all) at 1."""
+    scale = np.sqrt(np.asarray(m2) / max(count, 1))
+    scale[scale < 10 * np.finfo(np.float64).eps] = 1.0
+    return scale
+
+
+def standardization(moments, sparse: bool, comm):
+    """(mean, scale) as float64 numpy arrays from this rank's (count, mean, m2), summed across ranks.
+    Sparse data: mean 0 (scaled, not centred)."""
+    count, mean, m2 = moments
+    if comm.world_size > 1:
+        count, mean, m2 = combined_moments(comm, count, torch.as_tensor(mean), torch.as_tensor(m2))
+        mean, m2 = mean.numpy(), m2.numpy()
+    scale = fitted_scale(count, m2)
+    return (np.zeros_like(scale) if sparse else np.asarray(mean, dtype=np.float64)), scale

@@ -1,0 +1,92 @@
+"""Peak memory per rank under trainer=ddp against one process: each rank reads and holds only its rows.
+
+    python scripts/bench_scale.py --ranks [--n 2000000] [--d 50] [--ranks-count 2]
+
+A .npy of n x d float32 features (and its targets) is trained on for one epoch of minibatch hinge
+(data.out_of_core=false: read into memory), once by one process and once by `--ranks-count`
+torchrun ranks. Each process samples its own resident memory every 2 ms (anonymous memory: the
+rows copied in; file pages: the mapping while it is read) and reports its peak. The data-related
+peak is the peak on the n-row file minus the peak on a 20 000-row file (interpreter, torch, the
+process group: the same in both). Target (issue 18): each rank's <= 0.6x of one process's.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import numpy as np
+
+SMALL = 20_000
+_SAMPLED = """
+import sys, threading, time
+peak = {"RssAnon": 0, "RssFile": 0}
+def sample():
+    while True:
+        for line in open("/proc/self/status"):
+            key = line.split(":")[0]
+            if key in peak:
+                peak[key] = max(peak[key], int(line.split()[1]) * 1024)
+        time.sleep(0.002)
+threading.Thread(target=sample, daemon=True).start()
+import os, derivtrain.cli
+sys.argv = ["derivtrain"] + sys.argv[1:]
+try:
+    derivtrain.cli.main()
+finally:
+    time.sleep(0.01)
+    print("PEAK", os.environ.get("RANK", "0"), peak["RssAnon"] + peak["RssFile"], flush=True)
+"""
+
+
+def write_npy(folder: Path, n: int, d: int, name: str) -> list:
+    """X (n x d float32, written a block at a time) and y from a planted linear rule."""
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=d)
+    X = np.lib.format.open_memmap(folder / f"X_{name}.npy", mode="w+", dtype=np.float32, shape=(n, d))
+    y = np.empty(n, dtype=np.int64)
+    for a in range(0, n, 100_000):
+        block = rng.normal(size=(min(100_000, n - a), d)).astype(np.float32)
+        X[a:a + len(block)] = block
+        y[a:a + len(block)] = block @ w + 0.1 * rng.normal(size=len(block)) > 0
+    X.flush()
+    del X
+    np.save(folder / f"y_{name}.npy", y)
+    return [f"data.path={folder / f'X_{name}.npy'}", f"data.target={folder / f'y_{name}.npy'}"]
+
+
+def peaks(data_args: list, ranks: int, run_dir: Path) -> dict:
+    """{rank: peak resident bytes} of one training run."""
+    args = ["data=npy", *data_args, "data.out_of_core=false", "model=svm", "optim=sgd", "trainer.batch_size=4096",
+            "trainer.max_epochs=1", "trainer.val_every_n_epochs=0", "logger=none", f"hydra.run.dir={run_dir}"]
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}"]
+                if ranks > 1 else [sys.executable])
+    child = Path(run_dir).with_suffix(".py")
+    child.write_text(_SAMPLED)
+    extra = ["trainer=ddp"] if ranks > 1 else []
+    proc = subprocess.run([*launcher, str(child), *args, *extra], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-3000:])
+    found = [line.split() for line in proc.stdout.splitlines() if line.startswith("PEAK")]
+    return {int(rank): int(value) for _, rank, value in found}
+
+
+def main(n: int, d: int, ranks: int) -> None:
+    data_mb = n * d * 4 / 2**20
+    with TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        big, small = write_npy(folder, n, d, "big"), write_npy(folder, SMALL, d, "small")
+        related = {}
+        for world in (1, ranks):
+            top = peaks(big, world, folder / f"big_{world}")
+            base = peaks(small, world, folder / f"small_{world}")
+            related[world] = {r: (top[r] - base[r]) / 2**20 for r in top}
+    one = related[1][0]
+    print(f"{n} x {d} float32 ({data_mb:.0f} MB), one epoch of minibatch hinge, data.out_of_core=false\n")
+    print("| process | data-related peak RSS (MB) | vs one process |\n| --- | --- | --- |")
+    print(f"| one process | {one:.0f} | 1.00x |")
+    for rank, value in sorted(related[ranks].items()):
+        print(f"| rank {rank} of {ranks} | {value:.0f} | {value / one:.2f}x |")
