@@ -86,8 +86,12 @@ def resolve_auto(config) -> None:
 
     if config.trainer.get("resume") != "auto":
         return
+    from derivtrain.logging import log
+
     folder = Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser()
     resumable = any((folder / "checkpoints").glob("*.pt")) and not is_finished(folder)
+    if resumable:
+        log.info("trainer.resume=auto: continuing from %s", folder / "checkpoints")
     with open_dict(config.trainer):
         config.trainer.resume = str(folder) if resumable else None
 
