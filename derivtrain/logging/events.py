@@ -108,11 +108,17 @@ def _write(file, pending: list, Event, close: bool = False) -> None:
         file.close()
 
 
-def _one_masked_crc32c(record: bytes) -> int:
-    """A long record alone: TensorBoard's byte loop beats numpy's per-position calls here."""
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as one
+_TABLE_LIST = _TABLE.tolist()  # plain ints: the per-byte loop below reads it ~0.1 us a byte
 
-    return one(record)
+
+def _one_masked_crc32c(record: bytes) -> int:
+    """A long record alone (the config text): a byte loop beats numpy's per-position calls here
+    (TensorBoard's own is the same loop, behind a ~0.15 s import)."""
+    crc, table = 0xFFFFFFFF, _TABLE_LIST
+    for byte in record:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    crc ^= 0xFFFFFFFF
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def _event(item, Event, Summary):

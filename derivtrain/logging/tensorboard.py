@@ -1,8 +1,8 @@
 """TensorBoardLogger: one event file in the run folder (logger=tensorboard).
 
 Tag names, the custom-scalars layout and the HPARAMS row come from dashboard.py; the summaries
-are torch.utils.tensorboard's; the file is written in batches by events.py (TensorBoard's own
-writer costs 50-80 us an event, as much as a small training step).
+are built from TensorBoard's protos (summaries.py); the file is written in batches by events.py
+(TensorBoard's own writer costs 50-80 us an event, as much as a small training step).
 """
 from derivtrain.logging import dashboard
 from derivtrain.logging.base import NullLogger
@@ -12,11 +12,10 @@ HISTOGRAM_BUCKETS = 30
 
 class TensorBoardLogger(NullLogger):
     def __init__(self, run_dir, histogram_every_n_epochs: int = 10, purge_step=None):
-        from torch.utils.tensorboard import summary
-
+        from derivtrain.logging import summaries
         from derivtrain.logging.events import EventFile
 
-        self.summary = summary
+        self.summary = summaries
         self.events = EventFile(run_dir, purge_step)  # purge_step: where a resumed run goes on
         self.histogram_every_n_epochs = histogram_every_n_epochs
         self.prefix = ""  # "<task>/" once log_run_start knows the task
@@ -62,7 +61,7 @@ class TensorBoardLogger(NullLogger):
         # metrics as one-point charts; the session summaries go into this run's own event file.
         # No experiment summary: TensorBoard then builds the HPARAMS table from every run's
         # session (a sweep mixing tasks shows all their columns) and takes the curves as metrics.
-        for summary in _session_summaries(dashboard.hparams(cfg, metrics)):
+        for summary in self.summary.hparams_session(dashboard.hparams(cfg, metrics)):
             self.events.add_summary(summary)
 
     def log_figure(self, tag: str, make_figure, step: int = 0) -> None:
@@ -73,30 +72,9 @@ class TensorBoardLogger(NullLogger):
         canvas = FigureCanvasAgg(make_figure())
         canvas.draw()
         pixels = np.asarray(canvas.buffer_rgba())[:, :, :3]
-        self.events.add_summary(self.summary.image(tag, pixels, dataformats="HWC"), step)
+        from torch.utils.tensorboard import summary  # PNG encoding: only when an analysis draws
+
+        self.events.add_summary(summary.image(tag, pixels, dataformats="HWC"), step)
 
     def close(self) -> None:
         self.events.close()
-
-def _session_summaries(row: dict) -> list:
-    """The HPARAMS plugin's session start (the row's values) and end (success) summaries."""
-    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
-    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
-
-    start = plugin_data_pb2.SessionStartInfo()
-    for key, value in row.items():
-        if isinstance(value, bool):
-            start.hparams[key].bool_value = value
-        elif isinstance(value, (int, float)):
-            start.hparams[key].number_value = value
-        else:
-            start.hparams[key].string_value = value
-    end = plugin_data_pb2.SessionEndInfo(status=api_pb2.Status.Value("STATUS_SUCCESS"))
-
-    def summary(tag, **content):
-        data = plugin_data_pb2.HParamsPluginData(version=metadata.PLUGIN_DATA_VERSION, **content)
-        plugin = SummaryMetadata.PluginData(plugin_name=metadata.PLUGIN_NAME, content=data.SerializeToString())
-        return Summary(value=[Summary.Value(tag=tag, metadata=SummaryMetadata(plugin_data=plugin))])
-
-    return [summary(metadata.SESSION_START_INFO_TAG, session_start_info=start),
-            summary(metadata.SESSION_END_INFO_TAG, session_end_info=end)]
