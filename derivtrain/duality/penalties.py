@@ -25,6 +25,8 @@ class PenaltyDual:
         return self.r > 0
 
     def value(self, W: torch.Tensor) -> torch.Tensor:
+        if self.r == 0:  # L2 alone: the common case, in fewer tensor operations
+            return W.square().sum() * (self.alpha / 2)
         return self.alpha * (self.r * W.abs().sum() + (1 - self.r) / 2 * W.square().sum())
 
     def conjugate(self, V: torch.Tensor) -> torch.Tensor:

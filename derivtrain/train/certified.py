@@ -60,8 +60,9 @@ def _fit_certified(ctx: FitContext) -> FitResult:
         T = method.T if method is not None else T
         z = system.scores(T)
         smooth = smooth_part(problem.loss, z, y, c) if problem.loss.pieces() is None else None
-        primal = _primal(problem, z, y, c, T, reduce)
-        scalars = {"train/objective": primal, "train/loss": primal - _penalty(problem, T), **watch(T)}
+        loss, penalty = _parts(problem, z, y, c, T, reduce)
+        primal = loss + penalty
+        scalars = {"train/objective": primal, "train/loss": loss, **watch(T)}
         last = iteration == ctx.trainer.max_epochs
         # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
         # over X and a small solve, is computed once that estimate says tol may be met (Newton: always)
@@ -109,13 +110,15 @@ def _start(ctx, problem, dtype) -> torch.Tensor:
 
 
 def _primal(problem, z, y, c, T, reduce) -> float:
-    with torch.no_grad():
-        return (reduce.all_sum((c * problem.loss.values(z, y)).sum()) + problem.penalty.value(T[:, :-1])).item()
+    return sum(_parts(problem, z, y, c, T, reduce))
 
 
-def _penalty(problem, T) -> float:
+def _parts(problem, z, y, c, T, reduce) -> tuple:
+    """The objective's two parts at T (scores z): the weighted mean loss and the penalty."""
     with torch.no_grad():
-        return problem.penalty.value(T[:, :-1]).item()
+        loss = reduce.all_sum((c * problem.loss.values(z, y)).sum())
+        both = torch.stack([loss, problem.penalty.value(T[:, :-1]).to(loss.dtype)]).tolist()
+    return both[0], both[1]
 
 
 class _Validation:

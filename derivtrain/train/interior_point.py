@@ -46,19 +46,23 @@ class Units:
         return self.xi[..., None] - values
 
     def eliminate(self, s, complementarity):
-        """Per-unit elimination for a right-hand side lambda s = complementarity: the weights over
-        pieces whose combination enters the score gradient, and the unit's own pieces."""
+        """Per-unit elimination for a right-hand side lambda s = complementarity (None: 0, the
+        predictor): the weights over pieces whose combination enters the score gradient, and what
+        `recover` needs. rho = sum_j complementarity_j / s_j - cost is the unit's residual (the
+        multipliers' own sum cancels out of it)."""
         omega = self.lam / s
         Omega = omega.sum(dim=-1)
-        rho = (complementarity / s - self.lam).sum(dim=-1) - (self.cost - self.lam.sum(dim=-1))
-        weights = complementarity / s - omega * (rho / Omega)[..., None]
-        return omega, Omega, rho, weights
+        q = None if complementarity is None else complementarity / s
+        rho = -self.cost if q is None else q.sum(dim=-1) - self.cost
+        shift = omega * (rho / Omega)[..., None]
+        weights = -shift if q is None else q - shift
+        return omega, Omega, rho, weights, q
 
-    def recover(self, s, complementarity, omega, Omega, rho, linear):
+    def recover(self, s, q, omega, Omega, rho, linear):
         """(d xi, d s, d lambda) from the step's change of the pieces' linear parts."""
         dxi = (rho + (omega * linear).sum(dim=-1)) / Omega
         ds = dxi[..., None] - linear
-        dlam = complementarity / s - self.lam - omega * ds
+        dlam = -self.lam - omega * ds if q is None else q - self.lam - omega * ds
         return dxi, ds, dlam
 
 
@@ -70,10 +74,12 @@ def start_units(pieces, values: torch.Tensor, cost: torch.Tensor, target=None) -
     return Units(pieces, cost, xi, lam, target)
 
 
-def max_step(current: torch.Tensor, change: torch.Tensor, least=lambda m: m) -> float:
-    """The largest t <= 1 with current + t change >= 0 (elementwise; `least`: over every rank)."""
-    ratios = torch.where(change < 0, current / -change.clamp(max=-torch.finfo(change.dtype).tiny), torch.inf)
-    return min(1.0, least(ratios.min() if ratios.numel() else ratios.new_tensor(torch.inf)).item())
+def steepest_ratio(current: torch.Tensor, change: torch.Tensor) -> torch.Tensor:
+    """max over elements of -change / current where change < 0 (0 when none falls): current + t change
+    stays >= 0 for every t <= 1 / that. One 0-d tensor, so a step's checks need one .item() in all."""
+    if not current.numel():
+        return current.new_zeros(())
+    return torch.where(change < 0, -change / current, 0.0).amax()
 
 
 def l1_units(W: torch.Tensor, cost: float) -> Units:
@@ -85,8 +91,11 @@ def mean_complementarity(families, slacks, reduce=None) -> float:
     """The mean of lambda s over every piece (`reduce(units, sum)`: over every rank's rows too)."""
     reduce = reduce or (lambda units, value: value)
     total = sum(reduce(u, (u.lam * s).sum()) for u, s in zip(families, slacks))
-    count = sum(int(reduce(u, torch.tensor(u.lam.numel(), device=u.lam.device))) for u in families)
-    return (total / count).item()
+    return (total / piece_count(families, reduce)).item()
+
+
+def piece_count(families, reduce) -> int:
+    return sum(int(reduce(u, torch.tensor(u.lam.numel(), device=u.lam.device))) for u in families)
 
 
 class InteriorPoint:
@@ -105,12 +114,13 @@ class InteriorPoint:
         penalty = problem.penalty
         self.l1 = l1_units(T[:, :-1], penalty.alpha * penalty.r) if penalty.has_l1 else None
         self.ridge = penalty.alpha * (1 - penalty.r)
+        self._pieces = None
 
     def _reduce(self, units, value: torch.Tensor, op: str = "sum") -> torch.Tensor:
-        """A sum (or min) over the loss's units summed across ranks; the L1 units are everyone's."""
+        """A sum (or max) over the loss's units across ranks; the L1 units are everyone's."""
         if self.ranks is None or units is self.l1:
             return value
-        return self.ranks.all_sum(value) if op == "sum" else self.ranks.all_min(value)
+        return self.ranks.all_sum(value) if op == "sum" else self.ranks.all_max(value)
 
     def families(self, z):
         """[(units, slacks)] for the loss's pieces and the L1 pieces."""
@@ -138,15 +148,15 @@ class InteriorPoint:
         """One predictor-corrector step from the observed iterate; returns its length. `smooth`: the
         smooth loss's gradient and curvature in scores (SmoothPart), or None."""
         families = self._families
-        mu = mean_complementarity([u for u, _ in families], [s for _, s in families], self._reduce)
+        if self._pieces is None:  # the number of pieces never changes: counted (and summed over ranks) once
+            self._pieces = piece_count([u for u, _ in families], self._reduce)
+        mu = sum(self._reduce(u, (u.lam * s).sum()) for u, s in families).item() / self._pieces
         D, extra, gradient = self._curvature(families, smooth)
         factor = self.system.factor(D, extra)
-        zero = [torch.zeros_like(s) for _, s in families]
-        predictor = self._direction(factor, families, zero, gradient)
+        predictor = self._direction(factor, families, [None] * len(families), gradient)  # lambda s -> 0
         t_aff = self._step_length(families, predictor, 1.0)
         mu_aff = sum(self._reduce(u, ((u.lam + t_aff * dl) * (s + t_aff * ds)).sum()) for (u, s), (_, ds, dl) in
-                     zip(families, predictor[1])).item() / sum(int(self._reduce(
-                         u, torch.tensor(u.lam.numel(), device=u.lam.device))) for u, _ in families)
+                     zip(families, predictor[1])).item() / self._pieces
         sigma = (mu_aff / mu) ** 3
         targets = [sigma * mu - ds * dl for _, ds, dl in predictor[1]]
         dT, changes = self._direction(factor, families, targets, gradient)
@@ -180,8 +190,8 @@ class InteriorPoint:
         r = gradient.clone()
         eliminated = []
         for (units, s), comp in zip(families, complementarity):
-            omega, Omega, rho, weights = units.eliminate(s, comp)
-            eliminated.append((omega, Omega, rho))
+            omega, Omega, rho, weights, q = units.eliminate(s, comp)
+            eliminated.append((q, omega, Omega, rho))
             combined = units.pieces.combine(weights, units.target)
             if units is self.l1:
                 r[:, :-1] += combined
@@ -189,20 +199,20 @@ class InteriorPoint:
                 r += self.system.backproject(combined)
         dT = -factor.solve(r)
         changes = []
-        for (units, s), comp, (omega, Omega, rho) in zip(families, complementarity, eliminated):
+        for (units, s), parts in zip(families, eliminated):
             linear = (self.absolute.linear_values(dT[:, :-1]) if units is self.l1
                       else units.pieces.linear_values(self.system.scores(dT), units.target))
-            changes.append(units.recover(s, comp, omega, Omega, rho, linear))
+            changes.append(units.recover(s, *parts, linear))
         return dT, changes
 
     def _step_length(self, families, direction, fraction: float) -> float:
+        """The step along `direction` that keeps every slack and multiplier >= 0: 1 when the full step
+        does, else `fraction` of the way to the nearest boundary (the largest over every rank)."""
         _, changes = direction
-        t = 1.0
-        for (units, s), (_, ds, dlam) in zip(families, changes):
-            for current, change in ((s, ds), (units.lam, dlam)):
-                largest = max_step(current, change, lambda m: self._reduce(units, m, "min"))
-                t = min(t, fraction * largest if largest < 1 else 1.0)
-        return t
+        steepest = [self._reduce(units, torch.maximum(steepest_ratio(s, ds), steepest_ratio(units.lam, dlam)), "max")
+                    for (units, s), (_, ds, dlam) in zip(families, changes)]
+        ratio = torch.stack(steepest).amax().item() if len(steepest) > 1 else steepest[0].item()
+        return 1.0 if ratio <= 1.0 else fraction / ratio
 
 
 def _add(D1: torch.Tensor, D2: torch.Tensor) -> torch.Tensor:

@@ -90,9 +90,8 @@ class LinearSystem:
             else:
                 blocks = total.T.reshape(K, K, p, p)
         blocks = self.reduce.all_sum(blocks)
-        idx = torch.arange(p - 1, device=X.device)
-        for k in range(K):
-            blocks[k, k, idx, idx] += extra[k]
+        for k in range(K):  # the penalty's curvature on the weights (not the bias: the last row/column)
+            blocks[k, k].diagonal()[:-1] += extra[k]
         return blocks
 
     def apply(self, D, extra, V: torch.Tensor) -> torch.Tensor:
