@@ -17,26 +17,11 @@ from tempfile import TemporaryDirectory
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.peak_memory import SAMPLED_RUN, peaks as sampled_peaks  # noqa: E402
+
 SMALL = 20_000
-_SAMPLED = """
-import sys, threading, time
-peak = {"RssAnon": 0, "RssFile": 0}
-def sample():
-    while True:
-        for line in open("/proc/self/status"):
-            key = line.split(":")[0]
-            if key in peak:
-                peak[key] = max(peak[key], int(line.split()[1]) * 1024)
-        time.sleep(0.002)
-threading.Thread(target=sample, daemon=True).start()
-import os, derivtrain.cli
-sys.argv = ["derivtrain"] + sys.argv[1:]
-try:
-    derivtrain.cli.main()
-finally:
-    time.sleep(0.01)
-    print("PEAK", os.environ.get("RANK", "0"), peak["RssAnon"] + peak["RssFile"], flush=True)
-"""
 
 
 def write_npy(folder: Path, n: int, d: int, name: str) -> list:
@@ -65,13 +50,12 @@ def peaks(data_args: list, ranks: int, run_dir: Path) -> dict:
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}"]
                 if ranks > 1 else [sys.executable])
     child = Path(run_dir).with_suffix(".py")
-    child.write_text(_SAMPLED)
+    child.write_text(SAMPLED_RUN)
     extra = ["trainer=ddp"] if ranks > 1 else []
     proc = subprocess.run([*launcher, str(child), *args, *extra], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-3000:])
-    found = [line.split() for line in proc.stdout.splitlines() if line.startswith("PEAK")]
-    return {int(rank): int(value) for _, rank, value in found}
+    return {rank: anon + mapped for rank, (anon, mapped) in sampled_peaks(proc.stdout).items()}
 
 
 def main(n: int, d: int, ranks: int) -> None:

@@ -13,6 +13,7 @@ from derivtrain.data.out_of_core import chunked_moments, split_ranges
 from derivtrain.train.chunked_batches import ChunkedBatches
 from derivtrain.train.fitting import make_context
 from tests.conftest import compose_config, run_main
+from tests.peak_memory import SAMPLED_RUN, peaks
 
 
 def save(folder, X, y=None, name="X.npy"):
@@ -163,27 +164,6 @@ def test_training_matches_the_same_rows_in_memory(cancer_npy, tmp_path):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)
 
 
-# the child samples its resident memory every 2 ms while derivtrain runs: file pages mapped in
-# (RssFile: rows read and not released) and anonymous memory (RssAnon: copies of the rows)
-_SAMPLED_RUN = """
-import sys, threading, time
-import derivtrain.cli
-peak = {"RssAnon": 0, "RssFile": 0}
-def sample():
-    while True:
-        for line in open("/proc/self/status"):
-            key = line.split(":")[0]
-            if key in peak:
-                peak[key] = max(peak[key], int(line.split()[1]) * 1024)
-        time.sleep(0.002)
-threading.Thread(target=sample, daemon=True).start()
-sys.argv = ["derivtrain"] + sys.argv[1:]
-try:
-    derivtrain.cli.main()
-finally:
-    time.sleep(0.01)
-    print("PEAK", peak["RssAnon"], peak["RssFile"])
-"""
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
@@ -203,12 +183,12 @@ def test_peak_memory_does_not_grow_with_the_file(tmp_path):
         np.save(tmp_path / f"y_{name}.npy", rng.integers(0, 2, size=n))
     peak = {}
     for name in sizes:
-        proc = subprocess.run([sys.executable, "-c", _SAMPLED_RUN, "data=npy",
+        proc = subprocess.run([sys.executable, "-c", SAMPLED_RUN, "data=npy",
                                f"data.path={tmp_path / f'X_{name}.npy'}", f"data.target={tmp_path / f'y_{name}.npy'}",
                                "model=svm", "trainer.max_epochs=1", "trainer.batch_size=1024", "data.chunk_rows=4096", "data.out_of_core=true", "logger=none",
                                f"hydra.run.dir={tmp_path / f'run_{name}'}"], capture_output=True, text=True)
         assert "PEAK" in proc.stdout, proc.stderr
-        peak[name] = [int(v) for v in proc.stdout.split("PEAK")[-1].split()]
+        peak[name] = peaks(proc.stdout)[0]  # (anonymous, file-mapped) bytes
     file_bytes = sizes["big"] * 100 * 4
     anon, mapped = (big - small for big, small in zip(peak["big"], peak["small"]))
     assert anon < 0.2 * file_bytes and mapped < 0.2 * file_bytes, (anon, mapped, file_bytes)
