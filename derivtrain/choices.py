@@ -4,3 +4,6 @@ that dispatches on the value import them from here). Plain tuples: no torch, che
 # how a linear SVM scores several classes (model.multiclass; the hinge losses' multiclass/variant)
 MULTICLASS_VARIANTS = ("crammer_singer", "weston_watkins")  # one loss over all K scores
 MULTICLASS = ("ovr",) + MULTICLASS_VARIANTS  # ovr: one binary hinge per class
+
+# how EM starts a mixture (optim.init; derivtrain/models/gmm.py)
+EM_INITS = ("kmeans", "k-means++")

@@ -23,7 +23,7 @@ import math
 import torch
 from torch import nn
 
-from derivtrain.config import EM_INITS
+from derivtrain.choices import EM_INITS
 from derivtrain.errors import ConfigError, choice_error
 from derivtrain.models import covariance as cov
 from derivtrain.models.density import DensityModel

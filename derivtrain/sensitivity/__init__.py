@@ -25,7 +25,7 @@ __all__ = ["attribute", "Attribution", "make_analysis", "saliency", "grad_x_inpu
 
 
 def __getattr__(name):
-    # lazy, so that `derivtrain.config` can import the cheap options module without the rest
+    # lazy: importing the package stays cheap (Captum, matplotlib and the methods load when used)
     if name in ("attribute", "Attribution"):
         from derivtrain.sensitivity import methods
 
