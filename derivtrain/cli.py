@@ -16,7 +16,7 @@ from hydra.types import RunMode
 
 from derivtrain.config import check_overrides, register_schemas
 from derivtrain.errors import UserError
-from derivtrain.friendly import describe_user_error
+from derivtrain.error_messages import describe_user_error
 from derivtrain.paths import config_dir
 from derivtrain.plugins import check_plugins
 from derivtrain.sweep import register_resolvers

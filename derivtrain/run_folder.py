@@ -121,7 +121,7 @@ def _remove_empty(folders: list) -> None:
 def _nothing_to_keep(exc: BaseException, path: Path) -> bool:
     """A run that exits 2 leaves no folder behind; one stopped before its first checkpoint has
     nothing to resume."""
-    from derivtrain.friendly import describe_user_error
+    from derivtrain.error_messages import describe_user_error
     from derivtrain.train.guard import TrainingDiverged
     from derivtrain.train.interrupt import TrainingInterrupted
 

@@ -15,7 +15,7 @@ Trains the configured model, evaluates it, writes a run folder
 Config groups (* = default; a model brings its own loss and regularizer):
 {groups}
 Every key and its value: python -m derivtrain --cfg job [overrides]
-Other commands: python -m derivtrain.check --help, python -m derivtrain.analyze --help,
+Other commands: python -m derivtrain.gradcheck --help, python -m derivtrain.analyze --help,
                 python -m derivtrain.plugins --help; Hydra's flags: python -m derivtrain --hydra-help
 Exit codes: 0 success; 2 bad configuration or input; 130 interrupted; 1 anything else.
 """
@@ -51,5 +51,5 @@ def main_help() -> str:
 
 
 def module_help(module_name: str) -> str:
-    """A module's docstring is its usage (derivtrain.check, derivtrain.analyze, derivtrain.plugins)."""
+    """A module's docstring is its usage (derivtrain.gradcheck, derivtrain.analyze, derivtrain.plugins)."""
     return sys.modules[module_name].__doc__ or module_name

@@ -27,7 +27,7 @@ from derivtrain.choices import EM_INITS
 from derivtrain.errors import ConfigError, choice_error
 from derivtrain.models import covariance as cov
 from derivtrain.models.density import DensityModel
-from derivtrain.train.kmeans import assign, kmeans_plus_plus, lloyd
+from derivtrain.models.kmeans import assign, kmeans_plus_plus, lloyd
 
 
 class GaussianMixture(DensityModel):

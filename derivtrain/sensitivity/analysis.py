@@ -16,7 +16,7 @@ from derivtrain.config.schemas.analysis import TARGETS, methods_of
 from derivtrain.errors import ConfigError, choice_error
 from derivtrain.logging import log
 from derivtrain.logging.dashboard import results_markdown
-from derivtrain.sensitivity.targets import ClassScores
+from derivtrain.sensitivity.explained import ClassScores
 
 # a completeness gap above this fraction of the explained score change is worth a warning
 _LARGE_GAP = 1e-2

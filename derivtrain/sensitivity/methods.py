@@ -10,7 +10,7 @@ from typing import Optional
 import torch
 
 from derivtrain.sensitivity import captum_methods, gradients, integrated_gradients
-from derivtrain.sensitivity.targets import ClassScores, baseline_input, target_indices
+from derivtrain.sensitivity.explained import ClassScores, baseline_input, target_indices
 
 METHOD_FUNCTIONS = {
     "saliency": gradients.saliency,
