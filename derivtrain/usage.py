@@ -1,7 +1,7 @@
 """`--help` for the entry points: what to type, without Hydra's internal schema groups.
 
 Hydra's own help lists every config group it can see, the `schema/*` groups that type-check the
-options included; ours lists the groups a user picks from, plugins' options among them.
+options included; ours lists the groups a user picks from, plugins' options among them (derivtrain/cli.py:main_help).
 """
 import sys
 
@@ -28,26 +28,6 @@ def wants_help(argv) -> bool:
 def print_help(text: str) -> int:
     print(text.rstrip("\n"))
     return 0
-
-
-def main_help() -> str:
-    from omegaconf import OmegaConf
-
-    from derivtrain.paths import config_dir
-    from derivtrain.plugins import check_plugins, config_options
-
-    options = {}
-    for conf in (config_dir(), *(p.conf_dir for p in check_plugins(config_dir()))):
-        for group, option in config_options(conf):
-            if not group.startswith("schema"):
-                options.setdefault(group, set()).add(option)
-    defaults = {}
-    for entry in OmegaConf.load(config_dir() / "config.yaml").defaults:
-        if hasattr(entry, "items"):
-            defaults.update({str(k): str(v) for k, v in entry.items()})
-    lines = [f"  {group}: " + ", ".join(o + ("*" if defaults.get(group) == o else "") for o in sorted(opts))
-             for group, opts in sorted(options.items())]
-    return MAIN_USAGE.format(groups="\n".join(lines))
 
 
 def module_help(module_name: str) -> str:

@@ -146,7 +146,7 @@ class Analysis:
         np.savez(path, **arrays)
 
     def _log_figures(self, logger, method, table, values, targets) -> None:
-        from derivtrain.sensitivity import figures
+        import derivtrain.sensitivity.figures as figures
 
         # sensitivity/...: after the task's curves in TensorBoard's Time Series (logging/dashboard.py)
         logger.log_figure(f"sensitivity/{method}/importance", lambda: figures.importance_figure(method, table))
