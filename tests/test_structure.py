@@ -190,11 +190,16 @@ def test_dispatch_tables_read_the_config_lists():
     config accepts."""
     from derivtrain.choices import MULTICLASS_VARIANTS
     from derivtrain.config.schemas.analysis import METHODS
+    from derivtrain.config.schemas.optim import GRADIENT_OPTIMIZERS, SOLVERS
     from derivtrain.losses.multiclass_hinge import _FUNCTIONS
     from derivtrain.sensitivity.methods import METHOD_FUNCTIONS
+    from derivtrain.train.fitters import FITTERS
+    from derivtrain.train.optimizers import BUILDERS
 
     assert tuple(METHOD_FUNCTIONS) == METHODS
     assert tuple(_FUNCTIONS) == MULTICLASS_VARIANTS
+    assert set(BUILDERS) == set(GRADIENT_OPTIMIZERS) | {"auto"}
+    assert set(FITTERS) == set(SOLVERS) | {"gradient"}
 
 
 if __name__ == "__main__":

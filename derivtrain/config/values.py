@@ -9,11 +9,11 @@ import math
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
+from derivtrain.choices import COVARIANCE_TYPES
 from derivtrain.errors import ConfigError, choice_error
 
 SEED_RANGE = (0, 2**32 - 1)  # numpy's and torch's seeds
 LINE_SEARCHES = ("strong_wolfe", None)
-COVARIANCE_TYPES = ("full", "diag", "spherical")
 
 
 def check_values(cfg) -> None:

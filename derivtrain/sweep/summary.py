@@ -18,7 +18,6 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 from derivtrain.sweep.jobs import read_failure
-from derivtrain.sweep.repeats import write_by_config
 from derivtrain.sweep.selection import direction, monitored_key
 from derivtrain.sweep.tables import markdown_table, write_csv
 
@@ -88,6 +87,8 @@ def metric_columns(jobs: list, key: str | None) -> list:
 
 def write_summary(sweep_dir: Path, monitor: str = "auto", mode: str = "auto") -> str | None:
     """Write summary.csv and summary.md (and summary_by_config.* for repeats); returns the text shown."""
+    from derivtrain.sweep.repeats import write_by_config
+
     jobs, key = rank(collect(sweep_dir), monitor, mode)
     if not jobs:
         return None
