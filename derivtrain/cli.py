@@ -16,21 +16,21 @@ from hydra.types import RunMode
 
 from derivtrain.config import check_overrides, register_schemas
 from derivtrain.errors import UserError
-from derivtrain.friendly import describe_user_error
+from derivtrain.error_messages import describe_user_error
 from derivtrain.paths import config_dir
 from derivtrain.plugins import check_plugins
 from derivtrain.sweep import register_resolvers
 from derivtrain.sweep.command_line import prepare_sweep, sweep_outcome
 from derivtrain.sweep.jobs import job_failed, job_label, job_result
 from derivtrain.sweep.summary import write_summary
-from derivtrain.launch import single_run
+from derivtrain.launch import print_metrics, single_run
 from derivtrain.lock import run_folder_lock
 from derivtrain.resume import is_finished
 from derivtrain.run_folder import gives_run_dir
 from derivtrain.pipes import quiet_on_broken_pipe
 from derivtrain.train.guard import TrainingDiverged
 from derivtrain.train.interrupt import TrainingInterrupted
-from derivtrain.usage import main_help, print_help, wants_help
+from derivtrain.usage import MAIN_USAGE, print_help, wants_help
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
@@ -67,13 +67,6 @@ def _train(cfg):
     return job_result(metrics, cfg, run_dir, label)
 
 
-def print_metrics(metrics: dict, label: str | None) -> None:
-    width = max(map(len, metrics))
-    print(("\n" + label + "\n" if label else "")
-          + "\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
-                      for k, v in sorted(metrics.items())))
-
-
 @quiet_on_broken_pipe
 def main() -> None:
     # Hydra would print its own report and exit 1; we want the exceptions, to map them to exit codes
@@ -104,6 +97,26 @@ def main() -> None:
         if code:
             print(f"derivtrain: error: {message}", file=sys.stderr)
             sys.exit(code)
+
+
+def main_help() -> str:
+    """--help: the usage, with every option of every group (plugins' included; * = default)."""
+    from omegaconf import OmegaConf
+
+    from derivtrain.plugins import config_options
+
+    options = {}
+    for conf in (config_dir(), *(p.conf_dir for p in check_plugins(config_dir()))):
+        for group, option in config_options(conf):
+            if not group.startswith("schema"):
+                options.setdefault(group, set()).add(option)
+    defaults = {}
+    for entry in OmegaConf.load(config_dir() / "config.yaml").defaults:
+        if hasattr(entry, "items"):
+            defaults.update({str(k): str(v) for k, v in entry.items()})
+    lines = [f"  {group}: " + ", ".join(o + ("*" if defaults.get(group) == o else "") for o in sorted(opts))
+             for group, opts in sorted(options.items())]
+    return MAIN_USAGE.format(groups="\n".join(lines))
 
 
 # Hydra's flags that print and exit without running a job; any other flag is not derivtrain's

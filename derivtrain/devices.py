@@ -1,7 +1,7 @@
 """trainer.device: auto | cpu | cuda | cuda:N -> a torch.device that exists on this machine."""
 import torch
 
-from derivtrain.config import check_device_name
+from derivtrain.config.schemas.trainer import check_device_name
 from derivtrain.errors import ConfigError
 
 

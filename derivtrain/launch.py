@@ -34,26 +34,20 @@ def compose_run(args):
     return config
 
 
-def task_config(config):
-    """The run's config: the composed one without its hydra node (as Hydra's runner hands it over)."""
-    import copy
-
-    from omegaconf import open_dict, read_write
-
-    task = copy.deepcopy(config)
-    with read_write(task), open_dict(task):
-        del task["hydra"]
-    return task
-
-
 def single_run(args) -> None:
-    from derivtrain.cli import print_metrics
     from derivtrain.logging import configure_logging
 
     configure_logging()
     metrics, _ = launch(args)
     if metrics is not None:  # under torchrun, rank 0 reports
         print_metrics(metrics, None)
+
+
+def print_metrics(metrics: dict, label: str | None) -> None:
+    width = max(map(len, metrics))
+    print(("\n" + label + "\n" if label else "")
+          + "\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
+                      for k, v in sorted(metrics.items())))
 
 
 def launch(args, report: bool = True):
@@ -65,7 +59,7 @@ def launch(args, report: bool = True):
     from derivtrain.config import validate
     from derivtrain.resume import load_resume, resolve_auto
     from derivtrain.run import run
-    from derivtrain.run_folder import claimed, gives_run_dir, plan_run_folder, write_hydra_files
+    from derivtrain.run_folder import claimed, gives_run_dir, plan_run_folder, task_config, write_hydra_files
 
     main_rank = int(os.environ.get("RANK", "0")) == 0
     try:

@@ -68,9 +68,9 @@ def _target_in(path: str, group: str, mtime_ns: int) -> str | None:
 
 
 def _schema_target(group: str, schema: str) -> str | None:
-    from derivtrain.config import _SCHEMAS
+    from derivtrain.config.schemas import SCHEMAS
 
-    cls = _SCHEMAS.get(group, {}).get(schema)
+    cls = SCHEMAS.get(group, {}).get(schema)
     target = getattr(cls, "_target_", None) if cls is not None else None
     return target if isinstance(target, str) and target != "???" else None
 

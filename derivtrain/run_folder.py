@@ -121,7 +121,7 @@ def _remove_empty(folders: list) -> None:
 def _nothing_to_keep(exc: BaseException, path: Path) -> bool:
     """A run that exits 2 leaves no folder behind; one stopped before its first checkpoint has
     nothing to resume."""
-    from derivtrain.friendly import describe_user_error
+    from derivtrain.error_messages import describe_user_error
     from derivtrain.train.guard import TrainingDiverged
     from derivtrain.train.interrupt import TrainingInterrupted
 
@@ -134,6 +134,18 @@ def _nothing_to_keep(exc: BaseException, path: Path) -> bool:
     return describe_user_error(exc) is not None
 
 
+def task_config(config):
+    """The run's config: the composed one without its hydra node (as Hydra's runner hands it over)."""
+    import copy
+
+    from omegaconf import open_dict, read_write
+
+    task = copy.deepcopy(config)
+    with read_write(task), open_dict(task):
+        del task["hydra"]
+    return task
+
+
 def write_hydra_files(config, run_dir: Path) -> None:
     """What Hydra writes in <run>/.hydra/ (hydra.output_subdir; null: nothing)."""
     from omegaconf import OmegaConf
@@ -143,8 +155,6 @@ def write_hydra_files(config, run_dir: Path) -> None:
         return
     folder = run_dir / str(subdir)
     folder.mkdir(parents=True, exist_ok=True)
-    from derivtrain.launch import task_config
-
     files = {"config.yaml": task_config(config), "hydra.yaml": OmegaConf.masked_copy(config, ["hydra"]),
              "overrides.yaml": config.hydra.overrides.task}
     for name, node in files.items():

@@ -130,7 +130,7 @@ def build_model(saved: SavedRun):
     """The model the checkpoint's options name, with its saved keys and weights, on the CPU."""
     from hydra.utils import get_object
 
-    from derivtrain.targets import check_target
+    from derivtrain.config.signature import check_target
 
     node = dict(saved.config.get("model") or {})
     name = saved.options.get("model")

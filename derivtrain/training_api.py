@@ -38,7 +38,7 @@ def train(*overrides, run_dir=None) -> Run:
     """Train as `python -m derivtrain *overrides` would (run_dir: hydra.run.dir; None = the CLI's
     outputs/<date>/<time>-<model>-<data>); returns the Run. Bad configuration or input raises
     derivtrain.ConfigError with the CLI's one-line message, before anything is written."""
-    from derivtrain.friendly import describe_user_error
+    from derivtrain.error_messages import describe_user_error
 
     args = [str(o) for o in overrides]
     if run_dir is not None:

@@ -1,7 +1,7 @@
 """`--help` for the entry points: what to type, without Hydra's internal schema groups.
 
 Hydra's own help lists every config group it can see, the `schema/*` groups that type-check the
-options included; ours lists the groups a user picks from, plugins' options among them.
+options included; ours lists the groups a user picks from, plugins' options among them (derivtrain/cli.py:main_help).
 """
 import sys
 
@@ -15,7 +15,7 @@ Trains the configured model, evaluates it, writes a run folder
 Config groups (* = default; a model brings its own loss and regularizer):
 {groups}
 Every key and its value: python -m derivtrain --cfg job [overrides]
-Other commands: python -m derivtrain.check --help, python -m derivtrain.analyze --help,
+Other commands: python -m derivtrain.gradcheck --help, python -m derivtrain.analyze --help,
                 python -m derivtrain.plugins --help; Hydra's flags: python -m derivtrain --hydra-help
 Exit codes: 0 success; 2 bad configuration or input; 130 interrupted; 1 anything else.
 """
@@ -30,26 +30,6 @@ def print_help(text: str) -> int:
     return 0
 
 
-def main_help() -> str:
-    from omegaconf import OmegaConf
-
-    from derivtrain.paths import config_dir
-    from derivtrain.plugins import check_plugins, config_options
-
-    options = {}
-    for conf in (config_dir(), *(p.conf_dir for p in check_plugins(config_dir()))):
-        for group, option in config_options(conf):
-            if not group.startswith("schema"):
-                options.setdefault(group, set()).add(option)
-    defaults = {}
-    for entry in OmegaConf.load(config_dir() / "config.yaml").defaults:
-        if hasattr(entry, "items"):
-            defaults.update({str(k): str(v) for k, v in entry.items()})
-    lines = [f"  {group}: " + ", ".join(o + ("*" if defaults.get(group) == o else "") for o in sorted(opts))
-             for group, opts in sorted(options.items())]
-    return MAIN_USAGE.format(groups="\n".join(lines))
-
-
 def module_help(module_name: str) -> str:
-    """A module's docstring is its usage (derivtrain.check, derivtrain.analyze, derivtrain.plugins)."""
+    """A module's docstring is its usage (derivtrain.gradcheck, derivtrain.analyze, derivtrain.plugins)."""
     return sys.modules[module_name].__doc__ or module_name

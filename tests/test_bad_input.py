@@ -205,7 +205,7 @@ CASES = {
     "resume on data of another shape": (resume_with_other_features, "was trained on 2 features"),
     "unwritable output folder": (unwritable_output, "is not a writable folder"),
     "unknown sweep monitor": (plain("sweep.monitor=val/acuracy"), "sweep.monitor=val/acuracy is not valid"),
-    # ---- values that would reach torch unchecked (derivtrain/config_values.py) ----
+    # ---- values that would reach torch unchecked (derivtrain/config/values.py) ----
     "negative seed": (plain("trainer.seed=-1"), "trainer.seed=-1 must be a whole number in [0, 4294967295]"),
     "seed above 2**32-1": (plain("trainer.seed=4294967296"), "trainer.seed=4294967296 must be a whole number"),
     "negative analysis seed": (plain("analysis=saliency", "analysis.seed=-7"), "analysis.seed=-7 must be"),

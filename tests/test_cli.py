@@ -99,7 +99,7 @@ def test_csv_data_from_the_command_line(tmp_path):
 
 @pytest.mark.parametrize("module,first_line", [
     ("derivtrain", "usage: python -m derivtrain [group=option ...] [group.key=value ...]"),
-    ("derivtrain.check", "Gradient checking for every loss, regularizer and model, plugins' included."),
+    ("derivtrain.gradcheck", "Gradient checking for every loss, regularizer and model, plugins' included."),
     ("derivtrain.analyze", "`python -m derivtrain.analyze run=<run folder> analysis=<option> [analysis.<key>=...]`"),
     ("derivtrain.plugins", "Plugins: packages that add config options (and the code they name) without touching"),
 ])

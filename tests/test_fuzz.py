@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from derivtrain.config import check_overrides, validate
 from derivtrain.data.csv import load_csv
 from derivtrain.errors import UserError
-from derivtrain.friendly import describe_user_error
+from derivtrain.error_messages import describe_user_error
 from tests.conftest import compose_config
 
 cells = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers().map(str),

@@ -53,7 +53,7 @@ def test_readme_command_runs(tmp_path, command):
 
 def convex_commands():
     """README commands that optim=auto solves to a certificate (a convex model, full batch)."""
-    from derivtrain.config_solver import check_solver
+    from derivtrain.config.solver import check_solver
     from tests.conftest import compose_config
 
     commands = []

@@ -24,7 +24,7 @@ again: exact Hessian-vector products of the smoothed objective.
 """
 import torch
 
-from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
+from derivtrain.function import Function  # torch.autograd.Function without per-call binding
 
 
 class _BarrierFunction(Function):

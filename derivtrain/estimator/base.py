@@ -23,7 +23,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from derivtrain.estimator import arrays, configs
+import derivtrain.estimator.arrays as arrays
+import derivtrain.estimator.configs as configs
 from derivtrain.errors import UserError
 from derivtrain.estimator.configs import CHOICE_GROUPS, InvalidParameterError, Recipe, config_key
 from derivtrain.threads import threads_for

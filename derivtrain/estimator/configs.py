@@ -113,7 +113,7 @@ def composed(choices: tuple) -> DictConfig:
     from packaging.version import Version
 
     from derivtrain.config import check_overrides, register_schemas
-    from derivtrain.friendly import describe_user_error
+    from derivtrain.error_messages import describe_user_error
     from derivtrain.paths import config_dir
 
     overrides = [f"{group}={option}" for group, option in choices]

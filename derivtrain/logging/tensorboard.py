@@ -4,7 +4,7 @@ Tag names, the custom-scalars layout and the HPARAMS row come from dashboard.py;
 are built from TensorBoard's protos (summaries.py); the file is written in batches by events.py
 (TensorBoard's own writer costs 50-80 us an event, as much as a small training step).
 """
-from derivtrain.logging import dashboard
+import derivtrain.logging.dashboard as dashboard
 from derivtrain.logging.base import NullLogger
 
 HISTOGRAM_BUCKETS = 30
@@ -12,7 +12,7 @@ HISTOGRAM_BUCKETS = 30
 
 class TensorBoardLogger(NullLogger):
     def __init__(self, run_dir, histogram_every_n_epochs: int = 10, purge_step=None):
-        from derivtrain.logging import summaries
+        import derivtrain.logging.summaries as summaries
         from derivtrain.logging.events import EventFile
 
         self.summary = summaries

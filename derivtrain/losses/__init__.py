@@ -17,7 +17,7 @@ from derivtrain.losses.l2 import L2Penalty
 from derivtrain.losses.likelihood import CrossEntropyLoss, MSELoss
 from derivtrain.losses.multiclass_hinge import CrammerSingerHingeFunction, WestonWatkinsHingeFunction
 from derivtrain.losses.objective import Objective
-from derivtrain.losses.once import NoSecondDerivativeError
+from derivtrain.losses.first_order import NoSecondDerivativeError
 from derivtrain.losses.penalty import NoPenalty, Penalty, PenaltyFunction
 from derivtrain.losses.regularized import RegularizedObjective, regularized
 from derivtrain.losses.squared_hinge import SquaredHingeFunction, SquaredHingeLoss

@@ -7,18 +7,18 @@ Crammer-Singer or Weston-Watkins (derivtrain/losses/multiclass_hinge.py): `multi
 
 Derivative: d/ds max(0, 1 - y*s) = -y where y*s < 1, else 0. At the kink y*s == 1 we take the
 subgradient 0 (the point counts as classified with margin, as in scikit-learn's SGDClassifier).
-The derivative is piecewise constant, so the backward is first order only (derivtrain.losses.once).
+The derivative is piecewise constant, so the backward is first order only (derivtrain.losses.first_order).
 """
 from typing import Optional, Sequence
 
 import torch
 from torch import nn
 
-from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
+from derivtrain.function import Function  # torch.autograd.Function without per-call binding
 from derivtrain.choices import MULTICLASS
 from derivtrain.losses.base import Loss
 from derivtrain.losses.multiclass_hinge import VARIANTS, multiclass_hinge
-from derivtrain.losses.once import once_differentiable
+from derivtrain.losses.first_order import once_differentiable
 from derivtrain.losses.reduction import check_reduction, reduce, sample_weights
 
 

@@ -19,8 +19,8 @@ Subgradients are the hinge's (0 at the kink y*s == 1); first order only.
 
 import torch
 
-from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
-from derivtrain.losses.once import once_differentiable
+from derivtrain.function import Function  # torch.autograd.Function without per-call binding
+from derivtrain.losses.first_order import once_differentiable
 
 _where_positive = torch.ops.aten.threshold_backward  # grad where the saved margin is > 0, else 0
 

@@ -15,9 +15,9 @@ from typing import Optional, Sequence
 
 import torch
 
-from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
+from derivtrain.function import Function  # torch.autograd.Function without per-call binding
 from derivtrain.choices import MULTICLASS_VARIANTS as VARIANTS
-from derivtrain.losses.once import once_differentiable
+from derivtrain.losses.first_order import once_differentiable
 from derivtrain.losses.reduction import check_reduction, reduce, sample_weights
 
 _where_positive = torch.ops.aten.threshold_backward  # grad where the saved loss is > 0, else 0
@@ -106,7 +106,7 @@ class WestonWatkinsHingeFunction(Function):
         ctx.mark_non_differentiable(margins)
         ctx.set_materialize_grads(False)
         # scores are not read by backward; saved (a reference, no copy) so that a double backward
-        # finds its way to this node's refusal (derivtrain.losses.once)
+        # finds its way to this node's refusal (derivtrain.losses.first_order)
         ctx.save_for_backward(y, margins, scores)
 
     @staticmethod

@@ -13,8 +13,8 @@ from typing import Iterable, Sequence, Union
 
 import torch
 
-from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
-from derivtrain.losses.once import first_order_only
+from derivtrain.function import Function  # torch.autograd.Function without per-call binding
+from derivtrain.losses.first_order import first_order_only
 
 Params = Union[torch.Tensor, Iterable[torch.Tensor]]
 

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
+from derivtrain.function import Function  # torch.autograd.Function without per-call binding
 from derivtrain.losses.base import Loss
 from derivtrain.losses.hinge import reduce_signed, signs_from_labels
 from derivtrain.losses.reduction import check_reduction

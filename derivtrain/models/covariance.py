@@ -26,8 +26,6 @@ import math
 import torch
 from torch.nn import functional as F
 
-COVARIANCE_TYPES = ("full", "diag", "spherical")
-
 # raw values at which the bounded diagonal map saturates: keeps logit() finite in float32
 _EDGE = 1e-6
 

@@ -23,18 +23,18 @@ import math
 import torch
 from torch import nn
 
-from derivtrain.config import EM_INITS
+from derivtrain.choices import COVARIANCE_TYPES, EM_INITS
 from derivtrain.errors import ConfigError, choice_error
 from derivtrain.models import covariance as cov
 from derivtrain.models.density import DensityModel
-from derivtrain.train.kmeans import assign, kmeans_plus_plus, lloyd
+from derivtrain.models.kmeans import assign, kmeans_plus_plus, lloyd
 
 
 class GaussianMixture(DensityModel):
     def __init__(self, spec, n_components: int = 1, covariance_type: str = "full", reg_covar: float = 1e-6):
         super().__init__(spec)
-        if covariance_type not in cov.COVARIANCE_TYPES:
-            raise choice_error("model.covariance_type", covariance_type, cov.COVARIANCE_TYPES)
+        if covariance_type not in COVARIANCE_TYPES:
+            raise choice_error("model.covariance_type", covariance_type, COVARIANCE_TYPES)
         if n_components < 1:
             raise ConfigError(f"model.n_components={n_components} must be >= 1")
         if reg_covar < 0:

@@ -11,7 +11,7 @@ The backward is written in differentiable ops, so it has its own derivative: New
 """
 import torch
 
-from derivtrain.autograd import Function  # torch.autograd.Function without per-call binding
+from derivtrain.function import Function  # torch.autograd.Function without per-call binding
 from derivtrain.data.sparse import backproject, row_ids
 
 

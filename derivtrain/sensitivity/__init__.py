@@ -9,7 +9,7 @@ Captum (captum_methods.py): DeepLift, feature ablation, feature permutation, Ker
 Conventions, for every method:
 
 - Attributions are with respect to the model's own input: the standardized features
-  z = (x - mean) / scale, fitted on the training rows (see targets.py for what that means for
+  z = (x - mean) / scale, fitted on the training rows (see explained.py for what that means for
   each method). Baseline "mean" is z = 0, the training mean.
 - The explained score is one class score per row: the predicted class by default, or the true
   class, or a chosen class. A binary model's single score s counts as +s for classes_[1] and -s
@@ -25,7 +25,7 @@ __all__ = ["attribute", "Attribution", "make_analysis", "saliency", "grad_x_inpu
 
 
 def __getattr__(name):
-    # lazy, so that `derivtrain.config` can import the cheap options module without the rest
+    # lazy: importing the package stays cheap (Captum, matplotlib and the methods load when used)
     if name in ("attribute", "Attribution"):
         from derivtrain.sensitivity import methods
 
@@ -39,7 +39,7 @@ def __getattr__(name):
 
         return getattr(gradients, name)
     if name == "ClassScores":
-        from derivtrain.sensitivity.targets import ClassScores
+        from derivtrain.sensitivity.explained import ClassScores
 
         return ClassScores
     raise AttributeError(f"module 'derivtrain.sensitivity' has no attribute {name!r}")

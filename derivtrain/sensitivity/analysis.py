@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from derivtrain.config.schemas.analysis import TARGETS, methods_of
+from derivtrain.errors import ConfigError, choice_error
 from derivtrain.logging import log
 from derivtrain.logging.dashboard import results_markdown
-from derivtrain.sensitivity.options import check_against_data, check_integration, methods_of
-from derivtrain.sensitivity.targets import ClassScores
+from derivtrain.sensitivity.explained import ClassScores
 
 # a completeness gap above this fraction of the explained score change is worth a warning
 _LARGE_GAP = 1e-2
@@ -34,6 +35,31 @@ def make_analysis(cfg, model, spec):
 
         check_deeplift(ClassScores(model), spec.n_features, model.feature_mean.device, cfg.seed)
     return Analysis(cfg, methods, spec)
+
+
+def check_integration(cfg, model) -> None:
+    """analysis.integration=exact_piecewise needs a piecewise-linear model (checked before training)."""
+    if "integrated_gradients" not in methods_of(cfg) or "integration" not in cfg:
+        return
+    from derivtrain.sensitivity.integrated_gradients import resolve_integration
+
+    try:
+        resolve_integration(model, cfg.integration, key="analysis.integration")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def check_against_data(cfg, spec) -> None:
+    """Checks that need the data: the class label a target names, the baseline's length."""
+    target = cfg.target
+    if spec.task == "regression" and target != "predicted":
+        raise ConfigError(f"analysis.target={target}: a regression model has one output; use analysis.target=predicted")
+    if target not in TARGETS and spec.task == "classification":
+        if str(target) not in map(str, spec.classes):
+            raise choice_error("analysis.target", target, TARGETS + tuple(map(str, spec.classes)))
+    if not isinstance(cfg.baseline, str) and len(cfg.baseline) != spec.n_features:
+        raise ConfigError(f"analysis.baseline has {len(cfg.baseline)} values but the data has {spec.n_features} "
+                          f"features ({', '.join(spec.feature_names[:5])}{', ...' if spec.n_features > 5 else ''})")
 
 
 class NoAnalysis:
@@ -120,7 +146,7 @@ class Analysis:
         np.savez(path, **arrays)
 
     def _log_figures(self, logger, method, table, values, targets) -> None:
-        from derivtrain.sensitivity import figures
+        import derivtrain.sensitivity.figures as figures
 
         # sensitivity/...: after the task's curves in TensorBoard's Time Series (logging/dashboard.py)
         logger.log_figure(f"sensitivity/{method}/importance", lambda: figures.importance_figure(method, table))

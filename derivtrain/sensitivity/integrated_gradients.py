@@ -11,7 +11,7 @@ completeness gap shrinks only like 1 / n_steps there, while the piecewise integr
 whatever n_steps is. Smooth models (tanh, GELU, ...) have no pieces; Gauss-Legendre converges
 fast on them (gap < 1e-5 at 64 steps on the digits MLP).
 """
-from derivtrain.sensitivity import captum_methods
+import derivtrain.sensitivity.captum_methods as captum_methods
 from derivtrain.sensitivity.piecewise_ig import exact_integrated_gradients, hidden_layers
 
 EXACT = "exact_piecewise"

@@ -9,8 +9,10 @@ from typing import Optional
 
 import torch
 
-from derivtrain.sensitivity import captum_methods, gradients, integrated_gradients
-from derivtrain.sensitivity.targets import ClassScores, baseline_input, target_indices
+import derivtrain.sensitivity.captum_methods as captum_methods
+import derivtrain.sensitivity.gradients as gradients
+import derivtrain.sensitivity.integrated_gradients as integrated_gradients
+from derivtrain.sensitivity.explained import ClassScores, baseline_input, target_indices
 
 METHOD_FUNCTIONS = {
     "saliency": gradients.saliency,

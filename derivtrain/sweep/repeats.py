@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 
 from derivtrain.sweep.selection import direction
+from derivtrain.sweep.tables import markdown_table, write_csv
 
 REPEAT_KEYS = ("trainer.seed", "data.fold")  # what varies between repeats of one configuration
 
@@ -31,8 +32,6 @@ def aggregate(jobs: list, columns: list) -> dict:
 
 def write_by_config(sweep_dir: Path, jobs: list, key: str | None, mode: str, columns: list) -> str | None:
     """Write summary_by_config.csv/.md when some configuration ran more than once; returns the markdown."""
-    from derivtrain.sweep.summary import markdown_table, write_csv
-
     groups: dict = {}
     for job in jobs:
         groups.setdefault(config_of(job.overrides), []).append(job)

@@ -7,28 +7,11 @@ score has an optimistic test score.
 """
 import math
 
-from derivtrain.errors import ConfigError, choice_error
+from derivtrain.config.schemas.sweep import METRICS_BY_TASK
+from derivtrain.errors import ConfigError
 from derivtrain.train.early_stopping import HIGHER_IS_BETTER
 
 AUTO_MONITORS = ("val/accuracy", "val/r2", "val/log_likelihood")  # the first a run has decides
-MODES = ("auto", "max", "min")
-# what evaluate() reports per task (derivtrain/train/metrics.py); log_likelihood only for likelihood models
-METRICS_BY_TASK = {"classification": ("loss", "accuracy", "f1_macro", "log_likelihood"),
-                   "regression": ("loss", "mse", "r2", "log_likelihood"),
-                   "density": ("loss", "log_likelihood", "aic", "bic")}
-METRIC_NAMES = tuple(sorted({name for names in METRICS_BY_TASK.values() for name in names}))
-MONITORS = ("auto", *(f"{split}/{name}" for split in ("val", "train") for name in METRIC_NAMES))
-
-
-def check_sweep_config(sweep) -> None:
-    """sweep.monitor names a validation (or training) metric; sweep.mode is auto, max or min."""
-    if str(sweep.monitor).startswith("test/"):
-        raise ConfigError(f"sweep.monitor={sweep.monitor}: a sweep selects on validation and reports test once; "
-                          f"use sweep.monitor=val/{str(sweep.monitor)[5:]}")
-    if sweep.monitor not in MONITORS:
-        raise choice_error("sweep.monitor", sweep.monitor, MONITORS)
-    if sweep.mode not in MODES:
-        raise choice_error("sweep.mode", sweep.mode, MODES)
 
 
 def check_monitor_available(sweep, objective, spec) -> None:

@@ -10,7 +10,6 @@ Each job's event file carries its hyper-parameters, so `tensorboard --logdir <sw
 compares the jobs in the HPARAMS tab. Only the standard library and OmegaConf are imported here:
 Hydra builds callbacks for every run.
 """
-import csv
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from hydra.experimental.callback import Callback
 
 from derivtrain.sweep.jobs import read_failure
 from derivtrain.sweep.selection import direction, monitored_key
+from derivtrain.sweep.tables import markdown_table, write_csv
 
 SELECTION_NOTE = ("Select on validation, report test once: pick a job by its val/* columns; its test/* "
                   "columns then estimate how that model does on new data (picking by them would make that "
@@ -113,19 +113,6 @@ def ranked_by(key: str | None, mode: str, any_finished: bool = True) -> str:
                 else "In job order: no job finished.")
     better = "higher" if direction(key, mode) == "max" else "lower"
     return f"Ranked by {key} ({better} is better)."
-
-
-def write_csv(path: Path, header: list, rows: list) -> None:
-    with open(path, "w", newline="") as f:
-        csv.writer(f).writerows([header, *rows])
-
-
-def markdown_table(header: list, rows: list) -> list:
-    def cell(value) -> str:
-        return f"{value:.4f}" if isinstance(value, float) else str(value).replace("|", "\\|")
-
-    return (["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-            + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows])
 
 
 class SweepSummary(Callback):

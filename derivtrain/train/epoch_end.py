@@ -8,7 +8,7 @@ histograms at most 10 times, certificate checks on a geometric schedule.
 import torch
 
 from derivtrain.data.mapped import rows_in_memory
-from derivtrain.hessian import objective_sharpness, sharpness_tag
+from derivtrain.train.curvature import objective_sharpness, sharpness_tag
 from derivtrain.train.metrics import evaluate
 from derivtrain.train.schedule import Geometric, thinned_interval
 

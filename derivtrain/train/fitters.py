@@ -15,7 +15,7 @@ it uses.
 """
 import importlib
 
-from derivtrain.config_solver import choose_fitter
+from derivtrain.config.solver import choose_fitter
 from derivtrain.errors import ConfigError
 
 # optim.name -> "module:function"; every entry keeps derivtrain/train/fitting.py's contract
@@ -28,7 +28,7 @@ FITTERS = {
 
 
 def fitter_name(optim_cfg, objective, trainer_cfg, data) -> str:
-    """The fitter for this run (derivtrain/config_solver.py:choose_fitter, from the instances)."""
+    """The fitter for this run (derivtrain/config/solver.py:choose_fitter, from the instances)."""
     from derivtrain.duality import has_dual
 
     minibatches = trainer_cfg.batch_size is not None or not _in_memory(data)

@@ -17,23 +17,36 @@ def _fast(cls, params, capturable: bool) -> dict:
     return {"foreach": True}
 
 
+def _sgd(params, cfg, capturable: bool) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                           weight_decay=cfg.weight_decay, **_fast(torch.optim.SGD, params, capturable))
+
+
+def _adam(params, cfg, capturable: bool) -> torch.optim.Optimizer:
+    cls = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
+    return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
+               **_fast(cls, params, capturable))
+
+
+def _lbfgs(params, cfg, capturable: bool) -> torch.optim.Optimizer:
+    if cfg.weight_decay:
+        from derivtrain.errors import ConfigError
+
+        raise ConfigError("optim=lbfgs has no weight_decay; use regularizer=l2 regularizer.strength=...")
+    return torch.optim.LBFGS(params, lr=cfg.lr, max_iter=cfg.max_iter, history_size=cfg.history_size,
+                             line_search_fn=cfg.line_search)
+
+
+# optim.name -> builder: the config's GRADIENT_OPTIMIZERS (derivtrain/config/schemas/optim.py), and
+# auto, which runs Adam where no other solver suits the model
+BUILDERS = {"sgd": _sgd, "adam": _adam, "adamw": _adam, "lbfgs": _lbfgs, "auto": _adam}
+
+
 def build_optimizer(params, cfg, capturable: bool = False) -> torch.optim.Optimizer:
     params = list(params)
-    if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                               weight_decay=cfg.weight_decay, **_fast(torch.optim.SGD, params, capturable))
-    if cfg.name in ("adam", "adamw", "auto"):  # auto: Adam where no other solver suits the model
-        cls = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
-        return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
-                   **_fast(cls, params, capturable))
-    if cfg.name == "lbfgs":
-        if cfg.weight_decay:
-            from derivtrain.errors import ConfigError
-
-            raise ConfigError("optim=lbfgs has no weight_decay; use regularizer=l2 regularizer.strength=...")
-        return torch.optim.LBFGS(params, lr=cfg.lr, max_iter=cfg.max_iter, history_size=cfg.history_size,
-                                 line_search_fn=cfg.line_search)
-    raise AssertionError(f"optim.name={cfg.name} passed validation but has no builder")
+    if cfg.name not in BUILDERS:
+        raise AssertionError(f"optim.name={cfg.name} passed validation but has no builder")
+    return BUILDERS[cfg.name](params, cfg, capturable)
 
 
 def build_scheduler(optimizer, cfg, max_epochs: int):

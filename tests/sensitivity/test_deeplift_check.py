@@ -9,7 +9,7 @@ from derivtrain.models.base import Model
 from derivtrain.models.mlp import MLP
 from derivtrain.sensitivity.analysis import make_analysis
 from derivtrain.sensitivity.deeplift_check import check_deeplift
-from derivtrain.sensitivity.targets import ClassScores
+from derivtrain.sensitivity.explained import ClassScores
 from tests.conftest import compose_config
 
 SPEC = DataSpec(task="classification", n_features=6, classes=[0, 1, 2], feature_names=[f"f{i}" for i in range(6)])

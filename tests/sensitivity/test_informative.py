@@ -4,7 +4,7 @@ import pytest
 
 from derivtrain.sensitivity.importance import Importance
 from derivtrain.sensitivity.methods import attribute
-from derivtrain.sensitivity.options import METHODS
+from derivtrain.config.schemas.analysis import METHODS
 
 K = 3
 

@@ -9,7 +9,8 @@ from derivtrain.data.table import DataSpec
 from derivtrain.errors import ConfigError
 from derivtrain.paths import config_dir
 from derivtrain.sensitivity.methods import METHOD_FUNCTIONS, options_of
-from derivtrain.sensitivity.options import METHODS, OPTIONS, check_against_data, methods_of
+from derivtrain.config.schemas.analysis import METHODS, OPTIONS, methods_of
+from derivtrain.sensitivity.analysis import check_against_data
 from tests.conftest import compose_config
 
 CLASSES = DataSpec(task="classification", n_features=3, classes=["a", "b"], feature_names=["f0", "f1", "f2"])

@@ -1,5 +1,5 @@
 """Build and fit exactly what run() builds, with a logger that records what it is given."""
-from derivtrain.config_solver import check_solver
+from derivtrain.config.solver import check_solver
 from derivtrain.data import build_data
 from derivtrain.devices import resolve_device
 from derivtrain.run import build_objective, seed_everything

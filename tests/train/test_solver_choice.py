@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from derivtrain.config_solver import choose_fitter
+from derivtrain.config.solver import choose_fitter
 from tests.conftest import run_main
 
 

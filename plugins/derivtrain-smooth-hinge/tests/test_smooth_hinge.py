@@ -54,7 +54,7 @@ def test_trains_from_the_cli(tmp_path):
 
 
 def test_passes_derivtrains_gradient_check():
-    proc = subprocess.run([sys.executable, "-m", "derivtrain.check", "loss=smooth_hinge", "model=svm"],
+    proc = subprocess.run([sys.executable, "-m", "derivtrain.gradcheck", "loss=smooth_hinge", "model=svm"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "loss=smooth_hinge" in proc.stdout and "gradgradcheck" in proc.stdout and "fail" not in proc.stdout

@@ -1,4 +1,4 @@
-"""What `python -m derivtrain.check` differentiates, built from a composed config.
+"""What `python -m derivtrain.gradcheck` differentiates, built from a composed config.
 
 Three probes, each in float64 on a few rows, at random points (a kink is hit with probability 0):
   the loss            d loss(scores, targets) / d scores, scores random
@@ -8,7 +8,7 @@ Three probes, each in float64 on a few rows, at random points (a kink is hit wit
 """
 import torch
 
-from derivtrain.check.gradients import check_gradient, check_second_derivative
+from derivtrain.gradcheck.gradients import check_gradient, check_second_derivative
 from derivtrain.losses import NoPenalty
 
 ROWS = 12

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from derivtrain.data.table import DataSpec
-from derivtrain.hessian import hvp, objective_sharpness, top_eigenvalue
+from derivtrain.train.curvature import hvp, objective_sharpness, top_eigenvalue
 from derivtrain.losses import CrossEntropyLoss, HingeLoss, L2Penalty, NoSecondDerivativeError, Objective
 from derivtrain.models.logistic import LogisticRegression
 from derivtrain.models.mlp import MLP

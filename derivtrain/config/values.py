@@ -1,6 +1,6 @@
 """Value checks that types cannot make: every number within the range the code it reaches accepts.
 
-Called first by config.validate, so that no value reaches torch or numpy unchecked (torch would
+Called first by derivtrain.config.validate, so that no value reaches torch or numpy unchecked (torch would
 answer a negative momentum or a wrong number of Adam betas with a traceback; a NaN learning
 rate would train to NaN). Messages name the key, the value and what it must be.
 """
@@ -9,11 +9,11 @@ import math
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
+from derivtrain.choices import COVARIANCE_TYPES
 from derivtrain.errors import ConfigError, choice_error
 
 SEED_RANGE = (0, 2**32 - 1)  # numpy's and torch's seeds
 LINE_SEARCHES = ("strong_wolfe", None)
-COVARIANCE_TYPES = ("full", "diag", "spherical")
 
 
 def check_values(cfg) -> None:
@@ -71,6 +71,14 @@ def check_seeds(values: dict) -> None:
     for key, value in _leaves(values):
         if key.rsplit(".", 1)[-1] == "seed" and value is not None and not (isinstance(value, int) and low <= value <= high):
             raise ConfigError(f"{key}={value} must be a whole number in [{low}, {high}] (2**32 - 1)")
+
+
+def positive(key: str, value, allow_zero: bool = False) -> None:
+    """value > 0 (>= 0 with allow_zero); None passes (an unset optional value)."""
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{key}={value} must be {'>= 0' if allow_zero else '> 0'}")
 
 
 def at_least(key: str, value, low, strict: bool = False) -> None:

@@ -10,7 +10,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from derivtrain.losses.once import NoSecondDerivativeError
+from derivtrain.losses.first_order import NoSecondDerivativeError
 
 STEP = 1e-6  # float64 central differences: truncation ~h^2, rounding ~1e-16/h; both ~1e-10 here
 

@@ -1,7 +1,7 @@
 """Gradient checking for every loss, regularizer and model, plugins' included.
 
-    python -m derivtrain.check loss=hinge
-    python -m derivtrain.check loss=squared_hinge model=mlp data=wine regularizer=elastic_net
+    python -m derivtrain.gradcheck loss=hinge
+    python -m derivtrain.gradcheck loss=squared_hinge model=mlp data=wine regularizer=elastic_net
 
 The same Hydra config as `python -m derivtrain` (same folders, schemas and plugins, same
 overrides) is composed and built; every hand-written derivative in it is compared with finite
@@ -14,7 +14,7 @@ Exit codes: 0 all pass; 1 a check failed; 2 bad configuration (one line on stder
 import os
 import sys
 
-from derivtrain.check.gradients import Result
+from derivtrain.gradcheck.gradients import Result
 from derivtrain.pipes import quiet_on_broken_pipe
 
 __all__ = ["main", "format_table", "Result"]
@@ -57,7 +57,7 @@ def format_table(results: list) -> str:
 @quiet_on_broken_pipe
 def main(argv=None) -> int:
     from derivtrain.config import validate
-    from derivtrain.friendly import describe_user_error
+    from derivtrain.error_messages import describe_user_error
     from derivtrain.usage import module_help, print_help, wants_help
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
         validate(cfg)
         import torch
 
-        from derivtrain.check.probes import run_probes
+        from derivtrain.gradcheck.probes import run_probes
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # a dozen rows: parallel regions would only add overhead
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
             import traceback
 
             traceback.print_exception(exc)
-        print(f"derivtrain.check: error: {message}", file=sys.stderr)
+        print(f"derivtrain.gradcheck: error: {message}", file=sys.stderr)
         return 2
     print(format_table(results))
     failed = [r for r in results if r.passed is False]

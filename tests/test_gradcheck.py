@@ -1,8 +1,8 @@
-"""`python -m derivtrain.check`: the table, the verdicts, and the exit codes 0 / 1 / 2."""
+"""`python -m derivtrain.gradcheck`: the table, the verdicts, and the exit codes 0 / 1 / 2."""
 import pytest
 import torch
 
-from derivtrain.check import main
+from derivtrain.gradcheck import main
 from derivtrain.losses.hinge import HingeLoss
 from tests.conftest import run_main
 
@@ -73,6 +73,6 @@ def test_bad_configuration_exits_2_with_one_line(capsys):
 
 
 def test_module_entry_point():
-    proc = run_main("loss=multiclass_hinge", "data=iris", module="derivtrain.check")
+    proc = run_main("loss=multiclass_hinge", "data=iris", module="derivtrain.gradcheck")
     assert proc.returncode == 0, proc.stderr
     assert "loss=multiclass_hinge" in proc.stdout and "pass" in proc.stdout

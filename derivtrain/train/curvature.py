@@ -9,7 +9,7 @@ gradient evaluations and never builds the (P x P) matrix: differentiate g(theta)
 g = dL/dtheta is kept differentiable (create_graph=True); the result is d(g . v)/dtheta = H v.
 
 Kinked losses (the hinge, L1) have no second derivative: their backward refuses double
-backward (derivtrain.losses.once). For them H v is estimated from gradients alone by a central
+backward (derivtrain.losses.first_order). For them H v is estimated from gradients alone by a central
 difference, (g(theta + eps v) - g(theta - eps v)) / (2 eps). What that measures: where no
 margin is within eps of its kink, the data term is linear there, contributes exactly 0, and only
 the smooth part remains (for the SVM: alpha, the L2 strength); margins within eps contribute
@@ -21,7 +21,8 @@ from typing import Callable, List, Optional, Sequence
 
 import torch
 
-METHODS = ("auto", "exact", "finite_difference")
+from derivtrain.config.schemas.trainer import HESSIAN_METHODS as METHODS  # diagnostics.hessian_method
+
 Vectors = List[torch.Tensor]
 
 

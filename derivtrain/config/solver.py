@@ -6,6 +6,7 @@ optim picks (derivtrain/train/fitters.py), so the other checks know whether it i
 """
 from hydra.utils import get_class
 
+from derivtrain.config.schemas.optim import SOLVERS
 from derivtrain.errors import ConfigError
 
 
@@ -47,7 +48,7 @@ def choose_fitter(name: str, certifiable: bool, mixture: bool, minibatches: bool
         if minibatches:
             return "gradient"
         return "certified" if certifiable else ("em" if mixture and not ddp else "gradient")
-    return name if name in ("certified", "newton", "em") else "gradient"
+    return name if name in SOLVERS else "gradient"
 
 
 def wants_minibatches(trainer, data_cfg) -> bool:

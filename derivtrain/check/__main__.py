@@ -1,5 +1,0 @@
-import sys
-
-from derivtrain.check import main
-
-sys.exit(main())

@@ -1,0 +1,31 @@
+"""Typed schemas for every config group, registered in Hydra's ConfigStore, one module per group.
+
+Each YAML option names its schema in its defaults list (`/schema/<group>@_here_: <name>`), so Hydra
+checks key names and types while composing; each group's module also holds the checks of values
+that types cannot make (ranges, choices), which derivtrain.config.validate runs.
+"""
+from hydra.core.config_store import ConfigStore
+
+from derivtrain.config.schemas import analysis, data, model, optim, sweep, trainer
+
+SCHEMAS = {
+    "data": data.SCHEMAS,
+    "model": model.MODEL_SCHEMAS,
+    "loss": model.LOSS_SCHEMAS,
+    "regularizer": model.REGULARIZER_SCHEMAS,
+    "optim": optim.SCHEMAS,
+    "trainer": trainer.TRAINER_SCHEMAS,
+    "logger": trainer.LOGGER_SCHEMAS,
+    "analysis": analysis.SCHEMAS,
+    "diagnostics": trainer.DIAGNOSTICS_SCHEMAS,
+    "sweep": sweep.SCHEMAS,
+}
+GROUPS = tuple(SCHEMAS)  # data, model, loss, regularizer, optim, trainer, logger, analysis, diagnostics, sweep
+
+
+def register_schemas() -> None:
+    """Put every schema in Hydra's ConfigStore under `schema/<group>/<name>`."""
+    store = ConfigStore.instance()
+    for group, schemas in SCHEMAS.items():
+        for name, node in schemas.items():
+            store.store(group=f"schema/{group}", name=name, node=node)

@@ -1,0 +1,5 @@
+import sys
+
+from derivtrain.gradcheck import main
+
+sys.exit(main())
