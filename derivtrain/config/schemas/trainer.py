@@ -5,6 +5,7 @@ from typing import Optional
 
 from derivtrain.config.values import positive
 from derivtrain.errors import ConfigError, choice_error
+from derivtrain.logging import LOGGERS  # logger.name -> factory: the one list of loggers
 
 SWITCHES = ("auto", "true", "false")  # trainer.progress_bar (Hydra turns false into False)
 ON_NONFINITE = ("stop", "skip_step")
@@ -13,7 +14,6 @@ PRECISIONS = ("32", "bf16")
 STRATEGIES = ("single", "ddp")
 BACKENDS = ("auto", "gloo", "nccl")
 MODES = ("auto", "min", "max")  # trainer.early_stopping.mode
-LOGGERS = ("tensorboard", "none")  # derivtrain/logging/__init__.py:make_logger
 HESSIAN_METHODS = ("auto", "exact", "finite_difference")  # diagnostics.hessian_method (train/curvature.py)
 
 
@@ -90,7 +90,7 @@ def check_trainer(t) -> None:
 
 def check_logger(logger) -> None:
     if logger.name not in LOGGERS:
-        raise choice_error("logger.name", logger.name, LOGGERS)
+        raise choice_error("logger.name", logger.name, tuple(LOGGERS))
 
 
 def check_diagnostics(d) -> None:
