@@ -1,7 +1,7 @@
 """Choice lists that several places read: one source each (the schemas' validation and the code
 that dispatches on the value import them from here). Plain tuples: no torch, cheap to import."""
 
-# how a linear SVM scores several classes (model.multiclass; the hinge losses' multiclass/variant)
+# how a linear SVM scores several classes (model.multiclass, the one key; the hinge losses follow it)
 MULTICLASS_VARIANTS = ("crammer_singer", "weston_watkins")  # one loss over all K scores
 MULTICLASS = ("ovr",) + MULTICLASS_VARIANTS  # ovr: one binary hinge per class
 

@@ -29,6 +29,8 @@ def test_option_composes_and_validates(group, option):
         overrides += ["data.path=x.npy", "data.target=y.npy", "trainer.batch_size=64"]
     if (group, option) in (("data", "svmlight"), ("data", "npz")):
         overrides += ["data.path=x"] + (["data.target=y.npy"] if option == "npz" else [])
+    if (group, option) == ("loss", "multiclass_hinge"):  # the default SVM's one multiclass key picks it
+        overrides.append("model.multiclass=crammer_singer")
     if group == "model" and option == "linear":
         overrides.append("data=diabetes")
     # solvers that need another model than the default SVM: its own, where it suits

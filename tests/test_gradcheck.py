@@ -73,6 +73,6 @@ def test_bad_configuration_exits_2_with_one_line(capsys):
 
 
 def test_module_entry_point():
-    proc = run_main("loss=multiclass_hinge", "data=iris", module="derivtrain.gradcheck")
+    proc = run_main("loss=multiclass_hinge", "model.multiclass=crammer_singer", "data=iris", module="derivtrain.gradcheck")
     assert proc.returncode == 0, proc.stderr
     assert "loss=multiclass_hinge" in proc.stdout and "pass" in proc.stdout

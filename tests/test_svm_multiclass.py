@@ -51,13 +51,16 @@ def test_the_model_choice_picks_the_loss(tmp_path):
     for multiclass in ("ovr", "crammer_singer", "weston_watkins"):
         cfg = compose_config("model=svm", "data=wine", f"model.multiclass={multiclass}")
         assert cfg.loss.multiclass == multiclass
-    cfg = compose_config("model=svm", "loss=multiclass_hinge", "loss.variant=weston_watkins")
-    assert cfg.model.multiclass == "weston_watkins"  # and the other way round
+    cfg = compose_config("model=svm", "loss=multiclass_hinge", "model.multiclass=weston_watkins")
+    assert cfg.loss.multiclass == "weston_watkins"  # one key: the loss=multiclass_hinge follows it too
+    cfg = compose_config("model=mlp", "loss=multiclass_hinge", "loss.multiclass=weston_watkins")
+    assert cfg.loss.multiclass == "weston_watkins"  # a model without the key: the loss's is the one
     objective, _ = train(tmp_path, "data=wine", "model.multiclass=crammer_singer", "trainer.max_epochs=2")
     assert isinstance(objective.loss, HingeLoss) and objective.loss.multiclass == "crammer_singer"
     assert objective.fused is None  # the fused Function is the one-vs-rest hinge only (and optim=auto solves)
-    objective, _ = train(tmp_path, "data=wine", "loss=multiclass_hinge", "trainer.max_epochs=2")
-    assert isinstance(objective.loss, MulticlassHingeLoss) and objective.model.multiclass == "crammer_singer"
+    objective, _ = train(tmp_path, "data=wine", "loss=multiclass_hinge", "model.multiclass=crammer_singer",
+                         "trainer.max_epochs=2")
+    assert isinstance(objective.loss, MulticlassHingeLoss) and objective.loss.multiclass == "crammer_singer"
 
 
 def test_full_batch_binary_svm_trains_through_the_fused_objective(tmp_path):
@@ -84,7 +87,8 @@ def test_C_and_alpha_set_the_same_strength(tmp_path):
     (["model.C=-1"], "model.C=-1"),
     (["model.C=1", "regularizer=none"], "regularizer=none"),
     (["loss=squared_hinge", "model.multiclass=crammer_singer"], "one-vs-rest only"),
-    (["loss=multiclass_hinge", "model.multiclass=ovr"], "model.multiclass=ovr but the loss trains crammer_singer"),
+    (["loss=multiclass_hinge"], "loss=multiclass_hinge is crammer_singer or weston_watkins, but model.multiclass=ovr"),
+    (["loss.multiclass=crammer_singer"], "loss.multiclass=crammer_singer but model.multiclass=ovr"),
     (["regularizer=elastic_net", "regularizer.l1_ratio=2"], "l1_ratio"),
 ])
 def test_contradictory_settings_are_configuration_errors(overrides, match):

@@ -158,17 +158,16 @@ class HingeLoss(Loss):
 
 
 class MulticlassHingeLoss(HingeLoss):
-    """loss=multiclass_hinge: the Crammer-Singer or Weston-Watkins hinge (`variant`) for any model.
+    """loss=multiclass_hinge: the Crammer-Singer or Weston-Watkins hinge (`multiclass`) for any model.
 
     With one score per row (a binary problem) it is the binary hinge, which both variants equal
-    for two classes. For model=svm, prefer loss=hinge with model.multiclass=<variant>.
+    for two classes. For model=svm, loss=hinge with model.multiclass=<variant> is the same loss.
     """
 
-    def __init__(self, variant: str = "crammer_singer", class_weight: Optional[Sequence[float]] = None,
+    def __init__(self, multiclass: str = "crammer_singer", class_weight: Optional[Sequence[float]] = None,
                  reduction: str = "mean"):
-        if variant not in VARIANTS:
+        if multiclass not in VARIANTS:
             from derivtrain.errors import choice_error
 
-            raise choice_error("loss.variant", variant, VARIANTS)
-        super().__init__(multiclass=variant, class_weight=class_weight, reduction=reduction)
-        self.variant = variant
+            raise choice_error("loss.multiclass", multiclass, VARIANTS)
+        super().__init__(multiclass=multiclass, class_weight=class_weight, reduction=reduction)

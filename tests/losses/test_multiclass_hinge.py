@@ -98,7 +98,7 @@ def test_loss_modules_dispatch_on_the_variant():
     for variant in ("crammer_singer", "weston_watkins"):
         expected = F.multiclass_hinge(scores, y, variant)
         assert torch.equal(HingeLoss(multiclass=variant)(scores, y), expected)
-        assert torch.equal(MulticlassHingeLoss(variant=variant)(scores, y), expected)
+        assert torch.equal(MulticlassHingeLoss(multiclass=variant)(scores, y), expected)
     binary = MulticlassHingeLoss()
     signs = binary.encode_targets(torch.tensor([0, 1]), 1)
     assert signs.tolist() == [-1.0, 1.0]  # one score per row: the binary hinge's signs
@@ -112,5 +112,5 @@ def test_bad_arguments_name_the_choices():
         F.multiclass_hinge(scores[:, 0], y)
     from derivtrain.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="loss.variant=ovr"):
-        MulticlassHingeLoss(variant="ovr")
+    with pytest.raises(ConfigError, match="loss.multiclass=ovr"):
+        MulticlassHingeLoss(multiclass="ovr")

@@ -73,7 +73,7 @@ class HingeLossSchema(LossSchema):
 @dataclass
 class MulticlassHingeLossSchema(LossSchema):
     _target_: str = "derivtrain.losses.hinge.MulticlassHingeLoss"
-    variant: str = "crammer_singer"  # crammer_singer | weston_watkins
+    multiclass: str = "crammer_singer"  # crammer_singer | weston_watkins (follows model.multiclass)
     class_weight: Optional[List[float]] = None
 
 
@@ -107,14 +107,16 @@ def check_svm_and_hinge(cfg) -> None:
     model, loss = cfg.model, cfg.loss
     if "multiclass" in model and model.multiclass not in MULTICLASS:
         raise choice_error("model.multiclass", model.multiclass, MULTICLASS)
+    # one key: where the model has `multiclass`, the loss's follows it (conf/loss/*hinge.yaml)
+    key = "model.multiclass" if "multiclass" in model else "loss.multiclass"
+    if "multiclass" in model and "multiclass" in loss and loss.multiclass != model.multiclass:
+        raise ConfigError(f"loss.multiclass={loss.multiclass} but model.multiclass={model.multiclass}; "
+                          f"set model.multiclass={loss.multiclass} (the loss follows it)")
     if "multiclass" in loss and loss.multiclass not in MULTICLASS:
-        raise choice_error("loss.multiclass", loss.multiclass, MULTICLASS)
-    if "variant" in loss and loss.variant not in MULTICLASS_VARIANTS:
-        raise choice_error("loss.variant", loss.variant, MULTICLASS_VARIANTS)
-    trained = loss.get("variant", loss.get("multiclass"))
-    if "multiclass" in model and trained is not None and trained != model.multiclass:
-        raise ConfigError(f"model.multiclass={model.multiclass} but the loss trains {trained}; "
-                          f"set model.multiclass={trained} (loss=hinge follows model.multiclass)")
+        raise choice_error(key, loss.multiclass, MULTICLASS)
+    if str(loss.get("_target_")).endswith("MulticlassHingeLoss") and loss.multiclass not in MULTICLASS_VARIANTS:
+        raise ConfigError(f"loss=multiclass_hinge is {' or '.join(MULTICLASS_VARIANTS)}, but {key}={loss.multiclass}; "
+                          f"set {key}=crammer_singer (or use loss=hinge for {loss.multiclass})")
     if str(loss.get("_target_")).endswith("SquaredHingeLoss") and loss.get("multiclass", "ovr") != "ovr":
         raise ConfigError(f"loss=squared_hinge is one-vs-rest only, but multiclass={loss.multiclass}; "
                           f"use model.multiclass=ovr, or loss=hinge for {loss.multiclass}")
