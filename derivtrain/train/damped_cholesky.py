@@ -11,10 +11,13 @@ import torch
 def damped_cholesky(H: torch.Tensor) -> torch.Tensor:
     """L with L L^T = H + damping I, the damping as small as the factorization allows."""
     H = (H + H.T) / 2  # blocks or rows computed separately: symmetric up to rounding
+    L, info = torch.linalg.cholesky_ex(H)
+    if info.item() == 0:  # the usual case: H itself factors, the exact Newton step
+        return L
     scale = H.diagonal().abs().max().clamp_min(torch.finfo(H.dtype).tiny)
     eye = torch.eye(len(H), dtype=H.dtype, device=H.device)
-    damping = 0.0
-    for _ in range(20):
+    damping = 1e-12
+    for _ in range(19):
         L, info = torch.linalg.cholesky_ex(H + damping * scale * eye)
         if info.item() == 0:
             return L
