@@ -99,15 +99,20 @@ def row_ids(X: torch.Tensor) -> torch.Tensor:
 
 def backproject(G: torch.Tensor, X: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
     """G^T X for G (n, K): (K, d). For CSR, out[k, col] += G[row, k] * value over the nonzeros, in
-    G's dtype (a float64 G gets float64 sums of float32 values). `rows`: row_ids(X), if known.
+    G's dtype (a float64 G gets float64 sums of float32 values). `rows`: row_ids(X), if known (a
+    solver that passes over the same rows again and again keeps them).
     One 1-D index_add per score column: with 32-bit indices torch's 2-D index_add is ~20x slower."""
     if not is_sparse(X):
         return G.T @ X.to(G.dtype)
-    rows = row_ids(X) if rows is None else rows
     col, values = X.col_indices(), X.values().to(G.dtype)
+    if rows is None:  # each nonzero's row of G in one pass (a minibatch: ~2x faster than row_ids + a gather)
+        crow = X.crow_indices()
+        per_nonzero = G.repeat_interleave(crow[1:] - crow[:-1], dim=0, output_size=values.numel())
+    else:
+        per_nonzero = G.index_select(0, rows)
     out = G.new_zeros(G.shape[1], X.shape[1])
     for k in range(G.shape[1]):
-        out[k].index_add_(0, col, G[:, k].index_select(0, rows) * values)
+        out[k].index_add_(0, col, per_nonzero[:, k] * values)
     return out
 
 

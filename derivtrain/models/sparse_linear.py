@@ -12,12 +12,12 @@ The backward is written in differentiable ops, so it has its own derivative: New
 import torch
 
 from derivtrain.function import Function  # torch.autograd.Function without per-call binding
-from derivtrain.data.sparse import backproject, row_ids
+from derivtrain.data.sparse import backproject
 
 
 class SparseLinearFunction(Function):
     """Inputs: X (n, d) sparse CSR, weight (K, d), bias (K,), rows: the row of each nonzero of X
-    (int64, or None: computed in the backward). Returns the scores (n, K)."""
+    (or None: the backward expands the gradient per row instead). Returns the scores (n, K)."""
 
     @staticmethod
     def forward(X, weight, bias, rows):
@@ -35,8 +35,6 @@ class SparseLinearFunction(Function):
         need = ctx.needs_input_grad
         grad_weight = grad_bias = None
         if need[1]:
-            if ctx.rows is None:
-                ctx.rows = row_ids(ctx.X)
             grad_weight = backproject(grad, ctx.X, ctx.rows)
         if need[2]:
             grad_bias = grad.sum(dim=0)

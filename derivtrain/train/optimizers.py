@@ -3,16 +3,19 @@ import torch
 
 
 def _fast(cls, params, capturable: bool) -> dict:
-    """fused=True (one kernel for the whole update) for parameters on a GPU where this torch has
-    it, else foreach=True (one kernel per operation over all tensors). capturable: the update
-    will be captured in a CUDA graph (trainer.cuda_graph): foreach, with Adam's step count kept
-    on the device (the documented capturable path)."""
+    """fused=True (one kernel for the whole update, on the CPU as on a GPU) where this torch has it,
+    else foreach=True (one kernel per operation over all tensors). Measured on the CPU, one thread:
+    Adam on 100k parameters 168 us fused vs 647 foreach, on 31 parameters 80 vs 158; SGD with
+    momentum 60 vs 128 and 54 vs 77. capturable: the update will be captured in a CUDA graph
+    (trainer.cuda_graph): foreach, with Adam's step count kept on the device (the documented
+    capturable path)."""
     import inspect
 
     accepted = inspect.signature(cls).parameters
     if capturable:
         return {"foreach": True, **({"capturable": True} if "capturable" in accepted else {})}
-    if params and all(p.is_cuda for p in params) and "fused" in accepted:
+    devices = {p.device.type for p in params}
+    if "fused" in accepted and devices in ({"cpu"}, {"cuda"}) and all(p.is_floating_point() for p in params):
         return {"fused": True}
     return {"foreach": True}
 
