@@ -93,14 +93,8 @@ def l1_units(W: torch.Tensor, cost: float) -> Units:
     return start_units(pieces, pieces.values(W), torch.full(W.shape, cost, dtype=W.dtype, device=W.device))
 
 
-def mean_complementarity(families, slacks, reduce=None) -> float:
-    """The mean of lambda s over every piece (`reduce(units, sum)`: over every rank's rows too)."""
-    reduce = reduce or (lambda units, value: value)
-    total = sum(reduce(u, (u.lam * s).sum()) for u, s in zip(families, slacks))
-    return (total / piece_count(families, reduce)).item()
-
-
 def piece_count(families, reduce) -> int:
+    """How many pieces the families have (the loss's summed over every rank's rows)."""
     return sum(int(reduce(u, torch.tensor(u.lam.numel(), device=u.lam.device))) for u in families)
 
 
@@ -142,7 +136,8 @@ class InteriorPoint:
         duality gap of the epigraph problem once its dual residual is 0 (an estimate, not a
         certificate, before that)."""
         self._families = self.families(z)
-        return sum(self._reduce(units, (units.lam * s).sum()) for units, s in self._families).item()
+        self._complementarity = sum(self._reduce(units, (units.lam * s).sum()) for units, s in self._families).item()
+        return self._complementarity
 
     def dual_point(self, smooth) -> torch.Tensor:
         """Each row's dual variable theta_i: the pieces' multipliers / c_i, or the smooth loss's derivative."""
@@ -156,7 +151,7 @@ class InteriorPoint:
         families = self._families
         if self._pieces is None:  # the number of pieces never changes: counted (and summed over ranks) once
             self._pieces = piece_count([u for u, _ in families], self._reduce)
-        mu = sum(self._reduce(u, (u.lam * s).sum()) for u, s in families).item() / self._pieces
+        mu = self._complementarity / self._pieces  # observe() summed lambda s at this iterate
         D, extra, gradient = self._curvature(families, smooth)
         factor = self.system.factor(D, extra)
         predictor = self._direction(factor, families, [None] * len(families), gradient)  # lambda s -> 0
