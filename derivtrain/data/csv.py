@@ -4,6 +4,7 @@ data.target=null: no target column, every row is just a point (density estimatio
 """
 import csv
 import io
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -86,6 +87,12 @@ def _read_columns(file: Path, path: str, columns: list, names: list, target):
     to say which line and column is not a number."""
     options = dict(delimiter=",", skiprows=1, quotechar='"', ndmin=2, encoding="utf-8")
     wanted = columns + ([] if target is None else [target])
+    with warnings.catch_warnings():  # numpy warns of empty lines and files, which are checked here
+        warnings.simplefilter("ignore", UserWarning)
+        return _parsed(file, path, columns, names, target, wanted, options)
+
+
+def _parsed(file: Path, path: str, columns: list, names: list, target, wanted: list, options: dict):
     try:  # one pass when the target is numeric too (labels 0/1, counts, values)
         table = np.loadtxt(file, usecols=wanted, dtype=np.float64, **options)
         if len(table):
