@@ -161,8 +161,10 @@ def astype(X: torch.Tensor, dtype) -> torch.Tensor:
 def gram(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """X^T diag(weights) X as a dense (d, d) matrix, for X with few enough columns that it fits."""
     if not is_sparse(X):  # in chunks of rows: no n x d temporary
-        out = X.new_zeros(X.shape[1], X.shape[1])
         rows = max(1, _GRAM_CHUNK // X.shape[1])
+        if X.shape[0] <= rows:
+            return X.T @ (X * weights.reshape(-1, 1))
+        out = X.new_zeros(X.shape[1], X.shape[1])
         for a in range(0, X.shape[0], rows):
             part = X[a:a + rows]
             out += part.T @ (part * weights[a:a + rows].reshape(-1, 1))

@@ -18,8 +18,22 @@ eliminating a unit's epigraph variable leaves (`curvature`):
 
 a K x K matrix per row (diagonal where the units touch one column each).
 """
+import functools
+
 import torch
 from torch.nn import functional as F
+
+
+def sum_pieces(x: torch.Tensor) -> torch.Tensor:
+    """x summed over its last axis (a unit's few pieces), as a product with a vector of ones: on CPU,
+    torch's sum over a last axis of 2 is ~4x slower than that product (15 vs 4 us for 455 x 2), and
+    the interior-point method does it several times an iteration."""
+    return x @ _ones(x.shape[-1], x.dtype, x.device)
+
+
+@functools.lru_cache(maxsize=16)
+def _ones(size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.ones(size, dtype=dtype, device=device)
 
 
 class SignedPieces:
@@ -37,7 +51,7 @@ class SignedPieces:
         return -y * w[:, :, 1]
 
     def curvature(self, omega, y):
-        return omega[:, :, 0] * omega[:, :, 1] / omega.sum(dim=2)
+        return omega[:, :, 0] * omega[:, :, 1] / sum_pieces(omega)
 
 
 class CrammerSingerPieces:
@@ -89,7 +103,7 @@ class WestonWatkinsPieces:
 
     def curvature(self, omega, y):
         rival = self._rival(omega[:, :, 0], y)
-        delta = rival * omega[:, :, 0] * omega[:, :, 1] / omega.sum(dim=2)
+        delta = rival * omega[:, :, 0] * omega[:, :, 1] / sum_pieces(omega)
         onehot = 1 - rival
         D = torch.diag_embed(delta) - delta[:, :, None] * onehot[:, None, :] - onehot[:, :, None] * delta[:, None, :]
         return D + delta.sum(dim=1)[:, None, None] * onehot[:, :, None] * onehot[:, None, :]
@@ -110,4 +124,4 @@ class AbsolutePieces:
         return w[..., 0] - w[..., 1]
 
     def curvature(self, omega, _=None):
-        return 4 * omega[..., 0] * omega[..., 1] / omega.sum(dim=-1)
+        return 4 * omega[..., 0] * omega[..., 1] / sum_pieces(omega)

@@ -91,8 +91,9 @@ def training_data(X: np.ndarray, y: np.ndarray, weight, spec: DataSpec, standard
     scale_t = torch.as_tensor(scale, dtype=dtype, device=device)
     # as derivtrain/data/__init__.py:build_data computes it: converted first, then standardized
     X_t = (torch.tensor(X, dtype=dtype, device=device) - mean_t) / scale_t  # a copy: X may be read-only
-    y_t = torch.as_tensor(y, dtype=torch.int64 if spec.task == "classification" else dtype, device=device)
-    w_t = None if weight is None else torch.as_tensor(weight, dtype=dtype, device=device)
+    # copies too: y and the weights may be read-only (a memory map), which torch warns about
+    y_t = torch.tensor(y, dtype=torch.int64 if spec.task == "classification" else dtype, device=device)
+    w_t = None if weight is None else torch.tensor(weight, dtype=dtype, device=device)
     train = Split(X=X_t.contiguous(), y=y_t, weight=w_t)
     empty = Split(X=X_t[:0], y=y_t[:0])
     return Data(spec=spec, train=train, val=None, test=empty, feature_mean=mean_t, feature_scale=scale_t)

@@ -10,7 +10,8 @@ import torch
 
 def damped_cholesky(H: torch.Tensor) -> torch.Tensor:
     """L with L L^T = H + damping I, the damping as small as the factorization allows."""
-    H = (H + H.T) / 2  # blocks or rows computed separately: symmetric up to rounding
+    # H is symmetric up to rounding (blocks or rows computed separately): Cholesky reads only its
+    # lower triangle, so that triangle is the symmetric matrix factored
     L, info = torch.linalg.cholesky_ex(H)
     if info.item() == 0:  # the usual case: H itself factors, the exact Newton step
         return L

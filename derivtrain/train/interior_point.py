@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from derivtrain.duality.pieces import AbsolutePieces
+from derivtrain.duality.pieces import AbsolutePieces, sum_pieces
 
 _TO_BOUNDARY = 0.995  # step to this fraction of the way to the nearest boundary of s >= 0, lambda >= 0
 # xi starts this far above its unit's highest piece. Measured (iterations to tol 1e-4, start
@@ -55,16 +55,16 @@ class Units:
         `recover` needs. rho = sum_j complementarity_j / s_j - cost is the unit's residual (the
         multipliers' own sum cancels out of it)."""
         omega = self.lam / s
-        Omega = omega.sum(dim=-1)
+        Omega = sum_pieces(omega)
         q = None if complementarity is None else complementarity / s
-        rho = -self.cost if q is None else q.sum(dim=-1) - self.cost
+        rho = -self.cost if q is None else sum_pieces(q) - self.cost
         shift = omega * (rho / Omega)[..., None]
         weights = -shift if q is None else q - shift
         return omega, Omega, rho, weights, q
 
     def recover(self, s, q, omega, Omega, rho, linear):
         """(d xi, d s, d lambda) from the step's change of the pieces' linear parts."""
-        dxi = (rho + (omega * linear).sum(dim=-1)) / Omega
+        dxi = (rho + sum_pieces(omega * linear)) / Omega
         ds = dxi[..., None] - linear
         dlam = -self.lam - omega * ds if q is None else q - self.lam - omega * ds
         return dxi, ds, dlam

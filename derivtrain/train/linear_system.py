@@ -71,10 +71,12 @@ class LinearSystem:
         One product for all blocks: the rows' outer products x_i x_i^T (p^2 numbers a row, in chunks
         of rows) times the rows' K^2 (or K) curvatures; with one score column it is X^T diag(D) X."""
         K, p, X = self.K, self.p, self.X
+        if K == 1:  # one score column (binary, regression): X^T diag(D) X is the only block
+            blocks = self.reduce.all_sum(sparse.gram(X, D.reshape(-1)))
+            blocks.diagonal()[:-1] += extra[0]
+            return blocks.view(1, 1, p, p)
         blocks = torch.zeros(K, K, p, p, dtype=X.dtype, device=X.device)
-        if K == 1:
-            blocks[0, 0] = sparse.gram(X, D.reshape(-1))
-        elif self._rows is not None:  # sparse rows: one X^T diag(D_kl) X per block
+        if self._rows is not None:  # sparse rows: one X^T diag(D_kl) X per block
             for k in range(K):
                 for l in range(K) if D.dim() == 3 else (k,):
                     blocks[k, l] = sparse.gram(X, D[:, k, l] if D.dim() == 3 else D[:, k])
@@ -114,6 +116,8 @@ class _DenseFactor:
 
     def solve(self, R: torch.Tensor) -> torch.Tensor:
         """H^-1 R for R (K, d + 1)."""
+        if self.K == 1:
+            return torch.cholesky_solve(R.T, self.factors[0]).T
         if self.diagonal:
             return torch.stack([torch.cholesky_solve(R[k][:, None], L).squeeze(1) for k, L in enumerate(self.factors)])
         return torch.cholesky_solve(R.reshape(-1, 1), self.factors[0]).view(self.K, self.p)
