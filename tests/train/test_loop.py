@@ -146,3 +146,18 @@ def test_a_stop_mid_epoch_checkpoints_its_position_and_resumes_exactly(tmp_path,
     assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (1, 2, 10)  # 8 batches per epoch
     result, _, resumed = fit_config(tmp_path / "c", *common, resume_state=state)
     assert result.steps == 32 and torch.equal(params(straight), params(resumed))
+
+
+@pytest.mark.parametrize("skip", [0, 2])
+def test_sparse_rows_gathered_ahead_are_the_dense_batches(skip):
+    """shuffle=rows on CSR rows gathers the next batch on a second thread: the batches, targets and
+    their order are the dense ones' for the same permutation (a resumed epoch's skip included)."""
+    dense = torch.rand(23, 5) * (torch.rand(23, 5) < 0.4)
+    sparse_rows = dense.to_sparse_csr()
+    weight = torch.rand(23)
+    make = lambda X: Batches(X, torch.arange(23), 4, torch.Generator().manual_seed(3), sample_weight=weight)
+    expected, got = list(make(dense).epoch(skip)), list(make(sparse_rows).epoch(skip))
+    assert len(got) == len(expected) == 6 - skip
+    for (xd, yd, wd, _), (xs, ys, ws, _) in zip(expected, got):
+        assert xs.layout == torch.sparse_csr and torch.equal(xs.to_dense(), xd)
+        assert torch.equal(ys, yd) and torch.equal(ws, wd)
