@@ -186,16 +186,17 @@ def main():
     args = parser.parse_args()
     if args.sparse or args.ranks:  # their own defaults: 1M x 100k sparse, 2M x 50 dense
         explicit = {a.split("=")[0] for a in sys.argv[1:]}
-        if args.sparse:
+        if args.ranks:
+            from scripts.scale_ranks import main as ranks_main
+
+            default_n, default_d = (200_000, 100_000) if args.sparse else (2_000_000, 50)
+            ranks_main(args.n if "--n" in explicit else default_n, args.d if "--d" in explicit else default_d,
+                       args.ranks_count, sparse=args.sparse)
+        else:
             from scripts.scale_sparse import main as sparse_main
 
             sparse_main(args.n, args.d if "--d" in explicit else 100_000, args.nnz, args.repeats, args.device,
                         with_certified=args.with_certified, lr=args.lr, alpha=args.alpha)
-        else:
-            from scripts.scale_ranks import main as ranks_main
-
-            ranks_main(args.n if "--n" in explicit else 2_000_000, args.d if "--d" in explicit else 50,
-                       args.ranks_count)
         return
     if args.only:  # child process of --memory: one method, then its peak RSS with the data
         import gc

@@ -1,6 +1,7 @@
 """Peak memory per rank under trainer=ddp against one process: each rank reads and holds only its rows.
 
     python scripts/bench_scale.py --ranks [--n 2000000] [--d 50] [--ranks-count 2]
+    python scripts/bench_scale.py --ranks --sparse [--n 200000] [--d 100000]   (an svmlight file)
 
 A .npy of n x d float32 features (and its targets) is trained on for one epoch of minibatch hinge
 (data.out_of_core=false: read into memory), once by one process and once by `--ranks-count`
@@ -37,12 +38,24 @@ def write_npy(folder: Path, n: int, d: int, name: str) -> list:
     X.flush()
     del X
     np.save(folder / f"y_{name}.npy", y)
-    return [f"data.path={folder / f'X_{name}.npy'}", f"data.target={folder / f'y_{name}.npy'}"]
+    return ["data=npy", f"data.path={folder / f'X_{name}.npy'}", f"data.target={folder / f'y_{name}.npy'}",
+            "data.out_of_core=false"]
+
+
+def write_svmlight(folder: Path, n: int, d: int, name: str, nnz: int = 50) -> list:
+    """scripts/scale_sparse.py's text-like rows as one libsvm file (each rank parses its byte share)."""
+    from sklearn.datasets import dump_svmlight_file
+
+    from scripts.scale_sparse import make_sparse
+
+    X, y = make_sparse(n, d, nnz)
+    dump_svmlight_file(X, y, str(folder / f"{name}.svm"), zero_based=False)
+    return ["data=svmlight", f"data.path={folder / f'{name}.svm'}", f"data.n_features={d}", "data.standardize=false"]
 
 
 def peaks(data_args: list, ranks: int, run_dir: Path) -> dict:
     """{rank: peak resident bytes} of one training run."""
-    args = ["data=npy", *data_args, "data.out_of_core=false", "model=svm", "optim=sgd", "trainer.batch_size=4096",
+    args = [*data_args, "model=svm", "optim=sgd", "trainer.batch_size=4096",
             "trainer.max_epochs=1", "trainer.val_every_n_epochs=0", "logger=none", f"hydra.run.dir={run_dir}"]
     repo = Path(__file__).resolve().parents[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1",
@@ -58,18 +71,22 @@ def peaks(data_args: list, ranks: int, run_dir: Path) -> dict:
     return {rank: anon + mapped for rank, (anon, mapped) in sampled_peaks(proc.stdout).items()}
 
 
-def main(n: int, d: int, ranks: int) -> None:
-    data_mb = n * d * 4 / 2**20
+def main(n: int, d: int, ranks: int, sparse: bool = False) -> None:
+    """Dense: a .npy of n x d float32. Sparse (--sparse): an svmlight file of n rows, d columns, 50
+    nonzeros a row (its n and d default to 200k x 100k: the text is ~20x the rows' CSR size)."""
+    write = write_svmlight if sparse else write_npy
     with TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        big, small = write_npy(folder, n, d, "big"), write_npy(folder, SMALL, d, "small")
+        big, small = write(folder, n, d, "big"), write(folder, SMALL, d, "small")
         related = {}
         for world in (1, ranks):
             top = peaks(big, world, folder / f"big_{world}")
             base = peaks(small, world, folder / f"small_{world}")
             related[world] = {r: (top[r] - base[r]) / 2**20 for r in top}
     one = related[1][0]
-    print(f"{n} x {d} float32 ({data_mb:.0f} MB), one epoch of minibatch hinge, data.out_of_core=false\n")
+    what = (f"{n} x {d} sparse, 50 nonzeros a row, an svmlight file" if sparse
+            else f"{n} x {d} float32 ({n * d * 4 / 2**20:.0f} MB), data.out_of_core=false")
+    print(f"{what}, one epoch of minibatch hinge\n")
     print("| process | data-related peak RSS (MB) | vs one process |\n| --- | --- | --- |")
     print(f"| one process | {one:.0f} | 1.00x |")
     for rank, value in sorted(related[ranks].items()):

@@ -33,8 +33,11 @@ def load_svmlight(path: str, task: str = "auto", n_features: Optional[int] = Non
     parts = [_read(file, offset, length, path) for file, offset, length in
              byte_share(files, comm.rank, comm.world_size)]
     width = max([A.shape[1] for A, _ in parts] + [0])
-    local = sp.vstack([_widen(A, width) for A, _ in parts] or [sp.csr_matrix((0, width), dtype=np.float32)],
-                      format="csr")
+    if len(parts) == 1:  # one piece (one file, or one rank's bytes of one): no stacked copy
+        local = _widen(parts[0][0], width)
+    else:
+        local = sp.vstack([_widen(A, width) for A, _ in parts] or [sp.csr_matrix((0, width), dtype=np.float32)],
+                          format="csr")
     y_local = np.concatenate([y for _, y in parts]) if parts else np.zeros(0)
     shift = _index_shift(local, zero_based, comm)
     width = int(comm.all_max(torch.tensor(local.shape[1])).item()) - shift
@@ -43,7 +46,13 @@ def load_svmlight(path: str, task: str = "auto", n_features: Optional[int] = Non
             raise DataError(f"data.n_features={n_features}, but {path} has feature index {width - 1 + (1 - shift)} "
                             f"({'zero' if shift == 0 else 'one'}-based); raise data.n_features or drop it")
         width = n_features
-    X = sp.csr_matrix((local.data, local.indices - shift, local.indptr), shape=(local.shape[0], width))
+    # in place, and narrowed to 32 bits where they fit (a byte range is read with 64-bit indices):
+    # the rows' largest copy is then the one torch makes of them (memory per rank, bench_scale.py --ranks --sparse)
+    indices, indptr = local.indices, local.indptr
+    indices -= shift
+    if width < _WIDEST and local.nnz < _WIDEST:  # scipy keeps 32-bit indices only if both arrays have them
+        indices, indptr = indices.astype(np.int32, copy=False), indptr.astype(np.int32, copy=False)
+    X = sp.csr_matrix((local.data, indices, indptr), shape=(local.shape[0], width))
     y, held = _all_labels(y_local, comm)
     if len(y) == 0:
         raise DataError(f"data.path={path} holds no rows")
