@@ -9,6 +9,10 @@ import torch
 
 from tests.conftest import REPO
 
+# every test here starts torchrun: one at a time (one xdist worker, `--dist loadgroup` in pyproject),
+# since two launches on one machine can pick the same free port for their rendezvous or process group
+pytestmark = pytest.mark.xdist_group("torchrun")
+
 COMMON = ["model=svm", "trainer.batch_size=64", "trainer.max_epochs=4", "logger=none"]
 
 
