@@ -14,7 +14,8 @@ Rows may carry sample weights (Split.weight, from derivtrain.Estimator's sample_
 batch hands out its rows' weights with them, for the loss's weighted mean; None when unweighted.
 Sparse rows (a CSR tensor) are gathered and sliced by derivtrain/data/sparse.py (torch has no
 index_select for CSR): shuffle="batches" costs nothing per batch there either, shuffle="rows"
-one gather of the batch's nonzeros.
+one gather of the batch's nonzeros, done for the next batch on a second thread while the loop
+trains on this one (CPU rows: gathered_ahead below).
 """
 from concurrent.futures import ThreadPoolExecutor
 
