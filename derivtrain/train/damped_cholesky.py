@@ -33,3 +33,10 @@ def newton_direction_of(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     except FloatingPointError:
         return -g
     return -torch.cholesky_solve(g.unsqueeze(1), L).squeeze(1)
+
+
+def block_diagonal_solver(blocks: torch.Tensor):
+    """R -> (H_kk^-1 R_k)_k for the diagonal blocks H_kk of `blocks` (K, K, p, p) and R (K, p): each
+    block factored (damped) on its own, all K systems solved in one batched call."""
+    L = torch.stack([damped_cholesky(blocks[k, k]) for k in range(blocks.shape[0])])
+    return lambda R: torch.cholesky_solve(R.unsqueeze(-1), L).squeeze(-1)

@@ -22,7 +22,7 @@ import torch
 
 from derivtrain.data import sparse
 from derivtrain.data.shards import OneProcess
-from derivtrain.train.damped_cholesky import damped_cholesky
+from derivtrain.train.damped_cholesky import block_diagonal_solver, damped_cholesky
 from derivtrain.train.newton_cg import preconditioned_cg
 
 _OUTER_CHUNK = 1 << 23  # numbers of row outer products formed at once (64 MB in float64)
@@ -72,14 +72,13 @@ class LinearSystem:
         chunks of rows) times the rows' curvatures; with one score column it is X^T diag(D) X."""
         K, p, X = self.K, self.p, self.X
         if K == 1:  # one score column (binary, regression): X^T diag(D) X is the only block
-            blocks = self.reduce.all_sum(sparse.gram(X, D.reshape(-1)))
-            blocks.diagonal()[:-1] += extra[0]
-            return blocks.view(1, 1, p, p)
-        blocks = torch.zeros(K, K, p, p, dtype=X.dtype, device=X.device)
-        if self._rows is not None:  # sparse rows: one X^T diag(D_kl) X per block
+            blocks = sparse.gram(X, D.reshape(-1)).view(1, 1, p, p)
+        elif self._rows is not None:  # sparse rows: one X^T diag(D_kl) X per block, k <= l (D is symmetric)
+            blocks = torch.zeros(K, K, p, p, dtype=X.dtype, device=X.device)
             for k in range(K):
-                for l in range(K) if D.dim() == 3 else (k,):
+                for l in range(k, K) if D.dim() == 3 else (k,):
                     blocks[k, l] = sparse.gram(X, D[:, k, l] if D.dim() == 3 else D[:, k])
+                    blocks[l, k] = blocks[k, l]
         else:
             blocks = _dense_blocks(X, D, K, p)
         blocks = self.reduce.all_sum(blocks)
@@ -128,19 +127,15 @@ def _dense_blocks(X: torch.Tensor, D: torch.Tensor, K: int, p: int) -> torch.Ten
 class _DenseFactor:
     def __init__(self, blocks: torch.Tensor, diagonal: bool):
         K, _, p, _ = blocks.shape
-        self.K, self.p, self.diagonal = K, p, diagonal
-        if diagonal:  # independent columns: K small systems
-            self.factors = [damped_cholesky(blocks[k, k]) for k in range(K)]
+        if diagonal:  # independent columns: K small systems, solved together
+            self._solve = block_diagonal_solver(blocks)
         else:
-            self.factors = [damped_cholesky(blocks.permute(0, 2, 1, 3).reshape(K * p, K * p))]
+            L = damped_cholesky(blocks.permute(0, 2, 1, 3).reshape(K * p, K * p))
+            self._solve = lambda R: torch.cholesky_solve(R.reshape(-1, 1), L).view(K, p)
 
     def solve(self, R: torch.Tensor) -> torch.Tensor:
         """H^-1 R for R (K, d + 1)."""
-        if self.K == 1:
-            return torch.cholesky_solve(R.T, self.factors[0]).T
-        if self.diagonal:
-            return torch.stack([torch.cholesky_solve(R[k][:, None], L).squeeze(1) for k, L in enumerate(self.factors)])
-        return torch.cholesky_solve(R.reshape(-1, 1), self.factors[0]).view(self.K, self.p)
+        return self._solve(R)
 
 
 class _ConjugateGradients:

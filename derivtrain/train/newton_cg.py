@@ -9,16 +9,11 @@ is below _RELATIVE of r's norm or on non-positive curvature.
 """
 import torch
 
-from derivtrain.train.damped_cholesky import damped_cholesky
+from derivtrain.train.damped_cholesky import block_diagonal_solver
 
 _MAX_BLOCK = 2048
 _MAX_STEPS = 500
 _RELATIVE = 1e-10
-
-
-def _block_preconditioner(blocks: torch.Tensor):
-    factors = [damped_cholesky(blocks[k, k]) for k in range(blocks.shape[0])]
-    return lambda R: torch.stack([torch.cholesky_solve(R[k][:, None], L).squeeze(1) for k, L in enumerate(factors)])
 
 
 def _jacobi(diagonal: torch.Tensor):
@@ -31,7 +26,7 @@ def preconditioned_cg(hvp, r: torch.Tensor, blocks_fn, diagonal_fn=None) -> torc
     diagonal_fn() H's diagonal (K, p), used where the blocks are too large."""
     K, p = r.shape
     if p <= _MAX_BLOCK:
-        apply_inverse = _block_preconditioner(blocks_fn())
+        apply_inverse = block_diagonal_solver(blocks_fn())
     else:
         apply_inverse = _jacobi(diagonal_fn()) if diagonal_fn is not None else (lambda R: R)
     x = torch.zeros_like(r)
