@@ -75,7 +75,6 @@ class Batches:
                 start, stop, share = self._part(idx.shape[0])
                 idx = idx[start:stop]
             parts.append((idx, share))
-        gathered = gathered_ahead if is_sparse(self.X) and self.X.device.type == "cpu" else gathered_now
         for (idx, share), X in zip(parts, gathered(self.X, [idx for idx, _ in parts])):
             yield X, self.targets.index_select(0, idx), None if w is None else w.index_select(0, idx), share
 
@@ -93,9 +92,14 @@ class Batches:
             yield *self._rows(start, stop), share
 
 
-def gathered_now(X, indices):
-    for idx in indices:
-        yield take_rows(X, idx)
+def gathered(X, indices):
+    """take_rows(X, idx) for each idx in turn: sparse rows on the CPU gathered one batch ahead on a
+    second thread (gathered_ahead), others as they are asked for (a dense or GPU gather is cheap)."""
+    if is_sparse(X) and X.device.type == "cpu":
+        yield from gathered_ahead(X, indices)
+    else:
+        for idx in indices:
+            yield take_rows(X, idx)
 
 
 def gathered_ahead(X, indices):

@@ -17,7 +17,8 @@ joins every gradient all-reduce.
 """
 import torch
 
-from derivtrain.data.sparse import rows_between, take_rows
+from derivtrain.data.sparse import rows_between
+from derivtrain.train.batches import gathered
 
 
 class ShardedBatches:
@@ -58,11 +59,11 @@ class ShardedBatches:
         bounds = torch.arange(0, self.total + self.batch_size, self.batch_size, device=held_at.device)
         bounds = bounds.clamp_max(self.total)
         cuts = torch.searchsorted(held_at, bounds).tolist()
-        for b in range(skip, len(self)):
-            idx = rows[cuts[b]:cuts[b + 1]]
+        steps = range(skip, len(self))
+        held = [rows[cuts[b]:cuts[b + 1]] for b in steps]
+        for b, idx, X in zip(steps, held, gathered(self.X, held)):  # sparse rows: gathered a batch ahead
             n_batch = min(self.total, (b + 1) * self.batch_size) - b * self.batch_size
-            yield self._batch(take_rows(self.X, idx) if len(idx) else None,
-                              self.targets.index_select(0, idx), len(idx), n_batch)
+            yield self._batch(X, self.targets.index_select(0, idx), len(idx), n_batch)
 
     def _blocks(self, skip: int):
         n_blocks = len(self)
