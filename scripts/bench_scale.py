@@ -177,7 +177,7 @@ def main():
     parser.add_argument("--sparse", action="store_true", help="the sparse case (scripts/scale_sparse.py)")
     parser.add_argument("--nnz", type=int, default=50, help="--sparse: nonzeros a row")
     parser.add_argument("--with-certified", action="store_true", help="--sparse: the certified solver too (slow)")
-    parser.add_argument("--lr", type=float, help="--sparse: derivtrain's Adam step (default 0.01, cosine decay)")
+    parser.add_argument("--lr", type=float, help="--sparse: derivtrain's Adam step (default 0.02, cosine decay)")
     parser.add_argument("--alpha", type=float, help="--sparse: the L2 strength (default 1e-5)")
     parser.add_argument("--ranks", action="store_true", help="peak memory per rank (scripts/scale_ranks.py)")
     parser.add_argument("--ranks-count", type=int, default=2)

@@ -73,7 +73,7 @@ def peaks(data_args: list, ranks: int, run_dir: Path) -> dict:
 
 def main(n: int, d: int, ranks: int, sparse: bool = False) -> None:
     """Dense: a .npy of n x d float32. Sparse (--sparse): an svmlight file of n rows, d columns, 50
-    nonzeros a row (its n and d default to 200k x 100k: the text is ~20x the rows' CSR size)."""
+    nonzeros a row (its n and d default to 200k x 100k: 150 MB of text, ~2x the rows' CSR size)."""
     write = write_svmlight if sparse else write_npy
     with TemporaryDirectory() as tmp:
         folder = Path(tmp)
