@@ -19,6 +19,7 @@ from pathlib import Path
 from derivtrain.errors import UserError
 from derivtrain.lock import LOCK_NAME, acquire, owner
 from derivtrain.resume import is_finished
+from derivtrain.writes import Folder, check_tree
 
 
 @dataclass
@@ -41,16 +42,23 @@ def plan_run_folder(config, explicit: bool, check: bool = True) -> RunFolder:
     resume = config.trainer.resume
     source = run_folder_of(resume) if resume else None
     if source is not None and not explicit and not is_finished(source):
-        return RunFolder(Path(source).absolute(), in_place=True)  # a resumed run goes on in its own folder
+        return _in_place(Path(source).absolute())  # a resumed run goes on in its own folder
     path = Path(os.path.abspath(os.path.expanduser(str(OmegaConf.select(config, "hydra.run.dir")))))
     if source is not None and path.resolve() == Path(source).resolve():
-        return RunFolder(path, in_place=True)  # load_resume refuses it if that run is finished
+        return _in_place(path)  # load_resume refuses it if that run is finished
     if check:
         check_new_folder(path)
     return RunFolder(path, in_place=False)
 
 
+def _in_place(path: Path) -> RunFolder:
+    check_tree(path)  # a planted link is refused now, before the lock or any file is written
+    return RunFolder(path, in_place=True)
+
+
 def check_new_folder(path: Path) -> None:
+    if path.is_symlink():
+        raise UserError(f"hydra.run.dir={path} is a symbolic link; a run writes into a real new folder: pick another")
     if path.exists() and not path.is_dir():
         raise UserError(f"hydra.run.dir={path} is a file; pick a new folder")
     if path.is_dir() and [p for p in path.iterdir() if p.name != LOCK_NAME or owner(path) is not None]:
@@ -153,9 +161,8 @@ def write_hydra_files(config, run_dir: Path) -> None:
     subdir = config.hydra.output_subdir
     if subdir is None:
         return
-    folder = run_dir / str(subdir)
-    folder.mkdir(parents=True, exist_ok=True)
     files = {"config.yaml": task_config(config), "hydra.yaml": OmegaConf.masked_copy(config, ["hydra"]),
              "overrides.yaml": config.hydra.overrides.task}
-    for name, node in files.items():
-        (folder / name).write_text(OmegaConf.to_yaml(node), encoding="utf-8")
+    with Folder(run_dir, *Path(str(subdir)).parts) as folder:  # a planted .hydra link is refused
+        for name, node in files.items():
+            folder.write_text(name, OmegaConf.to_yaml(node))

@@ -20,6 +20,7 @@ from hydra.experimental.callback import Callback
 from derivtrain.sweep.jobs import read_failure
 from derivtrain.sweep.selection import direction, monitored_key
 from derivtrain.sweep.tables import markdown_table, write_csv
+from derivtrain.writes import write_text
 
 SELECTION_NOTE = ("Select on validation, report test once: pick a job by its val/* columns; its test/* "
                   "columns then estimate how that model does on new data (picking by them would make that "
@@ -102,7 +103,7 @@ def write_summary(sweep_dir: Path, monitor: str = "auto", mode: str = "auto") ->
              f"{len(jobs)} jobs: {len(jobs) - n_failed} finished, {n_failed} failed.", "",
              *markdown_table(header, rows)]
     text = "\n".join(lines) + "\n"
-    (sweep_dir / "summary.md").write_text(text)
+    write_text(sweep_dir, "summary.md", text)
     by_config = write_by_config(sweep_dir, jobs, key, mode, columns)
     return text + (f"\n{by_config}" if by_config else "")
 
