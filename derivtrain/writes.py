@@ -48,11 +48,12 @@ def _open_dir(name, dir_fd, shown) -> int:
 
 
 class Folder:
-    """An open folder at `root`/`parts...`, each part made if missing and none of them a link."""
+    """An open folder at `root`/`parts...`, each made if missing and none of them a link."""
 
     def __init__(self, root, *parts: str):
         self.path = Path(root).joinpath(*parts)
         shown = Path(root)
+        shown.mkdir(parents=True, exist_ok=True)  # where the user (or run()'s caller) put it; a link is refused next
         self.fd = _open_dir(os.fspath(root), None, shown)
         try:
             for part in Path(*parts).parts if parts else ():
