@@ -53,7 +53,10 @@ class Folder:
     def __init__(self, root, *parts: str):
         self.path = Path(root).joinpath(*parts)
         shown = Path(root)
-        shown.mkdir(parents=True, exist_ok=True)  # where the user (or run()'s caller) put it; a link is refused next
+        try:
+            shown.mkdir(parents=True, exist_ok=True)  # where the user (or run()'s caller) put it
+        except FileExistsError:
+            pass  # a dangling link or a file there: refused by _open_dir, in one line
         self.fd = _open_dir(os.fspath(root), None, shown)
         try:
             for part in Path(*parts).parts if parts else ():
