@@ -77,23 +77,30 @@ def check_resumable_state(state: dict, source) -> None:
             raise UserError(f"trainer.resume={source}: the checkpoint has no '{key}' state to resume from")
 
 
-def resolve_auto(config) -> None:
+def resolve_auto(config) -> Path | None:
     """trainer.resume=auto: continue this run's own folder (hydra.run.dir; under torchrun, the
     job's) from its last checkpoint when it has one and is not finished (a job restarted after
     losing a node: torchrun --max-restarts, a SLURM requeue), else start fresh. `config` is the
-    composed config with its hydra node; trainer.resume becomes that folder or null."""
+    composed config with its hydra node; trainer.resume becomes that folder or null. Returns the
+    folder it continues (or None), for `announce_auto` once the resume has passed its checks."""
     from omegaconf import OmegaConf, open_dict
 
     if config.trainer.get("resume") != "auto":
-        return
-    from derivtrain.logging import log
-
+        return None
     folder = Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser()
     resumable = any((folder / "checkpoints").glob("*.pt")) and not is_finished(folder)
-    if resumable:
-        log.info("trainer.resume=auto: continuing from %s", folder / "checkpoints")
     with open_dict(config.trainer):
         config.trainer.resume = str(folder) if resumable else None
+    return folder if resumable else None
+
+
+def announce_auto(folder: Path | None) -> None:
+    """Say what trainer.resume=auto chose: only once the resume is accepted (a refused one says
+    only why, in one line)."""
+    if folder is not None:
+        from derivtrain.logging import log
+
+        log.info("trainer.resume=auto: continuing from %s", folder / "checkpoints")
 
 
 def load_resume(cfg, run_dir: Path) -> tuple:
