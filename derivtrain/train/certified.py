@@ -61,15 +61,11 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     T = _start(ctx, problem, dtype, saves)
     kinked = problem.loss.nonsmooth or problem.penalty.has_l1
     method = InteriorPoint(problem, system, y, c, T, reduce) if kinked else None
-    if method is not None and saves.solver is not None:
-        method.restore(saves.solver, saves.check_tensor)
 
     watch = _Validation(ctx, problem)
-    iteration, best, converged, gap = 0, None, False, math.inf
-    if saves.solver is not None:  # a resumed solve: where it was, and its best dual bound so far
-        iteration, best = saves.next, _saved_best(saves)
+    (iteration, best), converged, gap = _resume_point(saves, method), False, math.inf
+    carried = best  # the best bound before iterate `iteration` was evaluated: what resumes it
     while True:
-        carried = best  # what this iteration starts from (the final checkpoint's state)
         T = method.T if method is not None else T
         z = system.scores(T)
         smooth = smooth_part(problem.loss, z, y, c) if smooth_loss else None
@@ -93,7 +89,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
             ctx.logger.log_scalars(scalars, iteration)
         if converged or last:
             break
-        iteration += 1
+        iteration, carried = iteration + 1, best
         if method is not None:
             moved = method.step(smooth) > 0.0
         else:
@@ -102,26 +98,35 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
             T = T + step if moved else T
         if not moved:
             log.warning("the certified solver stopped at rounding level (gap %.3g)", gap)
-            carried = best
             break
         if saves.due(iteration):  # every trainer.checkpoint_every_n_epochs iterations, and on Ctrl-C/SIGTERM
-            _set_weights(problem, T if method is None else method.T)
-            saves.save(iteration - 1, _solver_state(iteration, T if method is None else method.T, method, best))
+            saves.save(iteration - 1, _solver_state(problem, iteration, T, method, best))
     _set_weights(problem, T if method is None else method.T)
     if best is None:  # stopped before any certificate: measure the last iterate's
         theta = method.dual_point(smooth) if method is not None else smooth.theta
         best = Certificate(primal, dual_value(problem, theta, c, X, y, reduce))
     result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=best)
-    return finish(ctx, result, state=dict(fitted_by="certified", converged=converged,
-                                          solver=_solver_state(iteration, T if method is None else method.T,
-                                                               method, carried)))
+    solver = _solver_state(problem, iteration, T, method, carried)
+    return finish(ctx, result, state=dict(fitted_by="certified", converged=converged, solver=solver))
 
 
-def _solver_state(next_iteration: int, T, method, best) -> dict:
+def _solver_state(problem, next_iteration: int, T, method, best) -> dict:
     """What resumes the solve exactly (derivtrain/train/solver_checkpoints.py): the iterate in the
-    solver's precision, the interior point's slacks and multipliers, the best dual bound so far."""
-    return {"next": next_iteration, "T": T, "best": None if best is None else [best.primal, best.dual],
-            **(method.state() if method is not None else {})}
+    solver's precision, the interior point's slacks and multipliers, the best dual bound so far.
+    The model's weights are set to the iterate too: a checkpoint's model is the iterate, rounded."""
+    _set_weights(problem, T if method is None else method.T)
+    return {"next": next_iteration, "T": T if method is None else method.T,
+            "best": None if best is None else [best.primal, best.dual], **(method.state() if method is not None else {})}
+
+
+def _resume_point(saves, method) -> tuple:
+    """(first iteration, best certificate so far): a new solve's, or a resumed one's (its interior
+    point's slacks and multipliers restored)."""
+    if saves.solver is None:
+        return 0, None
+    if method is not None:
+        method.restore(saves.solver, saves.check_tensor)
+    return saves.next, _saved_best(saves)
 
 
 def _saved_best(saves):

@@ -117,7 +117,8 @@ class InteriorPoint:
         self._pieces = None
 
     def state(self) -> dict:
-        """What the next step needs besides T (saved apart): each family's xi and multipliers. Under
+        """What the next step needs besides T (saved apart): each family's xi and multipliers (the
+        barrier parameter mu is their mean complementarity, recomputed from them). Under
         trainer=ddp the loss's units are this rank's rows, which rank 0's checkpoint cannot hold:
         a resumed run starts them again from T (it converges, not bit for bit)."""
         shared = self.ranks is None or getattr(self.ranks, "world_size", 1) == 1
