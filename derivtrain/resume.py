@@ -69,9 +69,15 @@ def is_finished(run_folder: Path | None) -> bool:
 
 
 def check_resumable_state(state: dict, source) -> None:
-    """A gradient-loop checkpoint (one with optimizer state) has the other states its loop resumes."""
+    """A gradient-loop checkpoint (one with optimizer state) has the other states its loop resumes;
+    a full-batch solver's, where the solver goes on (derivtrain/train/solver_checkpoints.py; the
+    solver checks the rest against the run it resumes)."""
+    solver = state.get("solver")
+    if solver is not None and not (isinstance(solver, dict) and type(solver.get("next")) is int):
+        raise UserError(f"trainer.resume={source}: the checkpoint's solver state is not one derivtrain wrote "
+                        "(no iteration to go on from); resume from another checkpoint, or start a new run")
     if "optimizer" not in state:
-        return  # the certified solver, Newton and EM continue from the weights alone
+        return  # the certified solver, Newton and EM: their weights, and their solver state if saved
     for key in ("optimizer", "rng", "early_stopping"):
         if not isinstance(state.get(key), dict):
             raise UserError(f"trainer.resume={source}: the checkpoint has no '{key}' state to resume from")

@@ -116,7 +116,8 @@ def _solver_state(problem, next_iteration: int, T, method, best) -> dict:
     The model's weights are set to the iterate too: a checkpoint's model is the iterate, rounded."""
     _set_weights(problem, T if method is None else method.T)
     return {"next": next_iteration, "T": T if method is None else method.T,
-            "best": None if best is None else [best.primal, best.dual], **(method.state() if method is not None else {})}
+            "best": None if best is None else [best.primal, best.dual],
+            **(method.state() if method is not None else {})}
 
 
 def _resume_point(saves, method) -> tuple:

@@ -103,7 +103,8 @@ class _Restarts:
             best = solver["best"]
             if best is not None:
                 model = self.ctx.model.state_dict()
-                parameters = {k: saves.check_tensor(f"best.{k}", best["parameters"].get(k), v) for k, v in model.items()}
+                parameters = {k: saves.check_tensor(f"best.{k}", best["parameters"].get(k), v)
+                              for k, v in model.items()}
                 self.best = (float(best["final"]), [float(v) for v in best["history"]], bool(best["converged"]),
                              parameters)
             self.generator.set_state(solver["generator"])
