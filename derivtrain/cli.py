@@ -29,7 +29,7 @@ from derivtrain.resume import is_finished
 from derivtrain.run_folder import gives_run_dir
 from derivtrain.pipes import quiet_on_broken_pipe
 from derivtrain.train.guard import TrainingDiverged
-from derivtrain.train.interrupt import TrainingInterrupted
+from derivtrain.train.interrupt import StoppedBeforeTheRun, TrainingInterrupted
 from derivtrain.usage import MAIN_USAGE, print_help, wants_help
 
 
@@ -89,6 +89,8 @@ def main() -> None:
     except BrokenPipeError:  # the reader of stdout left (`| head`): quiet_on_broken_pipe's case
         raise
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here
+        if isinstance(exc, StoppedBeforeTheRun) and sweep_dir is not None:  # between jobs: theirs are kept
+            exc = KeyboardInterrupt(f"{exc.signal_name} during the sweep; its finished jobs are in {sweep_dir}")
         if sweep_dir is None or isinstance(exc, KeyboardInterrupt) or not sweep_outcome(sweep_dir)[0]:
             _exit_for(exc)
         write_summary(sweep_dir)  # the sweeper gave up after its jobs failed (Optuna: no trial finished)
@@ -136,8 +138,8 @@ def _hydra_flags(args) -> bool:
 def _exit_for(exc: BaseException) -> None:
     if isinstance(exc, TrainingInterrupted):  # derivtrain/launch.py has said what was saved
         sys.exit(130)
-    if isinstance(exc, KeyboardInterrupt):
-        print("derivtrain: interrupted", file=sys.stderr)
+    if isinstance(exc, KeyboardInterrupt):  # its text, if any: which signal, and that nothing was written
+        print(f"derivtrain: interrupted ({exc})" if str(exc) else "derivtrain: interrupted", file=sys.stderr)
         sys.exit(130)
     if isinstance(exc, TrainingDiverged):  # not a bug, not bad input: say what happened in one line
         print(f"derivtrain: error: {exc}", file=sys.stderr)

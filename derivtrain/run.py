@@ -114,7 +114,8 @@ def fit(session: Session):
     """The fitter optim names, on the session's objective and data (its FitResult, finished)."""
     cfg = session.cfg
     checkpoints = Checkpointer(session.run_dir / "checkpoints" / "last.pt", session.checkpoint_extra,
-                               keep=cfg.trainer.keep_checkpoints, is_main=session.distributed.is_main)
+                               keep=cfg.trainer.keep_checkpoints, is_main=session.distributed.is_main,
+                               flush_log=session.logger.flush)
     ctx = FitContext(session.objective, session.data, cfg.optim, cfg.trainer, session.logger, checkpoints,
                      resume_state=session.resume_state, distributed=session.distributed,
                      diagnostics=cfg.get("diagnostics"), stop=session.stop)

@@ -26,6 +26,7 @@ from derivtrain.threads import threads_for
 from derivtrain.train.fitting import FitContext, FitResult, finish
 from derivtrain.train.interior_point import InteriorPoint
 from derivtrain.train.linear_system import LinearSystem
+from derivtrain.train.solver_checkpoints import SolverCheckpoints
 from derivtrain.train.smooth_part import smooth_part
 
 _ARMIJO, _MAX_HALVINGS = 1e-4, 60
@@ -56,20 +57,22 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     y = problem.loss.prepare(ctx.targets(ctx.data.train))
     y = y.to(dtype) if y.is_floating_point() else y
     c = row_weights(problem.loss, y, len(X), X.device, ctx.data.train.weight, reduce).to(dtype)
-    T = _start(ctx, problem, dtype)
+    saves = SolverCheckpoints(ctx, "certified")
+    T = _start(ctx, problem, dtype, saves)
     kinked = problem.loss.nonsmooth or problem.penalty.has_l1
     method = InteriorPoint(problem, system, y, c, T, reduce) if kinked else None
 
     watch = _Validation(ctx, problem)
-    iteration, best, converged, gap = 0, None, False, math.inf
+    (iteration, best), converged, gap = _resume_point(saves, method), False, math.inf
+    carried = best  # the best bound before iterate `iteration` was evaluated: what resumes it
     while True:
         T = method.T if method is not None else T
         z = system.scores(T)
         smooth = smooth_part(problem.loss, z, y, c) if smooth_loss else None
         loss, penalty = _parts(problem, z, y, c, T, reduce)
         primal = loss + penalty
-        scalars = {"train/objective": primal, "train/loss": loss, **watch(T)}
-        last = iteration == ctx.trainer.max_epochs
+        scalars = {"train/objective": primal, "train/loss": loss, **(watch(T) if saves.logs(iteration) else {})}
+        last = iteration >= ctx.trainer.max_epochs
         # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
         # over X and a small solve, is computed once that estimate says tol may be met (Newton: always)
         complementarity = method.observe(z) if method is not None else 0.0
@@ -82,13 +85,11 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
             converged = gap <= ctx.optim.tol
         if method is not None:
             scalars["certified/complementarity"] = complementarity / max(abs(primal), 1e-300)
-        ctx.logger.log_scalars(scalars, iteration)
+        if saves.logs(iteration):  # a resumed solve's first iterate was logged before the stop
+            ctx.logger.log_scalars(scalars, iteration)
         if converged or last:
             break
-        if ctx.stop is not None and ctx.stop.signal_name:  # Ctrl-C/SIGTERM: checkpoint this iterate, stop
-            _set_weights(problem, T if method is None else method.T)
-            ctx.stop_point(iteration, iteration, fitted_by="certified", converged=False)
-        iteration += 1
+        iteration, carried = iteration + 1, best
         if method is not None:
             moved = method.step(smooth) > 0.0
         else:
@@ -98,21 +99,58 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         if not moved:
             log.warning("the certified solver stopped at rounding level (gap %.3g)", gap)
             break
+        if saves.due(iteration):  # every trainer.checkpoint_every_n_epochs iterations, and on Ctrl-C/SIGTERM
+            saves.save(iteration - 1, _solver_state(problem, iteration, T, method, best))
     _set_weights(problem, T if method is None else method.T)
     if best is None:  # stopped before any certificate: measure the last iterate's
         theta = method.dual_point(smooth) if method is not None else smooth.theta
         best = Certificate(primal, dual_value(problem, theta, c, X, y, reduce))
     result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=best)
-    return finish(ctx, result, state=dict(fitted_by="certified", converged=converged))
+    solver = _solver_state(problem, iteration, T, method, carried)
+    return finish(ctx, result, state=dict(fitted_by="certified", converged=converged, solver=solver))
 
 
-def _start(ctx, problem, dtype) -> torch.Tensor:
-    """From zero (the usual start of a convex solver, and deterministic), or a resumed run's weights."""
+def _solver_state(problem, next_iteration: int, T, method, best) -> dict:
+    """What resumes the solve exactly (derivtrain/train/solver_checkpoints.py): the iterate in the
+    solver's precision, the interior point's slacks and multipliers, the best dual bound so far.
+    The model's weights are set to the iterate too: a checkpoint's model is the iterate, rounded."""
+    _set_weights(problem, T if method is None else method.T)
+    return {"next": next_iteration, "T": T if method is None else method.T,
+            "best": None if best is None else [best.primal, best.dual],
+            **(method.state() if method is not None else {})}
+
+
+def _resume_point(saves, method) -> tuple:
+    """(first iteration, best certificate so far): a new solve's, or a resumed one's (its interior
+    point's slacks and multipliers restored)."""
+    if saves.solver is None:
+        return 0, None
+    if method is not None:
+        method.restore(saves.solver, saves.check_tensor)
+    return saves.next, _saved_best(saves)
+
+
+def _saved_best(saves):
+    best = saves.solver.get("best")
+    if best is None:
+        return None
+    if not (isinstance(best, (list, tuple)) and len(best) == 2 and all(isinstance(v, float) for v in best)):
+        saves.refuse(f"its solver state 'best' is {best!r}, not [primal, dual]")
+    return Certificate(*best)
+
+
+def _start(ctx, problem, dtype, saves) -> torch.Tensor:
+    """From zero (the usual start of a convex solver, and deterministic), or a resumed run's iterate
+    (its weights alone when the checkpoint has no solver state)."""
     linear = problem.linear
+    zeros = torch.zeros(linear.out_features, linear.in_features + 1, dtype=dtype, device=linear.weight.device)
+    if saves.solver is not None:
+        ctx.model.load_state_dict(ctx.resume_state["model"])
+        return saves.tensor("T", zeros)
     if ctx.resume_state is not None:
         ctx.model.load_state_dict(ctx.resume_state["model"])
         return torch.cat([linear.weight, linear.bias[:, None]], dim=1).detach().to(dtype)
-    return torch.zeros(linear.out_features, linear.in_features + 1, dtype=dtype, device=linear.weight.device)
+    return zeros
 
 
 def _primal(problem, z, y, c, T, reduce) -> float:
