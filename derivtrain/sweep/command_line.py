@@ -40,6 +40,8 @@ def prepare_sweep(args) -> tuple[list, Path | None]:
         folder = f"multirun/{now:%Y-%m-%d}/{now:%H-%M-%S-%f}"
         args = [*args, f"hydra.sweep.dir={folder}"]
     optuna = value_of(args, "hydra/sweeper") == "optuna"
+    if optuna:
+        check_intervals(args)
     args = [*args, *_fold_jobs(args, optuna)]
     if optuna and value_of(args, "hydra.sweeper.direction") is None:
         args = [*args, DIRECTION]
@@ -60,6 +62,36 @@ def _shared_keys(args) -> list:
     except OverrideParseException:
         return []  # Hydra reports the bad override itself
     return [o.key_or_group for o in overrides if not o.is_sweep_override()]
+
+
+def check_intervals(args) -> None:
+    """Optuna's search intervals (`key=interval(a,b)`, or `hydra.sweeper.params.key=...`), checked
+    before Hydra composes: Optuna itself refuses an inverted one with a traceback mid-sweep, and a
+    log-scaled one (tag(log,...)) that reaches 0."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import IntervalSweep
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        key = key.lstrip("+~")
+        if key.startswith("hydra.sweeper.params."):
+            key, value = key.removeprefix("hydra.sweeper.params."), value.strip("'\"")
+        if not sep or key.startswith(("-", "hydra.", "hydra/")):
+            continue
+        try:
+            interval = parser.parse_override(f"{key}={value}").value()
+        except OverrideParseException:
+            continue  # Hydra reports the bad override itself
+        if not isinstance(interval, IntervalSweep):
+            continue
+        low, high = interval.start, interval.end
+        if low > high:
+            raise ConfigError(f"{key}={value}: the interval's low end comes first: interval({high},{low})")
+        if "log" in interval.tags and low <= 0:
+            raise ConfigError(f"{key}={value}: a log-scaled interval needs a low end above 0, e.g. "
+                              f"tag(log,interval({high / 1000:g},{high:g}))")
 
 
 def _fold_jobs(args, optuna: bool) -> list:
