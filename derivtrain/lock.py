@@ -9,6 +9,9 @@ to another (with a pid file, the other took such a lock as stale and both ran in
 
 The file is removed by its holder while still locked. A process that opened it just before then
 locks a file no longer in the folder: it compares inodes and tries again with the new file.
+
+A new folder (a run's, a sweep's) is also never inside a folder that is held, or that is a run's:
+check_not_inside_a_run, used by derivtrain/run_folder.py and derivtrain/sweep/claim.py.
 """
 import errno
 import fcntl
@@ -109,6 +112,25 @@ def run_folder_lock(run_dir):
         yield
     finally:
         lock.release()
+
+
+def is_run_folder(folder: Path) -> bool:
+    """A run's folder (finished, diverged, stopped, or a sweep's job): what Hydra and the checkpoint
+    write there, not names a project may use for its own files (metrics.json, checkpoints/)."""
+    return (folder / ".hydra" / "config.yaml").is_file() or (folder / "checkpoints" / "last.pt").is_file()
+
+
+def check_not_inside_a_run(key: str, path: Path) -> None:
+    """A new folder inside a run's folder would change that run, and one inside a folder in use
+    (a running sweep's, whose jobs are claimed as they start) would race with its owner."""
+    for parent in path.parents:
+        if is_run_folder(parent):
+            raise UserError(f"{key}={path} is inside the run folder {parent}, which is never changed; "
+                            "pick a folder outside it")
+        holder = held_by(parent)
+        if holder is not None:
+            raise UserError(f"{key}={path} is inside {parent}, which is in use by {holder} (a run or a "
+                            "sweep); pick a folder outside it")
 
 
 def _open(path: Path, flags: int) -> int:

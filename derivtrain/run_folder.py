@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from derivtrain.errors import UserError
-from derivtrain.lock import LOCK_NAME, acquire, held_by
+from derivtrain.lock import LOCK_NAME, acquire, check_not_inside_a_run, held_by
 from derivtrain.resume import is_finished
 
 
@@ -107,25 +107,6 @@ def _check_still_free(folder: RunFolder) -> None:
                         "nothing is left to resume")
     if not folder.in_place and any(p.name != LOCK_NAME for p in folder.path.iterdir()):
         raise UserError(f"hydra.run.dir={folder.path} was just taken by another run; pick a new folder")
-
-
-def is_run_folder(folder: Path) -> bool:
-    """A run's folder (finished, diverged, stopped, or a sweep's job): what Hydra and the checkpoint
-    write there, not names a project may use for its own files (metrics.json, checkpoints/)."""
-    return (folder / ".hydra" / "config.yaml").is_file() or (folder / "checkpoints" / "last.pt").is_file()
-
-
-def check_not_inside_a_run(key: str, path: Path) -> None:
-    """A new folder inside a run's folder would change that run, and one inside a folder in use
-    (a running sweep's, whose jobs are claimed as they start) would race with its owner."""
-    for parent in path.parents:
-        if is_run_folder(parent):
-            raise UserError(f"{key}={path} is inside the run folder {parent}, which is never changed; "
-                            "pick a folder outside it")
-        holder = held_by(parent)
-        if holder is not None:
-            raise UserError(f"{key}={path} is inside {parent}, which is in use by {holder} (a run or a "
-                            "sweep); pick a folder outside it")
 
 
 def _create(path: Path) -> list:

@@ -11,8 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from derivtrain.errors import UserError
-from derivtrain.lock import FolderInUse, acquire, held_by
-from derivtrain.run_folder import check_not_inside_a_run, is_run_folder
+from derivtrain.lock import FolderInUse, acquire, check_not_inside_a_run, held_by, is_run_folder
 
 # what a sweep leaves in its folder: Hydra's multirun.yaml, derivtrain's record of its jobs and summary
 _SWEEP_FILES = ("multirun.yaml", "jobs.json", "summary.csv", "summary.md")

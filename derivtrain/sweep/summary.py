@@ -1,7 +1,8 @@
 """After a multirun (`python -m derivtrain -m ...`): one table of every job, best first.
 
 A Hydra callback (conf/config.yaml, hydra.callbacks.sweep_summary) that reads each job's
-metrics.json (or failed.json) and .hydra/overrides.yaml and writes into the sweep folder:
+metrics.json (or failed.json) and .hydra/overrides.yaml, and the sweep's jobs.json (a job that
+never ran is a row too), and writes into the sweep folder:
   summary.csv / summary.md    every job, ranked by the monitored validation metric; failed jobs
                               last, with their reason; test/* as trailing columns (report only)
   summary_by_config.csv / .md when seeds or folds repeat a configuration: mean, std and n per
