@@ -21,7 +21,7 @@ from derivtrain.paths import config_dir
 from derivtrain.plugins import check_plugins
 from derivtrain.sweep import register_resolvers
 from derivtrain.sweep.claim import run_sweep
-from derivtrain.sweep.command_line import prepare_sweep, sweep_outcome, value_of
+from derivtrain.sweep.command_line import prepare_sweep, sweep_outcome
 from derivtrain.sweep.jobs import job_failed, job_label, job_result
 from derivtrain.launch import print_metrics, single_run
 from derivtrain.lock import run_folder_lock
@@ -85,10 +85,12 @@ def main() -> None:
         register_resolvers()
         if sweep_dir is None and not _hydra_flags(sys.argv[1:]):
             return single_run(sys.argv[1:])  # derivtrain/launch.py: claims its folder before writing
-        if sweep_dir is not None and not _prints_only(sys.argv[1:]):
-            run_sweep(_train, sweep_dir)  # derivtrain/sweep/claim.py: claims its folder, records its jobs
+        # a sweep claims its folder and records its jobs (derivtrain/sweep/claim.py); one whose folder
+        # is an interpolation (${now:...}) is left to Hydra, and Hydra's flags (--cfg job) only print
+        if sweep_dir is not None and not _prints_only(sys.argv[1:]) and "${" not in str(sweep_dir):
+            run_sweep(_train, sweep_dir)
         else:
-            _train()  # Hydra's own flags (--cfg job, --info): Hydra prints
+            _train()
     except BrokenPipeError:  # the reader of stdout left (`| head`): quiet_on_broken_pipe's case
         raise
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here
@@ -135,9 +137,8 @@ def _hydra_flags(args) -> bool:
 
 
 def _prints_only(args) -> bool:
-    """Hydra's flags that print and exit: a sweep with them runs no job and claims no folder. A
-    folder named with an interpolation (${now:...}) is Hydra's to resolve and is not claimed."""
-    return any(a.split("=", 1)[0] in _HYDRA_INFO_FLAGS for a in args) or "${" in str(value_of(args, "hydra.sweep.dir"))
+    """Hydra's flags that print and exit: a sweep with them runs no job and claims no folder."""
+    return any(a.split("=", 1)[0] in _HYDRA_INFO_FLAGS for a in args)
 
 
 def _exit_for(exc: BaseException) -> None:
