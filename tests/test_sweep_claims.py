@@ -155,3 +155,12 @@ def test_a_bad_optuna_interval_is_one_line_and_exit_2(tmp_path, arg, message):
 
 def test_good_intervals_pass():
     check_intervals(["optim.lr=interval(0.1,1.0)", "a=tag(log,interval(1e-4,10))", "b=1,2", "-m"])
+
+
+def test_optunas_params_as_a_dotted_hydra_key_is_one_line_naming_the_form_that_works(tmp_path):
+    """derivtrain's Optuna config has no hydra.sweeper.params to add a key to (Hydra: AssertionError)."""
+    proc = run_main("-m", "hydra/sweeper=optuna", "hydra.sweeper.params.optim.lr='interval(0.1,1.0)'", *QUICK,
+                    f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.endswith("give Optuna's search space as the key itself, optim.lr=interval(0.1,1.0)\n")
+    assert not (tmp_path / "sweep").exists()
