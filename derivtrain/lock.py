@@ -115,9 +115,13 @@ def run_folder_lock(run_dir):
 
 
 def is_run_folder(folder: Path) -> bool:
-    """A run's folder (finished, diverged, stopped, or a sweep's job): what Hydra and the checkpoint
-    write there, not names a project may use for its own files (metrics.json, checkpoints/)."""
-    return (folder / ".hydra" / "config.yaml").is_file() or (folder / "checkpoints" / "last.pt").is_file()
+    """A derivtrain run's folder (finished, diverged, stopped, or a sweep's job): its checkpoint, or
+    Hydra's config beside what a run writes. Neither a project's own metrics.json nor another Hydra
+    app's run folder (one that calls derivtrain.train into a folder of its own) counts."""
+    if (folder / "checkpoints" / "last.pt").is_file():
+        return True
+    return (folder / ".hydra" / "config.yaml").is_file() and any(
+        (folder / name).exists() for name in ("metrics.json", "failed.json", "split.npz", "checkpoints"))
 
 
 def check_not_inside_a_run(key: str, path: Path) -> None:

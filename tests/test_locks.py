@@ -168,3 +168,17 @@ def test_a_lock_file_that_is_not_a_plain_file_is_refused(tmp_path):
     os.mkfifo(tmp_path / LOCK_NAME)
     with pytest.raises(UserError, match="is not a plain file"):
         acquire(tmp_path)
+
+
+def test_only_a_derivtrain_run_or_a_held_folder_blocks_a_folder_inside_it(tmp_path):
+    from derivtrain.lock import check_not_inside_a_run
+
+    app = tmp_path / "other_hydra_app_run"  # another Hydra app that calls derivtrain.train into a subfolder
+    (app / ".hydra").mkdir(parents=True)
+    (app / ".hydra" / "config.yaml").write_text("{}")
+    check_not_inside_a_run("hydra.run.dir", app / "derivtrain")
+    (tmp_path / "metrics.json").write_text("{}")  # a project's own file, say DVC's
+    check_not_inside_a_run("hydra.run.dir", tmp_path / "outputs" / "run")
+    (app / "split.npz").write_bytes(b"")  # now it is what a derivtrain run leaves
+    with pytest.raises(UserError, match=f"is inside the run folder {app}"):
+        check_not_inside_a_run("hydra.run.dir", app / "derivtrain")
