@@ -164,3 +164,12 @@ def test_optunas_params_as_a_dotted_hydra_key_is_one_line_naming_the_form_that_w
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.endswith("give Optuna's search space as the key itself, optim.lr=interval(0.1,1.0)\n")
     assert not (tmp_path / "sweep").exists()
+
+
+def test_a_sweep_refused_before_its_first_job_leaves_an_existing_folder_as_it_was(tmp_path):
+    (tmp_path / "sweep").mkdir()
+    args = ["-m", *QUICK, "trainer.max_epochs=2,3", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    proc = run_main(*args, "model=nosuch,svm")
+    assert proc.returncode == 2 and not list((tmp_path / "sweep").iterdir()), proc.stderr
+    assert run_main(*args).returncode == 0  # the corrected command line runs there
+    assert len(read_csv(tmp_path / "sweep" / "summary.csv")) == 2

@@ -56,8 +56,10 @@ def claimed_sweep(sweep_dir: Path):
             raise UserError(f"hydra.sweep.dir={sweep_dir} already holds a sweep; pick a new folder")
         yield folder
     except Exception:
-        if created and not any(p.is_dir() for p in folder.iterdir()):
-            for name in ("multirun.yaml", "jobs.json"):  # a sweep refused before its first job leaves no folder
+        if not any(p.is_dir() for p in folder.iterdir()):
+            # refused before its first job: what this sweep wrote goes (both were absent at the claim),
+            # so the folder is left as it was, or removed if this sweep made it
+            for name in ("multirun.yaml", "jobs.json"):
                 (folder / name).unlink(missing_ok=True)
         raise
     finally:
