@@ -173,3 +173,10 @@ def test_a_sweep_refused_before_its_first_job_leaves_an_existing_folder_as_it_wa
     assert proc.returncode == 2 and not list((tmp_path / "sweep").iterdir()), proc.stderr
     assert run_main(*args).returncode == 0  # the corrected command line runs there
     assert len(read_csv(tmp_path / "sweep" / "summary.csv")) == 2
+
+
+def test_a_damaged_job_record_is_read_as_far_as_it_makes_sense(tmp_path):
+    (tmp_path / JOBS_FILE).write_text(json.dumps([{"job": 0, "overrides": [1, "a=2"], "error": 5}, {"job": "x"}, 3]))
+    assert read_jobs(tmp_path) == [{"job": 0, "overrides": ["1", "a=2"], "error": "5"}]
+    (tmp_path / JOBS_FILE).write_text("{not json")
+    assert read_jobs(tmp_path) == []

@@ -75,8 +75,11 @@ def read_jobs(sweep_dir: Path) -> list:
         jobs = json.loads((Path(sweep_dir) / JOBS_FILE).read_text())
     except (OSError, ValueError):
         return []
-    return [job for job in jobs if isinstance(job, dict) and isinstance(job.get("job"), int)] \
-        if isinstance(jobs, list) else []
+    if not isinstance(jobs, list):
+        return []
+    return [{"job": job["job"], "error": str(job["error"]) if job.get("error") else None,
+             "overrides": [str(o) for o in job["overrides"]] if isinstance(job.get("overrides"), list) else []}
+            for job in jobs if isinstance(job, dict) and isinstance(job.get("job"), int)]
 
 
 def _write(sweep_dir: Path, jobs: list) -> None:
