@@ -153,11 +153,16 @@ def _open(path: Path, flags: int) -> int:
 
 def _cannot_lock(path: Path, err: OSError) -> UserError:
     what = {errno.EISDIR: "is a folder", errno.ELOOP: "is a symbolic link", errno.EACCES: "cannot be written",
-            errno.EPERM: "cannot be written", errno.EROFS: "is on a read-only file system"}.get(err.errno)
+            errno.EPERM: "cannot be written", errno.EROFS: "is on a read-only file system",
+            errno.ENOLCK: "is on a file system without locks",
+            errno.EOPNOTSUPP: "is on a file system without locks"}.get(err.errno)
     why = f"{path} {what}" if what else f"{path}: {err.strerror or err}"
-    return UserError(f"cannot lock {path.parent}: {why}; "
-                     + ("remove it or pick another folder" if err.errno in (errno.EISDIR, errno.ELOOP)
-                        else "pick a folder you can write to"))
+    if err.errno in (errno.EISDIR, errno.ELOOP):
+        return UserError(f"cannot lock {path.parent}: {why}; remove it or pick another folder")
+    if err.errno in (errno.ENOLCK, errno.EOPNOTSUPP):
+        return UserError(f"cannot lock {path.parent}: {why} (two runs could write it at once); "
+                         "pick a folder on a local disk")
+    return UserError(f"cannot lock {path.parent}: {why}; pick a folder you can write to")
 
 
 def _same_file(fd: int, path: Path) -> bool:

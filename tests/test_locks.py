@@ -182,3 +182,12 @@ def test_only_a_derivtrain_run_or_a_held_folder_blocks_a_folder_inside_it(tmp_pa
     (app / "split.npz").write_bytes(b"")  # now it is what a derivtrain run leaves
     with pytest.raises(UserError, match=f"is inside the run folder {app}"):
         check_not_inside_a_run("hydra.run.dir", app / "derivtrain")
+
+
+def test_a_file_system_without_locks_is_one_line(tmp_path, monkeypatch):
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(lock.fcntl, "flock", no_locks)
+    with pytest.raises(UserError, match="is on a file system without locks .* pick a folder on a local disk"):
+        acquire(tmp_path)
