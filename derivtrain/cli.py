@@ -20,9 +20,9 @@ from derivtrain.error_messages import describe_user_error
 from derivtrain.paths import config_dir
 from derivtrain.plugins import check_plugins
 from derivtrain.sweep import register_resolvers
+from derivtrain.sweep.claim import run_sweep
 from derivtrain.sweep.command_line import prepare_sweep, sweep_outcome
 from derivtrain.sweep.jobs import job_failed, job_label, job_result
-from derivtrain.sweep.summary import write_summary
 from derivtrain.launch import print_metrics, single_run
 from derivtrain.lock import run_folder_lock
 from derivtrain.resume import is_finished
@@ -85,15 +85,18 @@ def main() -> None:
         register_resolvers()
         if sweep_dir is None and not _hydra_flags(sys.argv[1:]):
             return single_run(sys.argv[1:])  # derivtrain/launch.py: claims its folder before writing
-        _train()  # a sweep, or Hydra's own flags (--cfg job, --info): Hydra runs it
+        # a sweep claims its folder and records its jobs (derivtrain/sweep/claim.py); one whose folder
+        # is an interpolation (${now:...}) is left to Hydra, and Hydra's flags (--cfg job) only print
+        if sweep_dir is not None and not _prints_only(sys.argv[1:]) and "${" not in str(sweep_dir):
+            run_sweep(_train, sweep_dir)
+        else:
+            _train()
     except BrokenPipeError:  # the reader of stdout left (`| head`): quiet_on_broken_pipe's case
         raise
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here
         if isinstance(exc, StoppedBeforeTheRun) and sweep_dir is not None:  # between jobs: theirs are kept
             exc = KeyboardInterrupt(f"{exc.signal_name} during the sweep; its finished jobs are in {sweep_dir}")
-        if sweep_dir is None or isinstance(exc, KeyboardInterrupt) or not sweep_outcome(sweep_dir)[0]:
-            _exit_for(exc)
-        write_summary(sweep_dir)  # the sweeper gave up after its jobs failed (Optuna: no trial finished)
+        _exit_for(exc)
     if sweep_dir is not None:  # the jobs recorded their failures; the sweep's exit code says so
         code, message = sweep_outcome(sweep_dir)
         if code:
@@ -133,6 +136,11 @@ def _hydra_flags(args) -> bool:
         raise UserError(f"{unknown[0]} is not an option of python -m derivtrain (it takes group=option and "
                         "key=value overrides, -m for a sweep); see python -m derivtrain --help")
     return bool(flags)
+
+
+def _prints_only(args) -> bool:
+    """Hydra's flags that print and exit: a sweep with them runs no job and claims no folder."""
+    return any(a.split("=", 1)[0] in _HYDRA_INFO_FLAGS for a in args)
 
 
 def _exit_for(exc: BaseException) -> None:

@@ -14,6 +14,7 @@ The file also says what the outputs mean (ONNX metadata_props / a TorchScript ex
 `derivtrain.json`): the classes in score order, the feature names, the task. ONNX needs the
 `onnx` package (pip install 'derivtrain[export]'); onnxruntime runs the file anywhere.
 """
+import errno
 import json
 import shutil
 import sys
@@ -163,12 +164,25 @@ def main(argv=None) -> None:
     if any(a in ("-h", "--help", "help") for a in argv):
         print(USAGE)
         return
+    options = {}
     try:
-        path = export(**parse(argv))
+        options = parse(argv)
+        path = export(**options)
     except UserError as exc:
         print(f"derivtrain.export: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except OSError as exc:  # a folder that refuses the file: read-only, /proc, another user's
+        print(f"derivtrain.export: error: {_os_error(exc, options.get('out'))}", file=sys.stderr)
+        sys.exit(1 if exc.errno in (errno.ENOSPC, errno.EDQUOT) else 2)
     print(path)
+
+
+def _os_error(exc: OSError, out) -> str:
+    """One line for an OSError: the file and the system's reason, and what to do when it is `out`'s."""
+    if out is not None and exc.filename and Path(exc.filename).parent == Path(out).parent:
+        return (f"out={out} cannot be written: {Path(out).parent} refuses new files ({exc.strerror or exc}); "
+                "pick a folder you can write to")
+    return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
 
 
 if __name__ == "__main__":
