@@ -107,7 +107,7 @@ class Folder:
         on an exception the temp file goes and `name` is as it was. `durable`: fsync before the rename."""
         self._check_target(name)
         tmp = f".{name}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(tmp, _NEW_FILE_FLAGS, 0o666, dir_fd=self.fd)
+        fd = self._new_file(tmp)
         try:
             text_options = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
             with os.fdopen(fd, mode, **text_options) as f:
@@ -126,8 +126,13 @@ class Folder:
 
     def create(self, name: str, mode: str = "wb"):
         """A new file `name` opened for writing (it must not exist: O_EXCL), kept open by the caller."""
-        fd = os.open(name, _NEW_FILE_FLAGS, 0o666, dir_fd=self.fd)
-        return os.fdopen(fd, mode)
+        return os.fdopen(self._new_file(name), mode)
+
+    def _new_file(self, name: str) -> int:
+        try:
+            return os.open(name, _NEW_FILE_FLAGS, 0o666, dir_fd=self.fd)
+        except OSError as exc:  # a folder that refuses new files: the message names the file's whole path
+            raise OSError(exc.errno, exc.strerror, str(self.path / name)) from None
 
     def unlink(self, name: str) -> None:
         try:

@@ -91,7 +91,8 @@ def test_an_out_folder_that_refuses_files_is_one_line_and_exit_2(logistic_run, t
         real_open = os.open
 
         def refusing(path, flags, *args, **kwargs):
-            if str(path).startswith(str(tmp_path)) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            inside = str(path).startswith(str(tmp_path)) or kwargs.get("dir_fd") is not None  # writes.Folder's
+            if inside and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
                 raise OSError(code, os.strerror(code), str(path))
             return real_open(path, flags, *args, **kwargs)
 
