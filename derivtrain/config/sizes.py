@@ -49,9 +49,13 @@ def check_memory(cfg) -> None:
     available = available_memory()
     if available is None or total <= available:
         return
-    named = ", ".join(f"{what} ({human(n)})" for what, n in sorted(parts, key=lambda p: -p[1]) if n >= total / 100)
-    raise ConfigError(f"{named} need about {human(total)} of memory, but {human(available)} is available; "
-                      "lower them")
+    named = [(what, n) for what, n in sorted(parts, key=lambda p: -p[1]) if n >= total / 100]  # the large ones
+    if len(named) == 1:
+        asked = f"{named[0][0]} needs"
+    else:
+        asked = ", ".join(f"{what} ({human(n)})" for what, n in named) + " together need"
+    raise ConfigError(f"{asked} about {human(total)} of memory, but {human(available)} is available; "
+                      "lower " + ("it" if len(named) == 1 else "them"))
 
 
 def planned_bytes(cfg) -> list:
@@ -72,8 +76,10 @@ def planned_bytes(cfg) -> list:
         weights = sum(a * b + b for a, b in zip(widths, widths[1:]))
         parts.append((f"model.hidden_sizes={list(hidden)}", weights * BYTES_PER_WEIGHT))
     components = _size(m.get("n_components"))
-    if components:
-        parts.append((f"model.n_components={components}", components * (columns or 1) ** 2 * 8 * 3))
+    if components:  # a covariance, its inverse and factor per component: d x d ("full"), else d numbers
+        per = (columns or 1) ** 2 if m.get("covariance_type", "full") == "full" else columns or 1
+        what = f"model.n_components={components}" + (f" with data.n_features={columns}" if columns else "")
+        parts.append((what, components * per * 8 * 3))
     dense = _size(o.get("max_dense"))
     if dense:  # the Hessian and its Cholesky factor, in float64
         parts.append((f"optim.max_dense={dense}", dense * dense * 8 * 2))
