@@ -68,7 +68,7 @@ CASES = {
     "npz with a 0-byte target": (npz_target(hostile.raw("y.npy", b"")), "data.target="),
     "npz with a truncated target": (npz_target(hostile.npy_declaring((300,), "<i8", holds=100)), "holds 100 bytes"),
     # ---- npy ----
-    "npy 0 bytes": (npy(hostile.raw("X.npy", b"")), "is not a .npy array"),
+    "npy 0 bytes": (npy(hostile.raw("X.npy", b"")), "is not a readable .npy file"),
     "npy 0-byte target": (npy_target(hostile.raw("y.npy", b"")), "data.target="),
     "npy truncated": (npy(hostile.truncated(hostile.good_npy)), "it is truncated or was not written by np.save"),
     "npy declaring 10**6 x 10**6": (npy(hostile.npy_declaring((10**6, 10**6))), "declares an array of shape (1000000, 1000000)"),

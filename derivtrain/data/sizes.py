@@ -47,7 +47,7 @@ def npy_header(f, what: str):
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, _, dtype = read(f)
     except Exception as err:  # noqa: BLE001 - numpy says ValueError, EOFError, OSError, UnicodeError ...
-        raise DataError(f"{what} is not a .npy array ({_reason(err)})") from None
+        raise DataError(f"{what} is not a readable .npy file ({_reason(err)})") from None
     if dtype.hasobject:
         raise DataError(f"{what} holds Python objects ({dtype}); save numbers (or strings) with np.save")
     return tuple(int(n) for n in shape), dtype, f.tell()
