@@ -36,6 +36,7 @@ def read_saved_run(path) -> SavedRun:
     """load_checkpoint(path), then every check below; UserError naming the file and what is wrong."""
     from derivtrain.train.checkpoint import load_checkpoint
 
+    _check_fits(path)
     state = load_checkpoint(path)
     source = str(path)
     check_state(state, source)
@@ -48,6 +49,17 @@ def read_saved_run(path) -> SavedRun:
     saved = SavedRun(state, config, options, spec_of(state["spec"], source), source)
     check_shapes(saved)
     return saved
+
+
+def _check_fits(path) -> None:
+    """torch.load reads every tensor of the file into memory (it checks each tensor's declared size
+    against its record's bytes itself): the file, or a folder's last.pt, must fit in memory."""
+    from derivtrain.data.sizes import check_fits
+
+    path = Path(path)
+    file = path / "checkpoints" / "last.pt" if path.is_dir() else path
+    if file.is_file():
+        check_fits(file.stat().st_size, f"the checkpoint {file}")
 
 
 def check_state(state, source: str) -> None:

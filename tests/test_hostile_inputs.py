@@ -39,6 +39,11 @@ def csv(make):
     return lambda tmp: ["data=csv", f"data.path={make(tmp)}", "data.target=label"]
 
 
+def npy_larger_than_memory(tmp):
+    return ["data=npy", f"data.path={hostile.npy_larger_than_memory(tmp)}", f"data.target={tmp / 'y.npy'}",
+            "data.out_of_core=false"]
+
+
 def plain(*args):
     return lambda tmp: list(args)
 
@@ -71,16 +76,21 @@ CASES = {
     "npy 0 bytes": (npy(hostile.raw("X.npy", b"")), "is not a readable .npy file"),
     "npy 0-byte target": (npy_target(hostile.raw("y.npy", b"")), "data.target="),
     "npy truncated": (npy(hostile.truncated(hostile.good_npy)), "it is truncated or was not written by np.save"),
-    "npy declaring 10**6 x 10**6": (npy(hostile.npy_declaring((10**6, 10**6))), "declares an array of shape (1000000, 1000000)"),
+    "npy declaring 10**6 x 10**6": (npy(hostile.npy_declaring((10**6, 10**6))),
+                                    "declares an array of shape (1000000, 1000000)"),
     "npy declaring 10**6 x 10**6 in memory": (npy(hostile.npy_declaring((10**6, 10**6)), "data.out_of_core=false"),
                                               "declares an array of shape (1000000, 1000000)"),
     "npy target declaring 10**12 rows": (npy_target(hostile.npy_declaring((10**12,), "<i8", holds=2400)),
                                          "declares an array of shape (1000000000000,)"),
     "npy holding objects": (npy_target(hostile.npy_declaring((300,), "|O", holds=2400)), "holds Python objects"),
     "npy given a zip": (npy(hostile.raw("X.npy", ZIP_BYTES)), "is a .npz archive"),
+    "npy larger than memory, read into memory": (npy_larger_than_memory,
+                                                 "read into memory (data.out_of_core=false) needs about"),
     # ---- csv ----
     "csv 0 bytes": (csv(hostile.raw("a.csv", b"")), "needs a header row"),
     "csv header only": (csv(hostile.text("a.csv", "a,label\n")), "needs a header row and at least one data row"),
+    "csv larger than memory": (csv(hostile.sparse_file("a.csv", b"a,label\n")), "(CSV text) needs about"),
+    "svmlight larger than memory": (svmlight(hostile.sparse_file("a.svm", b"1 1:1\n")), "of memory, but"),
     # ---- size keys ----
     "data.n_features=10**12": (plain("data=synthetic", "data.n_features=1000000000000"),
                                "data.n_features=1000000000000 is larger than 2147483647"),
@@ -174,6 +184,31 @@ def test_analyze_and_export_refuse_a_tampered_checkpoint(tampered_run, tmp_path,
     assert not (tmp_path / "model.onnx").exists()
 
 
+def test_a_checkpoint_larger_than_memory_is_refused_before_it_is_read(tmp_path):
+    path = hostile.sparse_file("last.pt", b"PK\x03\x04")(tmp_path)
+    with pytest.raises(UserError, match=r"the checkpoint .*last.pt needs about .* of memory, but"):
+        derivtrain.load_run(path)
+
+
+def test_a_checkpoint_tensor_declaring_more_than_its_record_is_refused(tmp_path):
+    """torch.load checks a storage's declared size against its record before allocating; pinned
+    here because load_run relies on it."""
+    import struct
+    import zipfile
+
+    torch.save({"w": torch.zeros(10, dtype=torch.uint8)}, tmp_path / "small.pt")
+    with zipfile.ZipFile(tmp_path / "small.pt") as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    pickle = next(name for name in files if name.endswith("data.pkl"))
+    at = files[pickle].index(b"K\x0a")  # the storage's element count, 10 (BININT1)
+    files[pickle] = files[pickle][:at] + b"J" + struct.pack("<i", 10**9) + files[pickle][at + 2:]
+    with zipfile.ZipFile(tmp_path / "big.pt", "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    with pytest.raises(UserError, match=r"is not a readable derivtrain checkpoint .*does not match expected size"):
+        derivtrain.load_run(tmp_path / "big.pt")
+
+
 def _peak(code_or_args: list, cwd) -> int:
     """Peak anonymous memory (bytes) of a process that samples itself from before its imports."""
     proc = subprocess.run([sys.executable, "-c", *code_or_args], capture_output=True, text=True, cwd=cwd, timeout=300)
@@ -202,3 +237,20 @@ def test_refused_inputs_stay_within_200_mb_of_start_up(tmp_path, tampered_run):
     }
     over = {name: (peak - base) / 1e6 for name, peak in refused.items()}
     assert all(mb <= 200 for mb in over.values()), over
+
+
+@pytest.mark.parametrize("overrides", [
+    ["data=synthetic", "data.n_samples=3000000000"], ["data=npy", "data.path=X.npy", "data.target=y.npy",
+                                                      "data.chunk_rows=3000000000"],
+    ["model=gmm", "data=blobs", "model.n_components=3000000000"], ["trainer.batch_size=3000000000"],
+    ["optim=lbfgs", "optim.history_size=3000000000"], ["analysis=integrated_gradients", "analysis.n_steps=3000000000"],
+    ["diagnostics.hessian_max_samples=3000000000"]])
+def test_every_size_key_is_capped_in_the_pre_flight(overrides):
+    from derivtrain.config import validate
+    from derivtrain.config.sizes import SIZE_KEYS
+    from tests.conftest import compose_config
+
+    key = overrides[-1].split("=")[0]
+    assert key in SIZE_KEYS
+    with pytest.raises(ConfigError, match=rf"^{key}=3000000000 is larger than 2147483647"):
+        validate(compose_config(*overrides))

@@ -84,7 +84,7 @@ def build_data(data_cfg, device: torch.device, seed: int, distributed=None) -> D
     if isinstance(table.X, MappedNpy):  # read into memory: its rows as float32 tensors
         rows, columns = table.X.shape
         check_fits(rows * columns * 4 + columns * BYTES_PER_COLUMN, f"data.path={table.X.path} ({rows} x "
-                   f"{columns}) read into memory (data.out_of_core={data_cfg.out_of_core})")
+                   f"{columns}) read into memory (data.out_of_core={str(data_cfg.out_of_core).lower()})")
     if isinstance(table.X, np.ndarray):
         check_features(table.X, spec.feature_names)
     return build_in_memory(table, y, spec, data_cfg, device, seed, comm)

@@ -95,3 +95,33 @@ def npy_declaring(shape, descr="<f4", holds=4800):
             f.write(b"\0" * holds)
         return path
     return make
+
+
+def larger_than_memory() -> int:
+    """Twice the memory available now: a size no reader may allocate."""
+    from derivtrain.data.memory import available_memory
+
+    return 2 * (available_memory() or 2**40)
+
+
+def sparse_file(name: str, start: bytes = b""):
+    """A file of larger_than_memory() bytes that takes no disk: `start`, then a hole (ftruncate)."""
+    def make(folder):
+        path = folder / name
+        with open(path, "wb") as f:
+            f.write(start)
+            f.truncate(larger_than_memory())
+        return path
+    return make
+
+
+def npy_larger_than_memory(folder):
+    """A float32 .npy whose header is true: it holds every byte it declares (in a hole); y.npy
+    beside it has one target a row."""
+    rows = larger_than_memory() // 4096 + 1
+    np.save(folder / "y.npy", (np.arange(rows) % 2).astype(np.int8))
+    path = folder / "X.npy"
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (rows, 1024)})
+        f.truncate(f.tell() + rows * 4096)
+    return path
