@@ -254,3 +254,26 @@ def test_every_size_key_is_capped_in_the_pre_flight(overrides):
     assert key in SIZE_KEYS
     with pytest.raises(ConfigError, match=rf"^{key}=3000000000 is larger than 2147483647"):
         validate(compose_config(*overrides))
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_a_containers_memory_limit_is_the_memory_available(tmp_path, version):
+    """In a container MemAvailable is the host's; the cgroup's limit less its usage (inactive page
+    cache counted as free) is what the size checks compare with."""
+    from derivtrain.data.memory import cgroup_available
+
+    GB = 10**9
+    if version == "v2":
+        (tmp_path / "memory.max").write_text(f"{8 * GB}\n")
+        (tmp_path / "memory.current").write_text(f"{3 * GB}\n")
+        (tmp_path / "memory.stat").write_text(f"anon {2 * GB}\ninactive_file {1 * GB}\n")
+    else:
+        (tmp_path / "memory").mkdir()
+        (tmp_path / "memory" / "memory.limit_in_bytes").write_text(f"{8 * GB}\n")
+        (tmp_path / "memory" / "memory.usage_in_bytes").write_text(f"{3 * GB}\n")
+        (tmp_path / "memory" / "memory.stat").write_text(f"total_inactive_file {1 * GB}\n")
+    assert cgroup_available(tmp_path) == 6 * GB
+    (tmp_path / ("memory.max" if version == "v2" else "memory/memory.limit_in_bytes")).write_text(
+        "max\n" if version == "v2" else "9223372036854771712\n")
+    assert cgroup_available(tmp_path) is None  # no limit
+    assert cgroup_available(tmp_path / "nothing") is None
