@@ -36,6 +36,7 @@ def read_saved_run(path) -> SavedRun:
     """load_checkpoint(path), then every check below; UserError naming the file and what is wrong."""
     from derivtrain.train.checkpoint import load_checkpoint
 
+    _check_fits(path)
     state = load_checkpoint(path)
     source = str(path)
     check_state(state, source)
@@ -45,7 +46,20 @@ def read_saved_run(path) -> SavedRun:
                         "safely; it was not written by this derivtrain: train the run again")
     config = state["config"]
     check_config(config, options, source)
-    return SavedRun(state, config, options, spec_of(state["spec"], source), source)
+    saved = SavedRun(state, config, options, spec_of(state["spec"], source), source)
+    check_shapes(saved)
+    return saved
+
+
+def _check_fits(path) -> None:
+    """torch.load reads every tensor of the file into memory (it checks each tensor's declared size
+    against its record's bytes itself): the file, or a folder's last.pt, must fit in memory."""
+    from derivtrain.data.sizes import check_fits
+
+    path = Path(path)
+    file = path / "checkpoints" / "last.pt" if path.is_dir() else path
+    if file.is_file():
+        check_fits(file.stat().st_size, f"the checkpoint {file}")
 
 
 def check_state(state, source: str) -> None:
@@ -128,6 +142,32 @@ def trusted_config(saved: SavedRun):
 
 def build_model(saved: SavedRun):
     """The model the checkpoint's options name, with its saved keys and weights, on the CPU."""
+    make, what = _model_maker(saved)
+    model = make()
+    load_weights(model, saved.state["model"], what)
+    return model
+
+
+def check_shapes(saved: SavedRun) -> None:
+    """The saved tensors' shapes against the model the saved config describes, before any model is
+    built: a 284 KB checkpoint whose config says hidden_sizes=[30000,30000] would otherwise build
+    3.8 GB of weights (10 s) to find they do not fit. The model is made on torch's meta device
+    (shapes, no storage: well under a millisecond). A plugin model that cannot be made there is
+    checked when it is built, as before."""
+    make, what = _model_maker(saved)
+    try:
+        with torch.device("meta"):
+            model = make()
+    except UserError:
+        raise
+    except Exception:  # noqa: BLE001 - code that needs real tensors to build (a plugin's)
+        return
+    check_weights(model, saved.state["model"], what)
+
+
+def _model_maker(saved: SavedRun):
+    """(a function that makes the model the checkpoint's options name with its saved keys, the
+    words that name it in errors)."""
     from hydra.utils import get_object
 
     from derivtrain.config.signature import check_target
@@ -140,9 +180,7 @@ def build_model(saved: SavedRun):
     node["_target_"] = target
     check_target(node, "model", supplied=("spec",))  # unknown or mistyped keys: a clear ConfigError
     kwargs = {k: v for k, v in node.items() if k != "_target_"}
-    model = get_object(target)(spec=saved.spec, **kwargs)
-    load_weights(model, saved.state["model"], f"{saved.source} (model={name})")
-    return model
+    return (lambda: get_object(target)(spec=saved.spec, **kwargs)), f"{saved.source} (model={name})"
 
 
 def load_weights(model, weights: dict, what: str) -> None:

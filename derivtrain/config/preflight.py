@@ -12,6 +12,7 @@ from derivtrain.config.schemas.optim import check_full_batch, check_optim
 from derivtrain.config.schemas.sweep import check_sweep_config
 from derivtrain.config.schemas.trainer import (check_cuda_graph, check_device_name, check_diagnostics,
                                                check_logger, check_trainer)
+from derivtrain.config.sizes import check_sizes
 from derivtrain.config.values import check_values
 from derivtrain.errors import ConfigError, did_you_mean
 
@@ -20,6 +21,7 @@ def validate(cfg) -> None:
     """Check values that the schemas' types cannot; raise ConfigError naming key, value and choices."""
     check_groups(cfg)
     check_values(cfg)  # interpolations, finiteness, seeds, ranges the code each value reaches accepts
+    check_sizes(cfg)  # size keys capped, and what they allocate within the memory available
     check_data(cfg.data)
     check_trainer(cfg.trainer)
     check_optim(cfg.optim)

@@ -11,8 +11,13 @@ from typing import Optional
 import numpy as np
 
 from derivtrain.data.files import first_bytes
+from derivtrain.data.sizes import check_fits
 from derivtrain.data.table import Table, infer_task, whole_numbers
 from derivtrain.errors import DataError, did_you_mean
+
+# numpy's parser turns a cell of at least 2 bytes ("1,") into a float64, then the splits' float32
+# copy: ~6 bytes of memory a byte of text at worst
+TEXT_COPIES = 6
 
 
 def load_csv(path: str, target: Optional[str], features: Optional[list] = None, task: str = "auto") -> Table:
@@ -21,6 +26,7 @@ def load_csv(path: str, target: Optional[str], features: Optional[list] = None, 
         raise DataError(f"data.path={path} is a folder; give the CSV file inside it")
     if not file.is_file():
         raise DataError(f"data.path={path}: no such file")
+    check_fits(TEXT_COPIES * file.stat().st_size, f"data.path={path} (CSV text)")
     header = _header(file, path)
     repeated = sorted({h for h in header if header.count(h) > 1})
     if repeated:

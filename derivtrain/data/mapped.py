@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from derivtrain.data.files import first_bytes
+from derivtrain.data.sizes import check_npy_bytes
 from derivtrain.errors import DataError
 
 _PAGE = mmap.PAGESIZE
@@ -32,6 +33,7 @@ class MappedNpy:
     def __init__(self, path: str):
         self.path = str(path)
         check_npy_file(self.path, "data.path")
+        check_npy_bytes(self.path, "data.path", in_memory=False)  # mapped, not read: only the bytes must be there
         try:
             header = np.load(self.path, mmap_mode="r", allow_pickle=False)  # parses and checks the header only
         except (ValueError, OSError) as err:

@@ -13,18 +13,59 @@ _SHARE_OF_AVAILABLE = 0.5
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available to new work (Linux's MemAvailable), or None when unknown."""
+    """Bytes of memory available to new work, or None when unknown: Linux's MemAvailable, or less
+    where this process's cgroup (a container's memory limit) leaves less; a container's kernel
+    shows the host's MemAvailable, and the cgroup's limit is where the OOM killer acts."""
+    known = [n for n in (_mem_available(), cgroup_available()) if n is not None]
+    if known:
+        return min(known)
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _mem_available() -> int | None:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
-    except OSError:
+    except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+# (limit, usage, the reclaimable page cache in memory.stat): cgroup v2, then v1
+_CGROUP_FILES = (("memory.max", "memory.current", "inactive_file"),
+                 ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes", "total_inactive_file"))
+
+
+def cgroup_available(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The cgroup's limit less what it uses, not counting inactive page cache (the kernel reclaims
+    it before it kills; `docker stats` counts the same way); None without a limit."""
+    for limit_name, usage_name, cache_key in _CGROUP_FILES:
+        try:
+            limit = (root / limit_name).read_text().strip()
+            usage = int((root / usage_name).read_text())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 2**60:  # v1 writes "no limit" as ~2**63
+            return None
+        cache = min(_stat_value(root / Path(limit_name).parent / "memory.stat", cache_key), usage)
+        return max(int(limit) - (usage - cache), 0)
+    return None
+
+
+def _stat_value(path: Path, key: str) -> int:
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _file_bytes(path) -> int:

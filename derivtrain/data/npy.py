@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 
 from derivtrain.data.mapped import MappedNpy, check_npy_file
+from derivtrain.data.sizes import check_npy_bytes
 from derivtrain.data.table import Table, infer_task, whole_numbers
 from derivtrain.errors import DataError
 
@@ -22,6 +23,7 @@ def load_npy(path: str, target: Optional[str], task: str = "auto") -> Table:
         return Table(X=X, y=np.zeros(len(X)), feature_names=names, task="density")
     target_file = _existing(target, "data.target")
     check_npy_file(target_file, "data.target")
+    check_npy_bytes(target_file, "data.target")
     try:
         y = np.load(target_file, allow_pickle=False)
     except (ValueError, OSError) as err:

@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from derivtrain.data.shards import OneProcess, expand_paths, files_of_rank
+from derivtrain.data.sizes import check_npy_bytes, check_sparse_npz
 from derivtrain.data.table import Table, infer_task
 from derivtrain.errors import DataError
 
@@ -22,8 +23,9 @@ def load_npz(path: str, target: Optional[str], task: str = "auto", comm=None) ->
 
     comm = comm or OneProcess()
     files = expand_paths(path, "data.path", (".npz",))
-    counts = [_shape(f, path)[0] for f in files]
-    widths = {_shape(f, path)[1] for f in files}
+    shapes = [_shape(f, path) for f in files]
+    counts = [rows for rows, _ in shapes]
+    widths = {columns for _, columns in shapes}
     if len(widths) > 1:
         raise DataError(f"data.path={path}: the .npz files have different numbers of columns {sorted(widths)}; "
                         "save them with the same number of features")
@@ -45,12 +47,9 @@ def load_npz(path: str, target: Optional[str], task: str = "auto", comm=None) ->
 
 
 def _shape(file, path):
-    try:
-        with np.load(file, allow_pickle=False) as archive:
-            return tuple(int(n) for n in archive["shape"])
-    except (OSError, ValueError, KeyError) as err:
-        raise DataError(f"data.path={path}: {file.name} is not a matrix saved by scipy.sparse.save_npz ({err})") \
-            from None
+    """(rows, columns) as the file declares them, checked against its bytes and the memory available
+    before scipy allocates anything (derivtrain/data/sizes.py)."""
+    return check_sparse_npz(file, f"data.path={path}" + (f" ({file.name})" if str(file) != str(path) else ""))
 
 
 def _matrix(file, path):
@@ -70,6 +69,8 @@ def _targets(target, n_rows: int, path: str) -> np.ndarray:
     if target is None:
         raise DataError("data=npz needs data.target=<targets.npy> (one value per row)")
     files = expand_paths(target, "data.target", (".npy",))
+    for f in files:
+        check_npy_bytes(f, "data.target")
     try:
         y = np.concatenate([np.load(f, allow_pickle=False) for f in files])
     except ValueError as err:

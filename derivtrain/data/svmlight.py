@@ -17,10 +17,14 @@ from typing import Optional
 import numpy as np
 
 from derivtrain.data.shards import OneProcess, expand_paths
+from derivtrain.data.sizes import BYTES_PER_COLUMN, check_fits
 from derivtrain.data.table import Table, infer_task
 from derivtrain.errors import DataError
 
 _WIDEST = 2 ** 31 - 1
+# scikit-learn's reader holds a nonzero as a float64 and an int64 index, then the float32 CSR copy:
+# ~6 bytes of memory a byte of text, at worst (a nonzero takes at least 4 bytes: "1:1 ")
+TEXT_COPIES = 6
 
 
 def load_svmlight(path: str, task: str = "auto", n_features: Optional[int] = None, zero_based: str = "auto",
@@ -30,6 +34,8 @@ def load_svmlight(path: str, task: str = "auto", n_features: Optional[int] = Non
 
     comm = comm or OneProcess()
     files = [f for f in expand_paths(path, "data.path", ("",)) if not f.name.startswith(".")]
+    check_fits(TEXT_COPIES * sum(f.stat().st_size for f in files) // comm.world_size,
+               f"data.path={path} (svmlight text, read by each of {comm.world_size} process(es))")
     parts = [_read(file, offset, length, path) for file, offset, length in
              byte_share(files, comm.rank, comm.world_size)]
     width = max([A.shape[1] for A, _ in parts] + [0])
@@ -40,12 +46,15 @@ def load_svmlight(path: str, task: str = "auto", n_features: Optional[int] = Non
                           format="csr")
     y_local = np.concatenate([y for _, y in parts]) if parts else np.zeros(0)
     shift = _index_shift(local, zero_based, comm)
-    width = int(comm.all_max(torch.tensor(local.shape[1])).item()) - shift
+    # no row at all (an empty file, comments only): width 0, and "holds no rows" below
+    width = max(int(comm.all_max(torch.tensor(local.shape[1])).item()) - shift, 0)
     if n_features is not None:
         if width > n_features:
             raise DataError(f"data.n_features={n_features}, but {path} has feature index {width - 1 + (1 - shift)} "
                             f"({'zero' if shift == 0 else 'one'}-based); raise data.n_features or drop it")
         width = n_features
+    check_fits(width * BYTES_PER_COLUMN, f"data.path={path} with {width} feature columns"
+               + (" (data.n_features)" if n_features is not None else " (its largest feature index)"))
     # in place, and narrowed to 32 bits where they fit (a byte range is read with 64-bit indices):
     # the rows' largest copy is then the one torch makes of them (memory per rank, bench_scale.py --ranks --sparse)
     indices, indptr = local.indices, local.indptr
@@ -86,6 +95,9 @@ def _read(file, offset: int, length: int, path: str):
     try:
         X, y = load_svmlight_file(str(file), n_features=width, dtype=np.float32, zero_based=True, offset=offset,
                                   length=length)
+    except OverflowError:  # an index beyond what the reader's integers hold
+        raise DataError(f"data.path={path}: {file.name} has a feature index beyond {_WIDEST} (2**31 - 1), "
+                        "the largest the svmlight reader takes; renumber the features") from None
     except (ValueError, RuntimeError) as err:
         raise DataError(f"data.path={path}: {file.name} is not in the svmlight/libsvm format "
                         f"(`label index:value ...` a line): {err}") from None

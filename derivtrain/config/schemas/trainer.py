@@ -3,6 +3,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+from derivtrain.config.schemas.sweep import METRIC_NAMES
 from derivtrain.config.values import positive
 from derivtrain.errors import ConfigError, choice_error
 from derivtrain.logging import LOGGERS  # logger.name -> factory: the one list of loggers
@@ -14,6 +15,8 @@ PRECISIONS = ("32", "bf16")
 STRATEGIES = ("single", "ddp")
 BACKENDS = ("auto", "gloo", "nccl")
 MODES = ("auto", "min", "max")  # trainer.early_stopping.mode
+# what validation reports (evaluate() in derivtrain/train/metrics.py), the metrics early stopping reads
+EARLY_STOPPING_MONITORS = tuple(f"val/{name}" for name in METRIC_NAMES)
 HESSIAN_METHODS = ("auto", "exact", "finite_difference")  # diagnostics.hessian_method (train/curvature.py)
 
 
@@ -82,6 +85,8 @@ def check_trainer(t) -> None:
         if str(t[key]) not in choices:
             raise choice_error(f"trainer.{key}", t[key], choices)
     es = t.early_stopping
+    if es.monitor not in EARLY_STOPPING_MONITORS:  # every optim: a fitter that never reads it is no excuse
+        raise choice_error("trainer.early_stopping.monitor", es.monitor, EARLY_STOPPING_MONITORS)
     if es.mode not in MODES:
         raise choice_error("trainer.early_stopping.mode", es.mode, MODES)
     if es.patience and not t.val_every_n_epochs:
