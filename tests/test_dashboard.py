@@ -118,3 +118,26 @@ def _chart_titles(acc) -> list:
 
     layout = layout_pb2.Layout.FromString(acc.Tensors("custom_scalars__config__")[-1].tensor_proto.string_val[0])
     return [chart.title for category in layout.category for chart in category.chart]
+
+
+def test_hparams_opens_on_what_a_sweep_varies(tmp_path):
+    """TensorBoard shows the first 5 hparams, those whose values differ between runs first, then by name
+    (tensorboard/plugins/hparams/backend_context.py, _sort_and_reduce_to_hparams_limit): for a sweep
+    over seeds and models, the swept keys and the choices they move."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    sweep = tmp_path / "sweep"
+    proc = run_cli("-m", "trainer.seed=0,1", "model=svm,logistic", f"hydra.sweep.dir={sweep}")
+    assert proc.returncode == 0, proc.stderr
+    values = {}
+    for job in sorted(p for p in sweep.iterdir() if p.is_dir()):
+        acc = EventAccumulator(str(job))
+        acc.Reload()
+        content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+        start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+        for name, value in start.hparams.items():
+            values.setdefault(name, set()).add(value.SerializeToString())
+    shown = sorted(values, key=lambda name: (len(values[name]) == 1, name))[:5]
+    assert shown[:3] == ["loss", "model", "trainer.seed"], shown
+    assert not [name for name in values if name.startswith(("test/", "val/", "train/"))]
