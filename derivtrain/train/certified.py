@@ -61,9 +61,8 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     method = InteriorPoint(problem, system, y, c, T, reduce) if kinked else None
 
     watch = _Validation(ctx, problem)
-    # under trainer=ddp a certificate is a collective every rank joins, and only rank 0 logs: decisions only
-    every_gap = getattr(ctx.logger, "draws_curves", True) and reduce.world_size == 1
-    iteration, best, shown, converged, gap = 0, None, None, False, math.inf  # shown: the curve's best dual
+    gaps = _Gaps(ctx, problem, X, y, c)
+    iteration, converged = 0, False
     while True:
         T = method.T if method is not None else T
         z = system.scores(T)
@@ -76,18 +75,10 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         # over X and a small solve, decides once that estimate says tol may be met (Newton: always)
         complementarity = method.observe(z) if method is not None else 0.0
         decides = method is None or last or complementarity <= _WORTH_CERTIFYING * ctx.optim.tol * abs(primal)
-        # a logger that draws curves gets the gap every iteration (how a user sees the solver converge:
-        # ~1 ms an iteration on breast_cancer, as much as a step); the stop reads only the deciding ones,
-        # so the result is the same under logger=none
-        if decides or every_gap:
+        if decides or gaps.every_iteration:
             theta = method.dual_point(smooth) if method is not None else smooth.theta
-            certificate = Certificate(primal, dual_value(problem, theta, c, X, y, reduce))
-            shown = certificate if shown is None or certificate.dual > shown.dual else shown
-            scalars["train/optimality_gap"] = _finite(Certificate(primal, shown.dual).relative_gap)
-        if decides:
-            best = certificate if best is None or certificate.dual > best.dual else best
-            gap = Certificate(primal, best.dual).relative_gap
-            converged = gap <= ctx.optim.tol
+            scalars["train/optimality_gap"] = gaps.add(primal, theta, decides)
+            converged = gaps.gap <= ctx.optim.tol
         if method is not None:
             scalars["certified/complementarity"] = complementarity / max(abs(primal), 1e-300)
         ctx.logger.log_scalars(scalars, iteration)
@@ -104,18 +95,42 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
             moved = step is not None
             T = T + step if moved else T
         if not moved:
-            log.warning("the certified solver stopped at rounding level (gap %.3g)", gap)
+            log.warning("the certified solver stopped at rounding level (gap %.3g)", gaps.gap)
             break
     _set_weights(problem, T if method is None else method.T)
-    if best is None:  # stopped before any certificate: measure the last iterate's
-        theta = method.dual_point(smooth) if method is not None else smooth.theta
-        best = Certificate(primal, dual_value(problem, theta, c, X, y, reduce))
-    result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=best)
+    if gaps.best is None:  # stopped before any certificate: measure the last iterate's
+        gaps.add(primal, method.dual_point(smooth) if method is not None else smooth.theta, decides=True)
+    result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=gaps.best)
     return finish(ctx, result, state=dict(fitted_by="certified", converged=converged))
 
 
-def _finite(gap: float) -> float:
-    return gap if math.isfinite(gap) else 1.0  # no dual point yet: the bound says nothing
+class _Gaps:
+    """The iterates' certificates, kept twice: `best` holds the best dual point of the iterations
+    that decide the stop, `shown` of every certificate computed. A logger that draws curves gets
+    the gap every iteration (how a user sees the solver converge: ~1-2 ms an iteration on
+    breast_cancer, as much as a step); the stop reads `best` alone, so a run's result is the same
+    under logger=none. Under trainer=ddp a certificate is a collective every rank joins and only
+    rank 0 logs: there the deciding iterations alone."""
+
+    def __init__(self, ctx, problem, X, y, c):
+        self.problem, self.X, self.y, self.c, self.reduce = problem, X, y, c, ctx.distributed
+        self.every_iteration = getattr(ctx.logger, "draws_curves", True) and ctx.distributed.world_size == 1
+        self.best = self.shown = None
+        self.gap = math.inf  # best's relative gap, at the last deciding iteration
+
+    def add(self, primal: float, theta, decides: bool) -> float:
+        """The certificate of the iterate with dual point theta; the curve's gap (1.0 while unbounded)."""
+        certificate = Certificate(primal, dual_value(self.problem, theta, self.c, self.X, self.y, self.reduce))
+        self.shown = _better(self.shown, certificate)
+        if decides:
+            self.best = _better(self.best, certificate)
+            self.gap = Certificate(primal, self.best.dual).relative_gap
+        gap = Certificate(primal, self.shown.dual).relative_gap
+        return gap if math.isfinite(gap) else 1.0  # no dual point yet: the bound says nothing
+
+
+def _better(kept, certificate):
+    return certificate if kept is None or certificate.dual > kept.dual else kept
 
 
 def _start(ctx, problem, dtype) -> torch.Tensor:
