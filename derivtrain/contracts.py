@@ -43,7 +43,8 @@ def _since(group: str, cls) -> str:
     changed the contract, and that the class keeps its code (CHANGELOG.md)."""
     if group == "loss" and isinstance(cls, type) and (hasattr(cls, "task") or hasattr(cls, "encode_targets")):
         base = cls.__bases__[0]
-        written = "nn.Module" if f"{base.__module__}.{base.__name__}" == "torch.nn.modules.module.Module" else base.__name__
+        torch_module = f"{base.__module__}.{base.__name__}" == "torch.nn.modules.module.Module"
+        written = "nn.Module" if torch_module else base.__name__
         return (f" instead of {written}: derivtrain {LOSS_BASE_SINCE} changed the loss contract "
                 f"(0.1.0 took any nn.Module with `task` and `encode_targets`, which the class keeps; CHANGELOG.md)")
     return ""

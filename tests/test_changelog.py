@@ -28,7 +28,8 @@ def test_the_loss_contract_change_is_in_the_changelog_under_its_version():
 
 def test_a_loss_written_for_0_1_0_is_told_the_version_that_changed_it(tmp_path):
     folder = tmp_path / "run"
-    proc = run_main("model=logistic", "loss._target_=tests.contract_fixtures.PlainModuleLoss", f"hydra.run.dir={folder}")
+    old_loss = "loss._target_=tests.contract_fixtures.PlainModuleLoss"
+    proc = run_main("model=logistic", old_loss, f"hydra.run.dir={folder}")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert f"subclass derivtrain.losses.Loss instead of nn.Module: derivtrain {LOSS_BASE_SINCE} changed" in proc.stderr
     assert "CHANGELOG.md" in proc.stderr and not folder.exists()

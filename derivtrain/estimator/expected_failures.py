@@ -6,7 +6,8 @@ expected_failed_checks=expected_failed_checks)`. Every other check of the suite 
 classes' default parameters (tests/test_estimator_checks.py).
 """
 
-_WEIGHTS_VS_REPEATS = ("check_sample_weight_equivalence_on_dense_data", "check_sample_weight_equivalence_on_sparse_data")
+_WEIGHTS_VS_REPEATS = ("check_sample_weight_equivalence_on_dense_data",
+                       "check_sample_weight_equivalence_on_sparse_data")
 
 _INTERIOR_POINT = (
     "the hinge loss is solved by an interior-point method with one barrier term per row: weighted and repeated "
@@ -38,4 +39,5 @@ def _interior_point(cfg) -> bool:
     from derivtrain.losses.hinge import HingeLoss
     from derivtrain.losses.l1 import L1Penalty
 
-    return issubclass(target(cfg.loss), HingeLoss) or issubclass(target(cfg.regularizer), (L1Penalty, ElasticNetPenalty))
+    kinked_penalty = issubclass(target(cfg.regularizer), (L1Penalty, ElasticNetPenalty))
+    return issubclass(target(cfg.loss), HingeLoss) or kinked_penalty

@@ -62,9 +62,9 @@ def layout(task: str, tags=None) -> dict:
         "learning rate": [rf"^{t}\.solver/lr$"],
         "gradient norm": [rf"^{t}\.solver/grad_norm$"],
     }
-    shown = {}
+    shown, tags = {}, _all_curves(task) if tags is None else tags
     for title, patterns in charts.items():
-        drawn = [tag for tag in (tags if tags is not None else _all_curves(task)) if any(re.match(r, tag) for r in patterns)]
+        drawn = [tag for tag in tags if any(re.match(r, tag) for r in patterns)]
         if drawn:
             shown[_titled(title, drawn, task)] = ["Multiline", patterns]
     return {f"{task}: is it learning?": shown}

@@ -120,7 +120,8 @@ class _Gaps:
 
     def add(self, primal: float, theta, decides: bool) -> float:
         """The certificate of the iterate with dual point theta; the curve's gap (1.0 while unbounded)."""
-        certificate = Certificate(primal, dual_value(self.problem, theta, self.c, self.X, self.y, self.reduce))
+        dual = dual_value(self.problem, theta, self.c, self.X, self.y, self.reduce)
+        certificate = Certificate(primal, dual)
         self.shown = _better(self.shown, certificate)
         if decides:
             self.best = _better(self.best, certificate)
