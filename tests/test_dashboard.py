@@ -108,6 +108,13 @@ def test_the_certified_solver_draws_its_gap_every_iteration(runs):
     assert "learning rate" not in charts and "gradient norm" not in charts  # no such curves in this fitter
 
 
+def test_newtons_method_opens_on_its_loss(runs):
+    acc = runs["newton"]
+    assert time_series_cards(acc)[0] == "classification/train/loss"
+    loss, objective = acc.Scalars("classification/train/loss"), acc.Scalars("classification.more/train/objective")
+    assert len(loss) == len(objective) > 1 and all(l.value < o.value for l, o in zip(loss, objective))  # L2 > 0
+
+
 def test_the_gradient_loop_charts_its_learning_rate(runs):
     charts = _chart_titles(runs["gradient"])
     assert {"learning rate", "gradient norm", "accuracy: val"} <= set(charts)
