@@ -2,20 +2,24 @@
 
 Runs a sensitivity analysis on a saved run: the trained model from checkpoints/last.pt, the test
 split rebuilt from the run's own data config and seed (the same rows it was evaluated on). Writes
-<run>/attributions/ (or out=<folder>) with its own metrics.json, adds TensorBoard figures to the
-run folder when the run logged to TensorBoard, and prints the analysis metrics. The run's own
-metrics.json, the record of training, is left as it was.
+into a new folder of its own: out=<folder> (new or empty), by default `<run>-analysis` beside the
+run (`<run>-analysis-2`, ... when taken): the attributions, importance.csv, its own metrics.json
+and, when the run logged to TensorBoard, the figures' event file; then prints the analysis
+metrics. The run folder itself, a finished record of training, is never written to (it may be a
+shared or copied folder: see derivtrain/writes.py).
 
 Arguments: run=<folder> (required), out=<folder>, trainer.device=<device>, and `analysis` overrides
 exactly as for `python -m derivtrain`. Exit codes as for `python -m derivtrain`.
 """
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
 from derivtrain.errors import UserError
 from derivtrain.pipes import quiet_on_broken_pipe
+from derivtrain.writes import write_text
 
 USAGE = ("python -m derivtrain.analyze run=<run folder> analysis=<option> [analysis.<key>=<value> ...] "
          "[out=<folder>] [trainer.device=<device>]")
@@ -56,14 +60,52 @@ def analyze(run, overrides=(), out=None) -> dict:
         raise UserError(f"the data of {run_dir} has changed since training (its training rows standardize "
                         "differently): the test split cannot be rebuilt")
     analysis = make_analysis(cfg.analysis, model, data.spec)
-    out = Path(out) if out is not None else run_dir / "attributions"
-    logger = make_logger(cfg.logger, run_dir)
+    out, created = claim_out_folder(Path(out) if out is not None else None, run_dir)
     try:
-        metrics = analysis(model, data.test, out, logger)
-    finally:
-        logger.close()
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        logger = make_logger(cfg.logger, out)
+        try:
+            metrics = analysis(model, data.test, out, logger)
+        finally:
+            logger.close()
+        write_text(out, "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    except BaseException:  # a failed analysis leaves nothing: the folder (if it made it) or what it wrote
+        shutil.rmtree(out, ignore_errors=True)
+        if not created:
+            out.mkdir(exist_ok=True)
+        raise
     return metrics
+
+
+def claim_out_folder(out: Path | None, run_dir: Path) -> tuple:
+    """(the analysis's own folder, whether this call made it). The default is made now (mkdir: of
+    two processes one gets a name); out=<folder> may exist only as an empty real folder."""
+    if out is not None:
+        out = Path(os.path.abspath(out))
+        if out.is_symlink() or (out.exists() and not out.is_dir()):
+            raise UserError(f"out={out} is a file or a link; name a new folder for the analysis")
+        if out.is_dir() and any(out.iterdir()):
+            raise UserError(f"out={out} already holds files (an analysis never overwrites a run's or an earlier "
+                            "analysis's files); name a new or empty folder")
+        if out == run_dir.absolute():
+            raise UserError(f"out={out} is the run folder itself; name a new folder for the analysis")
+        existed = out.is_dir()
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"out={out} cannot be created ({err.strerror or err}); name another folder") from None
+        return out, not existed
+    base = run_dir.absolute()
+    for number in range(1, 1000):
+        candidate = base.with_name(f"{base.name}-analysis" + (f"-{number}" if number > 1 else ""))
+        try:
+            candidate.mkdir()
+            return candidate, True
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise UserError(f"cannot create {candidate} for the analysis ({err.strerror or err}); "
+                            "name a folder with out=<folder>") from None
+    raise UserError(f"{base}-analysis ... -999 all exist; name a folder with out=<folder>")
 
 
 def parse_args(argv) -> tuple:

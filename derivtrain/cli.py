@@ -21,16 +21,16 @@ from derivtrain.error_messages import describe_user_error
 from derivtrain.paths import config_dir
 from derivtrain.plugins import check_plugins
 from derivtrain.sweep import register_resolvers
+from derivtrain.sweep.claim import run_sweep
 from derivtrain.sweep.command_line import prepare_sweep, sweep_outcome
 from derivtrain.sweep.jobs import job_failed, job_label, job_result
-from derivtrain.sweep.summary import write_summary
 from derivtrain.launch import print_metrics, single_run
 from derivtrain.lock import run_folder_lock
 from derivtrain.resume import is_finished
 from derivtrain.run_folder import gives_run_dir
 from derivtrain.pipes import quiet_on_broken_pipe
 from derivtrain.train.guard import TrainingDiverged
-from derivtrain.train.interrupt import TrainingInterrupted
+from derivtrain.train.interrupt import StoppedBeforeTheRun, TrainingInterrupted
 from derivtrain.usage import MAIN_USAGE, print_help, wants_help
 
 
@@ -86,13 +86,18 @@ def main() -> None:
         register_resolvers()
         if sweep_dir is None and not _hydra_flags(sys.argv[1:]):
             return single_run(sys.argv[1:])  # derivtrain/launch.py: claims its folder before writing
-        _train()  # a sweep, or Hydra's own flags (--cfg job, --info): Hydra runs it
+        # a sweep claims its folder and records its jobs (derivtrain/sweep/claim.py); one whose folder
+        # is an interpolation (${now:...}) is left to Hydra, and Hydra's flags (--cfg job) only print
+        if sweep_dir is not None and not _prints_only(sys.argv[1:]) and "${" not in str(sweep_dir):
+            run_sweep(_train, sweep_dir)
+        else:
+            _train()
     except BrokenPipeError:  # the reader of stdout left (`| head`): quiet_on_broken_pipe's case
         raise
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here
-        if sweep_dir is None or isinstance(exc, KeyboardInterrupt) or not sweep_outcome(sweep_dir)[0]:
-            _exit_for(exc)
-        write_summary(sweep_dir)  # the sweeper gave up after its jobs failed (Optuna: no trial finished)
+        if isinstance(exc, StoppedBeforeTheRun) and sweep_dir is not None:  # between jobs: theirs are kept
+            exc = KeyboardInterrupt(f"{exc.signal_name} during the sweep; its finished jobs are in {sweep_dir}")
+        _exit_for(exc)
     if sweep_dir is not None:  # the jobs recorded their failures; the sweep's exit code says so
         code, message = sweep_outcome(sweep_dir)
         if code:
@@ -134,11 +139,16 @@ def _hydra_flags(args) -> bool:
     return bool(flags)
 
 
+def _prints_only(args) -> bool:
+    """Hydra's flags that print and exit: a sweep with them runs no job and claims no folder."""
+    return any(a.split("=", 1)[0] in _HYDRA_INFO_FLAGS for a in args)
+
+
 def _exit_for(exc: BaseException) -> None:
     if isinstance(exc, TrainingInterrupted):  # derivtrain/launch.py has said what was saved
         sys.exit(130)
-    if isinstance(exc, KeyboardInterrupt):
-        print("derivtrain: interrupted", file=sys.stderr)
+    if isinstance(exc, KeyboardInterrupt):  # its text, if any: which signal, and that nothing was written
+        print(f"derivtrain: interrupted ({exc})" if str(exc) else "derivtrain: interrupted", file=sys.stderr)
         sys.exit(130)
     if isinstance(exc, TrainingDiverged):  # not a bug, not bad input: say what happened in one line
         print(f"derivtrain: error: {exc}", file=sys.stderr)

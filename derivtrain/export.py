@@ -14,8 +14,9 @@ The file also says what the outputs mean (ONNX metadata_props / a TorchScript ex
 `derivtrain.json`): the classes in score order, the feature names, the task. ONNX needs the
 `onnx` package (pip install 'derivtrain[export]'); onnxruntime runs the file anywhere.
 """
+import errno
 import json
-import os
+import shutil
 import sys
 import tempfile
 import warnings
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 
 from derivtrain.errors import ConfigError, UserError, choice_error, did_you_mean
+from derivtrain.writes import Folder
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 KEYS = ("run", "format", "out")
@@ -89,21 +91,21 @@ def export(run, format: str = "onnx", out=None) -> Path:
         raise UserError(f"run={run} does not exist; give a run folder (it holds checkpoints/last.pt)")
     folder = run if run.is_dir() else run.parent.parent
     out = Path(out) if out is not None else folder / f"model{FORMATS[format]}"
-    if out.exists():
+    if out.exists() or out.is_symlink():
         raise UserError(f"out={out} already exists; pick a new file name (nothing is overwritten)")
     if not out.parent.is_dir():
         raise UserError(f"out={out}: the folder {out.parent} does not exist; create it or pick another")
     wrapper = RawFeatureModel(load_run(run).float()).eval()
     example = torch.zeros(2, wrapper.model.spec.n_features)
     write = _write_onnx if format == "onnx" else _write_torchscript
-    # written beside `out`, then renamed: a failed export leaves no partial file
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        write(wrapper, example, Path(tmp))
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    # the exporters write to a path: a private temporary folder (mode 0700, new), whose file is then
+    # copied into `out`'s folder as a new file and renamed (a failed export leaves no partial file,
+    # a link planted at `out` is refused: derivtrain/writes.py)
+    with tempfile.TemporaryDirectory(prefix="derivtrain-export-") as private:
+        tmp = Path(private) / out.name
+        write(wrapper, example, tmp)
+        with Folder(out.parent) as folder, folder.replacing(out.name, "wb") as f, open(tmp, "rb") as written:
+            shutil.copyfileobj(written, f)
     return out
 
 
@@ -162,12 +164,25 @@ def main(argv=None) -> None:
     if any(a in ("-h", "--help", "help") for a in argv):
         print(USAGE)
         return
+    options = {}
     try:
-        path = export(**parse(argv))
+        options = parse(argv)
+        path = export(**options)
     except UserError as exc:
         print(f"derivtrain.export: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except OSError as exc:  # a folder that refuses the file: read-only, /proc, another user's
+        print(f"derivtrain.export: error: {_os_error(exc, options.get('out'))}", file=sys.stderr)
+        sys.exit(1 if exc.errno in (errno.ENOSPC, errno.EDQUOT) else 2)
     print(path)
+
+
+def _os_error(exc: OSError, out) -> str:
+    """One line for an OSError: the file and the system's reason, and what to do when it is `out`'s."""
+    if out is not None and exc.filename and Path(exc.filename).parent == Path(out).parent:
+        return (f"out={out} cannot be written: {Path(out).parent} refuses new files ({exc.strerror or exc}); "
+                "pick a folder you can write to")
+    return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ def single_run(args) -> None:
     configure_logging()
     metrics, _ = launch(args)
     if metrics is not None:  # under torchrun, rank 0 reports
-        print_metrics(metrics, None)
+        with StopRequests():  # the run is complete: a stop now is not "before the run" (and it ends anyway)
+            print_metrics(metrics, None)
 
 
 def print_metrics(metrics: dict, label: str | None) -> None:
@@ -57,14 +58,14 @@ def launch(args, report: bool = True):
     from omegaconf import open_dict, read_write
 
     from derivtrain.config import validate
-    from derivtrain.resume import load_resume, resolve_auto
+    from derivtrain.resume import announce_auto, load_resume, resolve_auto
     from derivtrain.run import run
     from derivtrain.run_folder import claimed, gives_run_dir, plan_run_folder, task_config, write_hydra_files
 
     main_rank = int(os.environ.get("RANK", "0")) == 0
     try:
         config = compose_run(args)
-        resolve_auto(config)  # trainer.resume=auto: this run's own last checkpoint, if any
+        auto = resolve_auto(config)  # trainer.resume=auto: this run's own last checkpoint, if any
         cfg = task_config(config)
         validate(cfg)
         folder = plan_run_folder(config, gives_run_dir(args), check=main_rank)
@@ -78,8 +79,12 @@ def launch(args, report: bool = True):
             run(cfg, folder.path)
             return None, folder.path
         with StopRequests() as stop, claimed(folder) as run_dir:
+            def before_fit():  # set-up has passed every check: a resume is accepted, .hydra/ is written
+                announce_auto(auto)
+                write_hydra_files(config, run_dir)
+
             try:
-                metrics = run(cfg, run_dir, stop_requests=stop, before_fit=lambda: write_hydra_files(config, run_dir))
+                metrics = run(cfg, run_dir, stop_requests=stop, before_fit=before_fit)
             except TrainingInterrupted as exc:
                 if report:
                     report_interrupted(exc, run_dir, args, folder.in_place)

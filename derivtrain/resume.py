@@ -69,31 +69,44 @@ def is_finished(run_folder: Path | None) -> bool:
 
 
 def check_resumable_state(state: dict, source) -> None:
-    """A gradient-loop checkpoint (one with optimizer state) has the other states its loop resumes."""
+    """A gradient-loop checkpoint (one with optimizer state) has the other states its loop resumes;
+    a full-batch solver's, where the solver goes on (derivtrain/train/solver_checkpoints.py; the
+    solver checks the rest against the run it resumes)."""
+    solver = state.get("solver")
+    if solver is not None and not (isinstance(solver, dict) and type(solver.get("next")) is int):
+        raise UserError(f"trainer.resume={source}: the checkpoint's solver state is not one derivtrain wrote "
+                        "(no iteration to go on from); resume from another checkpoint, or start a new run")
     if "optimizer" not in state:
-        return  # the certified solver, Newton and EM continue from the weights alone
+        return  # the certified solver, Newton and EM: their weights, and their solver state if saved
     for key in ("optimizer", "rng", "early_stopping"):
         if not isinstance(state.get(key), dict):
             raise UserError(f"trainer.resume={source}: the checkpoint has no '{key}' state to resume from")
 
 
-def resolve_auto(config) -> None:
+def resolve_auto(config) -> Path | None:
     """trainer.resume=auto: continue this run's own folder (hydra.run.dir; under torchrun, the
     job's) from its last checkpoint when it has one and is not finished (a job restarted after
     losing a node: torchrun --max-restarts, a SLURM requeue), else start fresh. `config` is the
-    composed config with its hydra node; trainer.resume becomes that folder or null."""
+    composed config with its hydra node; trainer.resume becomes that folder or null. Returns the
+    folder it continues (or None), for `announce_auto` once the resume has passed its checks."""
     from omegaconf import OmegaConf, open_dict
 
     if config.trainer.get("resume") != "auto":
-        return
-    from derivtrain.logging import log
-
+        return None
     folder = Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser()
     resumable = any((folder / "checkpoints").glob("*.pt")) and not is_finished(folder)
-    if resumable:
-        log.info("trainer.resume=auto: continuing from %s", folder / "checkpoints")
     with open_dict(config.trainer):
         config.trainer.resume = str(folder) if resumable else None
+    return folder if resumable else None
+
+
+def announce_auto(folder: Path | None) -> None:
+    """Say what trainer.resume=auto chose: only once the resume is accepted (a refused one says
+    only why, in one line)."""
+    if folder is not None:
+        from derivtrain.logging import log
+
+        log.info("trainer.resume=auto: continuing from %s", folder / "checkpoints")
 
 
 def load_resume(cfg, run_dir: Path) -> tuple:

@@ -32,6 +32,7 @@ from derivtrain.train.fitters import fit_objective, fitter_name
 from derivtrain.train.fitting import Checkpointer, FitContext
 from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
 from derivtrain.train.metrics import evaluate
+from derivtrain.writes import replacing, write_text
 
 
 @dataclass
@@ -113,7 +114,8 @@ def fit(session: Session):
     """The fitter optim names, on the session's objective and data (its FitResult, finished)."""
     cfg = session.cfg
     checkpoints = Checkpointer(session.run_dir / "checkpoints" / "last.pt", session.checkpoint_extra,
-                               keep=cfg.trainer.keep_checkpoints, is_main=session.distributed.is_main)
+                               keep=cfg.trainer.keep_checkpoints, is_main=session.distributed.is_main,
+                               flush_log=session.logger.flush)
     ctx = FitContext(session.objective, session.data, cfg.optim, cfg.trainer, session.logger, checkpoints,
                      resume_state=session.resume_state, distributed=session.distributed,
                      diagnostics=cfg.get("diagnostics"), stop=session.stop)
@@ -129,18 +131,21 @@ def report(session: Session, metrics: dict) -> dict:
     if not session.distributed.is_main:
         return metrics
     logger = session.logger
-    metrics.update(session.analysis(objective.model, data.test, session.run_dir / "attributions", logger))
+    metrics.update(session.analysis(objective.model, data.test, session.run_dir / "attributions", logger,
+                                    root=session.run_dir))
     logger.log_results(session.cfg, metrics)  # test metrics and the HPARAMS row (derivtrain/logging/dashboard.py)
     logger.close()
-    write_split(session.run_dir / "split.npz", data)
-    (session.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    write_split(session.run_dir, data)
+    write_text(session.run_dir, "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     log.info("run folder: %s", session.run_dir)
     return metrics
 
 
-def write_split(path: Path, data) -> None:
-    """train/val/test as row indices into the source table, so anyone can recompute on the same rows."""
-    np.savez(path, **{name: np.asarray(rows, dtype=np.int64) for name, rows in data.indices.items()})
+def write_split(run_dir: Path, data) -> None:
+    """split.npz: train/val/test as row indices into the source table, so anyone can recompute on
+    the same rows."""
+    with replacing(run_dir, "split.npz", "wb") as f:
+        np.savez(f, **{name: np.asarray(rows, dtype=np.int64) for name, rows in data.indices.items()})
 
 
 def build_objective(cfg, data) -> Objective:

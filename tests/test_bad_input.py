@@ -114,11 +114,10 @@ def into_a_folder_with_files(tmp_path):
 
 
 def into_a_folder_in_use(tmp_path):
-    import subprocess
+    from tests.lock_holder import hold_lock
 
-    sleeper = subprocess.Popen(["sleep", "60"])  # a live process that holds the lock
     (tmp_path / "busy").mkdir()
-    (tmp_path / "busy" / ".derivtrain.lock").write_text(str(sleeper.pid))
+    hold_lock(tmp_path / "busy", seconds=60)  # a live process that holds the lock
     return [f"hydra.run.dir={tmp_path / 'busy'}"]
 
 

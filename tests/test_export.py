@@ -77,3 +77,29 @@ def test_command_line(logistic_run, tmp_path, capsys):
             main(args)
         assert exited.value.code == 2 and message in capsys.readouterr().err
     assert out.read_bytes() == before  # nothing overwritten
+
+
+@pytest.mark.parametrize("where", ["/proc", "/sys", "read-only", "another user's"])
+def test_an_out_folder_that_refuses_files_is_one_line_and_exit_2(logistic_run, tmp_path, capsys, monkeypatch,
+                                                                 where):
+    import errno
+    import os
+
+    folder = tmp_path if where in ("read-only", "another user's") else where
+    if folder == tmp_path:  # as those folders do (the tests run as root, who may write anywhere)
+        code = errno.EROFS if where == "read-only" else errno.EACCES
+        real_open = os.open
+
+        def refusing(path, flags, *args, **kwargs):
+            if str(path).startswith(str(tmp_path)) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                raise OSError(code, os.strerror(code), str(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", refusing)
+    with pytest.raises(SystemExit) as exited:
+        main([f"run={logistic_run.path}", "format=torchscript", f"out={folder}/model.pt"])
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"derivtrain.export: error: out={folder}/model.pt cannot be written: {folder} refuses")
+    assert not [p for p in tmp_path.iterdir()]

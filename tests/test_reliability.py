@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO, run_cli, run_main
+from tests.lock_holder import hold_lock
 
 RUN = ["trainer.max_epochs=150", "trainer.batch_size=16", "trainer.checkpoint_every_n_epochs=1",
        "optim.schedule=cosine", "logger=none", "trainer.progress_bar=false"]
@@ -138,10 +139,12 @@ def test_a_second_process_on_the_same_run_refuses(tmp_path):
     first = run_cli("trainer.max_epochs=2", "logger=none", f"hydra.run.dir={folder}")
     assert first.returncode == 0, first.stderr
     (folder / "metrics.json").unlink()  # as if it had stopped before the end: resumed in its own folder
-    (folder / ".derivtrain.lock").write_text(str(os.getpid()))  # this test process "holds" the run
+    holder = hold_lock(folder)  # another process holds the run
     second = run_cli("trainer.max_epochs=4", "logger=none", f"trainer.resume={folder}")
-    assert second.returncode == 2 and f"in use by process {os.getpid()}" in second.stderr
-    (folder / ".derivtrain.lock").write_text("999999999")  # a dead owner's lock is taken over
+    holder.kill()
+    holder.wait()
+    assert second.returncode == 2 and f"in use by process {holder.pid}" in second.stderr
+    assert (folder / ".derivtrain.lock").read_text() == str(holder.pid)  # a killed owner's lock is free
     third = run_cli("trainer.max_epochs=4", "logger=none", f"trainer.resume={folder}")
     assert third.returncode == 0, third.stderr
     assert not (folder / ".derivtrain.lock").exists()

@@ -98,3 +98,34 @@ def test_a_new_run_from_python_never_writes_into_a_run_folder(finished):
     with pytest.raises(ConfigError, match="already holds a run, which is never overwritten"):
         run(compose_config(*BASE, "trainer.max_epochs=3"), finished)
     assert snapshot(finished) == before
+
+
+def test_resume_auto_that_is_refused_says_only_why(stopped):
+    """trainer.resume=auto names the folder it continues only once that resume is accepted."""
+    before = snapshot(stopped)
+    refused = run_main(*BASE, "model=logistic", "trainer.max_epochs=5", "trainer.resume=auto",
+                       f"hydra.run.dir={stopped}")
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and len(lines) == 1, refused.stderr
+    assert "model=svm in the saved run, model=logistic here" in lines[0] and "continuing" not in refused.stderr
+    assert snapshot(stopped) == before
+    accepted = run_main(*BASE, "trainer.max_epochs=5", "trainer.resume=auto", f"hydra.run.dir={stopped}")
+    assert accepted.returncode == 0 and f"trainer.resume=auto: continuing from {stopped}" in accepted.stderr
+
+
+def test_a_solver_state_derivtrain_did_not_write_is_refused_before_anything_is_written(tmp_path):
+    folder = tmp_path / "solved"
+    args = ["model=svm", "data=iris", "logger=none", "trainer.max_epochs=3"]
+    assert run_main(*args, f"hydra.run.dir={folder}").returncode == 0
+    (folder / "metrics.json").unlink()  # as if stopped after its last checkpoint
+    last = folder / "checkpoints" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    assert state["solver"]["next"] == 3 and state["solver"]["T"].dtype == torch.float64
+    state["solver"]["next"] = "3; import os"
+    last.unlink()
+    torch.save(state, last)
+    before = snapshot(folder)
+    proc = run_main(*args, "trainer.max_epochs=5", f"trainer.resume={folder}")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "solver state is not one derivtrain wrote" in lines[0], lines
+    assert snapshot(folder) == before

@@ -1,24 +1,16 @@
 """The run folder is claimed atomically (mkdir + lock) after the config is checked and before
 anything is written; a full disk is one line with the last checkpoint intact."""
 import errno
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from tests.conftest import run_main
+from tests.lock_holder import hold_lock
 
 QUICK = ["model=logistic", "data=iris", "optim=sgd", "trainer.max_epochs=3", "logger=none"]
 
 
-def holder(folder):
-    """Another process holding `folder` as derivtrain's lock does, until it is killed."""
-    code = ("import sys, time; from derivtrain.lock import acquire; acquire(sys.argv[1]); "
-            "print('held', flush=True); time.sleep(120)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "held"
-    return proc
 
 
 def test_a_second_process_that_passed_the_check_gets_exit_2_and_writes_nothing(tmp_path, monkeypatch):
@@ -27,7 +19,7 @@ def test_a_second_process_that_passed_the_check_gets_exit_2_and_writes_nothing(t
 
     folder = tmp_path / "run"
     folder.mkdir()
-    first = holder(folder)
+    first = hold_lock(folder)
     try:
         monkeypatch.setattr(run_folder, "check_new_folder", lambda path: None)  # the check ran before the claim
         proc = run_main(*QUICK, f"hydra.run.dir={folder}")

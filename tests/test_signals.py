@@ -1,5 +1,7 @@
-"""Ctrl-C and SIGTERM from the moment the run folder is claimed: a stop before the first step exits
-130 saying there is nothing to resume and leaves no folder (the process is the point: subprocesses)."""
+"""Ctrl-C and SIGTERM from the command line's first instruction: before the run folder is claimed
+(imports, config checks) the process ends at once in one line, exit 130, nothing written; from the
+claim on, a stop before the first step exits 130 saying there is nothing to resume and leaves no
+folder (the process is the point: subprocesses)."""
 import os
 import signal
 import subprocess
@@ -38,3 +40,52 @@ def test_a_stop_during_set_up_exits_130_with_nothing_to_resume(tmp_path, sig):
     assert lines[-1].startswith(f"derivtrain: interrupted ({signal.Signals(sig).name} before the first step): "
                                 "nothing was trained, so there is nothing to resume"), err
     assert not folder.exists()
+
+
+def catches_sigterm(pid) -> bool:
+    """Whether the process has a SIGTERM handler installed (Linux: SigCgt in /proc/<pid>/status)."""
+    try:
+        status = open(f"/proc/{pid}/status").read()
+    except FileNotFoundError:
+        return False
+    caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the handlers from /proc (Linux)")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_in_the_first_instant_exits_130_in_one_line(tmp_path, sig):
+    """The handlers are in from the entry point's first line: a stop while torch and Hydra are still
+    being imported, long before the config checks, is one line and exit 130 (not a silent 143)."""
+    folder = tmp_path / "run"
+    proc = start(folder, "model=logistic", "optim=sgd")
+    deadline = time.time() + 60
+    while not catches_sigterm(proc.pid):
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.001)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.splitlines() == [f"derivtrain: interrupted ({signal.Signals(sig).name} before the run began: "
+                                "nothing was written)"], err
+    assert out == "" and not folder.exists() and not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the handlers from /proc (Linux)")
+@pytest.mark.parametrize("delay", [0.3, 0.8])
+def test_a_stop_during_the_checks_exits_130_in_one_line(tmp_path, delay):
+    """Any moment before the claim (imports, composition, validation): one line, exit 130, no folder."""
+    folder = tmp_path / "run"
+    proc = start(folder, "model=logistic", "optim=sgd", "trainer.max_epochs=100000")
+    deadline = time.time() + 60
+    while not catches_sigterm(proc.pid):
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.001)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    if folder.exists():  # a fast machine got as far as the claim: the run's own handling (tested above)
+        assert (folder / "checkpoints" / "last.pt").exists() or "checkpoint written" in err
+        return
+    assert len(err.strip().splitlines()) == 1 and err.startswith("derivtrain: interrupted (SIGTERM"), err

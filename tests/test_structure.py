@@ -35,7 +35,7 @@ MAX_FILE_LINES = 300
 MAX_FUNCTION_LINES = 60
 
 LAYERS = {
-    "base": ("errors", "error_messages", "choices", "paths", "pipes", "lock", "threads", "function", "usage",
+    "base": ("errors", "error_messages", "choices", "paths", "pipes", "lock", "writes", "threads", "function", "usage",
              "plugins", "logging"),
     "parts": ("data", "models", "losses", "duality", "contracts"),
     "config": ("config", "devices"),

@@ -17,7 +17,7 @@ from derivtrain.duality.bias import balance_rows
 from derivtrain.duality.penalties import PenaltyDual, penalty_class_has_dual, penalty_dual
 from derivtrain.duality.score_losses import ScoreLoss
 
-# barrier widths tried for a kinked loss when no solver gave its own dual point (each is a pass over X)
+# barrier widths tried for a kinked loss when no solver gave its own dual point (one pass over X for all)
 _MU_CANDIDATES = (1e-1, 1e-2, 1e-3, 1e-4)
 _CHUNK_ROWS = 1 << 16  # rows converted to float64 at a time: no float64 copy of a large X
 _FEASIBLE = 1e-9  # the bias constraint's relative residual up to which a dual point counts as feasible
@@ -87,11 +87,26 @@ def row_weights(score_loss: ScoreLoss, y: torch.Tensor, n: int, device,
 
 def dual_value(problem: LinearProblem, theta, c, X, y, reduce=None) -> float:
     """D(theta) after making theta feasible (bias constraint, then the penalty's domain)."""
+    return dual_values(problem, [theta], c, X, y, reduce)[0]
+
+
+def dual_values(problem: LinearProblem, thetas: list, c, X, y, reduce=None) -> list:
+    """D(theta) of each dual point, made feasible; their X^T (c theta) in one pass over X (a check
+    of four barrier widths reads X once, not four times)."""
     reduce = reduce or OneProcess()
-    theta, residual = balance_rows(theta, c, reduce)
-    if residual > _FEASIBLE:
-        return -math.inf
-    V = -reduce.all_sum(_backproject(theta * c[:, None], X))
+    balanced = [balance_rows(theta, c, reduce) for theta in thetas]
+    feasible = [theta for theta, residual in balanced if residual <= _FEASIBLE]
+    if not feasible:
+        return [-math.inf] * len(thetas)
+    K = thetas[0].shape[1]
+    stacked = -reduce.all_sum(_backproject(torch.cat([theta * c[:, None] for theta in feasible], dim=1), X))
+    values = iter([_value(problem, theta, stacked[i * K:(i + 1) * K], c, y, reduce)
+                   for i, theta in enumerate(feasible)])
+    return [next(values) if residual <= _FEASIBLE else -math.inf for _, residual in balanced]
+
+
+def _value(problem: LinearProblem, theta, V, c, y, reduce) -> float:
+    """D(theta) of a bias-feasible theta, V = -X^T (c theta), scaled into the penalty's domain."""
     scale = problem.penalty.feasible_scale(V)
     if not problem.loss.nonsmooth:  # a smooth loss's derivative at the weights is already the dual point
         loss_part = reduce.all_sum((c * problem.loss.conjugate(scale * theta, y)).sum())
@@ -128,25 +143,38 @@ def _best_scale(value, upper: float, steps: int = 60) -> float:
     return (a + b) / 2
 
 
+def _blocks(X: torch.Tensor):
+    """(first row, rows) of X in chunks, dense ones in float64. Each dense chunk is converted into
+    one buffer reused for the whole pass: a fresh float64 copy per chunk cost more in page faults
+    than its products (210k x 100: 0.35 of a 0.75 s check, measured with one thread)."""
+    if X.layout == torch.sparse_csr or X.dtype == torch.float64:
+        for a in range(0, len(X), _CHUNK_ROWS):
+            yield a, rows_between(X, a, a + _CHUNK_ROWS)
+        return
+    buffer = torch.empty(min(_CHUNK_ROWS, len(X)), X.shape[1], dtype=torch.float64, device=X.device)
+    for a in range(0, len(X), _CHUNK_ROWS):
+        rows = X[a:a + _CHUNK_ROWS]
+        yield a, buffer[:len(rows)].copy_(rows)
+
+
 def _backproject(G: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     """G^T X in float64, X read in chunks (this process's rows)."""
-    if X.dtype == torch.float64 and X.layout == torch.strided:
-        return G.T @ X
-    return sum((backproject(G[a:a + _CHUNK_ROWS], rows_between(X, a, a + _CHUNK_ROWS))
-                for a in range(0, len(X), _CHUNK_ROWS)), G.new_zeros(G.shape[1], X.shape[1]))
+    out = G.new_zeros(G.shape[1], X.shape[1])
+    for a, rows in _blocks(X):
+        out += backproject(G[a:a + len(rows)], rows)
+    return out
 
 
 def _scores(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     """X W^T in float64, X read in chunks."""
-    def block(a):
-        rows = rows_between(X, a, a + _CHUNK_ROWS)
+    def product(rows):
         if rows.layout == torch.sparse_csr:
             from derivtrain.data.sparse import astype
 
             return astype(rows, torch.float64) @ W.T
-        return rows.to(torch.float64) @ W.T
+        return rows @ W.T
 
-    return torch.cat([block(a) for a in range(0, len(X), _CHUNK_ROWS)] or [W.new_zeros(0, W.shape[0])])
+    return torch.cat([product(rows) for _, rows in _blocks(X)] or [W.new_zeros(0, W.shape[0])])
 
 
 def dual_point(score_loss: ScoreLoss, z, y, mu: float) -> torch.Tensor:
@@ -189,5 +217,5 @@ def certify(objective, X, targets, mus=None, dual: Optional[float] = None,
     candidates = mus if mus is not None else (_MU_CANDIDATES if problem.loss.nonsmooth else (0.0,))
     if dual is not None and problem.loss.nonsmooth:
         candidates = ()  # a solver's dual point beats what the kinks' derivative gives at its weights
-    duals = [dual_value(problem, dual_point(problem.loss, z, y, mu), c, X, y, reduce) for mu in candidates]
+    duals = dual_values(problem, [dual_point(problem.loss, z, y, mu) for mu in candidates], c, X, y, reduce)
     return Certificate(primal, max(duals + ([dual] if dual is not None else [])))

@@ -26,5 +26,8 @@ class NullLogger:
         """make_figure() builds a matplotlib Figure. A callable, so that loggers that keep no
         figures (logger=none) never build one and never import matplotlib."""
 
+    def flush(self) -> None:
+        """What was logged so far goes to disk (before each checkpoint: a killed run keeps its points)."""
+
     def close(self) -> None:
         pass

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from derivtrain.writes import Folder
+
 FLUSH_SECONDS = 5.0  # a curve in TensorBoard is at most this old (SummaryWriter's default: 120 s)
 _BATCHED_MAX_BYTES = 1024  # scalars, histograms; longer ones (images, text) are few: one by one
 
@@ -57,7 +59,8 @@ class EventFile:
         self.Event = event_pb2.Event
         Path(folder).mkdir(parents=True, exist_ok=True)
         name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{id(self)}"
-        self.file = open(Path(folder) / name, "wb")
+        with Folder(folder) as opened:  # a new name, created: never a planted link followed
+            self.file = opened.create(name)
         self.pending = []  # (step, wall_time, Summary or [(tag, value), ...])
         self.next_flush = time.monotonic() + FLUSH_SECONDS
         # written even if the run stops without closing the logger (an exception, Ctrl-C)

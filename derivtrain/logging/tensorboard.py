@@ -96,5 +96,8 @@ class TensorBoardLogger(NullLogger):
 
         self.events.add_summary(summary.image(tag, pixels, dataformats="HWC"), step)
 
+    def flush(self) -> None:
+        self.events.flush()
+
     def close(self) -> None:
         self.events.close()

@@ -1,7 +1,7 @@
 """The `analysis` step of a run: explain the test split, write attributions/, return metrics.
 
     analysis = make_analysis(cfg.analysis, model, data.spec)    # before training: checks
-    metrics.update(analysis(model, data.test, run_dir / "attributions", logger))
+    metrics.update(analysis(model, data.test, run_dir / "attributions", logger, root=run_dir))
 
 attributions/ holds <method>.npz per method (per-row attributions, inputs, targets, ...) and
 importance.csv (one row per method and feature). The metrics are analysis/* keys for metrics.json.
@@ -17,6 +17,7 @@ from derivtrain.errors import ConfigError, choice_error
 from derivtrain.logging import log
 from derivtrain.logging.dashboard import results_markdown
 from derivtrain.sensitivity.explained import ClassScores
+from derivtrain.writes import Folder
 
 # a completeness gap above this fraction of the explained score change is worth a warning
 _LARGE_GAP = 1e-2
@@ -65,7 +66,7 @@ def check_against_data(cfg, spec) -> None:
 class NoAnalysis:
     """analysis=none: nothing imported, nothing written."""
 
-    def __call__(self, model, split, out_dir, logger) -> dict:
+    def __call__(self, model, split, out_dir, logger, root=None) -> dict:
         return {}
 
 
@@ -74,7 +75,8 @@ class Analysis:
         self.cfg, self.methods, self.spec = cfg, methods, spec
         self.baseline = cfg.baseline if isinstance(cfg.baseline, str) else [float(v) for v in cfg.baseline]
 
-    def __call__(self, model, split, out_dir, logger) -> dict:
+    def __call__(self, model, split, out_dir, logger, root=None) -> dict:
+        """Writes into `out_dir`, made under `root` (default: itself) without following a link."""
         from derivtrain.sensitivity.importance import Importance, rank_agreement, write_importance_csv
         from derivtrain.sensitivity.methods import attribute, options_of
         from derivtrain.sensitivity.sanity import compare_maps, randomized_copy
@@ -82,34 +84,36 @@ class Analysis:
         cfg, out_dir = self.cfg, Path(out_dir)
         n = len(split) if cfg.max_samples is None else min(len(split), cfg.max_samples)
         X, y = split.X[:n], split.y[:n]  # the test split is shuffled: its first rows are a random sample
-        out_dir.mkdir(parents=True, exist_ok=True)
-        randomized = randomized_copy(model, cfg.seed) if cfg.sanity_check else None
-        metrics, tables = {"analysis/n_samples": n}, {}
-        for method in self.methods:
-            options = {k: cfg[k] for k in options_of(method) if k in cfg}
-            start = time.perf_counter()
-            result = attribute(model, X, method, target=cfg.target, y=y, baseline=self.baseline, **options)
-            seconds = time.perf_counter() - start
-            values = result.values.cpu().double().numpy()
-            tables[method] = table = Importance.of(values, self.spec.feature_names)
-            metrics.update(self._delta_metrics(model, X, result))
-            extra = {}
-            if randomized is not None:
-                again = attribute(randomized, X, method, target=result.targets if result.targets is not None
-                                  else "predicted", y=y, baseline=self.baseline, **options)
-                sanity = compare_maps(values, again.values.cpu().double().numpy(), cfg.sanity_threshold)
-                metrics[f"analysis/sanity/{method}/rank_corr"] = sanity.rank_correlation
-                metrics[f"analysis/sanity/{method}/flagged"] = sanity.flagged
-                extra["random_model_attributions"] = sanity.random_values.astype(np.float32)
-                if sanity.flagged:
-                    log.warning("sanity check: %s barely changes when the model's weights are randomized "
-                                "(rank correlation %.2f >= %.2f): its map reflects the input more than the model",
-                                method, sanity.rank_correlation, cfg.sanity_threshold)
-            self._save(out_dir / f"{method}.npz", result, X, y, extra)
-            log.info("analysis %s: %d rows in %.2f s; most important: %s", method, n, seconds,
-                     ", ".join(table.top(5)))
-            self._log_figures(logger, method, table, values, result.targets)
-        write_importance_csv(out_dir / "importance.csv", tables)
+        with Folder.at(out_dir, root) as out:
+            randomized = randomized_copy(model, cfg.seed) if cfg.sanity_check else None
+            metrics, tables = {"analysis/n_samples": n}, {}
+            for method in self.methods:
+                options = {k: cfg[k] for k in options_of(method) if k in cfg}
+                start = time.perf_counter()
+                result = attribute(model, X, method, target=cfg.target, y=y, baseline=self.baseline, **options)
+                seconds = time.perf_counter() - start
+                values = result.values.cpu().double().numpy()
+                tables[method] = table = Importance.of(values, self.spec.feature_names)
+                metrics.update(self._delta_metrics(model, X, result))
+                extra = {}
+                if randomized is not None:
+                    again = attribute(randomized, X, method, target=result.targets if result.targets is not None
+                                      else "predicted", y=y, baseline=self.baseline, **options)
+                    sanity = compare_maps(values, again.values.cpu().double().numpy(), cfg.sanity_threshold)
+                    metrics[f"analysis/sanity/{method}/rank_corr"] = sanity.rank_correlation
+                    metrics[f"analysis/sanity/{method}/flagged"] = sanity.flagged
+                    extra["random_model_attributions"] = sanity.random_values.astype(np.float32)
+                    if sanity.flagged:
+                        log.warning("sanity check: %s barely changes when the model's weights are randomized "
+                                    "(rank correlation %.2f >= %.2f): its map reflects the input more than the model",
+                                    method, sanity.rank_correlation, cfg.sanity_threshold)
+                with out.replacing(f"{method}.npz", "wb") as f:
+                    self._save(f, result, X, y, extra)
+                log.info("analysis %s: %d rows in %.2f s; most important: %s", method, n, seconds,
+                         ", ".join(table.top(5)))
+                self._log_figures(logger, method, table, values, result.targets)
+            with out.replacing("importance.csv") as f:
+                write_importance_csv(f, tables)
         if len(tables) > 1:
             metrics.update({f"analysis/rank_agreement/{k}": v for k, v in rank_agreement(tables).items()})
         # numbers measured once: a table in the Text tab, not one-point charts
@@ -133,7 +137,7 @@ class Analysis:
                         result.method, worst, remedy)
         return {f"analysis/{name}_max_abs_delta": worst}
 
-    def _save(self, path, result, X, y, extra) -> None:
+    def _save(self, file, result, X, y, extra) -> None:
         arrays = dict(attributions=result.values.cpu().float().numpy(), inputs=X.cpu().float().numpy(),
                       labels=y.cpu().numpy(), feature_names=np.asarray(self.spec.feature_names),
                       space=np.asarray("standardized"), **extra)
@@ -143,7 +147,7 @@ class Analysis:
             arrays["delta"] = result.delta.cpu().float().numpy()
         if result.baseline is not None:
             arrays["baseline"] = result.baseline.reshape(-1).cpu().float().numpy()
-        np.savez(path, **arrays)
+        np.savez(file, **arrays)
 
     def _log_figures(self, logger, method, table, values, targets) -> None:
         import derivtrain.sensitivity.figures as figures

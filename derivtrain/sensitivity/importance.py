@@ -29,15 +29,15 @@ class Importance:
         return [self.features[i] for i in np.argsort(self.rank)[:k]]
 
 
-def write_importance_csv(path, tables: dict) -> None:
-    """importance.csv: feature, importance, rank, signed_mean, method; by method, then by rank."""
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["feature", "importance", "rank", "signed_mean", "method"])
-        for method, table in tables.items():
-            for i in np.argsort(table.rank):
-                writer.writerow([table.features[i], f"{table.importance[i]:.9g}", int(table.rank[i]),
-                                 f"{table.signed_mean[i]:.9g}", method])
+def write_importance_csv(file, tables: dict) -> None:
+    """importance.csv into `file` (text, newline=""): feature, importance, rank, signed_mean, method;
+    by method, then by rank."""
+    writer = csv.writer(file)
+    writer.writerow(["feature", "importance", "rank", "signed_mean", "method"])
+    for method, table in tables.items():
+        for i in np.argsort(table.rank):
+            writer.writerow([table.features[i], f"{table.importance[i]:.9g}", int(table.rank[i]),
+                             f"{table.signed_mean[i]:.9g}", method])
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

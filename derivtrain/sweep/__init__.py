@@ -5,6 +5,8 @@
     summary.py       summary.csv/.md: every job, best first (the Hydra callback SweepSummary)
     repeats.py       summary_by_config.csv/.md: mean, std and n over seeds and folds
     command_line.py  what the CLI adds to a `-m` command line, and the sweep's exit code
+    claim.py         the sweep folder checked, created and locked for the sweep's life
+    launches.py      jobs.json: every job recorded before it starts (a killed worker's jobs are rows too)
 
 Hydra builds the SweepSummary callback (conf/config.yaml) in every process that runs jobs
 (joblib and submitit workers too), so importing this package is where the resolvers that

@@ -15,6 +15,7 @@ from derivtrain.errors import ConfigError
 
 DIRECTION = "hydra.sweeper.direction='${derivtrain_direction:${sweep.monitor},${sweep.mode}}'"
 EXCLUDE = "hydra.job.config.override_dirname.exclude_keys"
+_QUOTES = "'\""
 
 
 def is_multirun(args) -> bool:
@@ -40,6 +41,8 @@ def prepare_sweep(args) -> tuple[list, Path | None]:
         folder = f"multirun/{now:%Y-%m-%d}/{now:%H-%M-%S-%f}"
         args = [*args, f"hydra.sweep.dir={folder}"]
     optuna = value_of(args, "hydra/sweeper") == "optuna"
+    if optuna:
+        check_intervals(args)
     args = [*args, *_fold_jobs(args, optuna)]
     if optuna and value_of(args, "hydra.sweeper.direction") is None:
         args = [*args, DIRECTION]
@@ -60,6 +63,47 @@ def _shared_keys(args) -> list:
     except OverrideParseException:
         return []  # Hydra reports the bad override itself
     return [o.key_or_group for o in overrides if not o.is_sweep_override()]
+
+
+def check_intervals(args) -> None:
+    """Optuna's search space on the command line (`key=interval(a,b)`, `hydra.sweeper.params.key=...`),
+    checked before Hydra composes: Optuna refuses an inverted interval, or a log-scaled one
+    (tag(log,...)) that reaches 0, with a traceback mid-sweep."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    dotted = None
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        key = key.lstrip("+~")
+        if key.startswith("hydra.sweeper.params."):
+            dotted = dotted or arg
+            key, value = key.removeprefix("hydra.sweeper.params."), value.strip(_QUOTES)
+        if sep and not key.startswith(("-", "hydra.", "hydra/")):
+            _check_interval(parser, key, value)
+    if dotted and value_of(args, "hydra.sweeper.params") is None:
+        # derivtrain's Optuna config has no params for such a key to go into: Hydra fails on it with an AssertionError
+        key, _, value = dotted.partition("=")
+        key, value = key.lstrip("+~").removeprefix("hydra.sweeper.params."), value.strip(_QUOTES)
+        raise ConfigError(f"{dotted}: give Optuna's search space as the key itself, {key}={value}")
+
+
+def _check_interval(parser, key: str, value: str) -> None:
+    from hydra.core.override_parser.types import IntervalSweep
+    from hydra.errors import OverrideParseException
+
+    try:
+        interval = parser.parse_override(f"{key}={value}").value()
+    except OverrideParseException:
+        return  # Hydra reports the bad override itself
+    if not isinstance(interval, IntervalSweep):
+        return
+    low, high = interval.start, interval.end
+    if low > high:
+        raise ConfigError(f"{key}={value}: the interval's low end comes first: interval({high},{low})")
+    if "log" in interval.tags and low <= 0:
+        raise ConfigError(f"{key}={value}: a log-scaled interval needs a low end above 0, e.g. "
+                          f"tag(log,interval({high / 1000:g},{high:g}))")
 
 
 def _fold_jobs(args, optuna: bool) -> list:

@@ -11,6 +11,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from derivtrain.writes import write_text
+
 FAILED_FILE = "failed.json"  # {"reason": one line, "exit_code": 1 or 2}, beside the job's .hydra/
 MAX_FOLDER_NAME = 120  # characters; file systems allow 255, and TensorBoard's run list stays readable
 
@@ -47,7 +49,7 @@ class FailedJob:
 def record_failure(run_dir, reason: str, exit_code: int) -> FailedJob:
     """Write the job's failed.json (read by the summary and by the CLI's exit code)."""
     Path(run_dir).mkdir(parents=True, exist_ok=True)
-    (Path(run_dir) / FAILED_FILE).write_text(json.dumps({"reason": reason, "exit_code": exit_code}) + "\n")
+    write_text(run_dir, FAILED_FILE, json.dumps({"reason": reason, "exit_code": exit_code}) + "\n")
     return FailedJob(reason)
 
 

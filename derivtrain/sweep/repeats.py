@@ -10,6 +10,7 @@ from pathlib import Path
 
 from derivtrain.sweep.selection import direction
 from derivtrain.sweep.tables import markdown_table, write_csv
+from derivtrain.writes import write_text
 
 REPEAT_KEYS = ("trainer.seed", "data.fold")  # what varies between repeats of one configuration
 
@@ -53,7 +54,7 @@ def write_by_config(sweep_dir: Path, jobs: list, key: str | None, mode: str, col
     ranked = f"Ranked by the mean of {key}." if key else "In job order: no common validation metric."
     text = "\n".join([f"Per configuration over seeds and folds. {ranked} std: sample standard deviation.", "",
                       *markdown_table(md_header, md_rows)]) + "\n"
-    (sweep_dir / "summary_by_config.md").write_text(text)
+    write_text(sweep_dir, "summary_by_config.md", text)
     return text
 
 

@@ -1,7 +1,8 @@
 """After a multirun (`python -m derivtrain -m ...`): one table of every job, best first.
 
 A Hydra callback (conf/config.yaml, hydra.callbacks.sweep_summary) that reads each job's
-metrics.json (or failed.json) and .hydra/overrides.yaml and writes into the sweep folder:
+metrics.json (or failed.json) and .hydra/overrides.yaml, and the sweep's jobs.json (a job that
+never ran is a row too), and writes into the sweep folder:
   summary.csv / summary.md    every job, ranked by the monitored validation metric; failed jobs
                               last, with their reason; test/* as trailing columns (report only)
   summary_by_config.csv / .md when seeds or folds repeat a configuration: mean, std and n per
@@ -20,6 +21,7 @@ from hydra.experimental.callback import Callback
 from derivtrain.sweep.jobs import read_failure
 from derivtrain.sweep.selection import direction, monitored_key
 from derivtrain.sweep.tables import markdown_table, write_csv
+from derivtrain.writes import write_text
 
 SELECTION_NOTE = ("Select on validation, report test once: pick a job by its val/* columns; its test/* "
                   "columns then estimate how that model does on new data (picking by them would make that "
@@ -40,13 +42,18 @@ class Job:
 
 
 def collect(sweep_dir: Path) -> list:
-    """Every job folder of the sweep, in job-number order: finished, failed, or never finished."""
+    """Every job of the sweep, in job-number order: finished, failed, never finished, or never run
+    (recorded in jobs.json by derivtrain/sweep/launches.py, but its worker died first)."""
     from omegaconf import OmegaConf
 
+    from derivtrain.sweep.launches import read_jobs
+
+    recorded = read_jobs(sweep_dir)
+    errors = {job["job"]: job["error"] for job in recorded if job.get("error")}
     folders = {p.parent for name in ("metrics.json", "failed.json") for p in sweep_dir.glob(f"*/{name}")}
     folders |= {p.parents[1] for p in sweep_dir.glob("*/.hydra/overrides.yaml")}
     jobs = []
-    for folder in sorted(folders, key=_job_order):
+    for folder in folders:
         overrides_file = folder / ".hydra" / "overrides.yaml"
         overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
         metrics_file = folder / "metrics.json"
@@ -55,9 +62,22 @@ def collect(sweep_dir: Path) -> list:
         if failure:
             job.reason, job.exit_code = failure["reason"], failure["exit_code"]
         elif not metrics_file.is_file():
-            job.reason, job.exit_code = "did not finish (no metrics.json)", 1
+            error = errors.get(_job_order(folder)[0])
+            job.reason = f"did not finish: {error}" if error else "did not finish (no metrics.json)"
+            job.exit_code = 1
         jobs.append(job)
-    return jobs
+    jobs += _never_ran(recorded, jobs)
+    return sorted(jobs, key=lambda job: _job_order(Path(job.folder)))
+
+
+def _never_ran(recorded: list, jobs: list) -> list:
+    """The recorded jobs that left no folder: a job folder is named after its number (jobs.py),
+    or else matched by its overrides."""
+    numbers = {_job_order(Path(job.folder))[0] for job in jobs}
+    unnumbered = [job.overrides for job in jobs if not re.match(r"\d+", job.folder)]
+    missing = [job for job in recorded if job["job"] not in numbers and job.get("overrides") not in unnumbered]
+    return [Job(str(job["job"]), list(job.get("overrides") or []), exit_code=1,
+                reason=f"never ran: {job.get('error') or 'the sweep stopped before it'}") for job in missing]
 
 
 def _job_order(folder: Path):
@@ -102,7 +122,7 @@ def write_summary(sweep_dir: Path, monitor: str = "auto", mode: str = "auto") ->
              f"{len(jobs)} jobs: {len(jobs) - n_failed} finished, {n_failed} failed.", "",
              *markdown_table(header, rows)]
     text = "\n".join(lines) + "\n"
-    (sweep_dir / "summary.md").write_text(text)
+    write_text(sweep_dir, "summary.md", text)
     by_config = write_by_config(sweep_dir, jobs, key, mode, columns)
     return text + (f"\n{by_config}" if by_config else "")
 

@@ -2,9 +2,12 @@
 import csv
 from pathlib import Path
 
+from derivtrain.writes import replacing
+
 
 def write_csv(path: Path, header: list, rows: list) -> None:
-    with open(path, "w", newline="") as f:
+    """`path` in the sweep folder, created (a planted link there is refused: derivtrain/writes.py)."""
+    with replacing(path.parent, path.name) as f:
         csv.writer(f).writerows([header, *rows])
 
 

@@ -26,6 +26,7 @@ from derivtrain.threads import threads_for
 from derivtrain.train.fitting import FitContext, FitResult, finish
 from derivtrain.train.interior_point import InteriorPoint
 from derivtrain.train.linear_system import LinearSystem
+from derivtrain.train.solver_checkpoints import SolverCheckpoints
 from derivtrain.train.smooth_part import smooth_part
 
 _ARMIJO, _MAX_HALVINGS = 1e-4, 60
@@ -56,38 +57,37 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     y = problem.loss.prepare(ctx.targets(ctx.data.train))
     y = y.to(dtype) if y.is_floating_point() else y
     c = row_weights(problem.loss, y, len(X), X.device, ctx.data.train.weight, reduce).to(dtype)
-    T = _start(ctx, problem, dtype)
+    saves = SolverCheckpoints(ctx, "certified")
+    T = _start(ctx, problem, dtype, saves)
     kinked = problem.loss.nonsmooth or problem.penalty.has_l1
     method = InteriorPoint(problem, system, y, c, T, reduce) if kinked else None
 
-    watch = _Validation(ctx, problem)
-    gaps = _Gaps(ctx, problem, X, y, c)
-    iteration, converged = 0, False
+    watch, gaps = _Validation(ctx, problem), _Gaps(ctx, problem, X, y, c)
+    (iteration, gaps.best), converged = _resume_point(saves, method), False
+    carried = gaps.best  # the best bound before iterate `iteration` was evaluated: what resumes it
     while True:
         T = method.T if method is not None else T
         z = system.scores(T)
         smooth = smooth_part(problem.loss, z, y, c) if smooth_loss else None
         loss, penalty = _parts(problem, z, y, c, T, reduce)
         primal = loss + penalty
-        scalars = {"train/objective": primal, "train/loss": loss, **watch(T)}
-        last = iteration == ctx.trainer.max_epochs
+        scalars = {"train/objective": primal, "train/loss": loss, **(watch(T) if saves.logs(iteration) else {})}
+        last = iteration >= ctx.trainer.max_epochs
         # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
         # over X and a small solve, decides once that estimate says tol may be met (Newton: always)
         complementarity = method.observe(z) if method is not None else 0.0
         decides = method is None or last or complementarity <= _WORTH_CERTIFYING * ctx.optim.tol * abs(primal)
-        if decides or gaps.every_iteration:
+        if decides or (gaps.every_iteration and saves.logs(iteration)):
             theta = method.dual_point(smooth) if method is not None else smooth.theta
             scalars["train/optimality_gap"] = gaps.add(primal, theta, decides)
             converged = gaps.gap <= ctx.optim.tol
         if method is not None:
             scalars["certified/complementarity"] = complementarity / max(abs(primal), 1e-300)
-        ctx.logger.log_scalars(scalars, iteration)
+        if saves.logs(iteration):  # a resumed solve's first iterate was logged before the stop
+            ctx.logger.log_scalars(scalars, iteration)
         if converged or last:
             break
-        if ctx.stop is not None and ctx.stop.signal_name:  # Ctrl-C/SIGTERM: checkpoint this iterate, stop
-            _set_weights(problem, T if method is None else method.T)
-            ctx.stop_point(iteration, iteration, fitted_by="certified", converged=False)
-        iteration += 1
+        iteration, carried = iteration + 1, gaps.best
         if method is not None:
             moved = method.step(smooth) > 0.0
         else:
@@ -97,20 +97,23 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         if not moved:
             log.warning("the certified solver stopped at rounding level (gap %.3g)", gaps.gap)
             break
+        if saves.due(iteration):  # every trainer.checkpoint_every_n_epochs iterations, and on Ctrl-C/SIGTERM
+            saves.save(iteration - 1, _solver_state(problem, iteration, T, method, gaps.best))
     _set_weights(problem, T if method is None else method.T)
     if gaps.best is None:  # stopped before any certificate: measure the last iterate's
         gaps.add(primal, method.dual_point(smooth) if method is not None else smooth.theta, decides=True)
     result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=gaps.best)
-    return finish(ctx, result, state=dict(fitted_by="certified", converged=converged))
+    solver = _solver_state(problem, iteration, T, method, carried)
+    return finish(ctx, result, state=dict(fitted_by="certified", converged=converged, solver=solver))
 
 
 class _Gaps:
     """The iterates' certificates, kept twice: `best` holds the best dual point of the iterations
-    that decide the stop, `shown` of every certificate computed. A logger that draws curves gets
-    the gap every iteration (how a user sees the solver converge: ~1-2 ms an iteration on
-    breast_cancer, as much as a step); the stop reads `best` alone, so a run's result is the same
-    under logger=none. Under trainer=ddp a certificate is a collective every rank joins and only
-    rank 0 logs: there the deciding iterations alone."""
+    that decide the stop (and resume: the solver state carries it), `shown` of every certificate
+    computed. A logger that draws curves gets the gap every iteration (how a user sees the solver
+    converge: ~1-2 ms an iteration on breast_cancer, as much as a step); the stop reads `best`
+    alone, so a run's result is the same under logger=none. Under trainer=ddp a certificate is a
+    collective every rank joins and only rank 0 logs: there the deciding iterations alone."""
 
     def __init__(self, ctx, problem, X, y, c):
         self.problem, self.X, self.y, self.c, self.reduce = problem, X, y, c, ctx.distributed
@@ -122,7 +125,7 @@ class _Gaps:
         """The certificate of the iterate with dual point theta; the curve's gap (1.0 while unbounded)."""
         dual = dual_value(self.problem, theta, self.c, self.X, self.y, self.reduce)
         certificate = Certificate(primal, dual)
-        self.shown = _better(self.shown, certificate)
+        self.shown = _better(_better(self.shown, self.best), certificate)
         if decides:
             self.best = _better(self.best, certificate)
             self.gap = Certificate(primal, self.best.dual).relative_gap
@@ -134,13 +137,47 @@ def _better(kept, certificate):
     return certificate if kept is None or certificate.dual > kept.dual else kept
 
 
-def _start(ctx, problem, dtype) -> torch.Tensor:
-    """From zero (the usual start of a convex solver, and deterministic), or a resumed run's weights."""
+def _solver_state(problem, next_iteration: int, T, method, best) -> dict:
+    """What resumes the solve exactly (derivtrain/train/solver_checkpoints.py): the iterate in the
+    solver's precision, the interior point's slacks and multipliers, the best dual bound so far.
+    The model's weights are set to the iterate too: a checkpoint's model is the iterate, rounded."""
+    _set_weights(problem, T if method is None else method.T)
+    return {"next": next_iteration, "T": T if method is None else method.T,
+            "best": None if best is None else [best.primal, best.dual],
+            **(method.state() if method is not None else {})}
+
+
+def _resume_point(saves, method) -> tuple:
+    """(first iteration, best certificate so far): a new solve's, or a resumed one's (its interior
+    point's slacks and multipliers restored)."""
+    if saves.solver is None:
+        return 0, None
+    if method is not None:
+        method.restore(saves.solver, saves.check_tensor)
+    return saves.next, _saved_best(saves)
+
+
+def _saved_best(saves):
+    best = saves.solver.get("best")
+    if best is None:
+        return None
+    if not (isinstance(best, (list, tuple)) and len(best) == 2 and all(isinstance(v, float) for v in best)):
+        saves.refuse(f"its solver state 'best' is {best!r}, not [primal, dual]")
+    return Certificate(*best)
+
+
+def _start(ctx, problem, dtype, saves) -> torch.Tensor:
+    """From zero (the usual start of a convex solver, and deterministic), or a resumed run's iterate
+    (its weights alone when the checkpoint has no solver state)."""
     linear = problem.linear
+    zeros = torch.zeros(linear.out_features, linear.in_features + 1, dtype=dtype, device=linear.weight.device)
+    if saves.solver is not None:
+        ctx.model.load_state_dict(ctx.resume_state["model"])
+        return saves.tensor("T", zeros)
     if ctx.resume_state is not None:
         ctx.model.load_state_dict(ctx.resume_state["model"])
         return torch.cat([linear.weight, linear.bias[:, None]], dim=1).detach().to(dtype)
-    return torch.zeros(linear.out_features, linear.in_features + 1, dtype=dtype, device=linear.weight.device)
+    return zeros
 
 
 def _primal(problem, z, y, c, T, reduce) -> float:

@@ -3,11 +3,11 @@
 Only tensors, numbers, strings, lists and dicts, so `torch.load(path, weights_only=True)` opens it
 without running any code from the file.
 """
-import os
-import shutil
 from pathlib import Path
 
 import torch
+
+from derivtrain.writes import Folder
 
 FORMAT_VERSION = 1
 
@@ -28,71 +28,68 @@ def restore_rng(state: dict, shuffle_generator: torch.Generator) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(path: Path, keep: int = 2, **content) -> Path:
     """Write `step-<step>.pt` durably, point `last.pt` at it, keep the newest `keep` step files.
 
     Temp file, fsync, rename, fsync the folder: a crash at any moment leaves every earlier
     checkpoint intact. last.pt is a hard link to the newest step file (a copy where links fail).
+    The checkpoints folder is opened below the run folder without following links
+    (derivtrain/writes.py): a planted link is refused, never written through.
     """
     path = Path(path)
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    step_file = folder / f"step-{int(content.get('step', 0)):09d}.pt"
-    tmp = step_file.with_name(step_file.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
+    step_name = f"step-{int(content.get('step', 0)):09d}.pt"
+    with _checkpoint_folder(path) as folder:
+        with folder.replacing(step_name, "wb", durable=True) as f:
             torch.save({"format_version": FORMAT_VERSION, **content}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, step_file)
-        _point_last_at(path, step_file)
-    finally:  # a full disk: the partial file goes, last.pt still names the previous checkpoint
-        tmp.unlink(missing_ok=True)
-    for old in sorted(folder.glob("step-*.pt"))[:-max(1, keep)]:
-        old.unlink()
-    return step_file
+        _point_last_at(folder, path.name, step_name)
+        for old in sorted(n for n in folder.names() if _step_of(n) is not None)[:-max(1, keep)]:
+            folder.unlink(old)
+    return path.parent / step_name
 
 
-def _point_last_at(path: Path, step_file: Path) -> None:
-    link_tmp = path.with_name(path.name + ".tmp")
-    link_tmp.unlink(missing_ok=True)
+def _checkpoint_folder(path: Path) -> Folder:
+    """checkpoints/ of `path` (…/<run>/checkpoints/last.pt), judged from the run folder down."""
+    return Folder(path.parent.parent, path.parent.name)
+
+
+def _step_of(name: str) -> int | None:
+    if not (name.startswith("step-") and name.endswith(".pt")):
+        return None
+    try:
+        return int(name[len("step-"):-len(".pt")])
+    except ValueError:
+        return None
+
+
+def _point_last_at(folder: Folder, last: str, step_name: str) -> None:
+    link_tmp = f".{last}.link.tmp"
+    folder.unlink(link_tmp)
     try:
         try:
-            os.link(step_file, link_tmp)
-        except OSError:
-            shutil.copyfile(step_file, link_tmp)
-        os.replace(link_tmp, path)
+            folder.link(step_name, link_tmp)
+        except OSError:  # a file system without hard links: a copy
+            with folder.replacing(link_tmp, "wb") as copy, folder.reading(step_name) as original:
+                copy.write(original.read())
+        folder.replace(link_tmp, last)
     finally:
-        link_tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+        folder.unlink(link_tmp)
+    folder.fsync()
 
 
 def discard_from(path: Path, first_bad_step: int) -> int | None:
     """Remove the step files of steps >= first_bad_step (their weights were never seen to give a
     finite loss) and point last.pt at the newest one left (its step), or remove it when none is left."""
     path = Path(path)
-    kept = []
-    for step_file in sorted(path.parent.glob("step-*.pt")):
-        try:
-            bad = int(step_file.stem.split("-", 1)[1]) >= first_bad_step
-        except ValueError:
-            bad = False
-        if bad:
-            step_file.unlink()
-        else:
-            kept.append(step_file)
-    if kept:
-        _point_last_at(path, kept[-1])
-        return int(kept[-1].stem.split("-", 1)[1])
-    path.unlink(missing_ok=True)
+    with _checkpoint_folder(path) as folder:
+        steps = sorted((step, name) for name in folder.names() if (step := _step_of(name)) is not None)
+        for step, name in steps:
+            if step >= first_bad_step:
+                folder.unlink(name)
+        kept = [(step, name) for step, name in steps if step < first_bad_step]
+        if kept:
+            _point_last_at(folder, path.name, kept[-1][1])
+            return kept[-1][0]
+        folder.unlink(path.name)
     return None
 
 

@@ -10,14 +10,13 @@ regularized objective `train/objective`, and for convex models the certified bou
 """
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
 from derivtrain.logging import log
 from derivtrain.train.checkpoint import discard_from, save_checkpoint
 from derivtrain.train.distributed import SingleProcess
-from derivtrain.train.interrupt import TrainingInterrupted
 from derivtrain.train.metrics import evaluate
 
 
@@ -29,9 +28,14 @@ class Checkpointer:
     extra: dict = field(default_factory=dict)
     keep: int = 2
     is_main: bool = True  # under data parallelism only rank 0 writes
+    # the logger's flush: the points logged so far reach the disk before the checkpoint that a resumed
+    # run goes on from (its TensorBoard file drops only what was logged after that checkpoint's step)
+    flush_log: Optional[Callable[[], None]] = None
 
     def save(self, **content) -> None:
         if self.path is not None and self.is_main:
+            if self.flush_log is not None:
+                self.flush_log()
             save_checkpoint(self.path, keep=self.keep, **content, **self.extra)
 
     def discard_from(self, first_bad_step: int) -> Optional[int]:
@@ -58,14 +62,6 @@ class FitContext:
     @property
     def model(self):
         return self.objective.model
-
-    def stop_point(self, epochs: int, steps: int, **state) -> None:
-        """Between two iterations of a full-batch fitter: after Ctrl-C or SIGTERM, write a checkpoint
-        of the model as it is (it resumes from these weights) and stop."""
-        signal_name = self.stop.signal_name if self.stop is not None else None
-        if signal_name:
-            self.checkpoints.save(model=self.model.state_dict(), epoch=epochs, step=steps, **state)
-            raise TrainingInterrupted(f"{signal_name} after iteration {steps}")
 
     def targets(self, split):
         """A split's labels as the loss wants them (signs, indices, values)."""
@@ -134,6 +130,6 @@ def make_context(cfg, objective, data, logger, checkpoint_path=None, resume_stat
                  checkpoint_extra=None) -> FitContext:
     """A FitContext from a composed config (what run() builds; for scripts and tests)."""
     checkpoints = Checkpointer(None if checkpoint_path is None else Path(checkpoint_path), checkpoint_extra or {},
-                               keep=cfg.trainer.keep_checkpoints)
+                               keep=cfg.trainer.keep_checkpoints, flush_log=getattr(logger, "flush", None))
     return FitContext(objective, data, cfg.optim, cfg.trainer, logger, checkpoints, resume_state=resume_state,
                       distributed=distributed or SingleProcess(), diagnostics=cfg.get("diagnostics"))

@@ -116,6 +116,26 @@ class InteriorPoint:
         self.ridge = penalty.alpha * (1 - penalty.r)
         self._pieces = None
 
+    def state(self) -> dict:
+        """What the next step needs besides T (saved apart): each family's xi and multipliers (the
+        barrier parameter mu is their mean complementarity, recomputed from them). Under
+        trainer=ddp the loss's units are this rank's rows, which rank 0's checkpoint cannot hold:
+        a resumed run starts them again from T (it converges, not bit for bit)."""
+        shared = self.ranks is None or getattr(self.ranks, "world_size", 1) == 1
+        loss = [self.loss_units.xi, self.loss_units.lam] if self.loss_units is not None and shared else None
+        return {"loss_units": loss, "l1_units": [self.l1.xi, self.l1.lam] if self.l1 is not None else None}
+
+    def restore(self, saved: dict, check) -> None:
+        """The families' xi and multipliers from `state()`; check(name, saved, like) checks each tensor."""
+        for name, units in (("loss_units", self.loss_units), ("l1_units", self.l1)):
+            pair = saved.get(name)
+            if units is None or pair is None:
+                continue
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                pair = (pair, None)
+            units.xi = check(f"{name}.xi", pair[0], units.xi)
+            units.lam = check(f"{name}.lam", pair[1], units.lam)
+
     def _reduce(self, units, value: torch.Tensor, op: str = "sum") -> torch.Tensor:
         """A sum (or max) over the loss's units across ranks; the L1 units are everyone's."""
         if self.ranks is None or units is self.l1:

@@ -1,8 +1,10 @@
 """Ctrl-C and SIGTERM: finish the step in flight, write a checkpoint, then stop with exit code 130.
 
-The handlers are installed before set-up (derivtrain/cli.py, derivtrain/run.py): a stop that comes
-before the first step ends the run with nothing to resume; one that comes later, at the next step
-(or iteration of Newton, EM, the certified solver) boundary, after a checkpoint.
+From the command line's first instruction (derivtrain/__main__.py) until a run claims its folder,
+nothing is written: a stop there ends the process at once (`stop_at_once`, one line, exit 130).
+From the claim on (derivtrain/launch.py, derivtrain/run.py) StopRequests holds the signals: a stop
+that comes before the first step ends the run with nothing to resume; one that comes later, at the
+next step (or iteration of Newton, EM, the certified solver) boundary, after a checkpoint.
 
 The handlers only set a flag; the loop looks at it between steps (a Python attribute read, no
 device work), so a step is never cut in half and the checkpoint resumes exactly.
@@ -18,6 +20,25 @@ class TrainingInterrupted(Exception):
     def __init__(self, message: str, saved: bool = True):
         super().__init__(message)
         self.saved = saved
+
+
+class StoppedBeforeTheRun(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM before a run claimed its folder: nothing was written, nothing is resumed."""
+
+    def __init__(self, signal_name: str):
+        super().__init__(f"{signal_name} before the run began: nothing was written")
+        self.signal_name = signal_name
+
+
+def stop_at_once(signum, frame):
+    raise StoppedBeforeTheRun(signal.Signals(signum).name)
+
+
+def stop_at_once_on_signals() -> None:
+    """SIGINT and SIGTERM raise StoppedBeforeTheRun (a KeyboardInterrupt) wherever the process is;
+    Python's own SIGTERM would end it with no message (exit 143)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop_at_once)
 
 
 class StopRequests:

@@ -23,6 +23,7 @@ from derivtrain.logging import log
 from derivtrain.train.damped_cholesky import newton_direction_of
 from derivtrain.train.fitting import FitContext, FitResult, finish
 from derivtrain.train.metrics import batch_log_likelihood, has_log_likelihood
+from derivtrain.train.solver_checkpoints import SolverCheckpoints
 
 _ARMIJO = 1e-4  # sufficient decrease: accept a step that achieves this fraction of the predicted one
 _MAX_HALVINGS = 40
@@ -103,6 +104,9 @@ def fit_newton(ctx: FitContext) -> FitResult:
     targets = targets.to(X.dtype) if targets.is_floating_point() else targets
     weight = ctx.data.train.weight  # per-row sample weights (derivtrain.Estimator), or None
     params = [p for p in model.parameters() if p.requires_grad]
+    saves = SolverCheckpoints(ctx, "newton")
+    if saves.solver is not None:  # the parameters in the solver's precision (the model's are rounded)
+        _restore_params(saves, params)
     dense = optim_cfg.hessian == "dense" or (optim_cfg.hessian == "auto"
                                              and sum(p.numel() for p in params) <= optim_cfg.max_dense)
     stop = _StoppingTest(objective, X, targets, optim_cfg.tol, weight, ctx.distributed)
@@ -114,7 +118,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
         f = objective(X, targets, sample_weight=weight)
         return f * share if share != 1 else f
 
-    steps, converged = 0, False
+    steps, converged = saves.next or 0, False
     while True:
         f = value()
         g, direction = newton_direction(f, params, dense, total)
@@ -126,14 +130,12 @@ def fit_newton(ctx: FitContext) -> FitResult:
                    "newton/predicted_decrease": predicted_decrease, **stop.scalars()}
         if stop.likelihood:
             scalars["train/log_likelihood"] = batch_log_likelihood(objective, X, targets).item()
-        ctx.logger.log_scalars(scalars, steps)
+        if saves.logs(steps):  # a resumed run's first iterate was logged before the stop
+            ctx.logger.log_scalars(scalars, steps)
         if converged:
             break
-        if steps == optim_cfg.max_iter:
+        if steps >= optim_cfg.max_iter:
             break
-        if ctx.stop is not None and ctx.stop.signal_name:  # Ctrl-C/SIGTERM: checkpoint these weights, stop
-            model.to(working)
-            ctx.stop_point(steps, steps, fitted_by="newton", converged=False)
         step_size = _line_search(params, direction, lambda: total(value()), f0, slope)
         if step_size == 0.0:  # no decrease along a descent direction: rounding decides, stop here
             log.warning("Newton's line search found no decrease (predicted %.3g): the objective's "
@@ -141,13 +143,36 @@ def fit_newton(ctx: FitContext) -> FitResult:
             break
         ctx.logger.log_scalars({"newton/step_size": step_size}, steps)
         steps += 1
+        if saves.due(steps):  # every trainer.checkpoint_every_n_epochs iterations, and on Ctrl-C/SIGTERM
+            saves.save(steps - 1, _solver_state(steps, params), model=_in_dtype(model.state_dict(), working))
     if converged:
         log.info("Newton's method converged in %d steps (predicted decrease %.2g)", steps, predicted_decrease)
     elif steps == optim_cfg.max_iter:
         log.warning("Newton's method did not converge in optim.max_iter=%d steps", optim_cfg.max_iter)
+    solver = _solver_state(steps, params)
     model.to(working)
     return finish(ctx, FitResult(epochs=steps, steps=steps, converged=converged),
-                  state=dict(fitted_by="newton", converged=converged))
+                  state=dict(fitted_by="newton", converged=converged, solver=solver))
+
+
+def _solver_state(next_iteration: int, params) -> dict:
+    """What resumes Newton exactly: the parameters in the solver's precision (optim.dtype)."""
+    return {"next": next_iteration, "params": [p.detach().clone() for p in params]}
+
+
+def _restore_params(saves, params) -> None:
+    saved = saves.solver.get("params")
+    if not isinstance(saved, (list, tuple)) or len(saved) != len(params):
+        saves.refuse(f"its solver state holds {len(saved) if isinstance(saved, (list, tuple)) else 'no'} "
+                     f"parameter tensors, where this model has {len(params)}")
+    with torch.no_grad():
+        for i, (p, value) in enumerate(zip(params, saved)):
+            p.copy_(saves.check_tensor(f"params[{i}]", value, p.detach()))
+
+
+def _in_dtype(state: dict, dtype) -> dict:
+    """The model's state as the model keeps it (its floating tensors in `dtype`)."""
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
 
 
 class _StoppingTest:

@@ -2,11 +2,14 @@
 
 Each periodic job is budgeted by count, not by time, so a run is reproducible: whatever it costs,
 a job runs at most `max_points` times a run, spread evenly (at least every `every` epochs as the
-user asked, thinned on long runs). On the 10,000-epoch full-batch runs of
+user asked, thinned on long runs). The one exception is the certificate check, whose cost
+relative to an epoch ranges over 100x between a full-batch and a minibatch loop: it runs on a
+geometric schedule thinned by its measured time (TimeShare). On the 10,000-epoch full-batch runs of
 scripts/bench_overhead.py that keeps logging and validation well under 10 % of a step; a short
 run still gets one loss point per epoch.
 """
 import math
+import time
 
 
 def thinned_interval(every: int, total: int, max_points: int) -> int:
@@ -40,3 +43,33 @@ class Geometric:
 
     def _advance(self) -> None:
         self.next = max(self.next + 1, math.floor(self.next * self.ratio))
+
+
+class TimeShare:
+    """Lets a costly periodic job (the optimality certificate: a float64 pass over every training
+    row) run only while the time it took stays within `share` of the run's time so far.
+
+    The next run's cost is the last one measured; before any, `first_in_epochs` times the mean
+    epoch. A check on the geometric schedule that does not fit is skipped, so on a large table
+    checked by a fast minibatch loop the checks thin out, and a long full-batch run on small data
+    still checks every few epochs. The price: the epoch a run stops on its certificate depends on
+    the machine's speed (the weights it stops at are certified either way).
+    """
+
+    def __init__(self, share: float, first_in_epochs: float, clock=time.perf_counter):
+        self.share, self.first_in_epochs, self.clock = share, first_in_epochs, clock
+        self.start, self.spent, self.cost = clock(), 0.0, None
+
+    def allows(self, epochs_done: int) -> bool:
+        elapsed = self.clock() - self.start - self.spent
+        cost = self.cost if self.cost is not None else self.first_in_epochs * elapsed / max(epochs_done, 1)
+        return self.spent + cost <= self.share * (elapsed + self.spent + cost)
+
+    def measure(self, job):
+        """job()'s result; its time counts towards the share."""
+        start = self.clock()
+        try:
+            return job()
+        finally:
+            self.cost = self.clock() - start
+            self.spent += self.cost

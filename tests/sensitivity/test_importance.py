@@ -44,7 +44,8 @@ def test_rank_agreement_pairs_and_mean():
 def test_csv_has_one_row_per_method_and_feature_in_rank_order(tmp_path):
     tables = {"m1": Importance.of(np.array([[1.0, -3.0]]), ["f0", "f1"]),
               "m2": Importance.of(np.array([[2.0, 0.0]]), ["f0", "f1"])}
-    write_importance_csv(tmp_path / "importance.csv", tables)
+    with open(tmp_path / "importance.csv", "w", newline="") as f:
+        write_importance_csv(f, tables)
     rows = list(csv.DictReader(open(tmp_path / "importance.csv")))
     assert list(rows[0]) == ["feature", "importance", "rank", "signed_mean", "method"]
     assert [(r["method"], r["feature"], r["rank"]) for r in rows] == [

@@ -1,0 +1,145 @@
+"""Whole default CLI runs at a million rows, and where their time goes.
+
+    python scripts/bench_cli_scale.py [--rows 1250000] [--features 100] [--epochs 3] [--repeats 3]
+
+Each case is `derivtrain.train(...)` (what `python -m derivtrain` runs, in this process so its
+parts can be timed) with the defaults a user gets: TensorBoard logging, validation, the progress
+bar's bookkeeping, certificate checks. Cases: `optim=auto` (the certified solver), `optim=sgd` and
+`optim=adam` with `trainer.batch_size=4096`, and `optim=sgd` full batch, all `model=svm
+data=synthetic` (80 % of the rows train). Printed per case, medians over the repeats:
+
+    total      the run from composition to metrics.json
+    read       building the data (generation, split, float64 standardization)
+    fit        the fitter, certificate checks included; `certificate` is the part in checks
+    validate   evaluations of the validation split during the fit
+    log        TensorBoard writes and flushes
+    report     test metrics, the end-of-run certificate, run-folder files
+
+and for the minibatch cases the training throughput (training rows x epochs / fit seconds)
+against scikit-learn's SGDClassifier(loss="hinge") for the same epochs on the same rows, timed in
+between, and an epoch of the full-batch case against the time to read X once (a float32 sum).
+"""
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PARTS = ("read", "fit", "certificate", "validate", "log", "report")
+
+
+@contextmanager
+def timed_parts(seconds: dict):
+    """Wrap the functions each part is made of; their time accumulates in `seconds`."""
+    import derivtrain.logging.tensorboard as tensorboard
+    import derivtrain.run as run
+    import derivtrain.train.epoch_end as epoch_end
+
+    targets = [(run, "build_data", "read"), (run, "fit", "fit"), (run, "report", "report"),
+               (epoch_end.EpochEnd, "_certified_optimal", "certificate"), (epoch_end, "evaluate", "validate")]
+    targets += [(tensorboard.TensorBoardLogger, name, "log") for name in
+                ("log_scalars", "log_histograms", "log_text", "log_results", "close")
+                if hasattr(tensorboard.TensorBoardLogger, name)]
+    saved = []
+    for owner, name, part in targets:
+        original = getattr(owner, name)
+        saved.append((owner, name, original))
+        setattr(owner, name, _timer(original, part, seconds))
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
+def _timer(function, part, seconds):
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            seconds[part] += time.perf_counter() - start
+    return wrapper
+
+
+def run_case(overrides: list, folder: Path) -> dict:
+    import derivtrain
+
+    seconds = defaultdict(float)
+    start = time.perf_counter()
+    with timed_parts(seconds):
+        metrics = derivtrain.train(*overrides, f"hydra.run.dir={folder}").metrics
+    seconds["total"] = time.perf_counter() - start
+    seconds["epochs"] = metrics.get("train/epochs", 0)
+    seconds["gap"] = metrics.get("train/optimality_gap", float("nan"))
+    return seconds
+
+
+def sklearn_seconds(rows: int, features: int, epochs: int) -> float:
+    """SGDClassifier(hinge) for `epochs` epochs on the same training rows (as built by data=synthetic)."""
+    from sklearn.linear_model import SGDClassifier
+
+    from derivtrain.data import build_data
+    from tests.conftest import compose_config
+
+    cfg = compose_config("model=svm", "data=synthetic", f"data.n_samples={rows}", f"data.n_features={features}")
+    data = build_data(cfg.data, torch.device("cpu"), seed=0)
+    X, y = data.train.X.numpy(), data.train.y.numpy()
+    clf = SGDClassifier(loss="hinge", alpha=1e-4, max_iter=epochs, tol=None, random_state=0)
+    start = time.perf_counter()
+    clf.fit(X, y)
+    seconds = time.perf_counter() - start
+    read_start = time.perf_counter()
+    data.train.X.sum()
+    return seconds, time.perf_counter() - read_start, len(X)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_250_000)
+    parser.add_argument("--features", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    common = ["model=svm", "data=synthetic", f"data.n_samples={args.rows}", f"data.n_features={args.features}"]
+    minibatch = [f"trainer.max_epochs={args.epochs}", "trainer.batch_size=4096"]
+    cases = {"optim=auto (certified)": common,
+             "optim=sgd bs 4096": [*common, "optim=sgd", *minibatch],
+             "optim=adam bs 4096": [*common, "optim=adam", *minibatch],
+             "optim=sgd full batch": [*common, "optim=sgd", f"trainer.max_epochs={10 * args.epochs}"]}
+    results = defaultdict(list)
+    with tempfile.TemporaryDirectory() as tmp:
+        for repeat in range(args.repeats):  # interleaved: a machine that drifts drifts for every case
+            for number, (name, overrides) in enumerate(cases.items()):
+                results[name].append(run_case(overrides, Path(tmp) / f"{repeat}-{number}"))
+            results["sklearn"].append(dict(zip(("fit", "read", "rows"),
+                                               sklearn_seconds(args.rows, args.features, args.epochs))))
+    med = {name: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for name, runs in results.items()}
+    sk = med.pop("sklearn")
+    print(f"{args.rows} rows x {args.features} features (80 % train), model=svm; medians of {args.repeats}; seconds")
+    print(f"{'case':<24}{'total':>8}" + "".join(f"{p:>12}" for p in PARTS) + f"{'epochs':>8}{'gap':>10}")
+    for name, m in med.items():
+        print(f"{name:<24}{m['total']:8.2f}" + "".join(f"{m.get(p, 0.0):12.3f}" for p in PARTS)
+              + f"{m['epochs']:8.0f}{m['gap']:10.2e}")
+    sk_rate = sk["rows"] * args.epochs / sk["fit"]
+    print(f"\nscikit-learn SGDClassifier(hinge), {args.epochs} epochs: {sk_rate / 1e6:.2f} M samples/s")
+    for name in ("optim=sgd bs 4096", "optim=adam bs 4096"):
+        m = med[name]
+        rate = sk["rows"] * m["epochs"] / m["fit"]
+        print(f"{name}: {rate / 1e6:.2f} M samples/s = {rate / sk_rate:.2f}x scikit-learn; certificate checks "
+              f"{m.get('certificate', 0.0) / m['fit']:.1%} of the fit")
+    full = med["optim=sgd full batch"]
+    epoch = (full["fit"] - full.get("certificate", 0.0) - full.get("validate", 0.0)) / max(full["epochs"], 1)
+    print(f"optim=sgd full batch: an epoch {epoch * 1e3:.0f} ms = {epoch / sk['read']:.1f}x reading X once "
+          f"({sk['read'] * 1e3:.0f} ms); certificate checks {full.get('certificate', 0.0) / full['fit']:.1%} of the fit")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The default solver (the certified interior point) stopped by SIGTERM or killed by SIGKILL mid-solve,
+then resumed, ends where the uninterrupted run ends, bit for bit, in as many iterations, and
+TensorBoard shows each iteration's point once, with the uninterrupted run's value (the process is
+the point: subprocesses)."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from tests.conftest import REPO, run_main
+
+# ~25 iterations of a few tenths of a second: time to signal mid-solve
+SOLVE = ["data=synthetic", "data.n_samples=100000", "data.n_features=50", "trainer.checkpoint_every_n_epochs=3",
+         "trainer.progress_bar=false", "logger.histogram_every_n_epochs=0"]
+TAG = "classification.more/train/objective"  # the penalized objective: under <task>.more (logging/dashboard.py)
+
+
+def start(folder, *extra):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "derivtrain", *SOLVE, *extra, f"hydra.run.dir={folder}"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def outcome(folder):
+    """(final weights, iterations, TensorBoard's (step, value) points of the objective)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events.Reload()
+    steps = json.loads((folder / "metrics.json").read_text())["train/steps"]
+    weights = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)["model"]
+    return weights, steps, [(e.step, e.value) for e in events.Scalars(TAG)]
+
+
+def assert_same(resumed, straight):
+    weights, steps, points = resumed
+    assert steps == straight[1]
+    assert weights.keys() == straight[0].keys()
+    for name in weights:
+        assert torch.equal(weights[name], straight[0][name]), name
+    assert points == straight[2]  # every iteration once, with the uninterrupted run's value
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("straight") / "run"
+    proc = start(folder)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    return outcome(folder)
+
+
+def stop_after_a_checkpoint(folder, proc, sig, delay=0.0):
+    deadline = time.time() + 200
+    while not (folder / "checkpoints" / "last.pt").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline
+        time.sleep(0.01)
+    time.sleep(delay)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=200)
+    if proc.returncode == 0 or (folder / "metrics.json").exists():
+        pytest.skip("the solve ended before the signal arrived")
+    return err
+
+
+@pytest.mark.slow
+def test_sigterm_mid_solve_then_resume_is_the_uninterrupted_run(straight, tmp_path):
+    folder = tmp_path / "run"
+    proc = start(folder)
+    err = stop_after_a_checkpoint(folder, proc, signal.SIGTERM)
+    assert proc.returncode == 130 and "checkpoint written. Resume with:" in err, err
+    assert "solver" in torch.load(folder / "checkpoints" / "last.pt", weights_only=True)
+    resumed = run_main(*SOLVE, f"trainer.resume={folder}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same(outcome(folder), straight)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sigkill_mid_solve_leaves_a_checkpoint_that_resumes_exactly(straight, tmp_path, seed):
+    folder = tmp_path / "run"
+    proc = start(folder)
+    stop_after_a_checkpoint(folder, proc, signal.SIGKILL, delay=random.Random(seed).uniform(0.0, 0.6))
+    assert proc.returncode == -signal.SIGKILL
+    resumed = run_main(*SOLVE, f"trainer.resume={folder}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same(outcome(folder), straight)
