@@ -134,7 +134,10 @@ class _Gaps:
 
 
 def _better(kept, certificate):
-    return certificate if kept is None or certificate.dual > kept.dual else kept
+    """The one with the higher dual value (the tighter bound); either may be None."""
+    if kept is None or certificate is None:
+        return certificate if kept is None else kept
+    return certificate if certificate.dual > kept.dual else kept
 
 
 def _solver_state(problem, next_iteration: int, T, method, best) -> dict:
