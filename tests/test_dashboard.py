@@ -9,7 +9,8 @@ from tests.conftest import run_cli
 
 # one default run per fitter; the first two are the ones a newcomer tries first
 RUNS = {"certified": ("model=svm",), "gradient": ("model=mlp", "data=digits"), "em": ("model=gmm",),
-        "newton": ("model=logistic", "optim=newton")}
+        "newton": ("model=logistic", "optim=newton"),
+        "sgd": ("model=svm", "optim=sgd")}  # the gradient loop on a convex model: thinned certificate checks
 
 
 @pytest.fixture(scope="module")
