@@ -5,7 +5,7 @@
     derivtrain.train("model=svm", ...)        # the command line's run from Python -> Run
     derivtrain.Estimator(model="svm", ...)    # a scikit-learn estimator (also SVM, Logistic, ...)
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["ConfigError", "DataError", "Estimator", "GMM", "Linear", "Logistic", "MLP", "Poisson", "SVM",
            "UserError", "load_run", "run", "train"]
 

@@ -5,6 +5,7 @@ DERIVTRAIN_DEBUG=1); 130 interrupted; 1 anything else (a bug: the traceback is p
 """
 import errno
 import os
+import re
 import sys
 import traceback
 from contextlib import nullcontext
@@ -171,8 +172,8 @@ def _shared_run_folder(args) -> list:
     """The run folder when the command line leaves it open: a resumed run's own folder; under
     torchrun one folder for every rank, not one timestamp each.
 
-    torchrun gives all ranks the same TORCHELASTIC_RUN_ID, so the folder is named after it; only
-    rank 0 writes Hydra's .hydra/ there.
+    torchrun gives all ranks the same TORCHELASTIC_RUN_ID, so the folder is named after it
+    (`<run id>-<model>-<data>`); only rank 0 writes Hydra's .hydra/ there.
     """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "-m" in args or "--multirun" in args:
         return args
@@ -186,7 +187,11 @@ def _shared_run_folder(args) -> list:
         if run_id == "none":
             raise UserError("several ranks without a TORCHELASTIC_RUN_ID: launch with torchrun, "
                             "or pass one hydra.run.dir=... to every rank")
-        args = [*args, f"hydra.run.dir=outputs/{datetime.date.today():%Y-%m-%d}/ddp-{run_id}"]
+        # named like a single run's <time>-<model>-<data>, the rendezvous id in the time's place (ranks agree
+        # on it, and a restarted job finds its folder again); --standalone's id is a uuid4: its first 8 digits
+        run_id = run_id[:8] if re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", run_id) else run_id
+        name = f"{run_id}-${{hydra:runtime.choices.model}}-${{hydra:runtime.choices.data}}"
+        args = [*args, f"hydra.run.dir=outputs/{datetime.date.today():%Y-%m-%d}/{name}"]
     if int(os.environ.get("RANK", "0")) != 0:
         args = [*args, "hydra.output_subdir=null"]
     return args

@@ -12,6 +12,7 @@ from hydra.utils import get_class
 from derivtrain.errors import ConfigError
 
 _GUIDE = "see README, Writing a plugin"
+LOSS_BASE_SINCE = "0.2.0"  # the version whose losses subclass derivtrain.losses.Loss
 
 
 def check_contracts(cfg) -> None:
@@ -34,4 +35,16 @@ def check_contracts(cfg) -> None:
         cls = get_class(cfg[group]._target_)
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise ConfigError(f"{group}._target_={cfg[group]._target_} is not a derivtrain {group}: subclass "
-                              f"{base.__module__.rsplit('.', 1)[0]}.{base.__name__} ({_GUIDE})")
+                              f"{base.__module__.rsplit('.', 1)[0]}.{base.__name__}{_since(group, cls)} ({_GUIDE})")
+
+
+def _since(group: str, cls) -> str:
+    """A loss written for 0.1.0 (an nn.Module with `task` and `encode_targets`): the version that
+    changed the contract, and that the class keeps its code (CHANGELOG.md)."""
+    if group == "loss" and isinstance(cls, type) and (hasattr(cls, "task") or hasattr(cls, "encode_targets")):
+        base = cls.__bases__[0]
+        torch_module = f"{base.__module__}.{base.__name__}" == "torch.nn.modules.module.Module"
+        written = "nn.Module" if torch_module else base.__name__
+        return (f" instead of {written}: derivtrain {LOSS_BASE_SINCE} changed the loss contract "
+                f"(0.1.0 took any nn.Module with `task` and `encode_targets`, which the class keeps; CHANGELOG.md)")
+    return ""

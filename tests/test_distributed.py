@@ -148,7 +148,7 @@ def test_two_nodes_rendezvous_into_one_run_equal_to_one_process(cancer_npy, cert
     outputs = [node.communicate(timeout=300) for node in nodes]
     assert all(node.returncode == 0 for node in nodes), outputs
     runs = list(tmp_path.glob("outputs/*/*"))
-    assert len(runs) == 1 and runs[0].name == "ddp-two-nodes" and (runs[0] / "metrics.json").is_file()
+    assert len(runs) == 1 and runs[0].name == "two-nodes-logistic-npy" and (runs[0] / "metrics.json").is_file()
     folder, _ = certified_runs
     for name, value in _parameters(folder / "two").items():
         assert torch.equal(_parameters(runs[0])[name], value), name

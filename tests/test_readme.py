@@ -27,6 +27,19 @@ def test_readme_has_commands():
     assert len(readme_commands()) >= 5
 
 
+def test_the_quickstart_is_two_command_lines_in_a_virtualenv_and_ci_runs_them():
+    """Two lines: a virtual environment, the installs and a first run; then the tests. .ci/run runs
+    the same steps (its environment also sees the image's packages, its pip is quiet)."""
+    section = (REPO / "README.md").read_text().split("## Quickstart\n", 1)[1].split("\n## ", 1)[0]
+    first, second = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1).strip().splitlines()
+    steps = [step.strip() for step in first.split("&&")]
+    assert steps[:2] == ["python3 -m venv .venv", ". .venv/bin/activate"] and second == "python -m pytest -q"
+    assert steps[-1] == "python -m derivtrain model=svm" and "--index-url <PyTorch's CPU index>" in section
+    ci = [line.replace(" --system-site-packages", "").replace("pip install -q", "pip install")
+          for line in (REPO / ".ci" / "run").read_text().splitlines() if not line.startswith("#")]
+    assert [line for line in ci if line in steps[:-1] + [second]] == steps[:-1] + [second]
+
+
 @pytest.mark.parametrize("command", readme_commands())
 def test_readme_command_runs(tmp_path, command):
     args = command.split()[3:]

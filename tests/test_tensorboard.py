@@ -29,12 +29,15 @@ def session_row(acc) -> dict:
 def test_curves_are_filed_under_the_task(events):
     _, acc = events
     tags = set(acc.Tags()["scalars"])
-    assert {f"classification/{t}" for t in ("train/loss", "val/loss", "val/accuracy", "lr", "grad_norm")} <= tags
+    # loss and the task's metric under the task; other curves in <task>.more; the fitter's own in <task>.solver
+    assert {f"classification/{t}" for t in ("train/loss", "val/loss", "val/accuracy")} <= tags
+    assert {"classification.more/train/objective", "classification.more/val/f1_macro"} <= tags
+    assert {"classification.solver/lr", "classification.solver/grad_norm"} <= tags
     # one loss point per epoch by default (a full-batch epoch is one step)
     assert [e.step for e in acc.Scalars("classification/train/loss")] == list(range(1, 31))
-    assert len(acc.Scalars("classification/train/objective")) == 30  # the penalized objective has its own name
+    assert len(acc.Scalars("classification.more/train/objective")) == 30  # the penalized objective has its own name
     assert len(acc.Scalars("classification/val/loss")) == 30  # validation every epoch
-    assert all(e.value == pytest.approx(0.1) for e in acc.Scalars("classification/lr"))
+    assert all(e.value == pytest.approx(0.1) for e in acc.Scalars("classification.solver/lr"))
 
 
 def test_no_scalar_is_a_one_point_chart(events):
@@ -50,14 +53,18 @@ def test_custom_scalars_layout_puts_train_and_val_loss_on_one_chart(events):
     from tensorboard.plugins.custom_scalar import layout_pb2
 
     _, acc = events
-    layout = layout_pb2.Layout.FromString(acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
+    layout = layout_pb2.Layout.FromString(acc.Tensors("custom_scalars__config__")[-1].tensor_proto.string_val[0])
     category, = layout.category
     assert category.title == "classification: is it learning?"
     tags = acc.Tags()["scalars"]
     shown = [[t for t in tags if any(re.match(r, t) for r in chart.multiline.tag)] for chart in category.chart]
-    assert sorted(shown[0]) == ["classification/train/loss", "classification/train/objective",
+    assert category.chart[0].title == "loss: train, val (and the training objective)"
+    assert sorted(shown[0]) == ["classification.more/train/objective", "classification/train/loss",
                                 "classification/val/loss"]
-    assert shown[1:] == [["classification/val/accuracy"], ["classification/lr"], ["classification/grad_norm"]]
+    # the optimality gap's chart only if a certificate check ran (they are thinned by their measured time)
+    gap = [["classification.more/train/optimality_gap"]] if "classification.more/train/optimality_gap" in tags else []
+    assert shown[1:] == [["classification/val/accuracy"], *gap, ["classification.solver/lr"],
+                         ["classification.solver/grad_norm"]]
 
 
 def test_results_table_and_hparams_row_hold_the_final_numbers(events):
@@ -65,14 +72,15 @@ def test_results_table_and_hparams_row_hold_the_final_numbers(events):
     metrics = json.loads((folder / "metrics.json").read_text())
     row = session_row(acc)
     assert len(row) <= 20
-    tests = {k: v for k, v in metrics.items() if k.startswith("test/")}
-    assert tests and all(row[k] == pytest.approx(v) for k, v in tests.items())
-    # the choices and the command-line keys come first, the val/* curves are its metrics
+    # no test/* in the row: they differ between any two runs and would take TensorBoard's first columns
+    assert not [k for k in row if k.startswith(("test/", "val/", "train/"))]
+    # the choices and the command-line keys come first, the curves (val/* among them) are its metrics
     assert {"data": "breast_cancer", "model": "svm", "optim": "sgd", "analysis": "integrated_gradients"}.items() \
         <= row.items()
     assert "logger" not in row and "diagnostics" not in row  # they change no model: only when set
     assert row["trainer.max_epochs"] == 30 and row["logger.histogram_every_n_epochs"] == 10
-    assert {f"classification/{k}" for k in metrics if k.startswith("val/")} <= set(acc.Tags()["scalars"])
+    assert {"classification/val/accuracy", "classification/val/loss", "classification.more/val/f1_macro"} <= \
+        set(acc.Tags()["scalars"])
     assert acc.Scalars("classification/val/accuracy")[-1].value == pytest.approx(metrics["val/accuracy"], abs=1e-6)
     results = text(acc, "results")
     assert results.startswith("| metric | value |") and f"| test/accuracy | {metrics['test/accuracy']:.6g} |" in results
@@ -81,18 +89,20 @@ def test_results_table_and_hparams_row_hold_the_final_numbers(events):
 def test_weight_and_gradient_histograms_skip_one_number_tensors(events):
     _, acc = events
     tags = set(acc.Tags()["histograms"])
-    assert tags == {"classification/weights/linear.weight", "classification/weights/linear.weight/grad"}
+    assert tags == {"classification.weights/linear.weight", "classification.weights/linear.weight/grad"}
     # (the binary SVM's bias is one number: a histogram of it would be a spike)
-    assert [e.step for e in acc.Histograms("classification/weights/linear.weight")] == [10, 20, 30]
-    assert acc.Histograms("classification/weights/linear.weight")[-1].histogram_value.num == 30  # 30 features
+    assert [e.step for e in acc.Histograms("classification.weights/linear.weight")] == [10, 20, 30]
+    assert acc.Histograms("classification.weights/linear.weight")[-1].histogram_value.num == 30  # 30 features
 
 
 def test_time_series_opens_on_the_curves(events):
-    """Time Series groups cards by the tag's first part, in name order: the task's group first."""
+    """Time Series groups cards by the tag's first part, in TensorBoard's tag order (tests/test_dashboard.py)."""
+    from tests.test_dashboard import time_series_cards
+
     _, acc = events
-    tags = [t for kind in ("scalars", "histograms", "images") for t in acc.Tags()[kind]]
-    groups = sorted({t.split("/", 1)[0] for t in tags})
-    assert groups == ["classification", "sensitivity"]  # the importance bars come after the curves
+    groups = list(dict.fromkeys(tag.split("/", 1)[0] for tag in time_series_cards(acc)))
+    assert groups == ["classification", "classification.more", "classification.solver", "classification.weights",
+                      "sensitivity"]  # the importance bars come last
 
 
 def test_config_text_and_hparams_in_the_same_run(events):
@@ -108,6 +118,8 @@ def test_a_regression_run_gets_its_own_charts():
 
     chart = layout("regression")["regression: is it learning?"]
     assert chart["r2: train, val"] == ["Multiline", [r"^regression/(train|val)/r2$"]]
+    only_val = layout("regression", ["regression/val/r2", "regression/val/loss", "regression.more/val/mse"])
+    assert list(only_val["regression: is it learning?"]) == ["loss: val", "r2: val"]  # no chart without a curve
 
 
 def test_batched_checksums_equal_tensorboards():
@@ -156,11 +168,10 @@ def test_hparams_row_puts_the_command_line_first_and_stays_within_20():
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         HydraConfig.instance().set_config(compose(config_name="config", overrides=many, return_hydra_config=True))
     try:
-        row = hparams(cfg, {"test/accuracy": 0.9, "test/f1_macro": 0.8, "test/loss": 0.3, "val/loss": 0.2})
+        row = hparams(cfg)
     finally:
         HydraConfig.instance().cfg = None  # as outside a run
-    assert len(row) == 20 and list(row)[-3:] == ["test/accuracy", "test/f1_macro", "test/loss"]
-    assert list(row)[:7] == ["data", "model", "loss", "regularizer", "optim", "trainer", "logger"]
+    assert len(row) == 20 and list(row)[:7] == ["data", "model", "loss", "regularizer", "optim", "trainer", "logger"]
     assert row["logger"] == "none" and row["optim.lr"] == 0.05 and row["optim.schedule"] == "step"
-    assert row["trainer.batch_size"] == 32 and "model.C" not in row  # the last keys give way to test/*
-    assert "val/loss" not in row  # a curve: an HPARAMS metric, not a value of the row
+    assert row["trainer.batch_size"] == 32 and row["trainer.keep_checkpoints"] == 1  # the command line, in order
+    assert "model.C" not in row and "regularizer.strength" not in row  # past 20 values: the last ones give way

@@ -2,6 +2,10 @@
 
 
 class NullLogger:
+    # whether curves are recorded: a fitter computes what only a curve shows (the certified solver's
+    # gap at every iteration) only for a logger that draws it
+    draws_curves = False
+
     def log_run_start(self, cfg, task: str) -> None:
         """Before training: the resolved config, and what the dashboard should show for `task`
         (classification, regression or density)."""

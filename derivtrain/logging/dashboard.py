@@ -1,21 +1,28 @@
-"""What TensorBoard shows: curves first, one-off numbers in tables, a short HPARAMS row per run.
+"""What TensorBoard shows: "is it learning?" first, one-off numbers in tables, a short HPARAMS row.
 
-- Every scalar is a curve, filed under the run's task: `classification/train/loss`,
-  `regression/val/r2`; after the task, the tag is metrics.json's name. Runs of different tasks
-  (losses ~0.05 against ~3000) then never share a chart under `tensorboard --logdir outputs`.
-- A custom-scalars layout per task answers "is it learning?": train and val loss on one chart,
-  the task's metric, the learning rate, the gradient norm.
+- Time Series groups cards by a tag's first part and sorts them by tag (TensorBoard's
+  compareTagNames: "/" before any letter, so `classification/...` precedes `classification.more/...`).
+  The groups of a run of task `<task>`, in the order they open:
+    `<task>/`         train and val loss and the task's metric (VAL_METRIC): `classification/train/loss`
+    `<task>.more/`    every other train/val curve: `train/objective`, `train/optimality_gap`, `val/f1_macro`
+    `<task>.solver/`  the fitter's internals: `lr`, `grad_norm`, `certified/complementarity`,
+                      `newton/step_size`, `diagnostics/hessian_top_eigenvalue`, `em/log_likelihood/init_0`
+    `<task>.weights/` weight and gradient histograms
+  After the group, the tag is metrics.json's name (the names in metrics.json never change). Runs of
+  different tasks (losses ~0.05 against ~3000) never share a chart under `tensorboard --logdir outputs`.
+- Custom Scalars ("<task>: is it learning?"): train and val loss with the objective, the task's
+  metric, the optimality gap, the learning rate, the gradient norm, each only once the run has
+  logged a curve it draws: a certified run gets no learning-rate chart.
 - A number measured once (test metrics, analysis results) is never a one-point chart: it goes in
-  a markdown table in the Text tab, and test/* in the run's HPARAMS row. TensorBoard reads an
-  HPARAMS *metric* only from a scalar series, so test/* are values of the row (beside the
-  hyper-parameters) rather than HPARAMS metrics; the val/* curves are its metrics.
+  a markdown table in the Text tab. TensorBoard reads an HPARAMS *metric* only from a scalar
+  series, so the run's curves (val/* among them, their last value) are its metrics.
 - HPARAMS: at most MAX_HPARAMS values: the choices of the groups that shape the model, the keys
   set on the command line (in a sweep these are the swept keys, as each job's overrides name
-  them), a few keys that usually matter, then test/*. TensorBoard shows the first five columns,
-  those that differ between runs first, then by name: for one run, data, loss, model, optim,
-  optim.lr (logger, analysis and diagnostics change no model: they count only when set).
-- Figures (sensitivity/<method>/...) and histograms (<task>/weights/...) sort after the curves,
-  so Time Series opens on the curves.
+  them), a few keys that usually matter; no test/* (they would differ between every two runs and
+  push the swept keys out of the five columns TensorBoard shows, which are those that differ
+  between runs first, then by name; for one run: data, loss, model, optim, optim.lr).
+  logger, analysis and diagnostics change no model: they count only when set.
+- Figures (sensitivity/<method>/...) sort after the curves.
 """
 import re
 
@@ -27,33 +34,68 @@ SPLIT_ORDER = ("test", "val", "train")
 
 
 def curve_tag(task: str, name: str) -> str:
-    return f"{task}/{name}"
+    """The Time Series tag of the curve metrics.json (or a fitter) calls `name` ("" task: `name`)."""
+    if not task:
+        return name
+    split, _, metric = name.partition("/")
+    if split not in ("train", "val"):
+        return f"{task}.solver/{name}"
+    if metric in ("loss", VAL_METRIC.get(task, "loss")):
+        return f"{task}/{name}"
+    return f"{task}.more/{name}"
 
 
-def layout(task: str) -> dict:
-    """The custom-scalars layout (SummaryWriter.add_custom_scalars) for a run of `task`. Layouts
-    of several runs merge by category title, so runs of one task share these charts."""
+def histogram_tag(task: str, name: str) -> str:
+    return f"{task}.weights/{name}" if task else f"weights/{name}"
+
+
+def layout(task: str, tags=None) -> dict:
+    """The custom-scalars layout (SummaryWriter.add_custom_scalars) for a run of `task`: the charts
+    that draw at least one of `tags` (None: all), each titled by what it draws. Layouts of several
+    runs merge by category title, so runs of one task share these charts."""
     metric = VAL_METRIC.get(task, "loss")
     t = re.escape(task)
-    return {f"{task}: is it learning?": {
-        "loss: train, val (and the training objective)": [
-            "Multiline", [rf"^{t}/(train|val)/loss$", rf"^{t}/train/objective$"]],
-        f"{metric}: train, val": ["Multiline", [rf"^{t}/(train|val)/{metric}$"]],
-        "learning rate": ["Multiline", [rf"^{t}/lr$"]],
-        "gradient norm": ["Multiline", [rf"^{t}/grad_norm$"]],
-    }}
+    charts = {
+        "loss": [rf"^{t}/(train|val)/loss$", rf"^{t}\.more/train/objective$"],
+        metric: [rf"^{t}/(train|val)/{metric}$"],
+        "optimality gap (an upper bound, relative)": [rf"^{t}\.more/train/optimality_gap$"],
+        "learning rate": [rf"^{t}\.solver/lr$"],
+        "gradient norm": [rf"^{t}\.solver/grad_norm$"],
+    }
+    shown, tags = {}, _all_curves(task) if tags is None else tags
+    for title, patterns in charts.items():
+        drawn = [tag for tag in tags if any(re.match(r, tag) for r in patterns)]
+        if drawn:
+            shown[_titled(title, drawn, task)] = ["Multiline", patterns]
+    return {f"{task}: is it learning?": shown}
 
 
-def hparams(cfg, metrics: dict) -> dict:
-    """The run's HPARAMS row: choices, command-line keys, key settings, then test/*; plain values."""
-    tests = {k: metrics[k] for k in sorted(metrics) if k.startswith("test/") and _is_number(metrics[k])}
+def _all_curves(task: str) -> list:
+    metric = VAL_METRIC.get(task, "loss")
+    names = ("train/loss", "val/loss", "train/objective", f"train/{metric}", f"val/{metric}", "train/optimality_gap",
+             "lr", "grad_norm")
+    return [curve_tag(task, name) for name in names]
+
+
+def _titled(title: str, drawn: list, task: str) -> str:
+    """A loss or metric chart's title names the splits it draws ("accuracy: val" for a solver
+    that validates but measures no training accuracy)."""
+    if title in ("loss", VAL_METRIC.get(task, "loss")):
+        splits = [split for split in ("train", "val") if any(tag.endswith(f"/{split}/{title}") for tag in drawn)]
+        objective = " (and the training objective)" if any(tag.endswith("/train/objective") for tag in drawn) else ""
+        title = f"{title}: {', '.join(splits) or 'training objective'}{objective if splits else ''}"
+    return title
+
+
+def hparams(cfg) -> dict:
+    """The run's HPARAMS row: choices, command-line keys, key settings; plain values. Its metrics
+    are the run's curves (TensorBoard reads them from the scalars)."""
     choices, keys = _command_line(cfg)
     row = dict(choices)
     for key in (*keys, *KEY_SETTINGS):
         if key not in row and (value := _select(cfg, key)) is not _ABSENT:
             row[key] = value
-    kept = list(row.items())[:MAX_HPARAMS - len(tests)]
-    return {k: _plain(v) for k, v in (*kept, *tests.items())}
+    return {k: _plain(v) for k, v in list(row.items())[:MAX_HPARAMS]}
 
 
 def results_markdown(metrics: dict, skip_prefixes=("analysis/",)) -> str:

@@ -11,6 +11,8 @@ HISTOGRAM_BUCKETS = 30
 
 
 class TensorBoardLogger(NullLogger):
+    draws_curves = True
+
     def __init__(self, run_dir, histogram_every_n_epochs: int = 10, purge_step=None):
         import derivtrain.logging.summaries as summaries
         from derivtrain.logging.events import EventFile
@@ -18,27 +20,44 @@ class TensorBoardLogger(NullLogger):
         self.summary = summaries
         self.events = EventFile(run_dir, purge_step)  # purge_step: where a resumed run goes on
         self.histogram_every_n_epochs = histogram_every_n_epochs
-        self.prefix = ""  # "<task>/" once log_run_start knows the task
+        self.task = ""  # known at log_run_start
+        self.tags = {}  # a curve's name -> its tag (dashboard.curve_tag), one entry per curve
+        self.charts = None  # the custom-scalars layout last written
 
     def log_run_start(self, cfg, task: str) -> None:
         from omegaconf import OmegaConf
 
-        self.prefix = dashboard.curve_tag(task, "")
+        self.task = task
         self.log_text("config", "```\n" + OmegaConf.to_yaml(cfg, resolve=True) + "\n```")
-        self.events.add_summary(self.summary.custom_scalars(dashboard.layout(task)))
 
     def log_scalars(self, scalars: dict, step: int) -> None:
+        tags = self.tags
+        if not tags.keys() >= scalars.keys():  # a curve's first point: its tag, perhaps a new chart
+            self._new_curves(scalars, step)
         # one event for all of them, built when the file is written
-        self.events.add_scalars([(self.prefix + tag, float(v)) for tag, v in scalars.items()], step)
+        self.events.add_scalars([(tags[name], float(v)) for name, v in scalars.items()], step)
+
+    def _new_curves(self, names, step: int) -> None:
+        """Custom Scalars draws only charts the run has data for (a certified run logs no learning
+        rate), and which curves a fitter logs is known only as they come: the layout is written
+        again, at this step, when a chart gains a curve. TensorBoard reads the last one."""
+        for name in names:
+            self.tags.setdefault(name, dashboard.curve_tag(self.task, name))
+        if not self.task:  # logged before log_run_start (a test, a crash): no task, no charts
+            return
+        charts = dashboard.layout(self.task, self.tags.values())
+        if charts != self.charts:
+            self.charts = charts
+            self.events.add_summary(self.summary.custom_scalars(charts), step)
 
     def log_histograms(self, model, step: int) -> None:
         for name, p in model.named_parameters():
             if p.numel() < 2:  # a histogram of one number is a spike: nothing to read
                 continue
-            # under the task, after its curves (dashboard.py)
-            self._histogram(f"{self.prefix}weights/{name}", p, step)
+            tag = dashboard.histogram_tag(self.task, name)  # after the task's curves (dashboard.py)
+            self._histogram(tag, p, step)
             if p.grad is not None:
-                self._histogram(f"{self.prefix}weights/{name}/grad", p.grad, step)
+                self._histogram(f"{tag}/grad", p.grad, step)
 
     def _histogram(self, tag: str, values, step: int) -> None:
         # 30 equal buckets between min and max, as tf.summary.histogram: SummaryWriter's default
@@ -60,8 +79,9 @@ class TensorBoardLogger(NullLogger):
         # SummaryWriter.add_hparams would open a second writer in a new sub-folder and add the
         # metrics as one-point charts; the session summaries go into this run's own event file.
         # No experiment summary: TensorBoard then builds the HPARAMS table from every run's
-        # session (a sweep mixing tasks shows all their columns) and takes the curves as metrics.
-        for summary in self.summary.hparams_session(dashboard.hparams(cfg, metrics)):
+        # session (a sweep mixing tasks shows all their columns) and takes the curves as metrics
+        # (their last values: val/* among them); test/* are in the results table.
+        for summary in self.summary.hparams_session(dashboard.hparams(cfg)):
             self.events.add_summary(summary)
 
     def log_figure(self, tag: str, make_figure, step: int = 0) -> None:

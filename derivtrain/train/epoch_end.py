@@ -39,7 +39,7 @@ class EpochEnd:
         self.certified = has_dual(ctx.objective) and isinstance(ctx.data.train.X, torch.Tensor)
         self.checks, self.check_time = Geometric(), TimeShare(CHECK_SHARE, FIRST_CHECK_IN_EPOCHS)
         self.epochs_seen = 0  # by this process (a resumed loop's time starts with it)
-        self.val_metrics, self.stop_reason, self.converged = {}, None, None
+        self.val_metrics, self.stop_reason, self.converged, self.gap_step = {}, None, None, None
 
     def __call__(self, epoch: int, loss) -> bool:
         """After the epoch's last step; True to stop training."""
@@ -78,6 +78,7 @@ class EpochEnd:
         certificate = certify(self.ctx.objective, train.X, self.loop.batches.targets, sample_weight=train.weight,
                               reduce=self.ctx.distributed)
         self.ctx.logger.log_scalars({"train/optimality_gap": certificate.relative_gap}, step)
+        self.gap_step = step  # the gap curve's last point: the run's final certificate may end it (loop.finish)
         self.converged = certificate.relative_gap <= self.ctx.optim.tol
         return self.converged
 

@@ -125,7 +125,9 @@ def fit_newton(ctx: FitContext) -> FitResult:
         slope = (g @ direction).item()  # -lambda^2: lambda is the Newton decrement
         f0, predicted_decrease = total(f.detach()).item(), -slope / 2  # lambda^2 / 2, the estimated f - min f
         converged = stop.done(f0, predicted_decrease)
-        scalars = {"train/objective": f0, "newton/predicted_decrease": predicted_decrease, **stop.scalars()}
+        # the data loss too, the curve a dashboard opens on (the objective less its penalty, as the loop logs it)
+        scalars = {"train/loss": f0 - objective.penalty_value(), "train/objective": f0,
+                   "newton/predicted_decrease": predicted_decrease, **stop.scalars()}
         if stop.likelihood:
             scalars["train/log_likelihood"] = batch_log_likelihood(objective, X, targets).item()
         if saves.logs(steps):  # a resumed run's first iterate was logged before the stop

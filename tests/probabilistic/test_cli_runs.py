@@ -17,7 +17,8 @@ def scalars(folder):
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0, "tensors": 0})
     events.Reload()
     curves = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
-    task, = {tag.split("/", 1)[0] for tag in curves}  # curves are filed under the run's task
+    # curves are filed under the run's task: <task>/, <task>.more/, <task>.solver/ (derivtrain/logging/dashboard.py)
+    task, = {tag.split("/", 1)[0].split(".", 1)[0] for tag in curves}
     results = events.Tensors("results/text_summary")[0].tensor_proto.string_val[0].decode()
     return {tag.split("/", 1)[1]: points for tag, points in curves.items()} | {"task": task, "results": results}
 
