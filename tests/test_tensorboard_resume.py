@@ -36,3 +36,16 @@ def test_a_killed_run_keeps_its_points_up_to_its_last_checkpoint(tmp_path):
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     events.Reload()
     assert [e.step for e in events.Scalars("classification/train/loss")] == list(range(1, 101))
+
+
+def test_a_new_event_file_sorts_after_every_earlier_one_in_its_folder():
+    """TensorBoard reads a folder's event files in name order: a resume started within the second
+    its killed run last wrote (or after a clock step back) still comes after it."""
+    import time
+
+    from derivtrain.logging.events import _next_stamp
+
+    later = int(time.time()) + 100
+    names = [f"events.out.tfevents.{later:010d}.host.12.34", "events.out.tfevents.bad.name", "other.txt"]
+    assert _next_stamp(names) == later + 1
+    assert _next_stamp(["other.txt"]) >= int(time.time())

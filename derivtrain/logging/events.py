@@ -50,6 +50,15 @@ def masked_crc32c(records: list) -> np.ndarray:
     return ((crc >> 15) | (crc << 17)) + np.uint32(0xA282EAD8)  # uint32 arithmetic wraps, as the mask wants
 
 
+def _next_stamp(names) -> int:
+    """This file's time stamp: now, or one past the newest event file's in the folder. TensorBoard
+    reads a folder's event files in name order, so a resumed run started within the second its
+    killed run last wrote must still sort after it (or the purge of its steps would come first)."""
+    stamps = [int(n.split(".")[3]) for n in names
+              if n.startswith("events.out.tfevents.") and n.count(".") >= 3 and n.split(".")[3].isdigit()]
+    return max([int(time.time()), *(s + 1 for s in stamps)])
+
+
 class EventFile:
     """One events.out.tfevents.* file in `folder`; events in, records out every FLUSH_SECONDS."""
 
@@ -58,9 +67,9 @@ class EventFile:
 
         self.Event = event_pb2.Event
         Path(folder).mkdir(parents=True, exist_ok=True)
-        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{id(self)}"
         with Folder(folder) as opened:  # a new name, created: never a planted link followed
-            self.file = opened.create(name)
+            stamp = _next_stamp(opened.names())
+            self.file = opened.create(f"events.out.tfevents.{stamp:010d}.{socket.gethostname()}.{os.getpid()}.{id(self)}")
         self.pending = []  # (step, wall_time, Summary or [(tag, value), ...])
         self.next_flush = time.monotonic() + FLUSH_SECONDS
         # written even if the run stops without closing the logger (an exception, Ctrl-C)
