@@ -52,7 +52,7 @@ def analyze(run, overrides=(), out=None) -> dict:
     model = build_model(saved).eval().to(device)
     model.probability_link = saved.state.get("probability_link")
     data = build_data(cfg.data, device, seed=cfg.trainer.seed)
-    if not torch.allclose(model.feature_mean, data.feature_mean, rtol=1e-5, atol=1e-6):
+    if not torch.allclose(model.feature_mean, data.feature_mean.to(model.feature_mean), rtol=1e-5, atol=1e-6):
         raise UserError(f"the data of {run_dir} has changed since training (its training rows standardize "
                         "differently): the test split cannot be rebuilt")
     analysis = make_analysis(cfg.analysis, model, data.spec)

@@ -18,6 +18,7 @@ from derivtrain.errors import UserError
 from derivtrain.registry import CODE_GROUPS, option_target
 
 TASKS = ("classification", "regression", "density")
+_STATS = ("feature_mean", "feature_scale")  # float64 in every checkpoint, whatever the weights' dtype
 
 
 @dataclass
@@ -141,6 +142,11 @@ def build_model(saved: SavedRun):
     check_target(node, "model", supplied=("spec",))  # unknown or mistyped keys: a clear ConfigError
     kwargs = {k: v for k, v in node.items() if k != "_target_"}
     model = get_object(target)(spec=saved.spec, **kwargs)
+    # the weights' own dtype (float64 for a linear model the certified solver fitted on the CPU):
+    # loading them into float32 parameters would round what was certified
+    dtypes = {t.dtype for k, t in saved.state["model"].items() if t.is_floating_point() and k not in _STATS}
+    if dtypes == {torch.float64}:
+        model.to(torch.float64)
     load_weights(model, saved.state["model"], f"{saved.source} (model={name})")
     return model
 

@@ -4,6 +4,7 @@ First what the values alone tell, group by group (each group's checks live with 
 derivtrain/config/schemas/); then what needs the classes the config names, imported here and not
 before (the options' code, plugins' included); last what needs the fitter optim picks.
 """
+from derivtrain.config.precision import check_precision
 from derivtrain.config.schemas import GROUPS
 from derivtrain.config.schemas.analysis import check_analysis
 from derivtrain.config.schemas.data import check_data, check_data_reading
@@ -37,6 +38,7 @@ def validate(cfg) -> None:
     check_data_reading(cfg, fitter)
     if fitter != "gradient":
         check_full_batch(cfg.optim, cfg.trainer, fitter)
+        check_precision(cfg, fitter)
 
 
 def check_groups(cfg) -> None:

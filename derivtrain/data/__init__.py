@@ -39,9 +39,10 @@ def load_table(data_cfg, comm=None) -> Table:
     return loader(**kwargs)
 
 
-def build_data(data_cfg, device: torch.device, seed: int, distributed=None) -> Data:
+def build_data(data_cfg, device: torch.device, seed: int, distributed=None, dtype=torch.float32) -> Data:
     """The splits on the device. `distributed` (derivtrain/train/distributed.py): under data
-    parallelism each rank gets only its own rows of each split."""
+    parallelism each rank gets only its own rows of each split. `dtype`: the features' (and
+    regression targets') dtype once standardized in float64 (derivtrain/config/precision.py)."""
     comm = distributed if distributed is not None and distributed.world_size > 1 else OneProcess()
     table = load_table(data_cfg, comm)
     _check_targets(table)
@@ -60,7 +61,7 @@ def build_data(data_cfg, device: torch.device, seed: int, distributed=None) -> D
         return build_out_of_core(table.X, y, spec, data_cfg, device)
     if isinstance(table.X, np.ndarray):
         check_features(table.X, spec.feature_names)
-    return build_in_memory(table, y, spec, data_cfg, device, seed, comm)
+    return build_in_memory(table, y, spec, data_cfg, device, seed, comm, dtype)
 
 
 def _check_targets(table: Table) -> None:

@@ -86,8 +86,12 @@ def row_weights(score_loss: ScoreLoss, y: torch.Tensor, n: int, device,
 
 
 def dual_value(problem: LinearProblem, theta, c, X, y, reduce=None) -> float:
-    """D(theta) after making theta feasible (bias constraint, then the penalty's domain)."""
+    """D(theta) after making theta feasible (bias constraint, then the penalty's domain), in float64
+    whatever the iterate's dtype: a float32 dual value rounds up to above P* (a gap of 0 reported
+    where the true one is 4e-9)."""
     reduce = reduce or OneProcess()
+    theta, c = theta.to(torch.float64), c.to(torch.float64)
+    y = y.to(torch.float64) if y.is_floating_point() else y
     theta, residual = balance_rows(theta, c, reduce)
     if residual > _FEASIBLE:
         return -math.inf

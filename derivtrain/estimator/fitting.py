@@ -92,7 +92,7 @@ def build_objective(cfg, data, C=None) -> Objective:
         penalty.strength = 1.0 / (C * n_weighted)
     else:  # model=svm's own model__C / model__alpha, as derivtrain/run.py turns them into the strength
         penalty.strength = model.regularization_strength(n_weighted, penalty.strength)
-    model = model.to(device=data.feature_mean.device, dtype=data.feature_mean.dtype)
+    model = model.to(device=data.feature_mean.device, dtype=data.train.X.dtype)
     model.set_standardization(data.feature_mean, data.feature_scale)
     model.probability_link = loss.probability_link
     return Objective(model, loss, penalty)

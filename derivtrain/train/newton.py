@@ -96,9 +96,9 @@ def fit_newton(ctx: FitContext) -> FitResult:
     objective, optim_cfg, model = ctx.objective, ctx.optim, ctx.model
     if ctx.resume_state is not None:
         model.load_state_dict(ctx.resume_state["model"])
-    working = model.feature_mean.dtype
+    working = model.weight_dtype  # the model's own dtype (float64: a linear model on the CPU, config/precision.py)
     model.to(getattr(torch, optim_cfg.dtype))
-    X = ctx.data.train.X.to(model.feature_mean.dtype)
+    X = ctx.data.train.X.to(model.weight_dtype)
     targets = ctx.targets(ctx.data.train)
     targets = targets.to(X.dtype) if targets.is_floating_point() else targets
     weight = ctx.data.train.weight  # per-row sample weights (derivtrain.Estimator), or None
