@@ -103,8 +103,10 @@ def main(argv=None) -> None:
         metrics = analyze(run, overrides, out)
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - mapped to exit codes like the training CLI
         _exit_for(exc)
+    from derivtrain.logging.progress import format_number
+
     width = max(map(len, metrics))
-    print("\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
+    print("\n".join(f"{k:<{width}}  {format_number(v)}" if isinstance(v, float) else f"{k:<{width}}  {v}"
                     for k, v in sorted(metrics.items())))
 
 

@@ -33,8 +33,10 @@ def hinge_units(variant: str, y: np.ndarray, K: int):
 
 
 def hinge_optimum(X: np.ndarray, y: np.ndarray, K: int, variant: str, alpha: float, l1_ratio: float = 0.0,
-                  weights=None) -> float:
-    """min over (W, b) of sum_i c_i loss_i + penalty, c = weights / sum (uniform by default)."""
+                  weights=None, scale: float = 1.0) -> float:
+    """min over (W, b) of sum_i c_i loss_i + penalty, c = weights / sum (uniform by default).
+    `scale`: the objective is solved multiplied by it (Clarabel's gap tolerances are absolute at
+    1e-10: an optimum of 2e-7, separable data under alpha 1e-8, needs scale ~ 1 / P*)."""
     import clarabel
 
     n, d = X.shape
@@ -61,12 +63,12 @@ def hinge_optimum(X: np.ndarray, y: np.ndarray, K: int, variant: str, alpha: flo
         add([(w, 1.0), (n_w + n_b + n_u + w, -1.0)], 0.0)
         add([(w, -1.0), (n_w + n_b + n_u + w, -1.0)], 0.0)
     A = sp.csc_matrix((vals, (rows, cols)), shape=(len(rhs), n_x))
-    P = sp.diags(np.r_[np.full(n_w, alpha * (1 - l1_ratio)), np.zeros(n_x - n_w)]).tocsc()
-    q = np.r_[np.zeros(n_w + n_b), [c[i] for i, _ in units], np.full(n_v, alpha * l1_ratio)]
+    P = scale * sp.diags(np.r_[np.full(n_w, alpha * (1 - l1_ratio)), np.zeros(n_x - n_w)]).tocsc()
+    q = scale * np.r_[np.zeros(n_w + n_b), [c[i] for i, _ in units], np.full(n_v, alpha * l1_ratio)]
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-10
     solution = clarabel.DefaultSolver(sp.triu(P).tocsc(), q, A, np.array(rhs), [clarabel.NonnegativeConeT(len(rhs))],
                                       settings).solve()
     assert str(solution.status) == "Solved", solution.status
-    return float(solution.obj_val)
+    return float(solution.obj_val) / scale

@@ -27,7 +27,7 @@ def test_onnx_gives_load_runs_scores_and_probabilities(logistic_run, tmp_path):
     path = export(logistic_run.path, "onnx", tmp_path / "model.onnx")
     session = ort.InferenceSession(str(path))
     X, model = held_out_rows(logistic_run), logistic_run.model
-    scores, proba = session.run(["decision_function", "predict_proba"], {"X": X.astype(np.float32)})
+    scores, proba = session.run(["decision_function", "predict_proba"], {"X": X.astype(np.float64)})
     assert np.abs(scores - model.decision_function(X)).max() <= 1e-4
     assert np.abs(proba - model.predict_proba(X)).max() <= 1e-4
     meta = {k: json.loads(v) for k, v in session.get_modelmeta().custom_metadata_map.items()}
@@ -42,7 +42,7 @@ def test_onnx_multiclass_density_and_mlp(tmp_path, overrides, data):
     run = derivtrain.train(*overrides, "logger=none", run_dir=tmp_path / "run")
     session = ort.InferenceSession(str(export(run.path)))
     X = held_out_rows(run, data)
-    outputs = session.run(None, {"X": X.astype(np.float32)})
+    outputs = session.run(None, {"X": X.astype(np.float64)})
     assert np.abs(outputs[0] - run.model.decision_function(X)).max() <= 1e-4
     if hasattr(run.model, "predict_proba"):
         assert np.abs(outputs[1] - run.model.predict_proba(X)).max() <= 1e-4
@@ -57,7 +57,7 @@ def test_torchscript_loads_without_derivtrain_classes(logistic_run, tmp_path):
         warnings.simplefilter("ignore", DeprecationWarning)
         loaded = torch.jit.load(str(path), _extra_files=extra)
     X = held_out_rows(logistic_run)
-    scores, proba = loaded(torch.as_tensor(X, dtype=torch.float32))
+    scores, proba = loaded(torch.as_tensor(X, dtype=torch.float64))
     np.testing.assert_allclose(scores.detach().numpy(), logistic_run.model.decision_function(X), atol=1e-5)
     assert json.loads(extra["derivtrain.json"])["task"] == "classification"
 

@@ -127,8 +127,8 @@ class MappedRows:
         # float32 rows on the CPU: no copy here, the multiply-add reads the mapping once and writes
         # once; float64 rows are converted first; a GPU gets one copy of the chunk
         if self._exact:
-            x = self.source.rows(lo, hi).to(self.device, dtype=torch.float64)
-            out = x.sub_(self._mean).div_(self._scale).to(torch.float32)
+            x = self.source.rows(lo, hi).to(self.device, dtype=torch.float64)  # a float64 file: the mapping itself
+            out = ((x - self._mean) / self._scale).to(torch.float32)  # out of place: never write to the mapping
         else:
             x = self.source.rows(lo, hi).to(self.device, dtype=torch.float32)
             out = torch.addcmul(self._shift, x, self._inv_scale)

@@ -26,6 +26,7 @@ from derivtrain.threads import threads_for
 from derivtrain.train.fitting import FitContext, FitResult, finish
 from derivtrain.train.interior_point import InteriorPoint
 from derivtrain.train.linear_system import LinearSystem
+from derivtrain.train.precision_floor import Floor
 from derivtrain.train.smooth_part import smooth_part
 
 _ARMIJO, _MAX_HALVINGS = 1e-4, 60
@@ -61,29 +62,34 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     method = InteriorPoint(problem, system, y, c, T, reduce) if kinked else None
 
     watch = _Validation(ctx, problem)
-    iteration, best, converged, gap = 0, None, False, math.inf
+    floor = Floor(ctx, problem, X, y, c, reduce)
+    iteration, best, converged, gap, stopped_by = 0, None, False, math.inf, None
+    kept = _BestIterate()
     while True:
         T = method.T if method is not None else T
         z = system.scores(T)
         smooth = smooth_part(problem.loss, z, y, c) if smooth_loss else None
         loss, penalty = _parts(problem, z, y, c, T, reduce)
         primal = loss + penalty
+        kept.offer(T, primal)
         scalars = {"train/objective": primal, "train/loss": loss, **watch(T)}
         last = iteration == ctx.trainer.max_epochs
         # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
         # over X and a small solve, is computed once that estimate says tol may be met (Newton: always)
         complementarity = method.observe(z) if method is not None else 0.0
-        if method is None or last or complementarity <= _WORTH_CERTIFYING * ctx.optim.tol * abs(primal):
+        if method is None or last or complementarity <= _WORTH_CERTIFYING * floor.tol * abs(primal):
             theta = method.dual_point(smooth) if method is not None else smooth.theta
             certificate = Certificate(primal, dual_value(problem, theta, c, X, y, reduce))
             best = certificate if best is None or certificate.dual > best.dual else best
             gap = Certificate(primal, best.dual).relative_gap
             scalars["train/optimality_gap"] = gap if math.isfinite(gap) else 1.0
-            converged = gap <= ctx.optim.tol
+            converged = gap <= floor.tol
+            stopped_by = "certificate" if converged else stopped_by
         if method is not None:
             scalars["certified/complementarity"] = complementarity / max(abs(primal), 1e-300)
         ctx.logger.log_scalars(scalars, iteration)
         if converged or last:
+            stopped_by = stopped_by if converged else "iteration_cap"
             break
         if ctx.stop is not None and ctx.stop.signal_name:  # Ctrl-C/SIGTERM: checkpoint this iterate, stop
             _set_weights(problem, T if method is None else method.T)
@@ -96,14 +102,28 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
             moved = step is not None
             T = T + step if moved else T
         if not moved:
-            log.warning("the certified solver stopped at rounding level (gap %.3g)", gap)
+            stopped_by = "rounding_floor" if method is not None else "line_search"
             break
-    _set_weights(problem, T if method is None else method.T)
     if best is None:  # stopped before any certificate: measure the last iterate's
         theta = method.dual_point(smooth) if method is not None else smooth.theta
         best = Certificate(primal, dual_value(problem, theta, c, X, y, reduce))
-    result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=best)
+    # the least objective any iterate reached, not the last: an interior-point step taken below
+    # the rounding floor can raise P, and a tighter optim.tol must never give a worse model
+    _set_weights(problem, kept.T if kept.T is not None else (T if method is None else method.T))
+    result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=best,
+                       stopped_by=stopped_by, tol=floor.tol)
     return finish(ctx, result, state=dict(fitted_by="certified", converged=converged))
+
+
+class _BestIterate:
+    """The iterate of least objective so far (a copy: the solver updates its own in place)."""
+
+    def __init__(self):
+        self.T, self.primal = None, math.inf
+
+    def offer(self, T, primal: float) -> None:
+        if primal < self.primal:
+            self.T, self.primal = T.clone(), primal
 
 
 def _start(ctx, problem, dtype) -> torch.Tensor:

@@ -97,6 +97,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
     if ctx.resume_state is not None:
         model.load_state_dict(ctx.resume_state["model"])
     working = model.weight_dtype  # the model's own dtype (float64: a linear model on the CPU, config/precision.py)
+    floor = _floor(ctx)  # optim.tol raised to what the weights' and rows' rounding can certify (or None)
     model.to(getattr(torch, optim_cfg.dtype))
     X = ctx.data.train.X.to(model.weight_dtype)
     targets = ctx.targets(ctx.data.train)
@@ -105,7 +106,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
     params = [p for p in model.parameters() if p.requires_grad]
     dense = optim_cfg.hessian == "dense" or (optim_cfg.hessian == "auto"
                                              and sum(p.numel() for p in params) <= optim_cfg.max_dense)
-    stop = _StoppingTest(objective, X, targets, optim_cfg.tol, weight, ctx.distributed)
+    stop = _StoppingTest(objective, X, targets, optim_cfg.tol if floor is None else floor.tol, weight, ctx.distributed)
     train = ctx.data.train
     share = len(train) / train.total_rows  # trainer=ddp: this rank's rows' part of the mean
     total = ctx.distributed.all_sum
@@ -114,7 +115,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
         f = objective(X, targets, sample_weight=weight)
         return f * share if share != 1 else f
 
-    steps, converged = 0, False
+    steps, converged, stopped_by = 0, False, None
     while True:
         f = value()
         g, direction = newton_direction(f, params, dense, total)
@@ -126,26 +127,44 @@ def fit_newton(ctx: FitContext) -> FitResult:
             scalars["train/log_likelihood"] = batch_log_likelihood(objective, X, targets).item()
         ctx.logger.log_scalars(scalars, steps)
         if converged:
+            stopped_by = "certificate"
             break
         if steps == optim_cfg.max_iter:
+            stopped_by = "iteration_cap"
             break
         if ctx.stop is not None and ctx.stop.signal_name:  # Ctrl-C/SIGTERM: checkpoint these weights, stop
             model.to(working)
             ctx.stop_point(steps, steps, fitted_by="newton", converged=False)
         step_size = _line_search(params, direction, lambda: total(value()), f0, slope)
         if step_size == 0.0:  # no decrease along a descent direction: rounding decides, stop here
-            log.warning("Newton's line search found no decrease (predicted %.3g): the objective's "
-                        "rounding error exceeds optim.tol=%g", predicted_decrease, optim_cfg.tol)
+            stopped_by = "line_search"
             break
         ctx.logger.log_scalars({"newton/step_size": step_size}, steps)
         steps += 1
     if converged:
         log.info("Newton's method converged in %d steps (predicted decrease %.2g)", steps, predicted_decrease)
-    elif steps == optim_cfg.max_iter:
-        log.warning("Newton's method did not converge in optim.max_iter=%d steps", optim_cfg.max_iter)
+    elif not stop.certified:  # a certified objective's stop is said once, with the gap, by finish
+        log.warning("Newton's method stopped without converging: %s", "its line search found no decrease (the "
+                    "objective's rounding exceeds the decrease left)" if stopped_by == "line_search" else
+                    f"optim.max_iter={optim_cfg.max_iter} reached; raise optim.max_iter")
     model.to(working)
-    return finish(ctx, FitResult(epochs=steps, steps=steps, converged=converged),
+    return finish(ctx, FitResult(epochs=steps, steps=steps, converged=converged, stopped_by=stopped_by,
+                                 tol=stop.tol),
                   state=dict(fitted_by="newton", converged=converged))
+
+
+def _floor(ctx):
+    """The certified objectives' precision floor (derivtrain/train/precision_floor.py), else None."""
+    from derivtrain.duality import linear_problem
+    from derivtrain.duality.certificate import row_weights
+    from derivtrain.train.precision_floor import Floor
+
+    problem = linear_problem(ctx.objective)
+    if problem is None or not isinstance(ctx.data.train.X, torch.Tensor):
+        return None
+    y = problem.loss.prepare(ctx.targets(ctx.data.train))
+    c = row_weights(problem.loss, y, len(y), ctx.data.train.X.device, ctx.data.train.weight, ctx.distributed)
+    return Floor(ctx, problem, ctx.data.train.X, y, c, ctx.distributed)
 
 
 class _StoppingTest:
