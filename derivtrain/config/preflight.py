@@ -39,6 +39,7 @@ def validate(cfg) -> None:
     if fitter != "gradient":
         check_full_batch(cfg.optim, cfg.trainer, fitter)
         check_precision(cfg, fitter)
+        warn_epoch_diagnostics(cfg, fitter)
 
 
 def check_groups(cfg) -> None:
@@ -62,3 +63,15 @@ def check_code(cfg) -> str:
 
     check_contracts(cfg)
     return check_solver(cfg)
+
+
+def warn_epoch_diagnostics(cfg, fitter: str) -> None:
+    """diagnostics.hessian_every_n_epochs runs at the gradient loop's epoch ends; a full-batch solver
+    has none, so the key would log nothing: say so (one line) rather than nothing."""
+    every = cfg.get("diagnostics", {}).get("hessian_every_n_epochs", 0) if "diagnostics" in cfg else 0
+    if every:
+        from derivtrain.logging import log
+
+        chosen = f"optim={cfg.optim.name}" + (f" (here: the {fitter} solver)" if cfg.optim.name == "auto" else "")
+        log.warning("diagnostics.hessian_every_n_epochs=%s logs the sharpness at the gradient loop's epoch ends; "
+                    "%s has no epochs, so nothing is logged (use optim=sgd or optim=adam to log it)", every, chosen)

@@ -20,8 +20,7 @@ import torch
 
 from derivtrain.data import sparse
 from derivtrain.duality import Certificate, linear_problem
-from derivtrain.duality.certificate import dual_value, row_weights
-from derivtrain.logging import log
+from derivtrain.duality.certificate import dual_value, rounding_error, row_weights
 from derivtrain.threads import threads_for
 from derivtrain.train.fitting import FitContext, FitResult, finish
 from derivtrain.train.interior_point import InteriorPoint
@@ -79,9 +78,10 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         complementarity = method.observe(z) if method is not None else 0.0
         if method is None or last or complementarity <= _WORTH_CERTIFYING * floor.tol * abs(primal):
             theta = method.dual_point(smooth) if method is not None else smooth.theta
-            certificate = Certificate(primal, dual_value(problem, theta, c, X, y, reduce))
+            error = rounding_error(problem, z, y, c, reduce, T[:, :-1])  # the bound's own rounding, in it
+            certificate = Certificate(primal, dual_value(problem, theta, c, X, y, reduce), error)
             best = certificate if best is None or certificate.dual > best.dual else best
-            gap = Certificate(primal, best.dual).relative_gap
+            gap = Certificate(primal, best.dual, error).relative_gap
             scalars["train/optimality_gap"] = gap if math.isfinite(gap) else 1.0
             converged = gap <= floor.tol
             stopped_by = "certificate" if converged else stopped_by

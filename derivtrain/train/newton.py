@@ -141,7 +141,10 @@ def fit_newton(ctx: FitContext) -> FitResult:
             break
         ctx.logger.log_scalars({"newton/step_size": step_size}, steps)
         steps += 1
-    if converged:
+    if converged and stop.certified:  # finish measures the model's own weights again, and says the verdict
+        log.info("Newton's method: its iterate's certified gap %.2g met optim.tol=%.2g in %d steps", stop.gap,
+                 stop.tol, steps)
+    elif converged:
         log.info("Newton's method converged in %d steps (predicted decrease %.2g)", steps, predicted_decrease)
     elif not stop.certified:  # a certified objective's stop is said once, with the gap, by finish
         log.warning("Newton's method stopped without converging: %s", "its line search found no decrease (the "
