@@ -157,3 +157,49 @@ def test_float32_with_the_interior_point_solver_is_refused_before_anything_is_wr
     with pytest.raises(ConfigError, match="optim.dtype=float32"):
         train(tmp_path, "refused", *overrides, "optim.dtype=float32")
     assert not (tmp_path / "refused").exists()
+
+
+# ---- what the run says ---------------------------------------------------------------------------
+def warnings_of(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name.startswith("derivtrain")]
+
+
+def test_a_tol_below_the_floor_is_raised_with_one_line_and_converged_means_the_tol_used(tmp_path, caplog):
+    run = train(tmp_path, "tight", "model=logistic", "optim.tol=1e-17")
+    raised = [m for m in warnings_of(caplog) if "optim.tol=1e-17 is below the gap" in m]
+    assert len(raised) == 1 and "using optim.tol=" in raised[0]
+    used = float(raised[0].rsplit("using optim.tol=", 1)[1])
+    assert 1e-17 < used < 1e-8  # float64 rows and weights: far below any tol anyone asks for
+    assert run.metrics["train/converged"] is (run.metrics["train/optimality_gap"] <= used)
+
+
+def test_the_gradient_loops_epoch_cap_is_named_as_such(tmp_path, caplog):
+    run = train(tmp_path, "minibatch", "model=svm", "trainer.batch_size=64", "trainer.max_epochs=2")
+    assert run.metrics["train/converged"] is False
+    (line,) = [m for m in warnings_of(caplog) if m.startswith("not converged")]
+    assert "gradient loop reached its epoch cap (trainer.max_epochs=2)" in line
+    assert "iteration cap" not in line and "drop trainer.batch_size" in line
+
+
+def test_an_estimators_advice_names_its_own_parameters():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = load_breast_cancer(return_X_y=True)
+    with pytest.warns(ConvergenceWarning) as caught:
+        derivtrain.Estimator(model="logistic", optim="adam", trainer__max_epochs=2).fit(X, y)
+    message = str(caught[0].message)
+    assert "trainer__max_epochs" in message and "optim='auto'" in message
+    assert "optim__max_iter" not in message and "trainer.max_epochs" not in message
+
+
+def test_the_hessian_diagnostic_under_a_full_batch_solver_says_it_logs_nothing(tmp_path, caplog):
+    train(tmp_path, "hessian", "model=logistic", "diagnostics.hessian_every_n_epochs=1")
+    assert any("hessian_every_n_epochs=1" in m and "nothing is logged" in m for m in warnings_of(caplog))
+
+
+def test_small_numbers_print_in_scientific_notation():
+    from derivtrain.logging.progress import format_number
+
+    assert format_number(4.6e-07) == "4.6e-07" and format_number(0.8625) == "0.8625"
+    assert format_number(0.0) == "0.0000" and format_number(2.5e7) == "2.5e+07"
