@@ -77,19 +77,15 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         # over X and a small solve, is computed once that estimate says tol may be met (Newton: always)
         complementarity = method.observe(z) if method is not None else 0.0
         if method is None or last or complementarity <= _WORTH_CERTIFYING * floor.tol * abs(primal):
-            theta = method.dual_point(smooth) if method is not None else smooth.theta
-            error = rounding_error(problem, z, y, c, reduce, T[:, :-1])  # the bound's own rounding, in it
-            certificate = Certificate(primal, dual_value(problem, theta, c, X, y, reduce), error)
-            best = certificate if best is None or certificate.dual > best.dual else best
-            gap = Certificate(primal, best.dual, error).relative_gap
+            best, here = _certify(problem, method, smooth, primal, (X, y, c, z, T), reduce, best)
+            gap = here.relative_gap
             scalars["train/optimality_gap"] = gap if math.isfinite(gap) else 1.0
-            converged = gap <= floor.tol
-            stopped_by = "certificate" if converged else stopped_by
+            converged = gap <= floor.at(here)
         if method is not None:
             scalars["certified/complementarity"] = complementarity / max(abs(primal), 1e-300)
         ctx.logger.log_scalars(scalars, iteration)
         if converged or last:
-            stopped_by = stopped_by if converged else "iteration_cap"
+            stopped_by = "certificate" if converged else "iteration_cap"
             break
         if ctx.stop is not None and ctx.stop.signal_name:  # Ctrl-C/SIGTERM: checkpoint this iterate, stop
             _set_weights(problem, T if method is None else method.T)
@@ -105,18 +101,29 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
             stopped_by = "rounding_floor" if method is not None else "line_search"
             break
     if best is None:  # stopped before any certificate: measure the last iterate's
-        theta = method.dual_point(smooth) if method is not None else smooth.theta
-        best = Certificate(primal, dual_value(problem, theta, c, X, y, reduce))
-    # the least objective any iterate reached, not the last: an interior-point step taken below
-    # the rounding floor can raise P, and a tighter optim.tol must never give a worse model
+        best, _ = _certify(problem, method, smooth, primal, (X, y, c, z, T), reduce, None)
     _set_weights(problem, kept.T if kept.T is not None else (T if method is None else method.T))
+    floor.announce()
     result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=best,
                        stopped_by=stopped_by, tol=floor.tol)
     return finish(ctx, result, state=dict(fitted_by="certified", converged=converged))
 
 
+def _certify(problem, method, smooth, primal: float, at, reduce, best):
+    """(the best certificate so far, this iterate's with the best dual): the iterate's dual point, its
+    dual value, and a bound on the rounding of P - D, which is part of the gap, never hidden."""
+    X, y, c, z, T = at
+    theta = method.dual_point(smooth) if method is not None else smooth.theta
+    error = rounding_error(problem, z, y, c, reduce, T[:, :-1])
+    certificate = Certificate(primal, dual_value(problem, theta, c, X, y, reduce), error)
+    best = certificate if best is None or certificate.dual > best.dual else best
+    return best, Certificate(primal, best.dual, error)
+
+
 class _BestIterate:
-    """The iterate of least objective so far (a copy: the solver updates its own in place)."""
+    """The iterate of least objective so far (a copy: the solver updates its own in place). The
+    fit ends on it, not on the last: an interior-point step taken below the rounding floor can
+    raise P, and a tighter optim.tol must never give a worse model."""
 
     def __init__(self):
         self.T, self.primal = None, math.inf

@@ -106,7 +106,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
     params = [p for p in model.parameters() if p.requires_grad]
     dense = optim_cfg.hessian == "dense" or (optim_cfg.hessian == "auto"
                                              and sum(p.numel() for p in params) <= optim_cfg.max_dense)
-    stop = _StoppingTest(objective, X, targets, optim_cfg.tol if floor is None else floor.tol, weight, ctx.distributed)
+    stop = _StoppingTest(objective, X, targets, optim_cfg.tol, weight, ctx.distributed, floor)
     train = ctx.data.train
     share = len(train) / train.total_rows  # trainer=ddp: this rank's rows' part of the mean
     total = ctx.distributed.all_sum
@@ -141,19 +141,27 @@ def fit_newton(ctx: FitContext) -> FitResult:
             break
         ctx.logger.log_scalars({"newton/step_size": step_size}, steps)
         steps += 1
-    if converged and stop.certified:  # finish measures the model's own weights again, and says the verdict
-        log.info("Newton's method: its iterate's certified gap %.2g met optim.tol=%.2g in %d steps", stop.gap,
-                 stop.tol, steps)
-    elif converged:
-        log.info("Newton's method converged in %d steps (predicted decrease %.2g)", steps, predicted_decrease)
-    elif not stop.certified:  # a certified objective's stop is said once, with the gap, by finish
-        log.warning("Newton's method stopped without converging: %s", "its line search found no decrease (the "
-                    "objective's rounding exceeds the decrease left)" if stopped_by == "line_search" else
-                    f"optim.max_iter={optim_cfg.max_iter} reached; raise optim.max_iter")
+    _say_stop(stop, stopped_by, steps, predicted_decrease, optim_cfg.max_iter)
+    if floor is not None:
+        floor.announce()
     model.to(working)
     return finish(ctx, FitResult(epochs=steps, steps=steps, converged=converged, stopped_by=stopped_by,
                                  tol=stop.tol),
                   state=dict(fitted_by="newton", converged=converged))
+
+
+def _say_stop(stop, stopped_by, steps: int, predicted_decrease: float, max_iter: int) -> None:
+    """One line on how Newton stopped; for a certified objective the verdict is finish's (it measures
+    the model's own weights again), so only the iterate's gap is said here."""
+    if stopped_by == "certificate" and stop.certified:
+        log.info("Newton's method: its iterate's certified gap %.2g met optim.tol=%.2g in %d steps", stop.gap,
+                 stop.tol, steps)
+    elif stopped_by == "certificate":
+        log.info("Newton's method converged in %d steps (predicted decrease %.2g)", steps, predicted_decrease)
+    elif not stop.certified:
+        log.warning("Newton's method stopped without converging: %s", "its line search found no decrease (the "
+                    "objective's rounding exceeds the decrease left)" if stopped_by == "line_search" else
+                    f"optim.max_iter={max_iter} reached; raise optim.max_iter")
 
 
 def _floor(ctx):
@@ -175,10 +183,13 @@ class _StoppingTest:
     when the Newton decrement lambda^2 / 2 (the quadratic model's estimate of f - min f) is below
     optim.tol relative to |f|."""
 
-    def __init__(self, objective, X, targets, tol: float, weight=None, reduce=None):
+    def __init__(self, objective, X, targets, tol: float, weight=None, reduce=None, floor=None):
         from derivtrain.duality import has_dual
 
         self.objective, self.X, self.targets, self.tol = objective, X, targets, tol
+        self.floor = floor  # optim.tol raised to what rounding lets this problem certify (precision_floor.py)
+        if floor is not None:
+            self.tol = floor.tol
         self.weight, self.reduce = weight, reduce
         self.certified = has_dual(objective)
         self.likelihood = has_log_likelihood(objective)
@@ -190,8 +201,10 @@ class _StoppingTest:
         from derivtrain.duality import certify
 
         with torch.no_grad():
-            self.gap = certify(self.objective, self.X, self.targets, sample_weight=self.weight,
-                               reduce=self.reduce).relative_gap
+            certificate = certify(self.objective, self.X, self.targets, sample_weight=self.weight, reduce=self.reduce)
+        self.gap = certificate.relative_gap
+        if self.floor is not None:
+            self.tol = self.floor.at(certificate)
         return self.gap <= self.tol
 
     def scalars(self) -> dict:

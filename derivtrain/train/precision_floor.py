@@ -83,22 +83,33 @@ def relative_floor(problem, rows, weights: float, objective: float, dtypes, d: i
 
 
 class Floor:
-    """optim.tol as a run can honour it: raised to the floor before iterating, with one warning line."""
+    """optim.tol as a run can honour it: raised to the floor before iterating; then, at each
+    certificate, to twice the certificate's own rounding bound (Certificate.error) where that is
+    higher: a gap below it is not one the solver can show. One warning line, when the fit ends."""
 
     def __init__(self, ctx, problem, X, y, c, reduce):
         self.asked = float(ctx.optim.tol)
         zero = torch.zeros(len(y), problem.linear.out_features, dtype=torch.float64, device=c.device)
         at_zero = float(reduce.all_sum((c.to(torch.float64) * problem.loss.values(zero, y)).sum()))
         # rows as the data holds them, the model's weights, the iterate's arithmetic (optim.dtype)
-        dtypes = (ctx.data.train.X.dtype, problem.linear.weight.dtype, getattr(torch, ctx.optim.get("dtype", "float64")))
+        self.dtypes = (ctx.data.train.X.dtype, problem.linear.weight.dtype,
+                       getattr(torch, ctx.optim.get("dtype", "float64")))
         n = int(reduce.all_sum(torch.tensor(float(len(y)), dtype=torch.float64, device=c.device)))
         weights = weight_bound(problem.penalty, at_zero, problem.linear.out_features)
-        self.floor = relative_floor(problem, row_norms(X, c, reduce), weights, at_zero, dtypes, X.shape[1], n)
+        self.floor = relative_floor(problem, row_norms(X, c, reduce), weights, at_zero, self.dtypes, X.shape[1], n)
         self.tol = max(self.asked, self.floor)
+
+    def at(self, certificate) -> float:
+        """The tolerance for this certificate's iterate (never lowered again)."""
+        own = 2 * certificate.error / max(abs(certificate.primal), torch.finfo(torch.float64).tiny)
+        self.tol = max(self.tol, own)
+        return self.tol
+
+    def announce(self) -> None:
         if self.tol > self.asked:
             from derivtrain.logging import log
 
-            names = "/".join(sorted({str(t).replace("torch.", "") for t in dtypes}))
+            names = "/".join(sorted({str(t).replace("torch.", "") for t in self.dtypes}))
             log.warning("optim.tol=%g is below the gap this problem can certify in %s (~%.2g, from the rounding "
-                        "of the rows, the weights and the objective); using optim.tol=%.2g",
-                        self.asked, names, self.floor, self.floor)
+                        "of the rows, the weights and the objective); used optim.tol=%.2g",
+                        self.asked, names, self.tol, self.tol)
