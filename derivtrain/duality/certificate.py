@@ -36,17 +36,21 @@ class Certificate:
         return gap / max(abs(self.primal), torch.finfo(torch.float64).tiny) if math.isfinite(gap) else math.inf
 
 
-def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None) -> float:
+def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None, theta=None) -> float:
     """A bound on the float64 rounding of P - D at scores z: each row's loss, its conjugate and the
     dual point's inner products are computed from numbers of size |l_i| + |l'_i| (|z_i| + |y_i|),
     each to a few units of roundoff. It matters where those sizes dwarf P: regression targets
     around 1e7 fitted to a residual of 0.1 (P - D cancels to ~1e-9 of P there, and a bound that
-    left it out would report 0). The penalty's own rounding is a few units of |penalty|."""
+    left it out would report 0). The penalty's own rounding is a few units of |penalty|. W, theta:
+    a solver's iterate and dual point, where the model's weights are not yet set."""
     reduce = reduce or OneProcess()
     z = z.to(torch.float64)
     values = problem.loss.values(z, y).abs()
-    if problem.loss.nonsmooth:  # a hinge's slope is at most 1 per score
-        slope = torch.full_like(values, float(z.shape[1]))
+    if problem.loss.nonsmooth:  # slope <= 1 per score where the loss is > 0; 0 off the kink where it is 0,
+        # and a row within rounding of its kink has a barrier derivative of O(1) at width 1e-12
+        # (theta: a solver's own dual point, which is zero off the margin too; autograd may be off there)
+        near = (_kink_slopes(problem.loss, z, y) if theta is None else theta.to(z)).abs().sum(dim=1)
+        slope = torch.where(values > 0, torch.full_like(values, float(z.shape[1])), near)
     else:
         slope = dual_point(problem.loss, z, y, 0.0).abs().sum(dim=1)
     size = z.abs().sum(dim=1) + (y.abs().reshape(len(y), -1).sum(dim=1) if y.is_floating_point() else 0.0)
@@ -133,6 +137,14 @@ def dual_value(problem: LinearProblem, theta, c, X, y, reduce=None) -> float:
         best = min(scale, max(0.0, -loss_part / (2 * quadratic))) if quadratic > 0 else scale
         return max(value(scale), value(best))
     return max(value(scale), value(_best_scale(value, scale)))
+
+
+def _kink_slopes(score_loss, z, y) -> torch.Tensor:
+    """The barrier-smoothed loss's derivative at width 1e-12 (O(1) within rounding of a kink, ~0
+    away from it). The certified solver runs in inference mode, whose tensors autograd cannot
+    use: copies made outside it can."""
+    with torch.inference_mode(False):
+        return dual_point(score_loss, z.clone(), y.clone(), 1e-12)
 
 
 def _best_scale(value, upper: float, steps: int = 60) -> float:

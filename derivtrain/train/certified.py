@@ -91,12 +91,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
             _set_weights(problem, T if method is None else method.T)
             ctx.stop_point(iteration, iteration, fitted_by="certified", converged=False)
         iteration += 1
-        if method is not None:
-            moved = method.step(smooth) > 0.0
-        else:
-            step = _newton_step(system, problem, T, z, y, c, smooth, reduce)
-            moved = step is not None
-            T = T + step if moved else T
+        moved, T = _advance(method, system, problem, T, z, y, c, smooth, reduce)
         if not moved:
             stopped_by = "rounding_floor" if method is not None else "line_search"
             break
@@ -109,12 +104,25 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     return finish(ctx, result, state=dict(fitted_by="certified", converged=converged))
 
 
+def _advance(method, system, problem, T, z, y, c, smooth, reduce):
+    """(whether the iterate moved, the Newton iterate T). A system that no longer factors (not
+    finite, not positive definite even damped) is rounding's verdict, not a crash: the fit stops
+    there on its best iterate, as when no step improves."""
+    try:
+        if method is not None:
+            return method.step(smooth) > 0.0, T
+        step = _newton_step(system, problem, T, z, y, c, smooth, reduce)
+    except (FloatingPointError, torch.linalg.LinAlgError):
+        return False, T
+    return step is not None, (T + step if step is not None else T)
+
+
 def _certify(problem, method, smooth, primal: float, at, reduce, best):
     """(the best certificate so far, this iterate's with the best dual): the iterate's dual point, its
     dual value, and a bound on the rounding of P - D, which is part of the gap, never hidden."""
     X, y, c, z, T = at
     theta = method.dual_point(smooth) if method is not None else smooth.theta
-    error = rounding_error(problem, z, y, c, reduce, T[:, :-1])
+    error = rounding_error(problem, z, y, c, reduce, T[:, :-1], theta if method is not None else None)
     certificate = Certificate(primal, dual_value(problem, theta, c, X, y, reduce), error)
     best = certificate if best is None or certificate.dual > best.dual else best
     return best, Certificate(primal, best.dual, error)
