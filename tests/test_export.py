@@ -77,3 +77,25 @@ def test_command_line(logistic_run, tmp_path, capsys):
             main(args)
         assert exited.value.code == 2 and message in capsys.readouterr().err
     assert out.read_bytes() == before  # nothing overwritten
+
+
+def test_onnx_standardizes_a_raw_offset_column_in_float64(tmp_path):
+    """A raw 3e7 + N(0, 1) column: float64 in, centred before it is rounded, so the scores are
+    load_run's (cast to float32 first, the column would keep a handful of values)."""
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(0)
+    signal = rng.normal(size=300)
+    X = np.c_[3e7 + signal, rng.normal(size=(300, 2))]
+    y = (signal + 0.3 * rng.normal(size=300) > 0).astype(int)
+    np.savetxt(tmp_path / "t.csv", np.c_[X, y], delimiter=",", header="a,b,c,label", comments="", fmt="%.17g")
+    run = derivtrain.train("data=csv", f"data.path={tmp_path / 't.csv'}", "data.target=label", "model=logistic",
+                           "logger=none", run_dir=tmp_path / "run")
+    session = ort.InferenceSession(str(export(run.path)))
+    (scores, _) = session.run(None, {"X": X})
+    reference = run.model.decision_function(X)
+    assert np.abs(scores - reference).max() <= 1e-4 * (1 + np.abs(reference).max())
+    rows = np.load(run.path / "split.npz")["train"]
+    Z = (X - X[rows].mean(axis=0)) / X[rows].std(axis=0)  # float64 statistics of the training rows
+    w, b = (p.detach().double().numpy() for p in (run.model.linear.weight, run.model.linear.bias))
+    # the quantized column alone would move the scores by ~|w_0| * 2 / std: far above this
+    assert np.abs(scores - (Z @ w.ravel() + b[0])).max() <= 1e-4 * (1 + np.abs(reference).max())
