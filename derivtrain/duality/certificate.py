@@ -36,20 +36,19 @@ class Certificate:
         return gap / max(abs(self.primal), torch.finfo(torch.float64).tiny) if math.isfinite(gap) else math.inf
 
 
-def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None, theta=None) -> float:
+def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None) -> float:
     """A bound on the float64 rounding of P - D at scores z: each row's loss, its conjugate and the
     dual point's inner products are computed from numbers of size |l_i| + |l'_i| (|z_i| + |y_i|),
     each to a few units of roundoff. It matters where those sizes dwarf P: regression targets
     around 1e7 fitted to a residual of 0.1 (P - D cancels to ~1e-9 of P there, and a bound that
-    left it out would report 0). The penalty's own rounding is a few units of |penalty|. W, theta:
-    a solver's iterate and dual point, where the model's weights are not yet set."""
+    left it out would report 0). The penalty's own rounding is a few units of |penalty|. W: a
+    solver's iterate, where the model's weights are not yet set."""
     reduce = reduce or OneProcess()
     z = z.to(torch.float64)
     values = problem.loss.values(z, y).abs()
     if problem.loss.nonsmooth:  # slope <= 1 per score where the loss is > 0; 0 off the kink where it is 0,
         # and a row within rounding of its kink has a barrier derivative of O(1) at width 1e-12
-        # (theta: a solver's own dual point, which is zero off the margin too; autograd may be off there)
-        near = (_kink_slopes(problem.loss, z, y) if theta is None else theta.to(z)).abs().sum(dim=1)
+        near = _kink_slopes(problem.loss, z, y).abs().sum(dim=1)
         slope = torch.where(values > 0, torch.full_like(values, float(z.shape[1])), near)
     else:
         slope = dual_point(problem.loss, z, y, 0.0).abs().sum(dim=1)

@@ -107,16 +107,18 @@ def test_an_offset_regression_target_is_solved_exactly(tmp_path):
     assert Recomputed(run, X, y).assert_honest() <= 1e-4  # the audit: 2.4% forever
 
 
-def test_a_tighter_tol_never_gives_a_worse_model_on_separable_data(tmp_path):
+def test_a_tighter_tol_never_gives_a_worse_model_on_separable_data(tmp_path, caplog):
     X, y = separable_table()
     csv = write_csv(tmp_path / "separable.csv", X, y)
     gaps = []
     for tol in (1e-3, 1e-6, 1e-10):
+        caplog.clear()
         run = train(tmp_path, f"tol{tol}", "data=csv", f"data.path={csv}", "data.target=target", "model=svm",
                     "model.alpha=1e-8", f"optim.tol={tol}")
         gaps.append(Recomputed(run, X, y).assert_honest())
-        if run.metrics["train/converged"]:
-            assert run.metrics["train/optimality_gap"] <= max(tol, 1e-10)
+        raised = [m for m in warnings_of(caplog) if "used optim.tol=" in m]
+        used = float(raised[0].rsplit("used optim.tol=", 1)[1]) if raised else tol
+        assert_converged_means_the_tol_used(run, used)
     assert all(later <= earlier + SLACK for earlier, later in zip(gaps, gaps[1:])), gaps
 
 
@@ -170,7 +172,13 @@ def test_a_tol_below_the_floor_is_raised_with_one_line_and_converged_means_the_t
     assert len(raised) == 1 and "used optim.tol=" in raised[0]
     used = float(raised[0].rsplit("used optim.tol=", 1)[1])
     assert 1e-17 < used < 1e-8  # float64 rows and weights: far below any tol anyone asks for
-    assert run.metrics["train/converged"] is (run.metrics["train/optimality_gap"] <= used)
+    assert_converged_means_the_tol_used(run, used)
+
+
+def assert_converged_means_the_tol_used(run, used: float) -> None:
+    """converged <=> the reported gap met the tolerance used (printed to 2 digits: 5% either way)."""
+    gap = run.metrics["train/optimality_gap"]
+    assert gap <= 1.05 * used if run.metrics["train/converged"] else gap > 0.95 * used
 
 
 def test_the_gradient_loops_epoch_cap_is_named_as_such(tmp_path, caplog):
