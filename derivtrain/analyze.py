@@ -55,8 +55,8 @@ def analyze(run, overrides=(), out=None) -> dict:
     device = resolve_device(cfg.trainer.device)
     model = build_model(saved).eval().to(device)
     model.probability_link = saved.state.get("probability_link")
-    data = build_data(cfg.data, device, seed=cfg.trainer.seed)
-    if not torch.allclose(model.feature_mean, data.feature_mean, rtol=1e-5, atol=1e-6):
+    data = build_data(cfg.data, device, seed=cfg.trainer.seed, dtype=model.weight_dtype)  # the rows as it trained on them
+    if not torch.allclose(model.feature_mean, data.feature_mean.to(model.feature_mean), rtol=1e-5, atol=1e-6):
         raise UserError(f"the data of {run_dir} has changed since training (its training rows standardize "
                         "differently): the test split cannot be rebuilt")
     analysis = make_analysis(cfg.analysis, model, data.spec)
@@ -145,8 +145,10 @@ def main(argv=None) -> None:
         metrics = analyze(run, overrides, out)
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - mapped to exit codes like the training CLI
         _exit_for(exc)
+    from derivtrain.logging.progress import format_number
+
     width = max(map(len, metrics))
-    print("\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
+    print("\n".join(f"{k:<{width}}  {format_number(v)}" if isinstance(v, float) else f"{k:<{width}}  {v}"
                     for k, v in sorted(metrics.items())))
 
 

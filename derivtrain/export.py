@@ -1,8 +1,9 @@
 """python -m derivtrain.export run=<run folder> format=onnx|torchscript out=<file>
 
 The trained model of a run folder as one self-contained graph for serving without derivtrain:
-its input is raw features (float32, shape (n_samples, n_features)); the standardization fitted on
-the training rows is part of the graph, so callers do exactly what they do with load_run's model.
+its input is raw features (float64, shape (n_samples, n_features)); the standardization fitted on
+the training rows is part of the graph, computed in float64 before the features are rounded to the
+weights' float32, so callers do exactly what they do with load_run's model.
 
     outputs           what it is                                        load_run(...) equivalent
     decision_function scores: one per row (binary, regression) or       model.decision_function(X)
@@ -47,6 +48,7 @@ class RawFeatureModel(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.dtype = model.weight_dtype
         self.density = hasattr(model, "log_joint")
         self.probabilities = self.density or (model.probability_link is not None and bool(model.classes_))
         # a mixture's parameter-only terms, computed here once: the graph holds their values (and
@@ -57,7 +59,9 @@ class RawFeatureModel(nn.Module):
                 self.terms = tuple(t.detach() for t in model.density_terms())
 
     def forward(self, X: torch.Tensor):
-        Z = (X - self.model.feature_mean) / self.model.feature_scale
+        # raw float64 features centred in float64, then rounded: a raw 3e7 + N(0, 1) column cast to
+        # float32 first would reach the model quantized (and its scores not even linear in it)
+        Z = ((X.to(torch.float64) - self.model.feature_mean) / self.model.feature_scale).to(self.dtype)
         if self.density:
             joint = self.model.log_joint(Z) if self.terms is None else self.model.log_joint(Z, self.terms)
             return (torch.logsumexp(joint, dim=0) + self.model.log_det_jacobian(),
@@ -77,7 +81,7 @@ class RawFeatureModel(nn.Module):
         spec = self.model.spec
         return {"derivtrain_version": _version(), "task": spec.task, "classes": list(self.model.classes_),
                 "feature_names": list(spec.feature_names), "n_features": spec.n_features,
-                "input": "X: raw features, float32, (n_samples, n_features)", "outputs": self.output_names()}
+                "input": "X: raw features, float64, (n_samples, n_features)", "outputs": self.output_names()}
 
 
 def export(run, format: str = "onnx", out=None) -> Path:
@@ -96,7 +100,7 @@ def export(run, format: str = "onnx", out=None) -> Path:
     if not out.parent.is_dir():
         raise UserError(f"out={out}: the folder {out.parent} does not exist; create it or pick another")
     wrapper = RawFeatureModel(load_run(run).float()).eval()
-    example = torch.zeros(2, wrapper.model.spec.n_features)
+    example = torch.zeros(2, wrapper.model.spec.n_features, dtype=torch.float64)
     write = _write_onnx if format == "onnx" else _write_torchscript
     # the exporters write to a path: a private temporary folder (mode 0700, new), whose file is then
     # copied into `out`'s folder as a new file and renamed (a failed export leaves no partial file,

@@ -45,9 +45,11 @@ def single_run(args) -> None:
 
 
 def print_metrics(metrics: dict, label: str | None) -> None:
+    from derivtrain.logging.progress import format_number
+
     width = max(map(len, metrics))
     print(("\n" + label + "\n" if label else "")
-          + "\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
+          + "\n".join(f"{k:<{width}}  {format_number(v)}" if isinstance(v, float) else f"{k:<{width}}  {v}"
                       for k, v in sorted(metrics.items())))
 
 

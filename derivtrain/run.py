@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from derivtrain.config import validate
+from derivtrain.config.precision import run_dtype
 from derivtrain.data import build_data
 from derivtrain.devices import resolve_device
 from derivtrain.errors import ConfigError
@@ -83,7 +84,8 @@ def set_up(cfg, run_dir: Path, stop=None) -> Session:
     distributed = make_distributed(cfg.trainer, device)  # one process unless torchrun + trainer=ddp
     seed_everything(cfg.trainer.seed)
 
-    data = build_data(cfg.data, device, seed=cfg.trainer.seed, distributed=distributed)  # ddp: this rank's rows
+    data = build_data(cfg.data, device, seed=cfg.trainer.seed, distributed=distributed,  # ddp: this rank's rows
+                      dtype=run_dtype(cfg, device))  # float64 for the certified solver on the CPU
     if resume_state is not None:
         check_resumable(resume_state, data.spec, cfg.trainer.resume)
     objective = build_objective(cfg, data)
@@ -158,7 +160,8 @@ def build_objective(cfg, data) -> Objective:
     model.probability_link = loss.probability_link
     # the penalty's strength alpha; model=svm's C (scikit-learn's) sets it to 1/(C n_train) instead
     penalty.strength = model.regularization_strength(data.train.total_rows, penalty.strength)
-    return Objective(model.to(data.feature_mean.device), loss, penalty)
+    dtype = data.train.X.dtype if isinstance(data.train.X, torch.Tensor) else torch.float32
+    return Objective(model.to(device=data.feature_mean.device, dtype=dtype), loss, penalty)
 
 
 def check_resumable(state: dict, spec, source) -> None:

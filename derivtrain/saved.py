@@ -18,6 +18,7 @@ from derivtrain.errors import UserError
 from derivtrain.registry import CODE_GROUPS, option_target
 
 TASKS = ("classification", "regression", "density")
+_STATS = ("feature_mean", "feature_scale")  # float64 in every checkpoint, whatever the weights' dtype
 
 
 @dataclass
@@ -144,6 +145,11 @@ def build_model(saved: SavedRun):
     """The model the checkpoint's options name, with its saved keys and weights, on the CPU."""
     make, what = _model_maker(saved)
     model = make()
+    # the weights' own dtype (float64 for a linear model the certified solver fitted on the CPU):
+    # loading them into float32 parameters would round what was certified
+    dtypes = {t.dtype for k, t in saved.state["model"].items() if t.is_floating_point() and k not in _STATS}
+    if dtypes == {torch.float64}:
+        model.to(torch.float64)
     load_weights(model, saved.state["model"], what)
     return model
 

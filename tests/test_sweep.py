@@ -277,7 +277,8 @@ def test_folds_partition_the_train_and_val_rows_and_keep_test_apart():
     plain = build_data(compose_config().data, torch.device("cpu"), seed=0)
     folded = build_data(compose_config("data.cv_folds=5", "data.fold=1").data, torch.device("cpu"), seed=0)
     def raw(data, split):
-        return split.X * data.feature_scale + data.feature_mean  # standardization is fitted on other rows
+        # standardization is fitted on other rows; the rows are float32 (the statistics float64)
+        return (split.X * data.feature_scale + data.feature_mean).float()
 
     torch.testing.assert_close(raw(plain, plain.test), raw(folded, folded.test))  # the test rows stay apart
     assert len(folded.train) + len(folded.val) == len(plain.train) + len(plain.val)

@@ -4,6 +4,7 @@ First what the values alone tell, group by group (each group's checks live with 
 derivtrain/config/schemas/); then what needs the classes the config names, imported here and not
 before (the options' code, plugins' included); last what needs the fitter optim picks.
 """
+from derivtrain.config.precision import check_precision
 from derivtrain.config.schemas import GROUPS
 from derivtrain.config.schemas.analysis import check_analysis
 from derivtrain.config.schemas.data import check_data, check_data_reading
@@ -39,6 +40,8 @@ def validate(cfg) -> None:
     check_data_reading(cfg, fitter)
     if fitter != "gradient":
         check_full_batch(cfg.optim, cfg.trainer, fitter)
+        check_precision(cfg, fitter)
+        warn_epoch_diagnostics(cfg, fitter)
 
 
 def check_groups(cfg) -> None:
@@ -62,3 +65,15 @@ def check_code(cfg) -> str:
 
     check_contracts(cfg)
     return check_solver(cfg)
+
+
+def warn_epoch_diagnostics(cfg, fitter: str) -> None:
+    """diagnostics.hessian_every_n_epochs runs at the gradient loop's epoch ends; a full-batch solver
+    has none, so the key would log nothing: say so (one line) rather than nothing."""
+    every = cfg.get("diagnostics", {}).get("hessian_every_n_epochs", 0) if "diagnostics" in cfg else 0
+    if every:
+        from derivtrain.logging import log
+
+        chosen = f"optim={cfg.optim.name}" + (f" (here: the {fitter} solver)" if cfg.optim.name == "auto" else "")
+        log.warning("diagnostics.hessian_every_n_epochs=%s logs the sharpness at the gradient loop's epoch ends; "
+                    "%s has no epochs, so nothing is logged (use optim=sgd or optim=adam to log it)", every, chosen)

@@ -62,9 +62,10 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
-def build_data(data_cfg, device: torch.device, seed: int, distributed=None) -> Data:
+def build_data(data_cfg, device: torch.device, seed: int, distributed=None, dtype=torch.float32) -> Data:
     """The splits on the device. `distributed` (derivtrain/train/distributed.py): under data
-    parallelism each rank gets only its own rows of each split."""
+    parallelism each rank gets only its own rows of each split. `dtype`: the features' (and
+    regression targets') dtype once standardized in float64 (derivtrain/config/precision.py)."""
     comm = distributed if distributed is not None and distributed.world_size > 1 else OneProcess()
     table = load_table(data_cfg, comm)
     _check_targets(table)
@@ -87,7 +88,7 @@ def build_data(data_cfg, device: torch.device, seed: int, distributed=None) -> D
                    f"{columns}) read into memory (data.out_of_core={str(data_cfg.out_of_core).lower()})")
     if isinstance(table.X, np.ndarray):
         check_features(table.X, spec.feature_names)
-    return build_in_memory(table, y, spec, data_cfg, device, seed, comm)
+    return build_in_memory(table, y, spec, data_cfg, device, seed, comm, dtype)
 
 
 def _check_targets(table: Table) -> None:

@@ -12,7 +12,7 @@ import torch
 from derivtrain.data.mapped import MappedNpy
 from derivtrain.data.out_of_core import split_ranges
 from derivtrain.data.shards import SplitShard, held_positions
-from derivtrain.data.sparse import from_scipy
+from derivtrain.data.sparse import astype, from_scipy, scale_columns
 from derivtrain.data.split import fold_indices, split_indices
 from derivtrain.data.standardize import dense_moments, sparse_moments, standardization
 from derivtrain.data.table import Data, Split, check_split
@@ -23,7 +23,10 @@ _CHUNK_ROWS = 65536  # rows of a .npy copied at a time
 _NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
 
 
-def build_in_memory(table, y: np.ndarray, spec, data_cfg, device: torch.device, seed: int, comm) -> Data:
+def build_in_memory(table, y: np.ndarray, spec, data_cfg, device: torch.device, seed: int, comm,
+                    dtype=torch.float32) -> Data:
+    """`dtype`: what the splits are rounded to, after standardizing in float64 (derivtrain/config/
+    precision.py: float64 for the certified solver on the CPU, float32 otherwise)."""
     source = _Source(table)
     splits = _split_rows(table, y, spec, data_cfg, seed)
     mine = {}  # split -> (positions this rank holds, their source rows)
@@ -41,13 +44,15 @@ def build_in_memory(table, y: np.ndarray, spec, data_cfg, device: torch.device, 
         mean, scale = standardization(source.moments(mine["train"][1]), source.sparse, comm)
     else:
         mean, scale = np.zeros(d), np.ones(d)
-    mean_t = torch.as_tensor(mean, dtype=torch.float32)
-    scale_t = torch.as_tensor(scale, dtype=torch.float32)
-    y_type = torch.int64 if spec.classes else torch.float32
+    # the statistics stay float64, and so does the subtraction: a column 1e7 + N(0, 1) cast to
+    # float32 first keeps a handful of distinct values
+    mean_t = torch.as_tensor(mean, dtype=torch.float64)
+    scale_t = torch.as_tensor(scale, dtype=torch.float64)
+    y_type = torch.int64 if spec.classes else dtype
 
     def part(name):
         positions, rows = mine[name]
-        X = source.standardized(rows, mean_t, scale_t).to(device)
+        X = source.standardized(rows, mean_t, scale_t, dtype).to(device)
         shard = None
         if comm.world_size > 1:
             shard = SplitShard(torch.as_tensor(positions, device=device), len(splits[name]), comm)
@@ -117,19 +122,24 @@ class _Source:
             return sparse_moments(self.X[rows - self.offset])
         return dense_moments(lambda a, b: self.numpy_rows(rows[a:b]), len(rows), self.X.shape[1])
 
-    def standardized(self, rows: np.ndarray, mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        """Rows as float32, standardized (sparse: scaled, a CSR tensor), in a tensor of their own."""
+    def standardized(self, rows: np.ndarray, mean: torch.Tensor, scale: torch.Tensor,
+                     dtype=torch.float32) -> torch.Tensor:
+        """Rows standardized in float64 (sparse: scaled, a CSR tensor), then rounded to `dtype`, in a
+        tensor of their own; a chunk of rows at a time, so the float64 copy is one chunk's."""
         if self.sparse:
             A = self.X[rows - self.offset]
             if not np.isfinite(A.data).all():
                 raise DataError("the features contain NaN or infinite values; clean or drop those rows first")
-            X = from_scipy(A)
-            X.values().div_(scale.index_select(0, X.col_indices()))
-            return X
-        X = torch.as_tensor(self.numpy_rows(rows, np.float32) if self.mapped else self.X[rows - self.offset],
-                            dtype=torch.float32)
-        bad = ~torch.isfinite(X).all(dim=1) if self.mapped else None  # numpy tables are checked whole
-        if bad is not None and bad.any():
-            raise DataError(f"{self.X.path}: row {rows[bad.numpy()].min()} has NaN or infinite features; "
-                            "clean or drop those rows first")
-        return X.sub_(mean).div_(scale)
+            X = from_scipy(A, dtype=torch.float64)
+            return astype(scale_columns(X, 1 / scale), dtype)
+        out = torch.empty((len(rows), self.X.shape[1]), dtype=dtype)
+        for a in range(0, len(rows), _CHUNK_ROWS):
+            part = rows[a:a + _CHUNK_ROWS]
+            X = torch.as_tensor(self.numpy_rows(part, np.float64) if self.mapped else self.X[part - self.offset],
+                                dtype=torch.float64)
+            bad = ~torch.isfinite(X).all(dim=1) if self.mapped else None  # numpy tables are checked whole
+            if bad is not None and bad.any():
+                raise DataError(f"{self.X.path}: row {part[bad.numpy()].min()} has NaN or infinite features; "
+                                "clean or drop those rows first")
+            out[a:a + len(part)] = X.sub_(mean).div_(scale)
+        return out

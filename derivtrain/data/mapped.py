@@ -92,6 +92,9 @@ class MappedNpy:
         self._advise(start, stop, "MADV_WILLNEED")
 
 
+_FUSED_OFFSET = 8.0  # |mean| / scale up to which the float32 multiply-add costs < 8 ulps of a standardized value
+
+
 class MappedRows:
     """One split of a MappedNpy: rows [start, stop), standardized and moved to the device per chunk.
 
@@ -103,9 +106,15 @@ class MappedRows:
                  chunk_rows: int):
         self.source, self.start, self.stop, self.chunk_rows = source, start, stop, int(chunk_rows)
         self.device = mean.device
-        # (x - mean) / scale as one fused multiply-add: x * (1/scale) + (-mean/scale)
-        self._inv_scale = (1 / scale).to(torch.float32)
-        self._shift = (-mean / scale).to(torch.float32)
+        # (x - mean) / scale as one fused float32 multiply-add, x * (1/scale) + (-mean/scale), while
+        # that is exact to float32's rounding of the result: its error is ~eps32 * |mean| / scale in
+        # standardized units (and a float64 file's x rounded to float32 costs the same). A column
+        # far from zero in its own units (a timestamp: 1e7 + N(0, 1)) is centred in float64 first.
+        mean64, scale64 = mean.to(torch.float64), scale.to(torch.float64)
+        self._exact = bool((mean64.abs() / scale64).max() > _FUSED_OFFSET) if len(mean64) else False
+        self._mean, self._scale = mean64, scale64
+        self._inv_scale = (1 / scale64).to(torch.float32)
+        self._shift = (-mean64 / scale64).to(torch.float32)
 
     @property
     def shape(self):
@@ -119,8 +128,12 @@ class MappedRows:
         lo, hi = self.start + start, self.start + min(stop, len(self))
         # float32 rows on the CPU: no copy here, the multiply-add reads the mapping once and writes
         # once; float64 rows are converted first; a GPU gets one copy of the chunk
-        x = self.source.rows(lo, hi).to(self.device, dtype=torch.float32)
-        out = torch.addcmul(self._shift, x, self._inv_scale)
+        if self._exact:
+            x = self.source.rows(lo, hi).to(self.device, dtype=torch.float64)  # a float64 file: the mapping itself
+            out = ((x - self._mean) / self._scale).to(torch.float32)  # out of place: never write to the mapping
+        else:
+            x = self.source.rows(lo, hi).to(self.device, dtype=torch.float32)
+            out = torch.addcmul(self._shift, x, self._inv_scale)
         self.source.release(lo, hi)
         return out
 

@@ -61,8 +61,8 @@ def build_out_of_core(X: MappedNpy, y: np.ndarray, spec, data_cfg, device: torch
         scale[scale < 10 * np.finfo(np.float64).eps] = 1.0  # constant features keep scale 1, like StandardScaler
     else:
         mean, scale = torch.zeros(X.shape[1], dtype=torch.float64), torch.ones(X.shape[1], dtype=torch.float64)
-    mean_t = mean.to(device=device, dtype=torch.float32)
-    scale_t = scale.to(device=device, dtype=torch.float32)
+    mean_t = mean.to(device=device, dtype=torch.float64)  # kept float64: see MappedRows
+    scale_t = scale.to(device=device, dtype=torch.float64)
     y_t = torch.as_tensor(y, dtype=torch.int64 if spec.classes else torch.float32, device=device)
 
     def part(bounds):

@@ -87,10 +87,10 @@ def training_data(X: np.ndarray, y: np.ndarray, weight, spec: DataSpec, standard
     else:
         mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
     dtype = torch.float64 if device.type == "cpu" else torch.float32
-    mean_t = torch.as_tensor(mean, dtype=dtype, device=device)
-    scale_t = torch.as_tensor(scale, dtype=dtype, device=device)
-    # as derivtrain/data/__init__.py:build_data computes it: converted first, then standardized
-    X_t = (torch.tensor(X, dtype=dtype, device=device) - mean_t) / scale_t  # a copy: X may be read-only
+    mean_t = torch.as_tensor(mean, dtype=torch.float64, device=device)
+    scale_t = torch.as_tensor(scale, dtype=torch.float64, device=device)
+    # as derivtrain/data/__init__.py:build_data computes it: standardized in float64, then rounded
+    X_t = ((torch.tensor(X, dtype=torch.float64, device=device) - mean_t) / scale_t).to(dtype)  # a copy
     # copies too: y and the weights may be read-only (a memory map), which torch warns about
     y_t = torch.tensor(y, dtype=torch.int64 if spec.task == "classification" else dtype, device=device)
     w_t = None if weight is None else torch.tensor(weight, dtype=dtype, device=device)

@@ -49,7 +49,7 @@ def fit_model(cfg, data, C=None, log_dir=None, verbose: bool = False):
             logger.log_results(as_omegaconf, result.metrics)  # the training metrics and the hyper-parameters
         finally:
             logger.close()
-    _warn_if_not_converged(cfg, result.metrics)
+    _warn_if_not_converged(cfg, result)
     _centre_biases(objective)
     return objective.model, result
 
@@ -92,7 +92,7 @@ def build_objective(cfg, data, C=None) -> Objective:
         penalty.strength = 1.0 / (C * n_weighted)
     else:  # model=svm's own model__C / model__alpha, as derivtrain/run.py turns them into the strength
         penalty.strength = model.regularization_strength(n_weighted, penalty.strength)
-    model = model.to(device=data.feature_mean.device, dtype=data.feature_mean.dtype)
+    model = model.to(device=data.feature_mean.device, dtype=data.train.X.dtype)
     model.set_standardization(data.feature_mean, data.feature_scale)
     model.probability_link = loss.probability_link
     return Objective(model, loss, penalty)
@@ -147,13 +147,17 @@ def _quiet(verbose: bool):
         log.disabled = disabled
 
 
-def _warn_if_not_converged(cfg, metrics: dict) -> None:
+def _warn_if_not_converged(cfg, result) -> None:
     from sklearn.exceptions import ConvergenceWarning
 
+    from derivtrain.train.stop_advice import stop_advice
+
+    metrics = result.metrics
     if metrics.get("train/converged") is not False:
         return
     gap = metrics.get("train/optimality_gap")
-    detail = (f"the optimality gap {gap:.3g} is above optim.tol={cfg.optim.tol}" if gap is not None
-              else f"optim={cfg.optim.name} stopped before its tolerance")
-    warnings.warn(f"the fit did not converge: {detail}; raise trainer__max_epochs (the solver's iteration "
-                  "cap) or optim__max_iter", ConvergenceWarning, stacklevel=4)
+    tol = result.tol if result.tol is not None else cfg.optim.tol
+    detail = (f"the optimality gap {gap:.3g} is above optim__tol={tol:.3g}" if gap is not None
+              else f"optim={cfg.optim.name!r} stopped before its tolerance")
+    advice = stop_advice(cfg.optim, cfg.trainer, result.stopped_by, gap if gap is not None else 0.0, estimator=True)
+    warnings.warn(f"the fit did not converge: {detail}; {advice}", ConvergenceWarning, stacklevel=4)

@@ -46,5 +46,13 @@ class Progress:
 
 
 def format_metrics(metrics: dict) -> dict:
-    """{name: text}: train/* before val/*, each with 4 decimals (the final table's format)."""
-    return {k: f"{metrics[k]:.4f}" for k in sorted(metrics, key=lambda k: (not k.startswith("train/"), k))}
+    """{name: text}: train/* before val/*, each as format_number writes it (the final table's format)."""
+    return {k: format_number(metrics[k]) for k in sorted(metrics, key=lambda k: (not k.startswith("train/"), k))}
+
+
+def format_number(value: float) -> str:
+    """4 decimals, or 3 significant digits where 4 decimals would hide the number: an optimality
+    gap of 4.6e-07 printed as 0.0000 beside `converged False` reads as a contradiction."""
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
+        return f"{value:.3g}"
+    return f"{value:.4f}"

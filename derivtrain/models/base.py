@@ -27,6 +27,7 @@ from torch import nn
 
 from derivtrain.data.table import DataSpec
 
+_STATS = ("feature_mean", "feature_scale")
 _NOT_FINITE = "Input X contains NaN or infinity (or a value too large for float32); clean or drop those rows first"
 
 
@@ -39,14 +40,38 @@ class Model(nn.Module):
         self.spec = spec
         self.classes_ = list(spec.classes)
         self.feature_names_in_ = list(spec.feature_names)
-        self.register_buffer("feature_mean", torch.zeros(spec.n_features))
-        self.register_buffer("feature_scale", torch.ones(spec.n_features))
+        # float64 whatever the weights' dtype (see _apply): a raw 3e7 + N(0, 1) column rounded to
+        # float32 before centring keeps a handful of distinct values
+        self.register_buffer("feature_mean", torch.zeros(spec.n_features, dtype=torch.float64))
+        self.register_buffer("feature_scale", torch.ones(spec.n_features, dtype=torch.float64))
         self.probability_link = None  # set from the loss: "logistic" when trained by cross-entropy
         self.config = None  # the resolved run config, set by load_run
 
     def set_standardization(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
         self.feature_mean.copy_(mean)
         self.feature_scale.copy_(scale)
+
+    def _apply(self, fn, recurse=True):
+        """model.to(device, dtype), .float(), .half() move the standardization's buffers but keep
+        them float64: they are statistics of the raw features, which prediction subtracts in float64."""
+        stats = {name: self._buffers[name] for name in _STATS if name in self._buffers}
+        super()._apply(fn, recurse)
+        for name, exact in stats.items():
+            moved = self._buffers[name]
+            if moved is not None and moved.dtype != torch.float64 and exact is not None:
+                self._buffers[name] = exact.to(device=moved.device, dtype=torch.float64)
+        return self
+
+    @property
+    def weight_dtype(self) -> torch.dtype:
+        """The dtype the model computes in (its first floating parameter's; float32 without any)."""
+        return next((p.dtype for p in self.parameters() if p.is_floating_point()), torch.float32)
+
+    def standardize(self, Xt: torch.Tensor) -> torch.Tensor:
+        """Raw features -> what forward takes: centred and scaled in float64, then rounded to the
+        model's dtype (the CLI's data path does the same, derivtrain/data/in_memory.py)."""
+        exact = (Xt.to(torch.float64) - self.feature_mean) / self.feature_scale
+        return exact.to(self.weight_dtype)
 
     @staticmethod
     def scores_of(outputs):
@@ -76,15 +101,15 @@ class Model(nn.Module):
 
     def _standardized(self, X) -> torch.Tensor:
         if hasattr(X, "tocsr"):  # scipy sparse rows (a model trained on data=svmlight/npz): scaled, kept sparse
-            from derivtrain.data.sparse import from_scipy, scale_columns
+            from derivtrain.data.sparse import astype, from_scipy, scale_columns
 
             if X.shape[1] != self.feature_scale.shape[0]:
                 raise ValueError(f"expected features of shape (n_samples, {self.feature_scale.shape[0]}), "
                                  f"got {tuple(X.shape)}")
-            Xt = from_scipy(X, device=self.feature_scale.device, dtype=self.feature_scale.dtype)
-            return scale_columns(Xt, 1 / self.feature_scale)  # sparse training data has feature_mean 0
-        Xt = self._as_tensor(X)
-        return (Xt - self.feature_mean) / self.feature_scale
+            Xt = from_scipy(X, device=self.feature_scale.device, dtype=torch.float64)
+            scaled = scale_columns(Xt, 1 / self.feature_scale)  # sparse training data has feature_mean 0
+            return astype(scaled, self.weight_dtype)
+        return self.standardize(self._as_tensor(X))
 
     def predict(self, X):
         scores = self.decision_function(X)
@@ -124,12 +149,12 @@ class Model(nn.Module):
             # as scikit-learn: no silent predictions for NaN rows (nor for values float32 turns into inf)
             if X.size and not (np.isfinite(X).all() and np.abs(X).max() <= np.finfo(np.float32).max):
                 raise ValueError(_NOT_FINITE)
-        Xt = torch.from_numpy(X.astype(np.float32)) if not torch.is_tensor(X) else X  # a copy: writable
+        Xt = torch.from_numpy(np.array(X, dtype=np.float64)) if not torch.is_tensor(X) else X  # a copy: writable
         if Xt.dim() != 2 or Xt.shape[1] != ref.shape[0]:
             raise ValueError(f"expected features of shape (n_samples, {ref.shape[0]}), got {tuple(Xt.shape)}")
         if Xt.is_floating_point() and not torch.isfinite(Xt).all():
             raise ValueError(_NOT_FINITE)
-        return Xt.to(device=ref.device, dtype=ref.dtype)
+        return Xt.to(device=ref.device, dtype=torch.float64)  # raw: standardized before any rounding
 
     def _columns_by_name(self, frame):
         """The frame's columns in the order the model was trained on (string column names only, as

@@ -44,14 +44,14 @@ class DensityModel(Model, ABC):
 
     def log_det_jacobian(self) -> torch.Tensor:
         """log |dz/dx| of the standardization z = (x - mean) / scale: added to every log-density."""
-        return -self.feature_scale.log().sum()
+        return -self.feature_scale.log().sum().to(self.weight_dtype)
 
     # ---- estimator API on raw features ---------------------------------------------------------
     @torch.no_grad()
     def score_samples(self, X):
         """log p(x) per row, for raw features (scikit-learn's GaussianMixture.score_samples)."""
         Xt = self._as_tensor(X)
-        out = self((Xt - self.feature_mean) / self.feature_scale) + self.log_det_jacobian()
+        out = self(self.standardize(Xt)) + self.log_det_jacobian()
         return self._like(X, out)
 
     def score(self, X) -> float:
@@ -73,7 +73,7 @@ class DensityModel(Model, ABC):
     def predict_proba(self, X):
         """Posterior probability of each component given the row (the E-step's responsibilities)."""
         Xt = self._as_tensor(X)
-        joint = self.log_joint((Xt - self.feature_mean) / self.feature_scale)
+        joint = self.log_joint(self.standardize(Xt))
         return self._like(X, torch.softmax(joint, dim=0).T.contiguous())
 
     def predict(self, X):

@@ -20,12 +20,12 @@ import torch
 
 from derivtrain.data import sparse
 from derivtrain.duality import Certificate, linear_problem
-from derivtrain.duality.certificate import dual_value, row_weights
-from derivtrain.logging import log
+from derivtrain.duality.certificate import dual_value, rounding_error, row_weights
 from derivtrain.threads import threads_for
 from derivtrain.train.fitting import FitContext, FitResult, finish
 from derivtrain.train.interior_point import InteriorPoint
 from derivtrain.train.linear_system import LinearSystem
+from derivtrain.train.precision_floor import Floor
 from derivtrain.train.solver_checkpoints import SolverCheckpoints
 from derivtrain.train.smooth_part import smooth_part
 
@@ -63,7 +63,8 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     method = InteriorPoint(problem, system, y, c, T, reduce) if kinked else None
 
     watch, gaps = _Validation(ctx, problem), _Gaps(ctx, problem, X, y, c)
-    (iteration, gaps.best), converged = _resume_point(saves, method), False
+    floor, kept = Floor(ctx, problem, X, y, c, reduce), _BestIterate()
+    (iteration, gaps.best), converged, stopped_by = _resume_point(saves, method, kept), False, None
     carried = gaps.best  # the best bound before iterate `iteration` was evaluated: what resumes it
     while True:
         T = method.T if method is not None else T
@@ -71,40 +72,52 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         smooth = smooth_part(problem.loss, z, y, c) if smooth_loss else None
         loss, penalty = _parts(problem, z, y, c, T, reduce)
         primal = loss + penalty
+        kept.offer(T, primal)
         scalars = {"train/objective": primal, "train/loss": loss, **(watch(T) if saves.logs(iteration) else {})}
         last = iteration >= ctx.trainer.max_epochs
         # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
         # over X and a small solve, decides once that estimate says tol may be met (Newton: always)
         complementarity = method.observe(z) if method is not None else 0.0
-        decides = method is None or last or complementarity <= _WORTH_CERTIFYING * ctx.optim.tol * abs(primal)
+        decides = method is None or last or complementarity <= _WORTH_CERTIFYING * floor.tol * abs(primal)
         if decides or (gaps.every_iteration and saves.logs(iteration)):
             theta = method.dual_point(smooth) if method is not None else smooth.theta
-            scalars["train/optimality_gap"] = gaps.add(primal, theta, decides)
-            converged = gaps.gap <= ctx.optim.tol
+            scalars["train/optimality_gap"] = gaps.add(primal, theta, decides, z, T)
+            converged = gaps.gap <= floor.at(gaps.here)
         if method is not None:
             scalars["certified/complementarity"] = complementarity / max(abs(primal), 1e-300)
         if saves.logs(iteration):  # a resumed solve's first iterate was logged before the stop
             ctx.logger.log_scalars(scalars, iteration)
         if converged or last:
+            stopped_by = "certificate" if converged else "iteration_cap"
             break
         iteration, carried = iteration + 1, gaps.best
-        if method is not None:
-            moved = method.step(smooth) > 0.0
-        else:
-            step = _newton_step(system, problem, T, z, y, c, smooth, reduce)
-            moved = step is not None
-            T = T + step if moved else T
+        moved, T = _advance(method, system, problem, T, z, y, c, smooth, reduce)
         if not moved:
-            log.warning("the certified solver stopped at rounding level (gap %.3g)", gaps.gap)
+            stopped_by = "rounding_floor" if method is not None else "line_search"
             break
         if saves.due(iteration):  # every trainer.checkpoint_every_n_epochs iterations, and on Ctrl-C/SIGTERM
-            saves.save(iteration - 1, _solver_state(problem, iteration, T, method, gaps.best))
-    _set_weights(problem, T if method is None else method.T)
+            saves.save(iteration - 1, _solver_state(problem, iteration, T, method, gaps.best, kept))
     if gaps.best is None:  # stopped before any certificate: measure the last iterate's
-        gaps.add(primal, method.dual_point(smooth) if method is not None else smooth.theta, decides=True)
-    result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=gaps.best)
-    solver = _solver_state(problem, iteration, T, method, carried)
+        gaps.add(primal, method.dual_point(smooth) if method is not None else smooth.theta, True, z, T)
+    solver = _solver_state(problem, iteration, T, method, carried, kept)
+    _set_weights(problem, kept.T if kept.T is not None else (T if method is None else method.T))
+    floor.announce()
+    result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=gaps.best,
+                       stopped_by=stopped_by, tol=floor.tol)
     return finish(ctx, result, state=dict(fitted_by="certified", converged=converged, solver=solver))
+
+
+def _advance(method, system, problem, T, z, y, c, smooth, reduce):
+    """(whether the iterate moved, the Newton iterate T). A system that no longer factors (not
+    finite, not positive definite even damped) is rounding's verdict, not a crash: the fit stops
+    there on its best iterate, as when no step improves."""
+    try:
+        if method is not None:
+            return method.step(smooth) > 0.0, T
+        step = _newton_step(system, problem, T, z, y, c, smooth, reduce)
+    except (FloatingPointError, torch.linalg.LinAlgError):
+        return False, T
+    return step is not None, (T + step if step is not None else T)
 
 
 class _Gaps:
@@ -118,18 +131,22 @@ class _Gaps:
     def __init__(self, ctx, problem, X, y, c):
         self.problem, self.X, self.y, self.c, self.reduce = problem, X, y, c, ctx.distributed
         self.every_iteration = getattr(ctx.logger, "draws_curves", True) and ctx.distributed.world_size == 1
-        self.best = self.shown = None
-        self.gap = math.inf  # best's relative gap, at the last deciding iteration
+        self.best = self.shown = self.here = None
+        self.gap = math.inf  # here's relative gap: the iterate with best's dual, at the last deciding iteration
 
-    def add(self, primal: float, theta, decides: bool) -> float:
-        """The certificate of the iterate with dual point theta; the curve's gap (1.0 while unbounded)."""
+    def add(self, primal: float, theta, decides: bool, z, T) -> float:
+        """The certificate of the iterate with dual point theta and scores z; the curve's gap (1.0
+        while unbounded). A bound on the rounding of P - D is part of every gap, never hidden
+        (derivtrain/duality/certificate.py: rounding_error)."""
+        error = rounding_error(self.problem, z, self.y, self.c, self.reduce, T[:, :-1])
         dual = dual_value(self.problem, theta, self.c, self.X, self.y, self.reduce)
-        certificate = Certificate(primal, dual)
+        certificate = Certificate(primal, dual, error)
         self.shown = _better(_better(self.shown, self.best), certificate)
         if decides:
             self.best = _better(self.best, certificate)
-            self.gap = Certificate(primal, self.best.dual).relative_gap
-        gap = Certificate(primal, self.shown.dual).relative_gap
+            self.here = Certificate(primal, self.best.dual, error)
+            self.gap = self.here.relative_gap
+        gap = Certificate(primal, self.shown.dual, error).relative_gap
         return gap if math.isfinite(gap) else 1.0  # no dual point yet: the bound says nothing
 
 
@@ -140,23 +157,28 @@ def _better(kept, certificate):
     return certificate if certificate.dual > kept.dual else kept
 
 
-def _solver_state(problem, next_iteration: int, T, method, best) -> dict:
+def _solver_state(problem, next_iteration: int, T, method, best, kept) -> dict:
     """What resumes the solve exactly (derivtrain/train/solver_checkpoints.py): the iterate in the
-    solver's precision, the interior point's slacks and multipliers, the best dual bound so far.
-    The model's weights are set to the iterate too: a checkpoint's model is the iterate, rounded."""
-    _set_weights(problem, T if method is None else method.T)
-    return {"next": next_iteration, "T": T if method is None else method.T,
-            "best": None if best is None else [best.primal, best.dual],
-            **(method.state() if method is not None else {})}
+    solver's precision, the interior point's slacks and multipliers, the best dual bound so far,
+    the least-objective iterate so far. The model's weights are set to the iterate too: a
+    checkpoint's model is the iterate, rounded."""
+    T = T if method is None else method.T
+    _set_weights(problem, T)
+    kept_state = {} if kept.T is None else {"kept_T": kept.T, "kept_primal": kept.primal}
+    return {"next": next_iteration, "T": T, "best": None if best is None else [best.primal, best.dual],
+            **kept_state, **(method.state() if method is not None else {})}
 
 
-def _resume_point(saves, method) -> tuple:
+def _resume_point(saves, method, kept) -> tuple:
     """(first iteration, best certificate so far): a new solve's, or a resumed one's (its interior
-    point's slacks and multipliers restored)."""
+    point's slacks and multipliers and its least-objective iterate restored)."""
     if saves.solver is None:
         return 0, None
     if method is not None:
         method.restore(saves.solver, saves.check_tensor)
+    if "kept_T" in saves.solver:
+        kept.T = saves.check_tensor("kept_T", saves.solver["kept_T"], saves.solver["T"])  # T: checked by _start
+        kept.primal = float(saves.solver.get("kept_primal", math.inf))
     return saves.next, _saved_best(saves)
 
 
@@ -167,6 +189,19 @@ def _saved_best(saves):
     if not (isinstance(best, (list, tuple)) and len(best) == 2 and all(isinstance(v, float) for v in best)):
         saves.refuse(f"its solver state 'best' is {best!r}, not [primal, dual]")
     return Certificate(*best)
+
+
+class _BestIterate:
+    """The iterate of least objective so far (a copy: the solver updates its own in place). The
+    fit ends on it, not on the last: an interior-point step taken below the rounding floor can
+    raise P, and a tighter optim.tol must never give a worse model."""
+
+    def __init__(self):
+        self.T, self.primal = None, math.inf
+
+    def offer(self, T, primal: float) -> None:
+        if primal < self.primal:
+            self.T, self.primal = T.clone(), primal
 
 
 def _start(ctx, problem, dtype, saves) -> torch.Tensor:

@@ -76,6 +76,11 @@ class FitResult:
     converged: Optional[bool] = None  # the fitter's own test (None: it has none)
     metrics: dict = field(default_factory=dict)  # train/* and val/* after the last epoch
     certificate: Any = None  # a fitter's own duality certificate (its dual bound outlives the weights' rounding)
+    # what ended the fit: "certificate" (the gap met tol), "iteration_cap" (a solver's trainer.max_epochs
+    # or optim.max_iter), "epoch_cap" (the gradient loop's trainer.max_epochs), "rounding_floor",
+    # "line_search" (no step decreased the objective), "early_stopping"; None: the fitter does not say
+    stopped_by: Optional[str] = None
+    tol: Optional[float] = None  # the tolerance the fitter used, where it raised optim.tol to its precision's floor
 
 
 def finish(ctx: FitContext, result: FitResult, state: Optional[dict] = None) -> FitResult:
@@ -106,24 +111,21 @@ def objective_report(ctx: FitContext, train_loss: float, result: FitResult) -> d
     known = result.certificate.dual if result.certificate is not None else None
     certificate = certify(objective, ctx.data.train.X, ctx.targets(ctx.data.train), dual=known,
                           sample_weight=ctx.data.train.weight, reduce=ctx.distributed)
-    fitter_converged, tol = result.converged, ctx.optim.get("tol")
+    fitter_converged = result.converged
+    # the tolerance the fitter used: optim.tol, or the floor its precision can certify if higher
+    tol = result.tol if result.tol is not None else ctx.optim.get("tol")
     if certificate is not None:
         report["train/objective"] = certificate.primal
         report["train/optimality_gap"] = certificate.relative_gap
         report["train/converged"] = bool(tol is not None and certificate.relative_gap <= tol)
         if not report["train/converged"] and tol is not None:
-            log.warning("not converged: the optimality gap is %.2g > optim.tol=%g after %s; %s",
-                        certificate.relative_gap, tol, "the run", _advice(ctx))
+            from derivtrain.train.stop_advice import stop_advice
+
+            log.warning("not converged: the optimality gap is %.2g > optim.tol=%.2g; %s", certificate.relative_gap,
+                        tol, stop_advice(ctx.optim, ctx.trainer, result.stopped_by, certificate.relative_gap))
     elif fitter_converged is not None:
         report["train/converged"] = fitter_converged
     return report
-
-
-def _advice(ctx: FitContext) -> str:
-    if ctx.optim.name == "auto":
-        return "raise trainer.max_epochs (the solver's iteration cap)"
-    return ("use optim=auto (a solver that stops on a certificate), or raise trainer.max_epochs "
-            "and lower optim.lr")
 
 
 def make_context(cfg, objective, data, logger, checkpoint_path=None, resume_state=None, distributed=None,

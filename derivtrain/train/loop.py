@@ -219,8 +219,10 @@ class GradientLoop:
                         self.guard.skipped)
         if self.epoch_end.stop_reason:
             log.info("stopped at epoch %d: %s", self.epoch, self.epoch_end.stop_reason)
+        early = self.stopped_early and not self.epoch_end.converged
         result = FitResult(epochs=self.epoch, steps=self.step_count, stopped_early=self.stopped_early,
                            converged=self.epoch_end.converged,
+                           stopped_by="early_stopping" if early else ("certificate" if self.stopped_early else "epoch_cap"),
                            metrics={"train/skipped_steps": self.guard.skipped} if self.guard.skip else {})
         result = finish(self.ctx, result, state=self.state())
         gap, last_check = result.metrics.get("train/optimality_gap"), self.epoch_end.gap_step

@@ -97,9 +97,10 @@ def fit_newton(ctx: FitContext) -> FitResult:
     objective, optim_cfg, model = ctx.objective, ctx.optim, ctx.model
     if ctx.resume_state is not None:
         model.load_state_dict(ctx.resume_state["model"])
-    working = model.feature_mean.dtype
+    working = model.weight_dtype  # the model's own dtype (float64: a linear model on the CPU, config/precision.py)
+    floor = _floor(ctx)  # optim.tol raised to what the weights' and rows' rounding can certify (or None)
     model.to(getattr(torch, optim_cfg.dtype))
-    X = ctx.data.train.X.to(model.feature_mean.dtype)
+    X = ctx.data.train.X.to(model.weight_dtype)
     targets = ctx.targets(ctx.data.train)
     targets = targets.to(X.dtype) if targets.is_floating_point() else targets
     weight = ctx.data.train.weight  # per-row sample weights (derivtrain.Estimator), or None
@@ -109,7 +110,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
         _restore_params(saves, params)
     dense = optim_cfg.hessian == "dense" or (optim_cfg.hessian == "auto"
                                              and sum(p.numel() for p in params) <= optim_cfg.max_dense)
-    stop = _StoppingTest(objective, X, targets, optim_cfg.tol, weight, ctx.distributed)
+    stop = _StoppingTest(objective, X, targets, optim_cfg.tol, weight, ctx.distributed, floor)
     train = ctx.data.train
     share = len(train) / train.total_rows  # trainer=ddp: this rank's rows' part of the mean
     total = ctx.distributed.all_sum
@@ -118,7 +119,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
         f = objective(X, targets, sample_weight=weight)
         return f * share if share != 1 else f
 
-    steps, converged = saves.next or 0, False
+    steps, converged, stopped_by = saves.next or 0, False, None
     while True:
         f = value()
         g, direction = newton_direction(f, params, dense, total)
@@ -133,25 +134,26 @@ def fit_newton(ctx: FitContext) -> FitResult:
         if saves.logs(steps):  # a resumed run's first iterate was logged before the stop
             ctx.logger.log_scalars(scalars, steps)
         if converged:
+            stopped_by = "certificate"
             break
         if steps >= optim_cfg.max_iter:
+            stopped_by = "iteration_cap"
             break
         step_size = _line_search(params, direction, lambda: total(value()), f0, slope)
         if step_size == 0.0:  # no decrease along a descent direction: rounding decides, stop here
-            log.warning("Newton's line search found no decrease (predicted %.3g): the objective's "
-                        "rounding error exceeds optim.tol=%g", predicted_decrease, optim_cfg.tol)
+            stopped_by = "line_search"
             break
         ctx.logger.log_scalars({"newton/step_size": step_size}, steps)
         steps += 1
         if saves.due(steps):  # every trainer.checkpoint_every_n_epochs iterations, and on Ctrl-C/SIGTERM
             saves.save(steps - 1, _solver_state(steps, params), model=_in_dtype(model.state_dict(), working))
-    if converged:
-        log.info("Newton's method converged in %d steps (predicted decrease %.2g)", steps, predicted_decrease)
-    elif steps == optim_cfg.max_iter:
-        log.warning("Newton's method did not converge in optim.max_iter=%d steps", optim_cfg.max_iter)
+    _say_stop(stop, stopped_by, steps, predicted_decrease, optim_cfg.max_iter)
+    if floor is not None:
+        floor.announce()
     solver = _solver_state(steps, params)
     model.to(working)
-    return finish(ctx, FitResult(epochs=steps, steps=steps, converged=converged),
+    return finish(ctx, FitResult(epochs=steps, steps=steps, converged=converged, stopped_by=stopped_by,
+                                 tol=stop.tol),
                   state=dict(fitted_by="newton", converged=converged, solver=solver))
 
 
@@ -175,15 +177,46 @@ def _in_dtype(state: dict, dtype) -> dict:
     return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
 
 
+def _say_stop(stop, stopped_by, steps: int, predicted_decrease: float, max_iter: int) -> None:
+    """One line on how Newton stopped; for a certified objective the verdict is finish's (it measures
+    the model's own weights again), so only the iterate's gap is said here."""
+    if stopped_by == "certificate" and stop.certified:
+        log.info("Newton's method: its iterate's certified gap %.2g met optim.tol=%.2g in %d steps", stop.gap,
+                 stop.tol, steps)
+    elif stopped_by == "certificate":
+        log.info("Newton's method converged in %d steps (predicted decrease %.2g)", steps, predicted_decrease)
+    elif not stop.certified:
+        log.warning("Newton's method stopped without converging: %s", "its line search found no decrease (the "
+                    "objective's rounding exceeds the decrease left)" if stopped_by == "line_search" else
+                    f"optim.max_iter={max_iter} reached; raise optim.max_iter")
+
+
+def _floor(ctx):
+    """The certified objectives' precision floor (derivtrain/train/precision_floor.py), else None."""
+    from derivtrain.duality import linear_problem
+    from derivtrain.duality.certificate import row_weights
+    from derivtrain.train.precision_floor import Floor
+
+    problem = linear_problem(ctx.objective)
+    if problem is None or not isinstance(ctx.data.train.X, torch.Tensor):
+        return None
+    y = problem.loss.prepare(ctx.targets(ctx.data.train))
+    c = row_weights(problem.loss, y, len(y), ctx.data.train.X.device, ctx.data.train.weight, ctx.distributed)
+    return Floor(ctx, problem, ctx.data.train.X, y, c, ctx.distributed)
+
+
 class _StoppingTest:
     """Stop on the certified gap where the objective has a convex dual (derivtrain/duality), else
     when the Newton decrement lambda^2 / 2 (the quadratic model's estimate of f - min f) is below
     optim.tol relative to |f|."""
 
-    def __init__(self, objective, X, targets, tol: float, weight=None, reduce=None):
+    def __init__(self, objective, X, targets, tol: float, weight=None, reduce=None, floor=None):
         from derivtrain.duality import has_dual
 
         self.objective, self.X, self.targets, self.tol = objective, X, targets, tol
+        self.floor = floor  # optim.tol raised to what rounding lets this problem certify (precision_floor.py)
+        if floor is not None:
+            self.tol = floor.tol
         self.weight, self.reduce = weight, reduce
         self.certified = has_dual(objective)
         self.likelihood = has_log_likelihood(objective)
@@ -195,8 +228,10 @@ class _StoppingTest:
         from derivtrain.duality import certify
 
         with torch.no_grad():
-            self.gap = certify(self.objective, self.X, self.targets, sample_weight=self.weight,
-                               reduce=self.reduce).relative_gap
+            certificate = certify(self.objective, self.X, self.targets, sample_weight=self.weight, reduce=self.reduce)
+        self.gap = certificate.relative_gap
+        if self.floor is not None:
+            self.tol = self.floor.at(certificate)
         return self.gap <= self.tol
 
     def scalars(self) -> dict:

@@ -1,5 +1,6 @@
 """Build and fit exactly what run() builds, with a logger that records what it is given."""
 from derivtrain.config.solver import check_solver
+from derivtrain.config.precision import run_dtype
 from derivtrain.data import build_data
 from derivtrain.devices import resolve_device
 from derivtrain.run import build_objective, seed_everything
@@ -34,7 +35,8 @@ def fit_config(tmp_path, *overrides, resume_state=None, natural=False):
         plain = compose_config(*[o for o in overrides if not o.startswith("optim.")])
         cfg = compose_config(*overrides, *(["optim=sgd"] if check_solver(plain) != "gradient" else []))
     seed_everything(cfg.trainer.seed)
-    data = build_data(cfg.data, resolve_device(cfg.trainer.device), seed=cfg.trainer.seed)
+    device = resolve_device(cfg.trainer.device)
+    data = build_data(cfg.data, device, seed=cfg.trainer.seed, dtype=run_dtype(cfg, device))  # as run() builds it
     objective = build_objective(cfg, data)
     logger = RecordingLogger()
     context = make_context(cfg, objective, data, logger, tmp_path / "last.pt", resume_state=resume_state)

@@ -5,6 +5,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
 
+from derivtrain.config.precision import run_dtype
 from derivtrain.data import build_data
 from derivtrain.duality import certify
 from derivtrain.logging import NullLogger
@@ -19,7 +20,8 @@ class Solved:
     def __init__(self, *overrides):
         cfg = compose_config("logger=none", *overrides)
         seed_everything(cfg.trainer.seed)
-        self.data = build_data(cfg.data, torch.device("cpu"), seed=cfg.trainer.seed)
+        cpu = torch.device("cpu")  # the rows' dtype as run() picks it (float64 for the certified solver)
+        self.data = build_data(cfg.data, cpu, seed=cfg.trainer.seed, dtype=run_dtype(cfg, cpu))
         self.objective = build_objective(cfg, self.data)
         self.result = fit_objective(make_context(cfg, self.objective, self.data, NullLogger()))
         self.metrics = self.result.metrics

@@ -1,0 +1,58 @@
+"""What ended a fit that did not meet its tolerance, and what to change, in the caller's own keys.
+
+A fitter says why it stopped (FitResult.stopped_by); the advice names only keys the entry point
+accepts: `trainer.max_epochs` on the command line, `trainer__max_epochs` for an estimator, and
+`optim.max_iter` only where the chosen optim has one (an estimator with optim="adam" has none,
+and rejects `optim__max_iter`).
+"""
+
+
+def _key(name: str, estimator: bool) -> str:
+    return name.replace(".", "__") if estimator else name
+
+
+def _value(optim, trainer, name: str):
+    group, _, key = name.partition(".")
+    return (optim if group == "optim" else trainer).get(key)
+
+
+def _option(name: str, value: str, estimator: bool) -> str:
+    return f"{name}={value!r}" if estimator else f"{name}={value}"
+
+
+def stop_advice(optim, trainer, stopped_by, gap: float, estimator: bool = False) -> str:
+    """'<what stopped>; <what to change>' for a fit whose certified gap is above its tolerance
+    (optim and trainer: the run's config groups)."""
+    k = lambda name: _key(name, estimator)  # noqa: E731
+    tol = k("optim.tol")
+    if stopped_by == "iteration_cap":
+        cap = "optim.max_iter" if optim.name == "newton" else "trainer.max_epochs"
+        solver = "Newton's method" if optim.name == "newton" else "the certified solver"
+        return f"{solver} reached its iteration cap ({k(cap)}={_value(optim, trainer, cap)}); raise {k(cap)}"
+    if stopped_by == "rounding_floor":
+        more = f" or {k('optim.dtype')}=float64" if optim.get("dtype") == "float32" else ""
+        return (f"the certified solver stopped at its rounding floor (no step improves the gap below {gap:.2g}); "
+                f"set {tol}>={gap:.2g}, what this problem can certify{more}")
+    if stopped_by == "line_search":
+        return (f"Newton's line search found no decrease (the objective's rounding exceeds the decrease "
+                f"left); set {tol}>={gap:.2g}, or {_option('optim', 'auto', estimator)} (a certified solver)")
+    if stopped_by == "certificate":  # the solver's own (iterate's) gap met tol; the model's rounded weights do not
+        more = f"; {k('optim.dtype')}=float64 computes the iterate in float64" if optim.get("dtype") == "float32" else ""
+        return (f"the solver's certificate met its tolerance on its own iterate, but the model's weights, measured "
+                f"again in float64, are {gap:.2g} from optimal: their rounding decides; set {tol}>={gap:.2g}{more}")
+    if stopped_by == "early_stopping":
+        return (f"early stopping ended the run ({k('trainer.early_stopping.patience')}="
+                f"{trainer.early_stopping.patience}); raise it, or use {_option('optim', 'auto', estimator)} "
+                "without minibatches (a certified solver)")
+    return _epoch_cap(optim, trainer, k, estimator)
+
+
+def _epoch_cap(optim, trainer, k, estimator: bool) -> str:
+    """The gradient loop ran all its epochs (or a fitter that does not say why it stopped)."""
+    epochs = f"the gradient loop reached its epoch cap ({k('trainer.max_epochs')}={trainer.max_epochs})"
+    if optim.name == "auto" and trainer.get("batch_size") is not None:
+        return (f"{epochs}; drop {k('trainer.batch_size')} (optim=auto then picks the certified solver), or raise "
+                f"{k('trainer.max_epochs')}")
+    lr = f" and lower {k('optim.lr')}" if "lr" in optim else ""
+    return (f"{epochs}; use {_option('optim', 'auto', estimator)} (a solver that stops on a certificate), "
+            f"or raise {k('trainer.max_epochs')}{lr}")
