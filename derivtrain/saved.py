@@ -15,10 +15,10 @@ import torch
 
 from derivtrain.data.table import DataSpec
 from derivtrain.errors import UserError
+from derivtrain.models.base import FEATURE_STATISTICS
 from derivtrain.registry import CODE_GROUPS, option_target
 
 TASKS = ("classification", "regression", "density")
-_STATS = ("feature_mean", "feature_scale")  # float64 in every checkpoint, whatever the weights' dtype
 
 
 @dataclass
@@ -147,7 +147,8 @@ def build_model(saved: SavedRun):
     model = make()
     # the weights' own dtype (float64 for a linear model the certified solver fitted on the CPU):
     # loading them into float32 parameters would round what was certified
-    dtypes = {t.dtype for k, t in saved.state["model"].items() if t.is_floating_point() and k not in _STATS}
+    weights = saved.state["model"]
+    dtypes = {t.dtype for k, t in weights.items() if t.is_floating_point() and k not in FEATURE_STATISTICS}
     if dtypes == {torch.float64}:
         model.to(torch.float64)
     load_weights(model, saved.state["model"], what)

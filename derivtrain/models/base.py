@@ -27,7 +27,7 @@ from torch import nn
 
 from derivtrain.data.table import DataSpec
 
-_STATS = ("feature_mean", "feature_scale")
+FEATURE_STATISTICS = ("feature_mean", "feature_scale")
 _NOT_FINITE = "Input X contains NaN or infinity (or a value too large for float32); clean or drop those rows first"
 
 
@@ -54,7 +54,7 @@ class Model(nn.Module):
     def _apply(self, fn, recurse=True):
         """model.to(device, dtype), .float(), .half() move the standardization's buffers but keep
         them float64: they are statistics of the raw features, which prediction subtracts in float64."""
-        stats = {name: self._buffers[name] for name in _STATS if name in self._buffers}
+        stats = {name: self._buffers[name] for name in FEATURE_STATISTICS if name in self._buffers}
         super()._apply(fn, recurse)
         for name, exact in stats.items():
             moved = self._buffers[name]

@@ -82,7 +82,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         if decides or (gaps.every_iteration and saves.logs(iteration)):
             theta = method.dual_point(smooth) if method is not None else smooth.theta
             scalars["train/optimality_gap"] = gaps.add(primal, theta, decides, z, T)
-            converged = gaps.gap <= floor.at(gaps.here)
+            converged = decides and gaps.gap <= floor.at(gaps.here)
         if method is not None:
             scalars["certified/complementarity"] = complementarity / max(abs(primal), 1e-300)
         if saves.logs(iteration):  # a resumed solve's first iterate was logged before the stop

@@ -20,6 +20,7 @@ objective for the line search, the decrement for the test) costs nothing measura
 import torch
 
 from derivtrain.logging import log
+from derivtrain.models.base import FEATURE_STATISTICS
 from derivtrain.train.damped_cholesky import newton_direction_of
 from derivtrain.train.fitting import FitContext, FitResult, finish
 from derivtrain.train.metrics import batch_log_likelihood, has_log_likelihood
@@ -111,8 +112,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
     dense = optim_cfg.hessian == "dense" or (optim_cfg.hessian == "auto"
                                              and sum(p.numel() for p in params) <= optim_cfg.max_dense)
     stop = _StoppingTest(objective, X, targets, optim_cfg.tol, weight, ctx.distributed, floor)
-    train = ctx.data.train
-    share = len(train) / train.total_rows  # trainer=ddp: this rank's rows' part of the mean
+    share = len(ctx.data.train) / ctx.data.train.total_rows  # trainer=ddp: this rank's rows' part of the mean
     total = ctx.distributed.all_sum
 
     def value() -> torch.Tensor:
@@ -147,9 +147,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
         steps += 1
         if saves.due(steps):  # every trainer.checkpoint_every_n_epochs iterations, and on Ctrl-C/SIGTERM
             saves.save(steps - 1, _solver_state(steps, params), model=_in_dtype(model.state_dict(), working))
-    _say_stop(stop, stopped_by, steps, predicted_decrease, optim_cfg.max_iter)
-    if floor is not None:
-        floor.announce()
+    _say_stop(stop, stopped_by, steps, predicted_decrease, optim_cfg.max_iter, floor)
     solver = _solver_state(steps, params)
     model.to(working)
     return finish(ctx, FitResult(epochs=steps, steps=steps, converged=converged, stopped_by=stopped_by,
@@ -173,13 +171,17 @@ def _restore_params(saves, params) -> None:
 
 
 def _in_dtype(state: dict, dtype) -> dict:
-    """The model's state as the model keeps it (its floating tensors in `dtype`)."""
-    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    """The model's state as the model keeps it: its weights in `dtype`, its float64 statistics of
+    the raw features as they are (derivtrain/models/base.py)."""
+    return {k: v.to(dtype) if v.is_floating_point() and k not in FEATURE_STATISTICS else v
+            for k, v in state.items()}
 
 
-def _say_stop(stop, stopped_by, steps: int, predicted_decrease: float, max_iter: int) -> None:
-    """One line on how Newton stopped; for a certified objective the verdict is finish's (it measures
-    the model's own weights again), so only the iterate's gap is said here."""
+def _say_stop(stop, stopped_by, steps: int, predicted_decrease: float, max_iter: int, floor=None) -> None:
+    """One line on how Newton stopped (and the raised tol's, if any); for a certified objective the
+    verdict is finish's (it measures the model's own weights again), so only the iterate's gap is said here."""
+    if floor is not None:
+        floor.announce()
     if stopped_by == "certificate" and stop.certified:
         log.info("Newton's method: its iterate's certified gap %.2g met optim.tol=%.2g in %d steps", stop.gap,
                  stop.tol, steps)
