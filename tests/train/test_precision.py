@@ -162,6 +162,15 @@ def test_float32_with_the_interior_point_solver_is_refused_before_anything_is_wr
 
 
 # ---- what the run says ---------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def derivtrain_log_propagates(monkeypatch):
+    """caplog reads the `derivtrain` logger's records through propagation, which configure_logging
+    (run by another test in the same worker) turns off."""
+    from derivtrain.logging import log
+
+    monkeypatch.setattr(log, "propagate", True)
+
+
 def warnings_of(caplog):
     return [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name.startswith("derivtrain")]
 
