@@ -21,7 +21,7 @@ from pathlib import Path
 from derivtrain.errors import UserError
 from derivtrain.lock import LOCK_NAME, acquire, check_not_inside_a_run, held_by
 from derivtrain.resume import is_finished
-from derivtrain.writes import Folder, check_tree
+from derivtrain.writes import Folder, check_tree, make_folders, remove_empty
 
 
 @dataclass
@@ -88,13 +88,13 @@ def claimed(folder: RunFolder):
     try:
         lock = acquire(folder.path)
     except BaseException:
-        _remove_empty(created)
+        remove_empty(created)
         raise
     try:
         _check_still_free(folder)
     except BaseException:
         lock.release()
-        _remove_empty(created)
+        remove_empty(created)
         raise
     try:
         yield folder.path
@@ -102,7 +102,7 @@ def claimed(folder: RunFolder):
         lock.release()
         if created and _nothing_to_keep(exc, folder.path):
             shutil.rmtree(folder.path, ignore_errors=True)
-            _remove_empty(created[:-1])
+            remove_empty(created[:-1])
         raise
     lock.release()
 
@@ -118,31 +118,8 @@ def _check_still_free(folder: RunFolder) -> None:
 
 
 def _create(path: Path) -> list:
-    """mkdir of the folder and its missing parents; the folders this process created, outermost first."""
-    missing = [p for p in [path, *path.parents] if not p.exists()][::-1]
-    created = []
-    try:
-        for folder in missing:
-            try:
-                folder.mkdir()
-                created.append(folder)
-            except FileExistsError:  # made by another process a moment ago: it is not ours to remove
-                if folder == path and any(p.name != LOCK_NAME for p in path.iterdir()):
-                    raise UserError(f"hydra.run.dir={path} was just created by another process; "
-                                    "pick a new folder") from None
-    except OSError as err:
-        _remove_empty(created)
-        raise UserError(f"hydra.run.dir={path} cannot be created ({err.strerror or err}); "
-                        "choose another folder") from None
-    return created
-
-
-def _remove_empty(folders: list) -> None:
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()  # only if empty: another process may have claimed it meanwhile
-        except OSError:
-            return
+    """The run folder and its missing parents (writes.make_folders): the ones this process made."""
+    return make_folders(path, "hydra.run.dir", taken=lambda p: any(f.name != LOCK_NAME for f in p.iterdir()))
 
 
 def _nothing_to_keep(exc: BaseException, path: Path) -> bool:

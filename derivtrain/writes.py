@@ -188,3 +188,33 @@ def check_tree(root) -> None:
             if stat.S_ISLNK(info.st_mode):
                 raise _refuse(path, "is a symbolic link")
             _check_owner(info, path)
+
+
+def make_folders(path: Path, key: str, taken=None) -> list:
+    """mkdir of `path` and its missing parents (a run's or a sweep's folder, named by the setting
+    `key` in errors); the ones this call made, outermost first, for remove_empty. A folder another
+    process made a moment ago is not ours to remove; `taken(path)`: whether such a `path` already
+    holds that process's files (then refused in one line)."""
+    missing = [p for p in [path, *path.parents] if not p.exists()][::-1]
+    created = []
+    try:
+        for folder in missing:
+            try:
+                folder.mkdir()
+                created.append(folder)
+            except FileExistsError:
+                if folder == path and taken is not None and taken(path):
+                    raise UserError(f"{key}={path} was just created by another process; pick a new folder") from None
+    except OSError as err:
+        remove_empty(created)
+        raise UserError(f"{key}={path} cannot be created ({err.strerror or err}); choose another folder") from None
+    return created
+
+
+def remove_empty(folders: list) -> None:
+    """rmdir of `folders`, innermost first, while they are empty (another process may have claimed one)."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            return

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from derivtrain.errors import UserError
 from derivtrain.lock import FolderInUse, acquire, check_not_inside_a_run, held_by, is_run_folder
+from derivtrain.writes import make_folders, remove_empty
 
 # what a sweep leaves in its folder: Hydra's multirun.yaml, derivtrain's record of its jobs and summary
 _SWEEP_FILES = ("multirun.yaml", "jobs.json", "summary.csv", "summary.md")
@@ -46,10 +47,10 @@ def claimed_sweep(sweep_dir: Path):
     try:
         lock = acquire(folder)
     except FolderInUse:
-        _remove_empty(created)
+        remove_empty(created)
         raise _in_use(sweep_dir, held_by(folder) or "another process") from None
     except BaseException:
-        _remove_empty(created)
+        remove_empty(created)
         raise
     try:
         if holds_sweep(folder):  # again under the lock: a sweep that ended after the first check
@@ -64,7 +65,7 @@ def claimed_sweep(sweep_dir: Path):
         raise
     finally:
         lock.release()
-        _remove_empty(created)
+        remove_empty(created)
 
 
 def _in_use(sweep_dir, holder: str) -> UserError:
@@ -93,26 +94,6 @@ def holds_sweep(folder: Path) -> bool:
 
 
 def _create(folder: Path) -> list:
-    """mkdir of the folder and its missing parents; the ones this process made, outermost first."""
-    missing = [p for p in [folder, *folder.parents] if not p.exists()][::-1]
-    created = []
-    try:
-        for path in missing:
-            try:
-                path.mkdir()
-                created.append(path)
-            except FileExistsError:
-                pass  # made by another process a moment ago: the lock decides, and it is not ours to remove
-    except OSError as err:
-        _remove_empty(created)
-        raise UserError(f"hydra.sweep.dir={folder} cannot be created ({err.strerror or err}); "
-                        "choose another folder") from None
-    return created
-
-
-def _remove_empty(folders: list) -> None:
-    for path in reversed(folders):
-        try:
-            path.rmdir()  # only if empty: another process may have claimed it meanwhile
-        except OSError:
-            return
+    """The sweep folder and its missing parents (writes.make_folders): the ones this process made;
+    one another process made a moment ago is left to the lock."""
+    return make_folders(folder, "hydra.sweep.dir")
