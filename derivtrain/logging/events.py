@@ -69,7 +69,8 @@ class EventFile:
         Path(folder).mkdir(parents=True, exist_ok=True)
         with Folder(folder) as opened:  # a new name, created: never a planted link followed
             stamp = _next_stamp(opened.names())
-            self.file = opened.create(f"events.out.tfevents.{stamp:010d}.{socket.gethostname()}.{os.getpid()}.{id(self)}")
+            name = f"events.out.tfevents.{stamp:010d}.{socket.gethostname()}.{os.getpid()}.{id(self)}"
+            self.file = opened.create(name)
         self.pending = []  # (step, wall_time, Summary or [(tag, value), ...])
         self.next_flush = time.monotonic() + FLUSH_SECONDS
         # written even if the run stops without closing the logger (an exception, Ctrl-C)

@@ -219,10 +219,10 @@ class GradientLoop:
                         self.guard.skipped)
         if self.epoch_end.stop_reason:
             log.info("stopped at epoch %d: %s", self.epoch, self.epoch_end.stop_reason)
-        early = self.stopped_early and not self.epoch_end.converged
+        stopped_by = ("epoch_cap" if not self.stopped_early else
+                      "certificate" if self.epoch_end.converged else "early_stopping")
         result = FitResult(epochs=self.epoch, steps=self.step_count, stopped_early=self.stopped_early,
-                           converged=self.epoch_end.converged,
-                           stopped_by="early_stopping" if early else ("certificate" if self.stopped_early else "epoch_cap"),
+                           converged=self.epoch_end.converged, stopped_by=stopped_by,
                            metrics={"train/skipped_steps": self.guard.skipped} if self.guard.skip else {})
         result = finish(self.ctx, result, state=self.state())
         gap, last_check = result.metrics.get("train/optimality_gap"), self.epoch_end.gap_step
