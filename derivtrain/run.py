@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from derivtrain.config import validate
+from derivtrain.config.path_checks import path_data_config, penalty_config, wants_path
 from derivtrain.config.precision import run_dtype
 from derivtrain.data import build_data
 from derivtrain.devices import resolve_device
@@ -84,7 +85,7 @@ def set_up(cfg, run_dir: Path, stop=None) -> Session:
     distributed = make_distributed(cfg.trainer, device)  # one process unless torchrun + trainer=ddp
     seed_everything(cfg.trainer.seed)
 
-    data = build_data(cfg.data, device, seed=cfg.trainer.seed, distributed=distributed,  # ddp: this rank's rows
+    data = build_data(path_data_config(cfg), device, seed=cfg.trainer.seed, distributed=distributed,  # ddp: this rank's rows
                       dtype=run_dtype(cfg, device))  # float64 for the certified solver on the CPU
     if resume_state is not None:
         check_resumable(resume_state, data.spec, cfg.trainer.resume)
@@ -121,6 +122,10 @@ def fit(session: Session):
     ctx = FitContext(session.objective, session.data, cfg.optim, cfg.trainer, session.logger, checkpoints,
                      resume_state=session.resume_state, distributed=session.distributed,
                      diagnostics=cfg.get("diagnostics"), stop=session.stop)
+    if wants_path(cfg):  # regularizer.path: many strengths, each certified, one chosen (derivtrain/path/)
+        from derivtrain.path.phase import fit_path
+
+        return fit_path(ctx, cfg, session.run_dir if session.distributed.is_main else None)
     return fit_objective(ctx)
 
 
@@ -154,7 +159,7 @@ def build_objective(cfg, data) -> Objective:
     """The model (with the data's standardization, on the data's device) inside its objective."""
     model = instantiate(cfg.model, _partial_=True)(spec=data.spec)  # partial: spec stays a DataSpec
     loss = instantiate(cfg.loss)
-    penalty = instantiate(cfg.regularizer)
+    penalty = instantiate(penalty_config(cfg.regularizer))  # without regularizer.path's keys
     check_compatible(cfg, model, loss, data.spec)
     model.set_standardization(data.feature_mean.cpu(), data.feature_scale.cpu())
     model.probability_link = loss.probability_link

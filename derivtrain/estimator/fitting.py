@@ -17,6 +17,7 @@ import torch
 from hydra.utils import get_object
 from omegaconf import OmegaConf
 
+from derivtrain.config.path_checks import PATH_KEYS
 from derivtrain.estimator.configs import InvalidParameterError
 from derivtrain.threads import threads_for
 from derivtrain.logging import NullLogger, log, make_logger
@@ -78,7 +79,7 @@ def build_objective(cfg, data, C=None) -> Objective:
 
     model = _make(cfg.model, spec=data.spec)
     loss = _make(cfg.loss)
-    penalty = _make(cfg.regularizer)
+    penalty = _make(cfg.regularizer, skip=PATH_KEYS)  # regularizer.path's keys are the path's (derivtrain/path/)
     check_compatible(cfg, model, loss, data.spec)
     weight = data.train.weight
     if weight is not None and "sample_weight" not in inspect.signature(loss.forward).parameters:
@@ -98,11 +99,11 @@ def build_objective(cfg, data, C=None) -> Objective:
     return Objective(model, loss, penalty)
 
 
-def _make(node, **supplied):
+def _make(node, skip=(), **supplied):
     """hydra.utils.instantiate for a plain, flat `_target_` node (every option's is), at a
     fraction of its cost: instantiate deep-copies and merges the node on every call, a third of a
     warm fit on breast_cancer."""
-    kwargs = {k: v for k, v in node.items() if not k.startswith("_")}
+    kwargs = {k: v for k, v in node.items() if not k.startswith("_") and k not in skip}
     return _target(node._target_)(**kwargs, **supplied)
 
 

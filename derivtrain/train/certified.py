@@ -205,9 +205,11 @@ class _BestIterate:
 
 
 def _start(ctx, problem, dtype, saves) -> torch.Tensor:
-    """From zero (the usual start of a convex solver, and deterministic), or a resumed run's iterate
-    (its weights alone when the checkpoint has no solver state)."""
+    """From zero (the usual start of a convex solver, and deterministic), a resumed run's iterate
+    (its weights alone when the checkpoint has no solver state), or a path's warm start."""
     linear = problem.linear
+    if ctx.warm_start is not None:
+        return ctx.warm_start.to(dtype=dtype, device=linear.weight.device).clone()
     zeros = torch.zeros(linear.out_features, linear.in_features + 1, dtype=dtype, device=linear.weight.device)
     if saves.solver is not None:
         ctx.model.load_state_dict(ctx.resume_state["model"])

@@ -58,6 +58,9 @@ class FitContext:
     distributed: Any = field(default_factory=SingleProcess)
     diagnostics: Any = None
     stop: Any = None  # StopRequests (train/interrupt.py): None = the gradient loop installs its own
+    # the certified solver's first iterate [W | b] (derivtrain/path/: each strength starts from the last one's
+    # solution); None = from zero
+    warm_start: Any = None
 
     @property
     def model(self):

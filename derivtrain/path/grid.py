@@ -1,0 +1,66 @@
+"""The strengths of a path, strongest first (the order the warm starts run in).
+
+regularizer.path=auto starts at a strength read off the data, the way glmnet and scikit-learn's
+LassoCV do: with the weights at zero, the gradient of the mean loss with respect to them is
+G = X^T c l'(z) (l' at z = 0). For the L1 part, W = 0 is optimal exactly when ||G||_inf <= alpha r
+(r the L1 ratio), so alpha_max = ||G||_inf / r is the smallest strength that zeroes every weight.
+Because the features are centred (data.standardize), G does not depend on the bias at which l' is
+taken for the losses here (a constant shift of l' is orthogonal to centred columns), so z = 0 is
+as good as the bias-only optimum. An L2 penalty never zeroes a weight: there W ~ -G / alpha for
+large alpha, and the path starts where the largest weight is ~0.1 (alpha = 10 ||G||_inf).
+From there path_points strengths down path_decades decades, evenly on a log scale.
+"""
+import numpy as np
+import torch
+
+_L2_TOP = 10.0  # alpha = 10 ||G||_inf: every weight ~<= 0.1 in standardized units
+
+
+def path_strengths(reg_cfg, objective, data) -> list:
+    """The grid as floats, strongest first."""
+    if reg_cfg.path != "auto":
+        return sorted({float(v) for v in reg_cfg.path}, reverse=True)
+    top = largest_strength(objective, data)
+    return [float(a) for a in np.geomspace(top, top * 10.0 ** -float(reg_cfg.path_decades), int(reg_cfg.path_points))]
+
+
+def largest_strength(objective, data) -> float:
+    """alpha_max of the module docstring: L1 ratio r > 0: ||G||_inf / r; L2: _L2_TOP ||G||_inf."""
+    gradient = zero_weight_gradient(objective, data)
+    ratio = l1_ratio(objective.penalty)
+    scale = gradient.abs().max().item()
+    if not scale > 0:  # every feature orthogonal to the targets: any strength zeroes them; 1 is as good
+        return 1.0
+    return scale / ratio if ratio > 0 else _L2_TOP * scale
+
+
+def l1_ratio(penalty) -> float:
+    """r of alpha (r ||W||_1 + (1 - r)/2 ||W||^2): 1 for L1, 0 for L2 (derivtrain/duality/penalties.py)."""
+    from derivtrain.duality.penalties import penalty_dual
+
+    strength = penalty.strength
+    try:
+        penalty.strength = 1.0  # penalty_dual reads the kind of penalty; the strength only has to be > 0
+        return penalty_dual(penalty).r
+    finally:
+        penalty.strength = strength
+
+
+def zero_weight_gradient(objective, data) -> torch.Tensor:
+    """dL/dW of the mean training loss at W = 0, b = 0 (autograd through the loss itself, so any
+    loss with a convex dual works, the hinge family's subgradient included)."""
+    model = objective.model
+    train = data.train
+    targets = objective.loss.encode_targets(train.y, data.spec.n_outputs)
+    saved = {name: p.detach().clone() for name, p in model.named_parameters()}
+    try:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.zero_()
+        loss = objective.data_loss(train.X, targets, sample_weight=train.weight)
+        (gradient,) = torch.autograd.grad(loss, model.linear.weight)
+    finally:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(saved[name])
+    return gradient.detach()
