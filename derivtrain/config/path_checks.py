@@ -79,11 +79,16 @@ def check_path(cfg, fitter: str) -> None:
     validation rows (or folds) to choose on, one process, a new run."""
     if not wants_path(cfg):
         return
-    if fitter != "certified" or cfg.optim.name not in ("auto", "certified"):
-        raise ConfigError(_solver_message(cfg, fitter))
+    if not _linear_model(cfg):
+        raise ConfigError(_solver_message(cfg, "not linear"))
     if str(cfg.regularizer._target_).endswith("NoPenalty"):
         raise ConfigError("regularizer.path varies a penalty's strength, but regularizer=none; "
                           "use regularizer=l2, l1 or elastic_net")
+    if not cfg.regularizer.strength > 0:  # what decides whether the model is certifiable reads it
+        raise ConfigError(f"regularizer.strength={cfg.regularizer.strength} with regularizer.path: the path sets "
+                          "the strength itself; leave regularizer.strength at a value > 0 (the default 0.001)")
+    if fitter != "certified" or cfg.optim.name not in ("auto", "certified"):
+        raise ConfigError(_solver_message(cfg, fitter))
     for key in ("C", "alpha"):
         if cfg.model.get(key) is not None:
             raise ConfigError(f"model.{key}={cfg.model[key]} fixes the strength that regularizer.path varies; "
@@ -98,8 +103,17 @@ def check_path(cfg, fitter: str) -> None:
         raise ConfigError("regularizer.path runs in one process; use trainer=default")
 
 
+def _linear_model(cfg) -> bool:
+    from hydra.utils import get_class
+
+    from derivtrain.models.base import LinearModel
+
+    model_cls = get_class(cfg.model._target_)
+    return isinstance(model_cls, type) and issubclass(model_cls, LinearModel)
+
+
 def _solver_message(cfg, fitter: str) -> str:
-    if fitter != "certified" and cfg.optim.name in ("auto", "certified"):
+    if fitter == "not linear" or (fitter != "certified" and cfg.optim.name in ("auto", "certified")):
         return (f"regularizer.path needs a convex linear model (svm, logistic, linear, poisson) solved to a "
                 f"certificate; {cfg.model._target_.rsplit('.', 1)[-1]} is not one: drop regularizer.path")
     return (f"regularizer.path certifies every point with the certified solver, which optim={cfg.optim.name} is "

@@ -3,7 +3,8 @@
 regularizer.path=auto starts at a strength read off the data, the way glmnet and scikit-learn's
 LassoCV do: with the weights at zero, the gradient of the mean loss with respect to them is
 G = X^T c l'(z) (l' at z = 0). For the L1 part, W = 0 is optimal exactly when ||G||_inf <= alpha r
-(r the L1 ratio), so alpha_max = ||G||_inf / r is the smallest strength that zeroes every weight.
+(r the L1 ratio), so alpha_max = ||G||_inf / r is the smallest strength that zeroes every weight;
+the path starts 1% above it.
 Because the features are centred (data.standardize), G does not depend on the bias at which l' is
 taken for the losses here (a constant shift of l' is orthogonal to centred columns), so z = 0 is
 as good as the bias-only optimum. An L2 penalty never zeroes a weight: there W ~ -G / alpha for
@@ -13,6 +14,9 @@ From there path_points strengths down path_decades decades, evenly on a log scal
 import numpy as np
 import torch
 
+# 1% above alpha_max: the first point's weights are all zero with room to spare (at alpha_max itself
+# the first feature to enter sits on the L1 box's face, which a solve to tol cannot tell from entering)
+_ABOVE = 1.01
 _L2_TOP = 10.0  # alpha = 10 ||G||_inf: every weight ~<= 0.1 in standardized units
 
 
@@ -31,7 +35,7 @@ def largest_strength(objective, data) -> float:
     scale = gradient.abs().max().item()
     if not scale > 0:  # every feature orthogonal to the targets: any strength zeroes them; 1 is as good
         return 1.0
-    return scale / ratio if ratio > 0 else _L2_TOP * scale
+    return _ABOVE * scale / ratio if ratio > 0 else _L2_TOP * scale
 
 
 def l1_ratio(penalty) -> float:
