@@ -14,15 +14,17 @@ from derivtrain.data.split import fold_indices
 from derivtrain.path.solve import solve_path
 
 
-def cross_validate(ctx, strengths: list, n_folds: int, seed: int, key_of) -> tuple:
-    """(scores (K, P), the metric's key): fold k's validation metric at each strength.
-    key_of(metrics) names the metric to read (the sweep's monitor)."""
-    scores, key = [], None
-    for data in fold_data(ctx.data, n_folds, seed):
+def cross_validate(ctx, strengths: list, n_folds: int, seed: int, key_of, splits=None) -> tuple:
+    """(scores (K, P), the metric's key, each fold's points): fold k's validation metric at each
+    strength. key_of(metrics) names the metric to read (the sweep's monitor). `splits`: the folds as
+    (training rows, validation rows) pairs instead (scikit-learn's cv=<splits>)."""
+    scores, key, paths = [], None, []
+    for data in fold_data(ctx.data, n_folds, seed) if splits is None else split_data(ctx.data, splits):
         points = solve_path(replace(ctx, data=data), strengths)
         key = key or key_of(points[0].metrics)
         scores.append([p.metrics[key] for p in points])
-    return np.asarray(scores, dtype=np.float64), key
+        paths.append(points)
+    return np.asarray(scores, dtype=np.float64), key, paths
 
 
 def fold_data(data, n_folds: int, seed: int) -> list:
@@ -35,6 +37,12 @@ def fold_data(data, n_folds: int, seed: int) -> list:
         fit_rows, val_rows = fold_indices(y, np.arange(len(y)), n_folds, k, seed, classification)
         folds.append(replace(data, train=_rows(train, fit_rows), val=_rows(train, val_rows)))
     return folds
+
+
+def split_data(data, splits) -> list:
+    """The Data of given (training rows, validation rows) pairs, positions in the run's training rows."""
+    return [replace(data, train=_rows(data.train, np.asarray(a)), val=_rows(data.train, np.asarray(b)))
+            for a, b in splits]
 
 
 def _rows(split, rows: np.ndarray):

@@ -30,7 +30,7 @@ def fit_path(ctx, cfg, run_dir=None):
     folds = int(cfg.data.get("cv_folds") or 0)
     scores = None
     if folds:
-        scores, key = cross_validate(ctx, strengths, folds, cfg.trainer.seed, key_of)
+        scores, key, _ = cross_validate(ctx, strengths, folds, cfg.trainer.seed, key_of)
     points = solve_path(ctx, strengths)
     if not folds:
         key = key_of(points[0].metrics)

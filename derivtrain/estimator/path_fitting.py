@@ -1,0 +1,99 @@
+"""One cross-validated path fit for the *CV estimators (derivtrain/estimator/cross_validation.py):
+derivtrain/path/ on in-memory rows, no run folder.
+
+The folds split the given rows (stratified by class for classifiers), each fold's path is solved
+with warm starts and certified per point, the strength is chosen on the folds' mean score, and
+refit=True solves the path on every row down to it (the chosen point is the model); refit=False
+averages the folds' weights at the chosen strength (scikit-learn's LogisticRegressionCV's meaning).
+"""
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from derivtrain.estimator.configs import InvalidParameterError
+from derivtrain.estimator.fitting import _centre_biases, _quiet, build_objective
+from derivtrain.logging import NullLogger
+from derivtrain.threads import threads_for
+
+# scikit-learn scoring names -> the validation metric derivtrain reports (derivtrain/train/metrics.py)
+SCORINGS = {"accuracy": "val/accuracy", "f1_macro": "val/f1_macro", "neg_log_loss": "val/loss",
+            "r2": "val/r2", "neg_mean_squared_error": "val/mse"}
+_LOWER_IS_BETTER = ("val/loss", "val/mse")
+
+
+@dataclass
+class PathFit:
+    strengths: np.ndarray  # the path's, strongest first
+    scores: np.ndarray  # (folds, points): each fold's validation score
+    index: int  # the chosen point
+    coefs: np.ndarray  # (points, outputs, features): the weights along the refit's path (standardized units)
+
+
+def fit_cv_path(cfg, data, grid, folds, scoring: str, rule: str, refit: bool, verbose: bool):
+    """(model, FitResult, PathFit). grid(objective, data) -> the strengths, strongest first; folds: a
+    count, or the (training rows, validation rows) pairs."""
+    from derivtrain.path.choose import choose
+    from derivtrain.path.folds import cross_validate
+    from derivtrain.path.phase import finish_at
+    from derivtrain.path.solve import solve_path
+    from derivtrain.train.fitting import make_context
+
+    key = SCORINGS[scoring]
+    with _quiet(verbose), threads_for(data.train.X.numel()):
+        objective = build_objective(cfg, data)
+        ctx = make_context(cfg, objective, data, NullLogger())
+        strengths = grid(objective, data)
+        count, splits = (folds, None) if isinstance(folds, int) else (len(folds), folds)
+        scores, _, fold_points = cross_validate(ctx, strengths, count, cfg.trainer.seed, lambda metrics: key, splits)
+        choice = choose(scores, key not in _LOWER_IS_BETTER, rule)
+        if refit:
+            points = solve_path(ctx, strengths[:choice.index + 1])  # down to the chosen one: no further
+        else:
+            points = [_fold_average(fold_points, choice.index)]
+            choice = replace(choice, index=0)
+        result = finish_at(ctx, points, choice, key)
+    _centre_biases(objective)  # one canonical optimum, as every derivtrain estimator's fit ends
+    coefs = np.stack([p.weights[:, :-1].numpy() for p in points])
+    return objective.model, result, PathFit(np.asarray(strengths), scores, choice.index if refit else -1, coefs)
+
+
+def _fold_average(fold_points: list, index: int):
+    """The folds' points at `index`, their weights averaged (their gaps are the folds' own)."""
+    points = [path[index] for path in fold_points]
+    average = torch.stack([p.weights for p in points]).mean(dim=0)
+    return replace(points[0], weights=average, converged=all(p.converged for p in points),
+                   gap=max(p.gap for p in points), certificate=None)
+
+
+def check_cv(cv, y, kept):
+    """A count of folds (>= 2, at most a fold per row), or scikit-learn's other cv forms: a splitter
+    (an object with split(X, y)) or an iterable of (training rows, validation rows) pairs, which
+    become pairs of positions among the `kept` rows (rows of weight 0 are dropped before fitting)."""
+    n_rows = int(kept.sum())
+    if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
+        if cv < 2:
+            raise InvalidParameterError(f"cv={cv!r} must be >= 2 (the number of folds)")
+        if cv > n_rows:
+            raise InvalidParameterError(f"cv={cv} folds need at least {cv} rows; got n_samples={n_rows}")
+        return int(cv)
+    try:
+        pairs = list(cv.split(np.zeros((len(kept), 1)), y) if hasattr(cv, "split") else cv)
+        position = np.cumsum(kept) - 1
+        splits = [tuple(position[np.asarray(rows, dtype=np.int64)[kept[rows]]] for rows in pair) for pair in pairs]
+    except (TypeError, ValueError, IndexError) as exc:
+        raise InvalidParameterError(f"cv={cv!r} must be a number of folds, a splitter or (train, validation) "
+                                    f"index pairs ({exc})") from None
+    if len(splits) < 1 or any(len(a) == 0 or len(b) == 0 for a, b in splits):
+        raise InvalidParameterError("cv: every fold needs training and validation rows of weight > 0")
+    return splits
+
+
+def check_scoring(scoring, task: str) -> str:
+    default = "accuracy" if task == "classification" else "r2"
+    scoring = default if scoring is None else scoring
+    usable = [s for s in SCORINGS if (s in ("accuracy", "f1_macro", "neg_log_loss")) == (task == "classification")]
+    if scoring not in usable:
+        raise InvalidParameterError(f"scoring={scoring!r} is not valid for this {task} model; choose one of "
+                                    f"{', '.join(map(repr, usable))} (None: {default!r})")
+    return scoring
