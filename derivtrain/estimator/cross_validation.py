@@ -9,8 +9,8 @@
 Cs as a count: that many strengths on derivtrain's data-scaled grid (derivtrain/path/grid.py: from
 the strength that zeroes every weight, L1, or where every weight is ~0.1, L2, down path_decades=4
 decades), not LogisticRegressionCV's fixed 1e-4..1e4. As values: C means what it means for
-derivtrain.Logistic, alpha = 1 / (C n), with n the rows given to fit; every fold uses that alpha
-(derivtrain's per-row strength), so the chosen C is the refit's. After fit: C_ (or alpha_), Cs_ /
+derivtrain.Logistic, alpha = 1 / (C n), with n the rows of each fit (a fold's training rows, then
+all rows for the refit), as LogisticRegressionCV's folds do. After fit: C_ (or alpha_), Cs_ /
 alphas_ (strongest penalty first), scores_ (cv, points), coefs_path_ (points, outputs, features;
 standardized units), and what every derivtrain estimator has.
 """
@@ -60,7 +60,7 @@ class _PathCV:
             raise InvalidParameterError(configs.estimator_names(str(exc), recipe)) from None
         self.alphas_, self.scores_, self.coefs_path_ = path.strengths, path.scores, path.coefs
         self.alpha_ = float(result.metrics["path/strength"])
-        if self._grid_name == "Cs":
+        if self._grid_name == "Cs":  # the refit's alphas, so C_ is one of Cs_ exactly as given
             self.Cs_, self.C_ = 1.0 / (path.strengths * rows), 1.0 / (self.alpha_ * rows)
         return self._fitted(model, result)
 
@@ -74,8 +74,25 @@ class _PathCV:
         if not len(values) or not np.all(np.isfinite(values)) or np.any(values <= 0):
             raise InvalidParameterError(f"{self._grid_name}={getattr(self, self._grid_name)!r} must be a count "
                                         "or a non-empty list of numbers > 0")
-        strengths = 1.0 / (values * rows) if self._grid_name == "Cs" else values
-        return lambda objective, data: sorted(map(float, set(strengths)), reverse=True)
+        if self._grid_name != "Cs":
+            return lambda objective, data: sorted(map(float, set(values)), reverse=True)
+        return _CGrid(sorted(set(map(float, values))))
+
+
+class _CGrid:
+    """C values as strengths, strongest penalty (smallest C) first: alpha = 1 / (C n) with n the
+    rows (their weights' sum) of the fit at hand, each fold's own, as LogisticRegressionCV's folds."""
+
+    def __init__(self, Cs: list):
+        self.Cs = Cs
+
+    def __call__(self, objective, data) -> list:
+        return self.per_fold(data)
+
+    def per_fold(self, data) -> list:
+        weight = data.train.weight
+        rows = float(weight.sum()) if weight is not None else float(len(data.train))
+        return [1.0 / (C * rows) for C in self.Cs]
 
 
 def _num_rows(X) -> int:

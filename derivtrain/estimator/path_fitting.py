@@ -31,8 +31,8 @@ class PathFit:
 
 
 def fit_cv_path(cfg, data, grid, folds, scoring: str, rule: str, refit: bool, verbose: bool):
-    """(model, FitResult, PathFit). grid(objective, data) -> the strengths, strongest first; folds: a
-    count, or the (training rows, validation rows) pairs."""
+    """(model, FitResult, PathFit). grid(objective, data) -> the strengths, strongest first (a list,
+    or for C values a function of each fold's Data); folds: a count, or (training, validation) pairs."""
     from derivtrain.path.choose import choose
     from derivtrain.path.folds import cross_validate
     from derivtrain.path.phase import finish_at
@@ -45,8 +45,11 @@ def fit_cv_path(cfg, data, grid, folds, scoring: str, rule: str, refit: bool, ve
         ctx = make_context(cfg, objective, data, NullLogger())
         strengths = grid(objective, data)
         count, splits = (folds, None) if isinstance(folds, int) else (len(folds), folds)
-        scores, _, fold_points = cross_validate(ctx, strengths, count, cfg.trainer.seed, lambda metrics: key, splits)
-        choice = choose(scores, key not in _LOWER_IS_BETTER, rule)
+        per_fold = grid.per_fold if hasattr(grid, "per_fold") else strengths
+        scores, _, fold_points = cross_validate(ctx, per_fold, count, cfg.trainer.seed, lambda metrics: key, splits)
+        if key in _LOWER_IS_BETTER:  # scikit-learn's neg_* scorers: higher is better, always
+            scores = -scores
+        choice = choose(scores, True, rule)
         if refit:
             points = solve_path(ctx, strengths[:choice.index + 1])  # down to the chosen one: no further
         else:

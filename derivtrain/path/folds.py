@@ -17,10 +17,12 @@ from derivtrain.path.solve import solve_path
 def cross_validate(ctx, strengths: list, n_folds: int, seed: int, key_of, splits=None) -> tuple:
     """(scores (K, P), the metric's key, each fold's points): fold k's validation metric at each
     strength. key_of(metrics) names the metric to read (the sweep's monitor). `splits`: the folds as
-    (training rows, validation rows) pairs instead (scikit-learn's cv=<splits>)."""
+    (training rows, validation rows) pairs instead (scikit-learn's cv=<splits>). `strengths` may be
+    a function of a fold's Data (scikit-learn's C is per row: alpha = 1 / (C n_fold))."""
     scores, key, paths = [], None, []
     for data in fold_data(ctx.data, n_folds, seed) if splits is None else split_data(ctx.data, splits):
-        points = solve_path(replace(ctx, data=data), strengths)
+        grid = strengths(data) if callable(strengths) else strengths
+        points = solve_path(replace(ctx, data=data), grid)
         key = key or key_of(points[0].metrics)
         scores.append([p.metrics[key] for p in points])
         paths.append(points)
