@@ -39,7 +39,7 @@ LAYERS = {
              "plugins", "logging"),
     "parts": ("data", "models", "losses", "duality", "contracts"),
     "config": ("config", "devices"),
-    "engine": ("train", "sensitivity", "sweep", "registry", "saved", "resume"),
+    "engine": ("train", "sensitivity", "sweep", "registry", "saved", "resume", "path"),
     "app": ("run", "run_folder", "launch", "cli", "__main__", "api", "export", "analyze", "training_api", "estimator",
             "gradcheck"),
 }

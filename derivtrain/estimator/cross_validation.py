@@ -42,10 +42,9 @@ class _PathCV:
         return recipe
 
     def fit(self, X, y, sample_weight=None):
-        from derivtrain.estimator import configs
-        from derivtrain.estimator.path_fitting import check_cv, check_scoring, fit_cv_path
-
+        import derivtrain.estimator.configs as configs
         from derivtrain.estimator.arrays import check_sample_weight
+        from derivtrain.estimator.path_fitting import check_cv, check_scoring, fit_cv_path
 
         cfg, recipe, data = self._fit_inputs(X, y, sample_weight)  # X, y and the weights checked
         weight = check_sample_weight(sample_weight, _num_rows(X))
