@@ -43,6 +43,10 @@ class PathPoint:
 def solve_path(ctx, strengths: list) -> list:
     """Every strength's PathPoint. `ctx` is the run's FitContext: its logger and checkpoints are
     not used per point (the path draws its own pictures; the run saves the chosen point once)."""
+    from derivtrain.path import smooth_path
+
+    if smooth_path.fits(ctx):  # a smooth loss with L2: Newton carried along the path, set up once
+        return smooth_points(ctx, strengths)
     penalty, linear = ctx.objective.penalty, ctx.model.linear
     quiet = replace(ctx, logger=NullLogger(), checkpoints=Checkpointer(None), resume_state=None)
     points, start = [], None
@@ -59,6 +63,29 @@ def solve_path(ctx, strengths: list) -> list:
                                     bool(metrics.get("train/converged", False)), int(result.steps), metrics, zeros,
                                     start.to(device="cpu", dtype=torch.float64), result.certificate,
                                     result.tol))
+    return points
+
+
+def smooth_points(ctx, strengths: list) -> list:
+    """The points of derivtrain/path/smooth_path.py, measured as finish() measures a fit: the
+    certified objective and gap, and the validation metrics (the fold's, under CV)."""
+    from derivtrain.path.smooth_path import SmoothPath
+    from derivtrain.train.metrics import evaluate
+
+    path, data, points = SmoothPath(ctx), ctx.data, []
+    val_targets = ctx.targets(data.val) if data.val is not None else None
+    for strength in strengths:
+        ctx.objective.penalty.strength = strength
+        iterations, certificate, converged = path.solve(strength)
+        path.set_weights()
+        metrics = {"train/objective": certificate.primal, "train/optimality_gap": certificate.relative_gap,
+                   "train/converged": converged}
+        if val_targets is not None:
+            metrics.update(evaluate(ctx.objective, data.val, val_targets, "val", data.spec.n_classes))
+        linear = ctx.model.linear
+        weights = torch.cat([linear.weight, linear.bias[:, None]], dim=1).detach().to(device="cpu", dtype=torch.float64)
+        points.append(PathPoint(strength, certificate.primal, certificate.relative_gap, converged, iterations, metrics,
+                                int((linear.weight != 0).sum()), weights, certificate, float(ctx.optim.tol)))
     return points
 
 

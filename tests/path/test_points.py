@@ -54,3 +54,22 @@ def test_l1_and_elastic_net_paths_start_at_all_zero_and_are_optimal(tmp_path, ra
     assert non_zeros(points[1]) > 0  # and no higher than it must: the next point has one
     for point in points:
         assert_optimal(point, elastic_net_optimum(X, y.astype(float), point.strength, ratio, scale=1 / point.objective), tol=1e-7)
+
+
+def test_a_multinomial_path_matches_cold_certified_fits(tmp_path):
+    """Coupled scores (softmax): each carried Newton point against the certified solver from zero
+    (itself checked against exact solvers in tests/train), both to a gap of 1e-10."""
+    from dataclasses import replace
+
+    from derivtrain.logging import NullLogger
+    from derivtrain.train.certified import fit_certified
+    from derivtrain.train.fitting import Checkpointer, make_context
+
+    points, session = solved_path(tmp_path, "model=logistic", "data=wine", "regularizer.path=[1,0.1,0.01,0.001]",
+                                  "optim.tol=1e-10")
+    ctx = make_context(session.cfg, session.objective, session.data, NullLogger())
+    for point in points:
+        session.objective.penalty.strength = point.strength
+        cold = fit_certified(replace(ctx, checkpoints=Checkpointer(None)))
+        assert point.converged and point.gap <= 1e-10
+        assert point.objective == pytest.approx(cold.metrics["train/objective"], rel=2e-10)
