@@ -138,11 +138,12 @@ def lasso_row(X, y, repeats: int) -> dict:
             "CV MSE: ours / best (their scores)": float(at_ours / their_mse.min())}
 
 
-_UNITLESS = ("ratio", "speed-up", "gap", "iterations", "CV")
+_UNITLESS = ("ratio path / one fit", "largest gap", "iterations", "speed-up", "CV accuracy: best - ours (their scores)",
+             "CV MSE: ours / best (their scores)")
 
 
 def show(title: str, row: dict) -> None:
-    cells = ", ".join(f"{k} {v:.3g}" + ("" if any(w in k for w in _UNITLESS) else " s") for k, v in row.items())
+    cells = ", ".join(f"{k} {v:.3g}" + ("" if k in _UNITLESS else " s") for k, v in row.items())
     print(f"{title}: {cells}", flush=True)
 
 
