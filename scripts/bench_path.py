@@ -3,6 +3,7 @@
     python scripts/bench_path.py                    # 100k x 50 (the size) and the bundled data
     python scripts/bench_path.py --rows 20000       # smaller
     python scripts/bench_path.py --quick            # breast_cancer and diabetes only
+    python scripts/bench_path.py --rows-of path,cv  # leave out the lasso (slow at 100k: see README)
 
 Three comparisons, each timed side by side in this process (after one warm-up of each), same rows:
 
@@ -168,6 +169,7 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="the bundled data sets only")
+    parser.add_argument("--rows-of", default="path,cv,lasso", help="which comparisons, comma-separated")
     args = parser.parse_args()
     print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     sets = ["bundled"] if args.quick else ["bundled", "synthetic"]
@@ -176,9 +178,13 @@ def main() -> None:
         Xc, yc = classification(name, args.rows, args.features)
         Xr, yr = regression(name, args.rows, args.features)
         label = "breast_cancer" if name == "bundled" else f"synthetic{size}"
-        show(f"path  {label}", path_row(Xc, yc, args.repeats))
-        show(f"cv    {label}", cv_row(Xc, yc, args.repeats))
-        show(f"lasso {'diabetes' if name == 'bundled' else label}", lasso_row(Xr, yr, args.repeats))
+        wanted = args.rows_of.split(",")
+        if "path" in wanted:
+            show(f"path  {label}", path_row(Xc, yc, args.repeats))
+        if "cv" in wanted:
+            show(f"cv    {label}", cv_row(Xc, yc, args.repeats))
+        if "lasso" in wanted:
+            show(f"lasso {'diabetes' if name == 'bundled' else label}", lasso_row(Xr, yr, args.repeats))
 
 
 if __name__ == "__main__":
