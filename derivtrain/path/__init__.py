@@ -2,6 +2,7 @@
 
     grid.py       the strengths: given, or from the one that zeroes every weight down a few decades
     solve.py      the points, strongest first, each warm-started from the one before (PathPoint)
+    smooth_path.py  a smooth loss with L2: Newton carried along the path, set up once
     folds.py      K-fold cross-validation along the path, in one process
     choose.py     the strength the validation metric picks (best mean, or the one-standard-error rule)
     table.py      path.csv: every point's strength, objective, gap, metric, non-zeros and weights

@@ -36,7 +36,6 @@ def fit_path(ctx, cfg, run_dir=None):
         key = key_of(points[0].metrics)
         scores = [[p.metrics[key] for p in points]]
     choice = choose(scores, direction(key, mode) == "max", cfg.regularizer.path_rule)
-    chosen = points[choice.index]
     _say_not_converged(points)
     if run_dir is not None:
         write_text(run_dir, "path.csv", path_csv(points, choice, key, folds, ctx.data.spec.feature_names,

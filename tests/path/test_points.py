@@ -1,7 +1,6 @@
 """Every point of a path is the optimum at its strength: its objective is compared with an exact
 solve from zero by a solver that is not derivtrain's (tests/exact.py, tests/path/lasso_exact.py),
 and its certified gap is within optim.tol."""
-import numpy as np
 import pytest
 
 from derivtrain.path.solve import non_zeros
