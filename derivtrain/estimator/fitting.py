@@ -94,6 +94,7 @@ def build_objective(cfg, data, C=None) -> Objective:
         penalty.strength = model.regularization_strength(n_weighted, penalty.strength)
     model = model.to(device=data.feature_mean.device, dtype=data.train.X.dtype)
     model.set_standardization(data.feature_mean, data.feature_scale)
+    model.set_target_scaling(data.target_mean, data.target_scale)  # predictions in the data's units
     model.probability_link = loss.probability_link
     return Objective(model, loss, penalty)
 
