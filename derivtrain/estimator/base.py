@@ -146,6 +146,7 @@ class Estimator(BaseEstimator):
             raise InvalidParameterError(configs.estimator_names(str(exc), recipe)) from None
         # predictions in float64 on the CPU: the same on any batch of rows, picklable anywhere
         self.model_ = model.to(device="cpu", dtype=torch.float64).eval()
+        self.model_.fold_target_scaling()  # float64: its weights predict in y's units, as scikit-learn's coef_
         self._fitted_task = task
         self.n_iter_ = result.epochs
         self.metrics_ = {k: v for k, v in result.metrics.items() if k.startswith("train/")}

@@ -89,6 +89,24 @@ class Model(nn.Module):
                 self._buffers[name] = exact.to(device=moved.device, dtype=torch.float64)
         return self
 
+    def output_layer(self):
+        """The nn.Linear whose outputs are the scores, where the model has one (None: it does not say)."""
+        return None
+
+    @torch.no_grad()
+    def fold_target_scaling(self) -> bool:
+        """Fold target_mean and target_scale into the output layer, leaving 0 and 1: the parameters
+        then predict in the data's units themselves. Float64 weights only (a bias around 1e7 in float32
+        keeps steps of 1); returns whether it folded."""
+        layer = self.output_layer()
+        if layer is None or layer.bias is None or layer.weight.dtype != torch.float64:
+            return False
+        scale, mean = self.target_scale.to(layer.weight.device), self.target_mean.to(layer.weight.device)
+        layer.weight.mul_(scale)
+        layer.bias.mul_(scale).add_(mean)
+        self.set_target_scaling(0.0, 1.0)
+        return True
+
     @property
     def weight_dtype(self) -> torch.dtype:
         """The dtype the model computes in (its first floating parameter's; float32 without any)."""
@@ -208,6 +226,9 @@ class LinearModel(Model):
     def __init__(self, spec: DataSpec, n_outputs: int):
         super().__init__(spec)
         self.linear = nn.Linear(spec.n_features, n_outputs)
+
+    def output_layer(self):
+        return self.linear
 
     def forward(self, X):
         if X.layout == torch.sparse_csr:  # sparse rows (data=svmlight, data=npz): a hand-written backward
