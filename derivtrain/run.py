@@ -24,6 +24,7 @@ from derivtrain.devices import resolve_device
 from derivtrain.errors import ConfigError
 from derivtrain.logging import NullLogger, log, make_logger
 from derivtrain.losses import Objective
+from derivtrain.losses.targets import fitted_penalty
 from derivtrain.registry import chosen_options
 from derivtrain.resume import load_resume
 from derivtrain.saved import check_same_targets, check_weights, with_target_statistics
@@ -166,6 +167,7 @@ def build_objective(cfg, data) -> Objective:
     model.probability_link = loss.probability_link
     # the penalty's strength alpha; model=svm's C (scikit-learn's) sets it to 1/(C n_train) instead
     penalty.strength = model.regularization_strength(data.train.total_rows, penalty.strength)
+    fitted_penalty(penalty, data.target_scale, loss)  # scaled targets: the same problem in fitted units
     dtype = data.train.X.dtype if isinstance(data.train.X, torch.Tensor) else torch.float32
     return Objective(model.to(device=data.feature_mean.device, dtype=dtype), loss, penalty)
 
