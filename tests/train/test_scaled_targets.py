@@ -210,3 +210,14 @@ def test_buffers_stay_float64_and_classification_and_counts_are_left_as_given(tm
     assert float(counts.model.target_mean) == 0.0 and float(counts.model.target_scale) == 1.0
     X = np.random.default_rng(0).normal(size=(5, counts.model.spec.n_features))
     assert counts.model.predict(X).min() > 0  # expected counts, from log-rates left as fitted
+
+
+def test_targets_whose_square_float32_cannot_hold_are_fitted(tmp_path):
+    """Targets of 1e30: squared errors of 1e60 overflowed float32, and every step was skipped; fitted
+    scaled, the loop trains and reports its losses in the data's units (float64 numbers)."""
+    rows = "".join(f"{i % 7},{i % 3},{(i % 5 + 1) * 1e30}\n" for i in range(40))
+    (tmp_path / "huge.csv").write_text("a,b,y\n" + rows)
+    run = train(tmp_path, "run", "data=csv", f"data.path={tmp_path / 'huge.csv'}", "data.target=y", "model=linear",
+                "optim=sgd", "trainer.on_nonfinite=skip_step", "trainer.max_epochs=3")
+    assert run.metrics.get("train/skipped_steps", 0) == 0 and np.isfinite(run.metrics["test/mse"])
+    assert 1e58 < run.metrics["train/loss"] < 1e62
