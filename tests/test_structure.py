@@ -19,7 +19,7 @@ Layers, lowest first; a module may import its own layer and those below, never o
              parts' classes to check a config against them; parts never read config (a choice
              list a part dispatches on lives in choices.py)
     engine   train/, sensitivity/, sweep/, registry, saved, resume: what runs a checked config
-    app      run, run_folder, launch, cli, __main__, api, export, analyze, training_api,
+    app      run, run_folder, launch, cli, __main__, api, export, analyze, training_api, torchrun,
              estimator/, gradcheck/, derivtrain/__init__.py and derivtrain/train/__init__.py
              (the package is also the function derivtrain.train, which calls training_api)
 
@@ -41,7 +41,7 @@ LAYERS = {
     "config": ("config", "devices"),
     "engine": ("train", "sensitivity", "sweep", "registry", "saved", "resume", "path"),
     "app": ("run", "run_folder", "launch", "cli", "__main__", "api", "export", "analyze", "training_api", "estimator",
-            "gradcheck"),
+            "gradcheck", "torchrun"),
 }
 # modules whose layer is not their package's: the root package, and derivtrain.train, a callable package
 EXCEPTIONS = {"derivtrain": "app", "derivtrain.train": "app"}

@@ -134,6 +134,7 @@ class Estimator(BaseEstimator):
     def _fit_inputs(self, X, y, sample_weight):
         """(config, recipe, Data) of a fit: the parameters composed and checked, the rows checked,
         weighted and standardized (sets classes_, n_features_in_)."""
+        from derivtrain.config.targets import target_plan_of
         from derivtrain.devices import resolve_device
 
         recipe = self._recipe(self.get_params(deep=False))
@@ -149,12 +150,14 @@ class Estimator(BaseEstimator):
         configs.check_components(cfg, recipe, X.shape[0])
         device = resolve_device(cfg.trainer.device)
         self._fitting_task = task
-        return cfg, recipe, arrays.training_data(X, targets, weight, spec, bool(self.standardize), device)
+        return cfg, recipe, arrays.training_data(X, targets, weight, spec, bool(self.standardize), device,
+                                                 target_plan_of(cfg, self._C(recipe)))
 
     def _fitted(self, model, result):
         # predictions in float64 on the CPU: the same on any batch of rows, picklable anywhere
         self.model_ = model.to(device="cpu", dtype=torch.float64).eval()
         self._fitted_task = self.__dict__.pop("_fitting_task")
+        self.model_.fold_target_scaling()  # float64: its weights predict in y's units, as scikit-learn's coef_
         self.n_iter_ = result.epochs
         self.metrics_ = {k: v for k, v in result.metrics.items() if k.startswith("train/")}
         return self

@@ -74,7 +74,7 @@ class _PathCV:
             raise InvalidParameterError(f"{self._grid_name}={getattr(self, self._grid_name)!r} must be a count "
                                         "or a non-empty list of numbers > 0")
         if self._grid_name != "Cs":
-            return lambda objective, data: sorted(map(float, set(values)), reverse=True)
+            return lambda objective, data, unit: sorted(map(float, set(values)), reverse=True)
         return _CGrid(sorted(set(map(float, values))))
 
 
@@ -85,7 +85,7 @@ class _CGrid:
     def __init__(self, Cs: list):
         self.Cs = Cs
 
-    def __call__(self, objective, data) -> list:
+    def __call__(self, objective, data, unit) -> list:
         return self.per_fold(data)
 
     def per_fold(self, data) -> list:
@@ -101,10 +101,10 @@ def _num_rows(X) -> int:
 
 
 def _auto_grid(points: int):
-    def grid(objective, data):
+    def grid(objective, data, unit):
         from derivtrain.path.grid import largest_strength
 
-        top = largest_strength(objective, data)
+        top = largest_strength(objective, data) / unit  # the user's units (scaled targets: grid.py)
         return [float(a) for a in np.geomspace(top, top * 1e-4, points)]
     return grid
 

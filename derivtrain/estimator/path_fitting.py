@@ -31,10 +31,11 @@ class PathFit:
 
 
 def fit_cv_path(cfg, data, grid, folds, scoring: str, rule: str, refit: bool, verbose: bool):
-    """(model, FitResult, PathFit). grid(objective, data) -> the strengths, strongest first (a list,
+    """(model, FitResult, PathFit). grid(objective, data, unit) -> the strengths, strongest first (a list,
     or for C values a function of each fold's Data); folds: a count, or (training, validation) pairs."""
     from derivtrain.path.choose import choose
     from derivtrain.path.folds import cross_validate
+    from derivtrain.path.grid import strength_unit
     from derivtrain.path.phase import finish_at
     from derivtrain.path.solve import solve_path
     from derivtrain.train.fitting import make_context
@@ -42,22 +43,25 @@ def fit_cv_path(cfg, data, grid, folds, scoring: str, rule: str, refit: bool, ve
     key = SCORINGS[scoring]
     with _quiet(verbose), threads_for(data.train.X.numel()):
         objective = build_objective(cfg, data)
+        unit = strength_unit(objective, float(cfg.regularizer.strength))  # scaled targets' fitted units
         ctx = make_context(cfg, objective, data, NullLogger())
-        strengths = grid(objective, data)
+        strengths = grid(objective, data, unit)
         count, splits = (folds, None) if isinstance(folds, int) else (len(folds), folds)
         per_fold = grid.per_fold if hasattr(grid, "per_fold") else strengths
-        scores, _, fold_points = cross_validate(ctx, per_fold, count, cfg.trainer.seed, lambda metrics: key, splits)
+        scores, _, fold_points = cross_validate(ctx, per_fold, count, cfg.trainer.seed, lambda metrics: key, splits,
+                                                unit)
         if key in _LOWER_IS_BETTER:  # scikit-learn's neg_* scorers: higher is better, always
             scores = -scores
         choice = choose(scores, True, rule)
         if refit:
-            points = solve_path(ctx, strengths[:choice.index + 1])  # down to the chosen one: no further
+            points = solve_path(ctx, strengths[:choice.index + 1], unit)  # down to the chosen one: no further
         else:
             points = [_fold_average(fold_points, choice.index)]
             choice = replace(choice, index=0)
         result = finish_at(ctx, points, choice, key)
     _centre_biases(objective)  # one canonical optimum, as every derivtrain estimator's fit ends
-    coefs = np.stack([p.weights[:, :-1].numpy() for p in points])
+    # in y's units per standardized feature (scaled regression targets: the fitted weights times the scale)
+    coefs = np.stack([p.weights[:, :-1].numpy() for p in points]) * float(getattr(data, "target_scale", 1.0))
     return objective.model, result, PathFit(np.asarray(strengths), scores, choice.index if refit else -1, coefs)
 
 

@@ -14,7 +14,7 @@ from derivtrain.data.split import fold_indices
 from derivtrain.path.solve import solve_path
 
 
-def cross_validate(ctx, strengths: list, n_folds: int, seed: int, key_of, splits=None) -> tuple:
+def cross_validate(ctx, strengths: list, n_folds: int, seed: int, key_of, splits=None, unit: float = 1.0) -> tuple:
     """(scores (K, P), the metric's key, each fold's points): fold k's validation metric at each
     strength. key_of(metrics) names the metric to read (the sweep's monitor). `splits`: the folds as
     (training rows, validation rows) pairs instead (scikit-learn's cv=<splits>). `strengths` may be
@@ -22,7 +22,7 @@ def cross_validate(ctx, strengths: list, n_folds: int, seed: int, key_of, splits
     scores, key, paths = [], None, []
     for data in fold_data(ctx.data, n_folds, seed) if splits is None else split_data(ctx.data, splits):
         grid = strengths(data) if callable(strengths) else strengths
-        points = solve_path(replace(ctx, data=data), grid)
+        points = solve_path(replace(ctx, data=data), grid, unit)
         key = key or key_of(points[0].metrics)
         scores.append([p.metrics[key] for p in points])
         paths.append(points)

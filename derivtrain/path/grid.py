@@ -20,11 +20,18 @@ _ABOVE = 1.01
 _L2_TOP = 10.0  # alpha = 10 ||G||_inf: every weight ~<= 0.1 in standardized units
 
 
-def path_strengths(reg_cfg, objective, data) -> list:
-    """The grid as floats, strongest first."""
+def strength_unit(objective, user_strength: float) -> float:
+    """The fitted problem's strength per unit of the user's. Scaled regression targets fit the same
+    problem with the strength alpha s^(p-k) (derivtrain/losses/targets.py: fitted_penalty), linear
+    in alpha: build_objective's conversion of regularizer.strength gives the factor. 1 elsewhere."""
+    return objective.penalty.strength / user_strength if user_strength > 0 else 1.0
+
+
+def path_strengths(reg_cfg, objective, data, unit: float = 1.0) -> list:
+    """The grid as floats in the user's units (regularizer.strength's), strongest first."""
     if reg_cfg.path != "auto":
         return sorted({float(v) for v in reg_cfg.path}, reverse=True)
-    top = largest_strength(objective, data)
+    top = largest_strength(objective, data) / unit  # the gradient is the fitted problem's
     return [float(a) for a in np.geomspace(top, top * 10.0 ** -float(reg_cfg.path_decades), int(reg_cfg.path_points))]
 
 

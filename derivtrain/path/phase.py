@@ -13,7 +13,7 @@ chosen one), path/points, path/not_converged and path/score (the metric that cho
 from derivtrain.logging import log
 from derivtrain.path.choose import choose
 from derivtrain.path.folds import cross_validate
-from derivtrain.path.grid import l1_ratio, path_strengths
+from derivtrain.path.grid import l1_ratio, path_strengths, strength_unit
 from derivtrain.path.pictures import draw_path
 from derivtrain.path.solve import set_point, solve_path
 from derivtrain.path.table import path_csv
@@ -24,14 +24,15 @@ from derivtrain.writes import write_text
 
 def fit_path(ctx, cfg, run_dir=None):
     """Solve, choose, finish (see the module docstring); run_dir=None writes no path.csv."""
-    strengths = path_strengths(cfg.regularizer, ctx.objective, ctx.data)
+    unit = strength_unit(ctx.objective, float(cfg.regularizer.strength))  # before any point moves it
+    strengths = path_strengths(cfg.regularizer, ctx.objective, ctx.data, unit)
     monitor, mode = _monitor(cfg)
     key_of = _key_reader(monitor)
     folds = int(cfg.data.get("cv_folds") or 0)
     scores = None
     if folds:
-        scores, key, _ = cross_validate(ctx, strengths, folds, cfg.trainer.seed, key_of)
-    points = solve_path(ctx, strengths)
+        scores, key, _ = cross_validate(ctx, strengths, folds, cfg.trainer.seed, key_of, unit=unit)
+    points = solve_path(ctx, strengths, unit)
     if not folds:
         key = key_of(points[0].metrics)
         scores = [[p.metrics[key] for p in points]]
@@ -48,7 +49,7 @@ def fit_path(ctx, cfg, run_dir=None):
 def finish_at(ctx, points: list, choice, key: str):
     """The model at the chosen point, finished as any fit is (checkpoint, train metrics, certificate)."""
     chosen = points[choice.index]
-    ctx.objective.penalty.strength = chosen.strength
+    ctx.objective.penalty.strength = chosen.fitted if chosen.fitted is not None else chosen.strength
     set_point(ctx.model.linear, chosen)
     result = FitResult(epochs=sum(p.iterations for p in points), steps=sum(p.iterations for p in points),
                        converged=chosen.converged, certificate=chosen.certificate, tol=chosen.tol,

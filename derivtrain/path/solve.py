@@ -38,22 +38,24 @@ class PathPoint:
     weights: torch.Tensor  # [W | b], (n_outputs, n_features + 1), float64 on the CPU
     certificate: Any = None  # the solver's own (its dual bound: what the chosen point's report reuses)
     tol: Optional[float] = None  # the tolerance it was solved to (optim.tol, or its precision's floor)
+    fitted: Optional[float] = None  # the strength in the fitted problem's units (scaled targets: grid.py)
 
 
-def solve_path(ctx, strengths: list) -> list:
+def solve_path(ctx, strengths: list, unit: float = 1.0) -> list:
     """Every strength's PathPoint. `ctx` is the run's FitContext: its logger and checkpoints are
-    not used per point (the path draws its own pictures; the run saves the chosen point once)."""
+    not used per point (the path draws its own pictures; the run saves the chosen point once).
+    `unit`: the fitted problem's strength per user strength (derivtrain/path/grid.py: strength_unit)."""
     from derivtrain.path import smooth_path
 
     if smooth_path.fits(ctx):  # a smooth loss with L2: Newton carried along the path, set up once
-        return smooth_points(ctx, strengths)
+        return smooth_points(ctx, strengths, unit)
     penalty, linear = ctx.objective.penalty, ctx.model.linear
     quiet = replace(ctx, logger=NullLogger(), checkpoints=Checkpointer(None), resume_state=None)
     points, start = [], None
     targets = ctx.targets(ctx.data.train)
     with _quiet_points():
         for strength in strengths:
-            penalty.strength = strength
+            penalty.strength = strength * unit
             result = _solve_point(quiet, start)
             start = torch.cat([linear.weight, linear.bias[:, None]], dim=1).detach().clone()
             metrics = result.metrics
@@ -62,11 +64,11 @@ def solve_path(ctx, strengths: list) -> list:
                                     float(metrics.get("train/optimality_gap", float("nan"))),
                                     bool(metrics.get("train/converged", False)), int(result.steps), metrics, zeros,
                                     start.to(device="cpu", dtype=torch.float64), result.certificate,
-                                    result.tol))
+                                    result.tol, strength * unit))
     return points
 
 
-def smooth_points(ctx, strengths: list) -> list:
+def smooth_points(ctx, strengths: list, unit: float = 1.0) -> list:
     """The points of derivtrain/path/smooth_path.py, measured as finish() measures a fit: the
     certified objective and gap, and the validation metrics (the fold's, under CV)."""
     from derivtrain.path.smooth_path import SmoothPath
@@ -75,18 +77,25 @@ def smooth_points(ctx, strengths: list) -> list:
     path, data, points = SmoothPath(ctx), ctx.data, []
     val_targets = ctx.targets(data.val) if data.val is not None else None
     for strength in strengths:
-        ctx.objective.penalty.strength = strength
-        iterations, certificate, converged = path.solve(strength)
+        ctx.objective.penalty.strength = strength * unit
+        iterations, certificate, converged = path.solve(strength * unit)
         path.set_weights()
-        metrics = {"train/objective": certificate.primal, "train/optimality_gap": certificate.relative_gap,
+        metrics = {"train/objective": certificate.primal * _units(ctx.objective),  # the data's units, as finish's
+                   "train/optimality_gap": certificate.relative_gap,
                    "train/converged": converged}
         if val_targets is not None:
             metrics.update(evaluate(ctx.objective, data.val, val_targets, "val", data.spec.n_classes))
         linear = ctx.model.linear
         weights = torch.cat([linear.weight, linear.bias[:, None]], dim=1).detach().to(device="cpu", dtype=torch.float64)
-        points.append(PathPoint(strength, certificate.primal, certificate.relative_gap, converged, iterations, metrics,
-                                int((linear.weight != 0).sum()), weights, certificate, float(ctx.optim.tol)))
+        points.append(PathPoint(strength, metrics["train/objective"], certificate.relative_gap, converged, iterations,
+                                metrics, int((linear.weight != 0).sum()), weights, certificate, float(ctx.optim.tol),
+                                strength * unit))
     return points
+
+
+def _units(objective) -> float:
+    """The data's units per unit of the fitted objective (scaled regression targets; else 1)."""
+    return float(getattr(objective, "units", 1.0))
 
 
 def _solve_point(ctx, start):
