@@ -11,8 +11,8 @@ the strength that zeroes every weight, L1, or where every weight is ~0.1, L2, do
 decades), not LogisticRegressionCV's fixed 1e-4..1e4. As values: C means what it means for
 derivtrain.Logistic, alpha = 1 / (C n), with n the rows of each fit (a fold's training rows, then
 all rows for the refit), as LogisticRegressionCV's folds do. After fit: C_ (or alpha_), Cs_ /
-alphas_ (strongest penalty first), scores_ (cv, points), coefs_path_ (points, outputs, features;
-standardized units), and what every derivtrain estimator has.
+alphas_ (strongest penalty first), scores_ (cv, points), coefs_path_ (points, outputs, features: the folds' mean
+weights, standardized units), and what every derivtrain estimator has.
 """
 import numpy as np
 

@@ -3,8 +3,8 @@ derivtrain/path/ on in-memory rows, no run folder.
 
 The folds split the given rows (stratified by class for classifiers), each fold's path is solved
 with warm starts and certified per point, the strength is chosen on the folds' mean score, and
-refit=True solves the path on every row down to it (the chosen point is the model); refit=False
-averages the folds' weights at the chosen strength (scikit-learn's LogisticRegressionCV's meaning).
+refit=True solves that strength on every row, started from the folds' mean solution there;
+refit=False keeps that mean (scikit-learn's LogisticRegressionCV's meaning).
 """
 from dataclasses import dataclass, replace
 
@@ -27,7 +27,7 @@ class PathFit:
     strengths: np.ndarray  # the path's, strongest first
     scores: np.ndarray  # (folds, points): each fold's validation score
     index: int  # the chosen point
-    coefs: np.ndarray  # (points, outputs, features): the weights along the refit's path (standardized units)
+    coefs: np.ndarray  # (points, outputs, features): the folds' mean weights at each strength (standardized units)
 
 
 def fit_cv_path(cfg, data, grid, folds, scoring: str, rule: str, refit: bool, verbose: bool):
@@ -53,16 +53,17 @@ def fit_cv_path(cfg, data, grid, folds, scoring: str, rule: str, refit: bool, ve
         if key in _LOWER_IS_BETTER:  # scikit-learn's neg_* scorers: higher is better, always
             scores = -scores
         choice = choose(scores, True, rule)
-        if refit:
-            points = solve_path(ctx, strengths[:choice.index + 1], unit)  # down to the chosen one: no further
-        else:
-            points = [_fold_average(fold_points, choice.index)]
-            choice = replace(choice, index=0)
-        result = finish_at(ctx, points, choice, key)
+        average = _fold_average(fold_points, choice.index)
+        # refit: the chosen strength on every row, from the folds' mean solution there (each fold saw
+        # (K-1)/K of the rows: a start one or two Newton steps from the refit's optimum)
+        points = solve_path(ctx, [strengths[choice.index]], unit, start=average.weights) if refit else [average]
+        result = finish_at(ctx, points, replace(choice, index=0), key)
     _centre_biases(objective)  # one canonical optimum, as every derivtrain estimator's fit ends
     # in y's units per standardized feature (scaled regression targets: the fitted weights times the scale)
-    coefs = np.stack([p.weights[:, :-1].numpy() for p in points]) * float(getattr(data, "target_scale", 1.0))
-    return objective.model, result, PathFit(np.asarray(strengths), scores, choice.index if refit else -1, coefs)
+    folds_mean = [torch.stack([path[p].weights[:, :-1] for path in fold_points]).mean(dim=0).numpy()
+                  for p in range(len(strengths))]
+    coefs = np.stack(folds_mean) * float(getattr(data, "target_scale", 1.0))
+    return objective.model, result, PathFit(np.asarray(strengths), scores, choice.index, coefs)
 
 
 def _fold_average(fold_points: list, index: int):

@@ -46,7 +46,7 @@ def fits(ctx) -> bool:
 class SmoothPath:
     """The path's shared state: [X | 1], targets, row weights, the last curvature and iterate."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx, start=None):
         self.ctx, self.dtype = ctx, getattr(torch, ctx.optim.dtype)
         self.problem = linear_problem(ctx.objective)
         X = ctx.data.train.X.to(self.dtype)
@@ -57,15 +57,18 @@ class SmoothPath:
         self.y = y.to(self.dtype) if y.is_floating_point() else y
         self.c = row_weights(self.problem.loss, self.y, len(X), X.device, ctx.data.train.weight).to(self.dtype)
         linear = self.problem.linear
-        self.T = torch.zeros(linear.out_features, linear.in_features + 1, dtype=self.dtype, device=X.device)
+        self.T = (torch.zeros(linear.out_features, linear.in_features + 1, dtype=self.dtype, device=X.device)
+                  if start is None else start.to(dtype=self.dtype, device=X.device).clone())
         self.blocks = None  # X^T D X at the last iterate whose curvature was formed
+        self.z = None  # the scores X T of the last point's solution
 
     def solve(self, alpha: float) -> tuple:
         """(iterations, certificate, converged) at strength alpha, from the last point's solution."""
         with threads_for(self.X.numel(), small=1 << 24), torch.no_grad():
             self.problem.penalty.alpha = alpha
             T, tol, cold = self.T, float(self.ctx.optim.tol), self.blocks is None
-            z = self.system.scores(T)
+            # the last point's scores, carried as z + t X d (~1e-16 relative per step): no pass over X
+            z = self.system.scores(T) if self.z is None else self.z
             for iteration in range(int(self.ctx.trainer.max_epochs) + 1):
                 smooth = smooth_part(self.problem.loss, z, self.y, self.c)
                 primal = smooth.value + alpha / 2 * T[:, :-1].square().sum().item()
@@ -94,7 +97,7 @@ class SmoothPath:
                 smooth = smooth_part(self.problem.loss, z, self.y, self.c)
                 primal = smooth.value + alpha / 2 * T[:, :-1].square().sum().item()
                 certificate = self._certificate(primal, smooth.theta, z, T)
-            self.T = T
+            self.T, self.z = T, z
             return iteration, certificate, certificate.relative_gap <= tol
 
     def _certificate(self, primal: float, theta, z, T) -> Certificate:

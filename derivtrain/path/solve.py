@@ -41,17 +41,18 @@ class PathPoint:
     fitted: Optional[float] = None  # the strength in the fitted problem's units (scaled targets: grid.py)
 
 
-def solve_path(ctx, strengths: list, unit: float = 1.0) -> list:
+def solve_path(ctx, strengths: list, unit: float = 1.0, start=None) -> list:
     """Every strength's PathPoint. `ctx` is the run's FitContext: its logger and checkpoints are
     not used per point (the path draws its own pictures; the run saves the chosen point once).
-    `unit`: the fitted problem's strength per user strength (derivtrain/path/grid.py: strength_unit)."""
+    `unit`: the fitted problem's strength per user strength (derivtrain/path/grid.py: strength_unit).
+    `start`: the first point's [W | b] (None: zero)."""
     from derivtrain.path import smooth_path
 
     if smooth_path.fits(ctx):  # a smooth loss with L2: Newton carried along the path, set up once
-        return smooth_points(ctx, strengths, unit)
+        return smooth_points(ctx, strengths, unit, start)
     penalty, linear = ctx.objective.penalty, ctx.model.linear
     quiet = replace(ctx, logger=NullLogger(), checkpoints=Checkpointer(None), resume_state=None)
-    points, start = [], None
+    points = []
     targets = ctx.targets(ctx.data.train)
     with _quiet_points():
         for strength in strengths:
@@ -68,13 +69,13 @@ def solve_path(ctx, strengths: list, unit: float = 1.0) -> list:
     return points
 
 
-def smooth_points(ctx, strengths: list, unit: float = 1.0) -> list:
+def smooth_points(ctx, strengths: list, unit: float = 1.0, start=None) -> list:
     """The points of derivtrain/path/smooth_path.py, measured as finish() measures a fit: the
     certified objective and gap, and the validation metrics (the fold's, under CV)."""
     from derivtrain.path.smooth_path import SmoothPath
     from derivtrain.train.metrics import evaluate
 
-    path, data, points = SmoothPath(ctx), ctx.data, []
+    path, data, points = SmoothPath(ctx, start), ctx.data, []
     val_targets = ctx.targets(data.val) if data.val is not None else None
     for strength in strengths:
         ctx.objective.penalty.strength = strength * unit
