@@ -31,6 +31,11 @@ def check_contracts(cfg) -> None:
     if not (isinstance(model.tasks, tuple) and set(model.tasks) <= {"classification", "regression", "density"}):
         raise ConfigError(f"model._target_={target}: `tasks` must be a tuple of classification, regression, "
                           f"density, not {model.tasks!r} ({_GUIDE})")
+    losses = model.natural_losses
+    if not (isinstance(losses, dict) and set(losses) <= set(model.tasks)
+            and all(isinstance(name, str) for name in losses.values())):
+        raise ConfigError(f"model._target_={target}: `natural_losses` must map tasks it serves "
+                          f"({', '.join(model.tasks)}) to loss option names, not {losses!r} ({_GUIDE})")
     for group, base in (("loss", Loss), ("regularizer", Penalty)):
         cls = get_class(cfg[group]._target_)
         if not (isinstance(cls, type) and issubclass(cls, base)):

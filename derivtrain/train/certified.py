@@ -26,6 +26,7 @@ from derivtrain.train.fitting import FitContext, FitResult, finish
 from derivtrain.train.interior_point import InteriorPoint
 from derivtrain.train.linear_system import LinearSystem
 from derivtrain.train.precision_floor import Floor
+from derivtrain.train.stop_rules import epoch_cap
 from derivtrain.train.solver_checkpoints import SolverCheckpoints
 from derivtrain.train.smooth_part import smooth_part
 
@@ -74,7 +75,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         primal = loss + penalty
         kept.offer(T, primal)
         scalars = {"train/objective": primal, "train/loss": loss, **(watch(T) if saves.logs(iteration) else {})}
-        last = iteration >= ctx.trainer.max_epochs
+        last = iteration >= epoch_cap(ctx.trainer, ctx.optim, gradient_loop=False)
         # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
         # over X and a small solve, decides once that estimate says tol may be met (Newton: always)
         complementarity = method.observe(z) if method is not None else 0.0

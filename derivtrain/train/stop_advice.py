@@ -7,6 +7,9 @@ and rejects `optim__max_iter`).
 """
 
 
+from derivtrain.train.stop_rules import epoch_cap
+
+
 def _key(name: str, estimator: bool) -> str:
     return name.replace(".", "__") if estimator else name
 
@@ -28,7 +31,8 @@ def stop_advice(optim, trainer, stopped_by, gap: float, estimator: bool = False)
     if stopped_by == "iteration_cap":
         cap = "optim.max_iter" if optim.name == "newton" else "trainer.max_epochs"
         solver = "Newton's method" if optim.name == "newton" else "the certified solver"
-        return f"{solver} reached its iteration cap ({k(cap)}={_value(optim, trainer, cap)}); raise {k(cap)}"
+        value = epoch_cap(trainer, optim, gradient_loop=False) if cap == "trainer.max_epochs" else _value(optim, trainer, cap)
+        return f"{solver} reached its iteration cap ({k(cap)}={value}); raise {k(cap)}"
     if stopped_by == "rounding_floor":
         more = f" or {k('optim.dtype')}=float64" if optim.get("dtype") == "float32" else ""
         return (f"the certified solver stopped at its rounding floor (no step improves the gap below {gap:.2g}); "
@@ -49,7 +53,7 @@ def stop_advice(optim, trainer, stopped_by, gap: float, estimator: bool = False)
 
 def _epoch_cap(optim, trainer, k, estimator: bool) -> str:
     """The gradient loop ran all its epochs (or a fitter that does not say why it stopped)."""
-    epochs = f"the gradient loop reached its epoch cap ({k('trainer.max_epochs')}={trainer.max_epochs})"
+    epochs = f"the gradient loop reached its epoch cap ({k('trainer.max_epochs')}={epoch_cap(trainer, optim)})"
     if optim.name == "auto" and trainer.get("batch_size") is not None:
         return (f"{epochs}; drop {k('trainer.batch_size')} (optim=auto then picks the certified solver), or raise "
                 f"{k('trainer.max_epochs')}")
