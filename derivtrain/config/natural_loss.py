@@ -58,12 +58,6 @@ def loss_override(config, args):
     chosen = config.hydra.runtime.choices.get("loss") if "hydra" in config else None
     if not isinstance(name, str) or name == chosen:
         return None
-    from derivtrain.registry import option_names
-
-    if name not in option_names("loss"):
-        raise ConfigError(f"model={config.hydra.runtime.choices.get('model')} names loss={name} as its natural loss "
-                          f"for {task} (its natural_losses), which is not a loss option; choices: "
-                          f"{', '.join(option_names('loss'))}")
     return f"loss={name}"
 
 
@@ -81,8 +75,15 @@ def with_natural_loss(compose, args: list):
     override = loss_override(config, args)
     if override is None:
         return config
-    config = compose(args + [override])
+    from hydra.errors import MissingConfigException
     from hydra.utils import get_class
+
+    try:
+        config = compose(args + [override])
+    except MissingConfigException:
+        raise ConfigError(f"model={config.hydra.runtime.choices.get('model')} names {override} as its natural loss "
+                          f"for {known_task(config.data)} (natural_losses), but there is no such loss option; "
+                          "fix the model's natural_losses, or pass loss=...") from None
 
     check_natural_loss(config, get_class(config.loss._target_), known_task(config.data))
     return config

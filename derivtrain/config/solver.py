@@ -39,15 +39,21 @@ def _smooth(loss_cls, cfg) -> bool:
     return getattr(loss_cls, "differentiable", True) and not (l1 and float(penalty.get("strength", 0.0)) > 0)
 
 
-def choose_fitter(name: str, certifiable: bool, mixture: bool, minibatches: bool, ddp: bool = False) -> str:
+def choose_fitter(name: str, certifiable: bool, mixture: bool, minibatches: bool, ddp: bool = False,
+                  smooth_linear: bool = False) -> str:
     """optim.name -> the fitter (derivtrain/train/fitters.py). optim=auto: the certified solver for
-    convex linear models, EM for mixtures, the gradient loop otherwise and whenever the run asks
-    for minibatches (trainer.batch_size, data read from disk in chunks). Under trainer=ddp the
-    certified solver sums over every rank's rows; EM runs in one process only (the gradient loop)."""
+    convex linear models, EM for mixtures, L-BFGS for a linear model with a smooth loss that has no
+    dual (a plugin's log-cosh), the gradient loop otherwise and whenever the run asks for minibatches
+    (trainer.batch_size, data read from disk in chunks). Under trainer=ddp the certified solver sums
+    over every rank's rows; EM and L-BFGS run in one process only (the gradient loop)."""
     if name == "auto":
         if minibatches:
             return "gradient"
-        return "certified" if certifiable else ("em" if mixture and not ddp else "gradient")
+        if certifiable:
+            return "certified"
+        if mixture and not ddp:
+            return "em"
+        return "lbfgs" if smooth_linear and not ddp else "gradient"
     return name if name in SOLVERS else "gradient"
 
 
@@ -67,7 +73,7 @@ def check_solver(cfg) -> str:
     model_name = _chosen(cfg, "model", model_cls)
     if name == "auto":
         return choose_fitter(name, certifiable, mixture, wants_minibatches(cfg.trainer, cfg.data),
-                             cfg.trainer.strategy == "ddp")
+                             cfg.trainer.strategy == "ddp", smooth_linear(model_cls, loss_cls, cfg))
     if name == "certified" and not certifiable:
         raise ConfigError(f"optim=certified solves linear models (svm, logistic, linear, poisson) with a convex "
                           f"loss and a penalty of strength > 0; {model_name} with {loss_cls.__name__} and "
@@ -84,6 +90,13 @@ def check_solver(cfg) -> str:
                           f"{penalty_cls.__name__} has no second derivative; use optim=auto, or a smooth loss "
                           "and regularizer")
     return choose_fitter(name, certifiable, mixture, False)
+
+
+def smooth_linear(model_cls, loss_cls, cfg) -> bool:
+    """A linear model (scores affine in the weights) with a differentiable loss and penalty."""
+    from derivtrain.models.base import LinearModel
+
+    return isinstance(model_cls, type) and issubclass(model_cls, LinearModel) and _smooth(loss_cls, cfg)
 
 
 def _twice(cfg) -> bool:

@@ -60,3 +60,16 @@ def _epoch_cap(optim, trainer, k, estimator: bool) -> str:
     lr = f" and lower {k('optim.lr')}" if "lr" in optim else ""
     return (f"{epochs}; use {_option('optim', 'auto', estimator)} (a solver that stops on a certificate), "
             f"or raise {k('trainer.max_epochs')}{lr}")
+
+
+def negative_r2_advice(optim, stopped_by, r2: float, estimator: bool = False) -> str:
+    """One line for a regression whose validation R^2 is below 0 (worse than predicting the mean)."""
+    k = lambda name: _key(name, estimator)  # noqa: E731
+    what = f"val/r2={r2:.3g} < 0: the model predicts the validation rows worse than their mean would"
+    if stopped_by == "line_search":
+        return f"{what}; its solver stopped early (no decrease found): use {_option('optim', 'auto', estimator)}"
+    if stopped_by == "epoch_cap" and optim.name != "auto":
+        return (f"{what}; the gradient loop ran out of epochs: use {_option('optim', 'auto', estimator)} (a found "
+                f"learning rate, stopped when done), or raise {k('trainer.max_epochs')}")
+    return (f"{what}; try a simpler model (model=linear) or a stronger {k('regularizer.strength')}, and check "
+            f"that the target is the column you meant")
