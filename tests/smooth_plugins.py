@@ -45,3 +45,12 @@ class TwoTaskPoly(Model):
 
 class TwoTaskWrongLoss(TwoTaskPoly):
     natural_losses = {"classification": "cross_entropy", "regression": "hinge"}
+
+
+class TwoTaskUnknownLoss(TwoTaskPoly):
+    natural_losses = {"classification": "cross_entropy", "regression": "no_such_loss"}
+
+
+class TasksOutsideNatural(TwoTaskPoly):
+    tasks = ("regression",)
+    natural_losses = {"classification": "cross_entropy", "regression": "mse"}

@@ -48,6 +48,9 @@ def stop_advice(optim, trainer, stopped_by, gap: float, estimator: bool = False)
         return (f"early stopping ended the run ({k('trainer.early_stopping.patience')}="
                 f"{trainer.early_stopping.patience}); raise it, or use {_option('optim', 'auto', estimator)} "
                 "without minibatches (a certified solver)")
+    if stopped_by == "stationarity":
+        return (f"the gradient loop stopped on stationarity ({k('trainer.gradient_tol')}={trainer.get('gradient_tol')}"
+                f" or its default); lower it, or use {_option('optim', 'auto', estimator)} (a certified solver)")
     return _epoch_cap(optim, trainer, k, estimator)
 
 
