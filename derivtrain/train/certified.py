@@ -75,7 +75,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         primal = loss + penalty
         kept.offer(T, primal)
         scalars = {"train/objective": primal, "train/loss": loss, **(watch(T) if saves.logs(iteration) else {})}
-        last = iteration >= epoch_cap(ctx.trainer, ctx.optim, gradient_loop=False)
+        last = iteration >= epoch_cap(ctx.trainer, ctx.optim)
         # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
         # over X and a small solve, decides once that estimate says tol may be met (Newton: always)
         complementarity = method.observe(z) if method is not None else 0.0

@@ -50,7 +50,10 @@ class GradientLoop:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         X = ctx.data.train.X
         self.optimizer = build_optimizer(self.params, ctx.optim, capturable=trainer.cuda_graph)
-        self.max_epochs = epoch_cap(trainer, ctx.optim)
+        es = trainer.early_stopping  # when the loop is done: derivtrain/train/stop_rules.py
+        self.stopper = EarlyStopping(es.monitor, patience(trainer, ctx.optim, ctx.data.val is not None), es.mode,
+                                     es.min_delta, es.get("restore_best", True))
+        self.max_epochs = epoch_cap(trainer, ctx.optim, early_stopping=bool(self.stopper.patience))
         self.scheduler = build_scheduler(self.optimizer, ctx.optim, self.max_epochs)
         self.shuffle = torch.Generator(device=X.device).manual_seed(trainer.seed)
         in_memory = isinstance(X, torch.Tensor)  # else out-of-core rows, read chunk by chunk
@@ -74,9 +77,6 @@ class GradientLoop:
         self.log_every = trainer.log_every_n_steps or default_log_interval(self.max_epochs, len(self.batches))
         if ctx.optim.get("lr", 0.0) is None:
             check_range_test(trainer.batch_size, ctx.data.train.total_rows)
-        es = trainer.early_stopping  # when the loop is done: derivtrain/train/stop_rules.py
-        self.stopper = EarlyStopping(es.monitor, patience(trainer, ctx.optim, ctx.data.val is not None), es.mode,
-                                     es.min_delta, es.get("restore_best", True))
         self.stationarity = Stationarity(gradient_tol(trainer, ctx.optim, self.batches.full_batch))
         self.epoch_end = EpochEnd(ctx, self)
         self.fused = self._use_fused_objective(trainer)

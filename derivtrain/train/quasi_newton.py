@@ -38,7 +38,7 @@ def fit_lbfgs(ctx: FitContext) -> FitResult:
         return f
 
     tol = ctx.trainer.get("gradient_tol") or DEFAULT_TOL
-    cap = epoch_cap(ctx.trainer, ctx.optim, gradient_loop=False)
+    cap = epoch_cap(ctx.trainer, ctx.optim)
     f, start = _measure(closure, params)
     stopped_by, iteration = "iteration_cap", 0
     log.info("optim=auto: L-BFGS on the full batch (autograd gradients) for %s with %s: smooth, but without a convex "

@@ -5,8 +5,6 @@ accepts: `trainer.max_epochs` on the command line, `trainer__max_epochs` for an 
 `optim.max_iter` only where the chosen optim has one (an estimator with optim="adam" has none,
 and rejects `optim__max_iter`).
 """
-
-
 from derivtrain.train.stop_rules import epoch_cap
 
 
@@ -31,7 +29,7 @@ def stop_advice(optim, trainer, stopped_by, gap: float, estimator: bool = False)
     if stopped_by == "iteration_cap":
         cap = "optim.max_iter" if optim.name == "newton" else "trainer.max_epochs"
         solver = "Newton's method" if optim.name == "newton" else "the certified solver"
-        value = epoch_cap(trainer, optim, gradient_loop=False) if cap == "trainer.max_epochs" else _value(optim, trainer, cap)
+        value = epoch_cap(trainer, optim) if cap == "trainer.max_epochs" else _value(optim, trainer, cap)
         return f"{solver} reached its iteration cap ({k(cap)}={value}); raise {k(cap)}"
     if stopped_by == "rounding_floor":
         more = f" or {k('optim.dtype')}=float64" if optim.get("dtype") == "float32" else ""
@@ -56,7 +54,8 @@ def stop_advice(optim, trainer, stopped_by, gap: float, estimator: bool = False)
 
 def _epoch_cap(optim, trainer, k, estimator: bool) -> str:
     """The gradient loop ran all its epochs (or a fitter that does not say why it stopped)."""
-    epochs = f"the gradient loop reached its epoch cap ({k('trainer.max_epochs')}={epoch_cap(trainer, optim)})"
+    cap = trainer.get("max_epochs")  # null: 1000 or 100, as the run had validation rows (train/stop_rules.py)
+    epochs = f"the gradient loop reached its epoch cap ({k('trainer.max_epochs')}={'null' if cap is None else cap})"
     if optim.name == "auto" and trainer.get("batch_size") is not None:
         return (f"{epochs}; drop {k('trainer.batch_size')} (optim=auto then picks the certified solver), or raise "
                 f"{k('trainer.max_epochs')}")

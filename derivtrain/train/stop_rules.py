@@ -9,24 +9,25 @@
 `null` (the default) means: on when optim=auto picks the gradient loop (patience 20 where the run
 has validation rows, stationarity on full batches), off for a named optimizer (optim=adam trains
 for trainer.max_epochs unless told otherwise). trainer.max_epochs caps both (null: 1000 epochs for
-the auto gradient loop, whose tests are meant to end it; 100 for the rest).
+the auto gradient loop with validation rows, whose tests are meant to end it; 100 for the rest).
 """
 from derivtrain.errors import ConfigError
 
-# trainer.max_epochs=null: a cap the stopping tests are meant to beat (the auto gradient loop), else
-# the 100 epochs or solver iterations derivtrain always had
+# trainer.max_epochs=null: a cap the stopping tests are meant to beat (the auto gradient loop with
+# validation rows), else the 100 epochs or solver iterations derivtrain always had
 AUTO_EPOCH_CAP, EPOCH_CAP = 1000, 100
 
 DEFAULT_PATIENCE = 20  # validations; digits' val/loss still improves after 10 flat ones (test accuracy 0.958 at 10, 0.97 at 20)
 DEFAULT_GRADIENT_TOL = 1e-4
 
 
-def epoch_cap(trainer, optim, gradient_loop: bool = True) -> int:
-    """trainer.max_epochs, or its default for this optim and fitter (a solver's iterations: 100)."""
+def epoch_cap(trainer, optim, early_stopping: bool = False) -> int:
+    """trainer.max_epochs, or its default: 1000 for the auto gradient loop that stops on validation,
+    else 100 (a solver's iterations; a loop without validation rows, such as an estimator's)."""
     chosen = trainer.get("max_epochs")
     if chosen is not None:
         return int(chosen)
-    return AUTO_EPOCH_CAP if optim.name == "auto" and gradient_loop else EPOCH_CAP
+    return AUTO_EPOCH_CAP if optim.name == "auto" and early_stopping else EPOCH_CAP
 
 
 def patience(trainer, optim, has_validation: bool) -> int:
