@@ -1,6 +1,8 @@
 """The parts a config names keep derivtrain's contracts: checked when the config is composed.
 
-A plugin's model must be a derivtrain Model taking `spec` (derivtrain/models/base.py); a loss a
+A plugin's model must be a derivtrain Model taking `spec` (derivtrain/models/base.py), its
+`natural_losses` mapping tasks it serves to loss option names (which loss a task composes:
+derivtrain/config/natural_loss.py); a loss a
 derivtrain Loss (derivtrain/losses/base.py); a regularizer a Penalty (derivtrain/losses/penalty.py).
 What is missing is named in one line, before any data is loaded: the alternative is a traceback
 from deep inside training ("unexpected keyword argument 'spec'", "no attribute 'tasks'").
