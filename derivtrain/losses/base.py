@@ -22,9 +22,14 @@ and set what applies; the defaults describe a smooth regression loss.
     log_likelihood(s, t)  mean log p(target | scores) per row, constants included (None: not one)
     convex_dual(n)        the loss seen from its convex dual (derivtrain/duality/score_losses.py),
                           for losses convex in the scores: what certifies a linear model's optimum
+    residual_loss         a function of the residual y - s alone (squared error, Huber, log-cosh):
+                          regression targets are then fitted centred (derivtrain/losses/targets.py)
+    residual_degree       k when also loss(c r) = c^k loss(r) (squared error: 2): targets may also be
+                          scaled, and the loss in the data's units is c^k times the fitted one
 
-Regression targets are the raw values as floats, shape (n,): derivtrain standardizes the features,
-not the targets (a loss that wants scaled targets scales them itself).
+Regression targets are floats, shape (n,): the values as given, or centred and scaled in float64
+when the two attributes above allow it (derivtrain/losses/targets.py decides, the model maps its
+scores back).
 """
 from torch import nn
 
@@ -35,6 +40,8 @@ class Loss(nn.Module):
     twice_differentiable = True
     probability_link = None
     is_likelihood = False
+    residual_loss = False
+    residual_degree = None
 
     def encode_targets(self, y, n_outputs: int):
         return y

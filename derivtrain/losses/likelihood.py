@@ -41,6 +41,8 @@ class CrossEntropyLoss(Loss):
 
 class MSELoss(Loss):
     task = "regression"
+    residual_loss = True  # (y - s)^2: centred and scaled targets fit the same problem (losses/targets.py)
+    residual_degree = 2
 
     def convex_dual(self, n_outputs: int):
         from derivtrain.duality.score_losses import SquaredError

@@ -74,7 +74,9 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         loss, penalty = _parts(problem, z, y, c, T, reduce)
         primal = loss + penalty
         kept.offer(T, primal)
-        scalars = {"train/objective": primal, "train/loss": loss, **(watch(T) if saves.logs(iteration) else {})}
+        units = ctx.objective.units  # scaled targets: logged in the data's units, as metrics.json
+        scalars = {"train/objective": primal * units, "train/loss": loss * units,
+                   **(watch(T) if saves.logs(iteration) else {})}
         last = iteration >= epoch_cap(ctx.trainer, ctx.optim)
         # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
         # over X and a small solve, decides once that estimate says tol may be met (Newton: always)
