@@ -70,7 +70,7 @@ def test_bad_stopping_and_natural_loss_input_is_one_line_and_nothing_written(tmp
 
 
 def test_auto_picks_lbfgs_for_a_smooth_linear_objective_without_a_dual_only():
-    assert choose_fitter("auto", False, False, False, smooth_linear=True) == "lbfgs"
+    assert choose_fitter("auto", False, False, False, smooth_linear=True) == "quasi_newton"
     assert choose_fitter("auto", True, False, False, smooth_linear=True) == "certified"
     assert choose_fitter("auto", False, False, True, smooth_linear=True) == "gradient"  # minibatches
     assert choose_fitter("auto", False, False, False, ddp=True, smooth_linear=True) == "gradient"

@@ -199,7 +199,8 @@ def test_dispatch_tables_read_the_config_lists():
     assert tuple(METHOD_FUNCTIONS) == METHODS
     assert tuple(_FUNCTIONS) == MULTICLASS_VARIANTS
     assert set(BUILDERS) == set(GRADIENT_OPTIMIZERS) | {"auto"}
-    assert set(FITTERS) == set(SOLVERS) | {"gradient"}
+    # quasi_newton: optim=auto's L-BFGS for smooth objectives without a dual (no optim name of its own)
+    assert set(FITTERS) == set(SOLVERS) | {"gradient", "quasi_newton"}
 
 
 if __name__ == "__main__":

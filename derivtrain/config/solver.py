@@ -53,7 +53,7 @@ def choose_fitter(name: str, certifiable: bool, mixture: bool, minibatches: bool
             return "certified"
         if mixture and not ddp:
             return "em"
-        return "lbfgs" if smooth_linear and not ddp else "gradient"
+        return "quasi_newton" if smooth_linear and not ddp else "gradient"
     return name if name in SOLVERS else "gradient"
 
 

@@ -25,7 +25,7 @@ FITTERS = {
     "newton": "derivtrain.train.newton:fit_newton",
     "em": "derivtrain.train.em:fit_em",
     "gradient": "derivtrain.train.loop:fit",
-    "lbfgs": "derivtrain.train.quasi_newton:fit_lbfgs",
+    "quasi_newton": "derivtrain.train.quasi_newton:fit_lbfgs",  # optim=auto only: optim=lbfgs is the loop's
 }
 
 

@@ -148,7 +148,6 @@ def fit_newton(ctx: FitContext) -> FitResult:
         steps += 1
         if saves.due(steps):  # every trainer.checkpoint_every_n_epochs iterations, and on Ctrl-C/SIGTERM
             saves.save(steps - 1, _solver_state(steps, params), model=_in_dtype(model.state_dict(), working))
-    stop.last_decrease = predicted_decrease
     _say_stop(stop, stopped_by, steps, predicted_decrease, optim_cfg.max_iter, floor, f0)
     solver = _solver_state(steps, params)
     model.to(working)
@@ -192,17 +191,17 @@ def _say_stop(stop, stopped_by, steps: int, predicted_decrease: float, max_iter:
         log.info("Newton's method converged in %d steps (predicted decrease %.2g)", steps, predicted_decrease)
     elif not stop.certified and stopped_by == "line_search":
         log.warning("Newton's method stopped without converging after %d steps%s: %s", steps,
-                    " (the weights are the starting ones)" if steps == 0 else "", _line_search_cause(stop, f))
+                    " (the weights are the starting ones)" if steps == 0 else "", _line_search_cause(predicted_decrease, f))
     elif not stop.certified:
         log.warning("Newton's method stopped without converging: optim.max_iter=%d reached; raise optim.max_iter",
                     max_iter)
 
 
-def _line_search_cause(stop, f: float) -> str:
+def _line_search_cause(predicted_decrease: float, f: float) -> str:
     """Why no step decreased the objective: rounding (the decrease left is below what float64 can
     see), or a Newton step far too long (a Hessian nearly singular where the loss flattens)."""
-    if stop.last_decrease is not None and stop.last_decrease > 1e-8 * max(abs(f), 1.0):
-        return (f"its line search found no decrease although the quadratic model predicts {stop.last_decrease:.2g}: "
+    if predicted_decrease > 1e-8 * max(abs(f), 1.0):
+        return (f"its line search found no decrease although the quadratic model predicts {predicted_decrease:.2g}: "
                 "the Hessian is nearly singular here, so the Newton step is far too long (a loss whose curvature "
                 "vanishes far from the fit, as log-cosh on large residuals); use optim=auto (L-BFGS) or optim=lbfgs")
     return "its line search found no decrease (the objective's rounding exceeds the decrease left)"
@@ -237,7 +236,7 @@ class _StoppingTest:
         self.weight, self.reduce = weight, reduce
         self.certified = has_dual(objective)
         self.likelihood = has_log_likelihood(objective)
-        self.gap, self.last_decrease = None, None
+        self.gap = None
 
     def done(self, f: float, predicted_decrease: float) -> bool:
         if not self.certified:
