@@ -28,6 +28,7 @@ DATASETS = {"diabetes": [], "digits": [], "breast_cancer": []}
 
 
 def best_and_last(run_dir: Path, tag: str):
+    """The best and the last value of a validation curve (the last before any restore of the best)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
@@ -85,7 +86,8 @@ def main() -> None:
             score, iters, sk_seconds = run_sklearn(base, task)
             for label, more in (("derivtrain", []), ("lr=0.01", ["optim.lr=0.01"])):
                 run, seconds = run_derivtrain(Path(tmp), f"{name}-{label.replace('=', '')}", base + more)
-                best, last = best_and_last(run.path, f"val/{metric}")
+                best, _ = best_and_last(run.path, f"val/{metric}")
+                last = run.metrics[f"val/{metric}"]  # the weights the run ended on (the best, if restored)
                 print(f"{name:<16}{label:<12}{run.metrics[f'test/{metric}']:>8.4f}{run.metrics['train/epochs']:>8}"
                       f"{last:>9.4f}{best:>9.4f}{seconds:>8.2f}{seconds / sk_seconds:>7.2f}")
             print(f"{name:<16}{'sklearn':<12}{score:>8.4f}{iters:>8}{'':>9}{'':>9}{sk_seconds:>8.2f}{1:>7.2f}")

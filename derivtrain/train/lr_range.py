@@ -38,7 +38,10 @@ def find_lr(loop) -> float:
         if len(batches) == PROBE_STEPS:
             break
     loop.shuffle.set_state(shuffle_state)
-    results = {lr: _probe(loop, batches, lr) for lr in CANDIDATES}
+    values = torch.tensor([_probe(loop, batches, lr) for lr in CANDIDATES], dtype=torch.float64)
+    # several ranks: each measured its own rows; every rank must pick the same rate (their mean decides)
+    values = loop.distributed.all_sum(values) / loop.distributed.world_size
+    results = dict(zip(CANDIDATES, values.tolist()))
     model.load_state_dict(start)
     optimizer.state.clear()
     for p in params:
