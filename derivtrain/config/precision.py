@@ -49,11 +49,6 @@ def working_dtype(cfg, device: torch.device, fitter: str, certifiable: bool) -> 
 
 def run_dtype(cfg, device: torch.device) -> torch.dtype:
     """working_dtype for a composed, validated config (run() calls it before reading the data)."""
-    from hydra.utils import get_class
+    from derivtrain.config.solver import check_solver, is_certifiable
 
-    from derivtrain.config.solver import _strength, check_solver
-    from derivtrain.duality import supports
-
-    certifiable = supports(get_class(cfg.model._target_), get_class(cfg.loss._target_),
-                           get_class(cfg.regularizer._target_), _strength(cfg))
-    return working_dtype(cfg, device, check_solver(cfg), certifiable)
+    return working_dtype(cfg, device, check_solver(cfg), is_certifiable(cfg))

@@ -20,8 +20,12 @@ and set what applies; the defaults describe a smooth regression loss.
                           the trained model then has predict_proba
     is_likelihood         forward is a negative log-likelihood: log_likelihood is meaningful
     log_likelihood(s, t)  mean log p(target | scores) per row, constants included (None: not one)
-    convex_dual(n)        the loss seen from its convex dual (derivtrain/duality/score_losses.py),
-                          for losses convex in the scores: what certifies a linear model's optimum
+    convex                the loss is convex in the scores and keeps the datafit contract
+                          (derivtrain/convex/datafit.py): linear models trained with it are solved
+                          to a certificate (optim=auto; derivtrain/convex/plan.py asks this)
+    convex_dual(n)        that datafit for n scores per row. Written for you by ConvexLoss
+                          (derivtrain/losses/convex_loss.py: one elementwise definition, or its
+                          affine pieces); the built-in losses declare closed forms
 
 Regression targets are the raw values as floats, shape (n,): derivtrain standardizes the features,
 not the targets (a loss that wants scaled targets scales them itself).
@@ -35,6 +39,7 @@ class Loss(nn.Module):
     twice_differentiable = True
     probability_link = None
     is_likelihood = False
+    convex = False
 
     def encode_targets(self, y, n_outputs: int):
         return y
@@ -43,4 +48,5 @@ class Loss(nn.Module):
         return None
 
     def convex_dual(self, n_outputs: int):
+        """A ConvexDatafit (derivtrain/convex/datafit.py) where `convex` is True, else None."""
         return None

@@ -20,6 +20,13 @@ class ElasticNetPenalty(Penalty):
         self.twice_differentiable = self.l1_ratio == 0.0  # no kink left without the L1 part
         self.differentiable = self.l1_ratio == 0.0
 
+    convex = True
+
+    def convex_dual(self, shape):
+        from derivtrain.duality.penalties import PenaltyDual
+
+        return PenaltyDual(self.strength, self.l1_ratio)
+
     def value(self, params):
         r = self.l1_ratio
         return r * l1_norm(params) + (1 - r) * half_squared_norm(params)

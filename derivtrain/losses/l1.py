@@ -15,6 +15,13 @@ def l1_norm(params) -> torch.Tensor:
 
 class L1Penalty(Penalty):
     differentiable = False
+    convex = True
+
+    def convex_dual(self, shape):
+        from derivtrain.duality.penalties import PenaltyDual
+
+        return PenaltyDual(self.strength, 1.0)
+
     def value(self, params):
         return l1_norm(params)
 

@@ -26,6 +26,9 @@ class Penalty(ABC):
     differentiable = True
     #: whether grad() is differentiable, so double backward through the penalty is meaningful
     twice_differentiable = False
+    #: convex, keeping derivtrain/convex/penalty.py's contract through convex_dual: linear models
+    #: penalized by it are solved to a certificate (derivtrain/convex/plan.py asks this)
+    convex = False
 
     def __init__(self, strength: float = 0.0):
         self.strength = float(strength)
@@ -37,6 +40,11 @@ class Penalty(ABC):
     @abstractmethod
     def grad(self, param: torch.Tensor) -> torch.Tensor:
         """Its (sub)gradient with respect to one of them."""
+
+    def convex_dual(self, shape):
+        """The penalty (strength included) on weights of `shape` as derivtrain/convex/penalty.py's
+        contract, where `convex` is True; None otherwise."""
+        return None
 
     def __call__(self, params: Params) -> torch.Tensor:
         """The penalty of a tensor or an iterable of tensors (without strength), differentiable."""
