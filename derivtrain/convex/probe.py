@@ -98,7 +98,7 @@ def check_convex_penalty(penalty, target: str, shape=(2, 3)) -> None:
         penalty.strength = 1.0
     try:
         dual = penalty.convex_dual(shape)
-    except (ValueError, IndexError):  # coefficients sized for the data's features: checked at the run
+    except (ConfigError, ValueError, IndexError):  # sized for the data's features: the run checks them
         return
     if dual is None:
         _fail("regularizer", target, "it says convex = True but convex_dual(shape) gives None")
