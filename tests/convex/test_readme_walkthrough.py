@@ -72,7 +72,7 @@ def test_the_commands_as_written(tmp_path):
     # this checkout's derivtrain first (PYTHONPATH, as the tests run), then the plugin
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
            "PYTHONUNBUFFERED": "1"}
-    commands = [line.strip() for block in re.findall(r"```bash\n(.*?)```", SECTION, flags=re.S)
+    commands = [line.strip() for block in re.findall(r"```shell\n(.*?)```", SECTION, flags=re.S)
                 for line in block.splitlines() if line.strip()]
     assert commands[0] == "pip install -e mycvx" and len(commands) == 5
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
