@@ -4,6 +4,8 @@ Read from the classes the config names (nothing is instantiated): a solver that 
 configuration error before any data is loaded, naming what to use instead. Returns which fitter
 optim picks (derivtrain/train/fitters.py), so the other checks know whether it is full batch.
 """
+from types import SimpleNamespace
+
 from hydra.utils import get_class
 
 from derivtrain.config.schemas.optim import SOLVERS
@@ -37,8 +39,13 @@ def _penalty(cfg):
     """The penalty the config names, built from its keys (a few floats: nothing else is built), so
     its own `differentiable` and `twice_differentiable` answer for it (an elastic net's depend on
     l1_ratio) and no penalty class or name is known here."""
+    cls = get_class(cfg.regularizer._target_)
     kwargs = {k: v for k, v in cfg.regularizer.items() if not str(k).startswith("_")}
-    return get_class(cfg.regularizer._target_)(**kwargs)
+    try:
+        return cls(**kwargs)
+    except Exception:  # a plugin's bad value: the run names it where it builds the penalty; here the class says
+        return SimpleNamespace(differentiable=getattr(cls, "differentiable", True), strength=_strength(cfg),
+                               twice_differentiable=getattr(cls, "twice_differentiable", False))
 
 
 def _smooth(loss_cls, cfg) -> bool:

@@ -39,7 +39,7 @@ def check_convex_loss(loss, target: str) -> None:
     if missing:
         _fail("loss", target, f"its datafit {type(datafit).__name__} lacks {', '.join(missing)}, which the "
                               f"certified solver needs")
-    z, targets = _probe_rows(loss)
+    z, targets = _call("loss", target, "encode_targets", _probe_rows, loss)
     if z is None:
         return
     y = datafit.prepare(targets)
@@ -60,7 +60,7 @@ def _probe_rows(loss):
         return None, None
     z = torch.linspace(-2.5, 2.0, _ROWS, dtype=torch.float64)[:, None]
     raw = (torch.arange(_ROWS) % 2 if loss.task == "classification"
-           else torch.linspace(-1.0, 3.0, _ROWS, dtype=torch.float64).flip(0))
+           else torch.linspace(0.0, 3.0, _ROWS, dtype=torch.float64).flip(0))  # >= 0: counts too
     return z, loss.encode_targets(raw, 1)
 
 

@@ -38,3 +38,17 @@ def test_sound_plugins_pass_the_probe():
 
     check_convex_loss(Logistic(), "Logistic")
     check_convex_penalty(Ridge(0.5), "Ridge")
+
+
+def test_derivtrains_own_losses_and_penalties_keep_the_contract():
+    """The built-ins declare closed forms beside their hand-written Functions: the probe checks that
+    the two definitions are one loss (forward vs the datafit's values) and the conjugate is exact."""
+    from derivtrain.convex.probe import check_convex_loss, check_convex_penalty
+    from derivtrain.losses import (CrossEntropyLoss, ElasticNetPenalty, HingeLoss, L1Penalty, L2Penalty, MSELoss,
+                                   SquaredHingeLoss)
+    from derivtrain.losses.poisson import PoissonLoss
+
+    for loss in (HingeLoss(), SquaredHingeLoss(), CrossEntropyLoss(), MSELoss(), PoissonLoss()):
+        check_convex_loss(loss, type(loss).__name__)
+    for penalty in (L1Penalty(0.3), L2Penalty(0.3), ElasticNetPenalty(0.3, 0.4)):
+        check_convex_penalty(penalty, type(penalty).__name__)
