@@ -1,7 +1,7 @@
 """Convex plugin parts that break the convex contract, for tests/convex/test_probe.py."""
 import torch
 
-from derivtrain.losses import ConvexLoss, ElementwisePenalty, Loss, Penalty
+from derivtrain.losses import ConvexLoss, CrossEntropyLoss, ElementwisePenalty, Loss, Penalty
 
 
 class WritesNothing(ConvexLoss):
@@ -57,3 +57,10 @@ class NoConjugate(Penalty):
                 return W.abs().sum()
 
         return Half()
+
+
+class ScaledCrossEntropy(CrossEntropyLoss):
+    """Changes forward but inherits CrossEntropyLoss's datafit: its certificate would be another loss's."""
+
+    def forward(self, scores, y, sample_weight=None):
+        return 2 * super().forward(scores, y, sample_weight)

@@ -6,6 +6,7 @@ import torch
 
 from derivtrain.config.solver import check_solver
 from derivtrain.data import build_data
+from derivtrain.losses import ElementwisePenalty, L2Penalty
 from derivtrain.run import build_objective
 from derivtrain.train.fitters import fitter_name
 from tests.conftest import compose_config
@@ -22,12 +23,12 @@ CASES = [
 ]
 
 
-class Ridge(__import__("derivtrain.losses", fromlist=["ElementwisePenalty"]).ElementwisePenalty):
+class Ridge(ElementwisePenalty):
     def coefficients(self, shape):
         return 0.0, 1.0
 
 
-class NotConvex(__import__("derivtrain.losses", fromlist=["L2Penalty"]).L2Penalty):
+class NotConvex(L2Penalty):
     convex = False
 
 

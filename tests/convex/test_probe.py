@@ -12,6 +12,7 @@ BROKEN = "tests.convex.broken"
                                               "writes neither `elementwise` nor `affine_pieces`"),
     (f"loss._target_={BROKEN}.WrongConjugate", "its conjugate(theta) is wrong at a probe point"),
     (f"loss._target_={BROKEN}.SaysConvexOnly", "it says convex = True but convex_dual(1) gives None"),
+    (f"loss._target_={BROKEN}.ScaledCrossEntropy", "but its datafit's mean value is"),
     (f"regularizer._target_={BROKEN}.TooLowL1", "its conjugate(V) is wrong at a probe point"),
     (f"regularizer._target_={BROKEN}.NoConjugate", "its convex dual Half lacks conjugate, feasible_scale, "
                                                    "smooth_part, pieces, weight_bound"),
