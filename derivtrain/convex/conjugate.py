@@ -20,8 +20,9 @@ a loss that lands there declares its conjugate in closed form instead.
 import torch
 
 _EXPAND = 64  # bracket steps 1, 2, 4, ... 2^63 away from 0: any finite root of a float64 problem
-_NEWTON = 100  # Newton / bisection steps at most; smooth roots take ~6, kinks ~55 (bisection to eps)
+_NEWTON = 100  # Newton / bisection steps at most: they stop once the two bounds meet (to rounding)
 _EPS = torch.finfo(torch.float64).eps
+_CLOSE = 1e-7  # relative: a bracket this wide leaves the tangent bound ~f'' 1e-14 z^2 above f*, rounding
 
 
 def derivatives(f, z: torch.Tensor, y: torch.Tensor):
@@ -70,13 +71,20 @@ def conjugate_upper(f, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     found = torch.isfinite(lo.z) & torch.isfinite(hi.z)
     lo.z, hi.z = torch.where(found, lo.z, torch.zeros_like(t)), torch.where(found, hi.z, torch.zeros_like(t))
     for _ in range(_NEWTON):
-        done = (hi.z - lo.z <= 4 * _EPS * (lo.z.abs() + hi.z.abs()) + 1e-300) | (slope == t)
-        if bool(done.all()):
+        upper, lower, size = _bounds(lo, hi, t)
+        met = (upper - lower <= 4 * _EPS * size) | ((slope - t).abs() <= 4 * _EPS * (t.abs() + slope.abs()))
+        if bool((met | ~found).all()):  # the bounds met (to rounding), or f'(z) = t to rounding
             break
         z = _next_point(lo, hi, t, z, slope, curvature)
         value, slope, curvature = derivatives(f, z, y)
         _update(lo, hi, t, z, value, slope)
-    return torch.where(found, _upper(lo, hi, t), torch.full_like(t, torch.inf))
+    # Newton reaches a smooth root from one side: a point just past it closes the bracket there, so
+    # the far end's tangent (and its roundoff) no longer sets the bound
+    past = torch.where(slope <= t, z + _CLOSE * (1 + z.abs()), z - _CLOSE * (1 + z.abs()))
+    value, slope, _ = derivatives(f, past, y)
+    _update(lo, hi, t, past, value, slope)
+    upper, _, size = _bounds(lo, hi, t)
+    return torch.where(found, upper + 8 * _EPS * size, torch.full_like(t, torch.inf))
 
 
 def _update(lo, hi, t, z, value, slope):
@@ -91,13 +99,17 @@ def _next_point(lo, hi, t, z, slope, curvature):
     return torch.where(inside, newton, (lo.z + hi.z) / 2)
 
 
-def _upper(lo, hi, t):
-    """t z - max(two tangents) at their crossing, plus the roundoff of the terms (module docstring)."""
+def _bounds(lo, hi, t):
+    """(upper, lower, size): t z - max(two tangents) at their crossing, the best t z - f(z) seen at
+    the ends, and the size of the terms (their roundoff is what `upper` adds on return)."""
     lower = torch.maximum(t * lo.z - lo.f, t * hi.z - hi.f)
     flat = hi.g - lo.g <= 0  # f' == t at both ends: f is affine between them, t z - f(z) constant
     crossing = (hi.f - lo.f + lo.g * lo.z - hi.g * hi.z) / torch.where(flat, torch.ones_like(t), lo.g - hi.g)
     crossing = torch.minimum(torch.maximum(crossing, lo.z), hi.z)
-    upper = t * crossing - (lo.f + lo.g * (crossing - lo.z))
+    # either tangent's side at the computed crossing: the larger is >= the bound at the true crossing
+    # (one side rises to it, the other falls from it), so a rounded crossing never makes it optimistic
+    upper = torch.maximum(t * crossing - (lo.f + lo.g * (crossing - lo.z)),
+                          t * crossing - (hi.f + hi.g * (crossing - hi.z)))
     upper = torch.where(flat, lower, torch.maximum(upper, lower))
     size = (t * crossing).abs() + lo.f.abs() + hi.f.abs() + (lo.g * lo.z).abs() + (hi.g * hi.z).abs()
-    return upper + 8 * _EPS * size
+    return upper, lower, size
