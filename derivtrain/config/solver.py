@@ -35,7 +35,7 @@ def _strength(cfg) -> float:
     return float(cfg.regularizer.get("strength", 0.0))
 
 
-def _penalty(cfg):
+def penalty_of(cfg):
     """The penalty the config names, built from its keys (a few floats: nothing else is built), so
     its own `differentiable` and `twice_differentiable` answer for it (an elastic net's depend on
     l1_ratio) and no penalty class or name is known here."""
@@ -49,7 +49,7 @@ def _penalty(cfg):
 
 
 def _smooth(loss_cls, cfg) -> bool:
-    penalty = _penalty(cfg)
+    penalty = penalty_of(cfg)
     return getattr(loss_cls, "differentiable", True) and (penalty.differentiable or not penalty.strength > 0)
 
 
@@ -109,5 +109,5 @@ def check_solver(cfg) -> str:
 
 def _twice(cfg) -> bool:
     """The penalty has a second derivative (its own say: L2, an elastic net with l1_ratio=0), or none."""
-    penalty = _penalty(cfg)
+    penalty = penalty_of(cfg)
     return not penalty.strength > 0 or penalty.twice_differentiable
