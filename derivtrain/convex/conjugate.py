@@ -47,7 +47,8 @@ class _End:
         self.g = torch.zeros_like(like)
 
     def take(self, mask, z, f, g):
-        self.z, self.f, self.g = torch.where(mask, z, self.z), torch.where(mask, f, self.f), torch.where(mask, g, self.g)
+        self.z, self.f = torch.where(mask, z, self.z), torch.where(mask, f, self.f)
+        self.g = torch.where(mask, g, self.g)
 
 
 def conjugate_upper(f, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

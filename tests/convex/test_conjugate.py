@@ -55,7 +55,8 @@ def test_huber_inside_its_domain_and_infinite_outside():
     theta = torch.rand(N, generator=g, dtype=torch.float64) * 2 - 1
     huber = lambda z, y: torch.where((z - y).abs() <= 1, (z - y) ** 2 / 2, (z - y).abs() - 0.5)  # noqa: E731
     close_above(conjugate_upper(huber, theta, y), theta ** 2 / 2 + theta * y)
-    outside = conjugate_upper(huber, torch.tensor([1.5, -3.0], dtype=torch.float64), torch.zeros(2, dtype=torch.float64))
+    zero = torch.zeros(2, dtype=torch.float64)
+    outside = conjugate_upper(huber, torch.tensor([1.5, -3.0], dtype=torch.float64), zero)
     assert torch.isinf(outside).all() and (outside > 0).all()
 
 

@@ -43,9 +43,9 @@ def test_preflight_and_run_agree(overrides, expected):
 def test_no_core_module_names_a_penalty_class_or_string():
     from tests.conftest import REPO
 
-    core = [REPO / "derivtrain" / p for p in ("config/solver.py", "config/precision.py", "estimator/expected_failures.py",
-                                               "duality/penalties.py", "duality/certificate.py",
-                                               "train/interior_point.py", "train/certified.py", "convex")]
+    named = ("config/solver.py", "config/precision.py", "duality/penalties.py", "estimator/expected_failures.py",
+             "duality/certificate.py", "train/interior_point.py", "train/certified.py", "convex")
+    core = [REPO / "derivtrain" / p for p in named]
     files = [f for p in core for f in ([p] if p.is_file() else sorted(p.glob("*.py")))]
     for f in files:
         text = f.read_text()
