@@ -106,6 +106,8 @@ class Model(nn.Module):
         layer = self.output_layer()
         if layer is None or layer.bias is None or layer.weight.dtype != torch.float64:
             return False
+        if float(self.target_mean) == 0.0 and float(self.target_scale) == 1.0:
+            return True  # nothing to fold (classifiers, counts, targets fitted as given)
         scale, mean = self.target_scale.to(layer.weight.device), self.target_mean.to(layer.weight.device)
         layer.weight.mul_(scale)
         layer.bias.mul_(scale).add_(mean)

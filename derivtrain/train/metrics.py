@@ -90,7 +90,10 @@ def evaluate(objective, split, targets: torch.Tensor, prefix: str, n_classes: in
         metrics.update(classification_metrics(scores, y, n_classes))
     else:
         # scores may be on the link's scale (Poisson: log-rate); the metrics compare expected values
+        # (whose counts are fitted as given); other scores and targets are mapped to the data's units
         mean_response = getattr(model, "mean_response", None)
-        pred = mean_response(scores) if mean_response else model.in_target_units(scores)
-        metrics.update(regression_metrics(pred, model.in_target_units(y) if not mean_response else y))
+        if mean_response is not None:
+            metrics.update(regression_metrics(mean_response(scores), y))
+        else:
+            metrics.update(regression_metrics(model.in_target_units(scores), model.in_target_units(y)))
     return {f"{prefix}/{k}": v for k, v in metrics.items()}

@@ -210,3 +210,31 @@ def test_buffers_stay_float64_and_classification_and_counts_are_left_as_given(tm
     assert float(counts.model.target_mean) == 0.0 and float(counts.model.target_scale) == 1.0
     X = np.random.default_rng(0).normal(size=(5, counts.model.spec.n_features))
     assert counts.model.predict(X).min() > 0  # expected counts, from log-rates left as fitted
+
+
+def test_targets_whose_square_float32_cannot_hold_are_fitted(tmp_path):
+    """Targets of 1e30: squared errors of 1e60 overflowed float32, and every step was skipped; fitted
+    scaled, the loop trains and reports its losses in the data's units (float64 numbers)."""
+    rows = "".join(f"{i % 7},{i % 3},{(i % 5 + 1) * 1e30}\n" for i in range(40))
+    (tmp_path / "huge.csv").write_text("a,b,y\n" + rows)
+    run = train(tmp_path, "run", "data=csv", f"data.path={tmp_path / 'huge.csv'}", "data.target=y", "model=linear",
+                "optim=sgd", "trainer.on_nonfinite=skip_step", "trainer.max_epochs=3")
+    assert run.metrics.get("train/skipped_steps", 0) == 0 and np.isfinite(run.metrics["test/mse"])
+    assert 1e58 < run.metrics["train/loss"] < 1e62
+
+
+def test_out_of_core_rows_fit_the_same_scaled_targets_as_in_memory(tmp_path):
+    """data=npy read from disk in chunks: the targets (in memory whatever the features' size) are
+    centred and scaled from the training rows (the first ones: file order) as in memory."""
+    X, y = load_diabetes(return_X_y=True, scaled=False)
+    order = np.random.default_rng(0).permutation(len(y))
+    np.save(tmp_path / "X.npy", X[order])
+    np.save(tmp_path / "y.npy", OFFSET + y[order])
+    common = ["data=npy", f"data.path={tmp_path / 'X.npy'}", f"data.target={tmp_path / 'y.npy'}", "model=linear",
+              "trainer.batch_size=32", "trainer.max_epochs=5", "optim=adam", "optim.lr=0.05"]
+    runs = [train(tmp_path, f"ooc_{flag}", *common, f"data.out_of_core={flag}") for flag in ("true", "false")]
+    train_rows = np.load(runs[0].path / "split.npz")["train"]
+    for run in runs:
+        assert float(run.model.target_mean) == pytest.approx((OFFSET + y[order])[train_rows].mean(), rel=1e-15)
+        assert run.metrics["test/r2"] > 0.2  # before: R^2 -2e10 (the loop never centred 1e7)
+    assert runs[0].metrics["test/mse"] == pytest.approx(runs[1].metrics["test/mse"], rel=1e-5)
