@@ -1,6 +1,8 @@
 """The parts a config names keep derivtrain's contracts: checked when the config is composed.
 
-A plugin's model must be a derivtrain Model taking `spec` (derivtrain/models/base.py); a loss a
+A plugin's model must be a derivtrain Model taking `spec` (derivtrain/models/base.py), its
+`natural_losses` mapping tasks it serves to loss option names (which loss a task composes:
+derivtrain/config/natural_loss.py); a loss a
 derivtrain Loss (derivtrain/losses/base.py); a regularizer a Penalty (derivtrain/losses/penalty.py).
 What is missing is named in one line, before any data is loaded: the alternative is a traceback
 from deep inside training ("unexpected keyword argument 'spec'", "no attribute 'tasks'").
@@ -31,11 +33,31 @@ def check_contracts(cfg) -> None:
     if not (isinstance(model.tasks, tuple) and set(model.tasks) <= {"classification", "regression", "density"}):
         raise ConfigError(f"model._target_={target}: `tasks` must be a tuple of classification, regression, "
                           f"density, not {model.tasks!r} ({_GUIDE})")
+    losses = model.natural_losses
+    if not (isinstance(losses, dict) and set(losses) <= set(model.tasks)
+            and all(isinstance(name, str) for name in losses.values())):
+        raise ConfigError(f"model._target_={target}: `natural_losses` must map tasks it serves "
+                          f"({', '.join(model.tasks)}) to loss option names, not {losses!r} ({_GUIDE})")
     for group, base in (("loss", Loss), ("regularizer", Penalty)):
         cls = get_class(cfg[group]._target_)
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise ConfigError(f"{group}._target_={cfg[group]._target_} is not a derivtrain {group}: subclass "
                               f"{base.__module__.rsplit('.', 1)[0]}.{base.__name__}{_since(group, cls)} ({_GUIDE})")
+        check_convex_contract(cfg[group], group, cls)
+
+
+def check_convex_contract(node, group: str, cls) -> None:
+    """A plugin's loss or penalty that says it is convex keeps the convex contract at a probe point
+    (derivtrain/convex/probe.py); derivtrain's own are checked by its tests."""
+    if getattr(cls, "convex", False) is not True or cls.__module__.split(".")[0] == "derivtrain":
+        return
+    from derivtrain.convex.probe import check_convex_loss, check_convex_penalty
+
+    try:
+        instance = cls(**{k: v for k, v in node.items() if not str(k).startswith("_")})
+    except Exception:  # a bad key value: the run says so where it builds the class, as for any option
+        return
+    (check_convex_loss if group == "loss" else check_convex_penalty)(instance, node._target_)
 
 
 def _since(group: str, cls) -> str:

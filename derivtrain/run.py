@@ -213,8 +213,10 @@ def check_compatible(cfg, model, loss, spec) -> None:
         raise ConfigError(f"{_option(cfg, 'loss')} is for {loss_task}, but {_option(cfg, 'model')} is a density "
                           "model; use loss=density")
     if loss_task != task:
+        natural = model.natural_losses.get(task)  # a file's task is known only once read: name the loss to add
+        fix = f"add loss={natural} (the model's natural loss for {task})" if natural else "pick another loss"
         raise ConfigError(f"{_option(cfg, 'loss')} is for {loss_task}, but {_option(cfg, 'data')} is a "
-                          f"{task} problem; pick another loss")
+                          f"{task} problem; {fix}")
     if cfg.optim.name == "em" and not hasattr(model, "m_step"):
         raise ConfigError(f"optim=em fits mixture models (model=gmm, model=gaussian), not "
                           f"{_option(cfg, 'model')}; use optim=auto, newton, lbfgs, sgd or adam")

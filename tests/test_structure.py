@@ -14,7 +14,7 @@ Layers, lowest first; a module may import its own layer and those below, never o
 
     base     errors, error_messages, choices, paths, pipes, lock, threads, function (the
              autograd.Function base), usage, plugins, logging/: no derivtrain imports beyond base
-    parts    data/, models/, losses/, duality/, contracts: the building blocks a config names
+    parts    data/, models/, losses/, duality/, convex/, contracts: the building blocks a config names
     config   config/ (schemas, the one validate, choice lists of the groups), devices: reads the
              parts' classes to check a config against them; parts never read config (a choice
              list a part dispatches on lives in choices.py)
@@ -37,7 +37,7 @@ MAX_FUNCTION_LINES = 60
 LAYERS = {
     "base": ("errors", "error_messages", "choices", "paths", "pipes", "lock", "writes", "threads", "function", "usage",
              "plugins", "logging"),
-    "parts": ("data", "models", "losses", "duality", "contracts"),
+    "parts": ("data", "models", "losses", "duality", "convex", "contracts"),
     "config": ("config", "devices"),
     "engine": ("train", "sensitivity", "sweep", "registry", "saved", "resume", "path"),
     "app": ("run", "run_folder", "launch", "cli", "__main__", "api", "export", "analyze", "training_api", "estimator",
@@ -199,7 +199,8 @@ def test_dispatch_tables_read_the_config_lists():
     assert tuple(METHOD_FUNCTIONS) == METHODS
     assert tuple(_FUNCTIONS) == MULTICLASS_VARIANTS
     assert set(BUILDERS) == set(GRADIENT_OPTIMIZERS) | {"auto"}
-    assert set(FITTERS) == set(SOLVERS) | {"gradient"}
+    # quasi_newton: optim=auto's L-BFGS for smooth objectives without a dual (no optim name of its own)
+    assert set(FITTERS) == set(SOLVERS) | {"gradient", "quasi_newton"}
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 The features are always standardized in float64 (derivtrain/data/in_memory.py); what they are
 rounded to afterwards is decided here, from the config alone, before any data is read:
 
-    float64   the certified solver (and Newton on a convex linear model) on the CPU with
+    float64   the certified solver (Newton on a convex linear model, optim=auto's L-BFGS) on the CPU with
               optim.dtype=float64, the default: the rows, the targets and the model's weights stay
               float64, so the problem certified is the README's objective on the user's rows, and
               the weights certified are the ones load_run predicts with (the solver makes a
@@ -23,10 +23,10 @@ def kinked(cfg) -> bool:
     """The objective has a kink (hinge family or an L1 part): the interior-point method solves it."""
     from hydra.utils import get_class
 
+    from derivtrain.config.solver import penalty_of  # the penalty's own say (an L1 part), not its name
+
     loss_cls = get_class(cfg.loss._target_)
-    penalty = cfg.regularizer
-    l1 = "L1Penalty" in penalty._target_ or float(penalty.get("l1_ratio", 0.0) or 0.0) > 0
-    return not getattr(loss_cls, "differentiable", True) or l1
+    return not getattr(loss_cls, "differentiable", True) or not penalty_of(cfg).differentiable
 
 
 def check_precision(cfg, fitter: str) -> None:
@@ -44,16 +44,13 @@ def working_dtype(cfg, device: torch.device, fitter: str, certifiable: bool) -> 
         return torch.float32
     if fitter == "certified" or (fitter == "newton" and certifiable):
         return torch.float64
+    if fitter == "quasi_newton":  # float32's rounding of the objective stops its line search at ~4e-4 x |g0|
+        return torch.float64
     return torch.float32
 
 
 def run_dtype(cfg, device: torch.device) -> torch.dtype:
     """working_dtype for a composed, validated config (run() calls it before reading the data)."""
-    from hydra.utils import get_class
+    from derivtrain.config.solver import check_solver, is_certifiable
 
-    from derivtrain.config.solver import _strength, check_solver
-    from derivtrain.duality import supports
-
-    certifiable = supports(get_class(cfg.model._target_), get_class(cfg.loss._target_),
-                           get_class(cfg.regularizer._target_), _strength(cfg))
-    return working_dtype(cfg, device, check_solver(cfg), certifiable)
+    return working_dtype(cfg, device, check_solver(cfg), is_certifiable(cfg))

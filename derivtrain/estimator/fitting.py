@@ -66,10 +66,11 @@ def _fewer_log_points(cfg, n_rows: int):
     default is one per epoch, up to 100: a curve worth drawing)."""
     from derivtrain.estimator.configs import Plain
     from derivtrain.train.schedule import default_log_interval
+    from derivtrain.train.stop_rules import epoch_cap
 
     batch = cfg.trainer.batch_size or n_rows
     steps = -(-n_rows // batch)
-    every = default_log_interval(cfg.trainer.max_epochs, steps, max_points=_UNLOGGED_POINTS)
+    every = default_log_interval(epoch_cap(cfg.trainer, cfg.optim), steps, max_points=_UNLOGGED_POINTS)
     return Plain({**cfg, "trainer": Plain({**cfg.trainer, "log_every_n_steps": every})})
 
 

@@ -13,18 +13,14 @@ derivtrain/data/targets.py does the arithmetic; this decides, from the classes a
             for a penalty R homogeneous of degree p (L2: 2, L1: 1): the fitted problem is the user's
             divided by s^k, with the strength alpha s^(p-k) (`fitted_penalty`; ridge keeps alpha, the
             lasso's becomes alpha / s, the elastic net's two parts each their own). Same minimizer,
-            same relative gap, so the certificate bounds the user's objective. A plugin penalty says
-            nothing of its degree: centred only. A model that is not linear (the MLP, plugin models)
-            has no convex optimum to keep: it is scaled whenever the loss allows, because a network
+            same relative gap, so the certificate bounds the user's objective. A penalty that does
+            not declare itself `homogeneous` (a plugin's) is centred only. A model that is not linear
+            (the MLP, plugin models) has no convex optimum to keep: it is scaled whenever the loss allows, because a network
             fits targets of unit scale far better than targets of std 77 (diabetes)
 
 The objective a fit reports is in the data's units: the fitted one times s^k (`units`).
 """
 from derivtrain.data.targets import AS_GIVEN, TargetPlan
-from derivtrain.losses.elastic_net import ElasticNetPenalty
-from derivtrain.losses.l1 import L1Penalty
-from derivtrain.losses.l2 import L2Penalty
-from derivtrain.losses.penalty import NoPenalty
 from derivtrain.models.base import LinearModel
 
 
@@ -39,27 +35,16 @@ def target_plan(model_cls, loss_cls, penalty_cls, strength: float) -> TargetPlan
         return TargetPlan(centre=True)
     if not issubclass(model_cls, LinearModel):
         return TargetPlan(centre=True, scale=True)
-    unpenalized = issubclass(penalty_cls, NoPenalty) or not strength > 0
-    return TargetPlan(centre=True, scale=unpenalized or penalty_cls in _DEGREES)
-
-
-# the penalties whose homogeneity degree derivtrain knows: (degree of the L1 part, of the L2 part)
-_DEGREES = {L1Penalty: (1, None), L2Penalty: (None, 2), ElasticNetPenalty: (1, 2)}
+    return TargetPlan(centre=True, scale=not strength > 0 or getattr(penalty_cls, "homogeneous", False))
 
 
 def fitted_penalty(penalty, scale: float, loss) -> None:
     """The user's penalty in the fitted problem's units (module docstring), in place: each part of
     degree p has its strength times scale^(p - k). Nothing to do when the targets are not scaled."""
     degree = getattr(loss, "residual_degree", None)
-    if scale == 1.0 or degree is None or type(penalty) not in _DEGREES or not penalty.strength > 0:
+    if scale == 1.0 or degree is None or not penalty.strength > 0:
         return
-    if type(penalty) is ElasticNetPenalty:
-        r = penalty.l1_ratio
-        l1 = penalty.strength * r * scale ** (1 - degree)
-        l2 = penalty.strength * (1 - r) * scale ** (2 - degree)
-        penalty.strength, penalty.l1_ratio = l1 + l2, (l1 / (l1 + l2) if 0 < r < 1 else r)
-        return
-    penalty.strength *= scale ** ((1 if type(penalty) is L1Penalty else 2) - degree)
+    penalty.rescale(lambda p: scale ** (p - degree))
 
 
 def units(model, loss) -> float:

@@ -10,7 +10,7 @@ import torch
 
 from derivtrain.data.mapped import rows_in_memory
 from derivtrain.train.curvature import objective_sharpness, sharpness_tag
-from derivtrain.train.metrics import evaluate
+from derivtrain.train.metrics import evaluate, grad_norm
 from derivtrain.train.schedule import Geometric, TimeShare, thinned_interval
 
 MAX_VALIDATIONS, MAX_HISTOGRAMS = 100, 10
@@ -25,11 +25,11 @@ class EpochEnd:
         from derivtrain.duality import has_dual
 
         self.ctx, self.loop = ctx, loop
-        trainer, epochs = ctx.trainer, ctx.trainer.max_epochs
+        trainer, epochs = ctx.trainer, loop.max_epochs
         self.val_targets = ctx.targets(ctx.data.val) if ctx.data.val is not None else None
         val_every = trainer.val_every_n_epochs if self.val_targets is not None else 0
         self.plateau = isinstance(loop.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-        exact = bool(trainer.early_stopping.patience) or self.plateau  # decisions read every validation
+        exact = bool(loop.stopper.patience) or self.plateau  # decisions read every validation
         self.val_every = val_every if exact else thinned_interval(val_every, epochs, MAX_VALIDATIONS)
         self.hist_every = thinned_interval(getattr(ctx.logger, "histogram_every_n_epochs", 0), epochs,
                                            MAX_HISTOGRAMS)
@@ -40,6 +40,7 @@ class EpochEnd:
         self.checks, self.check_time = Geometric(), TimeShare(CHECK_SHARE, FIRST_CHECK_IN_EPOCHS)
         self.epochs_seen = 0  # by this process (a resumed loop's time starts with it)
         self.val_metrics, self.stop_reason, self.converged, self.gap_step = {}, None, None, None
+        self.stopped_by = "epoch_cap"  # until a test below says otherwise (FitResult.stopped_by)
 
     def __call__(self, epoch: int, loss) -> bool:
         """After the epoch's last step; True to stop training."""
@@ -50,9 +51,12 @@ class EpochEnd:
                                         self.ctx.data.spec.n_classes)
             logger.log_scalars(self.val_metrics, step)
             loop.shown.update({k: v for k, v in self.val_metrics.items() if k in ("val/loss", "val/accuracy", "val/r2")})
-            if loop.stopper.update(self.val_metrics):
-                stop, self.stop_reason = True, (f"{loop.stopper.monitor} did not improve for "
-                                                f"{loop.stopper.patience} validations (early stopping)")
+            if loop.stopper.update(self.val_metrics, loop.model, epoch):
+                stop, self.stopped_by = True, "early_stopping"
+                self.stop_reason = (f"{loop.stopper.monitor} did not improve for {loop.stopper.patience} "
+                                    f"validations (early stopping)")
+        if loop.stationarity.tol and not stop and loop.stationarity.reached(grad_norm(loop.params).item()):
+            stop, self.stopped_by, self.stop_reason = True, "stationarity", loop.stationarity.reason()
         if self.plateau:
             loop.scheduler.step(self.val_metrics.get("val/loss", loss.item() if loss is not None else 0.0))
         elif loop.scheduler is not None:
@@ -64,7 +68,8 @@ class EpochEnd:
         if (self.certified and self.checks.due(epoch)
                 and self.check_time.allows(self.epochs_seen)
                 and self.check_time.measure(lambda: self._certified_optimal(step))):
-            stop, self.stop_reason = True, f"the optimality gap is below optim.tol={self.ctx.optim.tol}"
+            stop, self.stopped_by = True, "certificate"
+            self.stop_reason = f"the optimality gap is below optim.tol={self.ctx.optim.tol} (certificate)"
         if self.ckpt_every and epoch % self.ckpt_every == 0:
             loop.save()
         return stop

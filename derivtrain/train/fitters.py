@@ -8,7 +8,8 @@
 
 optim=auto picks, from the model: the certified solver for linear models whose loss and penalty
 have a convex dual (svm, logistic, linear, poisson: the optimum, certified), EM for models with
-closed-form M-steps (gmm, gaussian; in one process), and the gradient loop with Adam for everything
+closed-form M-steps (gmm, gaussian; in one process), L-BFGS for linear models whose smooth loss has
+no dual (train/quasi_newton.py: a plugin's log-cosh), and the gradient loop with Adam for everything
 else (the MLP, plugin models, mixtures under trainer=ddp) and for every run that asks for
 minibatches (trainer.batch_size, data=npy read from disk in chunks). The fit functions are imported when chosen: a run loads only the one
 it uses.
@@ -24,6 +25,7 @@ FITTERS = {
     "newton": "derivtrain.train.newton:fit_newton",
     "em": "derivtrain.train.em:fit_em",
     "gradient": "derivtrain.train.loop:fit",
+    "quasi_newton": "derivtrain.train.quasi_newton:fit_lbfgs",  # optim=auto only: optim=lbfgs is the loop's
 }
 
 
@@ -33,12 +35,20 @@ def fitter_name(optim_cfg, objective, trainer_cfg, data) -> str:
 
     minibatches = trainer_cfg.batch_size is not None or not _in_memory(data)
     name = choose_fitter(optim_cfg.name, has_dual(objective), hasattr(objective.model, "m_step"), minibatches,
-                         trainer_cfg.strategy == "ddp")
+                         trainer_cfg.strategy == "ddp", _smooth_linear(objective))
     if name == "certified" and not has_dual(objective):
         raise ConfigError(f"optim=certified solves linear models with a convex loss and penalty (svm, logistic, "
                           f"linear, poisson); {type(objective.model).__name__} with "
                           f"{type(objective.loss).__name__} is not one; use optim=auto")
     return name
+
+
+def _smooth_linear(objective) -> bool:
+    """What config/solver.py:smooth_linear reads from the classes, from the instances."""
+    from derivtrain.models.base import LinearModel
+
+    return (isinstance(objective.model, LinearModel) and getattr(objective.loss, "differentiable", True)
+            and (objective.penalty.differentiable or objective.penalty.strength == 0))
 
 
 def _in_memory(data) -> bool:

@@ -97,6 +97,10 @@ def finish(ctx: FitContext, result: FitResult, state: Optional[dict] = None) -> 
     metrics.update(result.metrics)
     metrics.update(objective_report(ctx, metrics["train/loss"], result))
     metrics.update({"train/steps": result.steps, "train/epochs": result.epochs})
+    if metrics.get("val/r2", 0.0) < 0:  # not an error, but nobody should read past it
+        from derivtrain.train.stop_advice import negative_r2_advice
+
+        log.warning(negative_r2_advice(ctx.optim, result.stopped_by, metrics["val/r2"]))
     result.metrics = metrics
     return result
 

@@ -22,17 +22,12 @@ from derivtrain.train.epoch_end import EpochEnd
 from derivtrain.train.fitting import FitContext, FitResult, finish
 from derivtrain.train.guard import NonFiniteGuard, TrainingDiverged
 from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
-from derivtrain.train.metrics import batch_log_likelihood, has_log_likelihood
+from derivtrain.train.lr_range import check_range_test, find_lr
+from derivtrain.train.metrics import batch_log_likelihood, grad_norm, has_log_likelihood
 from derivtrain.train.optimizers import build_optimizer, build_scheduler
 from derivtrain.train.sharded_batches import ShardedBatches
+from derivtrain.train.stop_rules import Stationarity, epoch_cap, gradient_tol, patience, say_stop
 from derivtrain.train.schedule import default_log_interval
-
-
-def _grad_norm(params) -> torch.Tensor:
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 def fit(ctx: FitContext) -> FitResult:
@@ -55,8 +50,11 @@ class GradientLoop:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         X = ctx.data.train.X
         self.optimizer = build_optimizer(self.params, ctx.optim, capturable=trainer.cuda_graph)
-        self.scheduler = build_scheduler(self.optimizer, ctx.optim, trainer.max_epochs)
-        self.stopper = EarlyStopping(**trainer.early_stopping)
+        es = trainer.early_stopping  # when the loop is done: derivtrain/train/stop_rules.py
+        self.stopper = EarlyStopping(es.monitor, patience(trainer, ctx.optim, ctx.data.val is not None), es.mode,
+                                     es.min_delta, es.get("restore_best", True))
+        self.max_epochs = epoch_cap(trainer, ctx.optim, early_stopping=bool(self.stopper.patience))
+        self.scheduler = build_scheduler(self.optimizer, ctx.optim, self.max_epochs)
         self.shuffle = torch.Generator(device=X.device).manual_seed(trainer.seed)
         in_memory = isinstance(X, torch.Tensor)  # else out-of-core rows, read chunk by chunk
         shard = ctx.data.train.shard  # trainer=ddp: this rank holds only its own rows
@@ -75,8 +73,11 @@ class GradientLoop:
         self.uses_closure = ctx.optim.name == "lbfgs"  # LBFGS re-evaluates the objective inside step()
         # config values the loop reads are plain locals: an OmegaConf attribute read costs ~10 us,
         # as much as a small full-batch step's own arithmetic
-        self.clip, self.max_epochs = trainer.gradient_clip_norm, trainer.max_epochs
+        self.clip = trainer.gradient_clip_norm
         self.log_every = trainer.log_every_n_steps or default_log_interval(self.max_epochs, len(self.batches))
+        if ctx.optim.get("lr", 0.0) is None:
+            check_range_test(trainer.batch_size, ctx.data.train.total_rows)
+        self.stationarity = Stationarity(gradient_tol(trainer, ctx.optim, self.batches.full_batch))
         self.epoch_end = EpochEnd(ctx, self)
         self.fused = self._use_fused_objective(trainer)
         self.graphed = (GraphedStep(self.loss_and_gradients, self.params, self.optimizer, self.batches.batch_size,
@@ -101,6 +102,8 @@ class GradientLoop:
                 model.initialize(rows_in_memory(self.ctx.data.train.X), start)
                 if self.distributed.world_size > 1:  # each rank started from its own rows: rank 0's start
                     self.distributed.broadcast_parameters(model)
+            if self.ctx.optim.get("lr", 0.0) is None:  # optim=auto, lr=null: the rate is found, not guessed
+                self.set_lr(find_lr(self))
             return
         model.load_state_dict(state["model"])
         try:
@@ -108,6 +111,7 @@ class GradientLoop:
             if self.scheduler is not None and state.get("scheduler") is not None:
                 self.scheduler.load_state_dict(state["scheduler"])
             self.stopper.load_state_dict(state["early_stopping"])
+            self.stationarity.load_state_dict(state.get("stationarity"))
             restore_rng(state["rng"], self.shuffle)
             self.epoch, self.step_count = int(state["epoch"]), int(state["step"])
             self.skip_batches = int(state.get("batch_in_epoch", 0))  # an interrupted epoch goes on where it stopped
@@ -117,6 +121,14 @@ class GradientLoop:
                             ) from None
         self.start_step = self.step_count
         log.info("resumed after epoch %d + %d batches, step %d", self.epoch, self.skip_batches, self.step_count)
+
+    def set_lr(self, lr: float) -> None:
+        """The rate from the range test, for the optimizer and the schedule built before it was known."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] = lr
+        if self.scheduler is not None and hasattr(self.scheduler, "base_lrs"):
+            self.scheduler.base_lrs = [lr for _ in self.optimizer.param_groups]
+        log.info("learning rate %.2g, found by a range test (optim.lr=null; set optim.lr to choose one)", lr)
 
     # ---- one step ----------------------------------------------------------------------------
     def _use_fused_objective(self, trainer) -> bool:
@@ -160,12 +172,12 @@ class GradientLoop:
         gradient norm."""
         # LBFGS's step already returned the whole batch's loss; other steps' loss is this rank's share
         objective_value = (loss if self.uses_closure else self.distributed.global_loss(loss)).item()
-        grad_norm = _grad_norm(self.params).item()
-        self.guard.check_logged(objective_value, grad_norm, self.step_count)
+        norm = grad_norm(self.params).item()
+        self.guard.check_logged(objective_value, norm, self.step_count)
         units = self.objective.units  # scaled targets: shown in the data's units, as metrics.json
         self.shown["train/loss"] = (objective_value - self.objective.penalty_value()) * units
         scalars = {"train/loss": self.shown["train/loss"], "train/objective": objective_value * units,
-                   "lr": self.optimizer.param_groups[0]["lr"], "grad_norm": grad_norm}
+                   "lr": self.optimizer.param_groups[0]["lr"], "grad_norm": norm}
         if self.likelihood:  # one more forward, at the logging interval only
             scalars["train/log_likelihood"] = batch_log_likelihood(self.objective, X, targets).item()
         self.ctx.logger.log_scalars(scalars, self.step_count)
@@ -177,7 +189,8 @@ class GradientLoop:
         redraws the same one)."""
         return dict(optimizer=self.optimizer.state_dict(),
                     scheduler=self.scheduler.state_dict() if self.scheduler is not None else None,
-                    early_stopping=self.stopper.state_dict(), batch_in_epoch=batches_done,
+                    early_stopping=self.stopper.state_dict(), stationarity=self.stationarity.state_dict(),
+                    batch_in_epoch=batches_done,
                     rng=rng_state(self.shuffle, self.epoch_start_state if batches_done else None))
 
     def save(self, batches_done: int = 0) -> None:
@@ -218,12 +231,13 @@ class GradientLoop:
         if self.guard.skipped:
             log.warning("skipped %d steps with a non-finite loss or gradient (trainer.on_nonfinite=skip_step)",
                         self.guard.skipped)
-        if self.epoch_end.stop_reason:
-            log.info("stopped at epoch %d: %s", self.epoch, self.epoch_end.stop_reason)
-        stopped_by = ("epoch_cap" if not self.stopped_early else
-                      "certificate" if self.epoch_end.converged else "early_stopping")
+        say_stop(self)
+        restored = self.stopper.restore(self.model, self.epoch) if self.stopper.restore_best else None
+        if restored is not None:
+            log.info("restored the weights of epoch %d, the best %s (trainer.early_stopping.restore_best)",
+                     restored, self.stopper.monitor)
         result = FitResult(epochs=self.epoch, steps=self.step_count, stopped_early=self.stopped_early,
-                           converged=self.epoch_end.converged, stopped_by=stopped_by,
+                           converged=self.epoch_end.converged, stopped_by=self.epoch_end.stopped_by,
                            metrics={"train/skipped_steps": self.guard.skipped} if self.guard.skip else {})
         result = finish(self.ctx, result, state=self.state())
         gap, last_check = result.metrics.get("train/optimality_gap"), self.epoch_end.gap_step

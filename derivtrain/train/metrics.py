@@ -28,6 +28,14 @@ def regression_metrics(pred: torch.Tensor, y: torch.Tensor) -> dict:
     return {"mse": mse.item(), "r2": float(r2)}
 
 
+def grad_norm(params) -> torch.Tensor:
+    """The norm of all the parameters' gradients together (no host sync: a tensor)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
 def has_log_likelihood(objective) -> bool:
     """Whether the loss is a negative log-likelihood (derivtrain/losses/base.py: is_likelihood)."""
     return objective.loss.is_likelihood

@@ -148,7 +148,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
         steps += 1
         if saves.due(steps):  # every trainer.checkpoint_every_n_epochs iterations, and on Ctrl-C/SIGTERM
             saves.save(steps - 1, _solver_state(steps, params), model=_in_dtype(model.state_dict(), working))
-    _say_stop(stop, stopped_by, steps, predicted_decrease, optim_cfg.max_iter, floor)
+    _say_stop(stop, stopped_by, steps, predicted_decrease, optim_cfg.max_iter, floor, f0)
     solver = _solver_state(steps, params)
     model.to(working)
     return finish(ctx, FitResult(epochs=steps, steps=steps, converged=converged, stopped_by=stopped_by,
@@ -178,7 +178,8 @@ def _in_dtype(state: dict, dtype) -> dict:
             for k, v in state.items()}
 
 
-def _say_stop(stop, stopped_by, steps: int, predicted_decrease: float, max_iter: int, floor=None) -> None:
+def _say_stop(stop, stopped_by, steps: int, predicted_decrease: float, max_iter: int, floor=None,
+              f: float = 0.0) -> None:
     """One line on how Newton stopped (and the raised tol's, if any); for a certified objective the
     verdict is finish's (it measures the model's own weights again), so only the iterate's gap is said here."""
     if floor is not None:
@@ -188,10 +189,22 @@ def _say_stop(stop, stopped_by, steps: int, predicted_decrease: float, max_iter:
                  stop.tol, steps)
     elif stopped_by == "certificate":
         log.info("Newton's method converged in %d steps (predicted decrease %.2g)", steps, predicted_decrease)
+    elif not stop.certified and stopped_by == "line_search":
+        log.warning("Newton's method stopped without converging after %d steps%s: %s", steps,
+                    " (the weights are the starting ones)" if steps == 0 else "", _line_search_cause(predicted_decrease, f))
     elif not stop.certified:
-        log.warning("Newton's method stopped without converging: %s", "its line search found no decrease (the "
-                    "objective's rounding exceeds the decrease left)" if stopped_by == "line_search" else
-                    f"optim.max_iter={max_iter} reached; raise optim.max_iter")
+        log.warning("Newton's method stopped without converging: optim.max_iter=%d reached; raise optim.max_iter",
+                    max_iter)
+
+
+def _line_search_cause(predicted_decrease: float, f: float) -> str:
+    """Why no step decreased the objective: rounding (the decrease left is below what float64 can
+    see), or a Newton step far too long (a Hessian nearly singular where the loss flattens)."""
+    if predicted_decrease > 1e-8 * max(abs(f), 1.0):
+        return (f"its line search found no decrease although the quadratic model predicts {predicted_decrease:.2g}: "
+                "the Hessian is nearly singular here, so the Newton step is far too long (a loss whose curvature "
+                "vanishes far from the fit, as log-cosh on large residuals); use optim=auto (L-BFGS) or optim=lbfgs")
+    return "its line search found no decrease (the objective's rounding exceeds the decrease left)"
 
 
 def _floor(ctx):

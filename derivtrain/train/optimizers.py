@@ -27,7 +27,8 @@ def _sgd(params, cfg, capturable: bool) -> torch.optim.Optimizer:
 
 def _adam(params, cfg, capturable: bool) -> torch.optim.Optimizer:
     cls = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
-    return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
+    # optim=auto with lr=null: a placeholder until the range test sets the rate (train/lr_range.py)
+    return cls(params, lr=cfg.lr if cfg.lr is not None else 1e-3, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
                **_fast(cls, params, capturable))
 
 

@@ -5,6 +5,7 @@ accepts: `trainer.max_epochs` on the command line, `trainer__max_epochs` for an 
 `optim.max_iter` only where the chosen optim has one (an estimator with optim="adam" has none,
 and rejects `optim__max_iter`).
 """
+from derivtrain.train.stop_rules import epoch_cap
 
 
 def _key(name: str, estimator: bool) -> str:
@@ -28,7 +29,8 @@ def stop_advice(optim, trainer, stopped_by, gap: float, estimator: bool = False)
     if stopped_by == "iteration_cap":
         cap = "optim.max_iter" if optim.name == "newton" else "trainer.max_epochs"
         solver = "Newton's method" if optim.name == "newton" else "the certified solver"
-        return f"{solver} reached its iteration cap ({k(cap)}={_value(optim, trainer, cap)}); raise {k(cap)}"
+        value = epoch_cap(trainer, optim) if cap == "trainer.max_epochs" else _value(optim, trainer, cap)
+        return f"{solver} reached its iteration cap ({k(cap)}={value}); raise {k(cap)}"
     if stopped_by == "rounding_floor":
         more = f" or {k('optim.dtype')}=float64" if optim.get("dtype") == "float32" else ""
         return (f"the certified solver stopped at its rounding floor (no step improves the gap below {gap:.2g}); "
@@ -44,15 +46,32 @@ def stop_advice(optim, trainer, stopped_by, gap: float, estimator: bool = False)
         return (f"early stopping ended the run ({k('trainer.early_stopping.patience')}="
                 f"{trainer.early_stopping.patience}); raise it, or use {_option('optim', 'auto', estimator)} "
                 "without minibatches (a certified solver)")
+    if stopped_by == "stationarity":
+        return (f"the gradient loop stopped on stationarity ({k('trainer.gradient_tol')}={trainer.get('gradient_tol')}"
+                f" or its default); lower it, or use {_option('optim', 'auto', estimator)} (a certified solver)")
     return _epoch_cap(optim, trainer, k, estimator)
 
 
 def _epoch_cap(optim, trainer, k, estimator: bool) -> str:
     """The gradient loop ran all its epochs (or a fitter that does not say why it stopped)."""
-    epochs = f"the gradient loop reached its epoch cap ({k('trainer.max_epochs')}={trainer.max_epochs})"
+    cap = trainer.get("max_epochs")  # null: 1000 or 100, as the run had validation rows (train/stop_rules.py)
+    epochs = f"the gradient loop reached its epoch cap ({k('trainer.max_epochs')}={'null' if cap is None else cap})"
     if optim.name == "auto" and trainer.get("batch_size") is not None:
         return (f"{epochs}; drop {k('trainer.batch_size')} (optim=auto then picks the certified solver), or raise "
                 f"{k('trainer.max_epochs')}")
     lr = f" and lower {k('optim.lr')}" if "lr" in optim else ""
     return (f"{epochs}; use {_option('optim', 'auto', estimator)} (a solver that stops on a certificate), "
             f"or raise {k('trainer.max_epochs')}{lr}")
+
+
+def negative_r2_advice(optim, stopped_by, r2: float, estimator: bool = False) -> str:
+    """One line for a regression whose validation R^2 is below 0 (worse than predicting the mean)."""
+    k = lambda name: _key(name, estimator)  # noqa: E731
+    what = f"val/r2={r2:.3g} < 0: the model predicts the validation rows worse than their mean would"
+    if stopped_by == "line_search":
+        return f"{what}; its solver stopped early (no decrease found): use {_option('optim', 'auto', estimator)}"
+    if stopped_by == "epoch_cap" and optim.name != "auto":
+        return (f"{what}; the gradient loop ran out of epochs: use {_option('optim', 'auto', estimator)} (a found "
+                f"learning rate, stopped when done), or raise {k('trainer.max_epochs')}")
+    return (f"{what}; try a simpler model (model=linear) or a stronger {k('regularizer.strength')}, and check "
+            f"that the target is the column you meant")

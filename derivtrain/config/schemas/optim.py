@@ -74,9 +74,10 @@ class CertifiedSchema:
 class AutoSchema(AdamSchema):
     """optim=auto: each model's natural solver (derivtrain/train/fitters.py). The keys are those of
     the solvers it may pick: tol/hessian/max_dense/dtype (the certified solver), n_init/init/max_iter
-    (EM: mixtures), lr/betas/eps/weight_decay/schedule (Adam: the MLP and plugin models)."""
+    (EM: mixtures), lr/betas/eps/weight_decay/schedule (Adam: the MLP and plugin models; lr=null:
+    found by a range test)."""
     name: str = "auto"
-    lr: float = 0.01
+    lr: Optional[float] = None  # null: found by a short range test (derivtrain/train/lr_range.py)
     tol: float = 1.0e-4
     hessian: str = "auto"
     max_dense: int = 2048

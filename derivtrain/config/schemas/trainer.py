@@ -24,15 +24,23 @@ HESSIAN_METHODS = ("auto", "exact", "finite_difference")  # diagnostics.hessian_
 class EarlyStoppingSchema:
     monitor: str = "val/loss"
     mode: str = "auto"  # auto | min | max (auto: max for accuracy, f1 and r2, min otherwise)
-    patience: int = 0  # validations without improvement before stopping; 0 = never stop early
+    # validations without improvement before stopping; 0 = never; null = 10 under optim=auto, else never
+    # (derivtrain/train/stop_rules.py)
+    patience: Optional[int] = None
     min_delta: float = 0.0
+    restore_best: bool = True  # end on the best validation's weights, not the last epoch's
 
 
 @dataclass
 class TrainerSchema:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     seed: int = 0
-    max_epochs: int = 100
+    # the gradient loop's cap (it stops earlier on early stopping or stationarity), a solver's iteration cap;
+    # null = 1000 for the gradient loop under optim=auto (its stopping tests end it), else 100
+    max_epochs: Optional[int] = None
+    # stop once the full-batch gradient norm is below gradient_tol x its first value; 0 = never;
+    # null = 1e-4 under optim=auto, else never (derivtrain/train/stop_rules.py)
+    gradient_tol: Optional[float] = None
     batch_size: Optional[int] = None  # null = full batch
     val_every_n_epochs: int = 1  # 0 = never
     log_every_n_steps: Optional[int] = None  # null: one loss point per epoch, at most 100 a run
