@@ -38,23 +38,26 @@ def path_strengths(reg_cfg, objective, data, unit: float = 1.0) -> list:
 def largest_strength(objective, data) -> float:
     """alpha_max of the module docstring: L1 ratio r > 0: ||G||_inf / r; L2: _L2_TOP ||G||_inf."""
     gradient = zero_weight_gradient(objective, data)
-    ratio = l1_ratio(objective.penalty)
+    ratio = l1_ratio(objective.penalty, objective.model.linear.weight.shape)
     scale = gradient.abs().max().item()
     if not scale > 0:  # every feature orthogonal to the targets: any strength zeroes them; 1 is as good
         return 1.0
     return _ABOVE * scale / ratio if ratio > 0 else _L2_TOP * scale
 
 
-def l1_ratio(penalty) -> float:
-    """r of alpha (r ||W||_1 + (1 - r)/2 ||W||^2): 1 for L1, 0 for L2 (derivtrain/duality/penalties.py)."""
+def l1_ratio(penalty, shape) -> float:
+    """r = l1 / (l1 + l2) of the penalty's dual (derivtrain/convex/penalty.py: ElementwiseDual): 1 for
+    L1, 0 for L2 (the mean over weights for a penalty with per-weight coefficients)."""
     from derivtrain.duality.penalties import penalty_dual
 
     strength = penalty.strength
     try:
-        penalty.strength = 1.0  # penalty_dual reads the kind of penalty; the strength only has to be > 0
-        return penalty_dual(penalty).r
+        penalty.strength = 1.0  # only the kind of penalty matters; its dual needs a strength > 0
+        dual = penalty_dual(penalty, tuple(shape))
     finally:
         penalty.strength = strength
+    l1, l2 = (float(c.mean()) if hasattr(c, "mean") else float(c) for c in (dual.l1, dual.l2))
+    return l1 / (l1 + l2) if l1 + l2 > 0 else 0.0
 
 
 def zero_weight_gradient(objective, data) -> torch.Tensor:

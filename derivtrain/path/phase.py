@@ -42,7 +42,7 @@ def fit_path(ctx, cfg, run_dir=None):
         write_text(run_dir, "path.csv", path_csv(points, choice, key, folds, ctx.data.spec.feature_names,
                                                  _outputs(ctx)))
     draw_path(ctx.logger, points, choice, key, folds, ctx.data.spec.feature_names, _outputs(ctx),
-              sparse=l1_ratio(ctx.objective.penalty) > 0)
+              sparse=l1_ratio(ctx.objective.penalty, ctx.model.linear.weight.shape) > 0)
     return finish_at(ctx, points, choice, key)
 
 

@@ -21,9 +21,11 @@ import torch
 from derivtrain.data import sparse
 from derivtrain.duality import Certificate, linear_problem
 from derivtrain.duality.certificate import dual_value, rounding_error, row_weights
+from derivtrain.duality.penalties import penalty_dual
 from derivtrain.threads import threads_for
 from derivtrain.train.linear_system import LinearSystem, _DenseFactor
 from derivtrain.train.smooth_part import smooth_part
+from derivtrain.train.stop_rules import epoch_cap
 
 _ARMIJO, _HALVINGS = 1e-4, 50
 _GATE = 1.0  # certify once the Newton decrement is within this factor of tol |P|
@@ -35,12 +37,21 @@ def fits(ctx) -> bool:
     """Whether this path can go here: a smooth loss, an L2 penalty, dense rows in one process, a
     Hessian small enough to factor (past optim.max_dense the certified solver's CG goes on)."""
     problem = linear_problem(ctx.objective)
-    if problem is None or problem.loss.pieces() is not None or problem.penalty.has_l1:
+    if problem is None or problem.loss.pieces() is not None or not _scalar_ridge(problem.penalty):
         return False
     linear, X = problem.linear, ctx.data.train.X
     dense = ctx.optim.hessian == "dense" or (ctx.optim.hessian == "auto" and
                                              (linear.in_features + 1) * linear.out_features <= ctx.optim.max_dense)
     return dense and isinstance(X, torch.Tensor) and not sparse.is_sparse(X) and ctx.distributed.world_size == 1
+
+
+def _scalar_ridge(penalty) -> bool:
+    """alpha/2 ||W||^2 alone, one alpha for every weight (derivtrain/convex/penalty.py's ElementwiseDual
+    with l1 = 0 and a scalar l2): what this solver's steps write out."""
+    from derivtrain.convex.penalty import ElementwiseDual
+
+    return (isinstance(penalty, ElementwiseDual) and penalty.pieces() is None
+            and not isinstance(penalty.l2, torch.Tensor))
 
 
 class SmoothPath:
@@ -62,14 +73,16 @@ class SmoothPath:
         self.blocks = None  # X^T D X at the last iterate whose curvature was formed
         self.z = None  # the scores X T of the last point's solution
 
-    def solve(self, alpha: float) -> tuple:
-        """(iterations, certificate, converged) at strength alpha, from the last point's solution."""
+    def solve(self) -> tuple:
+        """(iterations, certificate, converged) at the objective's penalty strength (the caller set it),
+        from the last point's solution."""
         with threads_for(self.X.numel(), small=1 << 24), torch.no_grad():
-            self.problem.penalty.alpha = alpha
+            self.problem.penalty = penalty_dual(self.ctx.objective.penalty, tuple(self.T[:, :-1].shape))
+            alpha = float(self.problem.penalty.l2)  # the ridge coefficient, strength included
             T, tol, cold = self.T, float(self.ctx.optim.tol), self.blocks is None
             # the last point's scores, carried as z + t X d (~1e-16 relative per step): no pass over X
             z = self.system.scores(T) if self.z is None else self.z
-            for iteration in range(int(self.ctx.trainer.max_epochs) + 1):
+            for iteration in range(epoch_cap(self.ctx.trainer, self.ctx.optim) + 1):  # the certified solver's cap
                 smooth = smooth_part(self.problem.loss, z, self.y, self.c)
                 primal = smooth.value + alpha / 2 * T[:, :-1].square().sum().item()
                 gradient = self.system.backproject(smooth.G)

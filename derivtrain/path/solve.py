@@ -19,11 +19,10 @@ from typing import Any, Optional
 import torch
 
 from derivtrain.logging import NullLogger, log
-from derivtrain.path.grid import l1_ratio as _l1_ratio
 from derivtrain.train.certified import fit_certified
 from derivtrain.train.fitting import Checkpointer
 
-_ON_THE_BOX = 1e-3  # |g_j| >= alpha r (1 - this): on the L1 box's face, free to be non-zero
+_ON_THE_BOX = 1e-3  # |g_j| >= l1_j (1 - this): on the L1 box's face, free to be non-zero
 
 
 @dataclass
@@ -79,7 +78,7 @@ def smooth_points(ctx, strengths: list, unit: float = 1.0, start=None) -> list:
     val_targets = ctx.targets(data.val) if data.val is not None else None
     for strength in strengths:
         ctx.objective.penalty.strength = strength * unit
-        iterations, certificate, converged = path.solve(strength * unit)
+        iterations, certificate, converged = path.solve()
         path.set_weights()
         metrics = {"train/objective": certificate.primal * _units(ctx.objective),  # the data's units, as finish's
                    "train/optimality_gap": certificate.relative_gap,
@@ -140,16 +139,21 @@ def non_zeros(point: PathPoint) -> int:
 def count_non_zeros(objective, data, targets) -> int:
     """Weights that are not zero at the optimum. The interior-point method approaches a zero weight
     from inside and never reaches it, so its size says little; the optimality condition does: with
-    g the gradient of the smooth part (the loss and the L2 part of the penalty), w_j = 0 wherever
-    |g_j| < alpha r, and |g_j| = alpha r wherever w_j != 0. A weight counts as non-zero where |g_j|
-    is within _ON_THE_BOX of alpha r (an L2 penalty zeroes nothing: every weight counts)."""
+    g the gradient of the smooth part (the loss and the penalty's l2 part) and l1 the penalty's L1
+    coefficient (strength included, derivtrain/convex/penalty.py), w_j = 0 wherever |g_j| < l1_j,
+    and |g_j| = l1_j wherever w_j != 0. A weight counts as non-zero where |g_j| is within
+    _ON_THE_BOX of l1_j (an L2 penalty zeroes nothing: every weight counts)."""
+    from derivtrain.duality.penalties import penalty_dual
+
     W = objective.model.linear.weight
-    r = _l1_ratio(objective.penalty)
-    if r == 0:
+    dual = penalty_dual(objective.penalty, tuple(W.shape))
+    if dual is None or dual.pieces() is None:
         return int((W != 0).sum())
-    alpha = objective.penalty.strength
     with torch.enable_grad():
         loss = objective.data_loss(data.train.X, targets, sample_weight=data.train.weight)
         (g,) = torch.autograd.grad(loss, W)
-    g = g.detach() + alpha * (1 - r) * W.detach()
-    return int((g.abs() >= alpha * r * (1 - _ON_THE_BOX)).sum())
+    smooth_gradient, _ = dual.smooth_part(W.detach())
+    _, l1 = dual.pieces()
+    l1 = l1 if isinstance(l1, torch.Tensor) else torch.full_like(W, float(l1))
+    g = g.detach() + smooth_gradient
+    return int((g.abs() >= l1.to(g) * (1 - _ON_THE_BOX)).sum())
