@@ -94,8 +94,8 @@ def path_row(X, y, repeats: int) -> dict:
     from derivtrain.logging import NullLogger
     from derivtrain.path.grid import largest_strength
     from derivtrain.path.solve import solve_path
-    from derivtrain.train.certified import fit_certified
-    from derivtrain.train.fitting import Checkpointer, make_context
+    from derivtrain.trainer.certified import fit_certified
+    from derivtrain.trainer.fitting import Checkpointer, make_context
 
     estimator = Logistic(C=1.0)
     cfg, _, data = estimator._fit_inputs(X, y, None)  # the estimator's own rows, config and objective

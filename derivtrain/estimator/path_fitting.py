@@ -16,7 +16,7 @@ from derivtrain.estimator.fitting import _centre_biases, _quiet, build_objective
 from derivtrain.logging import NullLogger
 from derivtrain.threads import threads_for
 
-# scikit-learn scoring names -> the validation metric derivtrain reports (derivtrain/train/metrics.py)
+# scikit-learn scoring names -> the validation metric derivtrain reports (derivtrain/trainer/metrics.py)
 SCORINGS = {"accuracy": "val/accuracy", "f1_macro": "val/f1_macro", "neg_log_loss": "val/loss",
             "r2": "val/r2", "neg_mean_squared_error": "val/mse"}
 _LOWER_IS_BETTER = ("val/loss", "val/mse")
@@ -38,7 +38,7 @@ def fit_cv_path(cfg, data, grid, folds, scoring: str, rule: str, refit: bool, ve
     from derivtrain.path.grid import strength_unit
     from derivtrain.path.phase import finish_at
     from derivtrain.path.solve import solve_path
-    from derivtrain.train.fitting import make_context
+    from derivtrain.trainer.fitting import make_context
 
     key = SCORINGS[scoring]
     with _quiet(verbose), threads_for(data.train.X.numel()):

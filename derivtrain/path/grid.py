@@ -48,7 +48,7 @@ def largest_strength(objective, data) -> float:
 def l1_ratio(penalty, shape) -> float:
     """r = l1 / (l1 + l2) of the penalty's dual (derivtrain/convex/penalty.py: ElementwiseDual): 1 for
     L1, 0 for L2 (the mean over weights for a penalty with per-weight coefficients)."""
-    from derivtrain.duality.penalties import penalty_dual
+    from derivtrain.convex.penalty_dual import penalty_dual
 
     strength = penalty.strength
     try:

@@ -18,7 +18,7 @@ from derivtrain.path.pictures import draw_path
 from derivtrain.path.solve import set_point, solve_path
 from derivtrain.path.table import path_csv
 from derivtrain.sweep.selection import direction, monitored_key
-from derivtrain.train.fitting import FitResult, finish
+from derivtrain.trainer.fitting import FitResult, finish
 from derivtrain.writes import write_text
 
 

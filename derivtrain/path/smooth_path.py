@@ -1,7 +1,7 @@
 """A path of a smooth loss with an L2 penalty (logistic, least squares, Poisson, squared hinge): Newton's
 method carried from one strength to the next, its set-up and its Hessian shared along the path.
 
-The certified solver (derivtrain/train/certified.py) pays per fit for what a path can pay once:
+The certified solver (derivtrain/trainer/certified.py) pays per fit for what a path can pay once:
 [X | 1] and the row weights, the precision floor, the final report, and a Hessian X^T D X per
 iteration (100k x 50 logistic, one point: ~250 ms, of which one iteration's step is ~80 ms). Here:
 
@@ -11,7 +11,7 @@ iteration (100k x 50 logistic, one point: ~250 ms, of which one iteration's step
     curvature moves little between neighbouring strengths) and needs no new pass to form it;
   - a step after that forms X^T D X afresh at the iterate (Newton's own step, quadratic);
   - every accepted iterate's duality gap is computed from its own dual point (the loss's gradient,
-    derivtrain/duality), and the point ends as soon as it is <= optim.tol, the same test and the
+    derivtrain/convex), and the point ends as soon as it is <= optim.tol, the same test and the
     same certificate as the certified solver's.
 
 Each step is an Armijo backtracking search along d (the scores move linearly: z + t X d).
@@ -19,13 +19,13 @@ Each step is an Armijo backtracking search along d (the scores move linearly: z 
 import torch
 
 from derivtrain.data import sparse
-from derivtrain.duality import Certificate, linear_problem
-from derivtrain.duality.certificate import dual_value, rounding_error, row_weights
-from derivtrain.duality.penalties import penalty_dual
+from derivtrain.convex.certificate import Certificate, linear_problem
+from derivtrain.convex.certificate import dual_value, rounding_error, row_weights
+from derivtrain.convex.penalty_dual import penalty_dual
 from derivtrain.threads import threads_for
-from derivtrain.train.linear_system import LinearSystem, _DenseFactor
-from derivtrain.train.smooth_part import smooth_part
-from derivtrain.train.stop_rules import epoch_cap
+from derivtrain.trainer.linear_system import LinearSystem, _DenseFactor
+from derivtrain.trainer.smooth_part import smooth_part
+from derivtrain.trainer.stop_rules import epoch_cap
 
 _ARMIJO, _HALVINGS = 1e-4, 50
 _GATE = 1.0  # certify once the Newton decrement is within this factor of tol |P|

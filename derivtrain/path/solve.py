@@ -19,8 +19,8 @@ from typing import Any, Optional
 import torch
 
 from derivtrain.logging import NullLogger, log
-from derivtrain.train.certified import fit_certified
-from derivtrain.train.fitting import Checkpointer
+from derivtrain.trainer.certified import fit_certified
+from derivtrain.trainer.fitting import Checkpointer
 
 _ON_THE_BOX = 1e-3  # |g_j| >= l1_j (1 - this): on the L1 box's face, free to be non-zero
 
@@ -72,7 +72,7 @@ def smooth_points(ctx, strengths: list, unit: float = 1.0, start=None) -> list:
     """The points of derivtrain/path/smooth_path.py, measured as finish() measures a fit: the
     certified objective and gap, and the validation metrics (the fold's, under CV)."""
     from derivtrain.path.smooth_path import SmoothPath
-    from derivtrain.train.metrics import evaluate
+    from derivtrain.trainer.metrics import evaluate
 
     path, data, points = SmoothPath(ctx, start), ctx.data, []
     val_targets = ctx.targets(data.val) if data.val is not None else None
@@ -143,7 +143,7 @@ def count_non_zeros(objective, data, targets) -> int:
     coefficient (strength included, derivtrain/convex/penalty.py), w_j = 0 wherever |g_j| < l1_j,
     and |g_j| = l1_j wherever w_j != 0. A weight counts as non-zero where |g_j| is within
     _ON_THE_BOX of l1_j (an L2 penalty zeroes nothing: every weight counts)."""
-    from derivtrain.duality.penalties import penalty_dual
+    from derivtrain.convex.penalty_dual import penalty_dual
 
     W = objective.model.linear.weight
     dual = penalty_dual(objective.penalty, tuple(W.shape))

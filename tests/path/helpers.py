@@ -2,7 +2,7 @@
 from derivtrain.path.grid import path_strengths, strength_unit
 from derivtrain.path.solve import solve_path
 from derivtrain.run import set_up
-from derivtrain.train.fitting import make_context
+from derivtrain.trainer.fitting import make_context
 from tests.conftest import compose_config
 
 

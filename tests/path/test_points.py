@@ -57,12 +57,12 @@ def test_l1_and_elastic_net_paths_start_at_all_zero_and_are_optimal(tmp_path, ra
 
 def test_a_multinomial_path_matches_cold_certified_fits(tmp_path):
     """Coupled scores (softmax): each carried Newton point against the certified solver from zero
-    (itself checked against exact solvers in tests/train), both to a gap of 1e-10."""
+    (itself checked against exact solvers in tests/trainer), both to a gap of 1e-10."""
     from dataclasses import replace
 
     from derivtrain.logging import NullLogger
-    from derivtrain.train.certified import fit_certified
-    from derivtrain.train.fitting import Checkpointer, make_context
+    from derivtrain.trainer.certified import fit_certified
+    from derivtrain.trainer.fitting import Checkpointer, make_context
 
     points, session = solved_path(tmp_path, "model=logistic", "data=wine", "regularizer.path=[1,0.1,0.01,0.001]",
                                   "optim.tol=1e-10")
