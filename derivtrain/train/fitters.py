@@ -69,7 +69,7 @@ def _smooth_l1(ctx) -> bool:
     from derivtrain.logging import log
     from derivtrain.train.prox_newton import suits
 
-    if not suits(ctx.objective, ctx.data, ctx.optim, ctx.distributed.world_size):
+    if not suits(ctx.objective, ctx.data, ctx.optim):
         return False
     log.info("optim=auto: proximal Newton with coordinate descent (a smooth loss under an L1 penalty, one "
              "score column, %d parameters <= optim.max_dense)", ctx.objective.model.linear.in_features + 1)

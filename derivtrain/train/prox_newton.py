@@ -17,8 +17,11 @@ losses take ~5-10 steps (quadratic convergence once the support is found). Every
 duality gap is computed from its own dual point, the loss's derivative (derivtrain/duality); the
 fit stops once it is <= optim.tol, as the certified solver does.
 
-Picked by optim=auto (derivtrain/train/fitters.py) for one score column and d + 1 <= optim.max_dense
-in one process; everything else under L1 stays with the interior-point method.
+Picked by optim=auto (derivtrain/train/fitters.py) for one score column and d + 1 <= optim.max_dense;
+everything else under L1 stays with the interior-point method. Under trainer=ddp every sum over
+rows (H, g, the objective, the certificate) is summed over the ranks, so every rank takes the same
+steps. A resumed run goes on with the certified solver (this one keeps no solver state: its
+whole solve is a few passes).
 """
 import math
 
@@ -40,11 +43,12 @@ _WORTH_CERTIFYING = 10.0  # certify once the step's predicted decrease is within
 _ONE_THREAD_BELOW = 1 << 24  # as fit_certified: elementwise work on n-vectors, faster on one thread
 
 
-def suits(objective, data, optim, world_size: int) -> bool:
+def suits(objective, data, optim) -> bool:
     """Whether this solver takes the problem: a smooth loss, an L1 part, one score column, a
-    Hessian of at most optim.max_dense parameters, rows in this process's memory."""
+    Hessian of at most optim.max_dense parameters, rows in memory (under trainer=ddp, each rank's
+    own: every sum over rows is summed over the ranks, so each takes the same steps)."""
     problem = linear_problem(objective)
-    if problem is None or world_size != 1 or not isinstance(data.train.X, torch.Tensor):
+    if problem is None or not isinstance(data.train.X, torch.Tensor):
         return False
     return (problem.loss.pieces() is None and problem.penalty.has_l1 and problem.linear.out_features == 1
             and problem.linear.in_features + 1 <= optim.max_dense)
@@ -63,13 +67,14 @@ def _fit(ctx, problem) -> FitResult:
     y = problem.loss.prepare(ctx.targets(ctx.data.train))
     y = y.to(dtype) if y.is_floating_point() else y
     c = row_weights(problem.loss, y, X.shape[0], X.device, ctx.data.train.weight, ctx.distributed).to(dtype)
-    floor, model = Floor(ctx, problem, X, y, c, ctx.distributed), _Model(problem, X)
+    reduce = ctx.distributed  # trainer=ddp: sums over every rank's rows (one process: the identity)
+    floor, model = Floor(ctx, problem, X, y, c, reduce), _Model(problem, X, reduce)
     T = torch.zeros(1, X.shape[1] + 1, dtype=dtype, device=X.device)
     best, here, converged, stopped_by, iteration = -math.inf, None, False, None, 0
     while True:
         z = _scores(X, T)
         smooth = smooth_part(problem.loss, z, y, c)
-        primal = smooth.value + float(problem.penalty.value(T[:, :-1]))
+        primal = _total(reduce, smooth.value) + float(problem.penalty.value(T[:, :-1]))
         step, decrease = model.step(T, smooth)
         # the step's predicted decrease estimates P - P*: the certificate (a pass over X and the
         # dual's balancing, ~25 ms at 100k x 50) is computed once it says tol may be met
@@ -84,7 +89,7 @@ def _fit(ctx, problem) -> FitResult:
         if last:
             stopped_by = "iteration_cap"
             break
-        t = _line_search(problem, X, T, z, y, c, step, primal, decrease) if decrease < 0 else 0.0
+        t = _line_search(problem, X, T, z, y, c, step, primal, decrease, reduce) if decrease < 0 else 0.0
         if t == 0.0:
             stopped_by = "line_search"
             break
@@ -117,8 +122,8 @@ def _scores(X, T) -> torch.Tensor:
 class _Model:
     """The proximal Newton step at T: H and g of the smooth part, the L1 quadratic solved."""
 
-    def __init__(self, problem, X):
-        self.problem, self.X = problem, X
+    def __init__(self, problem, X, reduce):
+        self.problem, self.X, self.reduce = problem, X, reduce
         self._D, self._H = None, None
 
     def hessian(self, D: torch.Tensor, XtD: torch.Tensor) -> torch.Tensor:
@@ -128,9 +133,9 @@ class _Model:
             return self._H
         p = self.X.shape[1]
         H = D.new_empty(p + 1, p + 1)
-        H[:p, :p] = sparse.gram(self.X, D)
+        H[:p, :p] = self.reduce.all_sum(sparse.gram(self.X, D))
         H[:p, p] = H[p, :p] = XtD
-        H[p, p] = D.sum()
+        H[p, p] = self.reduce.all_sum(D.sum())
         H.diagonal()[:p] += self.problem.penalty.alpha * (1 - self.problem.penalty.r)
         self._D, self._H = D, H
         return H
@@ -140,9 +145,9 @@ class _Model:
         alpha, r = self.problem.penalty.alpha, self.problem.penalty.r
         lam = alpha * r
         G, D = smooth.G.reshape(-1), smooth.D.reshape(-1)
-        XtG, XtD = sparse.backproject(torch.stack([G, D], dim=1), self.X)  # one pass for both
+        XtG, XtD = self.reduce.all_sum(sparse.backproject(torch.stack([G, D], dim=1), self.X))  # one pass for both
         H = self.hessian(D, XtD)
-        g = torch.cat([XtG, G.sum().reshape(1)])
+        g = torch.cat([XtG, self.reduce.all_sum(G.sum()).reshape(1)])
         g[:-1] += alpha * (1 - r) * T[0, :-1]
         H_np, t_np = H.cpu().double().numpy(), T.reshape(-1).cpu().double().numpy()
         l1 = np.ones(len(t_np), dtype=bool)
@@ -153,16 +158,20 @@ class _Model:
         return direction, float(g @ direction.reshape(-1)) + lam * l1_change
 
 
-def _line_search(problem, X, T, z, y, c, direction, primal: float, decrease: float) -> float:
+def _line_search(problem, X, T, z, y, c, direction, primal: float, decrease: float, reduce) -> float:
     """Backtracking from the full step until the Armijo condition holds; 0.0 when none does."""
     dz = _scores(X, direction)  # scores move linearly in T: a trial costs O(n), not a pass over X
     t = 1.0
     for _ in range(_MAX_HALVINGS):
-        value = float((c * problem.loss.values(z + t * dz, y)).sum())
+        value = float(reduce.all_sum((c * problem.loss.values(z + t * dz, y)).sum()))
         if value + float(problem.penalty.value((T + t * direction)[:, :-1])) <= primal + _ARMIJO * t * decrease:
             return t
         t *= 0.5
     return 0.0
+
+
+def _total(reduce, value: float) -> float:
+    return float(reduce.all_sum(torch.tensor(value, dtype=torch.float64)))
 
 
 def _set_weights(linear, T) -> None:
