@@ -13,27 +13,31 @@ solved to rounding rather than approximately, in two moves that repeat:
 
 Coordinate descent alone converges linearly, slowly on correlated columns (a 100k x 50 lasso with
 correlation 0.8 between neighbouring columns took hundreds of epochs to a 1e-10 model gap); the
-support's solve ends it in one step once the signs are right, typically after 2-10 epochs.
+support's solve ends it in one step once the signs are right, typically after 2-30 epochs.
 """
 import numpy as np
 
-_EPOCHS_BETWEEN_SOLVES = 4
-_MAX_ROUNDS = 200
+_MAX_EPOCHS = 2000
 
 
 def solve_l1_quadratic(H: np.ndarray, c: np.ndarray, lam: float, l1: np.ndarray, u: np.ndarray) -> np.ndarray:
     """The minimizer, from the start u (a copy is returned); l1: a boolean mask of the penalized
-    coordinates. H must be positive definite (a ridge, a curvature on every direction)."""
+    coordinates. H must be positive definite (a ridge, a curvature on every direction). The
+    support's solve is tried whenever an epoch leaves the sign pattern as it found it (a solve
+    costs ~5 epochs at 65 coordinates; trying every few epochs instead took 2-3x longer on digits)."""
     u = u.astype(np.float64).copy()
     q = H @ u + c
     diag = np.diag(H).copy()
     threshold = np.where(l1, lam, 0.0)
-    for _ in range(_MAX_ROUNDS):
-        for _ in range(_EPOCHS_BETWEEN_SOLVES):
-            _epoch(H, q, u, diag, threshold)
-        solved = _support_solve(H, c, lam, l1, u)
-        if solved is not None:
-            return solved
+    pattern = np.sign(u)
+    for _ in range(_MAX_EPOCHS):
+        _epoch(H, q, u, diag, threshold)
+        now = np.sign(u)
+        if np.array_equal(now, pattern):
+            solved = _support_solve(H, c, lam, l1, u)
+            if solved is not None:
+                return solved
+        pattern = now
     return u
 
 
