@@ -60,8 +60,9 @@ def digits():
     return X, label.astype(np.float64), np.random.default_rng(0)
 
 
-def text_like(n=50_000, d=10_000, per_row=40, seed=0):
-    """tf-idf-like CSR rows: Zipf column frequencies, log counts times idf, rows of unit norm."""
+def text_like(n=20_000, d=2_000, per_row=30, seed=0):
+    """tf-idf-like CSR rows: Zipf column frequencies, log counts times idf, rows of unit norm. 2,000
+    columns: within optim.max_dense, so derivtrain's Hessians are dense (past it, conjugate gradients)."""
     import scipy.sparse as sp
 
     rng = np.random.default_rng(seed)
@@ -99,11 +100,13 @@ def derivtrain_fit(problem, X, y, a, tol):
 
     est = derivtrain.Estimator(standardize=False, regularizer__strength=a, optim__tol=tol, trainer__max_epochs=500,
                                **DERIVTRAIN[problem])
-    dense = X if isinstance(X, np.ndarray) else np.zeros((0, X.shape[1]))
-    est._fit_data(dense, y if isinstance(X, np.ndarray) else y[:0], est._task())
-    spec, encoded, _ = est._targets(dense, y, est._task(), None)
-    data = training_data(dense, encoded, None, spec, False, torch.device("cpu"))
-    if not isinstance(X, np.ndarray):
+    dense = isinstance(X, np.ndarray)
+    if dense:
+        est._fit_data(X, y, est._task())
+    shape_only = X if dense else np.zeros((1, X.shape[1]))  # _targets reads the number of features
+    spec, encoded, _ = est._targets(shape_only, y, est._task(), None)
+    data = training_data(shape_only, encoded, None, spec, False, torch.device("cpu"))
+    if not dense:
         data.train.X = sparse.from_scipy(X, dtype=torch.float64)
     model, _ = fit_model(est._config(), data)
     linear = model.linear
@@ -164,7 +167,7 @@ def datasets(args):
     if "100k" in args.data:
         yield "100k x 50", correlated(100_000, 50)
     if "sparse" in args.data:
-        yield "sparse 50k x 10k", text_like()
+        yield "sparse 20k x 2k", text_like()
     if "1M" in args.data:
         yield "1M x 100", correlated(1_000_000, 100)
 
