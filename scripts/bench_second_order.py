@@ -4,8 +4,9 @@
     python scripts/bench_second_order.py --rows 1000000 --features 100
 
 Side by side in one process: (1) X^T diag(w) X for X = [rows | 1], the old way (X^T (X * w) in
-chunks of 8M numbers) and derivtrain/data/rank_k.py's; (2) one-vs-rest Hessian blocks (3
-classes), the rows' outer products times the curvatures vs one rank-k product per class; (3)
+chunks of 8M numbers) and derivtrain/data/rank_k.py's; (2) one-vs-rest and multinomial Hessian
+blocks (3 classes), the rows' outer products times the curvatures vs one rank-k product per
+block (two where the curvatures change sign); (3)
 whole derivtrain.Estimator(model="logistic") fits (standardize=False, and the default), with the
 old gram and the old three-copy intake swapped back in, and as they are now: seconds a fit and
 per Newton step (the fit over its iterations).
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import derivtrain  # noqa: E402
 from derivtrain.data import rank_k, sparse  # noqa: E402
 from derivtrain.estimator import arrays  # noqa: E402
-from derivtrain.train.linear_system import _dense_blocks  # noqa: E402
+from derivtrain.train.linear_system import LinearSystem  # noqa: E402
 
 
 def old_gram(X, weights):
@@ -37,6 +38,34 @@ def old_gram(X, weights):
         part = X[a:a + rows]
         out += part.T @ (part * weights[a:a + rows].reshape(-1, 1))
     return out
+
+
+def old_blocks(X, D, K, p):
+    """train/linear_system.py:_dense_blocks before this change: every row's outer product (its upper
+    triangle, in chunks of 8M numbers) times the curvatures of every block at once."""
+    upper = torch.triu_indices(p, p)
+    pairs = None if D.dim() == 2 else torch.triu_indices(K, K)
+    weights = D if pairs is None else D[:, pairs[0], pairs[1]]
+    total = X.new_zeros(upper.shape[1], weights.shape[1])
+    chunk = max(1, (1 << 23) // upper.shape[1])
+    for start in range(0, len(X), chunk):
+        columns = X[start:start + chunk].T.contiguous()
+        products = torch.cat([columns[j:j + 1] * columns[j:] for j in range(p)])
+        total += products @ weights[start:start + chunk]
+    each = X.new_zeros(weights.shape[1], p, p)
+    each[:, upper[0], upper[1]] = total.T
+    each[:, upper[1], upper[0]] = total.T
+    blocks = X.new_zeros(K, K, p, p)
+    rows, cols = (range(K), range(K)) if pairs is None else (pairs[0], pairs[1])
+    blocks[rows, cols] = each
+    blocks[cols, rows] = each
+    return blocks
+
+
+def new_blocks(X, D, K):
+    """train/linear_system.py:_blocks now: one rank-k product per block k <= l."""
+    system = LinearSystem(X, K, max_dense=10 ** 9)
+    return system._blocks(D, torch.zeros(K, X.shape[1] - 1, dtype=X.dtype))
 
 
 def old_features(X, mean_t, scale_t, standardize, device):
@@ -59,13 +88,11 @@ def kernels(n, d, repeats):
     w = torch.rand(n, dtype=torch.float64) / 4
     before, after = median(lambda: old_gram(X, w), repeats), median(lambda: rank_k.weighted_gram(X, w), repeats)
     print(f"| X^T D X, {n} x {d + 1} | {before * 1e3:.1f} ms | {after * 1e3:.1f} ms | {before / after:.2f}x |")
-    D = torch.rand(n, 3, dtype=torch.float64)
-
-    def per_class():
-        return [rank_k.weighted_gram(X, D[:, k]) for k in range(3)]
-
-    before, after = median(lambda: _dense_blocks(X, D, 3, d + 1), repeats), median(per_class, repeats)
-    print(f"| one-vs-rest blocks, 3 classes | {before * 1e3:.1f} ms | {after * 1e3:.1f} ms | {before / after:.2f}x |")
+    P = torch.softmax(torch.randn(n, 3, dtype=torch.float64), dim=1)
+    for name, D in (("one-vs-rest", P * (1 - P)), ("multinomial", torch.diag_embed(P) - P[:, :, None] * P[:, None])):
+        before = median(lambda: old_blocks(X, D, 3, d + 1), repeats)
+        after = median(lambda: new_blocks(X, D, 3), repeats)
+        print(f"| {name} Hessian blocks, 3 classes | {before * 1e3:.1f} ms | {after * 1e3:.1f} ms | {before / after:.2f}x |")
 
 
 def fits(n, d, repeats):

@@ -13,8 +13,9 @@ slower), and no n x d temporary is made.
 
 scipy.linalg costs ~0.25 s to import (measured here): taken when it is loaded already (any fit
 through derivtrain.Estimator: scikit-learn loads it) or when the product is big enough that the
-import is repaid within a few steps; otherwise torch's chunked product, as on a GPU. A weight
-below zero (not a convex curvature) takes the general product X^T (X * w).
+import is repaid within a few steps; otherwise torch's chunked product, as on a GPU. Weights of
+both signs (the off-diagonal blocks of a multinomial Hessian, -p_k p_l) are split into their
+positive and negative parts, a rank-k product each: at most a general product's multiply-adds.
 """
 import sys
 
@@ -33,8 +34,16 @@ def weighted_gram(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     weights = weights.to(X.dtype)
     if n == 0:
         return X.new_zeros(p, p)
-    if not bool((weights >= 0).all()):
-        return _general(X, weights)
+    if not bool((weights >= 0).all()):  # two curvatures of one sign each: a syrk apiece, at most a product's work
+        negative = (-weights).clamp_min(0)
+        return _positive(X, weights.clamp_min(0)) - _positive(X, negative)
+    return _positive(X, weights)
+
+
+def _positive(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    n, p = X.shape
+    if not bool((weights > 0).any()):
+        return X.new_zeros(p, p)
     roots = weights.sqrt()
     if _blas_syrk(X, n * p * p):
         return _syrk(X, roots)
@@ -73,12 +82,3 @@ def _syrk(X: torch.Tensor, roots: torch.Tensor) -> torch.Tensor:
 def _mirrored(upper: torch.Tensor) -> torch.Tensor:
     """The symmetric matrix whose upper triangle is upper's."""
     return upper.triu() + upper.triu(1).T
-
-
-def _general(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    rows = max(1, _DEVICE_CHUNK // X.shape[1])
-    out = X.new_zeros(X.shape[1], X.shape[1])
-    for a in range(0, X.shape[0], rows):
-        part = X[a:a + rows]
-        out.addmm_(part.T, part * weights[a:a + rows, None])
-    return out
