@@ -31,6 +31,7 @@ def analyze(run, overrides=(), out=None) -> dict:
     from hydra import compose, initialize_config_dir
 
     from derivtrain.config import register_schemas, validate
+    from derivtrain.config.targets import target_plan_of
     from derivtrain.data import build_data
     from derivtrain.devices import resolve_device
     from derivtrain.logging import make_logger
@@ -55,7 +56,8 @@ def analyze(run, overrides=(), out=None) -> dict:
     device = resolve_device(cfg.trainer.device)
     model = build_model(saved).eval().to(device)
     model.probability_link = saved.state.get("probability_link")
-    data = build_data(cfg.data, device, seed=cfg.trainer.seed, dtype=model.weight_dtype)  # the rows as it trained on them
+    data = build_data(cfg.data, device, seed=cfg.trainer.seed, dtype=model.weight_dtype,  # the rows as it trained on them
+                      targets=target_plan_of(cfg))
     if not torch.allclose(model.feature_mean, data.feature_mean.to(model.feature_mean), rtol=1e-5, atol=1e-6):
         raise UserError(f"the data of {run_dir} has changed since training (its training rows standardize "
                         "differently): the test split cannot be rebuilt")

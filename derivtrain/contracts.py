@@ -36,6 +36,21 @@ def check_contracts(cfg) -> None:
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise ConfigError(f"{group}._target_={cfg[group]._target_} is not a derivtrain {group}: subclass "
                               f"{base.__module__.rsplit('.', 1)[0]}.{base.__name__}{_since(group, cls)} ({_GUIDE})")
+        check_convex_contract(cfg[group], group, cls)
+
+
+def check_convex_contract(node, group: str, cls) -> None:
+    """A plugin's loss or penalty that says it is convex keeps the convex contract at a probe point
+    (derivtrain/convex/probe.py); derivtrain's own are checked by its tests."""
+    if getattr(cls, "convex", False) is not True or cls.__module__.split(".")[0] == "derivtrain":
+        return
+    from derivtrain.convex.probe import check_convex_loss, check_convex_penalty
+
+    try:
+        instance = cls(**{k: v for k, v in node.items() if not str(k).startswith("_")})
+    except Exception:  # a bad key value: the run says so where it builds the class, as for any option
+        return
+    (check_convex_loss if group == "loss" else check_convex_penalty)(instance, node._target_)
 
 
 def _since(group: str, cls) -> str:

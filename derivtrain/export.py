@@ -67,8 +67,8 @@ class RawFeatureModel(nn.Module):
             return (torch.logsumexp(joint, dim=0) + self.model.log_det_jacobian(),
                     torch.softmax(joint, dim=0).T)
         scores = self.model(Z)
-        if not self.probabilities:
-            return scores
+        if not self.probabilities:  # a regression model's scores in the data's units, float64
+            return self.model.in_target_units(scores)
         if scores.dim() == 1:
             p1 = torch.sigmoid(scores)
             return scores, torch.stack([1 - p1, p1], dim=1)

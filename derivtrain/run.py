@@ -18,14 +18,16 @@ from omegaconf import OmegaConf
 
 from derivtrain.config import validate
 from derivtrain.config.precision import run_dtype
+from derivtrain.config.targets import target_plan_of
 from derivtrain.data import build_data
 from derivtrain.devices import resolve_device
 from derivtrain.errors import ConfigError
 from derivtrain.logging import NullLogger, log, make_logger
 from derivtrain.losses import Objective
+from derivtrain.losses.targets import fitted_penalty
 from derivtrain.registry import chosen_options
 from derivtrain.resume import load_resume
-from derivtrain.saved import check_weights
+from derivtrain.saved import check_same_targets, check_weights, with_target_statistics
 from derivtrain.sensitivity.analysis import make_analysis
 from derivtrain.sweep.selection import check_monitor_available
 from derivtrain.train.distributed import local_device, make_distributed
@@ -85,13 +87,16 @@ def set_up(cfg, run_dir: Path, stop=None) -> Session:
     seed_everything(cfg.trainer.seed)
 
     data = build_data(cfg.data, device, seed=cfg.trainer.seed, distributed=distributed,  # ddp: this rank's rows
-                      dtype=run_dtype(cfg, device))  # float64 for the certified solver on the CPU
+                      dtype=run_dtype(cfg, device),  # float64 for the certified solver on the CPU
+                      targets=target_plan_of(cfg))  # regression targets centred (and scaled) in float64
     if resume_state is not None:
         check_resumable(resume_state, data.spec, cfg.trainer.resume)
     objective = build_objective(cfg, data)
     model = objective.model
     if resume_state is not None:
+        resume_state["model"] = with_target_statistics(resume_state["model"])  # a checkpoint older than them
         check_weights(model, resume_state["model"], f"trainer.resume={cfg.trainer.resume}")
+        check_same_targets(resume_state["model"], data, cfg.trainer.resume)
     fitter_name(cfg.optim, objective, cfg.trainer, data)  # a solver that cannot fit this objective: now
     analysis = make_analysis(cfg.analysis, model, data.spec)  # checked against data and model before training
     check_monitor_available(cfg.get("sweep"), objective, data.spec)  # what a sweep selects on, before training
@@ -107,7 +112,8 @@ def set_up(cfg, run_dir: Path, stop=None) -> Session:
     logger.log_run_start(cfg, objective.loss.task)  # config text, dashboard layout
     extra = dict(config=OmegaConf.to_container(cfg, resolve=True), spec=data.spec.to_dict(),
                  options=chosen_options(cfg), probability_link=model.probability_link,
-                 preprocessing={"feature_mean": data.feature_mean.cpu(), "feature_scale": data.feature_scale.cpu()},
+                 preprocessing={"feature_mean": data.feature_mean.cpu(), "feature_scale": data.feature_scale.cpu(),
+                                "target_mean": data.target_mean, "target_scale": data.target_scale},
                  **resume_record)
     return Session(cfg, run_dir, data, objective, analysis, logger, distributed, resume_state, extra, stop)
 
@@ -157,9 +163,11 @@ def build_objective(cfg, data) -> Objective:
     penalty = instantiate(cfg.regularizer)
     check_compatible(cfg, model, loss, data.spec)
     model.set_standardization(data.feature_mean.cpu(), data.feature_scale.cpu())
+    model.set_target_scaling(data.target_mean, data.target_scale)  # predictions in the data's units
     model.probability_link = loss.probability_link
     # the penalty's strength alpha; model=svm's C (scikit-learn's) sets it to 1/(C n_train) instead
     penalty.strength = model.regularization_strength(data.train.total_rows, penalty.strength)
+    fitted_penalty(penalty, data.target_scale, loss)  # scaled targets: the same problem in fitted units
     dtype = data.train.X.dtype if isinstance(data.train.X, torch.Tensor) else torch.float32
     return Objective(model.to(device=data.feature_mean.device, dtype=dtype), loss, penalty)
 

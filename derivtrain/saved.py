@@ -15,7 +15,7 @@ import torch
 
 from derivtrain.data.table import DataSpec
 from derivtrain.errors import UserError
-from derivtrain.models.base import FEATURE_STATISTICS
+from derivtrain.models.base import FLOAT64_STATISTICS, TARGET_STATISTICS
 from derivtrain.registry import CODE_GROUPS, option_target
 
 TASKS = ("classification", "regression", "density")
@@ -147,11 +147,11 @@ def build_model(saved: SavedRun):
     model = make()
     # the weights' own dtype (float64 for a linear model the certified solver fitted on the CPU):
     # loading them into float32 parameters would round what was certified
-    weights = saved.state["model"]
-    dtypes = {t.dtype for k, t in weights.items() if t.is_floating_point() and k not in FEATURE_STATISTICS}
+    weights = with_target_statistics(saved.state["model"])
+    dtypes = {t.dtype for k, t in weights.items() if t.is_floating_point() and k not in FLOAT64_STATISTICS}
     if dtypes == {torch.float64}:
         model.to(torch.float64)
-    load_weights(model, saved.state["model"], what)
+    load_weights(model, weights, what)
     return model
 
 
@@ -169,7 +169,27 @@ def check_shapes(saved: SavedRun) -> None:
         raise
     except Exception:  # noqa: BLE001 - code that needs real tensors to build (a plugin's)
         return
-    check_weights(model, saved.state["model"], what)
+    check_weights(model, with_target_statistics(saved.state["model"]), what)
+
+
+def with_target_statistics(weights: dict) -> dict:
+    """A checkpoint written before models kept their targets' mean and scale (derivtrain 0.2) was
+    fitted on the targets as given: mean 0, scale 1, which is what it gets."""
+    missing = [k for k in TARGET_STATISTICS if k not in weights]
+    if not missing or "feature_mean" not in weights:
+        return weights
+    defaults = {"target_mean": torch.zeros((), dtype=torch.float64), "target_scale": torch.ones((), dtype=torch.float64)}
+    return {**weights, **{k: defaults[k] for k in missing}}
+
+
+def check_same_targets(weights: dict, data, source) -> None:
+    """A resumed fit goes on in the units it started in: the checkpoint's target mean and scale must
+    be what this data gives (a run saved before targets were scaled was fitted on them as given)."""
+    saved = (float(weights["target_mean"]), float(weights["target_scale"]))
+    if saved != (data.target_mean, data.target_scale):
+        raise UserError(f"trainer.resume={source} was fitted on targets centred by {saved[0]:.6g} and scaled by "
+                        f"{saved[1]:.6g}, this run's are {data.target_mean:.6g} and {data.target_scale:.6g} (a run "
+                        "saved by an older derivtrain fitted its targets as given); start a new run instead")
 
 
 def _model_maker(saved: SavedRun):

@@ -28,9 +28,10 @@ def runs(tmp_path_factory):
     return accumulators
 
 
-def _compare_tags(a: str, b: str) -> int:
+def _compare_tags(a: str, b: str, breaks: str = "/") -> int:
     """TensorBoard's Time Series tag order (webapp/metrics/views/utils.ts, compareTagNames): numbers
-    compare by value, and a break ('/' or a digit) sorts before any other character."""
+    compare by value, and a break ('/' or a digit) sorts before any other character. The Text tab's
+    Polymer dashboard uses the older vz_sorting copy, where '_' is a break too (breaks="/_")."""
     i = j = 0
     while True:
         if i == len(a):
@@ -43,7 +44,7 @@ def _compare_tags(a: str, b: str) -> int:
                 return -1 if float(number_a) < float(number_b) else 1
             i, j = i + len(number_a), j + len(number_b)
             continue
-        break_a, break_b = a[i] == "/" or a[i].isdigit(), b[j] == "/" or b[j].isdigit()
+        break_a, break_b = a[i] in breaks or a[i].isdigit(), b[j] in breaks or b[j].isdigit()
         if break_a != break_b:
             return -1 if break_a else 1
         if not break_a and a[i] != b[j]:
@@ -70,6 +71,27 @@ def test_the_comparator_orders_as_tensorboard_documents():
     assert order("a10b", "a2b") == ["a2b", "a10b"] and order("a+/a", "a/a") == ["a/a", "a+/a"]
     assert order("c.solver/lr", "c.more/x", "c/val/loss", "c/train/loss") == \
         ["c/train/loss", "c/val/loss", "c.more/x", "c.solver/lr"]
+
+
+def text_tab_tags(acc) -> list:
+    """The Text tab's tags in the order it shows them (tf-text-dashboard: sorted, then grouped by
+    their first part, groups in the order of their first tag)."""
+    names = [t.removesuffix("/text_summary") for t in acc.Tags()["tensors"] if t.endswith("/text_summary")]
+    tags = sorted(names, key=functools.cmp_to_key(functools.partial(_compare_tags, breaks="/_")))
+    groups = {}
+    for tag in tags:
+        groups.setdefault(tag.split("/", 1)[0], []).append(tag)
+    return [tag for group in groups.values() for tag in group]
+
+
+def test_the_text_tab_opens_on_the_results(runs):
+    from derivtrain.logging.dashboard import CONFIG_TEXT, RESULTS_TEXT, analysis_text
+
+    assert text_tab_tags(runs["certified"]) == [RESULTS_TEXT, CONFIG_TEXT]
+    # a run with an analysis: its tables between the results and the config
+    order = sorted([CONFIG_TEXT, analysis_text("metrics"), RESULTS_TEXT, analysis_text("saliency")],
+                   key=functools.cmp_to_key(functools.partial(_compare_tags, breaks="/_")))
+    assert order == [RESULTS_TEXT, analysis_text("metrics"), analysis_text("saliency"), CONFIG_TEXT]
 
 
 @pytest.mark.parametrize("fitter", ["certified", "gradient"])

@@ -133,22 +133,34 @@ def test_two_ranks_hold_their_own_rows_and_certify_like_one_process(certified_ru
         torch.testing.assert_close(_parameters(folder / "two")[name], value, atol=1e-6, rtol=0, msg=name)
 
 
-@pytest.mark.slow
-def test_two_nodes_rendezvous_into_one_run_equal_to_one_process(cancer_npy, certified_runs, tmp_path):
-    """Two torchrun launches of one process each (two "nodes" on 127.0.0.1, c10d rendezvous): one run
-    folder, and the same parameters, to the bit, as the 2-rank run on one node (deterministic on CPU)."""
-    endpoint = f"127.0.0.1:{_free_port()}"
+def _two_nodes(launcher: str, args, cwd, endpoint: str) -> list:
+    """Two launches of one process each (two "nodes" on 127.0.0.1, c10d rendezvous): [(rc, stdout, stderr)]."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc-per-node=1",
-              "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}", "--rdzv-id=two-nodes",
-              "-m", "derivtrain", "trainer=ddp", *cancer_npy]
-    nodes = [subprocess.Popen(launch, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    launch = [sys.executable, "-m", launcher, "--nnodes=2", "--nproc-per-node=1", "--rdzv-backend=c10d",
+              f"--rdzv-endpoint={endpoint}", "--rdzv-id=two-nodes", "-m", "derivtrain", "trainer=ddp", *args]
+    nodes = [subprocess.Popen(launch, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outputs = [node.communicate(timeout=300) for node in nodes]
-    assert all(node.returncode == 0 for node in nodes), outputs
+    return [(node.returncode, *out) for node, out in zip(nodes, outputs)]
+
+
+@pytest.mark.slow
+def test_two_nodes_rendezvous_into_one_run_equal_to_one_process(cancer_npy, certified_runs, tmp_path):
+    """Two torchrun launches of one process each: one run folder, and the same parameters, to the bit,
+    as the 2-rank run on one node (deterministic on CPU). Started again, the finished job is refused:
+    through derivtrain.torchrun, one line on each node and exit 2, without torchrun's report."""
+    nodes = _two_nodes("torch.distributed.run", cancer_npy, tmp_path, f"127.0.0.1:{_free_port()}")
+    assert all(rc == 0 for rc, _, _ in nodes), nodes
     runs = list(tmp_path.glob("outputs/*/*"))
     assert len(runs) == 1 and runs[0].name == "two-nodes-logistic-npy" and (runs[0] / "metrics.json").is_file()
     folder, _ = certified_runs
     for name, value in _parameters(folder / "two").items():
         assert torch.equal(_parameters(runs[0])[name], value), name
+
+    again = _two_nodes("derivtrain.torchrun", cancer_npy, tmp_path, f"127.0.0.1:{_free_port()}")
+    for rc, out, err in again:
+        assert rc == 2 and out == "", (rc, out, err)
+        line, = err.splitlines()
+        assert line.startswith("derivtrain: error: ") and "already holds a run" in line
+    assert list(tmp_path.glob("outputs/*/*")) == runs

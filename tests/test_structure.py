@@ -14,12 +14,12 @@ Layers, lowest first; a module may import its own layer and those below, never o
 
     base     errors, error_messages, choices, paths, pipes, lock, threads, function (the
              autograd.Function base), usage, plugins, logging/: no derivtrain imports beyond base
-    parts    data/, models/, losses/, duality/, contracts: the building blocks a config names
+    parts    data/, models/, losses/, duality/, convex/, contracts: the building blocks a config names
     config   config/ (schemas, the one validate, choice lists of the groups), devices: reads the
              parts' classes to check a config against them; parts never read config (a choice
              list a part dispatches on lives in choices.py)
     engine   train/, sensitivity/, sweep/, registry, saved, resume: what runs a checked config
-    app      run, run_folder, launch, cli, __main__, api, export, analyze, training_api,
+    app      run, run_folder, launch, cli, __main__, api, export, analyze, training_api, torchrun,
              estimator/, gradcheck/, derivtrain/__init__.py and derivtrain/train/__init__.py
              (the package is also the function derivtrain.train, which calls training_api)
 
@@ -37,11 +37,11 @@ MAX_FUNCTION_LINES = 60
 LAYERS = {
     "base": ("errors", "error_messages", "choices", "paths", "pipes", "lock", "writes", "threads", "function", "usage",
              "plugins", "logging"),
-    "parts": ("data", "models", "losses", "duality", "contracts"),
+    "parts": ("data", "models", "losses", "duality", "convex", "contracts"),
     "config": ("config", "devices"),
     "engine": ("train", "sensitivity", "sweep", "registry", "saved", "resume"),
     "app": ("run", "run_folder", "launch", "cli", "__main__", "api", "export", "analyze", "training_api", "estimator",
-            "gradcheck"),
+            "gradcheck", "torchrun"),
 }
 # modules whose layer is not their package's: the root package, and derivtrain.train, a callable package
 EXCEPTIONS = {"derivtrain": "app", "derivtrain.train": "app"}

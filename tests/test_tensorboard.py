@@ -44,7 +44,7 @@ def test_no_scalar_is_a_one_point_chart(events):
     """Test metrics and analysis results (this run has analysis=integrated_gradients) are tables."""
     _, acc = events
     assert {tag: len(acc.Scalars(tag)) for tag in acc.Tags()["scalars"] if len(acc.Scalars(tag)) < 2} == {}
-    assert "| analysis/ig_max_abs_delta |" in text(acc, "analysis/metrics")
+    assert "| analysis/ig_max_abs_delta |" in text(acc, "results/analysis/metrics")
 
 
 def test_custom_scalars_layout_puts_train_and_val_loss_on_one_chart(events):
@@ -107,7 +107,7 @@ def test_time_series_opens_on_the_curves(events):
 
 def test_config_text_and_hparams_in_the_same_run(events):
     folder, acc = events
-    assert "LinearSVM" in text(acc, "config") and "max_epochs: 30" in text(acc, "config")
+    assert "LinearSVM" in text(acc, "run/config") and "max_epochs: 30" in text(acc, "run/config")
     plugins = acc.PluginTagToContent("hparams")
     assert "_hparams_/session_start_info" in plugins and "_hparams_/session_end_info" in plugins
     assert not [p for p in folder.iterdir() if p.is_dir() and p.name not in (".hydra", "checkpoints", "attributions")]

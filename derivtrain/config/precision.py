@@ -23,10 +23,10 @@ def kinked(cfg) -> bool:
     """The objective has a kink (hinge family or an L1 part): the interior-point method solves it."""
     from hydra.utils import get_class
 
+    from derivtrain.config.solver import penalty_of  # the penalty's own say (an L1 part), not its name
+
     loss_cls = get_class(cfg.loss._target_)
-    penalty = cfg.regularizer
-    l1 = "L1Penalty" in penalty._target_ or float(penalty.get("l1_ratio", 0.0) or 0.0) > 0
-    return not getattr(loss_cls, "differentiable", True) or l1
+    return not getattr(loss_cls, "differentiable", True) or not penalty_of(cfg).differentiable
 
 
 def check_precision(cfg, fitter: str) -> None:
@@ -49,11 +49,6 @@ def working_dtype(cfg, device: torch.device, fitter: str, certifiable: bool) -> 
 
 def run_dtype(cfg, device: torch.device) -> torch.dtype:
     """working_dtype for a composed, validated config (run() calls it before reading the data)."""
-    from hydra.utils import get_class
+    from derivtrain.config.solver import check_solver, is_certifiable
 
-    from derivtrain.config.solver import _strength, check_solver
-    from derivtrain.duality import supports
-
-    certifiable = supports(get_class(cfg.model._target_), get_class(cfg.loss._target_),
-                           get_class(cfg.regularizer._target_), _strength(cfg))
-    return working_dtype(cfg, device, check_solver(cfg), certifiable)
+    return working_dtype(cfg, device, check_solver(cfg), is_certifiable(cfg))

@@ -4,6 +4,8 @@ Read from the classes the config names (nothing is instantiated): a solver that 
 configuration error before any data is loaded, naming what to use instead. Returns which fitter
 optim picks (derivtrain/train/fitters.py), so the other checks know whether it is full batch.
 """
+from types import SimpleNamespace
+
 from hydra.utils import get_class
 
 from derivtrain.config.schemas.optim import SOLVERS
@@ -33,10 +35,22 @@ def _strength(cfg) -> float:
     return float(cfg.regularizer.get("strength", 0.0))
 
 
+def penalty_of(cfg):
+    """The penalty the config names, built from its keys (a few floats: nothing else is built), so
+    its own `differentiable` and `twice_differentiable` answer for it (an elastic net's depend on
+    l1_ratio) and no penalty class or name is known here."""
+    cls = get_class(cfg.regularizer._target_)
+    kwargs = {k: v for k, v in cfg.regularizer.items() if not str(k).startswith("_")}
+    try:
+        return cls(**kwargs)
+    except Exception:  # a plugin's bad value: the run names it where it builds the penalty; here the class says
+        return SimpleNamespace(differentiable=getattr(cls, "differentiable", True), strength=_strength(cfg),
+                               twice_differentiable=getattr(cls, "twice_differentiable", False))
+
+
 def _smooth(loss_cls, cfg) -> bool:
-    penalty = cfg.regularizer
-    l1 = "L1Penalty" in penalty._target_ or float(penalty.get("l1_ratio", 0.0)) > 0
-    return getattr(loss_cls, "differentiable", True) and not (l1 and float(penalty.get("strength", 0.0)) > 0)
+    penalty = penalty_of(cfg)
+    return getattr(loss_cls, "differentiable", True) and (penalty.differentiable or not penalty.strength > 0)
 
 
 def choose_fitter(name: str, certifiable: bool, mixture: bool, minibatches: bool, ddp: bool = False) -> str:
@@ -57,12 +71,19 @@ def wants_minibatches(trainer, data_cfg) -> bool:
     return trainer.batch_size is not None or reads_out_of_core(data_cfg)
 
 
-def check_solver(cfg) -> str:
-    from derivtrain.duality import supports
+def is_certifiable(cfg) -> bool:
+    """derivtrain/convex/plan.py's answer from the config's classes: the run asks it of the built
+    objective (derivtrain/train/fitters.py), so the two agree."""
+    from derivtrain.convex.plan import certifiable
 
+    model_cls, loss_cls, penalty_cls = _classes(cfg)
+    return certifiable(model_cls, loss_cls, penalty_cls, _strength(cfg), cfg.loss.get("reduction", "mean"))
+
+
+def check_solver(cfg) -> str:
     name = cfg.optim.name
     model_cls, loss_cls, penalty_cls = _classes(cfg)
-    certifiable = supports(model_cls, loss_cls, penalty_cls, _strength(cfg))
+    certifiable = is_certifiable(cfg)
     mixture = hasattr(model_cls, "m_step")
     model_name = _chosen(cfg, "model", model_cls)
     if name == "auto":
@@ -87,10 +108,6 @@ def check_solver(cfg) -> str:
 
 
 def _twice(cfg) -> bool:
-    """The penalty has a second derivative: L2 or none (an elastic net with l1_ratio=0 is L2)."""
-    penalty = cfg.regularizer
-    if float(penalty.get("strength", 0.0)) == 0:
-        return True
-    if "L1Penalty" in penalty._target_:
-        return False
-    return float(penalty.get("l1_ratio", 0.0)) == 0
+    """The penalty has a second derivative (its own say: L2, an elastic net with l1_ratio=0), or none."""
+    penalty = penalty_of(cfg)
+    return not penalty.strength > 0 or penalty.twice_differentiable

@@ -19,6 +19,7 @@ from derivtrain.data.memory import reads_out_of_core
 from derivtrain.data.out_of_core import build_out_of_core, split_ranges
 from derivtrain.data.shards import OneProcess
 from derivtrain.data.sizes import BYTES_PER_COLUMN, check_fits
+from derivtrain.data.targets import AS_GIVEN, TargetPlan
 from derivtrain.data.table import Data, DataSpec, Split, Table, check_features, check_split, check_targets
 from derivtrain.errors import DataError, UserError
 
@@ -62,10 +63,13 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
-def build_data(data_cfg, device: torch.device, seed: int, distributed=None, dtype=torch.float32) -> Data:
+def build_data(data_cfg, device: torch.device, seed: int, distributed=None, dtype=torch.float32,
+               targets: TargetPlan = AS_GIVEN) -> Data:
     """The splits on the device. `distributed` (derivtrain/train/distributed.py): under data
     parallelism each rank gets only its own rows of each split. `dtype`: the features' (and
-    regression targets') dtype once standardized in float64 (derivtrain/config/precision.py)."""
+    regression targets') dtype once standardized in float64 (derivtrain/config/precision.py).
+    `targets`: whether regression targets are centred and scaled first (derivtrain/data/targets.py;
+    derivtrain/config/targets.py decides)."""
     comm = distributed if distributed is not None and distributed.world_size > 1 else OneProcess()
     table = load_table(data_cfg, comm)
     _check_targets(table)
@@ -81,14 +85,14 @@ def build_data(data_cfg, device: torch.device, seed: int, distributed=None, dtyp
     if isinstance(table.X, MappedNpy) and reads_out_of_core(data_cfg):  # never loaded whole
         (_, n_train), _, (test_start, n) = split_ranges(len(y), data_cfg.test_size, data_cfg.val_size)
         check_split({"train": n_train, "test": n - test_start}, n, data_cfg.test_size, data_cfg.val_size, False)
-        return build_out_of_core(table.X, y, spec, data_cfg, device)
+        return build_out_of_core(table.X, y, spec, data_cfg, device, targets)
     if isinstance(table.X, MappedNpy):  # read into memory: its rows as float32 tensors
         rows, columns = table.X.shape
         check_fits(rows * columns * 4 + columns * BYTES_PER_COLUMN, f"data.path={table.X.path} ({rows} x "
                    f"{columns}) read into memory (data.out_of_core={str(data_cfg.out_of_core).lower()})")
     if isinstance(table.X, np.ndarray):
         check_features(table.X, spec.feature_names)
-    return build_in_memory(table, y, spec, data_cfg, device, seed, comm, dtype)
+    return build_in_memory(table, y, spec, data_cfg, device, seed, comm, dtype, targets)
 
 
 def _check_targets(table: Table) -> None:

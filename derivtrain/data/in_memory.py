@@ -16,6 +16,7 @@ from derivtrain.data.sparse import astype, from_scipy, scale_columns
 from derivtrain.data.split import fold_indices, split_indices
 from derivtrain.data.standardize import dense_moments, sparse_moments, standardization
 from derivtrain.data.table import Data, Split, check_split
+from derivtrain.data.targets import AS_GIVEN, TargetPlan, fitted_targets, target_statistics
 from derivtrain.errors import DataError
 from derivtrain.logging import log
 
@@ -24,9 +25,11 @@ _NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 def build_in_memory(table, y: np.ndarray, spec, data_cfg, device: torch.device, seed: int, comm,
-                    dtype=torch.float32) -> Data:
+                    dtype=torch.float32, targets: TargetPlan = AS_GIVEN) -> Data:
     """`dtype`: what the splits are rounded to, after standardizing in float64 (derivtrain/config/
-    precision.py: float64 for the certified solver on the CPU, float32 otherwise)."""
+    precision.py: float64 for the certified solver on the CPU, float32 otherwise). `targets`: what
+    regression targets are centred and scaled by first (every rank holds every target, so every
+    rank computes the same statistics of the training rows)."""
     source = _Source(table)
     splits = _split_rows(table, y, spec, data_cfg, seed)
     mine = {}  # split -> (positions this rank holds, their source rows)
@@ -48,7 +51,7 @@ def build_in_memory(table, y: np.ndarray, spec, data_cfg, device: torch.device, 
     # float32 first keeps a handful of distinct values
     mean_t = torch.as_tensor(mean, dtype=torch.float64)
     scale_t = torch.as_tensor(scale, dtype=torch.float64)
-    y_type = torch.int64 if spec.classes else dtype
+    y_mean, y_scale = (0.0, 1.0) if spec.classes else target_statistics(y[splits["train"]], targets)
 
     def part(name):
         positions, rows = mine[name]
@@ -56,11 +59,14 @@ def build_in_memory(table, y: np.ndarray, spec, data_cfg, device: torch.device, 
         shard = None
         if comm.world_size > 1:
             shard = SplitShard(torch.as_tensor(positions, device=device), len(splits[name]), comm)
-        return Split(X=X, y=torch.as_tensor(y[rows], dtype=y_type).to(device), shard=shard)
+        labels = (torch.as_tensor(y[rows], dtype=torch.int64).to(device) if spec.classes
+                  else fitted_targets(y[rows], y_mean, y_scale, dtype, device))
+        return Split(X=X, y=labels, shard=shard)
 
     has_val = len(splits["val"]) > 0
     return Data(spec=spec, train=part("train"), val=part("val") if has_val else None, test=part("test"),
-                feature_mean=mean_t.to(device), feature_scale=scale_t.to(device), indices=splits)
+                feature_mean=mean_t.to(device), feature_scale=scale_t.to(device), indices=splits,
+                target_mean=y_mean, target_scale=y_scale)
 
 
 def _split_rows(table, y, spec, data_cfg, seed: int) -> dict:

@@ -9,6 +9,7 @@ import torch
 
 from derivtrain.data.mapped import MappedNpy, MappedRows
 from derivtrain.data.table import Data, Split
+from derivtrain.data.targets import AS_GIVEN, TargetPlan, fitted_targets, target_statistics
 from derivtrain.errors import DataError
 
 
@@ -46,7 +47,8 @@ def check_finite(X: MappedNpy, chunk_rows: int) -> None:
             raise DataError(f"{X.path}: row {row} has NaN or infinite features; clean or drop those rows first")
 
 
-def build_out_of_core(X: MappedNpy, y: np.ndarray, spec, data_cfg, device: torch.device) -> Data:
+def build_out_of_core(X: MappedNpy, y: np.ndarray, spec, data_cfg, device: torch.device,
+                      targets: TargetPlan = AS_GIVEN) -> Data:
     chunk_rows = int(data_cfg.chunk_rows)
     check_finite(X, chunk_rows)
     train, val, test = split_ranges(len(X), data_cfg.test_size, data_cfg.val_size)
@@ -63,12 +65,15 @@ def build_out_of_core(X: MappedNpy, y: np.ndarray, spec, data_cfg, device: torch
         mean, scale = torch.zeros(X.shape[1], dtype=torch.float64), torch.ones(X.shape[1], dtype=torch.float64)
     mean_t = mean.to(device=device, dtype=torch.float64)  # kept float64: see MappedRows
     scale_t = scale.to(device=device, dtype=torch.float64)
-    y_t = torch.as_tensor(y, dtype=torch.int64 if spec.classes else torch.float32, device=device)
+    # regression targets (all of them fit in memory): centred and scaled in float64, then float32
+    y_mean, y_scale = (0.0, 1.0) if spec.classes else target_statistics(y[train[0]:train[1]], targets)
+    y_t = (torch.as_tensor(y, dtype=torch.int64, device=device) if spec.classes
+           else fitted_targets(y, y_mean, y_scale, torch.float32, device))
 
     def part(bounds):
         start, stop = bounds
         return Split(X=MappedRows(X, start, stop, mean_t, scale_t, chunk_rows), y=y_t[start:stop])
 
     return Data(spec=spec, train=part(train), val=part(val) if val[1] > val[0] else None, test=part(test),
-                feature_mean=mean_t, feature_scale=scale_t,
+                feature_mean=mean_t, feature_scale=scale_t, target_mean=y_mean, target_scale=y_scale,
                 indices={name: np.arange(*bounds) for name, bounds in zip(("train", "val", "test"), (train, val, test))})

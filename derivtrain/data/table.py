@@ -65,7 +65,7 @@ class Split:
     """Standardized features and encoded targets on the run's device."""
 
     X: torch.Tensor  # (n, d) float32 (out of core: a MappedRows, read chunk by chunk; sparse: a CSR tensor)
-    y: torch.Tensor  # (n,) int64 class index, or float32 target
+    y: torch.Tensor  # (n,) int64 class index, or float target (centred and scaled: Data.target_mean)
     # (n,) per-row weights (scikit-learn's sample_weight times class_weight, from derivtrain.Estimator);
     # None = every row counts once. The loss is their weighted mean (derivtrain/losses/reduction.py).
     weight: Optional[torch.Tensor] = None
@@ -91,6 +91,10 @@ class Data:
     # row indices of each split into the source table (bundled: scikit-learn's row order;
     # csv/npy: file order); written to the run folder as split.npz
     indices: dict = field(default_factory=dict)
+    # regression: every split's y is (y - target_mean) / target_scale, computed in float64 from the
+    # training rows and rounded after (derivtrain/data/targets.py); 0 and 1: the targets as given
+    target_mean: float = 0.0
+    target_scale: float = 1.0
 
 
 # ---- checks every loader's table gets (derivtrain/data/__init__.py) ----------------------------

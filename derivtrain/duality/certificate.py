@@ -14,8 +14,9 @@ import torch
 from derivtrain.data.shards import OneProcess
 from derivtrain.data.sparse import backproject, rows_between
 from derivtrain.duality.bias import balance_rows
-from derivtrain.duality.penalties import PenaltyDual, penalty_class_has_dual, penalty_dual
-from derivtrain.duality.score_losses import ScoreLoss
+from derivtrain.convex.datafit import ConvexDatafit
+from derivtrain.convex.penalty import ElementwiseDual
+from derivtrain.duality.penalties import penalty_dual
 
 # barrier widths tried for a kinked loss when no solver gave its own dual point (one pass over X for all)
 _MU_CANDIDATES = (1e-1, 1e-2, 1e-3, 1e-4)
@@ -49,7 +50,7 @@ def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None) -> fl
     if problem.loss.nonsmooth:  # slope <= 1 per score where the loss is > 0; 0 off the kink where it is 0,
         # and a row within rounding of its kink has a barrier derivative of O(1) at width 1e-12
         near = _kink_slopes(problem.loss, z, y).abs().sum(dim=1)
-        slope = torch.where(values > 0, torch.full_like(values, float(z.shape[1])), near)
+        slope = torch.where(values > 0, problem.loss.slope_bound(z, y).to(values.dtype), near)
     else:
         slope = dual_point(problem.loss, z, y, 0.0).abs().sum(dim=1)
     size = z.abs().sum(dim=1) + (y.abs().reshape(len(y), -1).sum(dim=1) if y.is_floating_point() else 0.0)
@@ -63,38 +64,38 @@ def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None) -> fl
 class LinearProblem:
     """A linear model's objective taken apart: scores z = X W^T + b, loss, penalty."""
 
-    loss: ScoreLoss
-    penalty: PenaltyDual
+    loss: ConvexDatafit  # derivtrain/convex/datafit.py
+    penalty: ElementwiseDual  # or any penalty keeping derivtrain/convex/penalty.py's contract
     linear: torch.nn.Linear  # the model's own layer: weight (K, d), bias (K,)
 
 
 def linear_problem(objective) -> Optional[LinearProblem]:
-    from derivtrain.models.base import LinearModel
+    """The objective's LinearProblem, or None where derivtrain/convex/plan.py says it cannot be
+    certified (the pre-flight asked the same function of the config's classes)."""
+    from derivtrain.convex.plan import objective_certifiable
 
-    model, loss = objective.model, objective.loss
-    convex_dual = getattr(loss, "convex_dual", None)
-    if not isinstance(model, LinearModel) or convex_dual is None or getattr(loss, "reduction", "mean") != "mean":
+    if not objective_certifiable(objective):
         return None
-    score_loss = convex_dual(model.linear.out_features)
-    penalty = penalty_dual(objective.penalty)
-    if score_loss is None or penalty is None:
+    model = objective.model
+    datafit = objective.loss.convex_dual(model.linear.out_features)
+    penalty = penalty_dual(objective.penalty, tuple(model.linear.weight.shape))
+    if datafit is None or penalty is None:
         return None
-    return LinearProblem(score_loss, penalty, model.linear)
+    return LinearProblem(datafit, penalty, model.linear)
 
 
 def has_dual(objective) -> bool:
     return linear_problem(objective) is not None
 
 
-def supports(model_cls, loss_cls, penalty_cls, strength: float) -> bool:
+def supports(model_cls, loss_cls, penalty_cls, strength: float, reduction: str = "mean") -> bool:
     """The same question from classes, for the pre-flight config check (nothing instantiated)."""
-    from derivtrain.models.base import LinearModel
+    from derivtrain.convex.plan import certifiable
 
-    return (isinstance(model_cls, type) and issubclass(model_cls, LinearModel) and hasattr(loss_cls, "convex_dual")
-            and penalty_class_has_dual(penalty_cls) and strength > 0)
+    return certifiable(model_cls, loss_cls, penalty_cls, strength, reduction)
 
 
-def row_weights(score_loss: ScoreLoss, y: torch.Tensor, n: int, device,
+def row_weights(score_loss: ConvexDatafit, y: torch.Tensor, n: int, device,
                 sample_weight: Optional[torch.Tensor] = None, reduce=None) -> torch.Tensor:
     """c_i: the loss's class weight of the row (or 1) times its sample weight (the data's Split.weight,
     or 1), normalized to sum to 1 (the weighted mean) over every rank's rows."""
@@ -140,13 +141,16 @@ def _value(problem: LinearProblem, theta, V, c, y, reduce) -> float:
         loss_part = reduce.all_sum((c * problem.loss.conjugate(scale * theta, y)).sum())
         return (-loss_part - problem.penalty.conjugate(scale * V)).item()
 
+    if not problem.loss.conjugate_linear:  # no closed form for the best scale: the feasible one
+        loss_part = reduce.all_sum((c * problem.loss.conjugate(scale * theta, y)).sum())
+        return (-loss_part - problem.penalty.conjugate(scale * V)).item()
     loss_part = reduce.all_sum((c * problem.loss.conjugate(theta, y)).sum()).item()
     # the hinge family's conjugates are linear on their domain: D(s theta) = -s L - g*(s V), concave
     # in s, and each value costs only the (K, d) penalty term: search s in [0, scale] for the best
     def value(s: float) -> float:
         return -s * loss_part - problem.penalty.conjugate(s * V).item()
 
-    if problem.penalty.r == 0:  # L2: g*(s V) = s^2 g*(V), the best s in closed form
+    if problem.penalty.quadratic:  # L2: g*(s V) = s^2 g*(V), the best s in closed form
         quadratic = problem.penalty.conjugate(V).item()
         best = min(scale, max(0.0, -loss_part / (2 * quadratic))) if quadratic > 0 else scale
         return max(value(scale), value(best))
@@ -213,7 +217,7 @@ def _scores(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     return torch.cat([product(rows) for _, rows in _blocks(X)] or [W.new_zeros(0, W.shape[0])])
 
 
-def dual_point(score_loss: ScoreLoss, z, y, mu: float) -> torch.Tensor:
+def dual_point(score_loss: ConvexDatafit, z, y, mu: float) -> torch.Tensor:
     """theta_i = d l_mu(z_i) / d z_i: the smoothed loss's derivative, by its own backward pass."""
     with torch.enable_grad():
         leaf = z.detach().requires_grad_(True)

@@ -23,42 +23,19 @@ keeps it feasible.
 import torch
 from torch.nn import functional as F
 
+from derivtrain.convex.datafit import ConvexDatafit
 from derivtrain.duality.pieces import CrammerSingerPieces, SignedPieces, WestonWatkinsPieces
 from derivtrain.duality.smoothing import barrier_hinge, barrier_max
 
 
-class ScoreLoss:
-    nonsmooth = False  # kinks: a max of affine pieces
-    coupled = False  # the second derivative couples a row's K scores (not a diagonal)
-
-    def __init__(self, n_outputs: int, class_weight=None):
-        self.n_columns, self.class_weight = n_outputs, class_weight
-
-    def prepare(self, targets: torch.Tensor) -> torch.Tensor:
-        """The loss's encoded targets in the shape these formulas use: (n, K) values, or (n,) classes."""
-        return targets.reshape(len(targets), -1).double() if targets.is_floating_point() else targets
-
-    def classes(self, y: torch.Tensor) -> torch.Tensor:
-        """Each row's class index (for class weights)."""
-        return y
-
-    def row_weights(self, y: torch.Tensor):
-        if self.class_weight is None:
-            return None
-        return torch.as_tensor(self.class_weight, dtype=torch.float64, device=y.device)[self.classes(y)]
-
-    def smoothed(self, z, y, tau: float):
-        return self.values(z, y)
-
-    def pieces(self):
-        """The loss as a sum of maxima of affine pieces (derivtrain/duality/pieces.py); None if smooth."""
-        return None
+class ScoreLoss(ConvexDatafit):
+    """The built-in losses' datafits (derivtrain/convex/datafit.py's contract), closed forms."""
 
 
 class SignedHinge(ScoreLoss):
     """Binary or one-vs-rest hinge; targets are signs, (n,) or (n, K)."""
 
-    nonsmooth = True
+    nonsmooth, conjugate_linear = True, True
 
     def classes(self, y):
         return (y[:, 0] > 0).long() if y.shape[1] == 1 else y.argmax(dim=1)
@@ -99,7 +76,7 @@ class SignedSquaredHinge(SignedHinge):
 class CrammerSinger(ScoreLoss):
     """max_k (z_k + [k != y]) - z_y: one barrier over the K pieces of the max."""
 
-    nonsmooth, coupled = True, True
+    nonsmooth, coupled, conjugate_linear = True, True, True
 
     def _margins(self, z, y):
         return z + 1 - F.one_hot(y, z.shape[1]).to(z.dtype)

@@ -13,6 +13,7 @@ import torch
 
 from derivtrain.data.split import standardizer
 from derivtrain.data.table import Data, DataSpec, Split
+from derivtrain.data.targets import AS_GIVEN, TargetPlan, fitted_targets, target_statistics
 from derivtrain.estimator.configs import InvalidParameterError
 
 
@@ -77,7 +78,8 @@ def weighted_standardizer(X: np.ndarray, weight):
     return mean, scale
 
 
-def training_data(X: np.ndarray, y: np.ndarray, weight, spec: DataSpec, standardize: bool, device) -> Data:
+def training_data(X: np.ndarray, y: np.ndarray, weight, spec: DataSpec, standardize: bool, device,
+                  target_plan: TargetPlan = AS_GIVEN) -> Data:
     """The Data a fitter takes: every given row trains (no validation or test split).
 
     float64 on the CPU (scikit-learn's precision: refits agree to rounding, not to float32's
@@ -91,11 +93,15 @@ def training_data(X: np.ndarray, y: np.ndarray, weight, spec: DataSpec, standard
     scale_t = torch.as_tensor(scale, dtype=torch.float64, device=device)
     X_t = _features(X, mean_t, scale_t, standardize, device).to(dtype)
     # copies: y and the weights may be read-only (a memory map), which torch warns about
-    y_t = torch.tensor(y, dtype=torch.int64 if spec.task == "classification" else dtype, device=device)
+    # regression targets centred and scaled in float64 as target_plan says (derivtrain/data/targets.py)
+    y_mean, y_scale = target_statistics(y, target_plan, weight) if spec.task == "regression" else (0.0, 1.0)
+    y_t = (torch.tensor(y, dtype=torch.int64, device=device) if spec.task == "classification"
+           else fitted_targets(y, y_mean, y_scale, dtype, device))
     w_t = None if weight is None else torch.tensor(weight, dtype=dtype, device=device)
     train = Split(X=X_t.contiguous(), y=y_t, weight=w_t)
     empty = Split(X=X_t[:0], y=y_t[:0])
-    return Data(spec=spec, train=train, val=None, test=empty, feature_mean=mean_t, feature_scale=scale_t)
+    return Data(spec=spec, train=train, val=None, test=empty, feature_mean=mean_t, feature_scale=scale_t,
+                target_mean=y_mean, target_scale=y_scale)
 
 
 def _features(X: np.ndarray, mean_t, scale_t, standardize: bool, device) -> torch.Tensor:

@@ -122,6 +122,7 @@ class Estimator(BaseEstimator):
     def fit(self, X, y=None, sample_weight=None):
         """Train on X (n, d) (numpy, pandas or scipy sparse, densified) and y (ignored by density
         models); sample_weight: one non-negative weight per row."""
+        from derivtrain.config.targets import target_plan_of
         from derivtrain.devices import resolve_device
         from derivtrain.estimator.fitting import fit_model
 
@@ -137,13 +138,15 @@ class Estimator(BaseEstimator):
         spec, targets, weight = self._targets(X, y, task, weight)
         configs.check_components(cfg, recipe, X.shape[0])
         device = resolve_device(cfg.trainer.device)
-        data = arrays.training_data(X, targets, weight, spec, bool(self.standardize), device)
+        data = arrays.training_data(X, targets, weight, spec, bool(self.standardize), device,
+                                    target_plan_of(cfg, self._C(recipe)))
         try:
             model, result = fit_model(cfg, data, self._C(recipe), self.log_dir, bool(self.verbose))
         except UserError as exc:  # the CLI's message (data, model settings), as the ValueError scikit-learn expects
             raise InvalidParameterError(configs.estimator_names(str(exc), recipe)) from None
         # predictions in float64 on the CPU: the same on any batch of rows, picklable anywhere
         self.model_ = model.to(device="cpu", dtype=torch.float64).eval()
+        self.model_.fold_target_scaling()  # float64: its weights predict in y's units, as scikit-learn's coef_
         self._fitted_task = task
         self.n_iter_ = result.epochs
         self.metrics_ = {k: v for k, v in result.metrics.items() if k.startswith("train/")}

@@ -34,10 +34,6 @@ def expected_failed_checks(estimator) -> dict:
 def _interior_point(cfg) -> bool:
     """Whether the certified solver takes its interior-point method: a kink in the loss (the hinge
     family) or in the penalty (L1, elastic net); derivtrain/train/certified.py."""
-    from derivtrain.estimator.configs import target
-    from derivtrain.losses.elastic_net import ElasticNetPenalty
-    from derivtrain.losses.hinge import HingeLoss
-    from derivtrain.losses.l1 import L1Penalty
+    from derivtrain.config.precision import kinked
 
-    kinked_penalty = issubclass(target(cfg.regularizer), (L1Penalty, ElasticNetPenalty))
-    return issubclass(target(cfg.loss), HingeLoss) or kinked_penalty
+    return kinked(cfg)

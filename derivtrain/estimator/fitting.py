@@ -22,6 +22,7 @@ from derivtrain.threads import threads_for
 from derivtrain.logging import NullLogger, log, make_logger
 from derivtrain.losses import Objective
 from derivtrain.losses.penalty import NoPenalty
+from derivtrain.losses.targets import fitted_penalty
 
 
 def fit_model(cfg, data, C=None, log_dir=None, verbose: bool = False):
@@ -92,8 +93,10 @@ def build_objective(cfg, data, C=None) -> Objective:
         penalty.strength = 1.0 / (C * n_weighted)
     else:  # model=svm's own model__C / model__alpha, as derivtrain/run.py turns them into the strength
         penalty.strength = model.regularization_strength(n_weighted, penalty.strength)
+    fitted_penalty(penalty, data.target_scale, loss)  # scaled targets: the same problem in fitted units
     model = model.to(device=data.feature_mean.device, dtype=data.train.X.dtype)
     model.set_standardization(data.feature_mean, data.feature_scale)
+    model.set_target_scaling(data.target_mean, data.target_scale)  # predictions in the data's units
     model.probability_link = loss.probability_link
     return Objective(model, loss, penalty)
 

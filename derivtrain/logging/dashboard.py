@@ -23,6 +23,9 @@
   between runs first, then by name; for one run: data, loss, model, optim, optim.lr).
   logger, analysis and diagnostics change no model: they count only when set.
 - Figures (sensitivity/<method>/...) sort after the curves.
+- The Text tab groups tags by their first part, in TensorBoard's tag order: `results` (the final
+  numbers) first, then `results/analysis/...` (the sensitivity tables), then `run/config`
+  ("results" < "run": the numbers open before the config a user already knows).
 """
 import re
 
@@ -31,6 +34,13 @@ MAX_HPARAMS = 20
 GROUPS = ("data", "model", "loss", "regularizer", "optim", "trainer")  # shape the model; always in the row
 KEY_SETTINGS = ("optim.lr", "trainer.max_epochs", "trainer.batch_size", "regularizer.strength", "trainer.seed")
 SPLIT_ORDER = ("test", "val", "train")
+RESULTS_TEXT = "results"
+CONFIG_TEXT = "run/config"
+
+
+def analysis_text(name: str) -> str:
+    """The Text tab tag of an analysis table (`metrics` or a method's ranking): under `results`."""
+    return f"{RESULTS_TEXT}/analysis/{name}"
 
 
 def curve_tag(task: str, name: str) -> str:

@@ -28,7 +28,7 @@ class TensorBoardLogger(NullLogger):
         from omegaconf import OmegaConf
 
         self.task = task
-        self.log_text("config", "```\n" + OmegaConf.to_yaml(cfg, resolve=True) + "\n```")
+        self.log_text(dashboard.CONFIG_TEXT, "```\n" + OmegaConf.to_yaml(cfg, resolve=True) + "\n```")
 
     def log_scalars(self, scalars: dict, step: int) -> None:
         tags = self.tags
@@ -75,7 +75,7 @@ class TensorBoardLogger(NullLogger):
         self.events.add_summary(self.summary.text(tag, text))
 
     def log_results(self, cfg, metrics: dict) -> None:
-        self.log_text("results", dashboard.results_markdown(metrics))
+        self.log_text(dashboard.RESULTS_TEXT, dashboard.results_markdown(metrics))
         # SummaryWriter.add_hparams would open a second writer in a new sub-folder and add the
         # metrics as one-point charts; the session summaries go into this run's own event file.
         # No experiment summary: TensorBoard then builds the HPARAMS table from every run's

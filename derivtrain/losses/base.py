@@ -20,11 +20,20 @@ and set what applies; the defaults describe a smooth regression loss.
                           the trained model then has predict_proba
     is_likelihood         forward is a negative log-likelihood: log_likelihood is meaningful
     log_likelihood(s, t)  mean log p(target | scores) per row, constants included (None: not one)
-    convex_dual(n)        the loss seen from its convex dual (derivtrain/duality/score_losses.py),
-                          for losses convex in the scores: what certifies a linear model's optimum
+    residual_loss         a function of the residual y - s alone (squared error, Huber, log-cosh):
+                          regression targets are then fitted centred (derivtrain/losses/targets.py)
+    residual_degree       k when also loss(c r) = c^k loss(r) (squared error: 2): targets may also be
+                          scaled, and the loss in the data's units is c^k times the fitted one
+    convex                the loss is convex in the scores and keeps the datafit contract
+                          (derivtrain/convex/datafit.py): linear models trained with it are solved
+                          to a certificate (optim=auto; derivtrain/convex/plan.py asks this)
+    convex_dual(n)        that datafit for n scores per row. Written for you by ConvexLoss
+                          (derivtrain/losses/convex_loss.py: one elementwise definition, or its
+                          affine pieces); the built-in losses declare closed forms
 
-Regression targets are the raw values as floats, shape (n,): derivtrain standardizes the features,
-not the targets (a loss that wants scaled targets scales them itself).
+Regression targets are floats, shape (n,): the values as given, or centred and scaled in float64
+when the two attributes above allow it (derivtrain/losses/targets.py decides, the model maps its
+scores back).
 """
 from torch import nn
 
@@ -35,6 +44,9 @@ class Loss(nn.Module):
     twice_differentiable = True
     probability_link = None
     is_likelihood = False
+    residual_loss = False
+    residual_degree = None
+    convex = False
 
     def encode_targets(self, y, n_outputs: int):
         return y
@@ -43,4 +55,5 @@ class Loss(nn.Module):
         return None
 
     def convex_dual(self, n_outputs: int):
+        """A ConvexDatafit (derivtrain/convex/datafit.py) where `convex` is True, else None."""
         return None

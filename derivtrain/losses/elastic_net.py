@@ -20,6 +20,21 @@ class ElasticNetPenalty(Penalty):
         self.twice_differentiable = self.l1_ratio == 0.0  # no kink left without the L1 part
         self.differentiable = self.l1_ratio == 0.0
 
+    convex = True
+    homogeneous = True
+
+    def rescale(self, factor) -> None:
+        """Each part scales by its own degree: the strength and the ratio of the new mix."""
+        r = self.l1_ratio
+        l1, l2 = self.strength * r * factor(1), self.strength * (1 - r) * factor(2)
+        if l1 + l2 > 0:
+            self.strength, self.l1_ratio = l1 + l2, (l1 / (l1 + l2) if 0 < r < 1 else r)
+
+    def convex_dual(self, shape):
+        from derivtrain.duality.penalties import PenaltyDual
+
+        return PenaltyDual(self.strength, self.l1_ratio)
+
     def value(self, params):
         r = self.l1_ratio
         return r * l1_norm(params) + (1 - r) * half_squared_norm(params)

@@ -108,6 +108,7 @@ class HingeLoss(Loss):
     task = "classification"
     differentiable = False  # a kink at y*s == 1: gradient-only smooth methods (L-BFGS) stall on it
     twice_differentiable = False
+    convex = True
 
     def __init__(self, multiclass: str = "ovr", class_weight: Optional[Sequence[float]] = None,
                  reduction: str = "mean"):

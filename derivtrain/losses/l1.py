@@ -15,6 +15,17 @@ def l1_norm(params) -> torch.Tensor:
 
 class L1Penalty(Penalty):
     differentiable = False
+    convex = True
+    homogeneous = True
+
+    def rescale(self, factor) -> None:
+        self.strength *= factor(1)
+
+    def convex_dual(self, shape):
+        from derivtrain.duality.penalties import PenaltyDual
+
+        return PenaltyDual(self.strength, 1.0)
+
     def value(self, params):
         return l1_norm(params)
 

@@ -12,6 +12,17 @@ def half_squared_norm(params) -> torch.Tensor:
 class L2Penalty(Penalty):
     twice_differentiable = True  # grad() is w itself: autograd differentiates it again
 
+    convex = True
+    homogeneous = True
+
+    def rescale(self, factor) -> None:
+        self.strength *= factor(2)
+
+    def convex_dual(self, shape):
+        from derivtrain.duality.penalties import PenaltyDual
+
+        return PenaltyDual(self.strength, 0.0)
+
     def value(self, params):
         return half_squared_norm(params)
 

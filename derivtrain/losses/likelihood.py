@@ -17,6 +17,7 @@ class CrossEntropyLoss(Loss):
     twice_differentiable = True  # torch's kernels have double backward: exact Hessian-vector products
     probability_link = "logistic"  # sigmoid for one score, softmax for several
     is_likelihood = True
+    convex = True
 
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         return y.to(torch.float32) if n_outputs == 1 else y
@@ -41,6 +42,9 @@ class CrossEntropyLoss(Loss):
 
 class MSELoss(Loss):
     task = "regression"
+    residual_loss = True  # (y - s)^2: centred and scaled targets fit the same problem (losses/targets.py)
+    residual_degree = 2
+    convex = True
 
     def convex_dual(self, n_outputs: int):
         from derivtrain.duality.score_losses import SquaredError

@@ -20,6 +20,7 @@ from derivtrain.losses.l2 import L2Penalty
 from derivtrain.losses.linear_svm import FullBatchLinearSVM
 from derivtrain.losses.penalty import NoPenalty, Penalty
 from derivtrain.losses.regularized import regularized
+from derivtrain.losses.targets import units as target_units
 from derivtrain.models.svm import LinearSVM
 
 
@@ -31,6 +32,12 @@ class Objective:
         self.has_penalty = not isinstance(penalty, NoPenalty) and penalty.strength > 0
         self.twice_differentiable = loss.twice_differentiable and (not self.has_penalty or penalty.twice_differentiable)
         self.fused = None
+
+    @property
+    def units(self) -> float:
+        """Data units per fitted unit of this objective: s^k when the targets are fitted scaled by s
+        (derivtrain/losses/targets.py), else 1. Reported objectives are multiplied by it."""
+        return target_units(self.model, self.loss)
 
     @torch.no_grad()
     def penalty_value(self) -> float:

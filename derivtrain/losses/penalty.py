@@ -26,9 +26,19 @@ class Penalty(ABC):
     differentiable = True
     #: whether grad() is differentiable, so double backward through the penalty is meaningful
     twice_differentiable = False
+    #: convex, keeping derivtrain/convex/penalty.py's contract through convex_dual: linear models
+    #: penalized by it are solved to a certificate (derivtrain/convex/plan.py asks this)
+    convex = False
+    #: each part homogeneous of a known degree p (R(c w) = c^p R(w)), so that `rescale` can restate
+    #: the penalty for scaled regression targets (derivtrain/losses/targets.py); a plugin's: not known
+    homogeneous = False
 
     def __init__(self, strength: float = 0.0):
         self.strength = float(strength)
+
+    def rescale(self, factor) -> None:
+        """In place: each part of degree p gets its strength times factor(p) (`homogeneous` ones)."""
+        raise NotImplementedError(f"{type(self).__name__} does not know its degree of homogeneity")
 
     @abstractmethod
     def value(self, params: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -37,6 +47,11 @@ class Penalty(ABC):
     @abstractmethod
     def grad(self, param: torch.Tensor) -> torch.Tensor:
         """Its (sub)gradient with respect to one of them."""
+
+    def convex_dual(self, shape):
+        """The penalty (strength included) on weights of `shape` as derivtrain/convex/penalty.py's
+        contract, where `convex` is True; None otherwise."""
+        return None
 
     def __call__(self, params: Params) -> torch.Tensor:
         """The penalty of a tensor or an iterable of tensors (without strength), differentiable."""
@@ -58,9 +73,13 @@ class NoPenalty(Penalty):
     """regularizer=none: the objective is the data loss alone (Objective skips the penalty)."""
 
     twice_differentiable = True
+    homogeneous = True
 
     def __init__(self, strength: float = 0.0):
         super().__init__(0.0)
+
+    def rescale(self, factor) -> None:
+        return None  # nothing to restate
 
     def value(self, params):
         return torch.zeros((), dtype=params[0].dtype, device=params[0].device)

@@ -19,6 +19,7 @@ from derivtrain.losses.reduction import reduce
 class PoissonLoss(Loss):
     task = "regression"
     is_likelihood = True
+    convex = True
 
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         # checked once per split, not per step: a negative count is a data error, not a large loss

@@ -60,6 +60,7 @@ class SquaredHingeLoss(Loss):
 
     task = "classification"
     twice_differentiable = True
+    convex = True
 
     def __init__(self, multiclass: str = "ovr", class_weight: Optional[Sequence[float]] = None,
                  reduction: str = "mean"):

@@ -20,6 +20,13 @@ Its natural loss and regularizer are its config file's business (conf/model/*.ya
 `forward` takes standardized features (what training feeds it). The standardization fitted on
 the training rows lives in the module's buffers, so `decision_function`, `predict` and
 `predict_proba` take raw features, as numpy arrays or tensors, and the checkpoint carries it all.
+
+A regression model's scores are in fitted units: the targets it was fitted on are
+(y - target_mean) / target_scale (derivtrain/data/targets.py says when each is not 0 and 1), so
+`decision_function` and `predict` return scores * target_scale + target_mean, in float64: the
+data's units. A model whose output cannot absorb a shifted and scaled target (no unpenalized
+output bias, or scores on another scale than y, as Poisson's log-rates) sets
+`fits_scaled_targets = False` and is fitted on y as given.
 """
 import numpy as np
 import torch
@@ -28,12 +35,19 @@ from torch import nn
 from derivtrain.data.table import DataSpec
 
 FEATURE_STATISTICS = ("feature_mean", "feature_scale")
+# a regression target's mean and scale on the training rows (0-d; 0 and 1 when not applied, and in
+# checkpoints written before they existed: derivtrain/saved.py fills them in)
+TARGET_STATISTICS = ("target_mean", "target_scale")
+# buffers kept float64 whatever the weights' dtype: statistics of raw data, applied in float64
+FLOAT64_STATISTICS = FEATURE_STATISTICS + TARGET_STATISTICS
 _NOT_FINITE = "Input X contains NaN or infinity (or a value too large for float32); clean or drop those rows first"
 
 
 class Model(nn.Module):
     #: losses this model is meant for (a mismatched loss is a configuration error)
     tasks = ("classification", "regression")
+    #: regression targets may be fitted centred and scaled (module docstring)
+    fits_scaled_targets = True
 
     def __init__(self, spec: DataSpec):
         super().__init__()
@@ -44,6 +58,8 @@ class Model(nn.Module):
         # float32 before centring keeps a handful of distinct values
         self.register_buffer("feature_mean", torch.zeros(spec.n_features, dtype=torch.float64))
         self.register_buffer("feature_scale", torch.ones(spec.n_features, dtype=torch.float64))
+        self.register_buffer("target_mean", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("target_scale", torch.ones((), dtype=torch.float64))
         self.probability_link = None  # set from the loss: "logistic" when trained by cross-entropy
         self.config = None  # the resolved run config, set by load_run
 
@@ -51,16 +67,47 @@ class Model(nn.Module):
         self.feature_mean.copy_(mean)
         self.feature_scale.copy_(scale)
 
+    def set_target_scaling(self, mean, scale) -> None:
+        """The regression targets' (mean, scale) the model is fitted on (derivtrain/data/targets.py)."""
+        self.target_mean.fill_(float(mean))
+        self.target_scale.fill_(float(scale))
+
+    def in_target_units(self, scores: torch.Tensor) -> torch.Tensor:
+        """Fitted scores -> the data's units, in float64 (a regression model's; others as they are)."""
+        if self.spec.task != "regression" or not self.fits_scaled_targets:
+            return scores
+        return scores.to(torch.float64) * self.target_scale + self.target_mean
+
     def _apply(self, fn, recurse=True):
         """model.to(device, dtype), .float(), .half() move the standardization's buffers but keep
-        them float64: they are statistics of the raw features, which prediction subtracts in float64."""
-        stats = {name: self._buffers[name] for name in FEATURE_STATISTICS if name in self._buffers}
+        them float64: they are statistics of the raw features (and targets), applied in float64."""
+        stats = {name: self._buffers[name] for name in FLOAT64_STATISTICS if name in self._buffers}
         super()._apply(fn, recurse)
         for name, exact in stats.items():
             moved = self._buffers[name]
             if moved is not None and moved.dtype != torch.float64 and exact is not None:
                 self._buffers[name] = exact.to(device=moved.device, dtype=torch.float64)
         return self
+
+    def output_layer(self):
+        """The nn.Linear whose outputs are the scores, where the model has one (None: it does not say)."""
+        return None
+
+    @torch.no_grad()
+    def fold_target_scaling(self) -> bool:
+        """Fold target_mean and target_scale into the output layer, leaving 0 and 1: the parameters
+        then predict in the data's units themselves. Float64 weights only (a bias around 1e7 in float32
+        keeps steps of 1); returns whether it folded."""
+        layer = self.output_layer()
+        if layer is None or layer.bias is None or layer.weight.dtype != torch.float64:
+            return False
+        if float(self.target_mean) == 0.0 and float(self.target_scale) == 1.0:
+            return True  # nothing to fold (classifiers, counts, targets fitted as given)
+        scale, mean = self.target_scale.to(layer.weight.device), self.target_mean.to(layer.weight.device)
+        layer.weight.mul_(scale)
+        layer.bias.mul_(scale).add_(mean)
+        self.set_target_scaling(0.0, 1.0)
+        return True
 
     @property
     def weight_dtype(self) -> torch.dtype:
@@ -90,11 +137,12 @@ class Model(nn.Module):
     # ---- estimator API on raw features -------------------------------------------------------
     @torch.no_grad()
     def decision_function(self, X):
-        """Scores for raw features: one per row (regression, binary) or one per class."""
+        """Scores for raw features: one per row (regression, binary) or one per class; a regression
+        model's in the targets' units (float64)."""
         was_training = self.training
         self.eval()
         try:
-            scores = self(self._standardized(X))
+            scores = self.in_target_units(self(self._standardized(X)))
         finally:
             self.train(was_training)
         return scores.cpu().numpy() if isinstance(X, np.ndarray) or not torch.is_tensor(X) else scores
@@ -180,6 +228,9 @@ class LinearModel(Model):
     def __init__(self, spec: DataSpec, n_outputs: int):
         super().__init__(spec)
         self.linear = nn.Linear(spec.n_features, n_outputs)
+
+    def output_layer(self):
+        return self.linear
 
     def forward(self, X):
         if X.layout == torch.sparse_csr:  # sparse rows (data=svmlight, data=npz): a hand-written backward

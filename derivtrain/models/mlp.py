@@ -27,5 +27,8 @@ class MLP(Model):
         layers.append(nn.Linear(width, spec.n_outputs))
         self.layers = nn.Sequential(*layers)
 
+    def output_layer(self):
+        return self.layers[-1]
+
     def forward(self, X):
         return self.scores_of(self.layers(X))

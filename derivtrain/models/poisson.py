@@ -13,6 +13,8 @@ from derivtrain.models.linear import LinearRegression
 class PoissonRegression(LinearRegression):
     """The linear model's scores, read as log-rates (the Poisson likelihood's canonical link)."""
 
+    fits_scaled_targets = False  # counts are not centred: a log-rate has no offset to absorb a mean
+
     @staticmethod
     def mean_response(scores: torch.Tensor) -> torch.Tensor:
         """The expected count for a log-rate: the inverse of the log link."""

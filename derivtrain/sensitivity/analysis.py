@@ -15,7 +15,7 @@ import torch
 from derivtrain.config.schemas.analysis import TARGETS, methods_of
 from derivtrain.errors import ConfigError, choice_error
 from derivtrain.logging import log
-from derivtrain.logging.dashboard import results_markdown
+from derivtrain.logging.dashboard import analysis_text, results_markdown
 from derivtrain.sensitivity.explained import ClassScores
 from derivtrain.writes import Folder
 
@@ -117,7 +117,7 @@ class Analysis:
         if len(tables) > 1:
             metrics.update({f"analysis/rank_agreement/{k}": v for k, v in rank_agreement(tables).items()})
         # numbers measured once: a table in the Text tab, not one-point charts
-        logger.log_text("analysis/metrics", results_markdown(metrics, skip_prefixes=()))
+        logger.log_text(analysis_text("metrics"), results_markdown(metrics, skip_prefixes=()))
         return metrics
 
     def _delta_metrics(self, model, X, result) -> dict:
@@ -161,4 +161,4 @@ class Analysis:
                 method, values, targets.cpu().numpy(), names, grid))
         rows = "\n".join(f"| {int(table.rank[i])} | {table.features[i]} | {table.importance[i]:.4g} | "
                          f"{table.signed_mean[i]:.4g} |" for i in np.argsort(table.rank)[:20])
-        logger.log_text(f"analysis/{method}", "| rank | feature | importance | signed mean |\n|---|---|---|---|\n" + rows)
+        logger.log_text(analysis_text(method), "| rank | feature | importance | signed mean |\n|---|---|---|---|\n" + rows)

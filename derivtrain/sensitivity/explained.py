@@ -17,7 +17,8 @@ class ClassScores(nn.Module):
 
     A binary model gives one score s: the log-odds (logistic) or signed margin (SVM) of classes_[1].
     The evidence for classes_[0] is -s, so stacking (-s, s) lets every method explain either class
-    with the same indexing as a multi-class model. Regression models pass through unchanged.
+    with the same indexing as a multi-class model. A regression model's scores are taken in the
+    targets' units (times its target_scale: derivtrain/data/targets.py), so attributions are too.
     """
 
     def __init__(self, model: nn.Module):
@@ -28,7 +29,8 @@ class ClassScores(nn.Module):
         scores = self.model(X)
         if scores.dim() == 1 and self.model.classes_:
             return torch.stack((-scores, scores), dim=1)
-        return scores
+        scale = getattr(self.model, "target_scale", None)  # (its mean cancels in every attribution)
+        return scores if scale is None or float(scale) == 1.0 else scores * scale.to(scores.dtype)
 
 
 def target_indices(target, scores: torch.Tensor, y, classes) -> torch.Tensor | None:

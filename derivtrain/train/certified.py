@@ -19,6 +19,7 @@ import math
 import torch
 
 from derivtrain.data import sparse
+from derivtrain.convex.plan import method as solver_method
 from derivtrain.duality import Certificate, linear_problem
 from derivtrain.duality.certificate import dual_value, rounding_error, row_weights
 from derivtrain.threads import threads_for
@@ -59,8 +60,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     c = row_weights(problem.loss, y, len(X), X.device, ctx.data.train.weight, reduce).to(dtype)
     saves = SolverCheckpoints(ctx, "certified")
     T = _start(ctx, problem, dtype, saves)
-    kinked = problem.loss.nonsmooth or problem.penalty.has_l1
-    method = InteriorPoint(problem, system, y, c, T, reduce) if kinked else None
+    method = InteriorPoint(problem, system, y, c, T, reduce) if solver_method(problem) == "interior_point" else None
 
     watch, gaps = _Validation(ctx, problem), _Gaps(ctx, problem, X, y, c)
     floor, kept = Floor(ctx, problem, X, y, c, reduce), _BestIterate()
@@ -73,7 +73,9 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         loss, penalty = _parts(problem, z, y, c, T, reduce)
         primal = loss + penalty
         kept.offer(T, primal)
-        scalars = {"train/objective": primal, "train/loss": loss, **(watch(T) if saves.logs(iteration) else {})}
+        units = ctx.objective.units  # scaled targets: logged in the data's units, as metrics.json
+        scalars = {"train/objective": primal * units, "train/loss": loss * units,
+                   **(watch(T) if saves.logs(iteration) else {})}
         last = iteration >= ctx.trainer.max_epochs
         # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
         # over X and a small solve, decides once that estimate says tol may be met (Newton: always)
@@ -249,10 +251,9 @@ class _Validation:
 
 def _newton_step(system, problem, T, z, y, c, smooth, reduce):
     """Newton's step with a backtracking line search on the objective, or None if none decreases it."""
-    alpha = problem.penalty.alpha
     gradient = system.backproject(smooth.G)
-    gradient[:, :-1] += alpha * T[:, :-1]
-    extra = torch.full_like(T[:, :-1], alpha)
+    penalty_gradient, extra = problem.penalty.smooth_part(T[:, :-1])  # the penalty's (L2: alpha W, alpha)
+    gradient[:, :-1] += penalty_gradient
     direction = -system.factor(smooth.D, extra).solve(gradient)
     slope = (gradient * direction).sum().item()
     if not slope < 0:

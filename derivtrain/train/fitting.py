@@ -107,7 +107,11 @@ def objective_report(ctx: FitContext, train_loss: float, result: FitResult) -> d
     from derivtrain.duality import certify  # the duality code loads only when a run ends
 
     objective = ctx.objective
-    report = {"train/objective": train_loss + objective.penalty_value()}
+    # train_loss is in the data's units already (evaluate); the penalty and the certificate's primal
+    # are the fitted problem's, s^k times smaller when the targets are fitted scaled (the relative
+    # gap is the same: derivtrain/losses/targets.py)
+    units = objective.units
+    report = {"train/objective": train_loss + objective.penalty_value() * units}
     known = result.certificate.dual if result.certificate is not None else None
     certificate = certify(objective, ctx.data.train.X, ctx.targets(ctx.data.train), dual=known,
                           sample_weight=ctx.data.train.weight, reduce=ctx.distributed)
@@ -115,7 +119,7 @@ def objective_report(ctx: FitContext, train_loss: float, result: FitResult) -> d
     # the tolerance the fitter used: optim.tol, or the floor its precision can certify if higher
     tol = result.tol if result.tol is not None else ctx.optim.get("tol")
     if certificate is not None:
-        report["train/objective"] = certificate.primal
+        report["train/objective"] = certificate.primal * units
         report["train/optimality_gap"] = certificate.relative_gap
         report["train/converged"] = bool(tol is not None and certificate.relative_gap <= tol)
         if not report["train/converged"] and tol is not None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from derivtrain.duality.pieces import AbsolutePieces, sum_pieces
+from derivtrain.duality.pieces import sum_pieces
 
 _TO_BOUNDARY = 0.995  # step to this fraction of the way to the nearest boundary of s >= 0, lambda >= 0
 # xi starts this far above its unit's highest piece. Measured (iterations to tol 1e-4, start
@@ -88,9 +88,12 @@ def steepest_ratio(current: torch.Tensor, change: torch.Tensor) -> torch.Tensor:
     return torch.nan_to_num(change / current, nan=0.0).amin().neg()
 
 
-def l1_units(W: torch.Tensor, cost: float) -> Units:
-    pieces = AbsolutePieces()
-    return start_units(pieces, pieces.values(W), torch.full(W.shape, cost, dtype=W.dtype, device=W.device))
+def penalty_units(W: torch.Tensor, kinked) -> Units:
+    """The penalty's kinked part (derivtrain/convex/penalty.py: `pieces()` -> (structure, cost)),
+    one unit per weight: |w| = max(w, -w) for L1, with its per-weight cost."""
+    pieces, cost = kinked
+    cost = torch.as_tensor(cost, dtype=W.dtype, device=W.device).expand(W.shape).clone()
+    return start_units(pieces, pieces.values(W), cost)
 
 
 def piece_count(families, reduce) -> int:
@@ -104,16 +107,15 @@ class InteriorPoint:
     def __init__(self, problem, system, y, c, T, reduce=None):
         self.problem, self.system, self.y, self.c, self.T = problem, system, y, c, T
         self.ranks = reduce
-        self.pieces = problem.loss.pieces()  # None: a smooth loss (then the L1 penalty is what is kinked)
-        self.absolute = AbsolutePieces()
+        self.pieces = problem.loss.pieces()  # None: a smooth loss (then the penalty is what is kinked)
         z = system.scores(T)
         self.loss_units = None
         if self.pieces is not None:
             values = self.pieces.values(z, y)
             self.loss_units = start_units(self.pieces, values, c[:, None].expand(values.shape[:2]), target=y)
-        penalty = problem.penalty
-        self.l1 = l1_units(T[:, :-1], penalty.alpha * penalty.r) if penalty.has_l1 else None
-        self.ridge = penalty.alpha * (1 - penalty.r)
+        kinked = problem.penalty.pieces()
+        self.l1 = penalty_units(T[:, :-1], kinked) if kinked is not None else None
+        self.penalty = problem.penalty
         self._pieces = None
 
     def state(self) -> dict:
@@ -148,7 +150,7 @@ class InteriorPoint:
         if self.loss_units is not None:
             out.append((self.loss_units, self.loss_units.slacks(self.pieces.values(z, self.y))))
         if self.l1 is not None:
-            out.append((self.l1, self.l1.slacks(self.absolute.values(self.T[:, :-1]))))
+            out.append((self.l1, self.l1.slacks(self.l1.pieces.values(self.T[:, :-1]))))
         return out
 
     def observe(self, z) -> float:
@@ -189,11 +191,8 @@ class InteriorPoint:
         return t
 
     def _curvature(self, families, smooth):
-        K, d = self.T.shape[0], self.T.shape[1] - 1
-        W = self.T[:, :-1]
         gradient = torch.zeros_like(self.T)
-        gradient[:, :-1] = self.ridge * W
-        extra = torch.full((K, d), self.ridge, dtype=W.dtype, device=W.device)
+        gradient[:, :-1], extra = self.penalty.smooth_part(self.T[:, :-1])  # its smooth part (L2)
         D = None
         if smooth is not None:
             gradient += self.system.backproject(smooth.G)
@@ -221,7 +220,7 @@ class InteriorPoint:
         dT = -factor.solve(r)
         changes = []
         for (units, s), parts in zip(families, eliminated):
-            linear = (self.absolute.linear_values(dT[:, :-1]) if units is self.l1
+            linear = (units.pieces.linear_values(dT[:, :-1]) if units is self.l1
                       else units.pieces.linear_values(self.system.scores(dT), units.target))
             changes.append(units.recover(s, *parts, linear))
         return dT, changes

@@ -1,6 +1,6 @@
-"""min_u 1/2 u^T H u + c^T u + lam sum_{j in L1} |u_j|: the model each proximal Newton step solves.
+"""min_u 1/2 u^T H u + c^T u + sum_j lam_j |u_j|: the model each proximal Newton step solves.
 
-H is small and dense ((d + 1) x (d + 1), the bias last and free of the L1 term), so the problem is
+H is small and dense ((d + 1) x (d + 1); lam_j >= 0 per coordinate, 0 for the bias), so the problem is
 solved to rounding rather than approximately, in two moves that repeat:
 
   coordinate descent   one epoch visits each coordinate: u_j <- S(u_j - q_j / H_jj, lam / H_jj)
@@ -20,21 +20,22 @@ import numpy as np
 _MAX_EPOCHS = 2000
 
 
-def solve_l1_quadratic(H: np.ndarray, c: np.ndarray, lam: float, l1: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """The minimizer, from the start u (a copy is returned); l1: a boolean mask of the penalized
-    coordinates. H must be positive definite (a ridge, a curvature on every direction). The
-    support's solve is tried whenever an epoch leaves the sign pattern as it found it (a solve
-    costs ~5 epochs at 65 coordinates; trying every few epochs instead took 2-3x longer on digits)."""
+def solve_l1_quadratic(H: np.ndarray, c: np.ndarray, lam: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The minimizer, from the start u (a copy is returned); lam: each coordinate's L1 coefficient
+    (0: a coordinate without one, as the bias). H must be positive definite (a ridge, a curvature
+    on every direction). The support's solve is tried whenever an epoch leaves the sign pattern as
+    it found it (a solve costs ~5 epochs at 65 coordinates; trying every few epochs instead took
+    2-3x longer on digits)."""
     u = u.astype(np.float64).copy()
+    lam = np.asarray(lam, dtype=np.float64)
     q = H @ u + c
     diag = np.diag(H).copy()
-    threshold = np.where(l1, lam, 0.0)
     pattern = np.sign(u)
     for _ in range(_MAX_EPOCHS):
-        _epoch(H, q, u, diag, threshold)
+        _epoch(H, q, u, diag, lam)
         now = np.sign(u)
         if np.array_equal(now, pattern):
-            solved = _support_solve(H, c, lam, l1, u)
+            solved = _support_solve(H, c, lam, u)
             if solved is not None:
                 return solved
         pattern = now
@@ -52,21 +53,21 @@ def _epoch(H, q, u, diag, threshold) -> None:
             u[j] = new
 
 
-def _support_solve(H, c, lam, l1, u):
+def _support_solve(H, c, lam, u):
     """The exact optimum for u's sign pattern, or None when it is not the optimum."""
-    support = ~l1 | (u != 0)
-    signs = np.where(l1, np.sign(u), 0.0)[support]
+    support = (lam == 0) | (u != 0)
+    signs = np.where(lam > 0, np.sign(u), 0.0)[support]
     try:
         factor = np.linalg.cholesky(H[np.ix_(support, support)])
     except np.linalg.LinAlgError:
         return None
-    right = -(c[support] + lam * signs)
+    right = -(c[support] + lam[support] * signs)
     inside = np.linalg.solve(factor.T, np.linalg.solve(factor, right))
     if np.any((inside * signs) < 0):  # a weight crossed zero: the pattern was wrong
         return None
     out = np.zeros_like(u)
     out[support] = inside
     q = H @ out + c
-    off = l1 & ~support
-    slack = lam * (1 + 1e-9) + 1e-14 * np.abs(c).max(initial=0.0)
+    off = ~support
+    slack = lam[off] * (1 + 1e-9) + 1e-14 * np.abs(c).max(initial=0.0)
     return out if np.all(np.abs(q[off]) <= slack) else None

@@ -162,8 +162,9 @@ class GradientLoop:
         objective_value = (loss if self.uses_closure else self.distributed.global_loss(loss)).item()
         grad_norm = _grad_norm(self.params).item()
         self.guard.check_logged(objective_value, grad_norm, self.step_count)
-        self.shown["train/loss"] = objective_value - self.objective.penalty_value()
-        scalars = {"train/loss": self.shown["train/loss"], "train/objective": objective_value,
+        units = self.objective.units  # scaled targets: shown in the data's units, as metrics.json
+        self.shown["train/loss"] = (objective_value - self.objective.penalty_value()) * units
+        scalars = {"train/loss": self.shown["train/loss"], "train/objective": objective_value * units,
                    "lr": self.optimizer.param_groups[0]["lr"], "grad_norm": grad_norm}
         if self.likelihood:  # one more forward, at the logging interval only
             scalars["train/log_likelihood"] = batch_log_likelihood(self.objective, X, targets).item()

@@ -70,7 +70,9 @@ def evaluate(objective, split, targets: torch.Tensor, prefix: str, n_classes: in
     if getattr(split, "shard", None) is not None:  # trainer=ddp: every rank's rows, in split order, everywhere
         scores, targets, y = (split.shard.assemble(t) for t in (scores, targets, y))
         n_rows = len(y)
-    metrics = {"loss": objective.loss(scores, targets).item()}
+    # regression fitted on centred and scaled targets: the loss times s^k, the metrics on both sides
+    # mapped back in float64 (derivtrain/losses/targets.py), so every number is in the data's units
+    metrics = {"loss": objective.loss(scores, targets).item() * objective.units}
     ll = log_likelihood(objective, scores, targets)
     if ll is not None:
         metrics["log_likelihood"] = ll.item()
@@ -80,6 +82,10 @@ def evaluate(objective, split, targets: torch.Tensor, prefix: str, n_classes: in
         metrics.update(classification_metrics(scores, y, n_classes))
     else:
         # scores may be on the link's scale (Poisson: log-rate); the metrics compare expected values
+        # (whose counts are fitted as given); other scores and targets are mapped to the data's units
         mean_response = getattr(model, "mean_response", None)
-        metrics.update(regression_metrics(mean_response(scores) if mean_response else scores, y))
+        if mean_response is not None:
+            metrics.update(regression_metrics(mean_response(scores), y))
+        else:
+            metrics.update(regression_metrics(model.in_target_units(scores), model.in_target_units(y)))
     return {f"{prefix}/{k}": v for k, v in metrics.items()}

@@ -20,7 +20,7 @@ objective for the line search, the decrement for the test) costs nothing measura
 import torch
 
 from derivtrain.logging import log
-from derivtrain.models.base import FEATURE_STATISTICS
+from derivtrain.models.base import FLOAT64_STATISTICS
 from derivtrain.train.damped_cholesky import newton_direction_of
 from derivtrain.train.fitting import FitContext, FitResult, finish
 from derivtrain.train.metrics import batch_log_likelihood, has_log_likelihood
@@ -127,7 +127,8 @@ def fit_newton(ctx: FitContext) -> FitResult:
         f0, predicted_decrease = total(f.detach()).item(), -slope / 2  # lambda^2 / 2, the estimated f - min f
         converged = stop.done(f0, predicted_decrease)
         # the data loss too, the curve a dashboard opens on (the objective less its penalty, as the loop logs it)
-        scalars = {"train/loss": f0 - objective.penalty_value(), "train/objective": f0,
+        units = objective.units  # scaled targets: logged in the data's units, as metrics.json
+        scalars = {"train/loss": (f0 - objective.penalty_value()) * units, "train/objective": f0 * units,
                    "newton/predicted_decrease": predicted_decrease, **stop.scalars()}
         if stop.likelihood:
             scalars["train/log_likelihood"] = batch_log_likelihood(objective, X, targets).item()
@@ -173,7 +174,7 @@ def _restore_params(saves, params) -> None:
 def _in_dtype(state: dict, dtype) -> dict:
     """The model's state as the model keeps it: its weights in `dtype`, its float64 statistics of
     the raw features as they are (derivtrain/models/base.py)."""
-    return {k: v.to(dtype) if v.is_floating_point() and k not in FEATURE_STATISTICS else v
+    return {k: v.to(dtype) if v.is_floating_point() and k not in FLOAT64_STATISTICS else v
             for k, v in state.items()}
 
 

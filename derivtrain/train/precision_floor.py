@@ -63,13 +63,7 @@ def row_norms(X: torch.Tensor, c: torch.Tensor, reduce):
 
 def weight_bound(penalty, objective_at_zero: float) -> float:
     """A bound on ||W||_F at the optimum, from P(W*) <= P(0) and the penalty alone."""
-    alpha, r = float(penalty.alpha), float(getattr(penalty, "r", 0.0))
-    bounds = []
-    if alpha * (1 - r) > 0:
-        bounds.append(math.sqrt(2 * objective_at_zero / (alpha * (1 - r))))
-    if alpha * r > 0:
-        bounds.append(objective_at_zero / (alpha * r))
-    return min(bounds) if bounds else math.inf
+    return penalty.weight_bound(objective_at_zero)  # derivtrain/convex/penalty.py
 
 
 def relative_floor(problem, rows, weights: float, objective: float, dtypes, d: int, n: int) -> float:
@@ -77,7 +71,7 @@ def relative_floor(problem, rows, weights: float, objective: float, dtypes, d: i
     u_x, u_w, u_t = (unit_roundoff(t) for t in dtypes)
     u = u_x + u_w + math.sqrt(d + 1) * u_t
     mean_square, largest = rows
-    if problem.loss.nonsmooth or problem.penalty.has_l1:
+    if problem.loss.nonsmooth or problem.penalty.pieces() is not None:
         scores = lipschitz(problem.loss, objective) * u * weights * largest * min(1.0, (d + 1) / max(n, 1))
     else:
         scores = 0.5 * (u * weights) ** 2 * mean_square

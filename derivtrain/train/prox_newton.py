@@ -50,8 +50,9 @@ def suits(objective, data, optim) -> bool:
     problem = linear_problem(objective)
     if problem is None or not isinstance(data.train.X, torch.Tensor):
         return False
-    return (problem.loss.pieces() is None and problem.penalty.has_l1 and problem.linear.out_features == 1
-            and problem.linear.in_features + 1 <= optim.max_dense)
+    pieces = problem.penalty.pieces()  # the penalty's kinked part: |w| pieces with their costs, or None
+    return (problem.loss.pieces() is None and pieces is not None and type(pieces[0]).__name__ == "AbsolutePieces"
+            and problem.linear.out_features == 1 and problem.linear.in_features + 1 <= optim.max_dense)
 
 
 def fit_prox_newton(ctx: FitContext) -> FitResult:
@@ -85,7 +86,8 @@ def _fit(ctx, problem) -> FitResult:
             if here.relative_gap <= floor.at(here):
                 converged, stopped_by = True, "certificate"
                 break
-        ctx.logger.log_scalars({"train/objective": primal}, iteration)
+        # scaled targets: logged in the data's units, as metrics.json
+        ctx.logger.log_scalars({"train/objective": primal * getattr(ctx.objective, "units", 1.0)}, iteration)
         if last:
             stopped_by = "iteration_cap"
             break
@@ -127,8 +129,8 @@ class _Model:
         self._D, self._H = None, None
 
     def hessian(self, D: torch.Tensor, XtD: torch.Tensor) -> torch.Tensor:
-        """[[X^T D X, X^T D], [D^T X, sum D]] + the ridge on the weights; kept while D is the same
-        (a quadratic loss: once a fit)."""
+        """[[X^T D X, X^T D], [D^T X, sum D]], the loss's part; kept while D is the same (a quadratic
+        loss: once a fit)."""
         if self._D is not None and torch.equal(D, self._D):
             return self._H
         p = self.X.shape[1]
@@ -136,26 +138,26 @@ class _Model:
         H[:p, :p] = self.reduce.all_sum(sparse.gram(self.X, D))
         H[:p, p] = H[p, :p] = XtD
         H[p, p] = self.reduce.all_sum(D.sum())
-        H.diagonal()[:p] += self.problem.penalty.alpha * (1 - self.problem.penalty.r)
         self._D, self._H = D, H
         return H
 
     def step(self, T, smooth):
         """(direction, predicted decrease of the objective's model: <= 0)."""
-        alpha, r = self.problem.penalty.alpha, self.problem.penalty.r
-        lam = alpha * r
+        penalty, W = self.problem.penalty, T[:, :-1]
         G, D = smooth.G.reshape(-1), smooth.D.reshape(-1)
         XtG, XtD = self.reduce.all_sum(sparse.backproject(torch.stack([G, D], dim=1), self.X))  # one pass for both
-        H = self.hessian(D, XtD)
+        H = self.hessian(D, XtD).clone()
         g = torch.cat([XtG, self.reduce.all_sum(G.sum()).reshape(1)])
-        g[:-1] += alpha * (1 - r) * T[0, :-1]
+        ridge_gradient, ridge_curvature = penalty.smooth_part(W)  # the penalty's smooth part (L2: alpha(1-r))
+        g[:-1] += ridge_gradient.reshape(-1)
+        H.diagonal()[:-1] += ridge_curvature.reshape(-1)
+        cost = penalty.pieces()[1]  # each weight's L1 coefficient (strength included); none on the bias
+        lam = np.append(torch.as_tensor(cost, dtype=torch.float64).expand(W.shape).reshape(-1).cpu().numpy(), 0.0)
         H_np, t_np = H.cpu().double().numpy(), T.reshape(-1).cpu().double().numpy()
-        l1 = np.ones(len(t_np), dtype=bool)
-        l1[-1] = False  # the bias is not penalized
-        U = solve_l1_quadratic(H_np, g.cpu().double().numpy() - H_np @ t_np, lam, l1, t_np)
+        U = solve_l1_quadratic(H_np, g.cpu().double().numpy() - H_np @ t_np, lam, t_np)
         direction = torch.as_tensor(U - t_np, dtype=T.dtype, device=T.device).reshape(T.shape)
-        l1_change = float(np.abs(U[:-1]).sum() - np.abs(t_np[:-1]).sum())
-        return direction, float(g @ direction.reshape(-1)) + lam * l1_change
+        l1_change = float(lam @ (np.abs(U) - np.abs(t_np)))
+        return direction, float(g @ direction.reshape(-1)) + l1_change
 
 
 def _line_search(problem, X, T, z, y, c, direction, primal: float, decrease: float, reduce) -> float:

@@ -79,7 +79,7 @@ def test_tensorboard_gets_importance_bars_and_class_heatmaps(digits_run):
         assert {f"sensitivity/{method}/importance", f"sensitivity/{method}/class_heatmaps"} <= images
     bars = acc.Images("sensitivity/saliency/importance")[0]
     assert bars.width > 300 and bars.height > 300
-    table = acc.Tensors("analysis/metrics/text_summary")[0].tensor_proto.string_val[0].decode()
+    table = acc.Tensors("results/analysis/metrics/text_summary")[0].tensor_proto.string_val[0].decode()
     assert "| analysis/ig_max_abs_delta |" in table and not [t for t in acc.Tags()["scalars"] if "analysis" in t]
 
 

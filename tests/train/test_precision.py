@@ -48,8 +48,11 @@ class Recomputed:
         scale[scale < 10 * np.finfo(np.float64).eps] = 1.0  # constant columns keep scale 1
         self.Z = (Xt - Xt.mean(axis=0)) / scale
         self.y = y[rows].astype(np.float64)
-        self.w = self.model.linear.weight.detach().double().numpy().ravel()
-        self.b = float(self.model.linear.bias.detach().double().numpy()[0])
+        # the weights in the data's units: a regression model is fitted on (y - m) / s (its target_mean
+        # and target_scale, derivtrain/data/targets.py), so its own are w / s and (b - m) / s
+        m, s = float(self.model.target_mean), float(self.model.target_scale)
+        self.w = s * self.model.linear.weight.detach().double().numpy().ravel()
+        self.b = s * float(self.model.linear.bias.detach().double().numpy()[0]) + m
         self.reported = run.metrics["train/optimality_gap"]
         self.kind = cfg.model._target_.rsplit(".", 1)[-1]
 

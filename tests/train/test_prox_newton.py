@@ -96,11 +96,12 @@ def test_l1_quadratic_meets_its_optimality_conditions(seed):
     B = rng.standard_normal((60, p))
     B[:, 1:] += 0.9 * B[:, :-1]
     H = B.T @ B / 60 + 1e-3 * np.eye(p)
-    c, lam = rng.standard_normal(p), 0.3
-    l1 = np.ones(p, dtype=bool)
-    l1[-1] = False
-    u = solve_l1_quadratic(H, c, lam, l1, np.zeros(p))
+    c = rng.standard_normal(p)
+    lam = np.r_[np.full(p - 2, 0.3), 0.05, 0.0]  # per coordinate; the last free (a bias)
+    l1 = lam > 0
+    u = solve_l1_quadratic(H, c, lam, np.zeros(p))
     q = H @ u + c  # the smooth part's gradient
     on = l1 & (u != 0)
-    np.testing.assert_allclose(q[on], -lam * np.sign(u[on]), atol=1e-12)
-    assert np.all(np.abs(q[l1 & (u == 0)]) <= lam * (1 + 1e-9)) and abs(q[-1]) <= 1e-12
+    np.testing.assert_allclose(q[on], -lam[on] * np.sign(u[on]), atol=1e-12)
+    off = l1 & (u == 0)
+    assert np.all(np.abs(q[off]) <= lam[off] * (1 + 1e-9)) and abs(q[-1]) <= 1e-12

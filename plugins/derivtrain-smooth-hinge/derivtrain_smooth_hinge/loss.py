@@ -7,14 +7,21 @@ With margin z = y * s (y in {-1, +1}):
     dloss/dz = 0, -(1 - z)/h, -1 on the same pieces: continuous, so there is no kink to choose a
     subgradient at; the second derivative is 1/h on the middle piece and 0 elsewhere.
 Several classes: one-vs-rest columns, summed over columns and averaged over rows, like derivtrain's hinge.
+
+Written once, as derivtrain's ConvexLoss asks (derivtrain/losses/convex_loss.py): `elementwise`
+is the loss of each score, here a hand-written autograd Function. derivtrain derives from it the
+mean loss a model trains with and the datafit of the certified solver (its derivatives by
+autograd, its convex conjugate computed per score), so `model=svm` is solved to a certificate.
 """
 import torch
 from torch import nn
 
-from derivtrain.losses import Loss
+from derivtrain.losses import ConvexLoss
 
 
 class SmoothHingeFunction(torch.autograd.Function):
+    """The smooth hinge of each score against its sign, elementwise."""
+
     generate_vmap_rule = True
 
     @staticmethod
@@ -22,7 +29,7 @@ class SmoothHingeFunction(torch.autograd.Function):
         z = signs * scores
         quadratic = (1 - z).clamp(min=0, max=smoothing) ** 2 / (2 * smoothing)
         linear = (1 - smoothing - z).clamp(min=0)  # the straight part beyond the quadratic piece
-        return (quadratic + linear).sum() / scores.shape[0]
+        return quadratic + linear
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -39,12 +46,13 @@ class SmoothHingeFunction(torch.autograd.Function):
         # Written with differentiable ops, so the second derivative (1/h in the middle) exists too.
         z = signs * scores
         dz = -(1 - z).clamp(min=0, max=ctx.smoothing) / ctx.smoothing
-        return grad_output * signs * dz / scores.shape[0], None, None
+        return grad_output * signs * dz, None, None
 
 
-class SmoothHingeLoss(Loss):
+class SmoothHingeLoss(ConvexLoss):
     """derivtrain's loss contract (derivtrain/losses/base.py): a classification loss, differentiable
-    everywhere (L-BFGS works), its backward differentiable again (Newton works)."""
+    everywhere (L-BFGS works), its backward differentiable again (Newton works), convex (the
+    certified solver works)."""
 
     task = "classification"
 
@@ -60,5 +68,5 @@ class SmoothHingeLoss(Loss):
             return y.float() * 2 - 1
         return nn.functional.one_hot(y, n_outputs).float() * 2 - 1
 
-    def forward(self, scores: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+    def elementwise(self, scores: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
         return SmoothHingeFunction.apply(scores, signs.to(scores.dtype), self.smoothing)

@@ -1,0 +1,18 @@
+"""The open convex core: the contracts a loss and a penalty keep to be solved to a certificate.
+
+    datafit.py    ConvexDatafit: a loss as a function of a linear model's scores (values, conjugate,
+                  pieces), what the certified solvers and the certificate use
+    conjugate.py  the convex conjugate computed from a value and its derivatives (an upper bound)
+    pieces.py     AffinePieces: any elementwise kinked loss, for the interior-point method
+    penalty.py    the penalty contract and ElementwiseDual (L1, L2, elastic net, weighted)
+    plan.py       certifiable(...): can this objective be certified, and by which solver
+    probe.py      the contracts checked at a probe point when a config is composed
+
+A plugin writes its loss or penalty ONCE, as a derivtrain loss or penalty: derivtrain.losses.ConvexLoss
+(derivtrain/losses/convex_loss.py: elementwise, or affine pieces) and derivtrain.losses.ElementwisePenalty
+(derivtrain/losses/weighted_penalty.py: per-weight L1 / L2 coefficients) derive the contracts below.
+
+The duality code (derivtrain/duality) and the certified solvers (derivtrain/train/certified.py,
+interior_point.py) read losses and penalties only through these contracts: none names a concrete
+loss or penalty class. Submodules are imported by full name; this file imports nothing.
+"""

@@ -1,0 +1,25 @@
+"""loss=smooth_hinge model=svm is solved to a certificate, and the certificate is true: its gap
+bounds the distance to Clarabel's exact optimum of the same objective on the same rows."""
+import pytest
+
+pytest.importorskip("derivtrain_smooth_hinge")
+pytest.importorskip("clarabel")
+from derivtrain_smooth_hinge.loss import SmoothHingeLoss  # noqa: E402
+
+from tests.convex.helpers import assert_certified_against, certified_fit  # noqa: E402
+from tests.convex.reference import optimum  # noqa: E402
+
+
+@pytest.mark.parametrize("smoothing", [0.5, 0.05])
+def test_smooth_hinge_svm_is_certified_and_true(smoothing):
+    metrics, objective, X, y, fitter = certified_fit(["model=svm", "data=breast_cancer"], SmoothHingeLoss(smoothing))
+    assert fitter == "certified"
+    exact = optimum(X, 2 * y - 1, "smooth_hinge", smoothing, l2=objective.penalty.strength)
+    assert_certified_against(metrics, exact, 1e-8)
+
+
+def test_the_preflight_and_the_run_agree():
+    from derivtrain.config.solver import check_solver
+    from tests.conftest import compose_config
+
+    assert check_solver(compose_config("loss=smooth_hinge", "model=svm")) == "certified"

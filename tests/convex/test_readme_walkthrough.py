@@ -1,0 +1,92 @@
+"""README's certified plugin walk-through ("A certified loss or penalty"), run as it is written: its
+files written out, its losses and penalty fitted by the certified solver on diabetes and each gap
+checked against Clarabel's exact optimum (the bound never below the true gap), its commands run."""
+import importlib
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+from tests.convex.helpers import assert_certified_against, certified_fit
+from tests.convex.reference import optimum
+
+SECTION = (REPO / "README.md").read_text().split("### A certified loss or penalty", 1)[1].split("\n## ", 1)[0]
+pytest.importorskip("clarabel")
+
+
+def write_plugin(folder):
+    files = re.findall(r"<!-- certified file: (\S+) -->\n```\w*\n(.*?)```", SECTION, flags=re.S)
+    for rel, text in files:
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return len(files)
+
+
+@pytest.fixture(scope="module")
+def plugin(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("walkthrough")
+    assert write_plugin(folder) == 8
+    sys.path.insert(0, str(folder / "mycvx"))
+    try:
+        yield importlib.import_module("derivtrain_mycvx.losses"), importlib.import_module("derivtrain_mycvx.penalty")
+    finally:
+        sys.path.remove(str(folder / "mycvx"))
+        for name in [m for m in sys.modules if m.startswith("derivtrain_mycvx")]:
+            del sys.modules[name]
+
+
+DIABETES = ["model=linear", "data=diabetes"]
+
+
+@pytest.mark.parametrize("loss,param", [("huber", 1.0), ("pinball", 0.9)])
+def test_each_loss_is_certified_and_the_bound_is_true(plugin, loss, param):
+    losses, _ = plugin
+    made = losses.HuberLoss(param) if loss == "huber" else losses.PinballLoss(param)
+    metrics, objective, X, y, fitter = certified_fit(DIABETES, made)
+    assert fitter == "certified"
+    assert_certified_against(metrics, optimum(X, y, loss, param, l2=objective.penalty.strength), 1e-5)
+
+
+@pytest.mark.parametrize("loss", ["squared", "pinball"])
+def test_the_adaptive_lasso_is_certified_and_the_bound_is_true(plugin, loss):
+    losses, penalties = plugin
+    _, ridge, *_ = certified_fit(DIABETES)  # the first fit, whose weights make the adaptive lasso's
+    weights = (1 / ridge.model.linear.weight.detach().double().abs()).reshape(-1).numpy()
+    made = None if loss == "squared" else losses.PinballLoss(0.5)
+    metrics, objective, X, y, fitter = certified_fit(DIABETES, made, penalties.WeightedL1(0.05, weights.tolist()))
+    assert fitter == "certified"
+    l1 = objective.penalty.strength * weights
+    assert_certified_against(metrics, optimum(X, y, loss, 0.5, l1=l1), 1e-3)
+
+
+@pytest.mark.slow
+def test_the_commands_as_written(tmp_path):
+    write_plugin(tmp_path)
+    site = tmp_path / "site"
+    # this checkout's derivtrain first (PYTHONPATH, as the tests run), then the plugin
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+           "PYTHONUNBUFFERED": "1"}
+    commands = [line.strip() for block in re.findall(r"```shell\n(.*?)```", SECTION, flags=re.S)
+                for line in block.splitlines() if line.strip()]
+    assert commands[0] == "pip install -e mycvx" and len(commands) == 5
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
+                    str(site), str(tmp_path / "mycvx")], check=True, capture_output=True)
+    for i, command in enumerate(commands[1:]):
+        args = command.split()[1:]
+        if args[1] == "derivtrain":
+            args += ["logger=none", f"hydra.run.dir={tmp_path / f'run{i}'}"]
+        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=tmp_path, env=env)
+        assert proc.returncode == 0, f"{command}\n{proc.stdout}\n{proc.stderr}"
+        if args[1] == "derivtrain":
+            metrics = json.loads((tmp_path / f"run{i}" / "metrics.json").read_text())
+            assert metrics["train/converged"] and metrics["train/optimality_gap"] <= 1e-4, metrics
+    bad = subprocess.run([sys.executable, "-m", "derivtrain", "regularizer=weighted_l1", "regularizer.weights=[1,2]",
+                          "model=linear", "data=diabetes", f"hydra.run.dir={tmp_path / 'bad'}"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert bad.returncode == 2 and "regularizer.weights has 2 entries for 10 features" in bad.stderr, bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
