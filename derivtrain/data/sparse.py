@@ -162,6 +162,12 @@ def gram(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """X^T diag(weights) X as a dense (d, d) matrix, for X with few enough columns that it fits."""
     if not is_sparse(X):  # one symmetric rank-k update (derivtrain/data/rank_k.py)
         return weighted_gram(X, weights)
+    # on the CPU scipy's sparse product, without torch's transpose to CSR each call: 20k x 2k rows
+    # of 31 nonzeros, one thread of a loaded 2-core machine, 0.63 -> 0.42 s (the product itself 0.31)
+    if X.device.type == "cpu":
+        A = to_scipy(X)
+        weighted = A.multiply(weights.to(X.values().dtype).cpu().numpy()[:, None]).tocsr()
+        return torch.from_numpy((A.T.tocsr() @ weighted).toarray()).to(X.values().dtype)
     weighted = scale_rows(X, weights)
     transposed = X.t().to_sparse_csr()
     return torch.sparse.mm(transposed, weighted).to_dense()
