@@ -120,8 +120,6 @@ def main():
     parser.add_argument("--features", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    import scipy.linalg  # noqa: F401  (loaded in every Estimator fit, by scikit-learn; not timed)
-
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats}")
     print("| what | before | after | ratio |")
     print("|---|---:|---:|---:|")

@@ -11,14 +11,14 @@ scipy's. Rows go in chunks of _CHUNK numbers: the scaled chunk is written and re
 is still in cache (4096 to 16384 rows of 51 were within 3% of each other; all rows at once 60%
 slower), and no n x d temporary is made.
 
-scipy.linalg costs ~0.25 s to import (measured here): taken when it is loaded already (any fit
-through derivtrain.Estimator: scikit-learn loads it) or when the product is big enough that the
-import is repaid within a few steps; otherwise torch's chunked product, as on a GPU. Weights of
+scipy.linalg costs ~0.25 s to import (measured here), so scipy's syrk is taken from a product
+big enough that the import is repaid within a fit's few steps, and torch's chunked product below
+it (and on a GPU). The choice depends on the problem's size alone, never on what happens to be
+imported: the same rows take the same path in every process, so a resumed solve repeats the
+uninterrupted one bit for bit. Weights of
 both signs (the off-diagonal blocks of a multinomial Hessian, -p_k p_l) are split into their
 positive and negative parts, a rank-k product each: at most a general product's multiply-adds.
 """
-import sys
-
 import torch
 
 _CHUNK = 1 << 19  # numbers of X scaled at a time on the CPU (4 MB of float64: about L2's size)
@@ -59,7 +59,7 @@ def _positive(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 def _blas_syrk(X: torch.Tensor, work: int) -> bool:
     if X.device.type != "cpu" or X.dtype not in (torch.float64, torch.float32):
         return False
-    return "scipy.linalg" in sys.modules or work >= _IMPORT_PAYS
+    return work >= _IMPORT_PAYS
 
 
 def _syrk(X: torch.Tensor, roots: torch.Tensor) -> torch.Tensor:
