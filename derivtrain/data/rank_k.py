@@ -6,7 +6,7 @@ scaled by sqrt(w), A = diag(sqrt(w)) X: a BLAS syrk, which computes one triangle
 multiply-adds of a general product. Measured on 100k x 51 float64, one thread of a 2-core AMD
 EPYC (median of 7): X^T (X * w) in one call 55 ms, torch's A^T A in one call 54 ms (a product
 with a 100k inner dimension blocks badly), in chunks of rows 23 ms, scipy's dsyrk on the same
-chunks 13.6 ms (19 GFLOP/s; 200k x 101: 128 vs 78 ms). torch has no syrk, so the CPU path calls
+chunks 13.6 ms (19 GFLOP/s; 200k x 101: 128 vs 78 ms). torch has no syrk: large products call
 scipy's. Rows go in chunks of _CHUNK numbers: the scaled chunk is written and read back while it
 is still in cache (4096 to 16384 rows of 51 were within 3% of each other; all rows at once 60%
 slower), and no n x d temporary is made.

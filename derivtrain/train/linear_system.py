@@ -70,8 +70,8 @@ class LinearSystem:
         for dense rows (derivtrain/data/rank_k.py: a block whose curvatures change sign, as the
         multinomial's off-diagonal -p_k p_l, is two). Measured against forming the rows' outer
         products once and multiplying by every block's curvatures (fewer multiply-adds, but n p^2 / 2
-        numbers written a Hessian), one thread of a loaded 2-core machine: one-vs-rest 100k x 51 x 3
-        3919 -> 147 ms; multinomial 100k x 51 x 3 3734 -> 388 ms; digits 1797 x 65 x 10 194 -> 110 ms."""
+        numbers written a Hessian), one thread of a loaded 2-core machine (scripts/bench_second_order.py):
+        one-vs-rest 100k x 51 x 3 1423 -> 135 ms, multinomial 1454 -> 210 ms."""
         K, p, X = self.K, self.p, self.X
         if K == 1:  # one score column (binary, regression): X^T diag(D) X is the only block
             blocks = sparse.gram(X, D.reshape(-1)).view(1, 1, p, p)
