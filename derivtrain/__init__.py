@@ -22,10 +22,10 @@ def __getattr__(name):
         from derivtrain.run import run
 
         return run
-    if name == "train":  # the package derivtrain/train, which is callable (see its __init__)
-        import derivtrain.train
+    if name == "train":
+        from derivtrain.training_api import train
 
-        return derivtrain.train
+        return train
     if name in _ESTIMATORS:
         import derivtrain.estimator
 

@@ -1,6 +1,8 @@
 """The parts a config names keep derivtrain's contracts: checked when the config is composed.
 
-A plugin's model must be a derivtrain Model taking `spec` (derivtrain/models/base.py); a loss a
+A plugin's model must be a derivtrain Model taking `spec` (derivtrain/models/base.py), its
+`natural_losses` mapping tasks it serves to loss option names (which loss a task composes:
+derivtrain/config/natural_loss.py); a loss a
 derivtrain Loss (derivtrain/losses/base.py); a regularizer a Penalty (derivtrain/losses/penalty.py).
 What is missing is named in one line, before any data is loaded: the alternative is a traceback
 from deep inside training ("unexpected keyword argument 'spec'", "no attribute 'tasks'").
@@ -31,6 +33,11 @@ def check_contracts(cfg) -> None:
     if not (isinstance(model.tasks, tuple) and set(model.tasks) <= {"classification", "regression", "density"}):
         raise ConfigError(f"model._target_={target}: `tasks` must be a tuple of classification, regression, "
                           f"density, not {model.tasks!r} ({_GUIDE})")
+    losses = model.natural_losses
+    if not (isinstance(losses, dict) and set(losses) <= set(model.tasks)
+            and all(isinstance(name, str) for name in losses.values())):
+        raise ConfigError(f"model._target_={target}: `natural_losses` must map tasks it serves "
+                          f"({', '.join(model.tasks)}) to loss option names, not {losses!r} ({_GUIDE})")
     for group, base in (("loss", Loss), ("regularizer", Penalty)):
         cls = get_class(cfg[group]._target_)
         if not (isinstance(cls, type) and issubclass(cls, base)):

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
+from derivtrain.trainer.interrupt import StopRequests, TrainingInterrupted
 
 
 # a run folder that stops taking writes mid-run (full, read-only, permissions changed)
@@ -28,8 +28,11 @@ def compose_run(args):
 
     from derivtrain.paths import config_dir
 
+    from derivtrain.config.natural_loss import with_natural_loss
+
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3", job_name="derivtrain"):
-        config = compose(config_name="config", overrides=list(args), return_hydra_config=True)
+        config = with_natural_loss(  # model=mlp data=diabetes: composed again with loss=mse
+            lambda overrides: compose(config_name="config", overrides=overrides, return_hydra_config=True), list(args))
     HydraConfig.instance().set_config(config)
     return config
 

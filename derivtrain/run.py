@@ -1,7 +1,7 @@
 """run(cfg): the whole story of a training run, top to bottom, in three named phases.
 
     set_up   validate, data, model inside its objective, logger, what a checkpoint carries
-    fit      the fitter that optim names (derivtrain/train/fitters.py), then `finish`
+    fit      the fitter that optim names (derivtrain/trainer/fitters.py), then `finish`
     report   test metrics, analysis, TensorBoard hparams, metrics.json and split.npz
 """
 import json
@@ -30,11 +30,11 @@ from derivtrain.resume import load_resume
 from derivtrain.saved import check_same_targets, check_weights, with_target_statistics
 from derivtrain.sensitivity.analysis import make_analysis
 from derivtrain.sweep.selection import check_monitor_available
-from derivtrain.train.distributed import local_device, make_distributed
-from derivtrain.train.fitters import fit_objective, fitter_name
-from derivtrain.train.fitting import Checkpointer, FitContext
-from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
-from derivtrain.train.metrics import evaluate
+from derivtrain.trainer.distributed import local_device, make_distributed
+from derivtrain.trainer.fitters import fit_objective, fitter_name
+from derivtrain.trainer.fitting import Checkpointer, FitContext
+from derivtrain.trainer.interrupt import StopRequests, TrainingInterrupted
+from derivtrain.trainer.metrics import evaluate
 from derivtrain.writes import replacing, write_text
 
 
@@ -51,13 +51,13 @@ class Session:
     distributed: Any
     resume_state: dict | None
     checkpoint_extra: dict
-    stop: Any = None  # the run's StopRequests (derivtrain/train/interrupt.py)
+    stop: Any = None  # the run's StopRequests (derivtrain/trainer/interrupt.py)
 
 
 def run(cfg, run_dir, stop_requests=None, before_fit=None) -> dict:
     """Train, evaluate and write the run folder; returns the final metrics.
 
-    Ctrl-C and SIGTERM are caught from the start of set-up (derivtrain/train/interrupt.py; the CLI
+    Ctrl-C and SIGTERM are caught from the start of set-up (derivtrain/trainer/interrupt.py; the CLI
     passes its own `stop_requests`, installed before it claims the folder): a stop before the
     first step raises TrainingInterrupted with nothing saved, a later one after a checkpoint.
     `before_fit()` runs once set-up has passed every check (the CLI writes .hydra/ there)."""
@@ -208,8 +208,10 @@ def check_compatible(cfg, model, loss, spec) -> None:
         raise ConfigError(f"{_option(cfg, 'loss')} is for {loss_task}, but {_option(cfg, 'model')} is a density "
                           "model; use loss=density")
     if loss_task != task:
+        natural = model.natural_losses.get(task)  # a file's task is known only once read: name the loss to add
+        fix = f"add loss={natural} (the model's natural loss for {task})" if natural else "pick another loss"
         raise ConfigError(f"{_option(cfg, 'loss')} is for {loss_task}, but {_option(cfg, 'data')} is a "
-                          f"{task} problem; pick another loss")
+                          f"{task} problem; {fix}")
     if cfg.optim.name == "em" and not hasattr(model, "m_step"):
         raise ConfigError(f"optim=em fits mixture models (model=gmm, model=gaussian), not "
                           f"{_option(cfg, 'model')}; use optim=auto, newton, lbfgs, sgd or adam")

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import derivtrain  # noqa: E402
 from derivtrain.data import rank_k, sparse  # noqa: E402
 from derivtrain.estimator import arrays  # noqa: E402
-from derivtrain.train.linear_system import LinearSystem  # noqa: E402
+from derivtrain.trainer.linear_system import LinearSystem  # noqa: E402
 
 
 def old_gram(X, weights):

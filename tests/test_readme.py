@@ -50,7 +50,8 @@ def test_readme_command_runs(tmp_path, command):
         (tmp_path / "my_table.csv").write_text("\n".join(rows) + "\n")
     if "data.path=X.npy" in args:  # the README's out-of-core example: arrays saved with np.save
         rng = np.random.default_rng(0)
-        X = rng.normal(size=(500, 4))
+        # more training rows than its trainer.batch_size=4096 (optim=auto's range test refuses fewer)
+        X = rng.normal(size=(6000, 4))
         np.save(tmp_path / "X.npy", X)
         np.save(tmp_path / "y.npy", (X[:, 0] > 0).astype(np.int64))
     if "data.path=train.svm" in args:  # the README's sparse example: a libsvm file

@@ -3,7 +3,7 @@
 The features are always standardized in float64 (derivtrain/data/in_memory.py); what they are
 rounded to afterwards is decided here, from the config alone, before any data is read:
 
-    float64   the certified solver (and Newton on a convex linear model) on the CPU with
+    float64   the certified solver (Newton on a convex linear model, optim=auto's L-BFGS) on the CPU with
               optim.dtype=float64, the default: the rows, the targets and the model's weights stay
               float64, so the problem certified is the README's objective on the user's rows, and
               the weights certified are the ones load_run predicts with (the solver makes a
@@ -43,6 +43,8 @@ def working_dtype(cfg, device: torch.device, fitter: str, certifiable: bool) -> 
     if device.type != "cpu" or cfg.optim.get("dtype", "float32") != "float64":
         return torch.float32
     if fitter == "certified" or (fitter == "newton" and certifiable):
+        return torch.float64
+    if fitter == "quasi_newton":  # float32's rounding of the objective stops its line search at ~4e-4 x |g0|
         return torch.float64
     return torch.float32
 

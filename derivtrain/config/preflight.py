@@ -52,7 +52,7 @@ def check_groups(cfg) -> None:
 
 def check_code(cfg) -> str:
     """The code the config names takes its keys, keeps its contract and suits the solver; returns
-    the fitter optim picks (derivtrain/train/fitters.py)."""
+    the fitter optim picks (derivtrain/trainer/fitters.py)."""
     from derivtrain.config.signature import check_target  # imports the chosen options' code (plugins too)
 
     check_target(cfg.model, "model", supplied=("spec",))

@@ -2,7 +2,7 @@
 
 Read from the classes the config names (nothing is instantiated): a solver that cannot work is a
 configuration error before any data is loaded, naming what to use instead. Returns which fitter
-optim picks (derivtrain/train/fitters.py), so the other checks know whether it is full batch.
+optim picks (derivtrain/trainer/fitters.py), so the other checks know whether it is full batch.
 """
 from types import SimpleNamespace
 
@@ -53,15 +53,21 @@ def _smooth(loss_cls, cfg) -> bool:
     return getattr(loss_cls, "differentiable", True) and (penalty.differentiable or not penalty.strength > 0)
 
 
-def choose_fitter(name: str, certifiable: bool, mixture: bool, minibatches: bool, ddp: bool = False) -> str:
-    """optim.name -> the fitter (derivtrain/train/fitters.py). optim=auto: the certified solver for
-    convex linear models, EM for mixtures, the gradient loop otherwise and whenever the run asks
-    for minibatches (trainer.batch_size, data read from disk in chunks). Under trainer=ddp the
-    certified solver sums over every rank's rows; EM runs in one process only (the gradient loop)."""
+def choose_fitter(name: str, certifiable: bool, mixture: bool, minibatches: bool, ddp: bool = False,
+                  smooth_linear: bool = False) -> str:
+    """optim.name -> the fitter (derivtrain/trainer/fitters.py). optim=auto: the certified solver for
+    convex linear models, EM for mixtures, L-BFGS for a linear model with a smooth loss that has no
+    dual (a plugin's log-cosh), the gradient loop otherwise and whenever the run asks for minibatches
+    (trainer.batch_size, data read from disk in chunks). Under trainer=ddp the certified solver sums
+    over every rank's rows; EM and L-BFGS run in one process only (the gradient loop)."""
     if name == "auto":
         if minibatches:
             return "gradient"
-        return "certified" if certifiable else ("em" if mixture and not ddp else "gradient")
+        if certifiable:
+            return "certified"
+        if mixture and not ddp:
+            return "em"
+        return "quasi_newton" if smooth_linear and not ddp else "gradient"
     return name if name in SOLVERS else "gradient"
 
 
@@ -73,7 +79,7 @@ def wants_minibatches(trainer, data_cfg) -> bool:
 
 def is_certifiable(cfg) -> bool:
     """derivtrain/convex/plan.py's answer from the config's classes: the run asks it of the built
-    objective (derivtrain/train/fitters.py), so the two agree."""
+    objective (derivtrain/trainer/fitters.py), so the two agree."""
     from derivtrain.convex.plan import certifiable
 
     model_cls, loss_cls, penalty_cls = _classes(cfg)
@@ -88,7 +94,7 @@ def check_solver(cfg) -> str:
     model_name = _chosen(cfg, "model", model_cls)
     if name == "auto":
         return choose_fitter(name, certifiable, mixture, wants_minibatches(cfg.trainer, cfg.data),
-                             cfg.trainer.strategy == "ddp")
+                             cfg.trainer.strategy == "ddp", smooth_linear(model_cls, loss_cls, cfg))
     if name == "certified" and not certifiable:
         raise ConfigError(f"optim=certified solves linear models (svm, logistic, linear, poisson) with a convex "
                           f"loss and a penalty of strength > 0; {model_name} with {loss_cls.__name__} and "
@@ -105,6 +111,13 @@ def check_solver(cfg) -> str:
                           f"{penalty_cls.__name__} has no second derivative; use optim=auto, or a smooth loss "
                           "and regularizer")
     return choose_fitter(name, certifiable, mixture, False)
+
+
+def smooth_linear(model_cls, loss_cls, cfg) -> bool:
+    """A linear model (scores affine in the weights) with a differentiable loss and penalty."""
+    from derivtrain.models.base import LinearModel
+
+    return isinstance(model_cls, type) and issubclass(model_cls, LinearModel) and _smooth(loss_cls, cfg)
 
 
 def _twice(cfg) -> bool:

@@ -27,6 +27,10 @@ def check_values(cfg) -> None:
     es = cfg.trainer.early_stopping
     at_least("trainer.early_stopping.patience", es.patience, 0)
     at_least("trainer.early_stopping.min_delta", es.min_delta, 0)
+    at_least("trainer.gradient_tol", cfg.trainer.get("gradient_tol"), 0)
+    if es.patience and cfg.data.get("val_size", 1) == 0 and not cfg.data.get("cv_folds"):
+        raise ConfigError(f"trainer.early_stopping.patience={es.patience} needs validation rows, but "
+                          "data.val_size=0; set data.val_size > 0 or trainer.early_stopping.patience=0")
     at_least("logger.histogram_every_n_epochs", cfg.logger.get("histogram_every_n_epochs"), 0)
 
 

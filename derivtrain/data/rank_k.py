@@ -1,5 +1,5 @@
 """X^T diag(w) X for dense rows as one symmetric rank-k update: the Hessian block of every
-second-order step (derivtrain/train/linear_system.py).
+second-order step (derivtrain/trainer/linear_system.py).
 
 With w >= 0 (a convex loss's curvature, an interior point's lambda / s) it is A^T A for the rows
 scaled by sqrt(w), A = diag(sqrt(w)) X: a BLAS syrk, which computes one triangle, half the

@@ -1,7 +1,7 @@
 """One fit of a configured model on in-memory Data: run()'s set_up and fit, minus the run folder.
 
 The model is built inside its objective as derivtrain/run.py builds it, and trained by the
-fitter optim picks (derivtrain/train/fitters.py: optim=auto is the certified solver for the
+fitter optim picks (derivtrain/trainer/fitters.py: optim=auto is the certified solver for the
 convex linear models), with a FitContext that keeps no checkpoint. Nothing is written and
 nothing printed unless asked: TensorBoard events only with log_dir, the `derivtrain` logger's
 messages and the progress bar only with verbose. A fit that ends without meeting its tolerance
@@ -27,8 +27,8 @@ from derivtrain.losses.targets import fitted_penalty
 
 def fit_model(cfg, data, C=None, log_dir=None, verbose: bool = False):
     """(the trained model, the fitter's FitResult) for `cfg` on `data`."""
-    from derivtrain.train.fitters import fit_objective
-    from derivtrain.train.fitting import make_context
+    from derivtrain.trainer.fitters import fit_objective
+    from derivtrain.trainer.fitting import make_context
 
     device = data.feature_mean.device
     if log_dir is None and cfg.trainer.log_every_n_steps is None:
@@ -64,11 +64,12 @@ def _fewer_log_points(cfg, n_rows: int):
     """The config with trainer.log_every_n_steps set for _UNLOGGED_POINTS points a run (the CLI's
     default is one per epoch, up to 100: a curve worth drawing)."""
     from derivtrain.estimator.configs import Plain
-    from derivtrain.train.schedule import default_log_interval
+    from derivtrain.trainer.schedule import default_log_interval
+    from derivtrain.trainer.stop_rules import epoch_cap
 
     batch = cfg.trainer.batch_size or n_rows
     steps = -(-n_rows // batch)
-    every = default_log_interval(cfg.trainer.max_epochs, steps, max_points=_UNLOGGED_POINTS)
+    every = default_log_interval(epoch_cap(cfg.trainer, cfg.optim), steps, max_points=_UNLOGGED_POINTS)
     return Plain({**cfg, "trainer": Plain({**cfg.trainer, "log_every_n_steps": every})})
 
 
@@ -124,7 +125,7 @@ def _centre_biases(objective) -> None:
     that only compares a row's scores (softmax, Crammer-Singer, Weston-Watkins), shifting all the
     unpenalized biases by one constant changes neither the objective nor any prediction. Biases of
     mean 0 make decision_function the same whatever the solver's path (e.g. weighted vs repeated rows)."""
-    from derivtrain.duality import linear_problem
+    from derivtrain.convex.certificate import linear_problem
 
     problem = linear_problem(objective)
     if problem is not None and problem.linear.out_features > 2 and type(problem.loss).__name__ in _SHIFT_INVARIANT:
@@ -153,7 +154,7 @@ def _quiet(verbose: bool):
 def _warn_if_not_converged(cfg, result) -> None:
     from sklearn.exceptions import ConvergenceWarning
 
-    from derivtrain.train.stop_advice import stop_advice
+    from derivtrain.trainer.stop_advice import stop_advice
 
     metrics = result.metrics
     if metrics.get("train/converged") is not False:

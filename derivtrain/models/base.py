@@ -14,7 +14,10 @@ The contract a model (a plugin's too) keeps, checked when a config is composed
     penalized_parameters()   what the regularizer penalizes (default: every parameter but biases)
 
 Its natural loss and regularizer are its config file's business (conf/model/*.yaml: `override
-/loss: ...`). Optional: `initialize(X, generator)` (a data-dependent start), `m_step` (fits by EM),
+/loss: ...`). A model that serves several tasks names one loss per task in `natural_losses`
+({"classification": "cross_entropy", "regression": "mse"}: option names of the loss group, a
+plugin's too); when the command line chooses no loss, the data's task picks one of them as the
+config is composed (derivtrain/config/natural_loss.py). Optional: `initialize(X, generator)` (a data-dependent start), `m_step` (fits by EM),
 `mean_response(scores)` (predictions on another scale than the scores, e.g. Poisson's rates).
 
 `forward` takes standardized features (what training feeds it). The standardization fitted on
@@ -46,6 +49,8 @@ _NOT_FINITE = "Input X contains NaN or infinity (or a value too large for float3
 class Model(nn.Module):
     #: losses this model is meant for (a mismatched loss is a configuration error)
     tasks = ("classification", "regression")
+    #: task -> loss option name used when the command line chooses none ({}: the config file's loss)
+    natural_losses: dict = {}
     #: regression targets may be fitted centred and scaled (module docstring)
     fits_scaled_targets = True
 
@@ -221,8 +226,8 @@ class Model(nn.Module):
 class LinearModel(Model):
     """Scores are an affine map of the (standardized) features, s = X W^T + b, held in `self.linear`.
 
-    The convex-model machinery relies on that form: the certified solver (derivtrain/train/certified.py)
-    and the optimality certificate (derivtrain/duality) read `linear.weight` and `linear.bias`.
+    The convex-model machinery relies on that form: the certified solver (derivtrain/trainer/certified.py)
+    and the optimality certificate (derivtrain/convex) read `linear.weight` and `linear.bias`.
     """
 
     def __init__(self, spec: DataSpec, n_outputs: int):

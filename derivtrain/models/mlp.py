@@ -12,6 +12,9 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.
 
 
 class MLP(Model):
+    # a network's loss is the task's likelihood: cross-entropy for labels, squared error for values
+    natural_losses = {"classification": "cross_entropy", "regression": "mse"}
+
     def __init__(self, spec, hidden_sizes=(64,), activation: str = "relu", dropout: float = 0.0):
         super().__init__(spec)
         if activation not in ACTIVATIONS:

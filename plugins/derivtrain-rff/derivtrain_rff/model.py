@@ -1,4 +1,5 @@
-"""Kernel SVM by random Fourier features: a fixed random feature map, then a linear SVM.
+"""Kernel SVM by random Fourier features: a fixed random feature map, then a linear SVM (on values:
+kernel ridge regression, the natural loss for regression being squared error).
 
 The feature map is not trained (its tensors are buffers, saved with the model), so the objective
 stays convex in the trained head: hinge loss + L2 on the head's weights.
@@ -12,7 +13,9 @@ from derivtrain.models.base import Model
 
 
 class RandomFourierSVM(Model):
-    tasks = ("classification",)
+    # the random features serve both tasks: a kernel SVM on labels, kernel ridge regression on values
+    tasks = ("classification", "regression")
+    natural_losses = {"classification": "hinge", "regression": "mse"}
 
     def __init__(self, spec, n_components: int = 500, gamma: float | None = None, seed: int = 0):
         super().__init__(spec)

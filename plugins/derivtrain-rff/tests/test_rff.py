@@ -45,3 +45,13 @@ def test_beats_the_linear_svm_on_circles(tmp_path):
     model = derivtrain.load_run(folder)  # a plugin's model reloads like a built-in one
     table = make_circles(n_samples=500, seed=7)
     assert (model.predict(table.X) == table.y).mean() >= 0.9
+
+
+def test_on_values_it_is_kernel_ridge_regression(tmp_path):
+    """No loss= needed: the model names squared error as its natural loss for regression."""
+    folder = tmp_path / "regression"
+    proc = subprocess.run([sys.executable, "-m", "derivtrain", "model=rff_svm", "data=diabetes", "logger=none",
+                           f"hydra.run.dir={folder}"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "MSELoss" in (folder / ".hydra" / "config.yaml").read_text()
+    assert json.loads((folder / "metrics.json").read_text())["test/r2"] > 0.3  # model=linear: 0.52, a line's best
