@@ -83,5 +83,25 @@ def _in_memory(data) -> bool:
 
 def fit_objective(ctx, fitter: str | None = None):
     """Fit with `fitter` (the plan's), or the one optim names for these objects (optim=auto: the
-    model's natural one); returns its FitResult."""
-    return FITTERS[fitter or fitter_name(ctx.optim, ctx.objective, ctx.trainer, ctx.data)](ctx)
+    model's natural one); returns its FitResult. Within the certified family, optim=auto takes
+    proximal Newton where it suits the rows (below)."""
+    name = fitter or fitter_name(ctx.optim, ctx.objective, ctx.trainer, ctx.data)
+    if name == "certified" and ctx.optim.name == "auto" and ctx.resume_state is None and _smooth_l1(ctx):
+        from derivtrain.trainer.prox_newton import fit_prox_newton
+
+        return fit_prox_newton(ctx)
+    return FITTERS[name](ctx)
+
+
+def _smooth_l1(ctx) -> bool:
+    """optim=auto under an L1 penalty with a smooth loss and one score column: proximal Newton
+    (derivtrain/trainer/prox_newton.py: the certified solver's certificate, |w| kept exact where the
+    interior point splits it into pieces); the interior point otherwise. Says which and why."""
+    from derivtrain.logging import log
+    from derivtrain.trainer.prox_newton import suits
+
+    if not suits(ctx.objective, ctx.data, ctx.optim):
+        return False
+    log.info("optim=auto: proximal Newton with coordinate descent (a smooth loss under an L1 penalty, one "
+             "score column, %d parameters <= optim.max_dense)", ctx.objective.model.linear.in_features + 1)
+    return True
