@@ -53,8 +53,11 @@ def check_convex_contract(node, group: str, cls) -> None:
         return
     from derivtrain.convex.probe import check_convex_loss, check_convex_penalty
 
+    # the node's keys the class takes (a regularizer node also holds regularizer.path's keys)
+    params = inspect.signature(cls.__init__).parameters
+    any_key = any(p.kind == p.VAR_KEYWORD for p in params.values())
     try:
-        instance = cls(**{k: v for k, v in node.items() if not str(k).startswith("_")})
+        instance = cls(**{k: v for k, v in node.items() if not str(k).startswith("_") and (any_key or k in params)})
     except Exception:  # a bad key value: the run says so where it builds the class, as for any option
         return
     (check_convex_loss if group == "loss" else check_convex_penalty)(instance, node._target_)
