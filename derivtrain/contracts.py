@@ -15,6 +15,7 @@ from derivtrain.errors import ConfigError
 
 _GUIDE = "see README, Writing a plugin"
 LOSS_BASE_SINCE = "0.2.0"  # the version whose losses subclass derivtrain.losses.Loss
+CONVEX_FLAG_SINCE = "0.3.0"  # the version that certifies a loss or penalty only when its class says `convex = True`
 
 
 def check_contracts(cfg) -> None:
@@ -43,7 +44,21 @@ def check_contracts(cfg) -> None:
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise ConfigError(f"{group}._target_={cfg[group]._target_} is not a derivtrain {group}: subclass "
                               f"{base.__module__.rsplit('.', 1)[0]}.{base.__name__}{_since(group, cls)} ({_GUIDE})")
+        _warn_undeclared_dual(group, cls)
         check_convex_contract(cfg[group], group, cls)
+
+
+def _warn_undeclared_dual(group: str, cls) -> None:
+    """A plugin class that writes its own `convex_dual` but not `convex = True` was certified
+    before 0.3.0 and is not now: one warning line naming the version, not a silent change."""
+    owner = next((k for k in cls.__mro__ if "convex_dual" in vars(k)), None)
+    if owner is None or owner.__module__.split(".")[0] == "derivtrain" or getattr(cls, "convex", False) is True:
+        return
+    from derivtrain.logging import log
+
+    log.warning("%s._target_=%s.%s writes convex_dual but not `convex = True`: since derivtrain %s a %s is "
+                "certified only when its class says so (CHANGELOG.md); add `convex = True` to have it solved "
+                "to a certificate", group, cls.__module__, cls.__name__, CONVEX_FLAG_SINCE, group)
 
 
 def check_convex_contract(node, group: str, cls) -> None:

@@ -1,6 +1,7 @@
 """Classes that break derivtrain's contracts, for tests/test_contracts.py."""
 from torch import nn
 
+from derivtrain.losses.likelihood import MSELoss
 from derivtrain.models import Model
 
 
@@ -27,3 +28,11 @@ class TasksAsString(Model):
 
 class PlainModuleLoss(nn.Module):
     task = "classification"
+
+
+class DualWithoutFlag(MSELoss):
+    """A loss written for 0.2.0: its own convex_dual, and no `convex = True`, which 0.3.0 asks for."""
+    convex = False
+
+    def convex_dual(self, n_outputs: int):
+        return super().convex_dual(n_outputs)

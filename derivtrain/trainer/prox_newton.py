@@ -72,6 +72,8 @@ def _fit(ctx, problem) -> FitResult:
     reduce = ctx.distributed  # trainer=ddp: sums over every rank's rows (one process: the identity)
     floor, model = Floor(ctx, problem, X, y, c, reduce), _Model(problem, X, reduce)
     T = torch.zeros(1, X.shape[1] + 1, dtype=dtype, device=X.device)
+    if ctx.warm_start is not None:  # a regularization path's previous point (derivtrain/path/solve.py)
+        T = ctx.warm_start.to(dtype=dtype, device=X.device).reshape(T.shape).clone()
     best, here, converged, stopped_by, iteration = -math.inf, None, False, None, 0
     cap = epoch_cap(ctx.trainer, ctx.optim)  # trainer.max_epochs, or a solver's default
     while True:
