@@ -44,7 +44,8 @@ class TrainerSchema:
     # stop once the full-batch gradient norm is below gradient_tol x its first value; 0 = never;
     # null = 1e-4 under optim=auto, else never (derivtrain/train/stop_rules.py)
     gradient_tol: Optional[float] = None
-    batch_size: Optional[int] = None  # null = full batch
+    # null = full batch; optim=auto: minibatches of 1024 above 4096 training rows (train/auto_batch.py)
+    batch_size: Optional[int] = None
     val_every_n_epochs: int = 1  # 0 = never
     log_every_n_steps: Optional[int] = None  # null: one loss point per epoch, at most 100 a run
     checkpoint_every_n_epochs: int = 0  # 0 = only the final checkpoints/last.pt
