@@ -4,12 +4,13 @@
     derivtrain.load_run("outputs/...")        # the trained model, scikit-learn style
     derivtrain.train("model=svm", ...)        # the command line's run from Python -> Run
     derivtrain.Estimator(model="svm", ...)    # a scikit-learn estimator (also SVM, Logistic, ...)
+    derivtrain.LogisticCV(Cs=30, cv=5)        # the strength chosen by cross-validation (also SVMCV, LinearCV)
 """
 __version__ = "0.2.0"
-__all__ = ["ConfigError", "DataError", "Estimator", "GMM", "Linear", "Logistic", "MLP", "Poisson", "SVM",
-           "UserError", "load_run", "run", "train"]
+__all__ = ["ConfigError", "DataError", "Estimator", "GMM", "Linear", "LinearCV", "Logistic", "LogisticCV", "MLP",
+           "Poisson", "SVM", "SVMCV", "UserError", "load_run", "run", "train"]
 
-_ESTIMATORS = ("Estimator", "GMM", "Linear", "Logistic", "MLP", "Poisson", "SVM")
+_ESTIMATORS = ("Estimator", "GMM", "Linear", "LinearCV", "Logistic", "LogisticCV", "MLP", "Poisson", "SVM", "SVMCV")
 
 
 def __getattr__(name):
@@ -22,10 +23,10 @@ def __getattr__(name):
         from derivtrain.run import run
 
         return run
-    if name == "train":  # the package derivtrain/train, which is callable (see its __init__)
-        import derivtrain.train
+    if name == "train":
+        from derivtrain.training_api import train
 
-        return derivtrain.train
+        return train
     if name in _ESTIMATORS:
         import derivtrain.estimator
 

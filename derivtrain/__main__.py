@@ -2,7 +2,7 @@
 import os
 import sys
 
-from derivtrain.train.interrupt import stop_at_once_on_signals
+from derivtrain.trainer.interrupt import stop_at_once_on_signals
 
 
 def entry() -> None:

@@ -30,8 +30,8 @@ from derivtrain.lock import run_folder_lock
 from derivtrain.resume import is_finished
 from derivtrain.run_folder import gives_run_dir
 from derivtrain.pipes import quiet_on_broken_pipe
-from derivtrain.train.guard import TrainingDiverged
-from derivtrain.train.interrupt import StoppedBeforeTheRun, TrainingInterrupted
+from derivtrain.trainer.guard import TrainingDiverged
+from derivtrain.trainer.interrupt import StoppedBeforeTheRun, TrainingInterrupted
 from derivtrain.usage import MAIN_USAGE, print_help, wants_help
 
 

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
+from derivtrain.trainer.interrupt import StopRequests, TrainingInterrupted
 
 
 # a run folder that stops taking writes mid-run (full, read-only, permissions changed)

@@ -70,7 +70,7 @@ def is_finished(run_folder: Path | None) -> bool:
 
 def check_resumable_state(state: dict, source) -> None:
     """A gradient-loop checkpoint (one with optimizer state) has the other states its loop resumes;
-    a full-batch solver's, where the solver goes on (derivtrain/train/solver_checkpoints.py; the
+    a full-batch solver's, where the solver goes on (derivtrain/trainer/solver_checkpoints.py; the
     solver checks the rest against the run it resumes)."""
     solver = state.get("solver")
     if solver is not None and not (isinstance(solver, dict) and type(solver.get("next")) is int):

@@ -1,7 +1,7 @@
 """run(cfg): the whole story of a training run, top to bottom, in three named phases.
 
     set_up   validate, data, model inside its objective, logger, what a checkpoint carries
-    fit      the fitter that optim names (derivtrain/train/fitters.py), then `finish`
+    fit      the fitter that optim names (derivtrain/trainer/fitters.py), then `finish`
     report   test metrics, analysis, TensorBoard hparams, metrics.json and split.npz
 """
 import json
@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from derivtrain.config import validate
+from derivtrain.config.path_checks import path_data_config, penalty_config, wants_path
 from derivtrain.config.precision import run_dtype
 from derivtrain.config.targets import target_plan_of
 from derivtrain.data import build_data
@@ -30,11 +31,11 @@ from derivtrain.resume import load_resume
 from derivtrain.saved import check_same_targets, check_weights, with_target_statistics
 from derivtrain.sensitivity.analysis import make_analysis
 from derivtrain.sweep.selection import check_monitor_available
-from derivtrain.train.distributed import local_device, make_distributed
-from derivtrain.train.fitters import fit_objective, fitter_name
-from derivtrain.train.fitting import Checkpointer, FitContext
-from derivtrain.train.interrupt import StopRequests, TrainingInterrupted
-from derivtrain.train.metrics import evaluate
+from derivtrain.trainer.distributed import local_device, make_distributed
+from derivtrain.trainer.fitters import fit_objective, fitter_name
+from derivtrain.trainer.fitting import Checkpointer, FitContext
+from derivtrain.trainer.interrupt import StopRequests, TrainingInterrupted
+from derivtrain.trainer.metrics import evaluate
 from derivtrain.writes import replacing, write_text
 
 
@@ -51,13 +52,13 @@ class Session:
     distributed: Any
     resume_state: dict | None
     checkpoint_extra: dict
-    stop: Any = None  # the run's StopRequests (derivtrain/train/interrupt.py)
+    stop: Any = None  # the run's StopRequests (derivtrain/trainer/interrupt.py)
 
 
 def run(cfg, run_dir, stop_requests=None, before_fit=None) -> dict:
     """Train, evaluate and write the run folder; returns the final metrics.
 
-    Ctrl-C and SIGTERM are caught from the start of set-up (derivtrain/train/interrupt.py; the CLI
+    Ctrl-C and SIGTERM are caught from the start of set-up (derivtrain/trainer/interrupt.py; the CLI
     passes its own `stop_requests`, installed before it claims the folder): a stop before the
     first step raises TrainingInterrupted with nothing saved, a later one after a checkpoint.
     `before_fit()` runs once set-up has passed every check (the CLI writes .hydra/ there)."""
@@ -86,7 +87,7 @@ def set_up(cfg, run_dir: Path, stop=None) -> Session:
     distributed = make_distributed(cfg.trainer, device)  # one process unless torchrun + trainer=ddp
     seed_everything(cfg.trainer.seed)
 
-    data = build_data(cfg.data, device, seed=cfg.trainer.seed, distributed=distributed,  # ddp: this rank's rows
+    data = build_data(path_data_config(cfg), device, seed=cfg.trainer.seed, distributed=distributed,  # ddp: this rank's rows
                       dtype=run_dtype(cfg, device),  # float64 for the certified solver on the CPU
                       targets=target_plan_of(cfg))  # regression targets centred (and scaled) in float64
     if resume_state is not None:
@@ -127,6 +128,10 @@ def fit(session: Session):
     ctx = FitContext(session.objective, session.data, cfg.optim, cfg.trainer, session.logger, checkpoints,
                      resume_state=session.resume_state, distributed=session.distributed,
                      diagnostics=cfg.get("diagnostics"), stop=session.stop)
+    if wants_path(cfg):  # regularizer.path: many strengths, each certified, one chosen (derivtrain/path/)
+        from derivtrain.path.phase import fit_path
+
+        return fit_path(ctx, cfg, session.run_dir if session.distributed.is_main else None)
     return fit_objective(ctx)
 
 
@@ -160,7 +165,7 @@ def build_objective(cfg, data) -> Objective:
     """The model (with the data's standardization, on the data's device) inside its objective."""
     model = instantiate(cfg.model, _partial_=True)(spec=data.spec)  # partial: spec stays a DataSpec
     loss = instantiate(cfg.loss)
-    penalty = instantiate(cfg.regularizer)
+    penalty = instantiate(penalty_config(cfg.regularizer))  # without regularizer.path's keys
     check_compatible(cfg, model, loss, data.spec)
     model.set_standardization(data.feature_mean.cpu(), data.feature_scale.cpu())
     model.set_target_scaling(data.target_mean, data.target_scale)  # predictions in the data's units

@@ -126,8 +126,8 @@ def _nothing_to_keep(exc: BaseException, path: Path) -> bool:
     """A run that exits 2 leaves no folder behind; one stopped before its first checkpoint has
     nothing to resume."""
     from derivtrain.error_messages import describe_user_error
-    from derivtrain.train.guard import TrainingDiverged
-    from derivtrain.train.interrupt import TrainingInterrupted
+    from derivtrain.trainer.guard import TrainingDiverged
+    from derivtrain.trainer.interrupt import TrainingInterrupted
 
     if isinstance(exc, TrainingInterrupted):
         return not exc.saved

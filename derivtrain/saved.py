@@ -1,6 +1,6 @@
 """A checkpoint, checked before anything in it is used: a run folder is data, never code.
 
-`torch.load(weights_only=True)` (train/checkpoint.py) already refuses pickled objects. What it
+`torch.load(weights_only=True)` (trainer/checkpoint.py) already refuses pickled objects. What it
 lets through is plain data, and plain data can still name code: a config node
 `{_target_: os.system, command: ...}` runs it when handed to hydra's instantiate. So nothing here
 instantiates what the file names. The checkpoint records the option names its run chose
@@ -35,7 +35,7 @@ class SavedRun:
 
 def read_saved_run(path) -> SavedRun:
     """load_checkpoint(path), then every check below; UserError naming the file and what is wrong."""
-    from derivtrain.train.checkpoint import load_checkpoint
+    from derivtrain.trainer.checkpoint import load_checkpoint
 
     _check_fits(path)
     state = load_checkpoint(path)

@@ -4,9 +4,9 @@
 
 For a linear SVM (hinge + L2, the kinked case: four barrier widths) on a synthetic table, full
 batch and minibatch (4096 rows): the median time of one epoch of `optim=sgd` and of one
-`duality.certify` of its weights, and their ratio. derivtrain/train/epoch_end.py's
+`duality.certify` of its weights, and their ratio. derivtrain/trainer/epoch_end.py's
 FIRST_CHECK_IN_EPOCHS (the cost assumed before the first check is measured) comes from it; the
-loop then budgets checks by their measured time (train/schedule.py: TimeShare).
+loop then budgets checks by their measured time (trainer/schedule.py: TimeShare).
 """
 import argparse
 import statistics
@@ -25,7 +25,7 @@ def main() -> None:
 
     from derivtrain.config import register_schemas
     from derivtrain.data import build_data
-    from derivtrain.duality import certify
+    from derivtrain.convex.certificate import certify
     from derivtrain.paths import config_dir
     from derivtrain.run import build_objective
 

@@ -40,10 +40,10 @@ PARTS = ("read", "fit", "checks", "final cert", "validate", "log", "report")
 @contextmanager
 def timed_parts(seconds: dict):
     """Wrap the functions each part is made of; their time accumulates in `seconds`."""
-    import derivtrain.duality as duality
+    import derivtrain.convex.certificate as duality
     import derivtrain.logging.tensorboard as tensorboard
     import derivtrain.run as run
-    import derivtrain.train.epoch_end as epoch_end
+    import derivtrain.trainer.epoch_end as epoch_end
 
     targets = [(run, "build_data", "read"), (run, "fit", "fit"), (run, "report", "report"),
                (epoch_end.EpochEnd, "_certified_optimal", "checks"), (duality, "certify", "certify"),

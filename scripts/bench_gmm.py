@@ -9,7 +9,7 @@ by derivtrain.data.blobs) in the same process, on the same cores.
   scikit-learn  GaussianMixture.fit with tol=0 (it never stops early), timed at max_iter=1+N and
                 at max_iter=1; the difference over N leaves out its initialization and the final
                 E-step, so it is the cost of N iterations. It computes in float64.
-  derivtrain    derivtrain.train.em.run_em, the loop optim=em runs, with tol=0 for N iterations,
+  derivtrain    derivtrain.trainer.em.run_em, the loop optim=em runs, with tol=0 for N iterations,
                 including its one host read of the log-likelihood per iteration; float32 (the
                 dtype derivtrain trains in) and float64 (scikit-learn's).
 
@@ -29,7 +29,7 @@ import torch
 from derivtrain.data.blobs import make_blobs
 from derivtrain.data.table import DataSpec
 from derivtrain.models.gmm import GaussianMixture
-from derivtrain.train.em import run_em
+from derivtrain.trainer.em import run_em
 
 
 def seconds(fn) -> float:

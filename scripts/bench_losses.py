@@ -107,7 +107,7 @@ def svm_step(n_rows: int, n_features: int, repeats: int) -> list:
     from derivtrain.losses import Objective
     from derivtrain.paths import config_dir
     from derivtrain.run import build_objective, seed_everything
-    from derivtrain.train.optimizers import build_optimizer
+    from derivtrain.trainer.optimizers import build_optimizer
 
     register_schemas()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):

@@ -6,7 +6,7 @@
 
 For each data set, in one process, side by side:
   derivtrain  `model=mlp data=X` with no other flag: full batch up to 4096 training rows, minibatches
-              of 1024 above (derivtrain/train/auto_batch.py), a learning rate found by the range test
+              of 1024 above (derivtrain/trainer/auto_batch.py), a learning rate found by the range test
               on those batches, early stopping on val/loss with the best weights restored (minibatch
               epochs: a gain must beat 1e-4 of the best, patience 10), stationarity on full batches,
               a cap of 1000 epochs

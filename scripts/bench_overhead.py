@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from derivtrain.data import build_data  # noqa: E402
 from derivtrain.logging import make_logger  # noqa: E402
 from derivtrain.run import build_objective, seed_everything  # noqa: E402
-from derivtrain.train.loop import fit  # noqa: E402
+from derivtrain.trainer.loop import fit  # noqa: E402
 from scripts.timing import hand_hinge_step  # noqa: E402
 from tests.conftest import compose_config  # noqa: E402
-from derivtrain.train.fitting import make_context  # noqa: E402
+from derivtrain.trainer.fitting import make_context  # noqa: E402
 
 ALPHA, LR, MOMENTUM = 1e-3, 0.1, 0.9
 CONFIGS = {  # overrides on top of the CLI's defaults

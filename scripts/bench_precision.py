@@ -23,8 +23,8 @@ def fitter(model: str, rows: int, features: int, dtype):
     from derivtrain.data import build_data
     from derivtrain.logging import NullLogger
     from derivtrain.run import build_objective, seed_everything
-    from derivtrain.train.fitters import fit_objective
-    from derivtrain.train.fitting import make_context
+    from derivtrain.trainer.fitters import fit_objective
+    from derivtrain.trainer.fitting import make_context
     from tests.conftest import compose_config
 
     cfg = compose_config(f"model={model}", "data=synthetic", f"data.n_samples={rows}",

@@ -34,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.timing import hand_hinge_step, wait  # noqa: E402
-from derivtrain.train.fitting import make_context  # noqa: E402
+from derivtrain.trainer.fitting import make_context  # noqa: E402
 
 BATCH, LR, ALPHA = 4096, 0.1, 1e-5
 
@@ -70,7 +70,7 @@ def derivtrain_epoch(X, y, shuffle, *overrides):
     from derivtrain.data.table import Data, DataSpec, Split
     from derivtrain.logging import NullLogger
     from derivtrain.run import build_objective
-    from derivtrain.train.loop import fit
+    from derivtrain.trainer.loop import fit
     from tests.conftest import compose_config
 
     cfg = compose_config("model=svm", "optim=sgd", "logger=none", "trainer.val_every_n_epochs=0", "trainer.max_epochs=1",
@@ -88,7 +88,7 @@ def derivtrain_epoch(X, y, shuffle, *overrides):
         start = time.perf_counter()
         fit(make_context(cfg, objective, data, NullLogger(), Path(tmp) / "last.pt"))
         # fit ends with a train-set evaluation and a checkpoint: time them apart and take them off
-        from derivtrain.train.metrics import evaluate
+        from derivtrain.trainer.metrics import evaluate
 
         t_eval = time.perf_counter()
         evaluate(objective, data.train, objective.loss.encode_targets(y, 1), "train", 2)

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from derivtrain.data import build_data  # noqa: E402
 from derivtrain.logging import NullLogger  # noqa: E402
 from derivtrain.run import build_objective, seed_everything  # noqa: E402
-from derivtrain.train.fitters import fit_objective  # noqa: E402
-from derivtrain.train.fitting import make_context  # noqa: E402
+from derivtrain.trainer.fitters import fit_objective  # noqa: E402
+from derivtrain.trainer.fitting import make_context  # noqa: E402
 from tests.conftest import compose_config  # noqa: E402
 
 TARGETS = (1e-3, 1e-6)
@@ -57,7 +57,7 @@ def solve(overrides, tol):
 
 def our_objective(objective, data, W, b) -> float:
     """derivtrain's objective at (W, b), in float64, on the training rows."""
-    from derivtrain.duality.certificate import primal_value
+    from derivtrain.convex.certificate import primal_value
 
     linear = objective.model.linear
     with torch.no_grad():

@@ -87,8 +87,8 @@ def derivtrain_epochs(cfg, data, shuffle: str, epochs: int = 1, on_epoch=None):
     """Seconds of `epochs` epochs of the gradient loop (set-up, evaluation and certificates excluded)."""
     from derivtrain.logging import NullLogger
     from derivtrain.run import build_objective
-    from derivtrain.train.fitting import make_context
-    from derivtrain.train.loop import GradientLoop
+    from derivtrain.trainer.fitting import make_context
+    from derivtrain.trainer.loop import GradientLoop
 
     cfg.trainer.shuffle, cfg.trainer.max_epochs = shuffle, epochs  # the learning rate's decay spans them
     objective = build_objective(cfg, data)
@@ -107,7 +107,7 @@ def derivtrain_epochs(cfg, data, shuffle: str, epochs: int = 1, on_epoch=None):
 
 def primal(objective, data) -> float:
     """Our objective (mean hinge + alpha/2 ||w||^2) at the model's weights, in float64."""
-    from derivtrain.duality.certificate import primal_value
+    from derivtrain.convex.certificate import primal_value
 
     return primal_value(objective, data.train.X, objective.loss.encode_targets(data.train.y, 1))
 
@@ -119,7 +119,7 @@ def set_weights(objective, coef, intercept) -> None:
 
 
 def accuracy(objective, data) -> float:
-    from derivtrain.train.metrics import evaluate
+    from derivtrain.trainer.metrics import evaluate
 
     targets = objective.loss.encode_targets(data.test.y, 1)
     return evaluate(objective, data.test, targets, "test", 2)["test/accuracy"]
@@ -165,8 +165,8 @@ def certified_fit(cfg, data):
     """derivtrain's optim=auto (the certified solver) stopped at optim.tol = GAP."""
     from derivtrain.logging import NullLogger
     from derivtrain.run import build_objective
-    from derivtrain.train.certified import fit_certified
-    from derivtrain.train.fitting import make_context
+    from derivtrain.trainer.certified import fit_certified
+    from derivtrain.trainer.fitting import make_context
     from tests.conftest import compose_config
 
     auto = compose_config("model=svm", "optim=auto", f"optim.tol={GAP}", "logger=none", f"regularizer.strength={ALPHA}",

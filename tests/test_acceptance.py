@@ -1,7 +1,7 @@
 """The defaults reach the foundation's targets (seed 0; scripts/acceptance.py checks three seeds via the CLI)."""
 import pytest
 
-from tests.train.helpers import fit_config
+from tests.trainer.helpers import fit_config
 
 
 @pytest.mark.parametrize("overrides,metric,target", [

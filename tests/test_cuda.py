@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from tests.train.helpers import fit_config
+from tests.trainer.helpers import fit_config
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
@@ -16,7 +16,7 @@ def test_training_on_cuda_keeps_everything_on_the_device(tmp_path, overrides):
 
 
 def test_optimizers_on_the_gpu_are_fused(tmp_path):
-    from derivtrain.train.optimizers import build_optimizer
+    from derivtrain.trainer.optimizers import build_optimizer
     from tests.conftest import compose_config
 
     params = [torch.nn.Parameter(torch.zeros(3, device="cuda"))]

@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from derivtrain.data.table import DataSpec
-from derivtrain.train.curvature import hvp, objective_sharpness, top_eigenvalue
+from derivtrain.trainer.curvature import hvp, objective_sharpness, top_eigenvalue
 from derivtrain.losses import CrossEntropyLoss, HingeLoss, L2Penalty, NoSecondDerivativeError, Objective
 from derivtrain.models.logistic import LogisticRegression
 from derivtrain.models.mlp import MLP
 from derivtrain.models.svm import LinearSVM
-from derivtrain.train.fitting import make_context
+from derivtrain.trainer.fitting import make_context
 
 
 def problem(model_cls=MLP, n=40, d=3, classes=3, seed=0, **kwargs):
@@ -115,7 +115,7 @@ def test_hinge_objective_refuses_exact_hvp_and_its_finite_difference_curvature_i
 def test_sharpness_is_logged_during_training(tmp_path):
     from derivtrain.data import build_data
     from derivtrain.run import build_objective, seed_everything
-    from derivtrain.train.loop import fit
+    from derivtrain.trainer.loop import fit
     from tests.conftest import compose_config
 
     class Recorder:

@@ -12,7 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from derivtrain.estimator import SVM, Linear, Logistic
-from derivtrain.train.batches import Batches
+from derivtrain.trainer.batches import Batches
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_batches_hand_out_each_rows_weight():
 def test_weighted_em_is_em_on_repeated_rows_from_one_start():
     from derivtrain.data.table import DataSpec
     from derivtrain.models.gmm import GaussianMixture
-    from derivtrain.train.em import run_em
+    from derivtrain.trainer.em import run_em
 
     X, _ = load_iris(return_X_y=True)
     Z = torch.as_tensor(StandardScaler().fit_transform(X), dtype=torch.float64)

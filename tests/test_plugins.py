@@ -163,7 +163,7 @@ def test_local_plugin_through_hydra_searchpath(tmp_path):
             def forward(self, scores, y):
                 return self.factor * super().forward(scores, y)
         """))
-    proc = run_cli(f"hydra.searchpath=[file://{local / 'conf'}]", "loss=scaled_ce", "model=logistic",
+    proc = run_cli(f"hydra.searchpath=[file://{local / 'conf'}]", "loss=scaled_ce", "model=logistic", "optim=adam",
                    "trainer.max_epochs=5", "logger=none", f"hydra.run.dir={tmp_path / 'run'}",
                    env={"PYTHONPATH": str(local)})
     assert proc.returncode == 0, proc.stderr

@@ -110,7 +110,7 @@ def test_divergence_stops_naming_the_step_and_keeps_the_last_checkpoint_whose_lo
 
 
 def test_skip_step_drops_non_finite_updates_and_finishes(tmp_path):
-    from tests.train.helpers import fit_config
+    from tests.trainer.helpers import fit_config
 
     # lr so large that the first steps overflow; skipped updates leave the weights as they were
     result, _, model = fit_config(tmp_path, "optim.lr=1e30", "optim.momentum=0", "trainer.on_nonfinite=skip_step",

@@ -68,7 +68,7 @@ def test_a_full_disk_when_claiming_is_one_line_and_exit_2(tmp_path, monkeypatch)
 
 
 def test_a_disk_that_fills_mid_run_exits_1_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
-    import derivtrain.train.checkpoint as checkpoint
+    import derivtrain.trainer.checkpoint as checkpoint
 
     saved, real_save = [], torch.save
 

@@ -10,9 +10,9 @@ from derivtrain.data import build_data
 from derivtrain.logging import NullLogger
 from derivtrain.losses import HingeLoss, MulticlassHingeLoss
 from derivtrain.run import build_objective, seed_everything
-from derivtrain.train.fitters import fit_objective
-from derivtrain.train.fitting import make_context
-from derivtrain.train.metrics import evaluate
+from derivtrain.trainer.fitters import fit_objective
+from derivtrain.trainer.fitting import make_context
+from derivtrain.trainer.metrics import evaluate
 from tests.conftest import compose_config, run_main
 
 

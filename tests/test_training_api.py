@@ -14,7 +14,7 @@ from tests.conftest import REPO, run_main
 
 
 def test_train_returns_the_run_the_cli_would_write(tmp_path):
-    import derivtrain.train.loop  # noqa: F401 - the submodules loaded: derivtrain.train is the package, still callable
+    import derivtrain.trainer.loop  # noqa: F401 - the training package loaded: derivtrain.train is still the function
 
     run = derivtrain.train("model=logistic", "data=iris", "logger=none", run_dir=tmp_path / "run")
     assert run.path == tmp_path / "run"
@@ -40,14 +40,14 @@ def test_bad_configuration_raises_the_clis_message_and_leaves_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_train_is_callable_before_and_after_the_training_package_loads(tmp_path):
-    """A fresh interpreter: whether `derivtrain.train` was imported yet is the point."""
+    """A fresh interpreter: whether the training package (derivtrain.trainer) was imported yet is the point."""
     code = ("import sys, derivtrain\n"
-            "assert 'derivtrain.train' not in sys.modules\n"
+            "assert 'derivtrain.trainer' not in sys.modules\n"
             "before = derivtrain.train('model=svm', 'logger=none', run_dir=sys.argv[1])\n"
-            "import derivtrain.train.loop\n"
+            "import derivtrain.trainer.loop\n"
             "after = derivtrain.train('model=svm', 'data=iris', 'logger=none', run_dir=sys.argv[2])\n"
             "print(before.metrics['test/accuracy'], after.metrics['test/accuracy'],"
-            " derivtrain.train is sys.modules['derivtrain.train'])\n")
+            " derivtrain.train is sys.modules['derivtrain.training_api'].train)\n")
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a"), str(tmp_path / "b")], capture_output=True,
                           text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
     assert proc.returncode == 0, proc.stderr

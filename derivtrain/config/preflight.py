@@ -4,6 +4,7 @@ First what the values alone tell, group by group (each group's checks live with 
 derivtrain/config/schemas/); then what needs the classes the config names, imported here and not
 before (the options' code, plugins' included); last what needs the fitter optim picks.
 """
+from derivtrain.config.path_checks import PATH_KEYS, check_path, check_path_keys, wants_path
 from derivtrain.config.precision import check_precision
 from derivtrain.config.schemas import GROUPS
 from derivtrain.config.schemas.analysis import check_analysis
@@ -23,11 +24,12 @@ def validate(cfg) -> None:
     check_groups(cfg)
     check_values(cfg)  # interpolations, finiteness, seeds, ranges the code each value reaches accepts
     check_sizes(cfg)  # size keys capped, and what they allocate within the memory available
-    check_data(cfg.data)
+    check_data(cfg.data, folds_in_process=wants_path(cfg))
     check_trainer(cfg.trainer)
     check_optim(cfg.optim)
     check_logger(cfg.logger)
     check_regularizer(cfg.regularizer)
+    check_path_keys(cfg.regularizer)
     check_svm_and_hinge(cfg)
     if "diagnostics" in cfg:
         check_diagnostics(cfg.diagnostics)
@@ -36,6 +38,7 @@ def validate(cfg) -> None:
     check_analysis(cfg.analysis)
     check_device_name(cfg.trainer.device)
     fitter = check_code(cfg)
+    check_path(cfg, fitter)
     check_cuda_graph(cfg.trainer, cfg.optim, fitter)
     check_data_reading(cfg, fitter)
     if fitter != "gradient":
@@ -52,12 +55,12 @@ def check_groups(cfg) -> None:
 
 def check_code(cfg) -> str:
     """The code the config names takes its keys, keeps its contract and suits the solver; returns
-    the fitter optim picks (derivtrain/train/fitters.py)."""
+    the fitter optim picks (derivtrain/trainer/fitters.py)."""
     from derivtrain.config.signature import check_target  # imports the chosen options' code (plugins too)
 
     check_target(cfg.model, "model", supplied=("spec",))
     check_target(cfg.loss, "loss")
-    check_target(cfg.regularizer, "regularizer")
+    check_target(cfg.regularizer, "regularizer", ignored=PATH_KEYS)
     check_target(cfg.data, "data", ignored=("test_size", "val_size", "standardize", "chunk_rows", "out_of_core",
                                             "cv_folds", "fold"))
     from derivtrain.config.solver import check_solver  # needs the classes check_target imported

@@ -2,7 +2,7 @@
 
 Read from the classes the config names (nothing is instantiated): a solver that cannot work is a
 configuration error before any data is loaded, naming what to use instead. Returns which fitter
-optim picks (derivtrain/train/fitters.py), so the other checks know whether it is full batch.
+optim picks (derivtrain/trainer/fitters.py), so the other checks know whether it is full batch.
 """
 from types import SimpleNamespace
 
@@ -55,7 +55,7 @@ def _smooth(loss_cls, cfg) -> bool:
 
 def choose_fitter(name: str, certifiable: bool, mixture: bool, minibatches: bool, ddp: bool = False,
                   smooth_linear: bool = False) -> str:
-    """optim.name -> the fitter (derivtrain/train/fitters.py). optim=auto: the certified solver for
+    """optim.name -> the fitter (derivtrain/trainer/fitters.py). optim=auto: the certified solver for
     convex linear models, EM for mixtures, L-BFGS for a linear model with a smooth loss that has no
     dual (a plugin's log-cosh), the gradient loop otherwise and whenever the run asks for minibatches
     (trainer.batch_size, data read from disk in chunks). Under trainer=ddp the certified solver sums
@@ -79,7 +79,7 @@ def wants_minibatches(trainer, data_cfg) -> bool:
 
 def is_certifiable(cfg) -> bool:
     """derivtrain/convex/plan.py's answer from the config's classes: the run asks it of the built
-    objective (derivtrain/train/fitters.py), so the two agree."""
+    objective (derivtrain/trainer/fitters.py), so the two agree."""
     from derivtrain.convex.plan import certifiable
 
     model_cls, loss_cls, penalty_cls = _classes(cfg)

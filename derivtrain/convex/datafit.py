@@ -1,5 +1,5 @@
 """The convex datafit contract: a loss seen as a function of a linear model's scores, which is
-what the certified solvers and the certificate work with (derivtrain/duality).
+what the certified solvers and the certificate work with (derivtrain/convex).
 
 For scores z (n, K) and the loss's prepared targets y, a datafit gives, per row:
 
@@ -9,7 +9,7 @@ For scores z (n, K) and the loss's prepared targets y, a datafit gives, per row:
     prepare(targets)    the encoded targets in the shape the formulas use (default: (n, K) floats)
     row_weights(y)      per-row class weights, or None            the weighted mean
     nonsmooth           a max of affine pieces somewhere (kinks)   which solver: interior point
-    pieces()            those pieces (derivtrain/duality/pieces.py), None if smooth
+    pieces()            those pieces (derivtrain/convex/kinked_units.py), None if smooth
     smoothed(z, y, mu)  a smooth version whose derivative is a dual point (kinked losses only)
     coupled             the second derivative couples a row's K scores (not a diagonal)
     conjugate_linear    l* is linear on its domain with l*(0) = 0 (the hinge family): the
@@ -18,7 +18,7 @@ For scores z (n, K) and the loss's prepared targets y, a datafit gives, per row:
 The first derivatives (and the Newton solver's second derivatives) come from autograd through
 `values`, so a datafit writes none of them. derivtrain/losses/convex_loss.py derives a whole datafit
 from a loss's one elementwise definition; a built-in loss declares its own (closed-form
-conjugates: derivtrain/duality/score_losses.py).
+conjugates: derivtrain/convex/score_losses.py).
 """
 import torch
 
@@ -51,7 +51,7 @@ class ConvexDatafit:
         return self.values(z, y)
 
     def pieces(self):
-        """The loss as a sum of maxima of affine pieces (derivtrain/duality/pieces.py); None if smooth."""
+        """The loss as a sum of maxima of affine pieces (derivtrain/convex/kinked_units.py); None if smooth."""
         return None
 
     def slope_bound(self, z, y) -> torch.Tensor:

@@ -5,7 +5,7 @@ g(W) on a linear model's weights W (K, d), strength included (the bias is never 
     smooth_part(W)       (gradient, diagonal curvature), each (K, d), of the      Newton; the
                          twice-differentiable part of g                           interior point
     pieces()             None, or (structure, cost): the kinked part as units     the interior point
-                         of affine pieces of each weight (derivtrain/duality/
+                         of affine pieces of each weight (derivtrain/convex/
                          pieces.py; cost (K, d): what a unit's multipliers sum to)
     conjugate(V)         g*(V), never below the true conjugate (+inf outside      the certificate
                          its domain)
@@ -66,7 +66,7 @@ class ElementwiseDual:
     def pieces(self):
         if self.quadratic:
             return None
-        from derivtrain.duality.pieces import AbsolutePieces  # duality imports this package
+        from derivtrain.convex.kinked_units import AbsolutePieces  # loaded when used
 
         return AbsolutePieces(), self.l1
 

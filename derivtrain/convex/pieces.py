@@ -4,7 +4,7 @@ unit, a max over J affine pieces of that score,
     f(z_k, y_k) = max_j (a_j(y_k) z_k + b_j(y_k))
 
 given by the loss's `affine_pieces(targets)` -> (slopes, intercepts), each (n, K, J). The
-structure derivtrain/duality/pieces.py describes (values, linear_values, combine, curvature),
+structure derivtrain/convex/kinked_units.py describes (values, linear_values, combine, curvature),
 written once for any such loss: a unit touches one score, so the curvature is diagonal,
 
     D_k = sum_j omega_j a_j^2 - (sum_j omega_j a_j)^2 / sum_j omega_j.
@@ -39,7 +39,7 @@ class AffinePieces:
 
 def smoothed_max(values: torch.Tensor, tau: float) -> torch.Tensor:
     """The barrier-smoothed max over the last axis of (n, K, J) values -> (n, K)."""
-    from derivtrain.duality.smoothing import barrier_max  # duality imports this package: loaded when used
+    from derivtrain.convex.smoothing import barrier_max  # loaded when used
 
     n, K, J = values.shape
     return barrier_max(values.reshape(n * K, J), tau).reshape(n, K)

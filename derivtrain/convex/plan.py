@@ -28,5 +28,5 @@ def objective_certifiable(objective) -> bool:
 
 
 def method(problem) -> str:
-    """The certified solver for a LinearProblem (derivtrain/duality/certificate.py)."""
+    """The certified solver for a LinearProblem (derivtrain/convex/certificate.py)."""
     return "interior_point" if problem.loss.nonsmooth or problem.penalty.pieces() is not None else "newton"

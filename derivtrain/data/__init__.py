@@ -1,6 +1,6 @@
 """Data: load a table, split it, standardize on train only, move it to the device as tensors.
 
-Batches are index slices of a per-epoch permutation (derivtrain.train.loop), never a DataLoader:
+Batches are index slices of a per-epoch permutation (derivtrain.trainer.loop), never a DataLoader:
 for in-memory tensors a DataLoader over a TensorDataset costs ~30x per step.
 
     in memory     derivtrain/data/in_memory.py   (dense tensors, or sparse CSR: data=svmlight/npz)
@@ -65,7 +65,7 @@ def _reason(err: BaseException) -> str:
 
 def build_data(data_cfg, device: torch.device, seed: int, distributed=None, dtype=torch.float32,
                targets: TargetPlan = AS_GIVEN) -> Data:
-    """The splits on the device. `distributed` (derivtrain/train/distributed.py): under data
+    """The splits on the device. `distributed` (derivtrain/trainer/distributed.py): under data
     parallelism each rank gets only its own rows of each split. `dtype`: the features' (and
     regression targets') dtype once standardized in float64 (derivtrain/config/precision.py).
     `targets`: whether regression targets are centred and scaled first (derivtrain/data/targets.py;

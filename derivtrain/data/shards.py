@@ -29,7 +29,7 @@ class SplitShard:
 
     positions: torch.Tensor
     total: int
-    comm: Any  # derivtrain.train.distributed.DataParallel
+    comm: Any  # derivtrain.trainer.distributed.DataParallel
 
     def assemble(self, local: torch.Tensor) -> torch.Tensor:
         """The whole split's rows of a per-row tensor (scores, targets), in split order, on every

@@ -123,9 +123,20 @@ class Estimator(BaseEstimator):
     def fit(self, X, y=None, sample_weight=None):
         """Train on X (n, d) (numpy, pandas or scipy sparse, densified) and y (ignored by density
         models); sample_weight: one non-negative weight per row."""
+        from derivtrain.estimator.fitting import fit_model
+
+        cfg, recipe, data = self._fit_inputs(X, y, sample_weight)
+        try:
+            model, result = fit_model(cfg, data, self._C(recipe), self.log_dir, bool(self.verbose))
+        except UserError as exc:  # the CLI's message (data, model settings), as the ValueError scikit-learn expects
+            raise InvalidParameterError(configs.estimator_names(str(exc), recipe)) from None
+        return self._fitted(model, result)
+
+    def _fit_inputs(self, X, y, sample_weight):
+        """(config, recipe, Data) of a fit: the parameters composed and checked, the rows checked,
+        weighted and standardized (sets classes_, n_features_in_)."""
         from derivtrain.config.targets import target_plan_of
         from derivtrain.devices import resolve_device
-        from derivtrain.estimator.fitting import fit_model
 
         recipe = self._recipe(self.get_params(deep=False))
         configure = functools.partial(configs.configure, logging_to=self.log_dir is not None,
@@ -141,16 +152,15 @@ class Estimator(BaseEstimator):
         spec, targets, weight = self._targets(X, y, task, weight)
         configs.check_components(cfg, recipe, X.shape[0])
         device = resolve_device(cfg.trainer.device)
-        data = arrays.training_data(X, targets, weight, spec, bool(self.standardize), device,
-                                    target_plan_of(cfg, self._C(recipe)))
-        try:
-            model, result = fit_model(cfg, data, self._C(recipe), self.log_dir, bool(self.verbose))
-        except UserError as exc:  # the CLI's message (data, model settings), as the ValueError scikit-learn expects
-            raise InvalidParameterError(configs.estimator_names(str(exc), recipe)) from None
+        self._fitting_task = task
+        return cfg, recipe, arrays.training_data(X, targets, weight, spec, bool(self.standardize), device,
+                                                 target_plan_of(cfg, self._C(recipe)))
+
+    def _fitted(self, model, result):
         # predictions in float64 on the CPU: the same on any batch of rows, picklable anywhere
         self.model_ = model.to(device="cpu", dtype=torch.float64).eval()
+        self._fitted_task = self.__dict__.pop("_fitting_task")
         self.model_.fold_target_scaling()  # float64: its weights predict in y's units, as scikit-learn's coef_
-        self._fitted_task = task
         self.n_iter_ = result.epochs
         self.metrics_ = {k: v for k, v in result.metrics.items() if k.startswith("train/")}
         return self

@@ -48,7 +48,7 @@ def task_follows_y(recipe, cfg) -> bool:
 
 def _interior_point(cfg) -> bool:
     """Whether the certified solver takes its interior-point method: a kink in the loss (the hinge
-    family) or in the penalty (L1, elastic net); derivtrain/train/certified.py."""
+    family) or in the penalty (L1, elastic net); derivtrain/trainer/certified.py."""
     from derivtrain.config.precision import kinked
 
     return kinked(cfg)

@@ -1,7 +1,7 @@
 """One fit of a configured model on in-memory Data: run()'s set_up and fit, minus the run folder.
 
 The model is built inside its objective as derivtrain/run.py builds it, and trained by the
-fitter optim picks (derivtrain/train/fitters.py: optim=auto is the certified solver for the
+fitter optim picks (derivtrain/trainer/fitters.py: optim=auto is the certified solver for the
 convex linear models), with a FitContext that keeps no checkpoint. Nothing is written and
 nothing printed unless asked: TensorBoard events only with log_dir, the `derivtrain` logger's
 messages and the progress bar only with verbose. A fit that ends without meeting its tolerance
@@ -17,6 +17,7 @@ import torch
 from hydra.utils import get_object
 from omegaconf import OmegaConf
 
+from derivtrain.config.path_checks import PATH_KEYS
 from derivtrain.estimator.configs import InvalidParameterError
 from derivtrain.threads import threads_for
 from derivtrain.logging import NullLogger, log, make_logger
@@ -27,8 +28,8 @@ from derivtrain.losses.targets import fitted_penalty
 
 def fit_model(cfg, data, C=None, log_dir=None, verbose: bool = False):
     """(the trained model, the fitter's FitResult) for `cfg` on `data`."""
-    from derivtrain.train.fitters import fit_objective
-    from derivtrain.train.fitting import make_context
+    from derivtrain.trainer.fitters import fit_objective
+    from derivtrain.trainer.fitting import make_context
 
     device = data.feature_mean.device
     if log_dir is None and cfg.trainer.log_every_n_steps is None:
@@ -66,9 +67,9 @@ def _fewer_log_points(cfg, n_rows: int):
     from types import SimpleNamespace
 
     from derivtrain.estimator.configs import Plain, target
-    from derivtrain.train.auto_batch import auto_batch_size
-    from derivtrain.train.schedule import default_log_interval
-    from derivtrain.train.stop_rules import epoch_cap
+    from derivtrain.trainer.auto_batch import auto_batch_size
+    from derivtrain.trainer.schedule import default_log_interval
+    from derivtrain.trainer.stop_rules import epoch_cap
 
     # the batches the loop will take (optim=auto's minibatches for a large table), read from the model's class
     batch = auto_batch_size(cfg.optim, cfg.trainer, SimpleNamespace(model=target(cfg.model)), n_rows)[0] or n_rows
@@ -84,7 +85,7 @@ def build_objective(cfg, data, C=None) -> Objective:
 
     model = _make(cfg.model, spec=data.spec)
     loss = _make(cfg.loss)
-    penalty = _make(cfg.regularizer)
+    penalty = _make(cfg.regularizer, skip=PATH_KEYS)  # regularizer.path's keys are the path's (derivtrain/path/)
     check_compatible(cfg, model, loss, data.spec)
     weight = data.train.weight
     if weight is not None and "sample_weight" not in inspect.signature(loss.forward).parameters:
@@ -106,11 +107,11 @@ def build_objective(cfg, data, C=None) -> Objective:
     return Objective(model, loss, penalty)
 
 
-def _make(node, **supplied):
+def _make(node, skip=(), **supplied):
     """hydra.utils.instantiate for a plain, flat `_target_` node (every option's is), at a
     fraction of its cost: instantiate deep-copies and merges the node on every call, a third of a
     warm fit on breast_cancer."""
-    kwargs = {k: v for k, v in node.items() if not k.startswith("_")}
+    kwargs = {k: v for k, v in node.items() if not k.startswith("_") and k not in skip}
     return _target(node._target_)(**kwargs, **supplied)
 
 
@@ -129,7 +130,7 @@ def _centre_biases(objective) -> None:
     that only compares a row's scores (softmax, Crammer-Singer, Weston-Watkins), shifting all the
     unpenalized biases by one constant changes neither the objective nor any prediction. Biases of
     mean 0 make decision_function the same whatever the solver's path (e.g. weighted vs repeated rows)."""
-    from derivtrain.duality import linear_problem
+    from derivtrain.convex.certificate import linear_problem
 
     problem = linear_problem(objective)
     if problem is not None and problem.linear.out_features > 2 and type(problem.loss).__name__ in _SHIFT_INVARIANT:
@@ -158,7 +159,7 @@ def _quiet(verbose: bool):
 def _warn_if_not_converged(cfg, result) -> None:
     from sklearn.exceptions import ConvergenceWarning
 
-    from derivtrain.train.stop_advice import stop_advice
+    from derivtrain.trainer.stop_advice import stop_advice
 
     metrics = result.metrics
     if metrics.get("train/converged") is not False:

@@ -8,6 +8,9 @@
     `<task>.solver/`  the fitter's internals: `lr`, `grad_norm`, `certified/complementarity`,
                       `newton/step_size`, `diagnostics/hessian_top_eigenvalue`, `em/log_likelihood/init_0`
     `<task>.weights/` weight and gradient histograms
+    `<task>.path/`    a regularization path's curves, x = the point (strongest first): its metric,
+                      non-zero count, gap and log10 strength; its figures are `path/coefficients`,
+                      `path/validation`, `path/non_zeros` (derivtrain/path/pictures.py)
   After the group, the tag is metrics.json's name (the names in metrics.json never change). Runs of
   different tasks (losses ~0.05 against ~3000) never share a chart under `tensorboard --logdir outputs`.
 - Custom Scalars ("<task>: is it learning?"): train and val loss with the objective, the task's
@@ -48,6 +51,8 @@ def curve_tag(task: str, name: str) -> str:
     if not task:
         return name
     split, _, metric = name.partition("/")
+    if split == "path":  # a regularization path's curves, one point per strength (derivtrain/path/pictures.py)
+        return f"{task}.path/{metric}"
     if split not in ("train", "val"):
         return f"{task}.solver/{name}"
     if metric in ("loss", VAL_METRIC.get(task, "loss")):

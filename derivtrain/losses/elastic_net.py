@@ -31,7 +31,7 @@ class ElasticNetPenalty(Penalty):
             self.strength, self.l1_ratio = l1 + l2, (l1 / (l1 + l2) if 0 < r < 1 else r)
 
     def convex_dual(self, shape):
-        from derivtrain.duality.penalties import PenaltyDual
+        from derivtrain.convex.penalty_dual import PenaltyDual
 
         return PenaltyDual(self.strength, self.l1_ratio)
 

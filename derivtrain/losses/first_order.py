@@ -51,7 +51,7 @@ def first_order_only(backward, ctx, grad_outputs, reason: str):
     if not depends_on:
         return grads
     message = (f"{reason}; it has no second derivative, so this double backward is undefined. "
-               "derivtrain.train.curvature estimates curvature for it by finite differences of the gradient "
+               "derivtrain.trainer.curvature estimates curvature for it by finite differences of the gradient "
                "(method='finite_difference', what method='auto' picks for it).")
     single = not isinstance(grads, tuple)
     guarded = tuple(None if g is None else NoSecondDerivative.apply(message, g, *depends_on)

@@ -145,8 +145,8 @@ class HingeLoss(Loss):
         return cw
 
     def convex_dual(self, n_outputs: int):
-        """The loss seen from its convex dual (derivtrain/duality): what certifies an SVM's optimum."""
-        from derivtrain.duality import score_losses
+        """The loss seen from its convex dual (derivtrain/convex): what certifies an SVM's optimum."""
+        import derivtrain.convex.score_losses as score_losses
 
         weights = None if self.class_weight is None else self.class_weight.tolist()
         if self.one_vs_rest(n_outputs):

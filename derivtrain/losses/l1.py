@@ -22,7 +22,7 @@ class L1Penalty(Penalty):
         self.strength *= factor(1)
 
     def convex_dual(self, shape):
-        from derivtrain.duality.penalties import PenaltyDual
+        from derivtrain.convex.penalty_dual import PenaltyDual
 
         return PenaltyDual(self.strength, 1.0)
 

@@ -19,7 +19,7 @@ class L2Penalty(Penalty):
         self.strength *= factor(2)
 
     def convex_dual(self, shape):
-        from derivtrain.duality.penalties import PenaltyDual
+        from derivtrain.convex.penalty_dual import PenaltyDual
 
         return PenaltyDual(self.strength, 0.0)
 

@@ -23,7 +23,7 @@ class CrossEntropyLoss(Loss):
         return y.to(torch.float32) if n_outputs == 1 else y
 
     def convex_dual(self, n_outputs: int):
-        from derivtrain.duality.score_losses import BinaryLogistic, Multinomial
+        from derivtrain.convex.score_losses import BinaryLogistic, Multinomial
 
         return BinaryLogistic(n_outputs) if n_outputs == 1 else Multinomial(n_outputs)
 
@@ -47,7 +47,7 @@ class MSELoss(Loss):
     convex = True
 
     def convex_dual(self, n_outputs: int):
-        from derivtrain.duality.score_losses import SquaredError
+        from derivtrain.convex.score_losses import SquaredError
 
         return SquaredError(n_outputs)
 

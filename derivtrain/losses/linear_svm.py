@@ -85,7 +85,7 @@ class FullBatchLinearSVM:
 
     The feature-major copy of X (with its row of ones) is made once, here; it costs one more X in
     memory. The gradient loop builds this only for full-batch float32 training in one process
-    (derivtrain/train/loop.py): under bf16 autocast it computes in X's own dtype, which is not
+    (derivtrain/trainer/loop.py): under bf16 autocast it computes in X's own dtype, which is not
     what autocast asks for.
     """
 

@@ -29,7 +29,7 @@ class PoissonLoss(Loss):
         return y
 
     def convex_dual(self, n_outputs: int):
-        from derivtrain.duality.score_losses import PoissonLogLink
+        from derivtrain.convex.score_losses import PoissonLogLink
 
         return PoissonLogLink(n_outputs)
 

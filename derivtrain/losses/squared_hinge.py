@@ -78,7 +78,7 @@ class SquaredHingeLoss(Loss):
         return signs_from_labels(y, n_outputs)
 
     def convex_dual(self, n_outputs: int):
-        from derivtrain.duality.score_losses import SignedSquaredHinge
+        from derivtrain.convex.score_losses import SignedSquaredHinge
 
         return SignedSquaredHinge(n_outputs, None if self.class_weight is None else self.class_weight.tolist())
 

@@ -226,8 +226,8 @@ class Model(nn.Module):
 class LinearModel(Model):
     """Scores are an affine map of the (standardized) features, s = X W^T + b, held in `self.linear`.
 
-    The convex-model machinery relies on that form: the certified solver (derivtrain/train/certified.py)
-    and the optimality certificate (derivtrain/duality) read `linear.weight` and `linear.bias`.
+    The convex-model machinery relies on that form: the certified solver (derivtrain/trainer/certified.py)
+    and the optimality certificate (derivtrain/convex) read `linear.weight` and `linear.bias`.
     """
 
     def __init__(self, spec: DataSpec, n_outputs: int):

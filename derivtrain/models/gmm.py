@@ -4,7 +4,7 @@ The parameters are unconstrained, so the same module trains with any torch optim
 mixture weights through a softmax of logits, covariances through Cholesky factors of their
 inverses with a positive (and bounded) diagonal (derivtrain/models/covariance.py).
 
-EM (optim=em, derivtrain/train/em.py) uses the closed-form steps below instead of gradients:
+EM (optim=em, derivtrain/trainer/em.py) uses the closed-form steps below instead of gradients:
 
     E-step  r_nk = w_k N(x_n | mu_k, S_k) / sum_j w_j N(x_n | mu_j, S_j)   (in log space: log-sum-exp)
     M-step  N_k = sum_n r_nk,  w_k = N_k / n,  mu_k = sum_n r_nk x_n / N_k,

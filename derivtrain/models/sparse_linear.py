@@ -7,7 +7,7 @@ backward of a CSR product forms X's transpose first, sorting every nonzero, ~10x
 step. dL/db = the column sums of G. No gradient for X (data, never a leaf that learns).
 
 The backward is written in differentiable ops, so it has its own derivative: Newton's method
-(derivtrain/train/newton.py) differentiates it again for Hessian-vector products.
+(derivtrain/trainer/newton.py) differentiates it again for Hessian-vector products.
 """
 import torch
 

@@ -70,7 +70,7 @@ def job_failed(exc: Exception, run_dir, label: str) -> FailedJob:
     """A sweep job's error: one line on stderr (and a bug's traceback) and in its failed.json.
     Exit codes as the CLI's: 2 bad configuration or input, 1 divergence or a bug."""
     from derivtrain.error_messages import describe_user_error
-    from derivtrain.train.guard import TrainingDiverged
+    from derivtrain.trainer.guard import TrainingDiverged
 
     if isinstance(exc, TrainingDiverged):
         reason, code = str(exc), 1

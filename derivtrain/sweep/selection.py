@@ -9,7 +9,7 @@ import math
 
 from derivtrain.config.schemas.sweep import METRICS_BY_TASK
 from derivtrain.errors import ConfigError
-from derivtrain.train.early_stopping import HIGHER_IS_BETTER
+from derivtrain.trainer.early_stopping import HIGHER_IS_BETTER
 
 AUTO_MONITORS = ("val/accuracy", "val/r2", "val/log_likelihood")  # the first a run has decides
 
@@ -18,7 +18,7 @@ def check_monitor_available(sweep, objective, spec) -> None:
     """Before training: the monitored metric is one this run will report."""
     if sweep is None or sweep.monitor == "auto":
         return
-    from derivtrain.train.metrics import has_log_likelihood
+    from derivtrain.trainer.metrics import has_log_likelihood
 
     task = "density" if "density" in objective.model.tasks else spec.task
     split, name = sweep.monitor.split("/", 1)

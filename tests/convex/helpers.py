@@ -6,8 +6,8 @@ from derivtrain.data import build_data
 from derivtrain.logging import NullLogger
 from derivtrain.losses import Objective
 from derivtrain.run import build_objective, seed_everything
-from derivtrain.train.fitters import fit_objective, fitter_name
-from derivtrain.train.fitting import make_context
+from derivtrain.trainer.fitters import fit_objective, fitter_name
+from derivtrain.trainer.fitting import make_context
 from tests.conftest import compose_config
 
 

@@ -1,12 +1,12 @@
 """The computed conjugate (derivtrain/convex/conjugate.py) against the closed forms of the built-in
-losses (derivtrain/duality/score_losses.py) and of the Huber and pinball losses: never below the
+losses (derivtrain/convex/score_losses.py) and of the Huber and pinball losses: never below the
 true value beyond the closed form's own rounding, and above it by rounding only."""
 import pytest
 import torch
 from torch.nn import functional as F
 
 from derivtrain.convex.conjugate import conjugate_upper
-from derivtrain.duality import score_losses
+import derivtrain.convex.score_losses as score_losses
 
 N = 4000
 EPS = torch.finfo(torch.float64).eps

@@ -8,7 +8,7 @@ from derivtrain.config.solver import check_solver
 from derivtrain.data import build_data
 from derivtrain.losses import ElementwisePenalty, L2Penalty
 from derivtrain.run import build_objective
-from derivtrain.train.fitters import fitter_name
+from derivtrain.trainer.fitters import fitter_name
 from tests.conftest import compose_config
 
 CASES = [
@@ -16,10 +16,10 @@ CASES = [
     (["model=svm", "loss=squared_hinge", "model.C=null", "regularizer=l1"], "certified"),
     (["model=logistic", "regularizer=elastic_net"], "certified"),
     (["model=linear", "data=diabetes", "loss=poisson"], "certified"),
-    (["model=logistic", "regularizer=none"], "gradient"),  # no penalty: no dual point from data
+    (["model=logistic", "regularizer=none"], "quasi_newton"),  # no penalty, no certificate: L-BFGS, full batch
     (["model=mlp"], "gradient"),
     (["model=logistic", "regularizer._target_=tests.convex.test_plan.Ridge"], "certified"),  # a plugin penalty
-    (["model=logistic", "regularizer._target_=tests.convex.test_plan.NotConvex"], "gradient"),
+    (["model=logistic", "regularizer._target_=tests.convex.test_plan.NotConvex"], "quasi_newton"),
 ]
 
 

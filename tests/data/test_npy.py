@@ -10,8 +10,8 @@ from sklearn.datasets import load_breast_cancer
 from derivtrain.data import build_data
 from derivtrain.data.mapped import MappedNpy, MappedRows, apply_in_chunks
 from derivtrain.data.out_of_core import chunked_moments, split_ranges
-from derivtrain.train.chunked_batches import ChunkedBatches
-from derivtrain.train.fitting import make_context
+from derivtrain.trainer.chunked_batches import ChunkedBatches
+from derivtrain.trainer.fitting import make_context
 from tests.conftest import compose_config, run_main
 from tests.peak_memory import SAMPLED_RUN, peaks
 
@@ -143,7 +143,7 @@ def test_training_matches_the_same_rows_in_memory(cancer_npy, tmp_path):
 
     from derivtrain.logging import NullLogger
     from derivtrain.run import build_objective, seed_everything
-    from derivtrain.train.loop import fit
+    from derivtrain.trainer.loop import fit
 
     folder, X, y = cancer_npy
     n_train = len(y) - round(0.2 * len(y))

@@ -94,8 +94,8 @@ def _sparse_and_dense(cfg):
 def test_certified_solver_on_sparse_rows_finds_the_dense_rows_optimum(tmp_path, model, overrides):
     from derivtrain.logging import NullLogger
     from derivtrain.run import build_objective
-    from derivtrain.train.certified import fit_certified
-    from derivtrain.train.fitting import make_context
+    from derivtrain.trainer.certified import fit_certified
+    from derivtrain.trainer.fitting import make_context
 
     X, y = load_digits(return_X_y=True)
     pair = (y == 3) | (y == 8)  # two digits alike enough that the margin is not trivial

@@ -6,11 +6,11 @@ from scipy.stats import multivariate_normal
 
 from derivtrain.data import build_data
 from derivtrain.run import build_objective, seed_everything
-from derivtrain.train.em import fit_em, run_em
+from derivtrain.trainer.em import fit_em, run_em
 from tests.conftest import compose_config
 from tests.probabilistic.helpers import run_in_process
-from tests.train.helpers import RecordingLogger
-from derivtrain.train.fitting import make_context
+from tests.trainer.helpers import RecordingLogger
+from derivtrain.trainer.fitting import make_context
 
 
 def em_fit(tmp_path, *overrides):

@@ -13,11 +13,11 @@ from sklearn.linear_model import LogisticRegression, PoissonRegressor
 from derivtrain.data import build_data
 from derivtrain.errors import ConfigError
 from derivtrain.run import build_objective
-from derivtrain.train.newton import fit_newton
+from derivtrain.trainer.newton import fit_newton
 from tests.conftest import compose_config
 from tests.probabilistic.helpers import relative_error, run_in_process
-from tests.train.helpers import RecordingLogger
-from derivtrain.train.fitting import make_context
+from tests.trainer.helpers import RecordingLogger
+from derivtrain.trainer.fitting import make_context
 
 
 def coefficients(model):

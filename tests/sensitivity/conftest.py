@@ -8,8 +8,8 @@ import torch
 from derivtrain.data import build_data
 from derivtrain.logging import NullLogger
 from derivtrain.run import build_objective, seed_everything
-from derivtrain.train.fitters import fit_objective
-from derivtrain.train.fitting import make_context
+from derivtrain.trainer.fitters import fit_objective
+from derivtrain.trainer.fitting import make_context
 from tests.conftest import compose_config
 
 # Only the first 3 of 10 features carry signal (data.n_informative). For the truth about the data to

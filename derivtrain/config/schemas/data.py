@@ -108,8 +108,9 @@ SCHEMAS = {"bundled": BundledDataSchema, "csv": CsvDataSchema, "npy": NpyDataSch
            "counts": CountsDataSchema}
 
 
-def check_data(d) -> None:
-    """Split sizes, the task, the files to read, cross-validation folds."""
+def check_data(d, folds_in_process: bool = False) -> None:
+    """Split sizes, the task, the files to read, cross-validation folds (`folds_in_process`: a
+    regularization path runs every fold itself, derivtrain/path/)."""
     for key in ("test_size", "val_size"):
         if not 0 <= d[key] < 1:
             raise ConfigError(f"data.{key}={d[key]} must be in [0, 1)")
@@ -120,7 +121,7 @@ def check_data(d) -> None:
     if "task" in d and d.task not in TASKS + (("auto",) if "path" in d else ()):
         raise choice_error("data.task", d.task, TASKS + (("auto",) if "path" in d else ()))
     _check_data_path(d)
-    _check_folds(d)
+    _check_folds(d, folds_in_process)
 
 
 def check_data_reading(cfg, fitter: str) -> None:
@@ -181,7 +182,7 @@ def _check_sparse(cfg, fitter: str) -> None:
     positive("data.n_features", cfg.data.get("n_features"))
 
 
-def _check_folds(d) -> None:
+def _check_folds(d, in_process: bool = False) -> None:
     """data.cv_folds=K: fold k of K validates (data.fold); read from disk in order, data=npy cannot.
     (A plugin's data option without these keys has no folds.)"""
     if d.get("cv_folds", 0) == 0:
@@ -195,10 +196,13 @@ def _check_folds(d) -> None:
     if reads_out_of_core(d):
         raise ConfigError("data.cv_folds needs the rows in memory; data=npy from disk (data.out_of_core) splits "
                           "the file in order: use data.val_size instead, or data.out_of_core=false")
-    if d.fold is None:
+    if d.fold is None and not in_process:
         raise ConfigError(f"data.cv_folds={d.cv_folds} needs data.fold (0..{d.cv_folds - 1}); a sweep runs "
                           f"every fold: python -m derivtrain -m data.cv_folds={d.cv_folds}")
-    if not 0 <= d.fold < d.cv_folds:
+    if d.fold is not None and in_process:
+        raise ConfigError(f"data.fold={d.fold} with regularizer.path: the path runs all {d.cv_folds} folds itself; "
+                          "drop data.fold")
+    if d.fold is not None and not 0 <= d.fold < d.cv_folds:
         raise ConfigError(f"data.fold={d.fold} must be in 0..{d.cv_folds - 1} (data.cv_folds={d.cv_folds})")
 
 

@@ -4,7 +4,7 @@ What only the classes can tell (a plugin model's contract, whether a solver suit
 checked after these, once the classes are imported (derivtrain/contracts.py, config/solver.py).
 """
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from omegaconf import MISSING
 
@@ -81,6 +81,12 @@ class MulticlassHingeLossSchema(LossSchema):
 class RegularizerSchema:
     _target_: str = MISSING
     strength: float = 0.0
+    # a regularization path (derivtrain/path/): null = off | auto (path_points strengths down path_decades
+    # from the one that zeroes every weight, L1/elastic net, or a data-scaled one, L2) | [strengths...]
+    path: Optional[Any] = None
+    path_points: int = 30
+    path_decades: float = 4.0
+    path_rule: str = "min"  # min: the best mean validation metric | 1se: the strongest within one standard error
 
 
 @dataclass

@@ -13,8 +13,8 @@ from derivtrain.choices import EM_INITS
 from derivtrain.config.values import positive
 from derivtrain.errors import ConfigError, choice_error
 
-GRADIENT_OPTIMIZERS = ("sgd", "adam", "adamw", "lbfgs")  # steps of the gradient loop (derivtrain/train/optimizers.py)
-SOLVERS = ("certified", "newton", "em")  # full-batch methods with their own loops (derivtrain/train/fitters.py)
+GRADIENT_OPTIMIZERS = ("sgd", "adam", "adamw", "lbfgs")  # steps of the gradient loop (derivtrain/trainer/optimizers.py)
+SOLVERS = ("certified", "newton", "em")  # full-batch methods with their own loops (derivtrain/trainer/fitters.py)
 FULL_BATCH_OPTIMIZERS = ("auto",) + SOLVERS  # auto: unless it picks the gradient loop
 OPTIMIZERS = FULL_BATCH_OPTIMIZERS + GRADIENT_OPTIMIZERS
 PRECISIONS = ("float32", "float64")
@@ -61,7 +61,7 @@ class LBFGSSchema(OptimSchema):
 # Full-batch methods with their own loops; trainer.batch_size does not apply to them.
 @dataclass
 class CertifiedSchema:
-    """Newton on a smoothed objective, stopped on a duality-gap certificate (train/certified.py).
+    """Newton on a smoothed objective, stopped on a duality-gap certificate (trainer/certified.py).
     trainer.max_epochs caps its iterations."""
     name: str = "certified"
     tol: float = 1.0e-4  # stop once the certified relative optimality gap (P - D) / |P| is below it
@@ -72,12 +72,12 @@ class CertifiedSchema:
 
 @dataclass
 class AutoSchema(AdamSchema):
-    """optim=auto: each model's natural solver (derivtrain/train/fitters.py). The keys are those of
+    """optim=auto: each model's natural solver (derivtrain/trainer/fitters.py). The keys are those of
     the solvers it may pick: tol/hessian/max_dense/dtype (the certified solver), n_init/init/max_iter
     (EM: mixtures), lr/betas/eps/weight_decay/schedule (Adam: the MLP and plugin models; lr=null:
     found by a range test)."""
     name: str = "auto"
-    lr: Optional[float] = None  # null: found by a short range test (derivtrain/train/lr_range.py)
+    lr: Optional[float] = None  # null: found by a short range test (derivtrain/trainer/lr_range.py)
     tol: float = 1.0e-4
     hessian: str = "auto"
     max_dense: int = 2048
@@ -89,7 +89,7 @@ class AutoSchema(AdamSchema):
 
 @dataclass
 class NewtonSchema:
-    """Newton's method with the Hessian from autograd and a backtracking line search (train/newton.py)."""
+    """Newton's method with the Hessian from autograd and a backtracking line search (trainer/newton.py)."""
     name: str = "newton"
     max_iter: int = 50
     tol: float = 1.0e-4  # a certified relative gap where the objective has a convex dual, else decrement^2/2 <= tol |f|
@@ -100,7 +100,7 @@ class NewtonSchema:
 
 @dataclass
 class EMSchema:
-    """Expectation-maximization for mixture models (train/em.py)."""
+    """Expectation-maximization for mixture models (trainer/em.py)."""
     name: str = "em"
     max_iter: int = 100
     tol: float = 1e-3  # converged once an iteration raises the mean log-likelihood by less (scikit-learn's test)

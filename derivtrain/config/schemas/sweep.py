@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from derivtrain.errors import ConfigError, choice_error
 
 MODES = ("auto", "max", "min")
-# what evaluate() reports per task (derivtrain/train/metrics.py); log_likelihood only for likelihood models
+# what evaluate() reports per task (derivtrain/trainer/metrics.py); log_likelihood only for likelihood models
 METRICS_BY_TASK = {"classification": ("loss", "accuracy", "f1_macro", "log_likelihood"),
                    "regression": ("loss", "mse", "r2", "log_likelihood"),
                    "density": ("loss", "log_likelihood", "aic", "bic")}

@@ -15,9 +15,9 @@ PRECISIONS = ("32", "bf16")
 STRATEGIES = ("single", "ddp")
 BACKENDS = ("auto", "gloo", "nccl")
 MODES = ("auto", "min", "max")  # trainer.early_stopping.mode
-# what validation reports (evaluate() in derivtrain/train/metrics.py), the metrics early stopping reads
+# what validation reports (evaluate() in derivtrain/trainer/metrics.py), the metrics early stopping reads
 EARLY_STOPPING_MONITORS = tuple(f"val/{name}" for name in METRIC_NAMES)
-HESSIAN_METHODS = ("auto", "exact", "finite_difference")  # diagnostics.hessian_method (train/curvature.py)
+HESSIAN_METHODS = ("auto", "exact", "finite_difference")  # diagnostics.hessian_method (trainer/curvature.py)
 
 
 @dataclass
@@ -25,11 +25,11 @@ class EarlyStoppingSchema:
     monitor: str = "val/loss"
     mode: str = "auto"  # auto | min | max (auto: max for accuracy, f1 and r2, min otherwise)
     # validations without improvement before stopping; 0 = never; null = 20 under optim=auto, else never
-    # (derivtrain/train/stop_rules.py)
+    # (derivtrain/trainer/stop_rules.py)
     patience: Optional[int] = None
     min_delta: float = 0.0
     # an improvement must also beat min_rel_delta x |best| (scikit-learn's MLP tol); null = 1e-4 for
-    # optim=auto's minibatch epochs, else 0 (derivtrain/train/stop_rules.py)
+    # optim=auto's minibatch epochs, else 0 (derivtrain/trainer/stop_rules.py)
     min_rel_delta: Optional[float] = None
     restore_best: bool = True  # end on the best validation's weights, not the last epoch's
 
@@ -42,9 +42,9 @@ class TrainerSchema:
     # null = 1000 for the gradient loop under optim=auto (its stopping tests end it), else 100
     max_epochs: Optional[int] = None
     # stop once the full-batch gradient norm is below gradient_tol x its first value; 0 = never;
-    # null = 1e-4 under optim=auto, else never (derivtrain/train/stop_rules.py)
+    # null = 1e-4 under optim=auto, else never (derivtrain/trainer/stop_rules.py)
     gradient_tol: Optional[float] = None
-    # null = full batch; optim=auto: minibatches of 1024 above 4096 training rows (train/auto_batch.py)
+    # null = full batch; optim=auto: minibatches of 1024 above 4096 training rows (trainer/auto_batch.py)
     batch_size: Optional[int] = None
     val_every_n_epochs: int = 1  # 0 = never
     log_every_n_steps: Optional[int] = None  # null: one loss point per epoch, at most 100 a run
@@ -57,7 +57,7 @@ class TrainerSchema:
     shuffle: str = "rows"  # rows (new row order each epoch) | batches (contiguous batches, new batch order)
     precision: str = "32"  # 32 | bf16 (autocast: matrix products in bfloat16)
     compile: bool = False  # torch.compile the model's forward
-    cuda_graph: bool = False  # CUDA: capture the whole step once, replay it per batch (train/cuda_graph.py)
+    cuda_graph: bool = False  # CUDA: capture the whole step once, replay it per batch (trainer/cuda_graph.py)
     strategy: str = "single"  # single | ddp (data parallel under torchrun; see conf/trainer/ddp.yaml)
     backend: str = "auto"  # ddp: auto (nccl on CUDA, gloo on CPU) | gloo | nccl
     early_stopping: EarlyStoppingSchema = field(default_factory=EarlyStoppingSchema)

@@ -1,0 +1,291 @@
+"""certify(objective, X, targets): the duality-gap bound on how far a linear model is from optimal.
+
+All arithmetic in float64: a gap of 1e-6 of the objective is far below float32's rounding of a
+sum over many rows. X may be dense or sparse (a CSR tensor: read a block of rows at a time, never
+densified). `reduce` sums over rows that other ranks hold (trainer=ddp: derivtrain/trainer/
+distributed.py's all_sum; None: this process's rows are all the rows).
+
+Certificates of optimality for linear models, from the Fenchel dual of the objective.
+
+A linear model's regularized objective, on training rows x_i with weights c_i (summing to 1:
+the mean, or scikit-learn's sample/class weights normalized), is
+
+    P(W, b) = sum_i c_i l_i(z_i) + g(W),        z_i = W x_i + b   (K scores per row)
+
+with a convex loss l_i (the row's target is folded in) and a convex penalty g on the weights,
+the bias unpenalized. Writing each loss through its convex conjugate, l_i(z) = max_t t.z - l_i*(t),
+and minimizing over W and b gives the dual: for any dual variables theta_i with
+
+    sum_i c_i theta_i = 0          (what minimizing over the unpenalized bias requires)
+
+    D(theta) = -sum_i c_i l_i*(theta_i) - g*(-sum_i c_i theta_i x_i^T)   <=   min P   <=   P(W, b)
+
+so P(W, b) - D(theta) bounds how far the current weights are from the optimum, and
+(P - D) / |P| bounds the relative gap (P - P*) / |P|. The bound is exact at the optimum with the
+optimal theta, which for a smooth loss is its derivative at the optimal scores. We take theta from
+the derivative of the loss (smoothed at the kinks of the hinge family: derivtrain/convex/smoothing.py),
+scale rows toward 0 to meet the bias constraint (derivtrain/convex/bias.py) and, for the L1
+penalty, to make g* finite (derivtrain/convex/penalty_dual.py).
+
+    certify(objective, X, targets) -> Certificate(primal, dual, relative_gap) or None
+    has_dual(objective)            -> whether certify can bound this objective
+    linear_problem(objective)      -> the objective as scores, datafit and penalty dual (or None)
+
+The certified solver (derivtrain/trainer/certified.py) minimizes smoothed objectives with Newton's
+method and stops when this bound is at most optim.tol.
+"""
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from derivtrain.data.shards import OneProcess
+from derivtrain.data.sparse import backproject, rows_between
+from derivtrain.convex.bias import balance_rows
+from derivtrain.convex.datafit import ConvexDatafit
+from derivtrain.convex.penalty import ElementwiseDual
+from derivtrain.convex.penalty_dual import penalty_dual
+
+# barrier widths tried for a kinked loss when no solver gave its own dual point (one pass over X for all)
+_MU_CANDIDATES = (1e-1, 1e-2, 1e-3, 1e-4)
+_CHUNK_ROWS = 1 << 16  # rows converted to float64 at a time: no float64 copy of a large X
+_FEASIBLE = 1e-9  # the bias constraint's relative residual up to which a dual point counts as feasible
+
+
+@dataclass
+class Certificate:
+    primal: float  # P(W, b): the regularized objective at the current weights
+    dual: float  # D(theta) <= min P
+    error: float = 0.0  # a bound on the rounding of P - D (rounding_error): part of the bound, never hidden
+
+    @property
+    def relative_gap(self) -> float:
+        """(P - D + rounding) / |P|, an upper bound on (P - P*) / |P|."""
+        gap = max(self.primal - self.dual, 0.0) + self.error
+        return gap / max(abs(self.primal), torch.finfo(torch.float64).tiny) if math.isfinite(gap) else math.inf
+
+
+def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None) -> float:
+    """A bound on the float64 rounding of P - D at scores z: each row's loss, its conjugate and the
+    dual point's inner products are computed from numbers of size |l_i| + |l'_i| (|z_i| + |y_i|),
+    each to a few units of roundoff. It matters where those sizes dwarf P: regression targets
+    around 1e7 fitted to a residual of 0.1 (P - D cancels to ~1e-9 of P there, and a bound that
+    left it out would report 0). The penalty's own rounding is a few units of |penalty|. W: a
+    solver's iterate, where the model's weights are not yet set."""
+    reduce = reduce or OneProcess()
+    z = z.to(torch.float64)
+    values = problem.loss.values(z, y).abs()
+    if problem.loss.nonsmooth:  # slope <= 1 per score where the loss is > 0; 0 off the kink where it is 0,
+        # and a row within rounding of its kink has a barrier derivative of O(1) at width 1e-12
+        near = _kink_slopes(problem.loss, z, y).abs().sum(dim=1)
+        slope = torch.where(values > 0, problem.loss.slope_bound(z, y).to(values.dtype), near)
+    else:
+        slope = dual_point(problem.loss, z, y, 0.0).abs().sum(dim=1)
+    size = z.abs().sum(dim=1) + (y.abs().reshape(len(y), -1).sum(dim=1) if y.is_floating_point() else 0.0)
+    total = reduce.all_sum((c.to(torch.float64) * (values + slope * (1.0 + size))).sum())
+    W = problem.linear.weight.detach() if W is None else W  # W: a solver's iterate, not yet the model's
+    penalty = problem.penalty.value(W.to(torch.float64))
+    return 8 * torch.finfo(torch.float64).eps * float(total + penalty.abs())
+
+
+@dataclass
+class LinearProblem:
+    """A linear model's objective taken apart: scores z = X W^T + b, loss, penalty."""
+
+    loss: ConvexDatafit  # derivtrain/convex/datafit.py
+    penalty: ElementwiseDual  # or any penalty keeping derivtrain/convex/penalty.py's contract
+    linear: torch.nn.Linear  # the model's own layer: weight (K, d), bias (K,)
+
+
+def linear_problem(objective) -> Optional[LinearProblem]:
+    """The objective's LinearProblem, or None where derivtrain/convex/plan.py says it cannot be
+    certified (the pre-flight asked the same function of the config's classes)."""
+    from derivtrain.convex.plan import objective_certifiable
+
+    if not objective_certifiable(objective):
+        return None
+    model = objective.model
+    datafit = objective.loss.convex_dual(model.linear.out_features)
+    penalty = penalty_dual(objective.penalty, tuple(model.linear.weight.shape))
+    if datafit is None or penalty is None:
+        return None
+    return LinearProblem(datafit, penalty, model.linear)
+
+
+def has_dual(objective) -> bool:
+    return linear_problem(objective) is not None
+
+
+def supports(model_cls, loss_cls, penalty_cls, strength: float, reduction: str = "mean") -> bool:
+    """The same question from classes, for the pre-flight config check (nothing instantiated)."""
+    from derivtrain.convex.plan import certifiable
+
+    return certifiable(model_cls, loss_cls, penalty_cls, strength, reduction)
+
+
+def row_weights(score_loss: ConvexDatafit, y: torch.Tensor, n: int, device,
+                sample_weight: Optional[torch.Tensor] = None, reduce=None) -> torch.Tensor:
+    """c_i: the loss's class weight of the row (or 1) times its sample weight (the data's Split.weight,
+    or 1), normalized to sum to 1 (the weighted mean) over every rank's rows."""
+    reduce = reduce or OneProcess()
+    weights = score_loss.row_weights(y)
+    if sample_weight is not None:
+        sample_weight = sample_weight.to(device=device, dtype=torch.float64)
+        weights = sample_weight if weights is None else weights * sample_weight
+    if weights is None:
+        total = reduce.all_sum(torch.tensor(float(n), dtype=torch.float64, device=device))
+        return torch.full((n,), 1.0, dtype=torch.float64, device=device) / total
+    return weights / reduce.all_sum(weights.sum())
+
+
+def dual_value(problem: LinearProblem, theta, c, X, y, reduce=None) -> float:
+    """D(theta) after making theta feasible (bias constraint, then the penalty's domain), in float64
+    whatever the iterate's dtype: a float32 dual value rounds up to above P* (a gap of 0 reported
+    where the true one is 4e-9)."""
+    return dual_values(problem, [theta], c, X, y, reduce)[0]
+
+
+def dual_values(problem: LinearProblem, thetas: list, c, X, y, reduce=None) -> list:
+    """D(theta) of each dual point (float64, as dual_value), made feasible; their X^T (c theta) in one
+    pass over X (a check of four barrier widths reads X once, not four times)."""
+    reduce = reduce or OneProcess()
+    c = c.to(torch.float64)
+    y = y.to(torch.float64) if y.is_floating_point() else y
+    balanced = [balance_rows(theta.to(torch.float64), c, reduce) for theta in thetas]
+    feasible = [theta for theta, residual in balanced if residual <= _FEASIBLE]
+    if not feasible:
+        return [-math.inf] * len(thetas)
+    K = thetas[0].shape[1]
+    stacked = -reduce.all_sum(_backproject(torch.cat([theta * c[:, None] for theta in feasible], dim=1), X))
+    values = iter([_value(problem, theta, stacked[i * K:(i + 1) * K], c, y, reduce)
+                   for i, theta in enumerate(feasible)])
+    return [next(values) if residual <= _FEASIBLE else -math.inf for _, residual in balanced]
+
+
+def _value(problem: LinearProblem, theta, V, c, y, reduce) -> float:
+    """D(theta) of a bias-feasible theta, V = -X^T (c theta), scaled into the penalty's domain."""
+    scale = problem.penalty.feasible_scale(V)
+    if not problem.loss.nonsmooth:  # a smooth loss's derivative at the weights is already the dual point
+        loss_part = reduce.all_sum((c * problem.loss.conjugate(scale * theta, y)).sum())
+        return (-loss_part - problem.penalty.conjugate(scale * V)).item()
+
+    if not problem.loss.conjugate_linear:  # no closed form for the best scale: the feasible one
+        loss_part = reduce.all_sum((c * problem.loss.conjugate(scale * theta, y)).sum())
+        return (-loss_part - problem.penalty.conjugate(scale * V)).item()
+    loss_part = reduce.all_sum((c * problem.loss.conjugate(theta, y)).sum()).item()
+    # the hinge family's conjugates are linear on their domain: D(s theta) = -s L - g*(s V), concave
+    # in s, and each value costs only the (K, d) penalty term: search s in [0, scale] for the best
+    def value(s: float) -> float:
+        return -s * loss_part - problem.penalty.conjugate(s * V).item()
+
+    if problem.penalty.quadratic:  # L2: g*(s V) = s^2 g*(V), the best s in closed form
+        quadratic = problem.penalty.conjugate(V).item()
+        best = min(scale, max(0.0, -loss_part / (2 * quadratic))) if quadratic > 0 else scale
+        return max(value(scale), value(best))
+    return max(value(scale), value(_best_scale(value, scale)))
+
+
+def _kink_slopes(score_loss, z, y) -> torch.Tensor:
+    """The barrier-smoothed loss's derivative at width 1e-12 (O(1) within rounding of a kink, ~0
+    away from it). The certified solver runs in inference mode, whose tensors autograd cannot
+    use: copies made outside it can."""
+    with torch.inference_mode(False):
+        return dual_point(score_loss, z.clone(), y.clone(), 1e-12)
+
+
+def _best_scale(value, upper: float, steps: int = 60) -> float:
+    """Golden-section search for the best s in [0, upper] of a concave function."""
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = 0.0, upper
+    x1, x2 = b - ratio * (b - a), a + ratio * (b - a)
+    f1, f2 = value(x1), value(x2)
+    for _ in range(steps):
+        if f1 < f2:
+            a, x1, f1 = x1, x2, f2
+            x2 = a + ratio * (b - a)
+            f2 = value(x2)
+        else:
+            b, x2, f2 = x2, x1, f1
+            x1 = b - ratio * (b - a)
+            f1 = value(x1)
+    return (a + b) / 2
+
+
+def _blocks(X: torch.Tensor):
+    """(first row, rows) of X in chunks, dense ones in float64. Each dense chunk is converted into
+    one buffer reused for the whole pass: a fresh float64 copy per chunk cost more in page faults
+    than its products (210k x 100: 0.35 of a 0.75 s check, measured with one thread)."""
+    if X.layout == torch.sparse_csr or X.dtype == torch.float64:
+        for a in range(0, len(X), _CHUNK_ROWS):
+            yield a, rows_between(X, a, a + _CHUNK_ROWS)
+        return
+    buffer = torch.empty(min(_CHUNK_ROWS, len(X)), X.shape[1], dtype=torch.float64, device=X.device)
+    for a in range(0, len(X), _CHUNK_ROWS):
+        rows = X[a:a + _CHUNK_ROWS]
+        yield a, buffer[:len(rows)].copy_(rows)
+
+
+def _backproject(G: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """G^T X in float64, X read in chunks (this process's rows)."""
+    out = G.new_zeros(G.shape[1], X.shape[1])
+    for a, rows in _blocks(X):
+        out += backproject(G[a:a + len(rows)], rows)
+    return out
+
+
+def _scores(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """X W^T in float64, X read in chunks."""
+    def product(rows):
+        if rows.layout == torch.sparse_csr:
+            from derivtrain.data.sparse import astype
+
+            return astype(rows, torch.float64) @ W.T
+        return rows @ W.T
+
+    return torch.cat([product(rows) for _, rows in _blocks(X)] or [W.new_zeros(0, W.shape[0])])
+
+
+def dual_point(score_loss: ConvexDatafit, z, y, mu: float) -> torch.Tensor:
+    """theta_i = d l_mu(z_i) / d z_i: the smoothed loss's derivative, by its own backward pass."""
+    with torch.enable_grad():
+        leaf = z.detach().requires_grad_(True)
+        (theta,) = torch.autograd.grad(score_loss.smoothed(leaf, y, mu).sum(), leaf)
+    return theta
+
+
+def _primal(problem, X, targets, sample_weight=None, reduce=None):
+    """(P at the model's weights, the scores z, targets y, row weights c), all float64."""
+    reduce = reduce or OneProcess()
+    W, b = problem.linear.weight.to(torch.float64), problem.linear.bias.to(torch.float64)
+    z = _scores(X, W) + b
+    y = problem.loss.prepare(targets)
+    c = row_weights(problem.loss, y, len(X), X.device, sample_weight, reduce)
+    return (reduce.all_sum((c * problem.loss.values(z, y)).sum()) + problem.penalty.value(W)).item(), z, y, c
+
+
+@torch.no_grad()
+def primal_value(objective, X, targets, sample_weight=None, reduce=None) -> float:
+    """The regularized objective P at the model's weights on rows X, in float64."""
+    return _primal(linear_problem(objective), X, targets, sample_weight, reduce or OneProcess())[0]
+
+
+@torch.no_grad()
+def certify(objective, X, targets, mus=None, dual: Optional[float] = None,
+            sample_weight: Optional[torch.Tensor] = None, reduce=None) -> Optional[Certificate]:
+    """The certificate of the objective's current weights on rows X (a tensor), or None when the
+    objective has no known dual or X is not in memory. `dual`: a lower bound on the optimum
+    already known (a solver's), kept when it beats the ones built here. `sample_weight`: the rows'
+    weights (the data's Split.weight), None = equal. `reduce`: sums over the rows other ranks hold
+    (trainer=ddp)."""
+    problem = linear_problem(objective)
+    if problem is None or not isinstance(X, torch.Tensor):
+        return None
+    reduce = reduce or OneProcess()
+    primal, z, y, c = _primal(problem, X, targets, sample_weight, reduce)
+    candidates = mus if mus is not None else (_MU_CANDIDATES if problem.loss.nonsmooth else (0.0,))
+    if dual is not None and problem.loss.nonsmooth:
+        candidates = ()  # a solver's dual point beats what the kinks' derivative gives at its weights
+    duals = dual_values(problem, [dual_point(problem.loss, z, y, mu) for mu in candidates], c, X, y, reduce)
+    return Certificate(primal, max(duals + ([dual] if dual is not None else [])),
+                       rounding_error(problem, z, y, c, reduce))

@@ -1,0 +1,117 @@
+"""Minibatches of in-memory tensors by index slicing a per-epoch permutation.
+
+No DataLoader: for tensors already on the device it adds per-sample Python work (~30x per step).
+Full batch (batch_size null, or >= n) hands out the tensors themselves, no copy and no shuffle.
+shuffle="rows" draws a new permutation of rows every epoch and gathers each batch
+(index_select: a random read per row); shuffle="batches" cuts the rows, already shuffled once
+by the split, into contiguous batches and only permutes their order: every batch is a view, no
+gather (the cheaper choice for large data, measured in scripts/bench_scale.py).
+Where every rank holds every row (world_size > 1 here) every rank draws the same permutation and
+takes its contiguous part of each batch, with that part's share of the batch as a weight; one
+process gets share None and the step loop scales nothing. (A run under trainer=ddp gives each
+rank only its own rows: derivtrain/trainer/sharded_batches.py.)
+Rows may carry sample weights (Split.weight, from derivtrain.Estimator's sample_weight): each
+batch hands out its rows' weights with them, for the loss's weighted mean; None when unweighted.
+Sparse rows (a CSR tensor) are gathered and sliced by derivtrain/data/sparse.py (torch has no
+index_select for CSR): shuffle="batches" costs nothing per batch there either, shuffle="rows"
+one gather of the batch's nonzeros, done for the next batch on a second thread while the loop
+trains on this one (CPU rows: gathered_ahead below).
+"""
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from derivtrain.data.sparse import is_sparse, rows_between, take_rows
+
+
+def rank_part(n: int, rank: int, world_size: int):
+    """This rank's rows [start, stop) of a batch of n, and their weight n_rank / n."""
+    start, stop = n * rank // world_size, n * (rank + 1) // world_size
+    return start, stop, (stop - start) / n
+
+
+class Batches:
+    def __init__(self, X: torch.Tensor, targets: torch.Tensor, batch_size, generator: torch.Generator,
+                 rank: int = 0, world_size: int = 1, shuffle: str = "rows", sample_weight=None):
+        self.X, self.targets, self.generator, self.shuffle = X, targets, generator, shuffle
+        self.sample_weight = sample_weight
+        self.rank, self.world_size = rank, world_size
+        n = X.shape[0]
+        self.batch_size = n if batch_size is None or batch_size >= n else int(batch_size)
+        self.full_batch = self.batch_size == n
+
+    def __len__(self) -> int:
+        return -(-self.X.shape[0] // self.batch_size)
+
+    def _part(self, n: int):
+        return rank_part(n, self.rank, self.world_size)
+
+    def _rows(self, start: int, stop: int):
+        w = self.sample_weight
+        return rows_between(self.X, start, stop), self.targets[start:stop], None if w is None else w[start:stop]
+
+    def epoch(self, skip: int = 0):
+        """Yields (X, targets, sample weights or None, share) for every step of one epoch, after the
+        first `skip` batches (a resumed epoch: the same permutation is drawn, the batches already
+        done are passed over)."""
+        if self.full_batch:
+            if skip:
+                return
+            if self.world_size == 1:
+                yield self.X, self.targets, self.sample_weight, None
+            else:
+                start, stop, share = self._part(self.X.shape[0])
+                yield *self._rows(start, stop), share
+            return
+        if self.shuffle == "batches":
+            yield from self._shuffled_blocks(skip)
+            return
+        order = torch.randperm(self.X.shape[0], generator=self.generator, device=self.X.device)
+        w = self.sample_weight
+        parts = []
+        for idx in order.split(self.batch_size)[skip:]:
+            share = None
+            if self.world_size > 1:
+                start, stop, share = self._part(idx.shape[0])
+                idx = idx[start:stop]
+            parts.append((idx, share))
+        for (idx, share), X in zip(parts, gathered(self.X, [idx for idx, _ in parts])):
+            yield X, self.targets.index_select(0, idx), None if w is None else w.index_select(0, idx), share
+
+    def _shuffled_blocks(self, skip: int):
+        n_blocks = len(self)
+        # one host sync per epoch for the block order, none per batch
+        order = torch.randperm(n_blocks, generator=self.generator, device=self.generator.device).tolist()
+        for block in order[skip:]:
+            start = block * self.batch_size
+            stop = min(start + self.batch_size, self.X.shape[0])
+            share = None
+            if self.world_size > 1:
+                lo, hi, share = self._part(stop - start)
+                start, stop = start + lo, start + hi
+            yield *self._rows(start, stop), share
+
+
+def gathered(X, indices):
+    """take_rows(X, idx) for each idx in turn: sparse rows on the CPU gathered one batch ahead on a
+    second thread (gathered_ahead), others as they are asked for (a dense or GPU gather is cheap)."""
+    if is_sparse(X) and X.device.type == "cpu":
+        yield from gathered_ahead(X, indices)
+    else:
+        for idx in indices:
+            yield take_rows(X, idx)
+
+
+def gathered_ahead(X, indices):
+    """take_rows(X, idx) for each idx, the next batch's gathered on a second thread while the caller
+    trains on this one. A gather of sparse rows is random reads of memory, one row at a time (~2 ms
+    for 4096 rows of 50 nonzeros, as long as the training step on them): overlapped, not queued.
+    torch releases the GIL in its kernels, so the two threads run at once."""
+    if not indices:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="derivtrain-gather") as pool:
+        pending = pool.submit(take_rows, X, indices[0])
+        for following in indices[1:]:
+            ready, pending = pending.result(), pool.submit(take_rows, X, following)
+            yield ready
+        yield pending.result()

@@ -1,0 +1,149 @@
+"""The linear algebra of second-order steps for a linear model: H d = -g with H = X^T D X + extras.
+
+Parameters are one (K, d + 1) matrix T = [W | b]; the rows carry a last feature of ones, so the
+scores are z = X_aug T^T and a gradient in scores G (n, K) becomes G^T X_aug in parameters (the
+linear layer's part of the chain rule, written out: one pass over X). Second-order methods need
+
+    H = sum_i (x_i x_i^T) (x) D_i  +  diag(extra on the weights)
+
+with D_i the K x K curvature of row i in score space (diagonal when scores do not interact:
+binary, one-vs-rest, regression). `factor` forms H's blocks X_aug^T diag(D_kl) X_aug (only the
+diagonal ones when D is diagonal) and Cholesky-factors them once, so one iteration can solve for
+several right-hand sides (the interior-point predictor and corrector); past max_dense parameters
+it solves by preconditioned conjugate gradients with H v products instead (two passes over X each).
+
+X may be sparse (a CSR tensor, data=svmlight/npz): the products then go through
+derivtrain/data/sparse.py, and CG's preconditioner past a dense block's size is H's diagonal,
+diag(X^T D X) = (X*X)^T D, one more sparse product. Under trainer=ddp each rank holds its own
+rows: scores stay per row, and every sum over rows (backproject, H's blocks, its diagonal) is
+summed across ranks by `reduce` (derivtrain/trainer/distributed.py; one process: the identity).
+"""
+import torch
+
+from derivtrain.data import sparse
+from derivtrain.data.shards import OneProcess
+from derivtrain.trainer.damped_cholesky import block_diagonal_solver, damped_cholesky
+from derivtrain.trainer.newton_cg import preconditioned_cg
+
+_OUTER_CHUNK = 1 << 23  # numbers of row outer products formed at once (64 MB in float64)
+
+
+class LinearSystem:
+    def __init__(self, X_aug: torch.Tensor, n_outputs: int, max_dense: int, hessian: str = "auto", reduce=None):
+        self.X, self.K, self.p = X_aug, n_outputs, X_aug.shape[1]
+        self.max_dense, self.hessian = max_dense, hessian
+        self.reduce = reduce or OneProcess()
+        self._rows = sparse.row_ids(X_aug) if sparse.is_sparse(X_aug) else None  # reused by every backproject
+
+    def scores(self, T: torch.Tensor) -> torch.Tensor:
+        return self.X @ T.T
+
+    def backproject(self, G: torch.Tensor) -> torch.Tensor:
+        """Score gradients (n, K) -> parameter gradients (K, d + 1), summed over every rank's rows."""
+        if self._rows is not None:
+            return self.reduce.all_sum(sparse.backproject(G, self.X, self._rows))
+        return self.reduce.all_sum(G.T @ self.X)
+
+    def diagonal(self, D: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        """diag(H) as (K, d + 1): (X*X)^T D_kk, plus `extra` on the weights (Jacobi's preconditioner)."""
+        diag_D = D if D.dim() == 2 else D.diagonal(dim1=1, dim2=2)
+        squares = sparse.squared(self.X)
+        if self._rows is not None:
+            out = sparse.backproject(diag_D, squares, self._rows)
+        else:
+            out = diag_D.T @ squares
+        out = self.reduce.all_sum(out)
+        out[:, :-1] += extra
+        return out
+
+    def factor(self, D: torch.Tensor, extra: torch.Tensor):
+        """A solver for H = X^T D X + diag(extra) (extra: (K, d) on the weights, none on the bias)."""
+        diagonal = D.dim() == 2
+        size = self.p if diagonal else self.K * self.p
+        dense = self.hessian == "dense" or (self.hessian == "auto" and size <= self.max_dense)
+        if dense:
+            return _DenseFactor(self._blocks(D, extra), diagonal)
+        return _ConjugateGradients(self, D, extra)
+
+    def _blocks(self, D, extra) -> torch.Tensor:
+        """H's (K, K, p, p) blocks: sum_i D_i,kl x_i x_i^T, plus `extra` on the weights' diagonal.
+
+        One product for all blocks: the rows' outer products x_i x_i^T (their upper triangles, in
+        chunks of rows) times the rows' curvatures; with one score column it is X^T diag(D) X."""
+        K, p, X = self.K, self.p, self.X
+        if K == 1:  # one score column (binary, regression): X^T diag(D) X is the only block
+            blocks = sparse.gram(X, D.reshape(-1)).view(1, 1, p, p)
+        elif self._rows is not None:  # sparse rows: one X^T diag(D_kl) X per block, k <= l (D is symmetric)
+            blocks = torch.zeros(K, K, p, p, dtype=X.dtype, device=X.device)
+            for k in range(K):
+                for l in range(k, K) if D.dim() == 3 else (k,):
+                    blocks[k, l] = sparse.gram(X, D[:, k, l] if D.dim() == 3 else D[:, k])
+                    blocks[l, k] = blocks[k, l]
+        else:
+            blocks = _dense_blocks(X, D, K, p)
+        blocks = self.reduce.all_sum(blocks)
+        for k in range(K):  # the penalty's curvature on the weights (not the bias: the last row/column)
+            blocks[k, k].diagonal()[:-1] += extra[k]
+        return blocks
+
+    def apply(self, D, extra, V: torch.Tensor) -> torch.Tensor:
+        """H V for a direction V (K, d + 1): two passes over X."""
+        U = self.scores(V)
+        curved = D * U if D.dim() == 2 else torch.einsum("nkl,nl->nk", D, U)
+        out = self.backproject(curved)
+        out[:, :-1] += extra * V[:, :-1]
+        return out
+
+
+def _dense_blocks(X: torch.Tensor, D: torch.Tensor, K: int, p: int) -> torch.Tensor:
+    """sum_i D_i,kl x_i x_i^T for dense rows, as (K, K, p, p), from triangles only: x_i x_i^T is
+    symmetric (its entries j <= m) and so is D_i (pairs k <= l), ~3.7x fewer multiply-adds than all
+    p^2 K^2 of them (digits' multinomial logistic, 10 classes x 65: 50 -> 14 ms a Hessian, the fit
+    0.65 -> 0.31 s).
+    D: (n, K) diagonal curvatures (blocks k, k only) or (n, K, K)."""
+    upper = torch.triu_indices(p, p, device=X.device)
+    pairs = None if D.dim() == 2 else torch.triu_indices(K, K, device=X.device)
+    weights = D if pairs is None else D[:, pairs[0], pairs[1]]
+    total = X.new_zeros(upper.shape[1], weights.shape[1])
+    chunk = max(1, _OUTER_CHUNK // upper.shape[1])
+    for start in range(0, len(X), chunk):
+        columns = X[start:start + chunk].T.contiguous()  # (p, rows): feature j's values in a row
+        # the products x_j x_m, m >= j, in `upper`'s order: one slice product per feature (an
+        # index_select of pairs is 2-5x slower)
+        products = torch.cat([columns[j:j + 1] * columns[j:] for j in range(p)])
+        total += products @ weights[start:start + chunk]
+    each = X.new_zeros(weights.shape[1], p, p)  # one symmetric p x p matrix per curvature column
+    each[:, upper[0], upper[1]] = total.T
+    each[:, upper[1], upper[0]] = total.T
+    blocks = X.new_zeros(K, K, p, p)
+    if pairs is None:
+        blocks[range(K), range(K)] = each
+    else:
+        blocks[pairs[0], pairs[1]] = each
+        blocks[pairs[1], pairs[0]] = each
+    return blocks
+
+
+class _DenseFactor:
+    def __init__(self, blocks: torch.Tensor, diagonal: bool):
+        K, _, p, _ = blocks.shape
+        if diagonal:  # independent columns: K small systems, solved together
+            self._solve = block_diagonal_solver(blocks)
+        else:
+            L = damped_cholesky(blocks.permute(0, 2, 1, 3).reshape(K * p, K * p))
+            self._solve = lambda R: torch.cholesky_solve(R.reshape(-1, 1), L).view(K, p)
+
+    def solve(self, R: torch.Tensor) -> torch.Tensor:
+        """H^-1 R for R (K, d + 1)."""
+        return self._solve(R)
+
+
+class _ConjugateGradients:
+    def __init__(self, system: LinearSystem, D, extra):
+        self.system, self.D, self.extra = system, D, extra
+
+    def solve(self, R: torch.Tensor) -> torch.Tensor:
+        diag_D = self.D if self.D.dim() == 2 else self.D.diagonal(dim1=1, dim2=2)
+        return preconditioned_cg(lambda V: self.system.apply(self.D, self.extra, V), R,
+                                 lambda: self.system._blocks(diag_D, self.extra),
+                                 lambda: self.system.diagonal(self.D, self.extra))

@@ -1,0 +1,75 @@
+"""Certificate checks in the gradient loop: one pass over X for every barrier width, and a share of
+the loop's time they never exceed (derivtrain/trainer/schedule.py: TimeShare)."""
+import math
+
+import pytest
+import torch
+
+from derivtrain.convex.certificate import _MU_CANDIDATES, _primal, dual_point, dual_value, dual_values, linear_problem
+from derivtrain.trainer.schedule import Geometric, TimeShare
+from tests.trainer.helpers import fit_config
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_checks_never_take_more_than_their_share_of_the_time():
+    """Epochs of 1 s and checks of 30 s (ten times dearer than assumed before the first is measured,
+    as on a large table in a minibatch loop): once a check's cost is known, no check starts that
+    would take the checks past 4 % of the time, and over 5,000 epochs they still happen."""
+    clock, schedule = FakeClock(), Geometric()
+    share = TimeShare(0.04, first_in_epochs=3.0, clock=clock)
+    checks = 0
+    for epoch in range(1, 5001):
+        clock.now += 1.0
+        if schedule.due(epoch) and share.allows(epoch):
+            share.measure(lambda: setattr(clock, "now", clock.now + 30.0))
+            checks += 1
+            if checks > 1:
+                assert share.spent <= 0.04 * clock.now + 1e-9
+    assert share.spent <= 0.04 * clock.now
+    assert checks >= 5 and share.spent > 0.02 * clock.now  # thinned, not switched off
+
+
+def test_a_cheap_check_keeps_the_geometric_schedule():
+    clock, schedule = FakeClock(), Geometric()
+    share = TimeShare(0.04, first_in_epochs=3.0, clock=clock)
+    taken = []
+    for epoch in range(1, 200):
+        clock.now += 1.0
+        if schedule.due(epoch) and share.allows(epoch):
+            share.measure(lambda: setattr(clock, "now", clock.now + 0.001))
+            taken.append(epoch)
+    g = Geometric()
+    geometric = [e for e in range(1, 200) if g.due(e)]
+    # the first waits until 3 assumed epochs are 4 % of the time; then every geometric epoch
+    assert taken == [e for e in geometric if e >= 3 / 0.04]
+
+
+@pytest.mark.parametrize("overrides", [("model=svm", "data=breast_cancer"),
+                                       ("model=svm", "model.multiclass=crammer_singer", "data=wine"),
+                                       ("model=svm", "regularizer=l1", "data=breast_cancer")])
+def test_all_widths_in_one_pass_give_each_width_its_own_dual(tmp_path, overrides):
+    """dual_values (one X^T G for the four widths) == dual_value width by width."""
+    _, _, model = fit_config(tmp_path, *overrides, "trainer.max_epochs=3")
+    from derivtrain.data import build_data
+    from derivtrain.run import build_objective
+    from tests.conftest import compose_config
+
+    cfg = compose_config(*overrides)
+    data = build_data(cfg.data, torch.device("cpu"), seed=cfg.trainer.seed)
+    objective = build_objective(cfg, data)
+    objective.model.load_state_dict(model.state_dict())
+    problem = linear_problem(objective)
+    X = data.train.X
+    _, z, y, c = _primal(problem, X, objective.loss.encode_targets(data.train.y, data.spec.n_outputs))
+    thetas = [dual_point(problem.loss, z, y, mu) for mu in _MU_CANDIDATES]
+    together = dual_values(problem, thetas, c, X, y)
+    one_by_one = [dual_value(problem, theta, c, X, y) for theta in thetas]
+    assert all(math.isfinite(v) for v in together)
+    assert together == pytest.approx(one_by_one, rel=1e-12, abs=1e-12)
