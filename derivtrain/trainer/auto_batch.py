@@ -8,21 +8,22 @@ whose minibatches of 200 take 400 steps an epoch. So, under optim=auto, a model 
 trains because nothing certifies its optimum (the MLP, plugin models) gets minibatches of
 AUTO_BATCH_SIZE rows once its training rows exceed AUTO_BATCH_ROWS.
 
-Measured on the default MLP, data=synthetic (70 % of the rows train), one process, 2 CPU cores
-shared with other jobs (wall seconds, same test accuracy in every pair):
+Measured (OMP_NUM_THREADS=1 python scripts/bench_auto_batch.py, 2026-12-06, a 2-core machine
+shared with other jobs): the default MLP on data=synthetic, CPU seconds of the whole run, the same
+test accuracy in every row of a size (minibatches with early stopping's minibatch defaults,
+derivtrain/trainer/stop_rules.py):
 
     training rows   full batch            minibatches of 512     of 1024           of 2048
-    2,100           29 epochs, 0.5 s      22 epochs, 0.5 s
-    2,800           70 epochs, 1.1 s      45 epochs, 0.8 s       27 epochs, 0.6 s
-    4,200           46 epochs, 0.7 s                             27 epochs, 0.6 s
-    70,000          1000 (cap), 83 s      36 epochs, 6.3 s       32 epochs, 4.0 s   59 epochs, 3.7 s
+    2,100           29 epochs, 0.42 s     12 epochs, 0.28 s      13 epochs, 0.28 s  14 epochs, 0.26 s
+    2,800           70 epochs, 0.35 s     45 epochs, 0.39 s      27 epochs, 0.30 s  35 epochs, 0.32 s
+    4,200           46 epochs, 0.61 s     13 epochs, 0.33 s      27 epochs, 0.34 s  30 epochs, 0.33 s
+    70,000          1000 (the cap), 28.8 s 36 epochs, 2.91 s     32 epochs, 1.70 s  59 epochs, 2.02 s
 
-(the minibatch rows with early stopping's minibatch defaults, derivtrain/trainer/stop_rules.py).
-Below a few thousand rows a full-batch run takes about a second either way and keeps what only a
-full batch has (a deterministic path, the stationarity test), so the threshold is 4096 rows:
+Up to a few thousand rows every choice costs a few tenths of a second, and full batch keeps what
+only it has (a deterministic path, the stationarity test), so the threshold is 4096 rows:
 diabetes, digits and breast_cancer (at most 1,257 training rows) keep their full-batch results.
-1024 rows: about as few epochs as 512 at two thirds of the time (fewer, larger steps cost less
-Python per row), and half the epochs of 2048.
+1024 rows: the cheapest on the large table, 17x less than full batch (fewer, larger steps than
+512 cost less Python per row; 2048 needs twice the epochs).
 A convex model is not affected (its certified solver is full batch by nature), nor is a run that
 names an optimizer (optim=adam: full batch means full batch) or a batch size.
 """
