@@ -24,8 +24,8 @@ HESSIAN_METHODS = ("auto", "exact", "finite_difference")  # diagnostics.hessian_
 class EarlyStoppingSchema:
     monitor: str = "val/loss"
     mode: str = "auto"  # auto | min | max (auto: max for accuracy, f1 and r2, min otherwise)
-    # validations without improvement before stopping; 0 = never; null = 20 under optim=auto, else never
-    # (derivtrain/trainer/stop_rules.py)
+    # validations without improvement before stopping; 0 = never; null = 20 under optim=auto (10 on
+    # minibatch epochs), else never (derivtrain/trainer/stop_rules.py)
     patience: Optional[int] = None
     min_delta: float = 0.0
     # an improvement must also beat min_rel_delta x |best| (scikit-learn's MLP tol); null = 1e-4 for
