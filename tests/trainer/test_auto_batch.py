@@ -40,7 +40,8 @@ def test_a_relative_margin_counts_small_gains_as_none_but_keeps_the_best_weights
 
 def _cli(tmp_path, *args):
     folder = tmp_path / "run"
-    proc = run_main("model=mlp", *args, "logger=none", "trainer.progress_bar=false", f"hydra.run.dir={folder}")
+    args = args if any(a.startswith("model=") for a in args) else ("model=mlp", *args)
+    proc = run_main(*args, "logger=none", "trainer.progress_bar=false", f"hydra.run.dir={folder}")
     assert proc.returncode == 0, proc.stderr
     return proc.stderr, json.loads((folder / "metrics.json").read_text())
 
@@ -61,3 +62,32 @@ def test_a_small_table_keeps_full_batch_and_says_so(tmp_path):
     assert "optim=auto: full batch (399 training rows <= 4096" in log
     assert metrics["train/steps"] == metrics["train/epochs"]  # one step an epoch
     assert "did not improve for 20 validations" in log or "stationary" in log
+
+
+def test_the_range_test_probes_the_minibatches_the_run_trains_on(tmp_path):
+    import torch
+
+    from derivtrain.data import build_data
+    from derivtrain.run import build_objective
+    from derivtrain.trainer.fitting import make_context
+    from derivtrain.trainer.loop import GradientLoop
+    from derivtrain.trainer.lr_range import find_lr
+    from tests.conftest import compose_config
+    from tests.trainer.helpers import RecordingLogger
+
+    cfg = compose_config("model=mlp", "data=synthetic", "data.n_samples=8000")
+    data = build_data(cfg.data, torch.device("cpu"), seed=0)
+    loop = GradientLoop(make_context(cfg, build_objective(cfg, data), data, RecordingLogger()))
+    assert loop.batches.batch_size == AUTO_BATCH_SIZE and not loop.batches.full_batch
+    seen = []
+    original = loop.loss_and_gradients
+    loop.loss_and_gradients = lambda X, *rest: seen.append(len(X)) or original(X, *rest)
+    find_lr(loop)
+    # 5600 training rows: the probe steps on one epoch's batches, five of 1024 and one of 480
+    assert len(seen) == 9 * 10 and set(seen) == {AUTO_BATCH_SIZE, 5600 - 5 * AUTO_BATCH_SIZE}
+
+
+def test_a_convex_model_on_a_large_table_keeps_its_certified_solver(tmp_path):
+    log, metrics = _cli(tmp_path, "model=logistic", "data=synthetic", "data.n_samples=20000")
+    assert "minibatches" not in log and "full batch (" not in log
+    assert metrics["train/converged"] is True and "train/optimality_gap" in metrics
