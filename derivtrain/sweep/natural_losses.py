@@ -8,6 +8,8 @@ are composed once here and get `loss=<natural>` appended where it differs from t
 before Hydra composes the job. The job then runs, writes (.hydra/overrides.yaml, its folder name
 `0_data=diabetes,loss=mse`) and is recorded (jobs.json) with the loss it trains with.
 
+The price: one more composition per job that names no loss (two where the loss changes), as costly
+as Hydra's own composition of that job (1.0 s each measured on a loaded 2-core machine).
 A job whose overrides do not compose, or whose natural loss does not, is left as it was: Hydra
 reports the first, the run's own check (derivtrain/run.py:check_compatible) the second, each as
 that job's failure.
