@@ -62,7 +62,7 @@ def launch(args, report: bool = True):
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict, read_write
 
-    from derivtrain.config import validate
+    from derivtrain.config.plan import make_plan
     from derivtrain.resume import announce_auto, load_resume, resolve_auto
     from derivtrain.run import run
     from derivtrain.run_folder import claimed, gives_run_dir, plan_run_folder, task_config, write_hydra_files
@@ -72,7 +72,7 @@ def launch(args, report: bool = True):
         config = compose_run(args)
         auto = resolve_auto(config)  # trainer.resume=auto: this run's own last checkpoint, if any
         cfg = task_config(config)
-        validate(cfg)
+        plan = make_plan(cfg)  # validated once, its fitter chosen: what the run uses
         folder = plan_run_folder(config, gives_run_dir(args), check=main_rank)
         if cfg.trainer.resume and main_rank:
             load_resume(cfg, folder.path)  # the checkpoint continues this training: before anything is written
@@ -81,7 +81,7 @@ def launch(args, report: bool = True):
         HydraConfig.instance().set_config(config)
         if not main_rank:  # under torchrun: rank 0 claims the folder and writes in it
             folder.path.mkdir(parents=True, exist_ok=True)
-            run(cfg, folder.path)
+            run(plan, folder.path)
             return None, folder.path
         with StopRequests() as stop, claimed(folder) as run_dir:
             def before_fit():  # set-up has passed every check: a resume is accepted, .hydra/ is written
@@ -89,7 +89,7 @@ def launch(args, report: bool = True):
                 write_hydra_files(config, run_dir)
 
             try:
-                metrics = run(cfg, run_dir, stop_requests=stop, before_fit=before_fit)
+                metrics = run(plan, run_dir, stop_requests=stop, before_fit=before_fit)
             except TrainingInterrupted as exc:
                 if report:
                     report_interrupted(exc, run_dir, args, folder.in_place)

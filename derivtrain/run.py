@@ -1,6 +1,7 @@
-"""run(cfg): the whole story of a training run, top to bottom, in three named phases.
+"""run(plan): the whole story of a training run, top to bottom, in three named phases.
 
-    set_up   validate, data, model inside its objective, logger, what a checkpoint carries
+    set_up   data, model inside its objective, logger, what a checkpoint carries (the plan, made
+             once before: the config validated, the fitter chosen; derivtrain/config/plan.py)
     fit      the fitter that optim names (derivtrain/trainer/fitters.py), then `finish`
     report   test metrics, analysis, TensorBoard hparams, metrics.json and split.npz
 """
@@ -16,7 +17,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from derivtrain.config import validate
+from derivtrain.config.plan import Plan, as_plan
 from derivtrain.config.path_checks import path_data_config, penalty_config, wants_path
 from derivtrain.config.precision import run_dtype
 from derivtrain.config.targets import target_plan_of
@@ -32,7 +33,7 @@ from derivtrain.saved import check_same_targets, check_weights, with_target_stat
 from derivtrain.sensitivity.analysis import make_analysis
 from derivtrain.sweep.selection import check_monitor_available
 from derivtrain.trainer.distributed import local_device, make_distributed
-from derivtrain.trainer.fitters import fit_objective, fitter_name
+from derivtrain.trainer.fitters import fit_objective
 from derivtrain.trainer.fitting import Checkpointer, FitContext
 from derivtrain.trainer.interrupt import StopRequests, TrainingInterrupted
 from derivtrain.trainer.metrics import evaluate
@@ -43,7 +44,7 @@ from derivtrain.writes import replacing, write_text
 class Session:
     """Everything set_up builds: what the fit and the report work on."""
 
-    cfg: Any
+    plan: Plan
     run_dir: Path
     data: Any
     objective: Objective
@@ -54,16 +55,21 @@ class Session:
     checkpoint_extra: dict
     stop: Any = None  # the run's StopRequests (derivtrain/trainer/interrupt.py)
 
+    @property
+    def cfg(self):
+        return self.plan.cfg
 
-def run(cfg, run_dir, stop_requests=None, before_fit=None) -> dict:
-    """Train, evaluate and write the run folder; returns the final metrics.
+
+def run(plan, run_dir, stop_requests=None, before_fit=None) -> dict:
+    """Train, evaluate and write the run folder; returns the final metrics. `plan`: launch's Plan,
+    or a task config, which is then validated here (derivtrain/config/plan.py).
 
     Ctrl-C and SIGTERM are caught from the start of set-up (derivtrain/trainer/interrupt.py; the CLI
     passes its own `stop_requests`, installed before it claims the folder): a stop before the
     first step raises TrainingInterrupted with nothing saved, a later one after a checkpoint.
     `before_fit()` runs once set-up has passed every check (the CLI writes .hydra/ there)."""
     with nullcontext(stop_requests) if stop_requests is not None else StopRequests() as stop:
-        session = set_up(cfg, Path(run_dir), stop)
+        session = set_up(as_plan(plan), Path(run_dir), stop)
         if stop.signal_name:
             raise TrainingInterrupted(f"{stop.signal_name} before the first step", saved=False)
         if before_fit is not None:
@@ -75,8 +81,8 @@ def run(cfg, run_dir, stop_requests=None, before_fit=None) -> dict:
         return report(session, result.metrics)
 
 
-def set_up(cfg, run_dir: Path, stop=None) -> Session:
-    validate(cfg)  # configuration errors surface before any tensor is built
+def set_up(plan: Plan, run_dir: Path, stop=None) -> Session:
+    cfg = plan.cfg  # validated: configuration errors surfaced before any tensor is built
     resume_state, resume_record = load_resume(cfg, run_dir) if cfg.trainer.resume else (None, {})
     if resume_state is None:
         check_new_folder(run_dir)
@@ -98,7 +104,6 @@ def set_up(cfg, run_dir: Path, stop=None) -> Session:
         resume_state["model"] = with_target_statistics(resume_state["model"])  # a checkpoint older than them
         check_weights(model, resume_state["model"], f"trainer.resume={cfg.trainer.resume}")
         check_same_targets(resume_state["model"], data, cfg.trainer.resume)
-    fitter_name(cfg.optim, objective, cfg.trainer, data)  # a solver that cannot fit this objective: now
     analysis = make_analysis(cfg.analysis, model, data.spec)  # checked against data and model before training
     check_monitor_available(cfg.get("sweep"), objective, data.spec)  # what a sweep selects on, before training
     if distributed.world_size > 1:
@@ -106,7 +111,7 @@ def set_up(cfg, run_dir: Path, stop=None) -> Session:
     if cfg.trainer.compile:
         model.compile()  # in place: the module, its state_dict keys and its estimator API stay as they are
     if stop is not None and stop.signal_name:
-        return Session(cfg, run_dir, data, objective, analysis, NullLogger(), distributed, resume_state, {})
+        return Session(plan, run_dir, data, objective, analysis, NullLogger(), distributed, resume_state, {})
 
     purge_step = resume_state["step"] + 1 if resume_state else None
     logger = make_logger(cfg.logger, run_dir, purge_step) if distributed.is_main else NullLogger()
@@ -116,7 +121,7 @@ def set_up(cfg, run_dir: Path, stop=None) -> Session:
                  preprocessing={"feature_mean": data.feature_mean.cpu(), "feature_scale": data.feature_scale.cpu(),
                                 "target_mean": data.target_mean, "target_scale": data.target_scale},
                  **resume_record)
-    return Session(cfg, run_dir, data, objective, analysis, logger, distributed, resume_state, extra, stop)
+    return Session(plan, run_dir, data, objective, analysis, logger, distributed, resume_state, extra, stop)
 
 
 def fit(session: Session):
@@ -132,7 +137,7 @@ def fit(session: Session):
         from derivtrain.path.phase import fit_path
 
         return fit_path(ctx, cfg, session.run_dir if session.distributed.is_main else None)
-    return fit_objective(ctx)
+    return fit_objective(ctx, session.plan.fitter)
 
 
 def report(session: Session, metrics: dict) -> dict:

@@ -41,3 +41,5 @@ def test_each_extra_is_one_use_and_dev_holds_them_all():
     assert not set(extras["launchers"]) & set(extras["export"])
     tools = [r for r in extras["dev"] if not r.startswith("derivtrain[")]
     assert not {r.split(">")[0] for r in tools} & {r.split(">")[0] for r in extras["launchers"] + extras["export"]}
+    # the field's solvers are for scripts/bench_field.py alone: CI (which installs dev) never gets them
+    assert "bench" not in extras["dev"][0] and not {r.split(">")[0] for r in extras["bench"]} & set(tools)

@@ -19,8 +19,9 @@ from derivtrain.config.values import check_values
 from derivtrain.errors import ConfigError, did_you_mean
 
 
-def validate(cfg) -> None:
-    """Check values that the schemas' types cannot; raise ConfigError naming key, value and choices."""
+def validate(cfg) -> str:
+    """Check values that the schemas' types cannot; raise ConfigError naming key, value and choices.
+    Returns the fitter optim picks (derivtrain/trainer/fitters.py), which the run then uses."""
     check_groups(cfg)
     check_values(cfg)  # interpolations, finiteness, seeds, ranges the code each value reaches accepts
     check_sizes(cfg)  # size keys capped, and what they allocate within the memory available
@@ -45,6 +46,7 @@ def validate(cfg) -> None:
         check_full_batch(cfg.optim, cfg.trainer, fitter)
         check_precision(cfg, fitter)
         warn_epoch_diagnostics(cfg, fitter)
+    return fitter
 
 
 def check_groups(cfg) -> None:

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import torch
 
-_GRAM_CHUNK = 1 << 23  # numbers of X weighted at a time (64 MB of float64)
+from derivtrain.data.rank_k import weighted_gram
 
 _announced = False  # torch warns once a process that CSR support is in "beta state"
 
@@ -160,15 +160,14 @@ def astype(X: torch.Tensor, dtype) -> torch.Tensor:
 
 def gram(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """X^T diag(weights) X as a dense (d, d) matrix, for X with few enough columns that it fits."""
-    if not is_sparse(X):  # in chunks of rows: no n x d temporary
-        rows = max(1, _GRAM_CHUNK // X.shape[1])
-        if X.shape[0] <= rows:
-            return X.T @ (X * weights.reshape(-1, 1))
-        out = X.new_zeros(X.shape[1], X.shape[1])
-        for a in range(0, X.shape[0], rows):
-            part = X[a:a + rows]
-            out += part.T @ (part * weights[a:a + rows].reshape(-1, 1))
-        return out
+    if not is_sparse(X):  # one symmetric rank-k update (derivtrain/data/rank_k.py)
+        return weighted_gram(X, weights)
+    # on the CPU scipy's sparse product, without torch's transpose to CSR each call: 20k x 2k rows
+    # of 31 nonzeros, one thread of a loaded 2-core machine, 0.63 -> 0.42 s (the product itself 0.31)
+    if X.device.type == "cpu":
+        A = to_scipy(X)
+        weighted = A.multiply(weights.to(X.values().dtype).cpu().numpy()[:, None]).tocsr()
+        return torch.from_numpy((A.T.tocsr() @ weighted).toarray()).to(X.values().dtype)
     weighted = scale_rows(X, weights)
     transposed = X.t().to_sparse_csr()
     return torch.sparse.mm(transposed, weighted).to_dense()

@@ -71,7 +71,7 @@ def weighted_standardizer(X: np.ndarray, weight):
     """Mean and scale of the training rows, as data/split.py's standardizer (constant features keep
     scale 1); with weights, the weighted mean and standard deviation (a row of weight k counts k times)."""
     if weight is None:
-        return standardizer(X.astype(np.float64))
+        return standardizer(X if X.dtype == np.float64 else X.astype(np.float64))
     mean = np.average(X, axis=0, weights=weight)
     scale = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=weight))
     scale[scale < 10 * np.finfo(np.float64).eps] = 1.0
@@ -91,9 +91,8 @@ def training_data(X: np.ndarray, y: np.ndarray, weight, spec: DataSpec, standard
     dtype = torch.float64 if device.type == "cpu" else torch.float32
     mean_t = torch.as_tensor(mean, dtype=torch.float64, device=device)
     scale_t = torch.as_tensor(scale, dtype=torch.float64, device=device)
-    # as derivtrain/data/__init__.py:build_data computes it: standardized in float64, then rounded
-    X_t = ((torch.tensor(X, dtype=torch.float64, device=device) - mean_t) / scale_t).to(dtype)  # a copy
-    # copies too: y and the weights may be read-only (a memory map), which torch warns about
+    X_t = _features(X, mean_t, scale_t, standardize, device).to(dtype)
+    # copies: y and the weights may be read-only (a memory map), which torch warns about
     # regression targets centred and scaled in float64 as target_plan says (derivtrain/data/targets.py)
     y_mean, y_scale = target_statistics(y, target_plan, weight) if spec.task == "regression" else (0.0, 1.0)
     y_t = (torch.tensor(y, dtype=torch.int64, device=device) if spec.task == "classification"
@@ -103,3 +102,16 @@ def training_data(X: np.ndarray, y: np.ndarray, weight, spec: DataSpec, standard
     empty = Split(X=X_t[:0], y=y_t[:0])
     return Data(spec=spec, train=train, val=None, test=empty, feature_mean=mean_t, feature_scale=scale_t,
                 target_mean=y_mean, target_scale=y_scale)
+
+
+def _features(X: np.ndarray, mean_t, scale_t, standardize: bool, device) -> torch.Tensor:
+    """X as float64 rows on the device, standardized in float64 before any rounding (as
+    derivtrain/data/__init__.py:build_data computes them), with no copy the fit does not need: a
+    writable float64 C-ordered array on the CPU is taken as it is when not standardized (nothing
+    writes to a fit's rows), and standardized into one new array otherwise (100k x 50: three
+    copies took ~50 ms of a 0.5 s fit, measured on a busy 2-core machine)."""
+    usable = X.dtype == np.float64 and X.flags.c_contiguous and X.flags.writeable and device.type == "cpu"
+    if not standardize:
+        return torch.from_numpy(X) if usable else torch.tensor(X, dtype=torch.float64, device=device)
+    source = torch.from_numpy(X) if X.flags.writeable and X.dtype in (np.float64, np.float32) else torch.tensor(X)
+    return torch.sub(source.to(device=device, dtype=torch.float64), mean_t).div_(scale_t)

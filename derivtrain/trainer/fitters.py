@@ -11,22 +11,46 @@ have a convex dual (svm, logistic, linear, poisson: the optimum, certified), EM 
 closed-form M-steps (gmm, gaussian; in one process), L-BFGS for linear models whose smooth loss has
 no dual (trainer/quasi_newton.py: a plugin's log-cosh), and the gradient loop with Adam for everything
 else (the MLP, plugin models, mixtures under trainer=ddp) and for every run that asks for
-minibatches (trainer.batch_size, data=npy read from disk in chunks). The fit functions are imported when chosen: a run loads only the one
-it uses.
+minibatches (trainer.batch_size, data=npy read from disk in chunks). A run's fitter is chosen once,
+by the pre-flight (derivtrain/config/plan.py); `fitter_name` says the same from built objects, for
+callers that hold no plan. Each fit function is imported when chosen: a run loads only its own.
 """
-import importlib
-
 from derivtrain.config.solver import choose_fitter
 from derivtrain.errors import ConfigError
 
-# optim.name -> "module:function"; every entry keeps derivtrain/trainer/fitting.py's contract
-FITTERS = {
-    "certified": "derivtrain.trainer.certified:fit_certified",
-    "newton": "derivtrain.trainer.newton:fit_newton",
-    "em": "derivtrain.trainer.em:fit_em",
-    "gradient": "derivtrain.trainer.loop:fit",
-    "quasi_newton": "derivtrain.trainer.quasi_newton:fit_lbfgs",  # optim=auto only: optim=lbfgs is the loop's
-}
+
+def _certified(ctx):
+    from derivtrain.trainer.certified import fit_certified
+
+    return fit_certified(ctx)
+
+
+def _newton(ctx):
+    from derivtrain.trainer.newton import fit_newton
+
+    return fit_newton(ctx)
+
+
+def _em(ctx):
+    from derivtrain.trainer.em import fit_em
+
+    return fit_em(ctx)
+
+
+def _gradient(ctx):
+    from derivtrain.trainer.loop import fit
+
+    return fit(ctx)
+
+
+def _quasi_newton(ctx):  # optim=auto only: optim=lbfgs is the gradient loop's
+    from derivtrain.trainer.quasi_newton import fit_lbfgs
+
+    return fit_lbfgs(ctx)
+
+
+# fitter name -> fit function; every entry keeps derivtrain/trainer/fitting.py's contract
+FITTERS = {"certified": _certified, "newton": _newton, "em": _em, "gradient": _gradient, "quasi_newton": _quasi_newton}
 
 
 def fitter_name(optim_cfg, objective, trainer_cfg, data) -> str:
@@ -57,11 +81,27 @@ def _in_memory(data) -> bool:
     return isinstance(data.train.X, torch.Tensor)
 
 
-def get_fitter(name: str):
-    module, _, function = FITTERS[name].partition(":")
-    return getattr(importlib.import_module(module), function)
+def fit_objective(ctx, fitter: str | None = None):
+    """Fit with `fitter` (the plan's), or the one optim names for these objects (optim=auto: the
+    model's natural one); returns its FitResult. Within the certified family, optim=auto takes
+    proximal Newton where it suits the rows (below)."""
+    name = fitter or fitter_name(ctx.optim, ctx.objective, ctx.trainer, ctx.data)
+    if name == "certified" and ctx.optim.name == "auto" and ctx.resume_state is None and _smooth_l1(ctx):
+        from derivtrain.trainer.prox_newton import fit_prox_newton
+
+        return fit_prox_newton(ctx)
+    return FITTERS[name](ctx)
 
 
-def fit_objective(ctx):
-    """Fit with the fitter optim names (optim=auto: the model's natural one); returns its FitResult."""
-    return get_fitter(fitter_name(ctx.optim, ctx.objective, ctx.trainer, ctx.data))(ctx)
+def _smooth_l1(ctx) -> bool:
+    """optim=auto under an L1 penalty with a smooth loss and one score column: proximal Newton
+    (derivtrain/trainer/prox_newton.py: the certified solver's certificate, |w| kept exact where the
+    interior point splits it into pieces); the interior point otherwise. Says which and why."""
+    from derivtrain.logging import log
+    from derivtrain.trainer.prox_newton import suits
+
+    if not suits(ctx.objective, ctx.data, ctx.optim):
+        return False
+    log.info("optim=auto: proximal Newton with coordinate descent (a smooth loss under an L1 penalty, one "
+             "score column, %d parameters <= optim.max_dense)", ctx.objective.model.linear.in_features + 1)
+    return True

@@ -8,9 +8,10 @@ linear layer's part of the chain rule, written out: one pass over X). Second-ord
 
 with D_i the K x K curvature of row i in score space (diagonal when scores do not interact:
 binary, one-vs-rest, regression). `factor` forms H's blocks X_aug^T diag(D_kl) X_aug (only the
-diagonal ones when D is diagonal) and Cholesky-factors them once, so one iteration can solve for
-several right-hand sides (the interior-point predictor and corrector); past max_dense parameters
-it solves by preconditioned conjugate gradients with H v products instead (two passes over X each).
+diagonal ones when D is diagonal), each a symmetric rank-k product, and Cholesky-factors them
+once, so one iteration can solve for several right-hand sides (the interior-point predictor and
+corrector); past max_dense parameters it solves by preconditioned conjugate gradients with H v
+products instead (two passes over X each).
 
 X may be sparse (a CSR tensor, data=svmlight/npz): the products then go through
 derivtrain/data/sparse.py, and CG's preconditioner past a dense block's size is H's diagonal,
@@ -24,9 +25,6 @@ from derivtrain.data import sparse
 from derivtrain.data.shards import OneProcess
 from derivtrain.trainer.damped_cholesky import block_diagonal_solver, damped_cholesky
 from derivtrain.trainer.newton_cg import preconditioned_cg
-
-_OUTER_CHUNK = 1 << 23  # numbers of row outer products formed at once (64 MB in float64)
-
 
 class LinearSystem:
     def __init__(self, X_aug: torch.Tensor, n_outputs: int, max_dense: int, hessian: str = "auto", reduce=None):
@@ -68,19 +66,21 @@ class LinearSystem:
     def _blocks(self, D, extra) -> torch.Tensor:
         """H's (K, K, p, p) blocks: sum_i D_i,kl x_i x_i^T, plus `extra` on the weights' diagonal.
 
-        One product for all blocks: the rows' outer products x_i x_i^T (their upper triangles, in
-        chunks of rows) times the rows' curvatures; with one score column it is X^T diag(D) X."""
+        One X^T diag(D_kl) X per block, k <= l (D is symmetric), each a symmetric rank-k product
+        for dense rows (derivtrain/data/rank_k.py: a block whose curvatures change sign, as the
+        multinomial's off-diagonal -p_k p_l, is two). Measured against forming the rows' outer
+        products once and multiplying by every block's curvatures (fewer multiply-adds, but n p^2 / 2
+        numbers written a Hessian), one thread of a loaded 2-core machine (scripts/bench_second_order.py):
+        one-vs-rest 100k x 51 x 3 1423 -> 135 ms, multinomial 1454 -> 210 ms."""
         K, p, X = self.K, self.p, self.X
         if K == 1:  # one score column (binary, regression): X^T diag(D) X is the only block
             blocks = sparse.gram(X, D.reshape(-1)).view(1, 1, p, p)
-        elif self._rows is not None:  # sparse rows: one X^T diag(D_kl) X per block, k <= l (D is symmetric)
+        else:
             blocks = torch.zeros(K, K, p, p, dtype=X.dtype, device=X.device)
             for k in range(K):
                 for l in range(k, K) if D.dim() == 3 else (k,):
                     blocks[k, l] = sparse.gram(X, D[:, k, l] if D.dim() == 3 else D[:, k])
                     blocks[l, k] = blocks[k, l]
-        else:
-            blocks = _dense_blocks(X, D, K, p)
         blocks = self.reduce.all_sum(blocks)
         for k in range(K):  # the penalty's curvature on the weights (not the bias: the last row/column)
             blocks[k, k].diagonal()[:-1] += extra[k]
@@ -93,35 +93,6 @@ class LinearSystem:
         out = self.backproject(curved)
         out[:, :-1] += extra * V[:, :-1]
         return out
-
-
-def _dense_blocks(X: torch.Tensor, D: torch.Tensor, K: int, p: int) -> torch.Tensor:
-    """sum_i D_i,kl x_i x_i^T for dense rows, as (K, K, p, p), from triangles only: x_i x_i^T is
-    symmetric (its entries j <= m) and so is D_i (pairs k <= l), ~3.7x fewer multiply-adds than all
-    p^2 K^2 of them (digits' multinomial logistic, 10 classes x 65: 50 -> 14 ms a Hessian, the fit
-    0.65 -> 0.31 s).
-    D: (n, K) diagonal curvatures (blocks k, k only) or (n, K, K)."""
-    upper = torch.triu_indices(p, p, device=X.device)
-    pairs = None if D.dim() == 2 else torch.triu_indices(K, K, device=X.device)
-    weights = D if pairs is None else D[:, pairs[0], pairs[1]]
-    total = X.new_zeros(upper.shape[1], weights.shape[1])
-    chunk = max(1, _OUTER_CHUNK // upper.shape[1])
-    for start in range(0, len(X), chunk):
-        columns = X[start:start + chunk].T.contiguous()  # (p, rows): feature j's values in a row
-        # the products x_j x_m, m >= j, in `upper`'s order: one slice product per feature (an
-        # index_select of pairs is 2-5x slower)
-        products = torch.cat([columns[j:j + 1] * columns[j:] for j in range(p)])
-        total += products @ weights[start:start + chunk]
-    each = X.new_zeros(weights.shape[1], p, p)  # one symmetric p x p matrix per curvature column
-    each[:, upper[0], upper[1]] = total.T
-    each[:, upper[1], upper[0]] = total.T
-    blocks = X.new_zeros(K, K, p, p)
-    if pairs is None:
-        blocks[range(K), range(K)] = each
-    else:
-        blocks[pairs[0], pairs[1]] = each
-        blocks[pairs[1], pairs[0]] = each
-    return blocks
 
 
 class _DenseFactor:

@@ -1,4 +1,5 @@
 """A path solved in this process on a composed config: its points and the data they were fit on."""
+from derivtrain.config.plan import make_plan
 from derivtrain.path.grid import path_strengths, strength_unit
 from derivtrain.path.solve import solve_path
 from derivtrain.run import set_up
@@ -9,7 +10,7 @@ from tests.conftest import compose_config
 def solved_path(tmp_path, *overrides):
     """(points, session) for `python -m derivtrain <overrides> regularizer.path=...` (logger=none)."""
     cfg = compose_config(*overrides, "logger=none")
-    session = set_up(cfg, tmp_path / "run")
+    session = set_up(make_plan(cfg), tmp_path / "run")
     ctx = make_context(cfg, session.objective, session.data, session.logger)
     unit = strength_unit(session.objective, float(cfg.regularizer.strength))
     return solve_path(ctx, path_strengths(cfg.regularizer, session.objective, session.data, unit), unit), session

@@ -1,0 +1,73 @@
+"""min_u 1/2 u^T H u + c^T u + sum_j lam_j |u_j|: the model each proximal Newton step solves.
+
+H is small and dense ((d + 1) x (d + 1); lam_j >= 0 per coordinate, 0 for the bias), so the problem is
+solved to rounding rather than approximately, in two moves that repeat:
+
+  coordinate descent   one epoch visits each coordinate: u_j <- S(u_j - q_j / H_jj, lam / H_jj)
+                       with q = H u + c kept up to date (one column of H a move), S the soft
+                       threshold. It finds which weights are zero and the signs of the others.
+  the support's solve  with that sign pattern s fixed, the optimum on the support S solves the
+                       linear system H_SS u_S = -(c_S + lam s_S) (one Cholesky of |S| x |S|); it
+                       is the exact optimum when its signs agree with s and every weight off the
+                       support has |q_j| <= lam (the optimality conditions), else more epochs.
+
+Coordinate descent alone converges linearly, slowly on correlated columns (a 100k x 50 lasso with
+correlation 0.8 between neighbouring columns took hundreds of epochs to a 1e-10 model gap); the
+support's solve ends it in one step once the signs are right, typically after 2-30 epochs.
+"""
+import numpy as np
+
+_MAX_EPOCHS = 2000
+
+
+def solve_l1_quadratic(H: np.ndarray, c: np.ndarray, lam: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The minimizer, from the start u (a copy is returned); lam: each coordinate's L1 coefficient
+    (0: a coordinate without one, as the bias). H must be positive definite (a ridge, a curvature
+    on every direction). The support's solve is tried whenever an epoch leaves the sign pattern as
+    it found it (a solve costs ~5 epochs at 65 coordinates; trying every few epochs instead took
+    2-3x longer on digits)."""
+    u = u.astype(np.float64).copy()
+    lam = np.asarray(lam, dtype=np.float64)
+    q = H @ u + c
+    diag = np.diag(H).copy()
+    pattern = np.sign(u)
+    for _ in range(_MAX_EPOCHS):
+        _epoch(H, q, u, diag, lam)
+        now = np.sign(u)
+        if np.array_equal(now, pattern):
+            solved = _support_solve(H, c, lam, u)
+            if solved is not None:
+                return solved
+        pattern = now
+    return u
+
+
+def _epoch(H, q, u, diag, threshold) -> None:
+    for j in range(len(u)):
+        if diag[j] <= 0:
+            continue
+        step = u[j] - q[j] / diag[j]
+        new = np.sign(step) * max(abs(step) - threshold[j] / diag[j], 0.0)
+        if new != u[j]:
+            q += H[j] * (new - u[j])  # H is symmetric: its row j is its column j
+            u[j] = new
+
+
+def _support_solve(H, c, lam, u):
+    """The exact optimum for u's sign pattern, or None when it is not the optimum."""
+    support = (lam == 0) | (u != 0)
+    signs = np.where(lam > 0, np.sign(u), 0.0)[support]
+    try:
+        factor = np.linalg.cholesky(H[np.ix_(support, support)])
+    except np.linalg.LinAlgError:
+        return None
+    right = -(c[support] + lam[support] * signs)
+    inside = np.linalg.solve(factor.T, np.linalg.solve(factor, right))
+    if np.any((inside * signs) < 0):  # a weight crossed zero: the pattern was wrong
+        return None
+    out = np.zeros_like(u)
+    out[support] = inside
+    q = H @ out + c
+    off = ~support
+    slack = lam[off] * (1 + 1e-9) + 1e-14 * np.abs(c).max(initial=0.0)
+    return out if np.all(np.abs(q[off]) <= slack) else None

@@ -1,0 +1,65 @@
+"""X^T diag(w) X as one symmetric rank-k update (derivtrain/data/rank_k.py) equals the product
+it replaces, on every path: scipy's syrk, torch's chunks, negative weights, float32, and the
+estimator takes a float64 array without copying it."""
+import numpy as np
+import pytest
+import torch
+
+from derivtrain.data import rank_k
+from derivtrain.estimator.arrays import training_data
+from derivtrain.data.table import DataSpec
+
+
+def _exact(X, w):
+    Xn, wn = X.double().numpy(), w.double().numpy()
+    return torch.from_numpy(Xn.T @ (Xn * wn[:, None]))
+
+
+@pytest.mark.parametrize("syrk", [True, False])
+@pytest.mark.parametrize("n", [1, 7, 20_011])  # 20_011 rows of 51: chunks of 10_280 and a short last one
+def test_gram_is_the_weighted_product_on_both_paths(monkeypatch, syrk, n):
+    monkeypatch.setattr(rank_k, "_blas_syrk", lambda X, work: syrk)
+    g = torch.Generator().manual_seed(n)
+    X = torch.randn(n, 51, generator=g, dtype=torch.float64)
+    w = torch.rand(n, generator=g, dtype=torch.float64)
+    w[0] = 0.0  # a row of no curvature
+    out = rank_k.weighted_gram(X, w)
+    torch.testing.assert_close(out, _exact(X, w), rtol=1e-12, atol=1e-10)
+    assert torch.equal(out, out.T)  # both triangles, exactly symmetric
+
+
+def test_negative_weights_and_float32_and_views():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(300, 12, generator=g, dtype=torch.float64)
+    w = torch.randn(300, generator=g, dtype=torch.float64)  # not a curvature: the general product
+    torch.testing.assert_close(rank_k.weighted_gram(X, w), _exact(X, w))
+    w = w.abs()
+    view = X[::2, 1:]  # not contiguous
+    torch.testing.assert_close(rank_k.weighted_gram(view, w[::2]), _exact(view, w[::2]))
+    single = rank_k.weighted_gram(X.float(), w.float())
+    assert single.dtype == torch.float32
+    torch.testing.assert_close(single.double(), _exact(X, w), rtol=1e-5, atol=1e-4)
+    assert rank_k.weighted_gram(X[:0], w[:0]).abs().sum() == 0
+
+
+def test_estimator_rows_are_the_callers_array_or_one_standardized_copy():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 4)) * 3 + 1
+    before = X.copy()
+    spec = DataSpec("regression", 4, [], [f"x{i}" for i in range(4)])
+    y = rng.standard_normal(50)
+    plain = training_data(X, y, None, spec, False, torch.device("cpu"))
+    assert plain.train.X.data_ptr() == X.ctypes.data  # no copy: float64, C order, writable
+    standardized = training_data(X, y, None, spec, True, torch.device("cpu"))
+    assert standardized.train.X.data_ptr() != X.ctypes.data
+    expected = (before - before.mean(0)) / before.std(0)
+    np.testing.assert_allclose(standardized.train.X.numpy(), expected, rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(X, before)  # the caller's array is never written
+    X.setflags(write=False)  # read-only (a memory map): copied, never aliased
+    frozen = training_data(X, y, None, spec, False, torch.device("cpu"))
+    assert frozen.train.X.data_ptr() != X.ctypes.data and torch.equal(frozen.train.X, plain.train.X)
+    fortran = training_data(np.asfortranarray(before), y, None, spec, True, torch.device("cpu"))
+    assert fortran.train.X.is_contiguous()  # its mean sums in another order: equal to rounding
+    torch.testing.assert_close(fortran.train.X, standardized.train.X, rtol=1e-13, atol=1e-13)
+    single = training_data(before.astype(np.float32), y, None, spec, True, torch.device("cpu"))
+    assert single.train.X.dtype == torch.float64
