@@ -24,6 +24,7 @@ from derivtrain.sweep import register_resolvers
 from derivtrain.sweep.claim import run_sweep
 from derivtrain.sweep.command_line import prepare_sweep, sweep_outcome
 from derivtrain.sweep.jobs import job_failed, job_label, job_result
+from derivtrain.sweep.natural_losses import natural_losses_per_job
 from derivtrain.launch import print_metrics, single_run
 from derivtrain.lock import run_folder_lock
 from derivtrain.resume import is_finished
@@ -91,7 +92,8 @@ def main() -> None:
         if sweep_dir is not None and not _prints_only(sys.argv[1:]) and "${" not in str(sweep_dir):
             run_sweep(_train, sweep_dir)
         else:
-            _train()
+            with natural_losses_per_job() if sweep_dir is not None else nullcontext():  # each job's loss
+                _train()
     except BrokenPipeError:  # the reader of stdout left (`| head`): quiet_on_broken_pipe's case
         raise
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here

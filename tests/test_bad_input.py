@@ -234,6 +234,7 @@ CASES = {
     "NaN clip norm": (plain("optim=sgd", "trainer.gradient_clip_norm=nan"), "trainer.gradient_clip_norm=nan must be"),
     "-inf min_delta": (plain("trainer.early_stopping.min_delta=-inf"), "min_delta=-inf must be a finite number"),
     "negative min_delta": (plain("trainer.early_stopping.min_delta=-1"), "min_delta=-1.0 must be >= 0"),
+    "negative min_rel_delta": (plain("trainer.early_stopping.min_rel_delta=-1e-4"), "min_rel_delta=-0.0001 must be >= 0"),
     "zero components": (plain("model=gmm", "data=blobs", "model.n_components=0"), "model.n_components=0 must be >= 1"),
     "negative covariance floor": (plain("model=gmm", "data=blobs", "model.reg_covar=-1e-6"),
                                   "model.reg_covar=-1e-06 must be >= 0"),

@@ -75,3 +75,30 @@ def test_auto_picks_lbfgs_for_a_smooth_linear_objective_without_a_dual_only():
     assert choose_fitter("auto", False, False, True, smooth_linear=True) == "gradient"  # minibatches
     assert choose_fitter("auto", False, False, False, ddp=True, smooth_linear=True) == "gradient"
     assert choose_fitter("auto", False, False, False) == "gradient"  # the MLP
+
+
+def test_a_sweep_gives_each_job_the_natural_loss_of_its_data(tmp_path, monkeypatch, capsys):
+    """Hydra composes a sweep's jobs itself: each still trains with its model's loss for its task,
+    and its folder, .hydra/ and the sweep's record say so."""
+    from tests.test_sweep import read_csv, sweep
+
+    code, folder = sweep(tmp_path, monkeypatch, "model=mlp", "data=diabetes,digits", "trainer.max_epochs=3",
+                         "logger=none", "trainer.progress_bar=false")
+    assert code == 0, capsys.readouterr().err
+    diabetes, digits = folder / "0_data=diabetes,loss=mse", folder / "1_data=digits"
+    assert _loss_of(diabetes) == "derivtrain.losses.likelihood.MSELoss"
+    assert _loss_of(digits) == "derivtrain.losses.likelihood.CrossEntropyLoss"
+    assert "loss=mse" in (diabetes / ".hydra" / "overrides.yaml").read_text()
+    assert "test/r2" in json.loads((diabetes / "metrics.json").read_text())
+    assert [r["status"] for r in read_csv(folder / "summary.csv")] == ["ok", "ok"]
+    jobs = json.loads((folder / "jobs.json").read_text())
+    assert jobs[0]["overrides"][-1] == "loss=mse" and "loss=mse" not in jobs[1]["overrides"]
+
+
+def test_a_sweep_keeps_the_loss_it_names(tmp_path, monkeypatch, capsys):
+    from tests.test_sweep import sweep
+
+    code, folder = sweep(tmp_path, monkeypatch, "model=mlp", "data=diabetes", "loss=mse,poisson",
+                         "trainer.max_epochs=2", "logger=none", "trainer.progress_bar=false")
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["0_loss=mse", "1_loss=poisson"]

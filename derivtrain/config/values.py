@@ -27,6 +27,7 @@ def check_values(cfg) -> None:
     es = cfg.trainer.early_stopping
     at_least("trainer.early_stopping.patience", es.patience, 0)
     at_least("trainer.early_stopping.min_delta", es.min_delta, 0)
+    at_least("trainer.early_stopping.min_rel_delta", es.get("min_rel_delta"), 0)
     at_least("trainer.gradient_tol", cfg.trainer.get("gradient_tol"), 0)
     if es.patience and cfg.data.get("val_size", 1) == 0 and not cfg.data.get("cv_folds"):
         raise ConfigError(f"trainer.early_stopping.patience={es.patience} needs validation rows, but "

@@ -27,6 +27,7 @@ import derivtrain.estimator.arrays as arrays
 import derivtrain.estimator.configs as configs
 from derivtrain.errors import UserError
 from derivtrain.estimator.configs import CHOICE_GROUPS, InvalidParameterError, Recipe, config_key
+from derivtrain.estimator.natural_loss import with_natural_loss
 from derivtrain.threads import threads_for
 
 
@@ -138,7 +139,9 @@ class Estimator(BaseEstimator):
         from derivtrain.devices import resolve_device
 
         recipe = self._recipe(self.get_params(deep=False))
-        cfg = configs.configure(recipe, self.log_dir is not None, bool(self.verbose))
+        configure = functools.partial(configs.configure, logging_to=self.log_dir is not None,
+                                      verbose=bool(self.verbose))
+        recipe, cfg = with_natural_loss(recipe, configure(recipe), y, configure)  # model="mlp" on values: mse
         task = configs.task_of(cfg)
         self._check_settings(task)
         X, y = self._fit_data(X, y, task)

@@ -17,6 +17,10 @@ _MIXTURE = (
     "EM starts a mixture of several components from k-means++ seeds drawn among the rows: repeating rows changes "
     "the draw, and the fit can end in another local optimum (the components' labels swapped); "
     "tests/test_estimator_weights.py checks weighted EM against repeated rows from one start")
+_TASK_FROM_Y = (
+    "no loss is named and the model names one natural loss per task (model='mlp'): fit on continuous values trains "
+    "a regressor with squared error, as the CLI does on a regression data set (derivtrain/estimator/natural_loss.py), "
+    "where this check wants a classifier to refuse them; loss='cross_entropy' (or derivtrain.MLP) refuses them")
 
 
 def expected_failed_checks(estimator) -> dict:
@@ -28,7 +32,18 @@ def expected_failed_checks(estimator) -> dict:
         return {"check_sample_weight_equivalence_on_dense_data": _MIXTURE}
     if cfg.optim.name in ("auto", "certified") and _interior_point(cfg) and cfg.optim.tol > 1e-10:
         return dict.fromkeys(_WEIGHTS_VS_REPEATS, _INTERIOR_POINT)
+    if task_follows_y(estimator._recipe(estimator.get_params(deep=False)), cfg):
+        return {"check_classifiers_regression_target": _TASK_FROM_Y}
     return {}
+
+
+def task_follows_y(recipe, cfg) -> bool:
+    """A classifier as configured that fit turns into a regressor on continuous y."""
+    from derivtrain.estimator.configs import target, task_of
+    from derivtrain.estimator.natural_loss import follows_y
+
+    natural = getattr(target(cfg.model), "natural_losses", {})
+    return follows_y(recipe) and task_of(cfg) == "classification" and "regression" in natural
 
 
 def _interior_point(cfg) -> bool:

@@ -64,11 +64,15 @@ _UNLOGGED_POINTS = 10
 def _fewer_log_points(cfg, n_rows: int):
     """The config with trainer.log_every_n_steps set for _UNLOGGED_POINTS points a run (the CLI's
     default is one per epoch, up to 100: a curve worth drawing)."""
-    from derivtrain.estimator.configs import Plain
+    from types import SimpleNamespace
+
+    from derivtrain.estimator.configs import Plain, target
+    from derivtrain.trainer.auto_batch import auto_batch_size
     from derivtrain.trainer.schedule import default_log_interval
     from derivtrain.trainer.stop_rules import epoch_cap
 
-    batch = cfg.trainer.batch_size or n_rows
+    # the batches the loop will take (optim=auto's minibatches for a large table), read from the model's class
+    batch = auto_batch_size(cfg.optim, cfg.trainer, SimpleNamespace(model=target(cfg.model)), n_rows)[0] or n_rows
     steps = -(-n_rows // batch)
     every = default_log_interval(epoch_cap(cfg.trainer, cfg.optim), steps, max_points=_UNLOGGED_POINTS)
     return Plain({**cfg, "trainer": Plain({**cfg.trainer, "log_every_n_steps": every})})

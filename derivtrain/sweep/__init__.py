@@ -7,6 +7,7 @@
     command_line.py  what the CLI adds to a `-m` command line, and the sweep's exit code
     claim.py         the sweep folder checked, created and locked for the sweep's life
     launches.py      jobs.json: every job recorded before it starts (a killed worker's jobs are rows too)
+    natural_losses.py  each job's loss=<natural> for its data's task, as a single run composes it
 
 Hydra builds the SweepSummary callback (conf/config.yaml) in every process that runs jobs
 (joblib and submitit workers too), so importing this package is where the resolvers that

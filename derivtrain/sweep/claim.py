@@ -26,9 +26,11 @@ def run_sweep(train, sweep_dir: Path) -> None:
     still leaves the summary of every job."""
     from derivtrain.sweep.command_line import sweep_outcome
     from derivtrain.sweep.launches import recording_jobs
+    from derivtrain.sweep.natural_losses import natural_losses_per_job
     from derivtrain.sweep.summary import write_summary
 
-    with claimed_sweep(sweep_dir), recording_jobs(sweep_dir):
+    # the natural losses wrap the launcher outside the record: jobs.json lists each job's loss=<natural>
+    with claimed_sweep(sweep_dir), recording_jobs(sweep_dir), natural_losses_per_job():
         try:
             train()
         except Exception:

@@ -1,6 +1,12 @@
 """Stop when a monitored validation metric has not improved for `patience` validations, and keep
 the weights of the best validation so the run ends on them (`restore_best`): the last epochs
-before a stop are by definition no better than the best, often worse (an overfitting network)."""
+before a stop are by definition no better than the best, often worse (an overfitting network).
+
+An improvement counts when it beats the best so far by more than min_delta (absolute) and
+min_rel_delta x |best| (relative, scikit-learn's MLP `tol`: a loss that creeps down by 0.01 %
+an epoch is done, whatever its units). As in scikit-learn, a smaller gain still moves the best
+(and its weights): the run ends on the best weights seen, and patience counts from the last gain
+that mattered."""
 import math
 
 HIGHER_IS_BETTER = ("accuracy", "f1_macro", "r2", "log_likelihood")
@@ -8,8 +14,8 @@ HIGHER_IS_BETTER = ("accuracy", "f1_macro", "r2", "log_likelihood")
 
 class EarlyStopping:
     def __init__(self, monitor: str, patience: int, mode: str = "auto", min_delta: float = 0.0,
-                 restore_best: bool = False):
-        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
+                 restore_best: bool = False, min_rel_delta: float = 0.0):
+        self.monitor, self.patience, self.min_delta, self.min_rel_delta = monitor, patience, min_delta, min_rel_delta
         if mode == "auto":
             mode = "max" if monitor.split("/")[-1] in HIGHER_IS_BETTER else "min"
         self.sign = 1.0 if mode == "min" else -1.0  # compare sign * value, lower is better
@@ -27,14 +33,14 @@ class EarlyStopping:
             raise ConfigError(f"trainer.early_stopping.monitor={self.monitor} is not a logged metric; "
                               f"choices: {', '.join(sorted(metrics))}")
         value = self.sign * metrics[self.monitor]
-        if value < self.best - self.min_delta:
-            self.best, self.bad_rounds = value, 0
+        margin = max(self.min_delta, self.min_rel_delta * abs(self.best)) if math.isfinite(self.best) else 0.0
+        self.bad_rounds = 0 if value < self.best - margin else self.bad_rounds + 1
+        if value < self.best:
+            self.best = value
             if self.restore_best and model is not None:
                 # a copy, not a reference: the optimizer updates the parameters in place
                 self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 self.best_epoch = epoch
-        else:
-            self.bad_rounds += 1
         return self.patience > 0 and self.bad_rounds >= self.patience
 
     def restore(self, model, last_epoch: int):

@@ -53,7 +53,9 @@ class EpochEnd:
             loop.shown.update({k: v for k, v in self.val_metrics.items() if k in ("val/loss", "val/accuracy", "val/r2")})
             if loop.stopper.update(self.val_metrics, loop.model, epoch):
                 stop, self.stopped_by = True, "early_stopping"
-                self.stop_reason = (f"{loop.stopper.monitor} did not improve for {loop.stopper.patience} "
+                stopper = loop.stopper
+                margin = f" by more than {stopper.min_rel_delta:g} of its best" if stopper.min_rel_delta else ""
+                self.stop_reason = (f"{stopper.monitor} did not improve{margin} for {stopper.patience} "
                                     f"validations (early stopping)")
         if loop.stationarity.tol and not stop and loop.stationarity.reached(grad_norm(loop.params).item()):
             stop, self.stopped_by, self.stop_reason = True, "stationarity", loop.stationarity.reason()

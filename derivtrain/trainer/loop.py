@@ -13,6 +13,7 @@ import torch
 from derivtrain.data.mapped import rows_in_memory
 from derivtrain.errors import UserError
 from derivtrain.logging import Progress, log
+from derivtrain.trainer.auto_batch import auto_batch_size
 from derivtrain.trainer.batches import Batches
 from derivtrain.trainer.checkpoint import restore_rng, rng_state
 from derivtrain.trainer.chunked_batches import ChunkedBatches
@@ -26,7 +27,7 @@ from derivtrain.trainer.lr_range import check_range_test, find_lr
 from derivtrain.trainer.metrics import batch_log_likelihood, grad_norm, has_log_likelihood
 from derivtrain.trainer.optimizers import build_optimizer, build_scheduler
 from derivtrain.trainer.sharded_batches import ShardedBatches
-from derivtrain.trainer.stop_rules import Stationarity, epoch_cap, gradient_tol, patience, say_stop
+from derivtrain.trainer.stop_rules import Stationarity, epoch_cap, gradient_tol, min_rel_delta, patience, say_stop
 from derivtrain.trainer.schedule import default_log_interval
 
 
@@ -50,21 +51,27 @@ class GradientLoop:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         X = ctx.data.train.X
         self.optimizer = build_optimizer(self.params, ctx.optim, capturable=trainer.cuda_graph)
-        es = trainer.early_stopping  # when the loop is done: derivtrain/trainer/stop_rules.py
-        self.stopper = EarlyStopping(es.monitor, patience(trainer, ctx.optim, ctx.data.val is not None), es.mode,
-                                     es.min_delta, es.get("restore_best", True))
-        self.max_epochs = epoch_cap(trainer, ctx.optim, early_stopping=bool(self.stopper.patience))
-        self.scheduler = build_scheduler(self.optimizer, ctx.optim, self.max_epochs)
         self.shuffle = torch.Generator(device=X.device).manual_seed(trainer.seed)
         in_memory = isinstance(X, torch.Tensor)  # else out-of-core rows, read chunk by chunk
+        # trainer.batch_size, or optim=auto's choice for a large table (derivtrain/trainer/auto_batch.py)
+        batch_size, why = auto_batch_size(ctx.optim, trainer, self.objective, ctx.data.train.total_rows, in_memory)
+        if why:
+            log.info(why)
         shard = ctx.data.train.shard  # trainer=ddp: this rank holds only its own rows
         if shard is not None:
             self.batches = ShardedBatches(X, ctx.targets(ctx.data.train), shard.positions, shard.total,
-                                          trainer.batch_size, self.shuffle, trainer.shuffle)
+                                          batch_size, self.shuffle, trainer.shuffle)
         else:
             self.batches = (Batches if in_memory else ChunkedBatches)(
-                X, ctx.targets(ctx.data.train), trainer.batch_size, self.shuffle, self.distributed.rank,
+                X, ctx.targets(ctx.data.train), batch_size, self.shuffle, self.distributed.rank,
                 self.distributed.world_size, trainer.shuffle, ctx.data.train.weight)
+        es = trainer.early_stopping  # when the loop is done: derivtrain/trainer/stop_rules.py
+        full_batch = self.batches.full_batch
+        self.stopper = EarlyStopping(es.monitor, patience(trainer, ctx.optim, ctx.data.val is not None, full_batch),
+                                     es.mode, es.min_delta, es.get("restore_best", True),
+                                     min_rel_delta(trainer, ctx.optim, full_batch))
+        self.max_epochs = epoch_cap(trainer, ctx.optim, early_stopping=bool(self.stopper.patience))
+        self.scheduler = build_scheduler(self.optimizer, ctx.optim, self.max_epochs)
         # bf16 autocast: matrix products in bfloat16, losses and reductions stay float32 (a disabled
         # torch.autocast still costs ~1.5 us per step to enter, nullcontext ~0.15 us)
         # (a captured graph must not reuse autocast's cast cache across steps)
@@ -76,7 +83,7 @@ class GradientLoop:
         self.clip = trainer.gradient_clip_norm
         self.log_every = trainer.log_every_n_steps or default_log_interval(self.max_epochs, len(self.batches))
         if ctx.optim.get("lr", 0.0) is None:
-            check_range_test(trainer.batch_size, ctx.data.train.total_rows)
+            check_range_test(batch_size, ctx.data.train.total_rows)
         self.stationarity = Stationarity(gradient_tol(trainer, ctx.optim, self.batches.full_batch))
         self.epoch_end = EpochEnd(ctx, self)
         self.fused = self._use_fused_objective(trainer)

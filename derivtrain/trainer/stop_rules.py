@@ -6,10 +6,13 @@
                     at the first step: a relative test, so it means the same whatever the loss's
                     scale; the gradient is there after every step, so the test costs one norm
 
-`null` (the default) means: on when optim=auto picks the gradient loop (patience 20 where the run
-has validation rows, stationarity on full batches), off for a named optimizer (optim=adam trains
-for trainer.max_epochs unless told otherwise). trainer.max_epochs caps both (null: 1000 epochs for
-the auto gradient loop with validation rows, whose tests are meant to end it; 100 for the rest).
+`null` (the default) means: on when optim=auto picks the gradient loop, off for a named optimizer
+(optim=adam trains for trainer.max_epochs unless told otherwise). On, early stopping waits 20
+validations on full batches and 10 on minibatch epochs, where a gain must also beat 1e-4 of the best
+to count (scikit-learn's MLP: n_iter_no_change=10, tol=1e-4); stationarity is tested on full batches.
+Where the run has no validation rows only stationarity is on. trainer.max_epochs caps both (null:
+1000 epochs for the auto gradient loop with validation rows, whose tests are meant to end it; 100
+for the rest).
 """
 from derivtrain.errors import ConfigError
 
@@ -18,7 +21,14 @@ from derivtrain.errors import ConfigError
 AUTO_EPOCH_CAP, EPOCH_CAP = 1000, 100
 
 DEFAULT_PATIENCE = 20  # validations; digits' val/loss still improves after 10 flat ones (test accuracy 0.958 at 10, 0.97 at 20)
+# a minibatch epoch is many steps, not one: 10 of them without a real gain (scikit-learn's MLP
+# n_iter_no_change) end the default MLP on 100k synthetic rows at epoch 36 instead of 64, same accuracy
+MINIBATCH_PATIENCE = 10
 DEFAULT_GRADIENT_TOL = 1e-4
+# a minibatch epoch is tens to hundreds of steps: a gain below 0.01 % of the loss in one is noise or
+# a crawl (scikit-learn's MLP: tol=1e-4). A full-batch epoch is one step, whose small gains add up
+# (digits' val/loss needs them to reach accuracy 0.97): there the default is 0.
+DEFAULT_MIN_REL_DELTA = 1e-4
 
 
 def epoch_cap(trainer, optim, early_stopping: bool = False) -> int:
@@ -30,7 +40,7 @@ def epoch_cap(trainer, optim, early_stopping: bool = False) -> int:
     return AUTO_EPOCH_CAP if optim.name == "auto" and early_stopping else EPOCH_CAP
 
 
-def patience(trainer, optim, has_validation: bool) -> int:
+def patience(trainer, optim, has_validation: bool, full_batch: bool = True) -> int:
     """The patience the run uses (0: no early stopping)."""
     chosen = trainer.early_stopping.patience
     if chosen is not None:
@@ -39,7 +49,17 @@ def patience(trainer, optim, has_validation: bool) -> int:
                               "none (data.val_size=0); set data.val_size > 0 or trainer.early_stopping.patience=0")
         return int(chosen)
     auto = optim.name == "auto" and has_validation and trainer.val_every_n_epochs > 0
-    return DEFAULT_PATIENCE if auto else 0
+    if not auto:
+        return 0
+    return DEFAULT_PATIENCE if full_batch else MINIBATCH_PATIENCE
+
+
+def min_rel_delta(trainer, optim, full_batch: bool) -> float:
+    """The relative margin an improvement of the monitored metric must beat (0: any gain counts)."""
+    chosen = trainer.early_stopping.get("min_rel_delta")
+    if chosen is not None:
+        return float(chosen)
+    return DEFAULT_MIN_REL_DELTA if optim.name == "auto" and not full_batch else 0.0
 
 
 def gradient_tol(trainer, optim, full_batch: bool) -> float:

@@ -24,10 +24,13 @@ HESSIAN_METHODS = ("auto", "exact", "finite_difference")  # diagnostics.hessian_
 class EarlyStoppingSchema:
     monitor: str = "val/loss"
     mode: str = "auto"  # auto | min | max (auto: max for accuracy, f1 and r2, min otherwise)
-    # validations without improvement before stopping; 0 = never; null = 10 under optim=auto, else never
-    # (derivtrain/trainer/stop_rules.py)
+    # validations without improvement before stopping; 0 = never; null = 20 under optim=auto (10 on
+    # minibatch epochs), else never (derivtrain/trainer/stop_rules.py)
     patience: Optional[int] = None
     min_delta: float = 0.0
+    # an improvement must also beat min_rel_delta x |best| (scikit-learn's MLP tol); null = 1e-4 for
+    # optim=auto's minibatch epochs, else 0 (derivtrain/trainer/stop_rules.py)
+    min_rel_delta: Optional[float] = None
     restore_best: bool = True  # end on the best validation's weights, not the last epoch's
 
 
@@ -41,7 +44,8 @@ class TrainerSchema:
     # stop once the full-batch gradient norm is below gradient_tol x its first value; 0 = never;
     # null = 1e-4 under optim=auto, else never (derivtrain/trainer/stop_rules.py)
     gradient_tol: Optional[float] = None
-    batch_size: Optional[int] = None  # null = full batch
+    # null = full batch; optim=auto: minibatches of 1024 above 4096 training rows (trainer/auto_batch.py)
+    batch_size: Optional[int] = None
     val_every_n_epochs: int = 1  # 0 = never
     log_every_n_steps: Optional[int] = None  # null: one loss point per epoch, at most 100 a run
     checkpoint_every_n_epochs: int = 0  # 0 = only the final checkpoints/last.pt
