@@ -7,6 +7,9 @@ import pytest
 
 from tests.conftest import run_cli
 
+# the runs below are one module fixture: every test here on one xdist worker, so they run once
+pytestmark = pytest.mark.xdist_group("dashboard")
+
 # one default run per fitter; the first two are the ones a newcomer tries first
 RUNS = {"certified": ("model=svm",), "gradient": ("model=mlp", "data=digits"), "em": ("model=gmm",),
         "newton": ("model=logistic", "optim=newton"),

@@ -11,8 +11,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from derivtrain.estimator import LinearCV, LogisticCV, SVMCV, expected_failed_checks
 
 
-# small grids: the suite fits each estimator some 60 times
-@parametrize_with_checks([LogisticCV(Cs=4), SVMCV(Cs=4), LinearCV(alphas=4)],
+# small grids and 3 folds: the suite fits each estimator some 60 times
+@parametrize_with_checks([LogisticCV(Cs=3, cv=3), SVMCV(Cs=3, cv=3), LinearCV(alphas=3, cv=3)],
                          expected_failed_checks=expected_failed_checks)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
