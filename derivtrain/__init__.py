@@ -6,7 +6,7 @@
     derivtrain.Estimator(model="svm", ...)    # a scikit-learn estimator (also SVM, Logistic, ...)
     derivtrain.LogisticCV(Cs=30, cv=5)        # the strength chosen by cross-validation (also SVMCV, LinearCV)
 """
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["ConfigError", "DataError", "Estimator", "GMM", "Linear", "LinearCV", "Logistic", "LogisticCV", "MLP",
            "Poisson", "SVM", "SVMCV", "UserError", "load_run", "run", "train"]
 

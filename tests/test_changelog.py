@@ -26,6 +26,14 @@ def test_the_loss_contract_change_is_in_the_changelog_under_its_version():
     assert "subclasses `derivtrain.losses.Loss`" in entry and "class LogCoshLoss(Loss)" in entry
 
 
+def test_the_convex_flag_is_in_the_changelog_under_its_version():
+    from derivtrain.contracts import CONVEX_FLAG_SINCE
+
+    text = (REPO / "CHANGELOG.md").read_text()
+    entry = text.split(f"## {CONVEX_FLAG_SINCE} ", 1)[1].split("\n## ", 1)[0]
+    assert "`convex = True`" in entry and "one warning line names a class that does not" in entry
+
+
 def test_a_loss_written_for_0_1_0_is_told_the_version_that_changed_it(tmp_path):
     folder = tmp_path / "run"
     old_loss = "loss._target_=tests.contract_fixtures.PlainModuleLoss"
