@@ -25,15 +25,16 @@ _MAX_REASON = 300  # characters of the launcher's error kept (joblib's runs to s
 
 
 @contextmanager
-def recording_jobs(sweep_dir: Path):
+def wrapped_launches(wrap):
+    """While the sweep runs, each launcher Hydra builds has its `launch` replaced by
+    wrap(launch, hydra_context, config) (several of these nest: the last one entered runs first)."""
     from hydra.core.plugins import Plugins
 
-    jobs: list = []
     original = Plugins.instantiate_launcher
 
-    def instantiate_launcher(self, *args, **kwargs):
-        launcher = original(self, *args, **kwargs)
-        launcher.launch = _recorded(launcher.launch, Path(sweep_dir), jobs)
+    def instantiate_launcher(self, hydra_context, task_function, config):
+        launcher = original(self, hydra_context=hydra_context, task_function=task_function, config=config)
+        launcher.launch = wrap(launcher.launch, hydra_context, config)
         return launcher
 
     Plugins.instantiate_launcher = instantiate_launcher
@@ -41,6 +42,13 @@ def recording_jobs(sweep_dir: Path):
         yield
     finally:
         Plugins.instantiate_launcher = original
+
+
+@contextmanager
+def recording_jobs(sweep_dir: Path):
+    jobs: list = []
+    with wrapped_launches(lambda launch, hydra_context, config: _recorded(launch, Path(sweep_dir), jobs)):
+        yield
 
 
 def _recorded(launch, sweep_dir: Path, jobs: list):

@@ -16,25 +16,12 @@ A job whose overrides do not compose, or whose natural loss does not, is left as
 reports the first, the run's own check (derivtrain/run.py:check_compatible) the second, each as
 that job's failure.
 """
-from contextlib import contextmanager
-
-
-@contextmanager
 def natural_losses_per_job():
-    from hydra.core.plugins import Plugins
+    """A context: while it lasts, each launched job gets its natural loss (module docstring)."""
+    from derivtrain.sweep.launches import wrapped_launches
 
-    original = Plugins.instantiate_launcher
-
-    def instantiate_launcher(self, hydra_context, task_function, config):
-        launcher = original(self, hydra_context=hydra_context, task_function=task_function, config=config)
-        launcher.launch = _with_natural_losses(launcher.launch, hydra_context.config_loader, config)
-        return launcher
-
-    Plugins.instantiate_launcher = instantiate_launcher
-    try:
-        yield
-    finally:
-        Plugins.instantiate_launcher = original
+    return wrapped_launches(lambda launch, hydra_context, config:
+                            _with_natural_losses(launch, hydra_context.config_loader, config))
 
 
 def _with_natural_losses(launch, config_loader, master_config):
