@@ -7,13 +7,20 @@ crash that report is useful; for derivtrain's exit 2 (bad input, or a finished j
 its run folder already holds a run) the worker's line says everything. So this runs torchrun's
 own `main` and, when every failed worker exited 2, adds nothing to their lines and exits 2;
 any other failure keeps torchrun's whole report and exit status.
+
+A multi-node job also ends with a race: the node whose agent hosts the rendezvous store may close
+it before the other agent has said goodbye, and that agent then logs a C++ stack trace and a
+warning that it "failed to shutdown the rendezvous" (seen under load; the job's result is
+unchanged). That teardown notice is left out here too; the workers' own logging is untouched.
 """
 import logging
+import os
 import sys
 
 EXIT_BAD_INPUT = 2
 # the logger that prints "failed (exitcode: 2) local_rank: 0 ..." before the box
 _AGENT_LOGGER = "torch.distributed.elastic.multiprocessing.api"
+_RENDEZVOUS_LOGGER = "torch.distributed.elastic.rendezvous.dynamic_rendezvous"
 
 
 def refused(failures: dict) -> bool:
@@ -21,16 +28,35 @@ def refused(failures: dict) -> bool:
     return bool(failures) and all(f.exitcode == EXIT_BAD_INPUT for f in failures.values())
 
 
-class _HideRefusals(logging.Filter):
+class _Hide(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return f"(exitcode: {EXIT_BAD_INPUT})" not in record.getMessage()
+        return self.text not in record.getMessage()
+
+
+def _load_torch_quietly() -> None:
+    """torch's C++ logging level is read once, when torch loads: errors only for this agent
+    process (the store's teardown trace), the variable put back so the workers it starts inherit
+    the user's own setting."""
+    before = os.environ.get("TORCH_CPP_LOG_LEVEL")
+    os.environ["TORCH_CPP_LOG_LEVEL"] = before or "ERROR"
+    try:
+        import torch.distributed.run  # noqa: F401
+    finally:
+        if before is None:
+            del os.environ["TORCH_CPP_LOG_LEVEL"]
 
 
 def main(argv=None) -> int:
+    _load_torch_quietly()
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import run, parse_args
 
-    logging.getLogger(_AGENT_LOGGER).addFilter(_HideRefusals())
+    logging.getLogger(_AGENT_LOGGER).addFilter(_Hide(f"(exitcode: {EXIT_BAD_INPUT})"))
+    logging.getLogger(_RENDEZVOUS_LOGGER).addFilter(_Hide("has failed to shutdown the rendezvous"))
     try:
         run(parse_args(argv))  # torchrun's main without its @record wrapper, which prints the error again
     except ChildFailedError as error:

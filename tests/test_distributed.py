@@ -161,6 +161,10 @@ def test_two_nodes_rendezvous_into_one_run_equal_to_one_process(cancer_npy, cert
     again = _two_nodes("derivtrain.torchrun", cancer_npy, tmp_path, f"127.0.0.1:{_free_port()}")
     for rc, out, err in again:
         assert rc == 2 and out == "", (rc, out, err)
-        line, = err.splitlines()
-        assert line.startswith("derivtrain: error: ") and "already holds a run" in line
+        # torch's C++ store may add a connection notice under load ("[W...] ... socket"): not torchrun's report
+        lines = [line for line in err.splitlines() if not line.startswith("[W")]
+        assert len(lines) == 1, err
+        line = lines[0]
+        assert line.startswith("derivtrain: error: ") and "already holds a run" in line, err
+        assert "Traceback" not in err and "FAILED" not in err, err
     assert list(tmp_path.glob("outputs/*/*")) == runs
