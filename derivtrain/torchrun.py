@@ -11,13 +11,19 @@ any other failure keeps torchrun's whole report and exit status.
 A multi-node job also ends with a race: the node whose agent hosts the rendezvous store may close
 it before the other agent has said goodbye, and that agent then logs a C++ stack trace and a
 warning that it "failed to shutdown the rendezvous" (seen under load; the job's result is
-unchanged). That teardown notice is left out here too; the workers' own logging is untouched.
+unchanged). That teardown notice is left out here too; the workers' own logging is untouched. The same race
+can end the other node's run with a RendezvousConnectionError (exit 1): its agent polls the store
+while its worker is still starting, after the store's node has refused and gone. So a node whose
+workers were all refused keeps its process, and the store, LINGER_S longer: the other nodes'
+workers reach the same refusal within a second or two of it.
 """
 import logging
 import os
 import sys
+import time
 
 EXIT_BAD_INPUT = 2
+LINGER_S = 5.0  # after a refusal: the other nodes' agents still read the rendezvous store this node may host
 # the logger that prints "failed (exitcode: 2) local_rank: 0 ..." before the box
 _AGENT_LOGGER = "torch.distributed.elastic.multiprocessing.api"
 _RENDEZVOUS_LOGGER = "torch.distributed.elastic.rendezvous.dynamic_rendezvous"
@@ -61,6 +67,7 @@ def main(argv=None) -> int:
         run(parse_args(argv))  # torchrun's main without its @record wrapper, which prints the error again
     except ChildFailedError as error:
         if refused(error.failures):
+            time.sleep(LINGER_S)
             return EXIT_BAD_INPUT
         raise
     return 0
