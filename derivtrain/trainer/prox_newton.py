@@ -51,8 +51,10 @@ def suits(objective, data, optim) -> bool:
     problem = linear_problem(objective)
     if problem is None or not isinstance(data.train.X, torch.Tensor):
         return False
+    from derivtrain.convex.kinked_units import AbsolutePieces
+
     pieces = problem.penalty.pieces()  # the penalty's kinked part: |w| pieces with their costs, or None
-    return (problem.loss.pieces() is None and pieces is not None and type(pieces[0]).__name__ == "AbsolutePieces"
+    return (problem.loss.pieces() is None and pieces is not None and isinstance(pieces[0], AbsolutePieces)
             and problem.linear.out_features == 1 and problem.linear.in_features + 1 <= optim.max_dense)
 
 

@@ -12,7 +12,7 @@ N = 4000
 EPS = torch.finfo(torch.float64).eps
 
 
-def close_above(computed, exact):
+def assert_close_above(computed, exact):
     """computed >= exact (to the closed form's rounding) and within ~1e-11 of it."""
     scale = 1 + exact.abs()
     assert bool((computed - exact >= -8 * EPS * scale).all()), (computed - exact).min()
@@ -28,15 +28,16 @@ def test_logistic_squared_error_and_poisson_match_their_closed_forms():
     y01 = torch.randint(0, 2, (N, 1), generator=g).double()
     theta = torch.rand(N, 1, generator=g, dtype=torch.float64) * 0.998 + 0.001 - y01
     logistic = lambda z, y: F.softplus(z) - y * z  # noqa: E731
-    close_above(conjugate_upper(logistic, theta, y01), score_losses.BinaryLogistic(1).conjugate(theta, y01)[:, None])
+    assert_close_above(conjugate_upper(logistic, theta, y01),
+                       score_losses.BinaryLogistic(1).conjugate(theta, y01)[:, None])
     y = torch.randn(N, 1, generator=g, dtype=torch.float64) * 1e3  # regression targets far from 0
     theta = torch.randn(N, 1, generator=g, dtype=torch.float64) * 50
-    close_above(conjugate_upper(lambda z, y: (z - y) ** 2, theta, y),
-                score_losses.SquaredError(1).conjugate(theta, y)[:, None])
+    assert_close_above(conjugate_upper(lambda z, y: (z - y) ** 2, theta, y),
+                       score_losses.SquaredError(1).conjugate(theta, y)[:, None])
     counts = torch.randint(1, 30, (N, 1), generator=g).double()
     theta = torch.rand(N, 1, generator=g, dtype=torch.float64) * 20 - counts + 1e-3
-    close_above(conjugate_upper(lambda z, y: z.exp() - y * z, theta, counts),
-                score_losses.PoissonLogLink(1).conjugate(theta, counts)[:, None])
+    assert_close_above(conjugate_upper(lambda z, y: z.exp() - y * z, theta, counts),
+                       score_losses.PoissonLogLink(1).conjugate(theta, counts)[:, None])
 
 
 @pytest.mark.parametrize("q", [0.1, 0.5, 0.9])
@@ -46,7 +47,7 @@ def test_kinked_pinball_is_exact_at_its_kink(q):
     y = torch.randn(N, generator=g, dtype=torch.float64) * 100
     theta = torch.rand(N, generator=g, dtype=torch.float64) - q  # the domain [-q, 1 - q]
     pinball = lambda z, y: torch.maximum(q * (y - z), (q - 1) * (y - z))  # noqa: E731
-    close_above(conjugate_upper(pinball, theta, y), theta * y)
+    assert_close_above(conjugate_upper(pinball, theta, y), theta * y)
 
 
 def test_huber_inside_its_domain_and_infinite_outside():
@@ -54,7 +55,7 @@ def test_huber_inside_its_domain_and_infinite_outside():
     y = torch.randn(N, generator=g, dtype=torch.float64) * 10
     theta = torch.rand(N, generator=g, dtype=torch.float64) * 2 - 1
     huber = lambda z, y: torch.where((z - y).abs() <= 1, (z - y) ** 2 / 2, (z - y).abs() - 0.5)  # noqa: E731
-    close_above(conjugate_upper(huber, theta, y), theta ** 2 / 2 + theta * y)
+    assert_close_above(conjugate_upper(huber, theta, y), theta ** 2 / 2 + theta * y)
     zero = torch.zeros(2, dtype=torch.float64)
     outside = conjugate_upper(huber, torch.tensor([1.5, -3.0], dtype=torch.float64), zero)
     assert torch.isinf(outside).all() and (outside > 0).all()
@@ -76,4 +77,4 @@ def test_a_smooth_hinge_datafit_matches_fenchel_young_at_its_derivatives():
     leaf = z.clone().requires_grad_(True)
     values = datafit.values(leaf, signs)
     (theta,) = torch.autograd.grad(values.sum(), leaf)
-    close_above(datafit.conjugate(theta, signs), (theta * z).sum(dim=1) - values.detach())
+    assert_close_above(datafit.conjugate(theta, signs), (theta * z).sum(dim=1) - values.detach())
