@@ -9,7 +9,10 @@ blocks (3 classes), the rows' outer products times the curvatures vs one rank-k 
 block (two where the curvatures change sign); (3)
 whole derivtrain.Estimator(model="logistic") fits (standardize=False, and the default), with the
 old gram and the old three-copy intake swapped back in, and as they are now: seconds a fit and
-per Newton step (the fit over its iterations).
+per Newton step (the fit over its iterations); (4) optim=newton on the same logistic fit, its
+Hessian from autograd (one backward pass per parameter: what optim=newton did on every model)
+vs the linear models' Newton step it now shares with the certified solver
+(derivtrain/trainer/linear_newton.py: X^T D X in one product).
 """
 import argparse
 import statistics
@@ -25,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import derivtrain  # noqa: E402
 from derivtrain.data import rank_k, sparse  # noqa: E402
 from derivtrain.estimator import arrays  # noqa: E402
+from derivtrain.trainer import linear_newton  # noqa: E402
 from derivtrain.trainer.linear_system import LinearSystem  # noqa: E402
 
 
@@ -95,11 +99,16 @@ def kernels(n, d, repeats):
         print(f"| {name} Hessian blocks, 3 classes | {before * 1e3:.1f} ms | {after * 1e3:.1f} ms | {before / after:.2f}x |")
 
 
-def fits(n, d, repeats):
+def table(n, d):
+    """Correlated columns, a noisy linear class boundary."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, d))
     X[:, 1:] += 0.5 * X[:, :-1]
-    y = (X @ rng.standard_normal(d) + rng.standard_normal(n) > 0).astype(int)
+    return X, (X @ rng.standard_normal(d) + rng.standard_normal(n) > 0).astype(int)
+
+
+def fits(n, d, repeats):
+    X, y = table(n, d)
     new_gram, new_features = sparse.gram, arrays._features
     for standardize in (False, True):
         est = derivtrain.Estimator(model="logistic", standardize=standardize)
@@ -114,6 +123,20 @@ def fits(n, d, repeats):
               f"({seconds['after'] / steps * 1e3:.0f} ms a step) | {seconds['before'] / seconds['after']:.2f}x |")
 
 
+def newton_fits(n, d, repeats):
+    """optim=newton with autograd's Hessian swapped back in for the linear step, then as it is."""
+    X, y = table(n, d)
+    est = derivtrain.Estimator(model="logistic", optim="newton", standardize=False)
+    structured, seconds = linear_newton.structured, {}
+    for label, rule in (("before", lambda problem, X: False), ("after", structured)):
+        linear_newton.structured = rule
+        seconds[label] = median(lambda: est.fit(X, y), repeats)
+        steps = est.n_iter_
+    linear_newton.structured = structured
+    print(f"| optim=newton fit ({steps} Newton steps) | {seconds['before']:.3f} s | {seconds['after']:.3f} s "
+          f"| {seconds['before'] / seconds['after']:.2f}x |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -125,6 +148,7 @@ def main():
     print("|---|---:|---:|---:|")
     kernels(args.rows, args.features, args.repeats)
     fits(args.rows, args.features, args.repeats)
+    newton_fits(args.rows, args.features, args.repeats)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,25 @@ def test_two_ranks_hold_their_own_rows_and_certify_like_one_process(certified_ru
         torch.testing.assert_close(_parameters(folder / "two")[name], value, atol=1e-6, rtol=0, msg=name)
 
 
+@pytest.mark.slow
+def test_two_ranks_take_newtons_linear_step_like_one_process(cancer_npy, tmp_path):
+    """optim=newton on a convex linear model takes the certified solver's step (trainer/linear_newton.py):
+    its gradient, X^T D X and objective are summed over the ranks, so 2 ranks take one process's steps."""
+    from tests.conftest import run_main
+
+    args = [a for a in cancer_npy if not a.startswith("regularizer")] + ["optim=newton", "optim.tol=1e-10"]
+    one = run_main(*args, f"hydra.run.dir={tmp_path / 'one'}")
+    assert one.returncode == 0, one.stderr
+    two = torchrun(*args, f"hydra.run.dir={tmp_path / 'two'}", cwd=tmp_path)
+    assert two.returncode == 0, two.stderr
+    one, two = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("one", "two"))
+    assert two["train/converged"] and two["train/steps"] == one["train/steps"]
+    for key in ("train/objective", "test/loss"):
+        assert two[key] == pytest.approx(one[key], rel=1e-9), key
+    for name, value in _parameters(tmp_path / "one").items():
+        torch.testing.assert_close(_parameters(tmp_path / "two")[name], value, atol=1e-8, rtol=0, msg=name)
+
+
 def _two_nodes(launcher: str, args, cwd, endpoint: str) -> list:
     """Two launches of one process each (two "nodes" on 127.0.0.1, c10d rendezvous): [(rc, stdout, stderr)]."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",

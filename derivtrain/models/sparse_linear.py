@@ -6,8 +6,9 @@ one index_add over X's nonzeros (derivtrain/data/sparse.py:backproject), O(nnz K
 backward of a CSR product forms X's transpose first, sorting every nonzero, ~10x slower per
 step. dL/db = the column sums of G. No gradient for X (data, never a leaf that learns).
 
-The backward is written in differentiable ops, so it has its own derivative: Newton's method
-(derivtrain/trainer/newton.py) differentiates it again for Hessian-vector products.
+The backward is written in differentiable ops, so it has its own derivative: autograd Newton
+(derivtrain/trainer/autograd_newton.py: optim=newton on an objective without a convex dual)
+differentiates it again for Hessian-vector products.
 """
 import torch
 

@@ -14,7 +14,8 @@ iteration (100k x 50 logistic, one point: ~250 ms, of which one iteration's step
     derivtrain/convex), and the point ends as soon as it is <= optim.tol, the same test and the
     same certificate as the certified solver's.
 
-Each step is an Armijo backtracking search along d (the scores move linearly: z + t X d).
+Each step is an Armijo backtracking search along d (derivtrain/trainer/armijo.py; the scores move
+linearly: z + t X d).
 """
 import torch
 
@@ -23,11 +24,12 @@ from derivtrain.convex.certificate import Certificate, linear_problem
 from derivtrain.convex.certificate import dual_value, rounding_error, row_weights
 from derivtrain.convex.penalty_dual import penalty_dual
 from derivtrain.threads import threads_for
+from derivtrain.trainer.armijo import backtrack
 from derivtrain.trainer.linear_system import LinearSystem, _DenseFactor
 from derivtrain.trainer.smooth_part import smooth_part
 from derivtrain.trainer.stop_rules import epoch_cap
 
-_ARMIJO, _HALVINGS = 1e-4, 50
+_HALVINGS = 50
 _GATE = 1.0  # certify once the Newton decrement is within this factor of tol |P|
 _STALE_STEPS = 1  # steps a point takes with the last curvature before forming its own (2: 38 -> 59
 # iterations on a 30-point 100k x 50 logistic path, 1.8 -> 2.2 s: a second stale step gains less than it costs)
@@ -127,14 +129,15 @@ class SmoothPath:
 
     def _search(self, T, z, direction, slope: float, alpha: float, primal: float):
         """(dT, dz) of an Armijo backtracking step along `direction`; None if none decreases P."""
-        dz, t = self.system.scores(direction), 1.0
-        for _ in range(_HALVINGS):
+        dz = self.system.scores(direction)
+
+        def value_at(t: float) -> float:
             trial = T + t * direction
             value = (self.c * self.problem.loss.values(z + t * dz, self.y)).sum().item()
-            if value + alpha / 2 * trial[:, :-1].square().sum().item() <= primal + _ARMIJO * t * slope:
-                return t * direction, t * dz
-            t *= 0.5
-        return None
+            return value + alpha / 2 * trial[:, :-1].square().sum().item()
+
+        t = backtrack(value_at, primal, slope, _HALVINGS)
+        return (t * direction, t * dz) if t > 0.0 else None
 
     def set_weights(self) -> None:
         with torch.no_grad():

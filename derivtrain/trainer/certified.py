@@ -3,7 +3,8 @@
 Two second-order methods over the whole training set, both stopped by the same proof:
 
   smooth loss, L2 penalty (logistic, squared error, Poisson, squared hinge):
-      Newton's method: H d = -g with H = X^T D X + alpha I (D from the loss's backward pass,
+      Newton's method (derivtrain/trainer/linear_newton.py, the step optim=newton takes on these
+      problems too): H d = -g with H = X^T D X + alpha I (D from the loss's backward pass,
       differentiated again), a backtracking (Armijo) line search; quadratic convergence.
   a kink anywhere (hinge family, L1 penalty):
       a primal-dual interior-point method (derivtrain/trainer/interior_point.py): Mehrotra's
@@ -25,13 +26,13 @@ from derivtrain.convex.certificate import dual_value, rounding_error, row_weight
 from derivtrain.threads import threads_for
 from derivtrain.trainer.fitting import FitContext, FitResult, finish
 from derivtrain.trainer.interior_point import InteriorPoint
+from derivtrain.trainer.linear_newton import line_search, newton_direction, parts
 from derivtrain.trainer.linear_system import LinearSystem
 from derivtrain.trainer.precision_floor import Floor
 from derivtrain.trainer.stop_rules import epoch_cap
 from derivtrain.trainer.solver_checkpoints import SolverCheckpoints
 from derivtrain.trainer.smooth_part import smooth_part
 
-_ARMIJO, _MAX_HALVINGS = 1e-4, 60
 _ONE_THREAD_BELOW = 1 << 24
 _WORTH_CERTIFYING = 2.0  # certify once the interior-point gap estimate is within this factor of tol
 
@@ -71,7 +72,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         T = method.T if method is not None else T
         z = system.scores(T)
         smooth = smooth_part(problem.loss, z, y, c) if smooth_loss else None
-        loss, penalty = _parts(problem, z, y, c, T, reduce)
+        loss, penalty = parts(problem, z, y, c, T, reduce)
         primal = loss + penalty
         kept.offer(T, primal)
         units = ctx.objective.units  # scaled targets: logged in the data's units, as metrics.json
@@ -94,7 +95,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
             stopped_by = "certificate" if converged else "iteration_cap"
             break
         iteration, carried = iteration + 1, gaps.best
-        moved, T = _advance(method, system, problem, T, z, y, c, smooth, reduce)
+        moved, T = _advance(method, system, problem, T, z, y, c, smooth, primal, reduce)
         if not moved:
             stopped_by = "rounding_floor" if method is not None else "line_search"
             break
@@ -110,17 +111,18 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     return finish(ctx, result, state=dict(fitted_by="certified", converged=converged, solver=solver))
 
 
-def _advance(method, system, problem, T, z, y, c, smooth, reduce):
+def _advance(method, system, problem, T, z, y, c, smooth, primal, reduce):
     """(whether the iterate moved, the Newton iterate T). A system that no longer factors (not
     finite, not positive definite even damped) is rounding's verdict, not a crash: the fit stops
     there on its best iterate, as when no step improves."""
     try:
         if method is not None:
             return method.step(smooth) > 0.0, T
-        step = _newton_step(system, problem, T, z, y, c, smooth, reduce)
+        direction, slope = newton_direction(system, problem, T, smooth)
+        t = line_search(system, problem, T, z, y, c, direction, slope, primal, reduce) if slope < 0 else 0.0
     except (FloatingPointError, torch.linalg.LinAlgError):
         return False, T
-    return step is not None, (T + step if step is not None else T)
+    return t > 0.0, (T + t * direction if t > 0.0 else T)
 
 
 class _Gaps:
@@ -223,18 +225,6 @@ def _start(ctx, problem, dtype, saves) -> torch.Tensor:
     return zeros
 
 
-def _primal(problem, z, y, c, T, reduce) -> float:
-    return sum(_parts(problem, z, y, c, T, reduce))
-
-
-def _parts(problem, z, y, c, T, reduce) -> tuple:
-    """The objective's two parts at T (scores z): the weighted mean loss and the penalty."""
-    with torch.no_grad():
-        loss = reduce.all_sum((c * problem.loss.values(z, y)).sum())
-        both = torch.stack([loss, problem.penalty.value(T[:, :-1]).to(loss.dtype)]).tolist()
-    return both[0], both[1]
-
-
 class _Validation:
     """The validation metrics of each iterate, for the dashboard's "is it learning?" curves (a pass
     over the validation rows, small beside an iteration's passes over the training rows)."""
@@ -250,24 +240,6 @@ class _Validation:
 
         _set_weights_of(self.linear, T)
         return evaluate(self.ctx.objective, self.ctx.data.val, self.targets, "val", self.ctx.data.spec.n_classes)
-
-
-def _newton_step(system, problem, T, z, y, c, smooth, reduce):
-    """Newton's step with a backtracking line search on the objective, or None if none decreases it."""
-    gradient = system.backproject(smooth.G)
-    penalty_gradient, extra = problem.penalty.smooth_part(T[:, :-1])  # the penalty's (L2: alpha W, alpha)
-    gradient[:, :-1] += penalty_gradient
-    direction = -system.factor(smooth.D, extra).solve(gradient)
-    slope = (gradient * direction).sum().item()
-    if not slope < 0:
-        return None
-    dz = system.scores(direction)  # scores move linearly with T: each trial costs O(n K), not a pass
-    f0, t = _primal(problem, z, y, c, T, reduce), 1.0
-    for _ in range(_MAX_HALVINGS):
-        if _primal(problem, z + t * dz, y, c, T + t * direction, reduce) <= f0 + _ARMIJO * t * slope:
-            return t * direction
-        t *= 0.5
-    return None
 
 
 def _set_weights(problem, T) -> None:

@@ -2,7 +2,8 @@
 
     optim=auto            each model's natural solver (below)
     optim=certified       the linear solver: Newton on a smoothed objective, stopped on a duality gap
-    optim=newton          Newton's method on any twice-differentiable objective
+    optim=newton          Newton's method on any twice-differentiable objective (a linear convex one
+                          by the certified solver's step, trainer/linear_newton.py)
     optim=em              expectation-maximization for mixtures
     optim=sgd|adam|...    the gradient loop (torch.optim), minibatch or full batch
 

@@ -23,8 +23,13 @@ import torch
 
 from derivtrain.data import sparse
 from derivtrain.data.shards import OneProcess
+from derivtrain.trainer.conjugate_gradient import conjugate_gradient, jacobi
 from derivtrain.trainer.damped_cholesky import block_diagonal_solver, damped_cholesky
-from derivtrain.trainer.newton_cg import preconditioned_cg
+
+_MAX_BLOCK = 2048  # features a class past which CG's preconditioner is H's diagonal, not its blocks
+_CG_STEPS = 500
+_CG_RELATIVE = 1e-10  # CG's stop: the residual below this fraction of the right-hand side's norm
+
 
 class LinearSystem:
     def __init__(self, X_aug: torch.Tensor, n_outputs: int, max_dense: int, hessian: str = "auto", reduce=None):
@@ -110,11 +115,21 @@ class _DenseFactor:
 
 
 class _ConjugateGradients:
+    """H^-1 R by preconditioned CG (derivtrain/trainer/conjugate_gradient.py). The preconditioner is
+    H's per-class diagonal blocks, Cholesky-factored: for problems whose classes do not interact
+    (binary, one-vs-rest) they are H itself and CG ends in one step; coupled ones (multinomial,
+    Crammer-Singer, Weston-Watkins) converge in a few. Past _MAX_BLOCK features a class the blocks
+    would not fit, and the preconditioner is H's diagonal (Jacobi)."""
+
     def __init__(self, system: LinearSystem, D, extra):
         self.system, self.D, self.extra = system, D, extra
 
     def solve(self, R: torch.Tensor) -> torch.Tensor:
-        diag_D = self.D if self.D.dim() == 2 else self.D.diagonal(dim1=1, dim2=2)
-        return preconditioned_cg(lambda V: self.system.apply(self.D, self.extra, V), R,
-                                 lambda: self.system._blocks(diag_D, self.extra),
-                                 lambda: self.system.diagonal(self.D, self.extra))
+        system, D, extra = self.system, self.D, self.extra
+        if system.p <= _MAX_BLOCK:
+            diag_D = D if D.dim() == 2 else D.diagonal(dim1=1, dim2=2)
+            precondition = block_diagonal_solver(system._blocks(diag_D, extra))
+        else:
+            precondition = jacobi(system.diagonal(D, extra))
+        return conjugate_gradient(lambda V: system.apply(D, extra, V), R, _CG_RELATIVE * R.norm().item(),
+                                  _CG_STEPS, precondition)

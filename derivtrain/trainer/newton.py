@@ -1,97 +1,36 @@
 """fit_newton(): Newton's method on the full training objective (optim=newton).
 
 Each iteration solves H d = -g for the Newton direction, where g and H are the gradient and the
-Hessian of the objective (loss + penalty), both from autograd: the gradient is built with
-create_graph=True, so differentiating it again gives Hessian rows (dense) or Hessian-vector
-products (Newton-CG). For logistic and Poisson regression this is IRLS: H = X^T W X / n + strength I
-with W the variance of each row's prediction, formed here by autograd instead of by hand.
+Hessian of the objective (loss + penalty). Two ways to get them, one loop around both:
 
-A backtracking line search (Armijo) keeps every step a descent step far from the optimum;
-near it the full step is taken and convergence is quadratic. The test is the Newton decrement:
-lambda^2 / 2 = -g.d / 2 estimates how far the objective is above its minimum, independently of
-how the parameters are scaled. Where the objective has a convex dual (linear models with a convex
-loss and penalty, derivtrain/convex) the run stops on the certified relative gap <= optim.tol;
-elsewhere once lambda^2 / 2 <= optim.tol * |f|. It stops without stepping further.
+  a linear model with a smooth convex loss and penalty (logistic, squared error, Poisson, squared
+      hinge under L2: what the certified solver solves by Newton's method): H = X^T D X + alpha I,
+      one product per block, and the step of derivtrain/trainer/linear_newton.py, the certified
+      solver's own;
+  anything else twice differentiable (an MLP, a plugin's model or loss, no penalty): g and H from
+      autograd, H's rows (dense) or Hessian-vector products (Newton-CG)
+      (derivtrain/trainer/autograd_newton.py).
 
-Newton iterates a few dozen times at most, each iteration a full pass (or, for the dense Hessian,
-one backward pass per parameter), so reading a few scalars on the host per iteration (the
-objective for the line search, the decrement for the test) costs nothing measurable.
+A backtracking line search (Armijo, derivtrain/trainer/armijo.py) keeps every step a descent step
+far from the optimum; near it the full step is taken and convergence is quadratic. The test is
+the Newton decrement: lambda^2 / 2 = -g.d / 2 estimates how far the objective is above its
+minimum, independently of how the parameters are scaled. Where the objective has a convex dual
+(linear models with a convex loss and penalty, derivtrain/convex) the run stops on the certified
+relative gap <= optim.tol; elsewhere once lambda^2 / 2 <= optim.tol * |f|. It stops without
+stepping further.
+
+Newton iterates a few dozen times at most, each iteration a full pass (or, for the dense Hessian
+from autograd, one backward pass per parameter), so reading a few scalars on the host per
+iteration (the objective for the line search, the decrement for the test) costs nothing measurable.
 """
 import torch
 
 from derivtrain.logging import log
 from derivtrain.models.base import FLOAT64_STATISTICS
-from derivtrain.trainer.damped_cholesky import newton_direction_of
+from derivtrain.trainer.autograd_newton import AutogradNewton
 from derivtrain.trainer.fitting import FitContext, FitResult, finish
 from derivtrain.trainer.metrics import batch_log_likelihood, has_log_likelihood
 from derivtrain.trainer.solver_checkpoints import SolverCheckpoints
-
-_ARMIJO = 1e-4  # sufficient decrease: accept a step that achieves this fraction of the predicted one
-_MAX_HALVINGS = 40
-_MAX_CG_STEPS = 250
-
-
-def _flat(tensors) -> torch.Tensor:
-    return torch.cat([t.reshape(-1) for t in tensors])
-
-
-def dense_hessian(flat_grad: torch.Tensor, params) -> torch.Tensor:
-    """The Hessian, one row per backward pass through the gradient's graph.
-
-    Row by row rather than vmapped (is_grads_batched): the objective contains custom autograd
-    Functions, which need not have vmap rules.
-    """
-    rows = [_flat(torch.autograd.grad(flat_grad[i], params, retain_graph=True, materialize_grads=True))
-            for i in range(flat_grad.numel())]
-    return torch.stack(rows)
-
-
-def solve_damped(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """-H^-1 g, H damped where it is not positive definite (derivtrain/trainer/damped_cholesky.py)."""
-    return newton_direction_of(H, g)
-
-
-def conjugate_gradient(hvp, g: torch.Tensor) -> torch.Tensor:
-    """Truncated CG for H d = -g (Newton-CG): only Hessian-vector products, never H itself.
-
-    Stops at the forcing tolerance min(0.5, sqrt(|g|)) |g| (superlinear convergence, Nocedal and
-    Wright, alg. 7.1) or on negative curvature, where the direction so far is still a descent one.
-    """
-    d = torch.zeros_like(g)
-    r = -g.clone()
-    p = r.clone()
-    rs = r @ r
-    tolerance = min(0.5, rs.sqrt().sqrt().item()) * rs.sqrt().item()
-    for i in range(min(_MAX_CG_STEPS, g.numel())):
-        Hp = hvp(p)
-        curvature = p @ Hp
-        if curvature.item() <= 0:
-            return d if i > 0 else -g
-        alpha = rs / curvature
-        d.add_(alpha * p)
-        r.sub_(alpha * Hp)
-        rs_next = r @ r
-        if rs_next.sqrt().item() <= tolerance:
-            break
-        p = r + (rs_next / rs) * p
-        rs = rs_next
-    return d
-
-
-def newton_direction(f: torch.Tensor, params, dense: bool, total=lambda t: t):
-    """(gradient, Newton direction) of the objective value `f` at the current parameters. `total`
-    sums over ranks (trainer=ddp: f is this rank's weighted share; its gradient, Hessian and
-    Hessian-vector products are summed, one all-reduce each)."""
-    g_local = _flat(torch.autograd.grad(f, params, create_graph=True))  # a graph: differentiated again
-    g = total(g_local.detach())
-    if dense:
-        return g, solve_damped(total(dense_hessian(g_local, params)), g)
-
-    def hvp(v):
-        return total(_flat(torch.autograd.grad(g_local, params, grad_outputs=v, retain_graph=True,
-                                               materialize_grads=True)))
-
-    return g, conjugate_gradient(hvp, g)
 
 
 def fit_newton(ctx: FitContext) -> FitResult:
@@ -104,27 +43,51 @@ def fit_newton(ctx: FitContext) -> FitResult:
     X = ctx.data.train.X.to(model.weight_dtype)
     targets = ctx.targets(ctx.data.train)
     targets = targets.to(X.dtype) if targets.is_floating_point() else targets
-    weight = ctx.data.train.weight  # per-row sample weights (derivtrain.Estimator), or None
     params = [p for p in model.parameters() if p.requires_grad]
     saves = SolverCheckpoints(ctx, "newton")
     if saves.solver is not None:  # the parameters in the solver's precision (the model's are rounded)
         _restore_params(saves, params)
+    stop = _StoppingTest(objective, X, targets, optim_cfg.tol, ctx.data.train.weight, ctx.distributed, floor)
+    stepper = _stepper(ctx, X, targets, params)
+    steps, converged, stopped_by, f0, predicted_decrease = _iterate(ctx, stepper, stop, saves, X, targets, params,
+                                                                    working)
+    _say_stop(stop, stopped_by, steps, predicted_decrease, optim_cfg.max_iter, floor, f0)
+    solver = _solver_state(steps, params)
+    model.to(working)
+    return finish(ctx, FitResult(epochs=steps, steps=steps, converged=converged, stopped_by=stopped_by,
+                                 tol=stop.tol),
+                  state=dict(fitted_by="newton", converged=converged, solver=solver))
+
+
+def _stepper(ctx, X, targets, params):
+    """The linear models' Newton step where the objective is one the certified solver takes by
+    Newton's method (the same step: derivtrain/trainer/linear_newton.py), autograd's elsewhere."""
+    from derivtrain.convex.certificate import linear_problem
+    from derivtrain.trainer.linear_newton import LinearNewton, structured
+
+    problem = linear_problem(ctx.objective)
+    if structured(problem, X):
+        return LinearNewton(ctx, problem, X)
+    optim_cfg, objective, weight = ctx.optim, ctx.objective, ctx.data.train.weight
     dense = optim_cfg.hessian == "dense" or (optim_cfg.hessian == "auto"
                                              and sum(p.numel() for p in params) <= optim_cfg.max_dense)
-    stop = _StoppingTest(objective, X, targets, optim_cfg.tol, weight, ctx.distributed, floor)
     share = len(ctx.data.train) / ctx.data.train.total_rows  # trainer=ddp: this rank's rows' part of the mean
-    total = ctx.distributed.all_sum
 
     def value() -> torch.Tensor:
         f = objective(X, targets, sample_weight=weight)
         return f * share if share != 1 else f
 
+    return AutogradNewton(params, value, dense, ctx.distributed.all_sum)
+
+
+def _iterate(ctx, stepper, stop, saves, X, targets, params, working) -> tuple:
+    """Newton's iterations from the start (or the resumed iterate) to the stop: (steps, converged,
+    stopped_by, the last objective, its predicted decrease)."""
+    objective, model = ctx.objective, ctx.model
     steps, converged, stopped_by = saves.next or 0, False, None
     while True:
-        f = value()
-        g, direction = newton_direction(f, params, dense, total)
-        slope = (g @ direction).item()  # -lambda^2: lambda is the Newton decrement
-        f0, predicted_decrease = total(f.detach()).item(), -slope / 2  # lambda^2 / 2, the estimated f - min f
+        f0, slope = stepper.evaluate()  # slope = g.d = -lambda^2: lambda is the Newton decrement
+        predicted_decrease = -slope / 2  # lambda^2 / 2, the estimated f - min f
         converged = stop.done(f0, predicted_decrease)
         # the data loss too, the curve a dashboard opens on (the objective less its penalty, as the loop logs it)
         units = objective.units  # scaled targets: logged in the data's units, as metrics.json
@@ -137,10 +100,10 @@ def fit_newton(ctx: FitContext) -> FitResult:
         if converged:
             stopped_by = "certificate"
             break
-        if steps >= optim_cfg.max_iter:
+        if steps >= ctx.optim.max_iter:
             stopped_by = "iteration_cap"
             break
-        step_size = _line_search(params, direction, lambda: total(value()), f0, slope)
+        step_size = stepper.move(slope)
         if step_size == 0.0:  # no decrease along a descent direction: rounding decides, stop here
             stopped_by = "line_search"
             break
@@ -148,12 +111,7 @@ def fit_newton(ctx: FitContext) -> FitResult:
         steps += 1
         if saves.due(steps):  # every trainer.checkpoint_every_n_epochs iterations, and on Ctrl-C/SIGTERM
             saves.save(steps - 1, _solver_state(steps, params), model=_in_dtype(model.state_dict(), working))
-    _say_stop(stop, stopped_by, steps, predicted_decrease, optim_cfg.max_iter, floor, f0)
-    solver = _solver_state(steps, params)
-    model.to(working)
-    return finish(ctx, FitResult(epochs=steps, steps=steps, converged=converged, stopped_by=stopped_by,
-                                 tol=stop.tol),
-                  state=dict(fitted_by="newton", converged=converged, solver=solver))
+    return steps, converged, stopped_by, f0, predicted_decrease
 
 
 def _solver_state(next_iteration: int, params) -> dict:
@@ -252,22 +210,3 @@ class _StoppingTest:
 
     def scalars(self) -> dict:
         return {} if self.gap is None else {"train/optimality_gap": self.gap}
-
-
-@torch.no_grad()
-def _line_search(params, direction: torch.Tensor, value, f0: float, slope: float) -> float:
-    """Backtracking from the full Newton step until the Armijo condition holds; moves the
-    parameters there and returns the step size (0.0, parameters unchanged, if none decreases f)."""
-    start = [p.detach().clone() for p in params]
-    pieces = direction.split([p.numel() for p in params])
-    t = 1.0
-    for _ in range(_MAX_HALVINGS):
-        for p, p0, d in zip(params, start, pieces):
-            p.copy_(p0 + t * d.view_as(p))
-        f = value().item()
-        if f <= f0 + _ARMIJO * t * slope:
-            return t
-        t *= 0.5
-    for p, p0 in zip(params, start):
-        p.copy_(p0)
-    return 0.0

@@ -33,13 +33,14 @@ from derivtrain.convex.certificate import Certificate, linear_problem
 from derivtrain.convex.certificate import dual_value, rounding_error, row_weights
 from derivtrain.logging import log
 from derivtrain.threads import threads_for
+from derivtrain.trainer.armijo import backtrack
 from derivtrain.trainer.fitting import FitContext, FitResult, finish
 from derivtrain.trainer.l1_quadratic import solve_l1_quadratic
 from derivtrain.trainer.precision_floor import Floor
 from derivtrain.trainer.smooth_part import smooth_part
 from derivtrain.trainer.stop_rules import epoch_cap
 
-_ARMIJO, _MAX_HALVINGS = 1e-4, 50
+_MAX_HALVINGS = 50
 _WORTH_CERTIFYING = 10.0  # certify once the step's predicted decrease is within this factor of tol
 _ONE_THREAD_BELOW = 1 << 24  # as fit_certified: elementwise work on n-vectors, faster on one thread
 
@@ -167,15 +168,15 @@ class _Model:
 
 
 def _line_search(problem, X, T, z, y, c, direction, primal: float, decrease: float, reduce) -> float:
-    """Backtracking from the full step until the Armijo condition holds; 0.0 when none does."""
+    """The Armijo step along the proximal Newton direction, `decrease` (its model's, L1 change
+    included) in the slope's place; 0.0 when none decreases the objective."""
     dz = _scores(X, direction)  # scores move linearly in T: a trial costs O(n), not a pass over X
-    t = 1.0
-    for _ in range(_MAX_HALVINGS):
-        value = float(reduce.all_sum((c * problem.loss.values(z + t * dz, y)).sum()))
-        if value + float(problem.penalty.value((T + t * direction)[:, :-1])) <= primal + _ARMIJO * t * decrease:
-            return t
-        t *= 0.5
-    return 0.0
+
+    def value_at(t: float) -> float:
+        loss = float(reduce.all_sum((c * problem.loss.values(z + t * dz, y)).sum()))
+        return loss + float(problem.penalty.value((T + t * direction)[:, :-1]))
+
+    return backtrack(value_at, primal, decrease, _MAX_HALVINGS)
 
 
 def _total(reduce, value: float) -> float:

@@ -89,12 +89,15 @@ class AutoSchema(AdamSchema):
 
 @dataclass
 class NewtonSchema:
-    """Newton's method with the Hessian from autograd and a backtracking line search (trainer/newton.py)."""
+    """Newton's method with a backtracking line search (trainer/newton.py): the Hessian X^T D X + alpha I
+    of a linear convex model (the certified solver's step), from autograd on anything else."""
     name: str = "newton"
     max_iter: int = 50
     tol: float = 1.0e-4  # a certified relative gap where the objective has a convex dual, else decrement^2/2 <= tol |f|
     hessian: str = "auto"  # dense | cg (Newton-CG, Hessian-vector products only) | auto (dense up to max_dense)
-    max_dense: int = 200  # parameters; dense costs one backward pass per parameter, CG one per CG step
+    # parameters; autograd's dense H costs one backward pass per parameter, CG one per CG step (a linear
+    # convex model: H's size, one class's block where the classes do not interact, as optim=certified)
+    max_dense: int = 200
     dtype: str = "float64"  # iterate in float64 (float32 rounding stops Newton short of the optimum)
 
 
