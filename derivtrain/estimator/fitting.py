@@ -120,10 +120,6 @@ def _target(path: str):
     return get_object(path)
 
 
-# losses of K > 2 scores that adding one constant to all of a row's scores leaves unchanged
-_SHIFT_INVARIANT = ("Multinomial", "CrammerSinger", "WestonWatkins")
-
-
 @torch.no_grad()
 def _centre_biases(objective) -> None:
     """One canonical optimum where there is a line of them: for a linear model trained by a loss
@@ -133,7 +129,7 @@ def _centre_biases(objective) -> None:
     from derivtrain.convex.certificate import linear_problem
 
     problem = linear_problem(objective)
-    if problem is not None and problem.linear.out_features > 2 and type(problem.loss).__name__ in _SHIFT_INVARIANT:
+    if problem is not None and problem.linear.out_features > 2 and getattr(problem.loss, "shift_invariant", False):
         problem.linear.bias -= problem.linear.bias.mean()
 
 
