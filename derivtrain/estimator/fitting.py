@@ -26,8 +26,9 @@ from derivtrain.losses.penalty import NoPenalty
 from derivtrain.losses.targets import fitted_penalty
 
 
-def fit_model(cfg, data, C=None, log_dir=None, verbose: bool = False):
-    """(the trained model, the fitter's FitResult) for `cfg` on `data`."""
+def fit_model(cfg, data, C=None, log_dir=None, verbose: bool = False, fitter: str | None = None):
+    """(the trained model, the fitter's FitResult) for `cfg` on `data`, by `fitter` (its plan's,
+    derivtrain/estimator/configs.py:plan; None: chosen from the built objects)."""
     from derivtrain.trainer.fitters import fit_objective
     from derivtrain.trainer.fitting import make_context
 
@@ -47,7 +48,7 @@ def fit_model(cfg, data, C=None, log_dir=None, verbose: bool = False):
         try:
             as_omegaconf = OmegaConf.create(cfg.to_container()) if log_dir is not None else cfg  # what the logger reads
             logger.log_run_start(as_omegaconf, data.spec.task)
-            result = fit_objective(make_context(cfg, objective, data, logger))
+            result = fit_objective(make_context(cfg, objective, data, logger), fitter)
             logger.log_results(as_omegaconf, result.metrics)  # the training metrics and the hyper-parameters
         finally:
             logger.close()
