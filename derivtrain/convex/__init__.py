@@ -11,7 +11,6 @@
 and the certificate those contracts give (the Fenchel dual, derived in certificate.py):
 
     certificate.py   certify(objective, X, targets): the duality-gap bound, in float64
-    score_losses.py  the built-in losses' datafits in closed form (values, derivatives, conjugates)
     smoothing.py     the hinge family's kinks smoothed by a barrier: dual points for kinked losses
     kinked_units.py  the hinge family as maxima of affine pieces, as the interior-point method needs
     penalty_dual.py  the dual of L1 / L2 / elastic net penalties, and the scaling that makes g* finite
@@ -19,7 +18,9 @@ and the certificate those contracts give (the Fenchel dual, derived in certifica
 
 A plugin writes its loss or penalty ONCE, as a derivtrain loss or penalty: derivtrain.losses.ConvexLoss
 (derivtrain/losses/convex_loss.py: elementwise, or affine pieces) and derivtrain.losses.ElementwisePenalty
-(derivtrain/losses/weighted_penalty.py: per-weight L1 / L2 coefficients) derive the contracts below.
+(derivtrain/losses/weighted_penalty.py: per-weight L1 / L2 coefficients) derive the contracts below; derivtrain's own losses are written the same way (squared error,
+logistic, Poisson: ConvexLoss) or, where a loss is not elementwise, declare their datafit beside
+their autograd Function, whose forward gives its values (the hinge family, the softmax).
 
 The certificate and the certified solvers (derivtrain/trainer/certified.py, interior_point.py,
 which stay with the other fitters) read losses and penalties only through these contracts: none names a concrete

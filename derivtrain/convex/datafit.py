@@ -14,11 +14,17 @@ For scores z (n, K) and the loss's prepared targets y, a datafit gives, per row:
     coupled             the second derivative couples a row's K scores (not a diagonal)
     conjugate_linear    l* is linear on its domain with l*(0) = 0 (the hinge family): the
                         certificate then searches the dual point's scale in closed form
+    slope_limit         a bound on |dl_i/dz_i| summed over a row's scores, or None if unbounded
+                        (the precision floor: derivtrain/trainer/precision_floor.py)
+    shift_invariant     adding one constant to a row's scores leaves l_i unchanged (softmax,
+                        Crammer-Singer): a fit's biases are then centred, one optimum of a line
 
 The first derivatives (and the Newton solver's second derivatives) come from autograd through
 `values`, so a datafit writes none of them. derivtrain/losses/convex_loss.py derives a whole datafit
-from a loss's one elementwise definition; a built-in loss declares its own (closed-form
-conjugates: derivtrain/convex/score_losses.py).
+from a loss's one elementwise definition (squared error, logistic, Poisson and plugins'); a loss
+that is not elementwise declares its datafit beside its torch loss, its values computed by that
+loss's own autograd Function (the hinge family: derivtrain/losses/hinge.py, squared_hinge.py,
+multiclass_hinge.py; the softmax: likelihood.py).
 """
 import torch
 
@@ -30,6 +36,8 @@ class ConvexDatafit:
     nonsmooth = False
     coupled = False
     conjugate_linear = False
+    slope_limit = None
+    shift_invariant = False
 
     def __init__(self, n_outputs: int, class_weight=None):
         self.n_columns, self.class_weight = n_outputs, class_weight
@@ -69,6 +77,7 @@ class ElementwiseDatafit(ConvexDatafit):
         self.loss = loss
         self._pieces = AffinePieces(loss) if loss.kinked else None
         self.nonsmooth = loss.kinked
+        self.slope_limit = getattr(loss, "slope_limit", None)
 
     def prepare(self, targets):
         return targets.reshape(len(targets), -1).double()

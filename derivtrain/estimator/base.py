@@ -126,8 +126,9 @@ class Estimator(BaseEstimator):
         from derivtrain.estimator.fitting import fit_model
 
         cfg, recipe, data = self._fit_inputs(X, y, sample_weight)
+        fitter = configs.plan(recipe, self.log_dir is not None, bool(self.verbose)).fitter  # cached: cfg's plan
         try:
-            model, result = fit_model(cfg, data, self._C(recipe), self.log_dir, bool(self.verbose))
+            model, result = fit_model(cfg, data, self._C(recipe), self.log_dir, bool(self.verbose), fitter)
         except UserError as exc:  # the CLI's message (data, model settings), as the ValueError scikit-learn expects
             raise InvalidParameterError(configs.estimator_names(str(exc), recipe)) from None
         return self._fitted(model, result)

@@ -7,7 +7,7 @@ candidate). So the work is done once and kept:
   composed(choices)        Hydra's config for the group choices (model=svm, loss=..., ...),
                            cached per choice set; plugins' options come in through the same
                            search path as on the command line
-  configure(recipe, ...)   a copy with the estimator's values set (OmegaConf checks their types),
+  configure(recipe, ...)   (plan(...): with the fitter its validation chose) a copy with the estimator's values set (OmegaConf checks their types),
                            passed through the CLI's own `validate`, resolved to plain values
                            (Plain: what the fitters read); cached per parameter set
 
@@ -187,11 +187,17 @@ def unknown_parameter(name: str, choices: dict, named=()) -> InvalidParameterErr
                                  "regularizer__strength=1e-3, optim__tol=1e-6")
 
 
-_configured: "OrderedDict[tuple, Plain]" = OrderedDict()
+_configured: "OrderedDict[tuple, Plan]" = OrderedDict()  # Plan: derivtrain/config/plan.py
 
 
 def configure(recipe: Recipe, logging_to: bool, verbose: bool) -> Plain:
     """The validated, resolved config a fit runs with (cached per parameter set), as plain values."""
+    return plan(recipe, logging_to, verbose).cfg
+
+
+def plan(recipe: Recipe, logging_to: bool, verbose: bool) -> "Plan":
+    """The fit's plan (derivtrain/config/plan.py): that config and the fitter its validation chose,
+    made once per parameter set; the fit runs that fitter, it does not choose again."""
     choices = tuple(sorted(recipe.choices.items()))
     try:
         key = (choices, tuple(sorted((k, _plain(v)) for k, v in recipe.values.items())), logging_to, verbose)
@@ -201,16 +207,17 @@ def configure(recipe: Recipe, logging_to: bool, verbose: bool) -> Plain:
     if key is not None and key in _configured:
         _configured.move_to_end(key)
         return _configured[key]
-    cfg = _build(recipe, choices, logging_to, verbose)
+    made = _build(recipe, choices, logging_to, verbose)
     if key is not None:
-        _configured[key] = cfg
+        _configured[key] = made
         while len(_configured) > _CACHE_SIZE:
             _configured.popitem(last=False)
-    return cfg
+    return made
 
 
-def _build(recipe: Recipe, choices: tuple, logging_to: bool, verbose: bool) -> Plain:
+def _build(recipe: Recipe, choices: tuple, logging_to: bool, verbose: bool) -> "Plan":
     from derivtrain.config import validate
+    from derivtrain.config.plan import Plan
 
     cfg = copy.deepcopy(composed(choices))
     check_keys(recipe.choices, recipe.names)
@@ -224,11 +231,11 @@ def _build(recipe: Recipe, choices: tuple, logging_to: bool, verbose: bool) -> P
     cfg.trainer.progress_bar = "true" if verbose else "false"
     _check_in_process(cfg)
     try:
-        validate(cfg)
+        fitter = validate(cfg)
         resolved = OmegaConf.to_container(cfg, resolve=True)
     except UserError as exc:
         raise InvalidParameterError(estimator_names(str(exc), recipe)) from None
-    return Plain.of(resolved)
+    return Plan(Plain.of(resolved), fitter)
 
 
 def _check_in_process(cfg) -> None:

@@ -26,8 +26,9 @@ from derivtrain.losses.penalty import NoPenalty
 from derivtrain.losses.targets import fitted_penalty
 
 
-def fit_model(cfg, data, C=None, log_dir=None, verbose: bool = False):
-    """(the trained model, the fitter's FitResult) for `cfg` on `data`."""
+def fit_model(cfg, data, C=None, log_dir=None, verbose: bool = False, fitter: str | None = None):
+    """(the trained model, the fitter's FitResult) for `cfg` on `data`, by `fitter` (its plan's,
+    derivtrain/estimator/configs.py:plan; None: chosen from the built objects)."""
     from derivtrain.trainer.fitters import fit_objective
     from derivtrain.trainer.fitting import make_context
 
@@ -47,7 +48,7 @@ def fit_model(cfg, data, C=None, log_dir=None, verbose: bool = False):
         try:
             as_omegaconf = OmegaConf.create(cfg.to_container()) if log_dir is not None else cfg  # what the logger reads
             logger.log_run_start(as_omegaconf, data.spec.task)
-            result = fit_objective(make_context(cfg, objective, data, logger))
+            result = fit_objective(make_context(cfg, objective, data, logger), fitter)
             logger.log_results(as_omegaconf, result.metrics)  # the training metrics and the hyper-parameters
         finally:
             logger.close()
@@ -120,10 +121,6 @@ def _target(path: str):
     return get_object(path)
 
 
-# losses of K > 2 scores that adding one constant to all of a row's scores leaves unchanged
-_SHIFT_INVARIANT = ("Multinomial", "CrammerSinger", "WestonWatkins")
-
-
 @torch.no_grad()
 def _centre_biases(objective) -> None:
     """One canonical optimum where there is a line of them: for a linear model trained by a loss
@@ -133,7 +130,7 @@ def _centre_biases(objective) -> None:
     from derivtrain.convex.certificate import linear_problem
 
     problem = linear_problem(objective)
-    if problem is not None and problem.linear.out_features > 2 and type(problem.loss).__name__ in _SHIFT_INVARIANT:
+    if problem is not None and problem.linear.out_features > 2 and getattr(problem.loss, "shift_invariant", False):
         problem.linear.bias -= problem.linear.bias.mean()
 
 

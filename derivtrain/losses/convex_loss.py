@@ -17,6 +17,8 @@ value and its derivatives, an upper bound to rounding, so a certificate stays a 
 loss whose conjugate is known in closed form may add `conjugate(theta, targets)` (elementwise;
 it is checked against the computed one when a config is composed); a loss with a faster
 hand-written autograd Function may override `forward` (checked to agree at a probe point).
+A loss whose derivative is bounded may say so, `slope_limit = c` with |d loss / d score| <= c
+(the logistic loss: 1): the precision floor then uses c instead of the residuals' scale.
 `encode_targets` must give targets that broadcast against the scores ((n,) or (n, K) floats).
 """
 import torch

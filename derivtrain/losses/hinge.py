@@ -15,9 +15,12 @@ import torch
 from torch import nn
 
 from derivtrain.function import Function  # torch.autograd.Function without per-call binding
+from derivtrain.convex.datafit import ConvexDatafit
+from derivtrain.convex.kinked_units import SignedPieces
+from derivtrain.convex.smoothing import barrier_hinge
 from derivtrain.choices import MULTICLASS
 from derivtrain.losses.base import Loss
-from derivtrain.losses.multiclass_hinge import VARIANTS, multiclass_hinge
+from derivtrain.losses.multiclass_hinge import VARIANTS, CrammerSingerDatafit, WestonWatkinsDatafit, multiclass_hinge
 from derivtrain.losses.first_order import once_differentiable
 from derivtrain.losses.reduction import check_reduction, reduce, sample_weights
 
@@ -61,6 +64,35 @@ class HingeFunction(Function):
             if ctx.needs_input_grad[1]:
                 grad_signs = active_grad.mul_(scores).neg_()
         return grad_scores, grad_signs
+
+
+class HingeDatafit(ConvexDatafit):
+    """The hinge seen from its convex dual (derivtrain/convex/datafit.py): its values are
+    HingeFunction's forward; its conjugate sum_k s_k theta_k on theta = -s a, a in [0, 1]; its kinks
+    the pieces the interior-point method works with; `smoothed` a log barrier whose derivative is a
+    dual point strictly inside that domain. Binary or one-vs-rest: targets are signs, (n,) or (n, K)."""
+
+    nonsmooth, conjugate_linear = True, True
+    slope_limit = 1.0  # |dl/dz| summed over a row's scores (derivtrain/trainer/precision_floor.py)
+    function = HingeFunction  # the loss's own autograd Function: values are its forward
+
+    def classes(self, y):
+        return (y[:, 0] > 0).long() if y.shape[1] == 1 else y.argmax(dim=1)
+
+    def values(self, z, y):
+        return self.function.apply(z, y.to(z.dtype).expand_as(z)).sum(dim=1)
+
+    def smoothed(self, z, y, tau):
+        return barrier_hinge(1 - y * z, tau).sum(dim=1)
+
+    def pieces(self):
+        return SignedPieces()
+
+    def prepare(self, targets):
+        return targets.reshape(len(targets), -1).double()
+
+    def conjugate(self, theta, y):
+        return (y * theta).sum(dim=1)
 
 
 def classes_of_signs(signs: torch.Tensor) -> torch.Tensor:
@@ -146,12 +178,10 @@ class HingeLoss(Loss):
 
     def convex_dual(self, n_outputs: int):
         """The loss seen from its convex dual (derivtrain/convex): what certifies an SVM's optimum."""
-        import derivtrain.convex.score_losses as score_losses
-
         weights = None if self.class_weight is None else self.class_weight.tolist()
         if self.one_vs_rest(n_outputs):
-            return score_losses.SignedHinge(n_outputs, weights)
-        variant = {"crammer_singer": score_losses.CrammerSinger, "weston_watkins": score_losses.WestonWatkins}
+            return HingeDatafit(n_outputs, weights)
+        variant = {"crammer_singer": CrammerSingerDatafit, "weston_watkins": WestonWatkinsDatafit}
         return variant[self.multiclass](n_outputs, weights)
 
     def extra_repr(self) -> str:

@@ -2,30 +2,43 @@
 
 Cross-entropy is the NLL of a Bernoulli (one score: sigmoid) or categorical (K scores: softmax)
 model, so a model trained with it has predict_proba. Squared error is the Gaussian NLL up to
-constants. Both use PyTorch's fused kernels (with sample weights, the weighted mean of
-derivtrain/losses/reduction.py); their derivatives are the familiar p - y and 2(s - y)/n.
+constants. Each is written once as a ConvexLoss (derivtrain/losses/convex_loss.py): its
+elementwise value gives the datafit the certified solver and the certificate use, with the
+conjugate in closed form. Training keeps PyTorch's fused kernels (with sample weights, the
+weighted mean of derivtrain/losses/reduction.py): ~2x the composed ops' speed on a full batch of
+875k rows (F.mse_loss 34 ms vs 76 ms forward + backward, one thread), and derivtrain's tests check
+them against the elementwise definition. The softmax loss couples a row's scores, so its datafit
+is written whole (MultinomialDatafit).
 """
 import torch
 from torch.nn import functional as F
 
-from derivtrain.losses.base import Loss
+from derivtrain.convex.datafit import ConvexDatafit
+from derivtrain.losses.convex_loss import ConvexLoss
 from derivtrain.losses.reduction import reduce
 
 
-class CrossEntropyLoss(Loss):
+class CrossEntropyLoss(ConvexLoss):
     task = "classification"
     twice_differentiable = True  # torch's kernels have double backward: exact Hessian-vector products
     probability_link = "logistic"  # sigmoid for one score, softmax for several
     is_likelihood = True
-    convex = True
+    slope_limit = 1.0  # |dl/dz| = |p - y| <= 1 (derivtrain/trainer/precision_floor.py)
 
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         return y.to(torch.float32) if n_outputs == 1 else y
 
-    def convex_dual(self, n_outputs: int):
-        from derivtrain.convex.score_losses import BinaryLogistic, Multinomial
+    def elementwise(self, scores, targets):
+        """One score, 0/1 targets: log(1 + e^z) - y z."""
+        return F.binary_cross_entropy_with_logits(scores, targets, reduction="none")
 
-        return BinaryLogistic(n_outputs) if n_outputs == 1 else Multinomial(n_outputs)
+    def conjugate(self, theta, targets):
+        """p log p + (1 - p) log(1 - p) with p = theta + y in [0, 1] (theta = sigmoid(z) - y)."""
+        p = (theta + targets).clamp(0.0, 1.0)
+        return torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p)
+
+    def convex_dual(self, n_outputs: int):
+        return super().convex_dual(1) if n_outputs == 1 else MultinomialDatafit(n_outputs)
 
     def forward(self, scores: torch.Tensor, y: torch.Tensor, sample_weight=None) -> torch.Tensor:
         reduction = "mean" if sample_weight is None else "none"
@@ -40,16 +53,32 @@ class CrossEntropyLoss(Loss):
         return -self.forward(scores, y)
 
 
-class MSELoss(Loss):
+class MultinomialDatafit(ConvexDatafit):
+    """logsumexp(z) - z_y, targets class indices: the conjugate sum_k p_k log p_k on theta = p - e_y,
+    p in the simplex. Adding one constant to a row's scores leaves it unchanged."""
+
+    coupled, shift_invariant = True, True
+    slope_limit = 2.0  # |p - e_y|_1 <= 2
+
+    def values(self, z, y):
+        return F.cross_entropy(z, y, reduction="none")
+
+    def conjugate(self, theta, y):
+        p = (theta + F.one_hot(y, theta.shape[1]).to(theta.dtype)).clamp_min(0.0)
+        return torch.special.xlogy(p, p).sum(dim=1)
+
+
+class MSELoss(ConvexLoss):
     task = "regression"
     residual_loss = True  # (y - s)^2: centred and scaled targets fit the same problem (losses/targets.py)
     residual_degree = 2
-    convex = True
 
-    def convex_dual(self, n_outputs: int):
-        from derivtrain.convex.score_losses import SquaredError
+    def elementwise(self, scores, targets):
+        return (scores - targets).square()
 
-        return SquaredError(n_outputs)
+    def conjugate(self, theta, targets):
+        """theta^2 / 4 + theta y (theta = 2 (z - y))."""
+        return theta.square() / 4 + theta * targets
 
     def forward(self, scores: torch.Tensor, y: torch.Tensor, sample_weight=None) -> torch.Tensor:
         if sample_weight is None:

@@ -14,8 +14,12 @@ exactly 1 counts as met (0), and when several rivals tie for Crammer-Singer's ma
 from typing import Optional, Sequence
 
 import torch
+from torch.nn import functional as F
 
 from derivtrain.function import Function  # torch.autograd.Function without per-call binding
+from derivtrain.convex.datafit import ConvexDatafit
+from derivtrain.convex.kinked_units import CrammerSingerPieces, WestonWatkinsPieces
+from derivtrain.convex.smoothing import barrier_hinge, barrier_max
 from derivtrain.choices import MULTICLASS_VARIANTS as VARIANTS
 from derivtrain.losses.first_order import once_differentiable
 from derivtrain.losses.reduction import check_reduction, reduce, sample_weights
@@ -140,3 +144,46 @@ def multiclass_hinge(scores: torch.Tensor, y: torch.Tensor, variant: str = "cram
         if sample_weight is not None or class_weight is not None else None
     losses, _ = _FUNCTIONS[variant].apply(scores, y)
     return reduce(losses, reduction, weight)
+
+
+class CrammerSingerDatafit(ConvexDatafit):
+    """Crammer-Singer seen from its convex dual (derivtrain/convex/datafit.py): values are
+    CrammerSingerHingeFunction's forward, max_k (z_k + [k != y]) - z_y; the conjugate theta_y on
+    theta = p - e_y, p in the simplex; `smoothed` one barrier over the K pieces of the max."""
+
+    nonsmooth, coupled, conjugate_linear = True, True, True
+    shift_invariant = True
+    slope_limit = 2.0
+
+    def values(self, z, y):
+        return CrammerSingerHingeFunction.apply(z, y)[0]
+
+    def smoothed(self, z, y, tau):
+        margins = z + 1 - F.one_hot(y, z.shape[1]).to(z.dtype)
+        return barrier_max(margins, tau) - z.gather(1, y[:, None]).squeeze(1)
+
+    def pieces(self):
+        return CrammerSingerPieces()
+
+    def conjugate(self, theta, y):
+        return theta.gather(1, y[:, None]).squeeze(1)
+
+
+class WestonWatkinsDatafit(CrammerSingerDatafit):
+    """Weston-Watkins: values are WestonWatkinsHingeFunction's forward, sum_{k != y} max(0, 1 + z_k - z_y);
+    the same conjugate on its own domain (each rival's a_k in [0, 1]); one barrier-smoothed hinge per rival."""
+
+    def values(self, z, y):
+        return WestonWatkinsHingeFunction.apply(z, y)[0]
+
+    @property
+    def slope_limit(self) -> float:
+        return 2.0 * max(1, self.n_columns - 1)  # K - 1 hinges, each moving a rival and the true class
+
+    def smoothed(self, z, y, tau):
+        rivals = 1 + z - z.gather(1, y[:, None])
+        mask = 1 - F.one_hot(y, z.shape[1]).to(z.dtype)
+        return (barrier_hinge(rivals, tau) * mask).sum(dim=1)
+
+    def pieces(self):
+        return WestonWatkinsPieces()

@@ -5,21 +5,22 @@ exp(s) - y s (log(y!) does not depend on the model); its derivatives are exp(s) 
 a positive second derivative, so with the linear model s = Xw + b the objective is convex and
 Newton's method (optim=newton) converges in a handful of steps.
 
+Written once as a ConvexLoss (derivtrain/losses/convex_loss.py): `elementwise` gives the training
+loss (its mean; the composed ops are as fast as F.poisson_nll_loss) and the certified solver's
+datafit, with the conjugate in closed form.
+
 scikit-learn's PoissonRegressor minimizes mean deviance / 2 + alpha/2 ||w||^2; half the mean
 deviance is this loss plus a constant, so regularizer.strength is exactly its alpha.
 """
 import torch
-from torch.nn import functional as F
 
 from derivtrain.errors import DataError
-from derivtrain.losses.base import Loss
-from derivtrain.losses.reduction import reduce
+from derivtrain.losses.convex_loss import ConvexLoss
 
 
-class PoissonLoss(Loss):
+class PoissonLoss(ConvexLoss):
     task = "regression"
     is_likelihood = True
-    convex = True
 
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         # checked once per split, not per step: a negative count is a data error, not a large loss
@@ -28,16 +29,13 @@ class PoissonLoss(Loss):
                             "targets must be >= 0")
         return y
 
-    def convex_dual(self, n_outputs: int):
-        from derivtrain.convex.score_losses import PoissonLogLink
+    def elementwise(self, scores, targets):
+        return scores.exp() - targets * scores
 
-        return PoissonLogLink(n_outputs)
-
-    def forward(self, scores: torch.Tensor, y: torch.Tensor, sample_weight=None) -> torch.Tensor:
-        if sample_weight is None:
-            return F.poisson_nll_loss(scores, y.to(scores.dtype), log_input=True, full=False)
-        losses = F.poisson_nll_loss(scores, y.to(scores.dtype), log_input=True, full=False, reduction="none")
-        return reduce(losses, "mean", sample_weight.to(scores.dtype))
+    def conjugate(self, theta, targets):
+        """q log q - q with q = theta + y >= 0 (theta = e^z - y)."""
+        q = (theta + targets).clamp_min(0.0)
+        return torch.special.xlogy(q, q) - q
 
     def log_likelihood(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean log p(y | x) per row, log(y!) included."""

@@ -11,7 +11,7 @@ import torch
 
 from derivtrain.function import Function  # torch.autograd.Function without per-call binding
 from derivtrain.losses.base import Loss
-from derivtrain.losses.hinge import reduce_signed, signs_from_labels
+from derivtrain.losses.hinge import HingeDatafit, reduce_signed, signs_from_labels
 from derivtrain.losses.reduction import check_reduction
 
 
@@ -43,6 +43,24 @@ class SquaredHingeFunction(Function):
         grad_scores = scaled * signs if ctx.needs_input_grad[0] else None
         grad_signs = scaled * scores if ctx.needs_input_grad[1] else None
         return grad_scores, grad_signs
+
+
+class SquaredHingeDatafit(HingeDatafit):
+    """Smooth: no pieces; conjugate sum_k (a_k^2/4 - a_k) with a = -s theta >= 0."""
+
+    nonsmooth, conjugate_linear = False, False
+    slope_limit = None  # unbounded: grows with the residual
+    function = SquaredHingeFunction  # its backward is differentiable: the Newton solver's D
+
+    def smoothed(self, z, y, tau):
+        return self.values(z, y)
+
+    def pieces(self):
+        return None
+
+    def conjugate(self, theta, y):
+        a = -y * theta
+        return (a.square() / 4 - a).sum(dim=1)
 
 
 def squared_hinge(scores: torch.Tensor, y: torch.Tensor, *, reduction: str = "mean",
@@ -78,9 +96,7 @@ class SquaredHingeLoss(Loss):
         return signs_from_labels(y, n_outputs)
 
     def convex_dual(self, n_outputs: int):
-        from derivtrain.convex.score_losses import SignedSquaredHinge
-
-        return SignedSquaredHinge(n_outputs, None if self.class_weight is None else self.class_weight.tolist())
+        return SquaredHingeDatafit(n_outputs, None if self.class_weight is None else self.class_weight.tolist())
 
     def forward(self, scores: torch.Tensor, signs: torch.Tensor, sample_weight=None) -> torch.Tensor:
         cw = self.class_weight

@@ -95,7 +95,7 @@ def fit_objective(ctx, fitter: str | None = None):
 
 
 def _smooth_l1(ctx) -> bool:
-    """optim=auto under an L1 penalty with a smooth loss and one score column: proximal Newton
+    """optim=auto under an L1 penalty with a smooth loss whose score columns do not interact: proximal Newton
     (derivtrain/trainer/prox_newton.py: the certified solver's certificate, |w| kept exact where the
     interior point splits it into pieces); the interior point otherwise. Says which and why."""
     from derivtrain.logging import log
@@ -103,6 +103,8 @@ def _smooth_l1(ctx) -> bool:
 
     if not suits(ctx.objective, ctx.data, ctx.optim):
         return False
-    log.info("optim=auto: proximal Newton with coordinate descent (a smooth loss under an L1 penalty, one "
-             "score column, %d parameters <= optim.max_dense)", ctx.objective.model.linear.in_features + 1)
+    linear = ctx.objective.model.linear
+    log.info("optim=auto: proximal Newton with coordinate descent (a smooth loss under an L1 penalty, %d "
+             "independent score column%s of %d parameters <= optim.max_dense)", linear.out_features,
+             "" if linear.out_features == 1 else "s", linear.in_features + 1)
     return True

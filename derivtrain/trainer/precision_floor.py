@@ -26,24 +26,18 @@ import math
 
 import torch
 
-# losses whose derivative in the scores is bounded, summed over a row's scores: a hinge or the
-# logistic loss moves at most 1 per unit of score; Crammer-Singer and the multinomial loss move
-# two scores' worth; Weston-Watkins sums K - 1 hinges (K - 1 rivals, each against the true class)
-_BOUNDED = {"SignedHinge": 1.0, "BinaryLogistic": 1.0, "CrammerSinger": 2.0, "Multinomial": 2.0}
-
-
 def unit_roundoff(dtype: torch.dtype) -> float:
     return torch.finfo(dtype).eps / 2
 
 
 def lipschitz(score_loss, objective_at_zero: float) -> float:
-    """A bound on |d loss / d z| per row; for the unbounded losses (squared error, squared hinge,
-    Poisson, plugins') twice the root of twice the mean loss at zero: the residuals' scale."""
-    name = type(score_loss).__name__
-    if name == "WestonWatkins":
-        return 2.0 * max(1, score_loss.n_columns - 1)
-    if name in _BOUNDED:
-        return _BOUNDED[name]
+    """A bound on |d loss / d z| per row: the datafit's own where its derivative is bounded (a hinge
+    or the logistic loss moves at most 1 per unit of score, Crammer-Singer and the softmax two
+    scores' worth, Weston-Watkins K - 1 hinges'); for the unbounded ones (squared error, squared
+    hinge, Poisson) twice the root of twice the mean loss at zero: the residuals' scale."""
+    limit = getattr(score_loss, "slope_limit", None)  # a plugin's datafit may not subclass ConvexDatafit
+    if limit is not None:
+        return float(limit)
     return 2.0 * max(1.0, math.sqrt(2.0 * max(objective_at_zero, 0.0)))
 
 

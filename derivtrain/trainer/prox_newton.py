@@ -1,5 +1,6 @@
-"""fit_prox_newton(): a smooth loss under an L1 or elastic-net penalty, one score column (lasso,
-L1-logistic, L1-Poisson, L1 squared hinge), stopped by the same certificate as fit_certified.
+"""fit_prox_newton(): a smooth loss under an L1 or elastic-net penalty (lasso, L1-logistic,
+L1-Poisson, L1 squared or smooth hinge, Huber + L1), its score columns independent (binary,
+regression, one-vs-rest), stopped by the same certificate as fit_certified.
 
 The interior-point method (derivtrain/trainer/interior_point.py) treats |w_j| as two linear pieces
 and takes ~15-30 Newton-sized steps whatever the data. Proximal Newton (glum's IRLS with
@@ -13,12 +14,17 @@ then a backtracking line search on the true objective. Each step is one pass for
 derivatives, one symmetric rank-k product for H (derivtrain/data/rank_k.py) and a small L1
 quadratic solved to rounding (derivtrain/trainer/l1_quadratic.py). A quadratic loss (lasso) is its
 own model: the first step lands on the optimum and the second iteration certifies it. Smooth
-losses take ~5-10 steps (quadratic convergence once the support is found). Every iterate's
+losses take ~5-10 steps (quadratic convergence once the support is found). With K one-vs-rest
+columns H is block diagonal and the L1 separates: K small problems a step. Where the loss has
+no curvature (Huber, the smooth hinge on their straight parts, so at the start w = 0 for every
+row of a smooth hinge) H is singular and its model unbounded: H + mu I is solved instead,
+Levenberg-Marquardt's damping, mu raised tenfold while no step decreases the objective and
+lowered after every full step (0 once H factors on its own again). Every iterate's
 duality gap is computed from its own dual point, the loss's derivative (derivtrain/convex); the
 fit stops once it is <= optim.tol, as the certified solver does.
 
-Picked by optim=auto (derivtrain/trainer/fitters.py) for one score column and d + 1 <= optim.max_dense;
-everything else under L1 stays with the interior-point method. Under trainer=ddp every sum over
+Picked by optim=auto (derivtrain/trainer/fitters.py) for independent columns and d + 1 <= optim.max_dense;
+everything else under L1 (the softmax, wider rows) stays with the interior-point method. Under trainer=ddp every sum over
 rows (H, g, the objective, the certificate) is summed over the ranks, so every rank takes the same
 steps. A resumed run goes on with the certified solver (this one keeps no solver state: its
 whole solve is a few passes).
@@ -43,11 +49,12 @@ from derivtrain.trainer.stop_rules import epoch_cap
 _MAX_HALVINGS = 50
 _WORTH_CERTIFYING = 10.0  # certify once the step's predicted decrease is within this factor of tol
 _ONE_THREAD_BELOW = 1 << 24  # as fit_certified: elementwise work on n-vectors, faster on one thread
+_FIRST_DAMPING, _LAST_DAMPING = 1e-4, 1e8  # relative to the curvature's scale (_curvature_scale)
 
 
 def suits(objective, data, optim) -> bool:
-    """Whether this solver takes the problem: a smooth loss, an L1 part, one score column, a
-    Hessian of at most optim.max_dense parameters, rows in memory (under trainer=ddp, each rank's
+    """Whether this solver takes the problem: a smooth loss, an L1 part, score columns that do not
+    interact (not the softmax), one column's Hessian of at most optim.max_dense parameters, rows in memory (under trainer=ddp, each rank's
     own: every sum over rows is summed over the ranks, so each takes the same steps)."""
     problem = linear_problem(objective)
     if problem is None or not isinstance(data.train.X, torch.Tensor):
@@ -56,7 +63,7 @@ def suits(objective, data, optim) -> bool:
 
     pieces = problem.penalty.pieces()  # the penalty's kinked part: |w| pieces with their costs, or None
     return (problem.loss.pieces() is None and pieces is not None and isinstance(pieces[0], AbsolutePieces)
-            and problem.linear.out_features == 1 and problem.linear.in_features + 1 <= optim.max_dense)
+            and not problem.loss.coupled and problem.linear.in_features + 1 <= optim.max_dense)
 
 
 def fit_prox_newton(ctx: FitContext) -> FitResult:
@@ -73,8 +80,8 @@ def _fit(ctx, problem) -> FitResult:
     y = y.to(dtype) if y.is_floating_point() else y
     c = row_weights(problem.loss, y, X.shape[0], X.device, ctx.data.train.weight, ctx.distributed).to(dtype)
     reduce = ctx.distributed  # trainer=ddp: sums over every rank's rows (one process: the identity)
-    floor, model = Floor(ctx, problem, X, y, c, reduce), _Model(problem, X, reduce)
-    T = torch.zeros(1, X.shape[1] + 1, dtype=dtype, device=X.device)
+    floor, model = Floor(ctx, problem, X, y, c, reduce), _Model(problem, X, reduce, c)
+    T = torch.zeros(problem.linear.out_features, X.shape[1] + 1, dtype=dtype, device=X.device)
     if ctx.warm_start is not None:  # a regularization path's previous point (derivtrain/path/solve.py)
         T = ctx.warm_start.to(dtype=dtype, device=X.device).reshape(T.shape).clone()
     best, here, converged, stopped_by, iteration = -math.inf, None, False, None, 0
@@ -98,10 +105,15 @@ def _fit(ctx, problem) -> FitResult:
         if last:
             stopped_by = "iteration_cap"
             break
-        t = _line_search(problem, X, T, z, y, c, step, primal, decrease, reduce) if decrease < 0 else 0.0
+        while True:  # no decrease along a step of the undamped model: damp it more (below)
+            t = _line_search(problem, X, T, z, y, c, step, primal, decrease, reduce) if decrease < 0 else 0.0
+            if t > 0.0 or not model.damp_more():
+                break
+            step, decrease = model.step(T, smooth)
         if t == 0.0:
             stopped_by = "line_search"
             break
+        model.after(t)
         T, iteration = T + t * step, iteration + 1
     if here is None:  # stopped before any certificate: the last iterate's
         best, here = _certify(ctx, problem, X, y, c, z, T, smooth, primal, best)
@@ -131,40 +143,81 @@ def _scores(X, T) -> torch.Tensor:
 class _Model:
     """The proximal Newton step at T: H and g of the smooth part, the L1 quadratic solved."""
 
-    def __init__(self, problem, X, reduce):
-        self.problem, self.X, self.reduce = problem, X, reduce
+    def __init__(self, problem, X, reduce, c):
+        self.problem, self.X, self.reduce, self.c = problem, X, reduce, c
         self._D, self._H = None, None
+        self.damping, self._scale = 0.0, None  # Levenberg-Marquardt: H + damping I (damp_more)
 
-    def hessian(self, D: torch.Tensor, XtD: torch.Tensor) -> torch.Tensor:
-        """[[X^T D X, X^T D], [D^T X, sum D]], the loss's part; kept while D is the same (a quadratic
-        loss: once a fit)."""
+    def damp_more(self) -> bool:
+        """Raise the damping tenfold (from 1e-4 of H's scale); False once it is past any use. Where
+        the smooth part has no curvature (Huber, the smooth hinge far from their bend; a bias no
+        row's curvature holds) its quadratic model is unbounded along those directions: the undamped
+        step is meaningless, and a damped one tends to a proximal gradient step as it grows."""
+        self.damping = max(10.0 * self.damping, _FIRST_DAMPING * self._scale)
+        return self.damping <= _LAST_DAMPING * self._scale
+
+    def after(self, t: float) -> None:
+        """A full step accepted: the model is trusted more (a tenth of the damping; none below 1e-12)."""
+        if t == 1.0:
+            self.damping = self.damping / 10 if self.damping > 1e-12 * self._scale else 0.0
+
+    def _damped(self, blocks: list) -> list:
+        if self._scale is None:
+            self._scale = max(_curvature_scale(H, self.X, self.c, self.reduce) for H in blocks)
+        if self.damping == 0.0 and all(_factors(H) for H in blocks):
+            return blocks
+        if self.damping == 0.0:  # singular: directions without curvature (damp_more's docstring)
+            self.damp_more()
+        return [H + self.damping * np.eye(len(H)) for H in blocks]
+
+    def hessians(self, D: torch.Tensor, XtD: torch.Tensor) -> list:
+        """Per score column k, [[X^T D_k X, X^T D_k], [D_k^T X, sum D_k]], the loss's part; kept while
+        D is the same (a quadratic loss: once a fit)."""
         if self._D is not None and torch.equal(D, self._D):
             return self._H
         p = self.X.shape[1]
-        H = D.new_empty(p + 1, p + 1)
-        H[:p, :p] = self.reduce.all_sum(sparse.gram(self.X, D))
-        H[:p, p] = H[p, :p] = XtD
-        H[p, p] = self.reduce.all_sum(D.sum())
-        self._D, self._H = D, H
-        return H
+        blocks = []
+        for k in range(D.shape[1]):
+            H = D.new_empty(p + 1, p + 1)
+            H[:p, :p] = self.reduce.all_sum(sparse.gram(self.X, D[:, k]))
+            H[:p, p] = H[p, :p] = XtD[k]
+            H[p, p] = self.reduce.all_sum(D[:, k].sum())
+            blocks.append(H)
+        self._D, self._H = D, blocks
+        return blocks
 
     def step(self, T, smooth):
-        """(direction, predicted decrease of the objective's model: <= 0)."""
-        penalty, W = self.problem.penalty, T[:, :-1]
-        G, D = smooth.G.reshape(-1), smooth.D.reshape(-1)
-        XtG, XtD = self.reduce.all_sum(sparse.backproject(torch.stack([G, D], dim=1), self.X))  # one pass for both
-        H = self.hessian(D, XtD).clone()
-        g = torch.cat([XtG, self.reduce.all_sum(G.sum()).reshape(1)])
+        """(direction, predicted decrease of the objective's model: <= 0). The score columns do not
+        interact (suits), so H is block diagonal and the L1 separates: one small problem per column."""
+        penalty, W, K = self.problem.penalty, T[:, :-1], T.shape[0]
+        both = self.reduce.all_sum(sparse.backproject(torch.cat([smooth.G, smooth.D], dim=1), self.X))  # one pass
+        XtG, XtD = both[:K], both[K:]
         ridge_gradient, ridge_curvature = penalty.smooth_part(W)  # the penalty's smooth part (L2: alpha(1-r))
-        g[:-1] += ridge_gradient.reshape(-1)
-        H.diagonal()[:-1] += ridge_curvature.reshape(-1)
-        cost = penalty.pieces()[1]  # each weight's L1 coefficient (strength included); none on the bias
-        lam = np.append(torch.as_tensor(cost, dtype=torch.float64).expand(W.shape).reshape(-1).cpu().numpy(), 0.0)
-        H_np, t_np = H.cpu().double().numpy(), T.reshape(-1).cpu().double().numpy()
-        U = solve_l1_quadratic(H_np, g.cpu().double().numpy() - H_np @ t_np, lam, t_np)
-        direction = torch.as_tensor(U - t_np, dtype=T.dtype, device=T.device).reshape(T.shape)
-        l1_change = float(lam @ (np.abs(U) - np.abs(t_np)))
-        return direction, float(g @ direction.reshape(-1)) + l1_change
+        ridge_curvature = torch.as_tensor(ridge_curvature, dtype=T.dtype, device=T.device).expand(W.shape)
+        H = self.hessians(smooth.D, XtD)
+        g = torch.cat([XtG + ridge_gradient, self.reduce.all_sum(smooth.G.sum(dim=0))[:, None]], dim=1)
+        blocks = []
+        for k in range(K):
+            block = H[k].clone()
+            block.diagonal()[:-1] += ridge_curvature[k]
+            blocks.append(block.cpu().double().numpy())
+        # each weight's L1 coefficient (strength included); none on the bias
+        lam = torch.as_tensor(penalty.pieces()[1], dtype=torch.float64).expand(W.shape).cpu().numpy()
+        lam = np.concatenate([lam, np.zeros((K, 1))], axis=1)
+        g_np, t_np = g.cpu().double().numpy(), T.cpu().double().numpy()
+        U = np.stack([solve_l1_quadratic(Hk, g_np[k] - Hk @ t_np[k], lam[k], t_np[k])
+                      for k, Hk in enumerate(self._damped(blocks))])
+        direction = torch.as_tensor(U - t_np, dtype=T.dtype, device=T.device)
+        l1_change = float((lam * (np.abs(U) - np.abs(t_np))).sum())
+        return direction, float((g * direction).sum()) + l1_change
+
+
+def _factors(H: np.ndarray) -> bool:
+    try:
+        np.linalg.cholesky(H)
+        return True
+    except np.linalg.LinAlgError:
+        return False
 
 
 def _line_search(problem, X, T, z, y, c, direction, primal: float, decrease: float, reduce) -> float:
@@ -181,6 +234,18 @@ def _line_search(problem, X, T, z, y, c, direction, primal: float, decrease: flo
 
 def _total(reduce, value: float) -> float:
     return float(reduce.all_sum(torch.tensor(value, dtype=torch.float64)))
+
+
+def _curvature_scale(H: np.ndarray, X, c, reduce) -> float:
+    """H's largest diagonal entry, or where it has none (no row has curvature yet) the weighted mean
+    of the rows' squared norms, [x | 1]: the curvature a loss of unit second derivative would give."""
+    top = float(np.abs(np.diag(H)).max(initial=0.0))
+    if top > 0.0:
+        return top
+    from derivtrain.trainer.precision_floor import row_norms
+
+    mean_square = row_norms(X, c, reduce)[0] + float(reduce.all_sum(c.sum()))
+    return max(mean_square, float(np.finfo(np.float64).tiny))
 
 
 def _set_weights(linear, T) -> None:

@@ -1,12 +1,13 @@
 """The computed conjugate (derivtrain/convex/conjugate.py) against the closed forms of the built-in
-losses (derivtrain/convex/score_losses.py) and of the Huber and pinball losses: never below the
+losses (their `conjugate`, derivtrain/losses) and of the Huber and pinball losses: never below the
 true value beyond the closed form's own rounding, and above it by rounding only."""
 import pytest
 import torch
 from torch.nn import functional as F
 
 from derivtrain.convex.conjugate import conjugate_upper
-import derivtrain.convex.score_losses as score_losses
+from derivtrain.losses import CrossEntropyLoss, MSELoss
+from derivtrain.losses.poisson import PoissonLoss
 
 N = 4000
 EPS = torch.finfo(torch.float64).eps
@@ -29,15 +30,15 @@ def test_logistic_squared_error_and_poisson_match_their_closed_forms():
     theta = torch.rand(N, 1, generator=g, dtype=torch.float64) * 0.998 + 0.001 - y01
     logistic = lambda z, y: F.softplus(z) - y * z  # noqa: E731
     assert_close_above(conjugate_upper(logistic, theta, y01),
-                       score_losses.BinaryLogistic(1).conjugate(theta, y01)[:, None])
+                       CrossEntropyLoss().conjugate(theta, y01))
     y = torch.randn(N, 1, generator=g, dtype=torch.float64) * 1e3  # regression targets far from 0
     theta = torch.randn(N, 1, generator=g, dtype=torch.float64) * 50
     assert_close_above(conjugate_upper(lambda z, y: (z - y) ** 2, theta, y),
-                       score_losses.SquaredError(1).conjugate(theta, y)[:, None])
+                       MSELoss().conjugate(theta, y))
     counts = torch.randint(1, 30, (N, 1), generator=g).double()
     theta = torch.rand(N, 1, generator=g, dtype=torch.float64) * 20 - counts + 1e-3
     assert_close_above(conjugate_upper(lambda z, y: z.exp() - y * z, theta, counts),
-                       score_losses.PoissonLogLink(1).conjugate(theta, counts)[:, None])
+                       PoissonLoss().conjugate(theta, counts))
 
 
 @pytest.mark.parametrize("q", [0.1, 0.5, 0.9])

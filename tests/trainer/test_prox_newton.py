@@ -1,4 +1,4 @@
-"""optim=auto's proximal Newton (smooth loss under L1, one score column): optimal against exact
+"""optim=auto's proximal Newton (smooth loss under L1, independent score columns): optimal against exact
 solvers, chosen only where it applies, and its L1 quadratic solved to its optimality conditions."""
 import numpy as np
 import pytest
