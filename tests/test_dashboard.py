@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 # the runs below are one module fixture: every test here on one xdist worker, so they run once
 pytestmark = pytest.mark.xdist_group("dashboard")
@@ -23,7 +23,7 @@ def runs(tmp_path_factory):
     accumulators = {}
     for fitter, overrides in RUNS.items():
         folder = tmp_path_factory.mktemp(fitter) / "run"
-        proc = run_cli(*overrides, f"hydra.run.dir={folder}")
+        proc = run_main(*overrides, f"hydra.run.dir={folder}")
         assert proc.returncode == 0, proc.stderr
         acc = EventAccumulator(str(folder), size_guidance={"scalars": 0, "histograms": 0, "tensors": 0})
         acc.Reload()
@@ -161,7 +161,7 @@ def test_hparams_opens_on_what_a_sweep_varies(tmp_path):
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     sweep = tmp_path / "sweep"
-    proc = run_cli("-m", "trainer.seed=0,1", "model=svm,logistic", f"hydra.sweep.dir={sweep}")
+    proc = run_main("-m", "trainer.seed=0,1", "model=svm,logistic", f"hydra.sweep.dir={sweep}")
     assert proc.returncode == 0, proc.stderr
     values = {}
     for job in sorted(p for p in sweep.iterdir() if p.is_dir()):

@@ -40,7 +40,15 @@ def test_the_quickstart_is_two_command_lines_in_a_virtualenv_and_ci_runs_them():
     assert [line for line in ci if line in steps[:-1] + [second]] == steps[:-1] + [second]
 
 
-@pytest.mark.parametrize("command", readme_commands())
+def run_whole_elsewhere(command: str) -> bool:
+    """README's path command is run as written, uncapped, by tests/path/test_readme_path.py (every
+    point certified, the path.csv its section describes): a second and third run here add nothing."""
+    from tests.path.test_readme_path import section
+
+    return command in section()
+
+
+@pytest.mark.parametrize("command", [c for c in readme_commands() if not run_whole_elsewhere(c)])
 def test_readme_command_runs(tmp_path, command):
     args = command.split()[3:]
     if "data.path=my_table.csv" in args:  # the README's CSV example: give it a table to read
@@ -73,7 +81,7 @@ def convex_commands():
     commands = []
     for command in readme_commands():
         args = command.split()[3:]
-        if {"-m", "--multirun"} & set(args) or any(a.startswith("data.path=") for a in args):
+        if run_whole_elsewhere(command) or {"-m", "--multirun"} & set(args) or any(a.startswith("data.path=") for a in args):
             continue  # sweeps (their own tests), files that exist only in the other test
         args = [a for a in args if not a.startswith("hydra.")]
         if check_solver(compose_config(*args)) in ("certified", "newton"):
