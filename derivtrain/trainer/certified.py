@@ -35,6 +35,7 @@ from derivtrain.trainer.smooth_part import smooth_part
 
 _ONE_THREAD_BELOW = 1 << 24
 _WORTH_CERTIFYING = 2.0  # certify once the interior-point gap estimate is within this factor of tol
+_NEWTON_GATE = 10.0  # certify Newton's iterate once the last step's decrement is within 10 sqrt(tol) |P|
 
 
 def fit_certified(ctx: FitContext) -> FitResult:
@@ -67,6 +68,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     watch, gaps = _Validation(ctx, problem), _Gaps(ctx, problem, X, y, c)
     floor, kept = Floor(ctx, problem, X, y, c, reduce), _BestIterate()
     (iteration, gaps.best), converged, stopped_by = _resume_point(saves, method, kept), False, None
+    gate = _NewtonGate(cold=saves.solver is None and ctx.warm_start is None and ctx.resume_state is None)
     carried = gaps.best  # the best bound before iterate `iteration` was evaluated: what resumes it
     while True:
         T = method.T if method is not None else T
@@ -79,10 +81,11 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         scalars = {"train/objective": primal * units, "train/loss": loss * units,
                    **(watch(T) if saves.logs(iteration) else {})}
         last = iteration >= epoch_cap(ctx.trainer, ctx.optim)
-        # the interior-point method knows its own gap estimate (complementarity); the certificate, a pass
-        # over X and a small solve, decides once that estimate says tol may be met (Newton: always)
+        # each method knows its own estimate of the gap (the interior point's complementarity, Newton's
+        # decrement); the certificate, a pass over X and a small solve, decides once it says tol may be met
         complementarity = method.observe(z) if method is not None else 0.0
-        decides = method is None or last or complementarity <= _WORTH_CERTIFYING * floor.tol * abs(primal)
+        decides = last or (gate.open(floor.tol, primal) if method is None else
+                           complementarity <= _WORTH_CERTIFYING * floor.tol * abs(primal))
         if decides or (gaps.every_iteration and saves.logs(iteration)):
             theta = method.dual_point(smooth) if method is not None else smooth.theta
             scalars["train/optimality_gap"] = gaps.add(primal, theta, decides, z, T)
@@ -95,14 +98,14 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
             stopped_by = "certificate" if converged else "iteration_cap"
             break
         iteration, carried = iteration + 1, gaps.best
-        moved, T = _advance(method, system, problem, T, z, y, c, smooth, primal, reduce)
+        moved, T = _advance(method, system, problem, T, z, y, c, smooth, primal, reduce, gate)
         if not moved:
             stopped_by = "rounding_floor" if method is not None else "line_search"
             break
         if saves.due(iteration):  # every trainer.checkpoint_every_n_epochs iterations, and on Ctrl-C/SIGTERM
             saves.save(iteration - 1, _solver_state(problem, iteration, T, method, gaps.best, kept))
-    if gaps.best is None:  # stopped before any certificate: measure the last iterate's
-        gaps.add(primal, method.dual_point(smooth) if method is not None else smooth.theta, True, z, T)
+    if gaps.best is None or (method is None and not decides):  # the last iterate was not certified: now
+        converged, stopped_by = gaps.certify_last(primal, method, smooth, z, T, floor, stopped_by)
     solver = _solver_state(problem, iteration, T, method, carried, kept)
     _set_weights(problem, kept.T if kept.T is not None else (T if method is None else method.T))
     floor.announce()
@@ -111,7 +114,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     return finish(ctx, result, state=dict(fitted_by="certified", converged=converged, solver=solver))
 
 
-def _advance(method, system, problem, T, z, y, c, smooth, primal, reduce):
+def _advance(method, system, problem, T, z, y, c, smooth, primal, reduce, gate):
     """(whether the iterate moved, the Newton iterate T). A system that no longer factors (not
     finite, not positive definite even damped) is rounding's verdict, not a crash: the fit stops
     there on its best iterate, as when no step improves."""
@@ -119,10 +122,29 @@ def _advance(method, system, problem, T, z, y, c, smooth, primal, reduce):
         if method is not None:
             return method.step(smooth) > 0.0, T
         direction, slope = newton_direction(system, problem, T, smooth)
+        gate.saw(-slope / 2)
         t = line_search(system, problem, T, z, y, c, direction, slope, primal, reduce) if slope < 0 else 0.0
     except (FloatingPointError, torch.linalg.LinAlgError):
         return False, T
     return t > 0.0, (T + t * direction if t > 0.0 else T)
+
+
+class _NewtonGate:
+    """When Newton's iterate is worth certifying: the first iterate of a warm start (it may be the
+    optimum already), and every iterate once the previous step's predicted decrease lambda^2 / 2
+    (the quadratic model's estimate of P - P*) is within _NEWTON_GATE sqrt(tol) of |P|: Newton then
+    converges quadratically, so the next gap is ~ its square. Not before: at 100k x 50 a certificate
+    costs half a Newton step, and the first steps' gaps are far above tol (logistic: 7 -> 3
+    certificates). The last iterate of a fit is always certified (fit_certified)."""
+
+    def __init__(self, cold: bool):
+        self.decrease = None if cold else 0.0
+
+    def saw(self, decrease: float) -> None:
+        self.decrease = decrease
+
+    def open(self, tol: float, primal: float) -> bool:
+        return self.decrease is not None and self.decrease <= _NEWTON_GATE * math.sqrt(tol) * abs(primal)
 
 
 class _Gaps:
@@ -153,6 +175,13 @@ class _Gaps:
             self.gap = self.here.relative_gap
         gap = Certificate(primal, self.shown.dual, error).relative_gap
         return gap if math.isfinite(gap) else 1.0  # no dual point yet: the bound says nothing
+
+
+    def certify_last(self, primal: float, method, smooth, z, T, floor, stopped_by) -> tuple:
+        """(converged, stopped_by) once the iterate the fit stopped on is certified."""
+        self.add(primal, method.dual_point(smooth) if method is not None else smooth.theta, True, z, T)
+        converged = self.gap <= floor.at(self.here)
+        return converged, ("certificate" if converged else stopped_by)
 
 
 def _better(kept, certificate):

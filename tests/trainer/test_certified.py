@@ -137,3 +137,20 @@ def test_the_binary_svm_is_scikit_learns_svc_problem():
     ours = solved.metrics["train/objective"]
     assert solved.metrics["train/converged"] is True and ours <= svc_objective * (1 + 1e-9)
     assert (svc_objective - ours) / ours < 1e-5
+
+
+def test_newton_certifies_once_its_decrement_says_tol_may_be_met(monkeypatch):
+    """A cold Newton fit skips the certificates of its first iterates (each a pass over X and a
+    small solve, far from tol there) and still stops on a certified gap <= tol."""
+    import derivtrain
+    from derivtrain.trainer import certified
+
+    calls = []
+    add = certified._Gaps.add
+    monkeypatch.setattr(certified._Gaps, "add", lambda self, *a: calls.append(1) or add(self, *a))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 20))
+    y = (X @ rng.standard_normal(20) + rng.logistic(size=20_000) > 0).astype(int)
+    est = derivtrain.Estimator(model="logistic", standardize=False, optim__tol=1e-6).fit(X, y)
+    assert est.metrics_["train/converged"] and est.metrics_["train/optimality_gap"] <= 1e-6
+    assert 1 <= len(calls) <= est.n_iter_ - 2, (len(calls), est.n_iter_)
