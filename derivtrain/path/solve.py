@@ -38,6 +38,10 @@ def solve_path(ctx, strengths: list, unit: float = 1.0, start=None) -> list:
         return gram_points(ctx, strengths, unit, start)
     if smooth_path.fits(ctx):  # a smooth loss with L2: Newton carried along the path, set up once
         return smooth_points(ctx, strengths, unit, start)
+    from derivtrain.path import prox_path
+
+    if prox_path.fits(ctx):  # a smooth loss with L1: proximal Newton carried along the path, screened
+        return smooth_points(ctx, strengths, unit, start, prox_path.ProxPath)
     penalty, linear = ctx.objective.penalty, ctx.model.linear
     quiet = replace(ctx, logger=NullLogger(), checkpoints=Checkpointer(None), resume_state=None)
     points = []
@@ -70,13 +74,14 @@ def solve_paths(contexts: list, grids: list, unit: float = 1.0) -> list:
     return [solve_path(ctx, grid, unit) for ctx, grid in zip(contexts, grids)]
 
 
-def smooth_points(ctx, strengths: list, unit: float = 1.0, start=None) -> list:
-    """The points of derivtrain/path/smooth_path.py, measured as finish() measures a fit: the
-    certified objective and gap, and the validation metrics (the fold's, under CV)."""
+def smooth_points(ctx, strengths: list, unit: float = 1.0, start=None, kind=None) -> list:
+    """The points of derivtrain/path/smooth_path.py (or `kind`: prox_path.py's), measured as
+    finish() measures a fit: the certified objective and gap, and the validation metrics (the
+    fold's, under CV)."""
     from derivtrain.path.smooth_path import SmoothPath
     from derivtrain.trainer.metrics import evaluate
 
-    path, data, points = SmoothPath(ctx, start), ctx.data, []
+    path, data, points = (kind or SmoothPath)(ctx, start), ctx.data, []
     val_targets = ctx.targets(data.val) if data.val is not None else None
     for strength in strengths:
         ctx.objective.penalty.strength = strength * unit
