@@ -11,16 +11,16 @@ active_set.py). Proximal Newton does the same per fit (derivtrain/trainer/prox_n
 first step lands on a quadratic's optimum) but a fit pays its set-up, a Hessian from the rows and
 finish() every time: on diabetes (442 x 10) ~6 ms a point, where the path's own work is ~0.1 ms.
 
-A point's certificate is computed from the rows (one pass each point: the Gram's expansion of
-||r||^2 would cancel where the fit is close), with the dual point theta = l'(z) = 2 (z - y)
-centred (sum_i c_i theta_i = 0, the bias's constraint: the squared error's conjugate is finite
-everywhere, so centring keeps it feasible, where derivtrain/convex/bias.py scales rows) and
-scaled into the L1 box. Gap-safe screening (derivtrain/path/screening.py) leaves out of a point's
+A point's certificate is computed from the rows (one pass over them for all of a path's points
+together, derivtrain/path/gram_points.py: the Gram's expansion of ||r||^2 would cancel where the
+fit is close), with the dual point theta = l'(z) = 2 (z - y) centred (sum_i c_i theta_i = 0, the
+bias's constraint: the squared error's conjugate is finite everywhere, so centring keeps it
+feasible, where derivtrain/convex/bias.py scales rows) and scaled into the L1 box. Past
+_SCREEN_FROM features, gap-safe screening (derivtrain/path/screening.py) leaves out of a point's
 solve the weights the last point's dual point proves zero at the new strength; the certificate
-still covers them all, and a point whose gap misses tol with screening is solved again without.
+still covers them all, and a point whose gap misses tol (none is expected: the solve is exact) is
+solved again by coordinate descent over every weight.
 """
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
@@ -31,11 +31,11 @@ from derivtrain.convex.score_losses import SquaredError
 from derivtrain.data import sparse
 from derivtrain.losses.likelihood import MSELoss
 from derivtrain.path.active_set import solve_active_set
-from derivtrain.path.screening import rescaled_duals, screened
+from derivtrain.path.gram_certificate import Residuals, from_gram, from_rows
+from derivtrain.path.screening import screened
 from derivtrain.trainer.l1_quadratic import solve_l1_quadratic
 
 _GAMMA = 0.5  # the squared error's conjugate t^2/4 + t y is 1/2-strongly convex (screening.py)
-_EPS = float(np.finfo(np.float64).eps)
 # screening tests every weight (~25 us with the dual's rescaling) to save the solve's work on the
 # weights it drops: at diabetes' 10 features the solve on the support costs less than the test
 _SCREEN_FROM = 32
@@ -56,25 +56,6 @@ def fits(ctx) -> bool:
             and ctx.distributed.world_size == 1 and X.shape[1] + 1 <= ctx.optim.max_dense)
 
 
-@dataclass
-class _Residuals:
-    """What a pass over the rows at P weights T (P, d + 1) leaves for their certificates at any
-    strengths: each a (P,) array but V (P, d)."""
-    loss: np.ndarray  # sum_i c_i (z_i - y_i)^2
-    quadratic: np.ndarray  # sum_i c_i theta_i^2 / 4 (theta centred): the conjugate's part in s^2
-    linear: np.ndarray  # sum_i c_i theta_i y_i: its part in s
-    V: np.ndarray  # -X^T (c theta)
-    rounding: np.ndarray  # 8 eps sum_i c_i (|l_i| + |l'_i| (1 + |z_i| + |y_i|)): certificate.py's rounding_error
-    l1_norm: np.ndarray
-    l2_square: np.ndarray
-
-    def bound(self, l1: np.ndarray, l2: np.ndarray) -> tuple:
-        """(P, s, D(s theta), rounding) at the strengths (l1, l2), each (P,): no pass over the rows."""
-        primal = self.loss + l1 * self.l1_norm + l2 / 2 * self.l2_square
-        scale, dual = rescaled_duals(self.V, self.quadratic, self.linear, l1, l2)
-        return primal, scale, dual, self.rounding + 8 * _EPS * (primal - self.loss)
-
-
 class GramPath:
     def __init__(self, ctx, start=None):
         self.ctx, self.problem = ctx, linear_problem(ctx.objective)
@@ -83,13 +64,11 @@ class GramPath:
         n, d = X.shape
         y = self.problem.loss.prepare(ctx.targets(train)).to(torch.float64)
         self.c = row_weights(self.problem.loss, y, n, train.X.device, train.weight).numpy()
-        self.y = y.reshape(-1).numpy()
-        self.Xt = np.empty((d + 1, n))  # by column: the products below are dot products
-        self.Xt[:d], self.Xt[d] = X.T, 1.0
-        weighted = self.Xt * self.c
-        G = weighted @ self.Xt.T
-        self.H, self.q = 2 * G, -2 * (weighted @ self.y)  # the quadratic model's, l2 added per point
-        self.sigma = np.sqrt(np.maximum(np.diag(G)[:d] - G[d, :d] ** 2, 0.0))  # the columns' c-weighted std
+        self.y, self.X = y.reshape(-1).numpy(), X
+        self.G, self.h, self.s = _gram(X, self.c, self.y)
+        self.H, self.q = 2 * self.G, -2 * self.h  # the quadratic model's, l2 added per point
+        self.sigma = np.sqrt(np.maximum(np.diag(self.G)[:d] - self.G[d, :d] ** 2, 0.0))  # columns' c-weighted std
+        self.tol = float(ctx.optim.tol)
         self.weights = np.append(np.ones(d), 0.0)  # which coordinates carry the penalty (not the bias)
         self.T = np.zeros(d + 1) if start is None else start.reshape(-1).to(torch.float64).numpy().copy()
         self.screens = d > _SCREEN_FROM
@@ -101,7 +80,7 @@ class GramPath:
 
     def solve(self, l1: float, l2: float, residual=None) -> int:
         """Moves T to the optimum at (l1, l2) from the last point; returns the steps it took.
-        `residual`: the last point's _Residuals (one row), to screen with."""
+        `residual`: the last point's Residuals (one row), to screen with."""
         allowed = np.ones(len(self.T), dtype=bool)
         if residual is not None:
             primal, scale, dual, rounding = residual.bound(np.array([l1]), np.array([l2]))
@@ -128,19 +107,18 @@ class GramPath:
         self.T = T
         return 1
 
-    def residuals(self, T: np.ndarray) -> _Residuals:
-        """One pass over the rows at the P weights T (P, d + 1) (module docstring: the centred dual point)."""
-        Z = T @ self.Xt
-        R = Z - self.y
-        CR = R * self.c
-        theta = 2 * (R - CR.sum(axis=1, keepdims=True))
-        ctheta = theta * self.c
-        # |l_i| + |l'_i| (1 + |z_i| + |y_i|), l = r^2: certificate.py's rounding_error, term by term
-        size = R * R + 2 * np.abs(R) * (1 + np.abs(Z) + np.abs(self.y))
-        W = T[:, :-1]
-        return _Residuals((CR * R).sum(axis=1), (ctheta * theta).sum(axis=1) / 4, ctheta @ self.y,
-                          -(ctheta @ self.Xt[:-1].T), 8 * _EPS * (size @ self.c), np.abs(W).sum(axis=1),
-                          (W * W).sum(axis=1))
+    def residuals(self, T: np.ndarray) -> Residuals:
+        """The certificates' numbers at the P weights T (P, d + 1): from G (gram_certificate.py),
+        the points whose rounding bound is too wide for optim.tol from the rows."""
+        found = from_gram(T, self.G, self.h, self.s, len(self.y))
+        loose = found.rounding + found.quadratic_error + found.linear_error > self.tol / 8 * np.abs(found.loss)
+        if not loose.any():
+            return found
+        Xt = np.vstack([self.X.T, np.ones((1, len(self.X)))])  # by column: its products are dot products
+        exact = from_rows(T[loose], Xt, self.y, self.c)
+        for name in found.__dataclass_fields__:
+            getattr(found, name)[loose] = getattr(exact, name)
+        return found
 
     def set_weights(self) -> None:
         linear = self.problem.linear
@@ -148,3 +126,20 @@ class GramPath:
             T = torch.from_numpy(self.T)
             linear.weight.copy_(T[None, :-1].to(linear.weight.dtype))
             linear.bias.copy_(T[-1:].to(linear.bias.dtype))
+
+
+def _gram(X: np.ndarray, c: np.ndarray, y: np.ndarray) -> tuple:
+    """(G, h, s) of the module docstring. X^T C X as B^T B with B = X sqrt(c) (X itself when the
+    rows weigh alike): numpy hands a matrix times its own transpose to BLAS's syrk (half the
+    multiply-adds), 80k x 50: ~10 ms, where [X | 1]^T (C [X | 1]) took ~30 ms."""
+    d = X.shape[1]
+    G = np.empty((d + 1, d + 1))
+    if len(c) and np.all(c == c[0]):
+        G[:d, :d] = (X.T @ X) * c[0]
+    else:
+        B = X * np.sqrt(c)[:, None]
+        G[:d, :d] = B.T @ B
+    G[d, :d] = G[:d, d] = c @ X
+    G[d, d] = c.sum()
+    cy = c * y
+    return G, np.append(X.T @ cy, cy.sum()), float(cy @ y)
