@@ -1,9 +1,9 @@
 """A certified regularization path against independent fits and scikit-learn's cross-validated estimators.
 
-    python scripts/bench_path.py                    # 100k x 50 (the issue's size) and the bundled data
+    OMP_NUM_THREADS=1 python scripts/bench_path.py  # 100k x 50 (the issue's size) and the bundled data, one thread
     python scripts/bench_path.py --rows 20000       # smaller
     python scripts/bench_path.py --quick            # breast_cancer and diabetes only
-    python scripts/bench_path.py --rows-of path,cv  # leave out the lasso (slow at 100k: see README)
+    python scripts/bench_path.py --rows-of path,cv  # leave out the lasso
 
 Three comparisons, each timed side by side in this process (one warm-up of each, then the two in
 turn, --repeats rounds, the median of each: load that changes affects both alike), same rows:

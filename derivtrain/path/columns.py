@@ -37,13 +37,13 @@ class Columns:
         blocks = self.Xt.new_zeros(K, K, p, p)
         for k in range(K):
             for l in range(k, K) if D.dim() == 3 else (k,):
-                blocks[k, l] = _signed_gram(self.Xt, D[:, k, l] if D.dim() == 3 else D[:, k])
+                blocks[k, l] = signed_gram(self.Xt, D[:, k, l] if D.dim() == 3 else D[:, k])
                 blocks[l, k] = blocks[k, l]
             blocks[k, k].diagonal()[:-1] += extra[k]
         return blocks
 
 
-def _signed_gram(Xt: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def signed_gram(Xt: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """[X | 1]^T diag(w) [X | 1]: weights of both signs (a multinomial's off-diagonal -p_k p_l) as
     two products of nonnegative ones, each A A^T with A the columns scaled by sqrt(w)."""
     weights = weights.to(Xt.dtype)

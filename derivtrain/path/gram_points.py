@@ -1,13 +1,16 @@
-"""The points of a least-squares path solved on its Gram matrix (derivtrain/path/gram_path.py), with
-the validation metrics evaluate() reports (derivtrain/trainer/metrics.py: loss, mse, r2 in the
-data's units), for every point in one product: the validation rows' scores at all P points are
-one (n_val, P) matrix, where evaluate() per point costs ~0.3 ms (a forward pass and its set-up),
-more than the point's own solve on small data.
+"""The points of least-squares paths solved on their Gram matrices (derivtrain/path/gram_path.py):
+a cross-validation's K folds in step (one batched solve per strength for all of them, where a
+fold alone costs about as much: ~30 numpy calls of a few microseconds each, on 11 x 11 systems
+for diabetes), every point's certificate at once, and the validation metrics evaluate() reports
+(derivtrain/trainer/metrics.py: loss, mse, r2 in the data's units) for every point in one
+product: the validation rows' scores at all P points are one (n_val, P) matrix, where evaluate()
+per point costs ~0.3 ms (a forward pass and its set-up), more than the point's own solve.
 """
 import numpy as np
 import torch
 
 from derivtrain.path.active_set import solve_together
+from derivtrain.path.gram_path import GramPath
 from derivtrain.path.point import PathPoint
 
 
@@ -19,17 +22,15 @@ def fold_points(contexts: list, grids: list, unit: float = 1.0, starts=None) -> 
     """The points of K paths (the folds of a cross-validation: one FitContext each, on its own rows,
     sharing the objective), solved in step: at each grid index the K problems in one batched
     solve (active_set.py: solve_together), where a path is solved alone the K = 1 case of it."""
-    from derivtrain.path.gram_path import GramPath
-
     paths = [GramPath(ctx, start) for ctx, start in zip(contexts, starts or [None] * len(contexts))]
     solved = _screened(contexts, paths, grids, unit) if paths[0].screens else _together(contexts, paths, grids, unit)
     return [_points(ctx, path, rows, unit) for ctx, path, rows in zip(contexts, paths, solved)]
 
 
 def _points(ctx, path, solved: list, unit: float) -> list:
-    path.T = solved[-1][-1]
-    path.set_weights()
     certificates = _certificates(path, solved)
+    path.T = solved[-1][-1]
+    path.set_weights()  # the model at the path's last point, as every path leaves it
     units = float(getattr(ctx.objective, "units", 1.0))  # scaled targets: the data's units per fitted unit
     tol, points = float(ctx.optim.tol), []
     for (strength, _, _, steps, T), certificate, val in zip(solved, certificates,
@@ -79,8 +80,9 @@ def _screened(contexts: list, paths: list, grids: list, unit: float) -> list:
 
 
 def _certificates(path, solved: list) -> list:
-    """Every point's certificate from one pass over the rows at all of them; a point above tol (the
-    active-set solve is exact, so rounding at most) is solved again by coordinate descent."""
+    """Every point's certificate, all at once (derivtrain/path/gram_certificate.py: from G, or from
+    the rows where its rounding bound is too wide for tol); a point above tol (the active-set
+    solve is exact, so rounding at most) is solved again by coordinate descent."""
     from derivtrain.convex.certificate import Certificate
 
     l1, l2 = (np.array([s[i] for s in solved]) for i in (1, 2))

@@ -40,9 +40,10 @@ def exact_bias(loss, z, y, c, T, smooth):
         g = smooth.G.sum(dim=0)
         D = smooth.D.sum(dim=0)
         H = torch.diag(D) if D.dim() == 1 else D
-        # the multinomial's bias Hessian is singular along (1, ..., 1): least squares picks the
-        # step orthogonal to it, which the softmax does not see
-        step = -torch.linalg.lstsq(H, g[:, None]).solution[:, 0] if H.shape[0] > 1 else -g / H[0]
+        # the multinomial's bias Hessian is singular along (1, ..., 1): the pseudo-inverse takes
+        # the step orthogonal to it, which the softmax does not see (on any device, as lstsq's
+        # CUDA driver assumes full rank)
+        step = -(torch.linalg.pinv(H, hermitian=True) @ g) if H.shape[0] > 1 else -g / H[0]
         if not torch.isfinite(step).all():
             break
         moved = z + step

@@ -24,13 +24,15 @@ it is <= optim.tol; one that no step improves, or that reaches the iteration cap
 """
 import math
 
+import numpy as np
 import torch
 
 from derivtrain.convex.certificate import Certificate, linear_problem, row_weights
 from derivtrain.convex.penalty import ElementwiseDual
 from derivtrain.convex.penalty_dual import penalty_dual
 from derivtrain.data import sparse
-from derivtrain.path.columns import Columns, _signed_gram
+from derivtrain.path.active_set import solve_active_set
+from derivtrain.path.columns import Columns, signed_gram
 from derivtrain.path.point_certificate import exact_bias, from_gradient
 from derivtrain.path.screening import screened
 from derivtrain.threads import threads_for
@@ -135,7 +137,7 @@ class ProxPath:
         penalty, index = self.problem.penalty, self._kept(T, gradient, certificate)
         Xt = self.columns.Xt
         rows = Xt if len(index) == len(Xt) else Xt[index]  # the kept columns and the bias's ones: (|K| + 1, n)
-        H = _signed_gram(rows, smooth.D.reshape(-1))
+        H = signed_gram(rows, smooth.D.reshape(-1))
         l2 = float(penalty.l2)
         weights = index < T.shape[1] - 1
         H.diagonal()[weights] += l2
@@ -172,9 +174,5 @@ class ProxPath:
 
 def _l1_model(H, q, lam, u0):
     """The L1 model's minimizer from u0: the support's solve (exact), else coordinate descent."""
-    import numpy as np
-
-    from derivtrain.path.active_set import solve_active_set
-
     found = solve_active_set(H, q, lam, u0, np.ones(len(u0), dtype=bool))
     return found[0] if found is not None else solve_l1_quadratic(H, q, lam, u0)
