@@ -1,11 +1,12 @@
 """A certified regularization path against independent fits and scikit-learn's cross-validated estimators.
 
-    python scripts/bench_path.py                    # 100k x 50 (the issue's size) and the bundled data
+    OMP_NUM_THREADS=1 python scripts/bench_path.py  # 100k x 50 (the issue's size) and the bundled data, one thread
     python scripts/bench_path.py --rows 20000       # smaller
     python scripts/bench_path.py --quick            # breast_cancer and diabetes only
-    python scripts/bench_path.py --rows-of path,cv  # leave out the lasso (slow at 100k: see README)
+    python scripts/bench_path.py --rows-of path,cv  # leave out the lasso
 
-Three comparisons, each timed side by side in this process (after one warm-up of each), same rows:
+Three comparisons, each timed side by side in this process (one warm-up of each, then the two in
+turn, --repeats rounds, the median of each: load that changes affects both alike), same rows:
 
   path    L2 logistic, 30 strengths from the data-scaled top down 4 decades, each point certified to
           optim.tol=1e-4: derivtrain's warm-started path (derivtrain/path/) vs one certified fit at
@@ -36,28 +37,29 @@ POINTS, FOLDS = 30, 5
 
 
 def timed(fn, repeats: int):
-    """(best seconds of `repeats`, the last result), after one warm-up call."""
+    """(median seconds of `repeats`, the last result), after one warm-up call."""
     fn()
-    best, result = float("inf"), None
+    seconds, result = [], None
     for _ in range(repeats):
         start = time.perf_counter()
         result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        seconds.append(time.perf_counter() - start)
+    return float(np.median(seconds)), result
 
 
 def interleaved(fns: list, repeats: int):
-    """(best seconds of each fn, the first fn's last result): one warm-up each, then the fns in turn."""
+    """(median seconds of each fn, the first fn's last result): one warm-up each, then the fns in
+    turn, `repeats` rounds: a machine whose load changes affects each alike."""
     for fn in fns:
         fn()
-    best, result = [float("inf")] * len(fns), None
+    seconds, result = [[] for _ in fns], None
     for _ in range(repeats):
         for i, fn in enumerate(fns):
             start = time.perf_counter()
             out = fn()
-            best[i] = min(best[i], time.perf_counter() - start)
+            seconds[i].append(time.perf_counter() - start)
             result = out if i == 0 else result
-    return best, result
+    return [float(np.median(s)) for s in seconds], result
 
 
 def standardized(X):
@@ -110,7 +112,6 @@ def path_row(X, y, repeats: int) -> dict:
         objective.penalty.strength = alpha
         return fit_certified(ctx)
 
-    # interleaved, best of each: a machine whose load changes affects both alike
     (path_s, one_s), points = interleaved([lambda: solve_path(ctx, strengths), lambda: cold(strengths[-1])],
                                           max(repeats, 3))
     all_s, _ = timed(lambda: [cold(a) for a in strengths], 1)
@@ -126,10 +127,11 @@ def cv_row(X, y, repeats: int) -> dict:
 
     folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(X, y))
     Cs = np.logspace(-4, 2, POINTS)
-    ours_s, ours = timed(lambda: LogisticCV(Cs=Cs, cv=folds).fit(X, y), repeats)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs_s, theirs = timed(lambda: LogisticRegressionCV(Cs=Cs, cv=folds).fit(X, y), repeats)
+        (ours_s, theirs_s), _ = interleaved([lambda: LogisticCV(Cs=Cs, cv=folds).fit(X, y),
+                                             lambda: LogisticRegressionCV(Cs=Cs, cv=folds).fit(X, y)], repeats)
+        ours, theirs = LogisticCV(Cs=Cs, cv=folds).fit(X, y), LogisticRegressionCV(Cs=Cs, cv=folds).fit(X, y)
     their_mean = theirs.scores_[theirs.classes_[1]].mean(axis=0)
     at_ours = their_mean[int(np.argmin(np.abs(Cs - ours.C_)))]
     return {"derivtrain LogisticCV": ours_s, "LogisticRegressionCV": theirs_s, "speed-up": theirs_s / ours_s,
@@ -145,9 +147,10 @@ def lasso_row(X, y, repeats: int) -> dict:
     folds = list(KFold(FOLDS, shuffle=True, random_state=0).split(X))
     top = np.abs(X.T @ (y - y.mean())).max() / len(y)
     alphas = np.geomspace(top, top * 1e-3, POINTS)  # LassoCV's own grid (eps=1e-3)
-    ours_s, ours = timed(lambda: LinearCV(alphas=2 * alphas, penalty="l1", cv=folds,
-                                          scoring="neg_mean_squared_error").fit(X, y), repeats)
-    theirs_s, theirs = timed(lambda: LassoCV(alphas=alphas, cv=folds).fit(X, y), repeats)
+    ours = LinearCV(alphas=2 * alphas, penalty="l1", cv=folds, scoring="neg_mean_squared_error")
+    (ours_s, theirs_s), _ = interleaved([lambda: ours.fit(X, y), lambda: LassoCV(alphas=alphas, cv=folds).fit(X, y)],
+                                        repeats)
+    theirs = LassoCV(alphas=alphas, cv=folds).fit(X, y)
     their_mse = theirs.mse_path_.mean(axis=1)  # LassoCV's alphas_ are descending, as ours
     at_ours = their_mse[int(np.argmin(np.abs(theirs.alphas_ - ours.alpha_ / 2)))]
     return {"derivtrain LinearCV(l1)": ours_s, "LassoCV": theirs_s, "speed-up": theirs_s / ours_s,
@@ -167,7 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--features", type=int, default=50)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="the bundled data sets only")
     parser.add_argument("--rows-of", default="path,cv,lasso", help="which comparisons, comma-separated")
     args = parser.parse_args()

@@ -66,13 +66,14 @@ class Certificate:
         return gap / max(abs(self.primal), torch.finfo(torch.float64).tiny) if math.isfinite(gap) else math.inf
 
 
-def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None) -> float:
+def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None, theta=None) -> float:
     """A bound on the float64 rounding of P - D at scores z: each row's loss, its conjugate and the
     dual point's inner products are computed from numbers of size |l_i| + |l'_i| (|z_i| + |y_i|),
     each to a few units of roundoff. It matters where those sizes dwarf P: regression targets
     around 1e7 fitted to a residual of 0.1 (P - D cancels to ~1e-9 of P there, and a bound that
     left it out would report 0). The penalty's own rounding is a few units of |penalty|. W: a
-    solver's iterate, where the model's weights are not yet set."""
+    solver's iterate, where the model's weights are not yet set. theta: a smooth loss's derivative
+    at z where the caller has it (a path's Newton step), instead of a backward pass for it."""
     reduce = reduce or OneProcess()
     z = z.to(torch.float64)
     values = problem.loss.values(z, y).abs()
@@ -81,7 +82,7 @@ def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None) -> fl
         near = _kink_slopes(problem.loss, z, y).abs().sum(dim=1)
         slope = torch.where(values > 0, problem.loss.slope_bound(z, y).to(values.dtype), near)
     else:
-        slope = dual_point(problem.loss, z, y, 0.0).abs().sum(dim=1)
+        slope = (dual_point(problem.loss, z, y, 0.0) if theta is None else theta.to(z.dtype)).abs().sum(dim=1)
     size = z.abs().sum(dim=1) + (y.abs().reshape(len(y), -1).sum(dim=1) if y.is_floating_point() else 0.0)
     total = reduce.all_sum((c.to(torch.float64) * (values + slope * (1.0 + size))).sum())
     W = problem.linear.weight.detach() if W is None else W  # W: a solver's iterate, not yet the model's

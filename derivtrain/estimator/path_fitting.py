@@ -60,9 +60,8 @@ def fit_cv_path(cfg, data, grid, folds, scoring: str, rule: str, refit: bool, ve
         result = finish_at(ctx, points, replace(choice, index=0), key)
     _centre_biases(objective)  # one canonical optimum, as every derivtrain estimator's fit ends
     # in y's units per standardized feature (scaled regression targets: the fitted weights times the scale)
-    folds_mean = [torch.stack([path[p].weights[:, :-1] for path in fold_points]).mean(dim=0).numpy()
-                  for p in range(len(strengths))]
-    coefs = np.stack(folds_mean) * float(getattr(data, "target_scale", 1.0))
+    weights = np.stack([[point.weights[:, :-1].numpy() for point in path] for path in fold_points])  # (K, P, ...)
+    coefs = weights.mean(axis=0) * float(getattr(data, "target_scale", 1.0))
     return objective.model, result, PathFit(np.asarray(strengths), scores, choice.index, coefs)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from derivtrain.data.split import fold_indices
-from derivtrain.path.solve import solve_path
+from derivtrain.path.solve import solve_paths
 
 
 def cross_validate(ctx, strengths: list, n_folds: int, seed: int, key_of, splits=None, unit: float = 1.0) -> tuple:
@@ -19,14 +19,11 @@ def cross_validate(ctx, strengths: list, n_folds: int, seed: int, key_of, splits
     strength. key_of(metrics) names the metric to read (the sweep's monitor). `splits`: the folds as
     (training rows, validation rows) pairs instead (scikit-learn's cv=<splits>). `strengths` may be
     a function of a fold's Data (scikit-learn's C is per row: alpha = 1 / (C n_fold))."""
-    scores, key, paths = [], None, []
-    for data in fold_data(ctx.data, n_folds, seed) if splits is None else split_data(ctx.data, splits):
-        grid = strengths(data) if callable(strengths) else strengths
-        points = solve_path(replace(ctx, data=data), grid, unit)
-        key = key or key_of(points[0].metrics)
-        scores.append([p.metrics[key] for p in points])
-        paths.append(points)
-    return np.asarray(scores, dtype=np.float64), key, paths
+    datas = fold_data(ctx.data, n_folds, seed) if splits is None else split_data(ctx.data, splits)
+    grids = [strengths(data) if callable(strengths) else strengths for data in datas]
+    paths = solve_paths([replace(ctx, data=data) for data in datas], grids, unit)
+    key = key_of(paths[0][0].metrics)
+    return np.asarray([[p.metrics[key] for p in points] for points in paths], dtype=np.float64), key, paths
 
 
 def fold_data(data, n_folds: int, seed: int) -> list:

@@ -23,9 +23,11 @@ from derivtrain.data import sparse
 from derivtrain.convex.certificate import Certificate, linear_problem
 from derivtrain.convex.certificate import dual_value, rounding_error, row_weights
 from derivtrain.convex.penalty_dual import penalty_dual
+from derivtrain.path.columns import Columns
+from derivtrain.path.point_certificate import exact_bias, from_gradient
 from derivtrain.threads import threads_for
 from derivtrain.trainer.armijo import backtrack
-from derivtrain.trainer.linear_system import LinearSystem, _DenseFactor
+from derivtrain.trainer.linear_system import _DenseFactor
 from derivtrain.trainer.smooth_part import smooth_part
 from derivtrain.trainer.stop_rules import epoch_cap
 
@@ -64,8 +66,7 @@ class SmoothPath:
         self.problem = linear_problem(ctx.objective)
         X = ctx.data.train.X.to(self.dtype)
         self.X = X
-        self.system = LinearSystem(sparse.with_ones_column(X), self.problem.linear.out_features, ctx.optim.max_dense,
-                                   ctx.optim.hessian)
+        self.system = Columns(X)  # LinearSystem's products on [X | 1] stored by column (columns.py)
         y = self.problem.loss.prepare(ctx.targets(ctx.data.train))
         self.y = y.to(self.dtype) if y.is_floating_point() else y
         self.c = row_weights(self.problem.loss, self.y, len(X), X.device, ctx.data.train.weight).to(self.dtype)
@@ -74,6 +75,7 @@ class SmoothPath:
                   if start is None else start.to(dtype=self.dtype, device=X.device).clone())
         self.blocks = None  # X^T D X at the last iterate whose curvature was formed
         self.z = None  # the scores X T of the last point's solution
+        self.carried = None  # (its smooth part, X^T G): what the next point's first step starts from
 
     def solve(self) -> tuple:
         """(iterations, certificate, converged) at the objective's penalty strength (the caller set it),
@@ -81,23 +83,27 @@ class SmoothPath:
         with threads_for(self.X.numel(), small=1 << 24), torch.no_grad():
             self.problem.penalty = penalty_dual(self.ctx.objective.penalty, tuple(self.T[:, :-1].shape))
             alpha = float(self.problem.penalty.l2)  # the ridge coefficient, strength included
-            T, tol, cold = self.T, float(self.ctx.optim.tol), self.blocks is None
+            T, tol = self.T, float(self.ctx.optim.tol)
             # the last point's scores, carried as z + t X d (~1e-16 relative per step): no pass over X
             z = self.system.scores(T) if self.z is None else self.z
+            # and its smooth part and data gradient: they do not depend on the strength
+            carried = self.carried
             for iteration in range(epoch_cap(self.ctx.trainer, self.ctx.optim) + 1):  # the certified solver's cap
-                smooth = smooth_part(self.problem.loss, z, self.y, self.c)
+                T, z, smooth, data_gradient = self._measure(T, z) if carried is None else (T, z, *carried)
+                carried = None
                 primal = smooth.value + alpha / 2 * T[:, :-1].square().sum().item()
-                gradient = self.system.backproject(smooth.G)
+                gradient = data_gradient.clone()
                 gradient[:, :-1] += alpha * T[:, :-1]
                 stale = self.blocks is not None
                 if not stale:
                     self.blocks = self.system._blocks(smooth.D, torch.zeros_like(T[:, :-1]))
                 direction, slope = self._direction(gradient, alpha, smooth.D.dim() == 2)
-                # the Newton decrement -slope/2 estimates P - P*: the certificate (a pass over X and a
-                # balance of the dual point) is computed once it says tol may be met (a warm start,
-                # iteration 0 of a later point, is the old optimum, never the new one)
-                if (iteration > 0 or cold) and (-slope / 2 <= _GATE * tol * abs(primal) or not slope < 0):
-                    certificate = self._certificate(primal, smooth.theta, z, T)
+                # the Newton decrement -slope/2 estimates P - P*: the certificate is computed once it
+                # says tol may be met. At a later point's iteration 0 (the last optimum) it costs no
+                # pass (the carried gradient is its dual), and where the path is flat (the weak end
+                # of a C grid) the last optimum is already certified at the new strength
+                if -slope / 2 <= _GATE * tol * abs(primal) or not slope < 0:
+                    certificate = self._certificate(primal, smooth, data_gradient, z, T)
                     if certificate.relative_gap <= tol:
                         break
                 if stale and iteration >= _STALE_STEPS:  # the last curvature did its part: Newton's own
@@ -105,19 +111,30 @@ class SmoothPath:
                     direction, slope = self._direction(gradient, alpha, smooth.D.dim() == 2)
                 step = self._search(T, z, direction, slope, alpha, primal) if slope < 0 else None
                 if step is None:  # no step decreases P: rounding decides, this iterate is the point
-                    certificate = self._certificate(primal, smooth.theta, z, T)
+                    certificate = self._certificate(primal, smooth, data_gradient, z, T)
                     break
                 T, z = T + step[0], z + step[1]
             else:  # the iteration cap: the last iterate's certificate
-                smooth = smooth_part(self.problem.loss, z, self.y, self.c)
+                T, z, smooth, data_gradient = self._measure(T, z)
                 primal = smooth.value + alpha / 2 * T[:, :-1].square().sum().item()
-                certificate = self._certificate(primal, smooth.theta, z, T)
-            self.T, self.z = T, z
+                certificate = self._certificate(primal, smooth, data_gradient, z, T)
+            self.T, self.z, self.carried = T, z, (smooth, data_gradient)
             return iteration, certificate, certificate.relative_gap <= tol
 
-    def _certificate(self, primal: float, theta, z, T) -> Certificate:
-        error = rounding_error(self.problem, z, self.y, self.c, None, T[:, :-1])
-        return Certificate(primal, dual_value(self.problem, theta, self.c, self.X, self.y), error)
+    def _measure(self, T, z) -> tuple:
+        """(T, z, smooth part, X^T G) at the iterate, its bias first made exact (derivtrain/path/
+        point_certificate.py: then X^T G is the certificate's dual V too, and it needs no pass)."""
+        smooth = smooth_part(self.problem.loss, z, self.y, self.c)
+        T, z, smooth = exact_bias(self.problem.loss, z, self.y, self.c, T, smooth)
+        return T, z, smooth, self.system.backproject(smooth.G)
+
+    def _certificate(self, primal: float, smooth, data_gradient, z, T) -> Certificate:
+        W = T[:, :-1]
+        quick = from_gradient(self.problem, primal, smooth, data_gradient, z, self.y, self.c, W)
+        if quick is not None:
+            return quick
+        error = rounding_error(self.problem, z, self.y, self.c, None, W)
+        return Certificate(primal, dual_value(self.problem, smooth.theta, self.c, self.X, self.y), error)
 
     def _direction(self, gradient, alpha: float, diagonal: bool) -> tuple:
         """(d, g . d): d = -(X^T D X + alpha I)^-1 g with the curvature at hand."""

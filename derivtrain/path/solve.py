@@ -13,31 +13,16 @@ a point that hits the iteration cap is kept, marked not converged, and the path 
 """
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from typing import Any, Optional
+from dataclasses import replace
 
 import torch
 
 from derivtrain.logging import NullLogger, log
+from derivtrain.path.point import PathPoint
 from derivtrain.trainer.certified import fit_certified
 from derivtrain.trainer.fitting import Checkpointer
 
 _ON_THE_BOX = 1e-3  # |g_j| >= l1_j (1 - this): on the L1 box's face, free to be non-zero
-
-
-@dataclass
-class PathPoint:
-    strength: float
-    objective: float  # the regularized training objective at the point's weights
-    gap: float  # its certified relative optimality gap
-    converged: bool  # gap <= optim.tol (False: it stopped at the iteration cap, or rounding)
-    iterations: int
-    metrics: dict  # train/* and val/* at the point (val/*: the fold's validation rows under CV)
-    non_zeros: int  # weights not zero at the optimum (count_non_zeros)
-    weights: torch.Tensor  # [W | b], (n_outputs, n_features + 1), float64 on the CPU
-    certificate: Any = None  # the solver's own (its dual bound: what the chosen point's report reuses)
-    tol: Optional[float] = None  # the tolerance it was solved to (optim.tol, or its precision's floor)
-    fitted: Optional[float] = None  # the strength in the fitted problem's units (scaled targets: grid.py)
 
 
 def solve_path(ctx, strengths: list, unit: float = 1.0, start=None) -> list:
@@ -45,10 +30,18 @@ def solve_path(ctx, strengths: list, unit: float = 1.0, start=None) -> list:
     not used per point (the path draws its own pictures; the run saves the chosen point once).
     `unit`: the fitted problem's strength per user strength (derivtrain/path/grid.py: strength_unit).
     `start`: the first point's [W | b] (None: zero)."""
-    from derivtrain.path import smooth_path
+    from derivtrain.path import gram_path, smooth_path
 
+    if gram_path.fits(ctx):  # least squares: every point an L1 quadratic on the Gram matrix, set up once
+        from derivtrain.path.gram_points import gram_points
+
+        return gram_points(ctx, strengths, unit, start)
     if smooth_path.fits(ctx):  # a smooth loss with L2: Newton carried along the path, set up once
         return smooth_points(ctx, strengths, unit, start)
+    from derivtrain.path import prox_path
+
+    if prox_path.fits(ctx):  # a smooth loss with L1: proximal Newton carried along the path, screened
+        return smooth_points(ctx, strengths, unit, start, prox_path.ProxPath)
     penalty, linear = ctx.objective.penalty, ctx.model.linear
     quiet = replace(ctx, logger=NullLogger(), checkpoints=Checkpointer(None), resume_state=None)
     points = []
@@ -68,13 +61,27 @@ def solve_path(ctx, strengths: list, unit: float = 1.0, start=None) -> list:
     return points
 
 
-def smooth_points(ctx, strengths: list, unit: float = 1.0, start=None) -> list:
-    """The points of derivtrain/path/smooth_path.py, measured as finish() measures a fit: the
-    certified objective and gap, and the validation metrics (the fold's, under CV)."""
+def solve_paths(contexts: list, grids: list, unit: float = 1.0) -> list:
+    """solve_path for each (FitContext, strengths): the folds of a cross-validation. Least-squares
+    folds are solved in step (derivtrain/path/gram_points.py: one batched solve per strength for
+    all of them), the others one after another."""
+    from derivtrain.path import gram_path
+
+    if gram_path.fits(contexts[0]) and len({len(grid) for grid in grids}) == 1:
+        from derivtrain.path.gram_points import fold_points
+
+        return fold_points(contexts, grids, unit)
+    return [solve_path(ctx, grid, unit) for ctx, grid in zip(contexts, grids)]
+
+
+def smooth_points(ctx, strengths: list, unit: float = 1.0, start=None, kind=None) -> list:
+    """The points of derivtrain/path/smooth_path.py (or `kind`: prox_path.py's), measured as
+    finish() measures a fit: the certified objective and gap, and the validation metrics (the
+    fold's, under CV)."""
     from derivtrain.path.smooth_path import SmoothPath
     from derivtrain.trainer.metrics import evaluate
 
-    path, data, points = SmoothPath(ctx, start), ctx.data, []
+    path, data, points = (kind or SmoothPath)(ctx, start), ctx.data, []
     val_targets = ctx.targets(data.val) if data.val is not None else None
     for strength in strengths:
         ctx.objective.penalty.strength = strength * unit
