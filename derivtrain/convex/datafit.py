@@ -16,6 +16,8 @@ For scores z (n, K) and the loss's prepared targets y, a datafit gives, per row:
                         certificate then searches the dual point's scale in closed form
     slope_limit         a bound on |dl_i/dz_i| summed over a row's scores, or None if unbounded
                         (the precision floor: derivtrain/trainer/precision_floor.py)
+    curvature_limit     a bound on each score's second derivative, or None if unbounded (gap-safe
+                        screening: derivtrain/path/screening.py)
     shift_invariant     adding one constant to a row's scores leaves l_i unchanged (softmax,
                         Crammer-Singer): a fit's biases are then centred, one optimum of a line
 
@@ -37,6 +39,7 @@ class ConvexDatafit:
     coupled = False
     conjugate_linear = False
     slope_limit = None
+    curvature_limit = None
     shift_invariant = False
 
     def __init__(self, n_outputs: int, class_weight=None):
@@ -78,6 +81,7 @@ class ElementwiseDatafit(ConvexDatafit):
         self._pieces = AffinePieces(loss) if loss.kinked else None
         self.nonsmooth = loss.kinked
         self.slope_limit = getattr(loss, "slope_limit", None)
+        self.curvature_limit = getattr(loss, "curvature_limit", None)
 
     def prepare(self, targets):
         return targets.reshape(len(targets), -1).double()

@@ -18,7 +18,9 @@ loss whose conjugate is known in closed form may add `conjugate(theta, targets)`
 it is checked against the computed one when a config is composed); a loss with a faster
 hand-written autograd Function may override `forward` (checked to agree at a probe point).
 A loss whose derivative is bounded may say so, `slope_limit = c` with |d loss / d score| <= c
-(the logistic loss: 1): the precision floor then uses c instead of the residuals' scale.
+(the logistic loss: 1): the precision floor then uses c instead of the residuals' scale; and
+`curvature_limit = k` with its second derivative <= k (logistic 1/4): regularization paths then
+screen out weights proven zero (derivtrain/path/screening.py).
 `encode_targets` must give targets that broadcast against the scores ((n,) or (n, K) floats).
 """
 import torch

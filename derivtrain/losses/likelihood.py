@@ -24,6 +24,7 @@ class CrossEntropyLoss(ConvexLoss):
     probability_link = "logistic"  # sigmoid for one score, softmax for several
     is_likelihood = True
     slope_limit = 1.0  # |dl/dz| = |p - y| <= 1 (derivtrain/trainer/precision_floor.py)
+    curvature_limit = 0.25  # d2l/dz2 = p (1 - p) <= 1/4 for one score (derivtrain/path/screening.py)
 
     def encode_targets(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
         return y.to(torch.float32) if n_outputs == 1 else y
@@ -72,6 +73,7 @@ class MSELoss(ConvexLoss):
     task = "regression"
     residual_loss = True  # (y - s)^2: centred and scaled targets fit the same problem (losses/targets.py)
     residual_degree = 2
+    curvature_limit = 2.0  # d2/dz2 (z - y)^2
 
     def elementwise(self, scores, targets):
         return (scores - targets).square()

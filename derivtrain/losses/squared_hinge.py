@@ -50,6 +50,7 @@ class SquaredHingeDatafit(HingeDatafit):
 
     nonsmooth, conjugate_linear = False, False
     slope_limit = None  # unbounded: grows with the residual
+    curvature_limit = 2.0
     function = SquaredHingeFunction  # its backward is differentiable: the Newton solver's D
 
     def smoothed(self, z, y, tau):

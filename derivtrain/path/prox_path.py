@@ -34,7 +34,7 @@ from derivtrain.data import sparse
 from derivtrain.path.active_set import solve_active_set
 from derivtrain.path.columns import Columns, signed_gram
 from derivtrain.path.point_certificate import exact_bias, from_gradient
-from derivtrain.path.screening import screened
+from derivtrain.path.screening import strong_convexity, screened
 from derivtrain.threads import threads_for
 from derivtrain.trainer.l1_quadratic import solve_l1_quadratic
 from derivtrain.trainer.smooth_part import smooth_part
@@ -45,10 +45,6 @@ _ARMIJO, _HALVINGS = 1e-4, 50
 # enter) and those close to it (they may enter as the others move; Tibshirani et al.'s strong rule
 # keeps |V_j| >= 2 l1 - l1_last at the last point's optimum, 0.73 l1 on a 30-point grid over 3 decades)
 _WORKING = 0.8
-# how strongly convex each loss's conjugate is (screening.py's gamma): logistic's is the binary
-# entropy, 1 / (p (1 - p)) >= 4; the squared hinge's (a^2/4 - a) 1/2; Poisson's q log q - q is
-# not strongly convex on its whole domain: no screening
-_GAMMA = {"BinaryLogistic": 4.0, "SignedSquaredHinge": 0.5, "SquaredError": 0.5}
 
 
 def fits(ctx) -> bool:
@@ -72,7 +68,7 @@ class ProxPath:
         self.c = row_weights(self.problem.loss, self.y, len(X), X.device, ctx.data.train.weight)
         mean = self.c @ X
         self.sigma = (self.c @ X.square() - mean.square()).clamp_min(0).sqrt()  # columns' c-weighted std
-        self.gamma = _GAMMA.get(type(self.problem.loss).__name__)
+        self.gamma = strong_convexity(self.problem.loss)
         d = X.shape[1]
         self.T = torch.zeros(1, d + 1, dtype=torch.float64, device=X.device) if start is None else \
             start.to(dtype=torch.float64, device=X.device).reshape(1, d + 1).clone()

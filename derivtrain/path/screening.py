@@ -33,6 +33,14 @@ import numpy as np
 _MARGIN = 1e-9  # relative: the test's own rounding (|V_j| and sigma_j are sums over rows)
 
 
+def strong_convexity(datafit):
+    """gamma for a datafit whose loss has a bounded second derivative, l'' <= curvature_limit (the
+    datafit contract: logistic 1/4, squared error and squared hinge 2): then l* is
+    1/curvature_limit-strongly convex. None (no screening) where the curvature is unbounded (Poisson)."""
+    limit = getattr(datafit, "curvature_limit", None)
+    return None if limit is None else 1.0 / limit
+
+
 def screened(V: np.ndarray, sigma: np.ndarray, gap: float, l1: float, gamma: float) -> np.ndarray:
     """The weights proved zero (a boolean mask over V's), for a feasible dual point whose
     V = -X^T (c theta) is `V` and whose gap to some weights is `gap`."""
