@@ -64,6 +64,13 @@ class MultinomialDatafit(ConvexDatafit):
     def values(self, z, y):
         return F.cross_entropy(z, y, reduction="none")
 
+    def score_derivatives(self, z, y):
+        """(values, p - e_y, diag(p) - p p^T) per row, p = softmax(z): what autograd would give in K
+        + 1 passes (derivtrain/trainer/smooth_part.py)."""
+        p = torch.softmax(z, dim=1)
+        curvature = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
+        return self.values(z, y), p - F.one_hot(y, z.shape[1]).to(z.dtype), curvature
+
     def conjugate(self, theta, y):
         p = (theta + F.one_hot(y, theta.shape[1]).to(theta.dtype)).clamp_min(0.0)
         return torch.special.xlogy(p, p).sum(dim=1)

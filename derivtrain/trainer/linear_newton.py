@@ -42,7 +42,7 @@ def newton_direction(system: LinearSystem, problem, T: torch.Tensor, smooth) -> 
     gradient = system.backproject(smooth.G)
     penalty_gradient, extra = problem.penalty.smooth_part(T[:, :-1])  # the penalty's (L2: alpha W, alpha)
     gradient[:, :-1] += penalty_gradient
-    direction = -system.factor(smooth.D, extra).solve(gradient)
+    direction = -system.factor(smooth.D, extra, newton=True).solve(gradient)
     return direction, (gradient * direction).sum().item()
 
 

@@ -102,3 +102,25 @@ def test_backtracking_finds_no_step_along_an_ascent_direction_or_past_its_halvin
     # the Armijo step here is 2^-10: four halvings do not reach it
     assert backtrack(lambda t: -t + 1e3 * t * t, 0.0, -1.0, 4) == 0.0
     assert backtrack(lambda t: -t + 1e3 * t * t, 0.0, -1.0, 11) == 2.0 ** -10
+
+
+def test_the_softmax_closed_form_derivatives_are_autograds():
+    """MultinomialDatafit.score_derivatives (softmax p - e_y and diag(p) - p p^T) against the K + 1
+    autograd passes smooth_part takes for a datafit without it, on digits' scores, weighted rows."""
+    from sklearn.datasets import load_digits
+
+    from derivtrain.losses.likelihood import MultinomialDatafit
+    from derivtrain.trainer.smooth_part import smooth_part
+
+    class ByAutograd(MultinomialDatafit):
+        score_derivatives = None
+
+    X, y = load_digits(return_X_y=True)
+    X = torch.as_tensor(X[:400], dtype=torch.float64) / 16
+    z = X @ torch.randn(64, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.as_tensor(y[:400])
+    c = torch.rand(400, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) / 400
+    closed, autograd = smooth_part(MultinomialDatafit(10), z, y, c), smooth_part(ByAutograd(10), z, y, c)
+    assert closed.value == pytest.approx(autograd.value, rel=1e-13)
+    for a, b in ((closed.G, autograd.G), (closed.D, autograd.D), (closed.theta, autograd.theta)):
+        assert torch.allclose(a, b, rtol=1e-12, atol=1e-15)
