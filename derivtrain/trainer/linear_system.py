@@ -69,14 +69,19 @@ class LinearSystem:
         newton: a Newton step, which may be solved inexactly; where the classes are coupled (the
         softmax) and many, hessian=auto then takes CG: the dense H has K (K + 1) / 2 blocks, each a
         pass of p^2 multiply-adds a row, CG's preconditioner K of them (digits, 10 classes: a
-        multinomial fit 0.44 -> 0.15 s on one thread)."""
+        multinomial fit 0.44 -> 0.15 s on one thread). Sparse rows (CSR) take CG with H's diagonal as
+        its preconditioner too: a Hessian-vector product is two passes over the non-zeros, where
+        X^T D X fills a dense (d + 1)^2 matrix to factor (tf-idf 20,000 x 2,000, 30 non-zeros a row,
+        logistic to a 1e-3 gap: 0.73 -> 0.09 s, one thread; LIBLINEAR 0.16 s)."""
         diagonal = D.dim() == 2
         size = self.p if diagonal else self.K * self.p
         many_coupled = newton and not diagonal and self.K >= _COUPLED_CG_FROM
-        dense = self.hessian == "dense" or (self.hessian == "auto" and size <= self.max_dense and not many_coupled)
+        sparse_newton = newton and self._rows is not None and self.hessian == "auto"
+        dense = self.hessian == "dense" or (self.hessian == "auto" and size <= self.max_dense
+                                            and not many_coupled and not sparse_newton)
         if dense:
             return _DenseFactor(self._blocks(D, extra), diagonal)
-        return _ConjugateGradients(self, D, extra, _CG_NEWTON if newton else _CG_RELATIVE)
+        return _ConjugateGradients(self, D, extra, _CG_NEWTON if newton else _CG_RELATIVE, jacobi=sparse_newton)
 
     def _blocks(self, D, extra) -> torch.Tensor:
         """H's (K, K, p, p) blocks: sum_i D_i,kl x_i x_i^T, plus `extra` on the weights' diagonal.
@@ -131,12 +136,12 @@ class _ConjugateGradients:
     Crammer-Singer, Weston-Watkins) converge in a few. Past _MAX_BLOCK features a class the blocks
     would not fit, and the preconditioner is H's diagonal (Jacobi)."""
 
-    def __init__(self, system: LinearSystem, D, extra, relative: float):
-        self.system, self.D, self.extra, self.relative = system, D, extra, relative
+    def __init__(self, system: LinearSystem, D, extra, relative: float, jacobi: bool = False):
+        self.system, self.D, self.extra, self.relative, self.jacobi = system, D, extra, relative, jacobi
 
     def solve(self, R: torch.Tensor) -> torch.Tensor:
         system, D, extra = self.system, self.D, self.extra
-        if system.p <= _MAX_BLOCK:
+        if system.p <= _MAX_BLOCK and not self.jacobi:
             diag_D = D if D.dim() == 2 else D.diagonal(dim1=1, dim2=2)
             precondition = block_diagonal_solver(system._blocks(diag_D, extra))
         else:

@@ -89,8 +89,11 @@ def _sparse_and_dense(cfg):
     return data, dense
 
 
+# L2 logistic and the squared hinge: Newton, on sparse rows by Jacobi-preconditioned truncated CG,
+# on dense ones by a Cholesky factor; the hinge and L1: the interior point
 @pytest.mark.parametrize("model, overrides",
-                         [("svm", ()), ("logistic", ("regularizer=l1", "regularizer.strength=0.01"))])
+                         [("svm", ()), ("logistic", ("regularizer=l1", "regularizer.strength=0.01")),
+                          ("logistic", ()), ("svm", ("loss=squared_hinge",))])
 def test_certified_solver_on_sparse_rows_finds_the_dense_rows_optimum(tmp_path, model, overrides):
     from derivtrain.logging import NullLogger
     from derivtrain.run import build_objective
