@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from derivtrain.convex.datafit import ConvexDatafit
 from derivtrain.convex.kinked_units import CrammerSingerPieces, SignedPieces, WestonWatkinsPieces
-from derivtrain.convex.smoothing import barrier_hinge, barrier_max
+from derivtrain.convex.smoothing import barrier_hinge, barrier_hinge_slope, barrier_max
 
 
 class ScoreLoss(ConvexDatafit):
@@ -46,6 +46,11 @@ class SignedHinge(ScoreLoss):
     def smoothed(self, z, y, tau):
         return barrier_hinge(1 - y * z, tau).sum(dim=1)
 
+    def smoothed_slope(self, z, y, tau):
+        """d smoothed / dz in closed form: what autograd through `smoothed` gives, bit for bit, in
+        a third of the passes over the rows (the certificate takes one per barrier width)."""
+        return -y * barrier_hinge_slope(1 - y * z, tau)
+
     def pieces(self):
         return SignedPieces()
 
@@ -64,6 +69,8 @@ class SignedSquaredHinge(SignedHinge):
 
     def smoothed(self, z, y, tau):
         return self.values(z, y)
+
+    smoothed_slope = None  # smooth: the derivative of `values`, by autograd
 
     def pieces(self):
         return None
