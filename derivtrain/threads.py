@@ -1,4 +1,5 @@
-"""Small problems run on one thread (estimator fits and predictions, the certified solver).
+"""Small problems run on one thread (estimator fits and predictions, the certified solver, minibatch
+steps, the certificate's passes over X a block at a time).
 
 torch splits a matrix product over its intra-op thread pool, and a parallel region ends only when
 every thread has finished its part. For an estimator's typical rows that part is microseconds of
@@ -7,11 +8,16 @@ scheduler slice before it runs: measured on 2 busy cores, a 569 x 31 float64 pro
 on one thread and 24 ms on two. So fits and predictions on fewer than SMALL numbers use one
 thread (torch.set_num_threads, put back afterwards; it costs under a microsecond).
 """
+import functools
+import threading
 from contextlib import contextmanager
 
 import torch
 
 SMALL = 1 << 20  # numbers in X (rows x features): 8 MB of float64, a few ms of arithmetic a pass
+
+
+_put_aside = []  # the thread counts threads_for replaced by one, outermost first
 
 
 @contextmanager
@@ -22,7 +28,71 @@ def threads_for(n_numbers: int, small: int = SMALL):
         yield
         return
     torch.set_num_threads(1)
+    _put_aside.append(before)
     try:
         yield
     finally:
+        _put_aside.pop()
         torch.set_num_threads(before)
+
+
+def one_thread():
+    """One torch thread inside the block, whatever the data's size: for loops of small products
+    (a minibatch step, a block of a pass over X), each of which is a parallel region of its own."""
+    return threads_for(0)
+
+
+def available() -> int:
+    """The threads the run may use: torch's own setting, as it was before threads_for set one."""
+    return _put_aside[0] if _put_aside else torch.get_num_threads()
+
+
+def map_blocks(fn, items) -> list:
+    """[fn(item) for item in items] on available() threads, in order. For a pass over a large X a
+    block at a time (each block's products on one thread, in cache): a thread takes the next block
+    when it is done with one, so a thread that other processes keep waiting slows its own blocks,
+    not the others' (torch's threads split each product evenly and wait for the slowest at its
+    end). Measured on 2 cores, a full-batch SVM step on 875k x 100 float32 rows in blocks: 31-39
+    ms on one thread, 22 ms on two (a float32 sum of X: 12.6 ms on two). Results in the items'
+    order: sums of them are the same whatever thread computed what."""
+    items = list(items)
+    workers = 1 if getattr(_in_pool, "yes", False) else min(available(), len(items))  # (nested: the pool is busy)
+    with one_thread():  # each block's products: one thread (the pool's threads read torch's setting)
+        if workers <= 1:
+            return [fn(item) for item in items]
+        return list(_pool(workers).map(_in_modes_of_caller(fn), items))
+
+
+def _in_modes_of_caller(fn):
+    """fn run in the caller's grad and inference modes, which are per thread (a Function's forward
+    runs without grad; the certified solver in inference mode, whose tensors only it may write)."""
+    grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+
+    def run(item):
+        _in_pool.yes = True
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            return fn(item)
+    return run
+
+
+_in_pool = threading.local()
+
+
+@functools.lru_cache(maxsize=4)
+def _pool(workers: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="derivtrain-blocks")
+
+
+def threads_for_rows(X, rows: int):
+    """threads_for a loop of steps on batches of `rows` rows of X (sparse rows count their nonzeros):
+    a minibatch step's products are small parallel regions, and on cores that other processes keep
+    busy each waits for a pool thread's scheduler slice. Measured on 2 such cores: a gather of 4096
+    of 875k x 100 float32 rows took 0.3 ms on one thread and 11.5 ms on two; the final metrics of
+    those rows (a forward pass, accuracy, F1) 45 ms on one and 76-188 ms on two."""
+    if isinstance(X, torch.Tensor) and X.layout == torch.sparse_csr:
+        per_row = X.values().numel() / max(X.shape[0], 1)
+    else:
+        per_row = X.shape[1]
+    return threads_for(int(rows * per_row))

@@ -4,7 +4,9 @@
 
 For a linear SVM (hinge + L2, the kinked case: four barrier widths) on a synthetic table, full
 batch and minibatch (4096 rows): the median time of one epoch of `optim=sgd` and of one
-`duality.certify` of its weights, and their ratio. derivtrain/trainer/epoch_end.py's
+`certify` of its weights, and their ratio. The epochs step as the gradient loop does: minibatches
+by hand (derivtrain/losses/linear_svm_rows.py) on one thread, the full batch through the fused
+Function (derivtrain/losses/linear_svm.py). derivtrain/trainer/epoch_end.py's
 FIRST_CHECK_IN_EPOCHS (the cost assumed before the first check is measured) comes from it; the
 loop then budgets checks by their measured time (trainer/schedule.py: TimeShare).
 """
@@ -28,6 +30,7 @@ def main() -> None:
     from derivtrain.convex.certificate import certify
     from derivtrain.paths import config_dir
     from derivtrain.run import build_objective
+    from derivtrain.threads import threads_for_rows
 
     register_schemas()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
@@ -40,14 +43,19 @@ def main() -> None:
     optimizer = torch.optim.SGD(objective.model.parameters(), lr=0.01)
     args.rows = len(X)
     print(f"{args.rows} training rows x {args.features} float32, hinge + L2; medians of {args.repeats}")
+    objective.use_full_batch(X, targets)
     for batch in (None, 4096):
         epochs, checks = [], []
         for _ in range(args.repeats):
             start = time.perf_counter()
-            for a in range(0, args.rows, batch or args.rows):
-                optimizer.zero_grad(set_to_none=True)
-                objective(X[a:a + (batch or args.rows)], targets[a:a + (batch or args.rows)]).backward()
-                optimizer.step()
+            with threads_for_rows(X, batch or args.rows):
+                for a in range(0, args.rows, batch or args.rows):
+                    optimizer.zero_grad(set_to_none=True)
+                    if batch is None:
+                        objective.full_batch().backward()
+                    else:
+                        objective.step_by_hand(X[a:a + batch], targets[a:a + batch])
+                    optimizer.step()
             epochs.append(time.perf_counter() - start)
             start = time.perf_counter()
             certify(objective, X, targets)

@@ -36,20 +36,22 @@ method and stops when this bound is at most optim.tol.
 """
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Optional
 
 import torch
 
 from derivtrain.data.shards import OneProcess
-from derivtrain.data.sparse import backproject, rows_between
 from derivtrain.convex.bias import balance_rows
 from derivtrain.convex.datafit import ConvexDatafit
+from derivtrain.convex.passes import backproject, scores
 from derivtrain.convex.penalty import ElementwiseDual
 from derivtrain.convex.penalty_dual import penalty_dual
+from derivtrain.convex.rowwise import rowsum, rowwise
+from derivtrain.threads import one_thread
 
 # barrier widths tried for a kinked loss when no solver gave its own dual point (one pass over X for all)
 _MU_CANDIDATES = (1e-1, 1e-2, 1e-3, 1e-4)
-_CHUNK_ROWS = 1 << 16  # rows converted to float64 at a time: no float64 copy of a large X
 _FEASIBLE = 1e-9  # the bias constraint's relative residual up to which a dual point counts as feasible
 
 
@@ -66,28 +68,40 @@ class Certificate:
         return gap / max(abs(self.primal), torch.finfo(torch.float64).tiny) if math.isfinite(gap) else math.inf
 
 
-def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None, theta=None) -> float:
+def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None, theta=None, losses=None) -> float:
     """A bound on the float64 rounding of P - D at scores z: each row's loss, its conjugate and the
     dual point's inner products are computed from numbers of size |l_i| + |l'_i| (|z_i| + |y_i|),
     each to a few units of roundoff. It matters where those sizes dwarf P: regression targets
     around 1e7 fitted to a residual of 0.1 (P - D cancels to ~1e-9 of P there, and a bound that
     left it out would report 0). The penalty's own rounding is a few units of |penalty|. W: a
     solver's iterate, where the model's weights are not yet set. theta: a smooth loss's derivative
-    at z where the caller has it (a path's Newton step), instead of a backward pass for it."""
+    at z where the caller has it (a path's Newton step), instead of a backward pass for it; losses:
+    the rows' losses at z, where the caller has them."""
     reduce = reduce or OneProcess()
-    z = z.to(torch.float64)
-    values = problem.loss.values(z, y).abs()
-    if problem.loss.nonsmooth:  # slope <= 1 per score where the loss is > 0; 0 off the kink where it is 0,
-        # and a row within rounding of its kink has a barrier derivative of O(1) at width 1e-12
-        near = _kink_slopes(problem.loss, z, y).abs().sum(dim=1)
-        slope = torch.where(values > 0, problem.loss.slope_bound(z, y).to(values.dtype), near)
-    else:
-        slope = (dual_point(problem.loss, z, y, 0.0) if theta is None else theta.to(z.dtype)).abs().sum(dim=1)
-    size = z.abs().sum(dim=1) + (y.abs().reshape(len(y), -1).sum(dim=1) if y.is_floating_point() else 0.0)
-    total = reduce.all_sum((c.to(torch.float64) * (values + slope * (1.0 + size))).sum())
+    given = {"losses": losses, "theta": None if theta is None else theta.to(torch.float64)}
+    names = [name for name, value in given.items() if value is not None]
+    rows = (z.to(torch.float64), y, c.to(torch.float64)) + tuple(given[name] for name in names)
+
+    def terms(z, y, c, *extra):
+        return _rounding_terms(problem.loss, z, y, c, **dict(zip(names, extra)))
+
+    total = reduce.all_sum(rowsum(terms, *rows))  # in blocks of rows: rowwise.py
     W = problem.linear.weight.detach() if W is None else W  # W: a solver's iterate, not yet the model's
     penalty = problem.penalty.value(W.to(torch.float64))
     return 8 * torch.finfo(torch.float64).eps * float(total + penalty.abs())
+
+
+def _rounding_terms(loss, z, y, c, losses=None, theta=None) -> torch.Tensor:
+    """sum_i c_i (|l_i| + |l'_i| (1 + |z_i| + |y_i|)) over a block of rows (rounding_error)."""
+    values = (loss.values(z, y) if losses is None else losses).abs()
+    if loss.nonsmooth:  # slope <= 1 per score where the loss is > 0; 0 off the kink where it is 0,
+        # and a row within rounding of its kink has a barrier derivative of O(1) at width 1e-12
+        near = _kink_slopes(loss, z, y).abs().sum(dim=1)
+        slope = torch.where(values > 0, loss.slope_bound(z, y).to(values.dtype), near)
+    else:
+        slope = (dual_point(loss, z, y, 0.0) if theta is None else theta).abs().sum(dim=1)
+    size = z.abs().sum(dim=1) + (y.abs().reshape(len(y), -1).sum(dim=1) if y.is_floating_point() else 0.0)
+    return c @ (values + slope * (1.0 + size))
 
 
 @dataclass
@@ -158,7 +172,11 @@ def dual_values(problem: LinearProblem, thetas: list, c, X, y, reduce=None) -> l
     if not feasible:
         return [-math.inf] * len(thetas)
     K = thetas[0].shape[1]
-    stacked = -reduce.all_sum(_backproject(torch.cat([theta * c[:, None] for theta in feasible], dim=1), X))
+    # G^T = [(c theta)^T for each], (len(feasible) K, n): each written as rows (for K = 1 contiguous ones)
+    weighted = c.new_empty(len(feasible) * K, len(c))
+    for i, theta in enumerate(feasible):
+        torch.mul(theta.T, c, out=weighted[i * K:(i + 1) * K])
+    stacked = -reduce.all_sum(backproject(weighted, X))
     values = iter([_value(problem, theta, stacked[i * K:(i + 1) * K], c, y, reduce)
                    for i, theta in enumerate(feasible)])
     return [next(values) if residual <= _FEASIBLE else -math.inf for _, residual in balanced]
@@ -167,14 +185,12 @@ def dual_values(problem: LinearProblem, thetas: list, c, X, y, reduce=None) -> l
 def _value(problem: LinearProblem, theta, V, c, y, reduce) -> float:
     """D(theta) of a bias-feasible theta, V = -X^T (c theta), scaled into the penalty's domain."""
     scale = problem.penalty.feasible_scale(V)
-    if not problem.loss.nonsmooth:  # a smooth loss's derivative at the weights is already the dual point
-        loss_part = reduce.all_sum((c * problem.loss.conjugate(scale * theta, y)).sum())
+    if not problem.loss.nonsmooth or not problem.loss.conjugate_linear:
+        # a smooth loss's derivative at the weights is already the dual point; a kinked loss without a
+        # closed form for the best scale takes the feasible one
+        loss_part = reduce.all_sum(_conjugate_sum(problem.loss, theta, y, c, scale))
         return (-loss_part - problem.penalty.conjugate(scale * V)).item()
-
-    if not problem.loss.conjugate_linear:  # no closed form for the best scale: the feasible one
-        loss_part = reduce.all_sum((c * problem.loss.conjugate(scale * theta, y)).sum())
-        return (-loss_part - problem.penalty.conjugate(scale * V)).item()
-    loss_part = reduce.all_sum((c * problem.loss.conjugate(theta, y)).sum()).item()
+    loss_part = reduce.all_sum(_conjugate_sum(problem.loss, theta, y, c)).item()
     # the hinge family's conjugates are linear on their domain: D(s theta) = -s L - g*(s V), concave
     # in s, and each value costs only the (K, d) penalty term: search s in [0, scale] for the best
     def value(s: float) -> float:
@@ -187,10 +203,17 @@ def _value(problem: LinearProblem, theta, V, c, y, reduce) -> float:
     return max(value(scale), value(_best_scale(value, scale)))
 
 
+def _conjugate_sum(loss, theta, y, c, scale=1.0) -> torch.Tensor:
+    """sum_i c_i l_i*(scale theta_i), a block of rows at a time (derivtrain/convex/rowwise.py)."""
+    return rowsum(lambda th, yy, cc: cc @ loss.conjugate(scale * th if scale != 1.0 else th, yy), theta, y, c)
+
+
 def _kink_slopes(score_loss, z, y) -> torch.Tensor:
     """The barrier-smoothed loss's derivative at width 1e-12 (O(1) within rounding of a kink, ~0
     away from it). The certified solver runs in inference mode, whose tensors autograd cannot
-    use: copies made outside it can."""
+    use: copies made outside it can (a closed-form derivative needs no autograd)."""
+    if getattr(score_loss, "smoothed_slope", None) is not None or not z.is_inference():
+        return dual_point(score_loss, z, y, 1e-12)
     with torch.inference_mode(False):
         return dual_point(score_loss, z.clone(), y.clone(), 1e-12)
 
@@ -213,62 +236,40 @@ def _best_scale(value, upper: float, steps: int = 60) -> float:
     return (a + b) / 2
 
 
-def _blocks(X: torch.Tensor):
-    """(first row, rows) of X in chunks, dense ones in float64. Each dense chunk is converted into
-    one buffer reused for the whole pass: a fresh float64 copy per chunk cost more in page faults
-    than its products (210k x 100: 0.35 of a 0.75 s check, measured with one thread)."""
-    if X.layout == torch.sparse_csr or X.dtype == torch.float64:
-        for a in range(0, len(X), _CHUNK_ROWS):
-            yield a, rows_between(X, a, a + _CHUNK_ROWS)
-        return
-    buffer = torch.empty(min(_CHUNK_ROWS, len(X)), X.shape[1], dtype=torch.float64, device=X.device)
-    for a in range(0, len(X), _CHUNK_ROWS):
-        rows = X[a:a + _CHUNK_ROWS]
-        yield a, buffer[:len(rows)].copy_(rows)
-
-
-def _backproject(G: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """G^T X in float64, X read in chunks (this process's rows)."""
-    out = G.new_zeros(G.shape[1], X.shape[1])
-    for a, rows in _blocks(X):
-        out += backproject(G[a:a + len(rows)], rows)
-    return out
-
-
-def _scores(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-    """X W^T in float64, X read in chunks."""
-    def product(rows):
-        if rows.layout == torch.sparse_csr:
-            from derivtrain.data.sparse import astype
-
-            return astype(rows, torch.float64) @ W.T
-        return rows @ W.T
-
-    return torch.cat([product(rows) for _, rows in _blocks(X)] or [W.new_zeros(0, W.shape[0])])
-
-
 def dual_point(score_loss: ConvexDatafit, z, y, mu: float) -> torch.Tensor:
-    """theta_i = d l_mu(z_i) / d z_i: the smoothed loss's derivative, by its own backward pass."""
+    """theta_i = d l_mu(z_i) / d z_i: the smoothed loss's derivative, in closed form where the
+    datafit gives one (`smoothed_slope`), else by its own backward pass."""
+    closed_form = getattr(score_loss, "smoothed_slope", None)
+    if closed_form is not None:
+        return closed_form(z, y, mu)
     with torch.enable_grad():
         leaf = z.detach().requires_grad_(True)
         (theta,) = torch.autograd.grad(score_loss.smoothed(leaf, y, mu).sum(), leaf)
     return theta
 
 
-def _primal(problem, X, targets, sample_weight=None, reduce=None):
-    """(P at the model's weights, the scores z, targets y, row weights c), all float64."""
+def _primal_parts(problem, X, targets, sample_weight=None, reduce=None):
+    """(P at the model's weights, the scores z, targets y, row weights c, each row's loss), all
+    float64; z from one pass over X (derivtrain/convex/passes.py)."""
     reduce = reduce or OneProcess()
-    W, b = problem.linear.weight.to(torch.float64), problem.linear.bias.to(torch.float64)
-    z = _scores(X, W) + b
+    W, b = (p.detach().to(torch.float64) for p in (problem.linear.weight, problem.linear.bias))
+    z = scores(X, W, b)
     y = problem.loss.prepare(targets)
     c = row_weights(problem.loss, y, len(X), X.device, sample_weight, reduce)
-    return (reduce.all_sum((c * problem.loss.values(z, y)).sum()) + problem.penalty.value(W)).item(), z, y, c
+    losses = problem.loss.values(z, y)
+    return (reduce.all_sum(c @ losses) + problem.penalty.value(W)).item(), z, y, c, losses
+
+
+def _primal(problem, X, targets, sample_weight=None, reduce=None):
+    """(P at the model's weights, the scores z, targets y, row weights c), all float64."""
+    return _primal_parts(problem, X, targets, sample_weight, reduce)[:4]
 
 
 @torch.no_grad()
 def primal_value(objective, X, targets, sample_weight=None, reduce=None) -> float:
     """The regularized objective P at the model's weights on rows X, in float64."""
-    return _primal(linear_problem(objective), X, targets, sample_weight, reduce or OneProcess())[0]
+    with one_thread():
+        return _primal(linear_problem(objective), X, targets, sample_weight, reduce or OneProcess())[0]
 
 
 @torch.no_grad()
@@ -278,15 +279,18 @@ def certify(objective, X, targets, mus=None, dual: Optional[float] = None,
     objective has no known dual or X is not in memory. `dual`: a lower bound on the optimum
     already known (a solver's), kept when it beats the ones built here. `sample_weight`: the rows'
     weights (the data's Split.weight), None = equal. `reduce`: sums over the rows other ranks hold
-    (trainer=ddp)."""
+    (trainer=ddp). Two passes over X (the scores; G^T X for every barrier width together), the
+    rest on vectors of n rows, all on one thread (derivtrain/convex/passes.py says why)."""
     problem = linear_problem(objective)
     if problem is None or not isinstance(X, torch.Tensor):
         return None
     reduce = reduce or OneProcess()
-    primal, z, y, c = _primal(problem, X, targets, sample_weight, reduce)
-    candidates = mus if mus is not None else (_MU_CANDIDATES if problem.loss.nonsmooth else (0.0,))
-    if dual is not None and problem.loss.nonsmooth:
-        candidates = ()  # a solver's dual point beats what the kinks' derivative gives at its weights
-    duals = dual_values(problem, [dual_point(problem.loss, z, y, mu) for mu in candidates], c, X, y, reduce)
-    return Certificate(primal, max(duals + ([dual] if dual is not None else [])),
-                       rounding_error(problem, z, y, c, reduce))
+    with one_thread():
+        primal, z, y, c, losses = _primal_parts(problem, X, targets, sample_weight, reduce)
+        candidates = mus if mus is not None else (_MU_CANDIDATES if problem.loss.nonsmooth else (0.0,))
+        if dual is not None and problem.loss.nonsmooth:
+            candidates = ()  # a solver's dual point beats what the kinks' derivative gives at its weights
+        thetas = [rowwise(partial(dual_point, problem.loss, mu=mu), z, y) for mu in candidates]
+        duals = dual_values(problem, thetas, c, X, y, reduce)
+        return Certificate(primal, max(duals + ([dual] if dual is not None else [])),
+                           rounding_error(problem, z, y, c, reduce, losses=losses))

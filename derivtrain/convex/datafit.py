@@ -11,6 +11,8 @@ For scores z (n, K) and the loss's prepared targets y, a datafit gives, per row:
     nonsmooth           a max of affine pieces somewhere (kinks)   which solver: interior point
     pieces()            those pieces (derivtrain/convex/kinked_units.py), None if smooth
     smoothed(z, y, mu)  a smooth version whose derivative is a dual point (kinked losses only)
+    smoothed_slope      optional: that derivative in closed form, (n, K) (else autograd through
+                        `smoothed`; the certificate takes one per barrier width)
     coupled             the second derivative couples a row's K scores (not a diagonal)
     conjugate_linear    l* is linear on its domain with l*(0) = 0 (the hinge family): the
                         certificate then searches the dual point's scale in closed form
@@ -57,6 +59,8 @@ class ConvexDatafit:
         if self.class_weight is None:
             return None
         return torch.as_tensor(self.class_weight, dtype=torch.float64, device=y.device)[self.classes(y)]
+
+    smoothed_slope = None  # optional (see above): None = autograd through `smoothed`
 
     def smoothed(self, z, y, tau: float):
         return self.values(z, y)

@@ -52,12 +52,17 @@ class BarrierHingeFunction(_BarrierFunction):
     @staticmethod
     def backward(ctx, grad):
         (u,) = ctx.saved_tensors
-        tau = ctx.tau
-        return grad * (tau / (_hinge_xi(u, tau) - u)), None
+        return grad * barrier_hinge_slope(u, ctx.tau), None
 
 
 def barrier_hinge(u: torch.Tensor, tau: float) -> torch.Tensor:
     return BarrierHingeFunction.apply(u, tau)
+
+
+def barrier_hinge_slope(u: torch.Tensor, tau: float) -> torch.Tensor:
+    """d f_tau(u) / du = tau / (xi - u), in (0, 1): the backward above, and a dual point of the
+    hinge without a pass through autograd (derivtrain/losses/hinge.py: HingeDatafit.smoothed_slope)."""
+    return tau / (_hinge_xi(u, tau) - u)
 
 
 def _max_xi(m: torch.Tensor, tau: float, steps: int = 60) -> torch.Tensor:

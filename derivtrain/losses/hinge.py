@@ -17,7 +17,7 @@ from torch import nn
 from derivtrain.function import Function  # torch.autograd.Function without per-call binding
 from derivtrain.convex.datafit import ConvexDatafit
 from derivtrain.convex.kinked_units import SignedPieces
-from derivtrain.convex.smoothing import barrier_hinge
+from derivtrain.convex.smoothing import barrier_hinge, barrier_hinge_slope
 from derivtrain.choices import MULTICLASS
 from derivtrain.losses.base import Loss
 from derivtrain.losses.multiclass_hinge import VARIANTS, CrammerSingerDatafit, WestonWatkinsDatafit, multiclass_hinge
@@ -84,6 +84,11 @@ class HingeDatafit(ConvexDatafit):
 
     def smoothed(self, z, y, tau):
         return barrier_hinge(1 - y * z, tau).sum(dim=1)
+
+    def smoothed_slope(self, z, y, tau):
+        """d smoothed / dz in closed form: what autograd through `smoothed` gives, bit for bit, in
+        a third of the passes over the rows (the certificate takes one per barrier width)."""
+        return -y * barrier_hinge_slope(1 - y * z, tau)
 
     def pieces(self):
         return SignedPieces()

@@ -10,6 +10,9 @@ Two ways to compute it, same value and gradients:
             once forward and once backward (derivtrain/losses/linear_svm.py). The gradient loop
             asks for it once, when it trains full batch in float32 (`use_full_batch`), and then
             calls `full_batch()` every step.
+  by hand   the same model on minibatches of dense rows: value and gradients in closed form,
+            no graph (derivtrain/losses/linear_svm_rows.py); the loop asks `by_hand_on(X)` once
+            and then calls `step_by_hand(X, targets)` in place of objective(X).backward().
 `strength` is the penalty's own: the SVM's C is turned into it where the objective is built
 (derivtrain/run.py: build_objective).
 """
@@ -18,6 +21,7 @@ import torch
 from derivtrain.losses.hinge import HingeLoss
 from derivtrain.losses.l2 import L2Penalty
 from derivtrain.losses.linear_svm import FullBatchLinearSVM
+from derivtrain.losses.linear_svm_rows import value_and_grad
 from derivtrain.losses.penalty import NoPenalty, Penalty
 from derivtrain.losses.regularized import regularized
 from derivtrain.losses.targets import units as target_units
@@ -72,6 +76,20 @@ class Objective:
     def full_batch(self) -> torch.Tensor:
         """The objective on the batch given to use_full_batch, through the fused Function."""
         return self.fused()
+
+    def by_hand_on(self, X: torch.Tensor) -> bool:
+        """Whether step_by_hand computes exactly this objective on rows of X (dense, no graph)."""
+        return (fusable(self.model, self.loss, self.penalty) and X.layout == torch.strided
+                and not X.requires_grad and X.dtype == self.model.linear.weight.dtype)
+
+    def step_by_hand(self, X: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The objective on rows X, its gradients written to the parameters' .grad (which
+        zero_grad(set_to_none=True) left empty): what objective(X, targets).backward() gives."""
+        linear = self.model.linear
+        alpha = self.penalty.strength if self.has_penalty else 0.0
+        value, linear.weight.grad, linear.bias.grad = value_and_grad(X, targets, linear.weight, linear.bias,
+                                                                     alpha)
+        return value
 
 
 def fusable(model, loss, penalty) -> bool:

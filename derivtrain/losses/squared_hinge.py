@@ -56,6 +56,8 @@ class SquaredHingeDatafit(HingeDatafit):
     def smoothed(self, z, y, tau):
         return self.values(z, y)
 
+    smoothed_slope = None  # smooth: the derivative of `values`, by autograd
+
     def pieces(self):
         return None
 

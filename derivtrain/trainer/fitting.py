@@ -61,14 +61,20 @@ class FitContext:
     # the certified solver's first iterate [W | b] (derivtrain/path/: each strength starts from the last one's
     # solution); None = from zero
     warm_start: Any = None
+    encoded: dict = field(default_factory=dict, repr=False)  # targets(split), computed once per split
 
     @property
     def model(self):
         return self.objective.model
 
     def targets(self, split):
-        """A split's labels as the loss wants them (signs, indices, values)."""
-        return self.objective.loss.encode_targets(split.y, self.data.spec.n_outputs)
+        """A split's labels as the loss wants them (signs, indices, values). Encoded once per split: a
+        fit asks for the training rows' up to four times (batches, final metrics, certificate)."""
+        loss = self.objective.loss
+        held = self.encoded.get(id(split))
+        if held is None or held[0] is not split or held[1] is not loss:  # (a copy by dataclasses.replace shares it)
+            held = self.encoded[id(split)] = (split, loss, loss.encode_targets(split.y, self.data.spec.n_outputs))
+        return held[2]
 
 
 @dataclass

@@ -2,17 +2,21 @@
 the logging interval.
 
 Per step: zero_grad(set_to_none) -> objective (forward) -> backward (the chain rule, through the
-custom Functions' hand-written derivatives) -> optional clipping -> optimizer step.
+custom Functions' hand-written derivatives) -> optional clipping -> optimizer step. Minibatches of
+model=svm take the objective's value and gradients by hand instead of through a graph
+(derivtrain/losses/linear_svm_rows.py: the graph costs more than the step's arithmetic).
 The loop's phases are the methods of GradientLoop: set-up (__init__), resume, step, the logging
 point, the end of an epoch, save; `fit` runs them and ends with the shared `finish`.
 """
 from contextlib import nullcontext
+from functools import partial
 
 import torch
 
 from derivtrain.data.mapped import rows_in_memory
 from derivtrain.errors import UserError
 from derivtrain.logging import Progress, log
+from derivtrain.threads import SMALL, threads_for, threads_for_rows
 from derivtrain.trainer.auto_batch import auto_batch_size
 from derivtrain.trainer.batches import Batches
 from derivtrain.trainer.checkpoint import restore_rng, rng_state
@@ -32,20 +36,29 @@ from derivtrain.trainer.schedule import default_log_interval
 
 
 def fit(ctx: FitContext) -> FitResult:
-    loop = GradientLoop(ctx)
-    loop.resume()
-    with nullcontext(ctx.stop) if ctx.stop is not None else StopRequests() as stop_requests:
-        try:
-            loop.train(stop_requests)
-        except TrainingDiverged as exc:  # keep only checkpoints whose weights were seen to give a finite loss
-            kept = ctx.checkpoints.discard_from(max(loop.guard.last_finite, loop.start_step + 1))
-            raise exc.keeping(f"the last checkpoint whose loss was finite (step {kept}) is kept" if kept is not None
-                              else "no checkpoint had a finite loss yet, so none is kept") from None
-    return loop.finish()
+    train = ctx.data.train
+    batch_size, _ = auto_batch_size(ctx.optim, ctx.trainer, ctx.objective, train.total_rows,
+                                    isinstance(train.X, torch.Tensor))
+    # small batches: the run on one thread, its few large passes (validation, the final metrics) too;
+    # where the run may use more and the rows are beyond a cache (a gather is reads of memory), a
+    # second thread gathers the next batch while this one steps (derivtrain/trainer/batches.py)
+    gather_ahead = torch.get_num_threads() > 1 and isinstance(train.X, torch.Tensor) and train.X.numel() >= SMALL
+    with threads_for_rows(train.X, batch_size or train.total_rows):
+        loop = GradientLoop(ctx, gather_ahead)
+        loop.resume()
+        with nullcontext(ctx.stop) if ctx.stop is not None else StopRequests() as stop_requests:
+            try:
+                loop.train(stop_requests)
+            except TrainingDiverged as exc:  # keep only checkpoints whose weights were seen to give a finite loss
+                kept = ctx.checkpoints.discard_from(max(loop.guard.last_finite, loop.start_step + 1))
+                raise exc.keeping(f"the last checkpoint whose loss was finite (step {kept}) is kept"
+                                  if kept is not None else "no checkpoint had a finite loss yet, so none is kept"
+                                  ) from None
+        return loop.finish()
 
 
 class GradientLoop:
-    def __init__(self, ctx: FitContext):
+    def __init__(self, ctx: FitContext, gather_ahead: bool = False):
         self.ctx, trainer = ctx, ctx.trainer
         self.objective, self.model, self.distributed = ctx.objective, ctx.model, ctx.distributed
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -62,9 +75,9 @@ class GradientLoop:
             self.batches = ShardedBatches(X, ctx.targets(ctx.data.train), shard.positions, shard.total,
                                           batch_size, self.shuffle, trainer.shuffle)
         else:
-            self.batches = (Batches if in_memory else ChunkedBatches)(
-                X, ctx.targets(ctx.data.train), batch_size, self.shuffle, self.distributed.rank,
-                self.distributed.world_size, trainer.shuffle, ctx.data.train.weight)
+            args = (X, ctx.targets(ctx.data.train), batch_size, self.shuffle, self.distributed.rank,
+                    self.distributed.world_size, trainer.shuffle, ctx.data.train.weight)
+            self.batches = Batches(*args, ahead=gather_ahead) if in_memory else ChunkedBatches(*args)
         es = trainer.early_stopping  # when the loop is done: derivtrain/trainer/stop_rules.py
         full_batch = self.batches.full_batch
         self.stopper = EarlyStopping(es.monitor, patience(trainer, ctx.optim, ctx.data.val is not None, full_batch),
@@ -87,6 +100,8 @@ class GradientLoop:
         self.stationarity = Stationarity(gradient_tol(trainer, ctx.optim, self.batches.full_batch))
         self.epoch_end = EpochEnd(ctx, self)
         self.fused = self._use_fused_objective(trainer)
+        self.by_hand = self._use_by_hand(trainer)
+        self.update_threads = partial(threads_for, sum(p.numel() for p in self.params))
         self.graphed = (GraphedStep(self.loss_and_gradients, self.params, self.optimizer, self.batches.batch_size,
                                     self.clip, inputs_persist=self.batches.full_batch) if trainer.cuda_graph else None)
         self.guard = NonFiniteGuard(trainer.on_nonfinite, self.model, X.device)
@@ -141,17 +156,33 @@ class GradientLoop:
     def _use_fused_objective(self, trainer) -> bool:
         """Full batch in float32, rows unweighted: the linear SVM's fused Function
         (derivtrain/losses/linear_svm.py), chosen once here on the rows this process trains on."""
-        if not self.batches.full_batch or trainer.precision != "32" or self.batches.sample_weight is not None:
+        if (not self.batches.full_batch or trainer.precision != "32"
+                or getattr(self.batches, "sample_weight", None) is not None):
             return False
         X, targets, _, _ = next(iter(self.batches.epoch()))  # full batch: no permutation is drawn
         return self.objective.use_full_batch(X, targets)
 
+    def _use_by_hand(self, trainer) -> bool:
+        """Minibatches of dense rows in float32, unweighted, model=svm: the step takes the objective's
+        value and gradients in closed form (derivtrain/losses/linear_svm_rows.py), no graph."""
+        if (self.batches.full_batch or trainer.precision != "32" or trainer.cuda_graph or self.uses_closure
+                or getattr(self.batches, "sample_weight", None) is not None):  # (sharded or chunked rows: no weights)
+            return False
+        # one row, as the batches will be (rows read from disk: the first, read into memory)
+        return self.objective.by_hand_on(rows_in_memory(self.ctx.data.train.X, 1))
+
     def loss_and_gradients(self, X, targets, share=None, sample_weight=None):
-        with self.autocast:
-            loss = self.objective.full_batch() if self.fused else self.objective(X, targets, sample_weight)
-        if share is not None:  # data parallel: this rank's share of the batch (see distributed.py)
-            loss = loss * share
-        loss.backward()
+        if self.by_hand:
+            loss = self.objective.step_by_hand(X, targets)
+            if share is not None:  # data parallel: this rank's share of the batch (see distributed.py)
+                loss = loss * share
+                torch._foreach_mul_([p.grad for p in self.params], share)
+        else:
+            with self.autocast:
+                loss = self.objective.full_batch() if self.fused else self.objective(X, targets, sample_weight)
+            if share is not None:
+                loss = loss * share
+            loss.backward()
         self.distributed.sync_gradients(self.params)
         return loss
 
@@ -170,7 +201,8 @@ class GradientLoop:
         if self.clip:
             torch.nn.utils.clip_grad_norm_(self.params, self.clip, foreach=True)
         if self.guard.step_ok(loss, self.params, self.step_count):
-            self.optimizer.step()
+            with self.update_threads():  # a linear model's update: one thread (a full batch's fused SGD
+                self.optimizer.step()  # of 101 weights took 7.5 ms on two busy cores, 0.05 ms on one)
         return loss
 
     def log_point(self, loss: torch.Tensor, X, targets) -> None:

@@ -104,3 +104,26 @@ def test_our_C_objective_has_linearsvc_minimizer():
         with torch.no_grad():
             w -= grad / (alpha * step)
     torch.testing.assert_close(w.detach(), torch.tensor(reference.coef_[0]), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_fused_in_blocks_equals_composed(monkeypatch, n_classes):
+    """Several blocks of columns (and a short last one): the products summed block by block give the
+    composed value and gradients."""
+    import derivtrain.losses.linear_svm as linear_svm
+
+    monkeypatch.setattr(linear_svm, "_BLOCK_BYTES", 1)  # the 1024-column floor: 3 blocks of 2500 rows
+    monkeypatch.setattr(linear_svm, "_TRANSPOSE_ROWS", 700)
+    model, X, y, spec = svm_problem(n_classes, n=2500, d=4)
+    loss = HingeLoss()
+    targets = loss.encode_targets(y, spec.n_outputs)
+    objective = Objective(model, loss, L2Penalty(0.05))
+    expected_value, expected_grads = grads_of(objective, X, targets)
+    assert objective.use_full_batch(X, targets)
+    assert linear_svm.block_columns(objective.fused.features) == 1024
+    assert torch.equal(objective.fused.features, torch.cat([X.t(), torch.ones(1, 2500, dtype=X.dtype)]))
+    value = objective.full_batch()
+    grads = torch.autograd.grad(value, list(model.parameters()))
+    torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
+    for g, e in zip(grads, expected_grads):
+        torch.testing.assert_close(g, e, rtol=1e-12, atol=1e-12)

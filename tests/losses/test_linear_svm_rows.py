@@ -1,0 +1,64 @@
+"""The minibatch SVM step by hand: the composed objective's value and gradients without a graph,
+and the gradient loop takes it exactly where it computes that objective."""
+import pytest
+import torch
+
+from derivtrain.losses import ElasticNetPenalty, HingeLoss, L2Penalty, NoPenalty, Objective, SquaredHingeLoss
+from tests.losses.test_linear_svm import grads_of, svm_problem
+from tests.trainer.helpers import fit_config
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("penalty", [L2Penalty(0.05), NoPenalty()])
+def test_by_hand_equals_composed_value_and_gradients(n_classes, penalty):
+    model, X, y, spec = svm_problem(n_classes)
+    loss = HingeLoss()
+    targets = loss.encode_targets(y, spec.n_outputs)
+    objective = Objective(model, loss, penalty)
+    expected_value, expected_grads = grads_of(objective, X, targets)
+    assert objective.by_hand_on(X)
+    value = objective.step_by_hand(X, targets)
+    assert not value.requires_grad  # no graph: the gradients are in .grad already
+    torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
+    for p, e in zip(model.parameters(), expected_grads):
+        torch.testing.assert_close(p.grad, e, rtol=1e-12, atol=1e-12)
+
+
+def test_a_margin_on_the_kink_takes_the_hinge_subgradient_zero():
+    model, X, y, spec = svm_problem(2, n=4)
+    signs = HingeLoss().encode_targets(y, 1)
+    with torch.no_grad():  # row 0's margin exactly 1: y s = 1
+        model.linear.weight.zero_()
+        model.linear.bias.fill_(float(signs[0]))
+    objective = Objective(model, HingeLoss(), NoPenalty())
+    _, expected = grads_of(objective, X, signs)
+    objective.step_by_hand(X, signs)
+    torch.testing.assert_close(model.linear.weight.grad, expected[0], rtol=0, atol=1e-15)
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support")
+def test_by_hand_only_for_the_objective_it_computes():
+    model, X, y, spec = svm_problem(3)
+    assert Objective(model, HingeLoss(), L2Penalty(0.1)).by_hand_on(X)
+    assert not Objective(model, HingeLoss(multiclass="crammer_singer"), L2Penalty(0.1)).by_hand_on(X)
+    assert not Objective(model, HingeLoss(class_weight=[1, 2, 3]), L2Penalty(0.1)).by_hand_on(X)
+    assert not Objective(model, SquaredHingeLoss(), L2Penalty(0.1)).by_hand_on(X)
+    assert not Objective(model, HingeLoss(), ElasticNetPenalty(0.1)).by_hand_on(X)
+    assert not Objective(model, HingeLoss(), L2Penalty(0.1)).by_hand_on(X.float())  # another dtype
+    assert not Objective(model, HingeLoss(), L2Penalty(0.1)).by_hand_on(X.to_sparse_csr())
+
+
+@pytest.mark.parametrize("overrides", [("data=breast_cancer",), ("data=wine",)])
+def test_the_loop_by_hand_trains_the_weights_autograd_trains(tmp_path, monkeypatch, overrides):
+    """Minibatch SGD on model=svm: the same weights, to float32 rounding, as through autograd."""
+    common = ("model=svm", "optim=sgd", "trainer.batch_size=32", "trainer.max_epochs=4", *overrides)
+    steps, step_by_hand = [], Objective.step_by_hand
+    monkeypatch.setattr(Objective, "step_by_hand", lambda self, X, t: steps.append(1) or step_by_hand(self, X, t))
+    result, _, by_hand = fit_config(tmp_path / "a", *common)
+    assert len(steps) == result.steps
+    monkeypatch.setattr(Objective, "by_hand_on", lambda self, X: False)
+    expected, _, composed = fit_config(tmp_path / "b", *common)
+    assert len(steps) == result.steps  # through autograd this time
+    for p, q in zip(by_hand.parameters(), composed.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+    assert result.metrics["train/accuracy"] == pytest.approx(expected.metrics["train/accuracy"], abs=0.01)
