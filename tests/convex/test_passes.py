@@ -7,7 +7,8 @@ import derivtrain.convex.passes as passes
 import derivtrain.threads as threads
 from derivtrain.convex.bias import _newton, _one_column, balance_rows
 from derivtrain.convex.certificate import dual_point
-from derivtrain.convex.score_losses import SignedHinge, SignedSquaredHinge
+from derivtrain.losses.hinge import HingeDatafit
+from derivtrain.losses.squared_hinge import SquaredHingeDatafit
 
 
 def gen(seed=0):
@@ -82,12 +83,12 @@ def test_a_row_that_would_reach_zero_goes_to_newton():
 def test_the_hinges_closed_form_dual_point_is_autograds_bit_for_bit(mu):
     z = torch.randn(2000, 3, generator=gen(), dtype=torch.float64) * 2
     y = torch.sign(torch.randn(2000, 3, generator=gen(1), dtype=torch.float64))
-    hinge = SignedHinge(3)
+    hinge = HingeDatafit(3)
     with torch.enable_grad():
         leaf = z.clone().requires_grad_(True)
         (expected,) = torch.autograd.grad(hinge.smoothed(leaf, y, mu).sum(), leaf)
     assert torch.equal(dual_point(hinge, z, y, mu), expected)
-    assert SignedSquaredHinge.smoothed_slope is None  # smooth: autograd through its values
+    assert SquaredHingeDatafit.smoothed_slope is None  # smooth: autograd through its values
 
 
 @pytest.mark.parametrize("overrides", [(), ("optim=sgd", "trainer.batch_size=64", "trainer.max_epochs=2")])
