@@ -27,18 +27,24 @@ def grads_of(objective, X, targets):
     return value, torch.autograd.grad(value, params)
 
 
-@pytest.mark.parametrize("n_classes", [2, 4])
-@pytest.mark.parametrize("penalty", [L2Penalty(0.05), NoPenalty()])
-def test_fused_equals_composed_value_and_gradients(n_classes, penalty):
+def hinge_objective(n_classes: int, penalty):
+    """(objective, X, targets, value, gradients): an SVM's hinge objective and what the composed
+    ops (autograd) give for it, which the fast paths must reproduce."""
     model, X, y, spec = svm_problem(n_classes)
     loss = HingeLoss()
     targets = loss.encode_targets(y, spec.n_outputs)
     objective = Objective(model, loss, penalty)
-    expected_value, expected_grads = grads_of(objective, X, targets)  # composed
+    return (objective, X, targets, *grads_of(objective, X, targets))
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("penalty", [L2Penalty(0.05), NoPenalty()])
+def test_fused_equals_composed_value_and_gradients(n_classes, penalty):
+    objective, X, targets, expected_value, expected_grads = hinge_objective(n_classes, penalty)
     assert objective.use_full_batch(X, targets)
     torch.testing.assert_close(objective.fused.features, torch.cat([X.t(), torch.ones(1, 50, dtype=X.dtype)]))
     value = objective.full_batch()
-    grads = torch.autograd.grad(value, list(model.parameters()))
+    grads = torch.autograd.grad(value, list(objective.model.parameters()))
     torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
     for g, e in zip(grads, expected_grads):
         torch.testing.assert_close(g, e, rtol=1e-12, atol=1e-12)
@@ -123,7 +129,7 @@ def test_fused_in_blocks_equals_composed(monkeypatch, n_classes):
     assert linear_svm.block_columns(objective.fused.features) == 1024
     assert torch.equal(objective.fused.features, torch.cat([X.t(), torch.ones(1, 2500, dtype=X.dtype)]))
     value = objective.full_batch()
-    grads = torch.autograd.grad(value, list(model.parameters()))
+    grads = torch.autograd.grad(value, list(objective.model.parameters()))
     torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
     for g, e in zip(grads, expected_grads):
         torch.testing.assert_close(g, e, rtol=1e-12, atol=1e-12)

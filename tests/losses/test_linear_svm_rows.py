@@ -4,23 +4,19 @@ import pytest
 import torch
 
 from derivtrain.losses import ElasticNetPenalty, HingeLoss, L2Penalty, NoPenalty, Objective, SquaredHingeLoss
-from tests.losses.test_linear_svm import grads_of, svm_problem
+from tests.losses.test_linear_svm import grads_of, hinge_objective, svm_problem
 from tests.trainer.helpers import fit_config
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])
 @pytest.mark.parametrize("penalty", [L2Penalty(0.05), NoPenalty()])
 def test_by_hand_equals_composed_value_and_gradients(n_classes, penalty):
-    model, X, y, spec = svm_problem(n_classes)
-    loss = HingeLoss()
-    targets = loss.encode_targets(y, spec.n_outputs)
-    objective = Objective(model, loss, penalty)
-    expected_value, expected_grads = grads_of(objective, X, targets)
+    objective, X, targets, expected_value, expected_grads = hinge_objective(n_classes, penalty)
     assert objective.by_hand_on(X)
     value = objective.step_by_hand(X, targets)
     assert not value.requires_grad  # no graph: the gradients are in .grad already
     torch.testing.assert_close(value, expected_value, rtol=1e-12, atol=1e-12)
-    for p, e in zip(model.parameters(), expected_grads):
+    for p, e in zip(objective.model.parameters(), expected_grads):
         torch.testing.assert_close(p.grad, e, rtol=1e-12, atol=1e-12)
 
 
