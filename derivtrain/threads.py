@@ -22,7 +22,12 @@ _put_aside = []  # the thread counts threads_for replaced by one, outermost firs
 
 @contextmanager
 def threads_for(n_numbers: int, small: int = SMALL):
-    """One torch thread inside the block when the data hold fewer than `small` numbers."""
+    """One torch thread inside the block when the data hold fewer than `small` numbers. Inside a
+    map_blocks worker it does nothing: the caller has set one thread already, and the record of
+    what it replaced (_put_aside) belongs to the caller's thread."""
+    if getattr(_in_pool, "yes", False):
+        yield
+        return
     before = torch.get_num_threads()
     if n_numbers >= small or before == 1:
         yield

@@ -36,11 +36,12 @@ from derivtrain.path.columns import Columns, signed_gram
 from derivtrain.path.point_certificate import exact_bias, from_gradient
 from derivtrain.path.screening import strong_convexity, screened
 from derivtrain.threads import threads_for
+from derivtrain.trainer.armijo import backtrack
 from derivtrain.trainer.l1_quadratic import solve_l1_quadratic
 from derivtrain.trainer.smooth_part import smooth_part
 from derivtrain.trainer.stop_rules import epoch_cap
 
-_ARMIJO, _HALVINGS = 1e-4, 50
+_HALVINGS = 50
 # a zero weight joins a step's columns once |V_j| >= this l1: the ones past the box's face (they
 # enter) and those close to it (they may enter as the others move; Tibshirani et al.'s strong rule
 # keeps |V_j| >= 2 l1 - l1_last at the last point's optimum, 0.73 l1 on a 30-point grid over 3 decades)
@@ -152,14 +153,12 @@ class ProxPath:
         return self._search(T, z, direction, dz, primal, decrease)
 
     def _search(self, T, z, direction, dz, primal: float, decrease: float):
-        t = 1.0
-        for _ in range(_HALVINGS):
-            trial = T + t * direction
-            value = float((self.c * self.problem.loss.values(z + t * dz, self.y)).sum())
-            if value + float(self.problem.penalty.value(trial[:, :-1])) <= primal + _ARMIJO * t * decrease:
-                return t * direction, t * dz
-            t *= 0.5
-        return None
+        def value_at(t: float) -> float:
+            loss = float((self.c * self.problem.loss.values(z + t * dz, self.y)).sum())
+            return loss + float(self.problem.penalty.value((T + t * direction)[:, :-1]))
+
+        t = backtrack(value_at, primal, decrease, _HALVINGS)  # the predicted decrease in the slope's place
+        return (t * direction, t * dz) if t > 0.0 else None
 
     def set_weights(self) -> None:
         linear = self.problem.linear
