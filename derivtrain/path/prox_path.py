@@ -31,6 +31,7 @@ from derivtrain.convex.certificate import Certificate, linear_problem, row_weigh
 from derivtrain.convex.penalty import ElementwiseDual
 from derivtrain.convex.penalty_dual import penalty_dual
 from derivtrain.data import sparse
+from derivtrain.data.shards import OneProcess
 from derivtrain.path.active_set import solve_active_set
 from derivtrain.path.columns import Columns, signed_gram
 from derivtrain.path.point_certificate import exact_bias, from_gradient
@@ -38,6 +39,7 @@ from derivtrain.path.screening import strong_convexity, screened
 from derivtrain.threads import threads_for
 from derivtrain.trainer.armijo import backtrack
 from derivtrain.trainer.l1_quadratic import solve_l1_quadratic
+from derivtrain.trainer.prox_newton import FIRST_DAMPING, LAST_DAMPING, curvature_scale, curved
 from derivtrain.trainer.smooth_part import smooth_part
 from derivtrain.trainer.stop_rules import epoch_cap
 
@@ -141,16 +143,24 @@ class ProxPath:
         t, g = T[0, index], gradient[0, index].clone()
         g[weights] += l2 * t[weights]
         lam = (float(penalty.l1) * weights.to(torch.float64)).cpu().numpy()
-        H_np, t_np = H.cpu().numpy(), t.cpu().numpy()
-        u = torch.from_numpy(_l1_model(H_np, g.cpu().numpy() - H_np @ t_np, lam, t_np)).to(T.device)
-        delta = u - t
-        decrease = float(g @ delta) + float(torch.from_numpy(lam).to(T.device) @ (u.abs() - t.abs()))
-        if not decrease < 0:
-            return None
-        dz = rows.T @ delta[:, None]
-        direction = torch.zeros_like(T)
-        direction[0, index] = delta
-        return self._search(T, z, direction, dz, primal, decrease)
+        H_np, t_np, g_np = H.cpu().numpy(), t.cpu().numpy(), g.cpu().numpy()
+        # where the loss has no curvature (the smooth hinge's straight part) the model is unbounded:
+        # H + mu I, mu raised tenfold while no step decreases P (trainer/prox_newton.py: damp_more)
+        scale = curvature_scale(H_np, self.X, self.c, OneProcess())
+        damping = 0.0 if curved(H_np, scale) else FIRST_DAMPING * scale
+        while damping <= LAST_DAMPING * scale:
+            damped = H_np + damping * np.eye(len(H_np)) if damping else H_np
+            u = torch.from_numpy(_l1_model(damped, g_np - damped @ t_np, lam, t_np)).to(T.device)
+            delta = u - t
+            decrease = float(g @ delta) + float(torch.from_numpy(lam).to(T.device) @ (u.abs() - t.abs()))
+            if decrease < 0:
+                direction = torch.zeros_like(T)
+                direction[0, index] = delta
+                step = self._search(T, z, direction, rows.T @ delta[:, None], primal, decrease)
+                if step is not None:
+                    return step
+            damping = max(10.0 * damping, FIRST_DAMPING * scale)
+        return None
 
     def _search(self, T, z, direction, dz, primal: float, decrease: float):
         def value_at(t: float) -> float:

@@ -49,7 +49,7 @@ from derivtrain.trainer.stop_rules import epoch_cap
 _MAX_HALVINGS = 50
 _WORTH_CERTIFYING = 10.0  # certify once the step's predicted decrease is within this factor of tol
 _ONE_THREAD_BELOW = 1 << 24  # as fit_certified: elementwise work on n-vectors, faster on one thread
-_FIRST_DAMPING, _LAST_DAMPING = 1e-4, 1e8  # relative to the curvature's scale (_curvature_scale)
+FIRST_DAMPING, LAST_DAMPING = 1e-4, 1e8  # relative to the curvature's scale (curvature_scale)
 
 
 def suits(objective, data, optim) -> bool:
@@ -153,8 +153,8 @@ class _Model:
         the smooth part has no curvature (Huber, the smooth hinge far from their bend; a bias no
         row's curvature holds) its quadratic model is unbounded along those directions: the undamped
         step is meaningless, and a damped one tends to a proximal gradient step as it grows."""
-        self.damping = max(10.0 * self.damping, _FIRST_DAMPING * self._scale)
-        return self.damping <= _LAST_DAMPING * self._scale
+        self.damping = max(10.0 * self.damping, FIRST_DAMPING * self._scale)
+        return self.damping <= LAST_DAMPING * self._scale
 
     def after(self, t: float) -> None:
         """A full step accepted: the model is trusted more (a tenth of the damping; none below 1e-12)."""
@@ -163,8 +163,8 @@ class _Model:
 
     def _damped(self, blocks: list) -> list:
         if self._scale is None:
-            self._scale = max(_curvature_scale(H, self.X, self.c, self.reduce) for H in blocks)
-        if self.damping == 0.0 and all(_curved(H, self._scale) for H in blocks):
+            self._scale = max(curvature_scale(H, self.X, self.c, self.reduce) for H in blocks)
+        if self.damping == 0.0 and all(curved(H, self._scale) for H in blocks):
             return blocks
         if self.damping == 0.0:  # directions without curvature (damp_more's docstring)
             self.damp_more()
@@ -212,7 +212,7 @@ class _Model:
         return direction, float((g * direction).sum()) + l1_change
 
 
-def _curved(H: np.ndarray, scale: float) -> bool:
+def curved(H: np.ndarray, scale: float) -> bool:
     """Whether every coordinate has curvature: a zero diagonal entry is a direction along which the
     model is unbounded (a weight only rows on a loss's straight part touch; every weight, at the
     smooth hinge's start). Only the diagonal is read (a Cholesky test of H costs 70 ms at d = 2,000):
@@ -237,7 +237,7 @@ def _total(reduce, value: float) -> float:
     return float(reduce.all_sum(torch.tensor(value, dtype=torch.float64)))
 
 
-def _curvature_scale(H: np.ndarray, X, c, reduce) -> float:
+def curvature_scale(H: np.ndarray, X, c, reduce) -> float:
     """H's largest diagonal entry, or where it has none (no row has curvature yet) the weighted mean
     of the rows' squared norms, [x | 1]: the curvature a loss of unit second derivative would give."""
     top = float(np.abs(np.diag(H)).max(initial=0.0))

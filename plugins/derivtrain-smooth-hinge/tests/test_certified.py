@@ -38,3 +38,22 @@ def test_smooth_hinge_under_l1_is_certified_and_true(data):
     l1 = objective.penalty.strength
     exact = sum(optimum(X, s, "smooth_hinge", 0.5, l1=np.full(X.shape[1], l1)) for s in signs)
     assert_certified_against(metrics, exact, 1e-3)  # breast_cancer: float32 rows certify ~9e-4 (the floor)
+
+
+def test_an_l1_path_of_the_smooth_hinge_certifies_every_point(tmp_path):
+    """The path's proximal Newton starts at w = 0, where the smooth hinge has no curvature at any
+    row: its damped model must still move, and every point end certified (path.csv, metrics)."""
+    import csv
+    import json
+
+    from tests.conftest import run_main
+
+    run = tmp_path / "run"
+    proc = run_main("model=svm", "loss=smooth_hinge", "regularizer=l1", "regularizer.path=auto",
+                    "regularizer.path_points=8", "data=breast_cancer", "logger=none", f"hydra.run.dir={run}")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["path/points"] == 8 and metrics["path/not_converged"] == 0
+    with open(run / "path.csv") as f:
+        gaps = [float(row["optimality_gap"]) for row in csv.DictReader(f)]
+    assert len(gaps) == 8 and max(gaps) <= 1e-4
