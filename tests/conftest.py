@@ -63,10 +63,38 @@ class Completed:
     stderr: str
 
 
-def run_main(*args, module="derivtrain", env=None, cwd=None) -> Completed:
+@contextmanager
+def on_path(folders):
+    """`folders` first on sys.path for a block, as PYTHONPATH puts them first for a process: installed
+    plugins are discovered afresh (derivtrain/plugins.py caches its scan), and the modules imported
+    from those folders are forgotten afterwards, so the next test's plugin of the same name is its own."""
+    from derivtrain import plugins
+
+    folders = [str(folder) for folder in folders]
+
+    def rescan():
+        importlib.invalidate_caches()
+        plugins.discover.cache_clear()
+        plugins._warn_once.cache_clear()  # a broken plugin warns once a process: each run is a process here
+
+    sys.path[:0] = folders
+    rescan()
+    try:
+        yield
+    finally:
+        for folder in folders:
+            sys.path.remove(folder)
+        for name, module in list(sys.modules.items()):
+            if any(str(getattr(module, "__file__", None) or "").startswith(f) for f in folders):
+                del sys.modules[name]
+        rescan()
+
+
+def run_main(*args, module="derivtrain", env=None, cwd=None, path=()) -> Completed:
     """`python -m <module> args...` run in this process: the same main(), exit code and output,
-    without starting an interpreter and importing torch again (~2 s a run). Use run_cli where
-    the process itself is the point (signals, start-up, the installed console script).
+    without starting an interpreter and importing torch again (~2 s a run). `path`: folders first on
+    sys.path (on_path), where a subprocess would get them from PYTHONPATH. Use run_cli where the
+    process itself is the point (signals, start-up, the installed console script).
 
     Hydra keeps global state between runs (GlobalHydra): it is cleared after each one.
     """
@@ -80,7 +108,7 @@ def run_main(*args, module="derivtrain", env=None, cwd=None) -> Completed:
     os.environ.pop("HYDRA_FULL_ERROR", None)
     try:
         os.chdir(cwd or REPO)
-        with redirect_stdout(out), redirect_stderr(err), derivtrain_logging():
+        with redirect_stdout(out), redirect_stderr(err), derivtrain_logging(), on_path(path):
             try:
                 code = main() or 0
             except SystemExit as exc:

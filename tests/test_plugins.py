@@ -1,16 +1,16 @@
 """Plugins found through entry points, kept lazy, checked for clashes; local plugins via hydra.searchpath.
 
-Each test makes its own plugin folders and exposes them through PYTHONPATH, so nothing is
-installed into the environment running the tests.
+Each test makes its own plugin folders and puts them first on the path for its runs (as PYTHONPATH
+would; the runs are in this process, tests/conftest.py:on_path), so nothing is installed into the
+environment running the tests.
 """
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
+import pytest
 
-from tests.conftest import run_cli
+from derivtrain.errors import UserError
+from tests.conftest import on_path, run_main
 
 
 def fake_plugin(site, name, package, files, version="1.2.3", module_code=""):
@@ -26,10 +26,6 @@ def fake_plugin(site, name, package, files, version="1.2.3", module_code=""):
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n")
     (info / "entry_points.txt").write_text(f"[derivtrain.plugins]\n{name} = {package}\n")
-
-
-def env_with(site):
-    return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
 
 
 MARKER_LOSS = {
@@ -49,12 +45,13 @@ def test_plugin_code_is_imported_only_when_a_config_uses_it(tmp_path):
     site = tmp_path / "site"
     fake_plugin(site, "marker", "marker_plugin", MARKER_LOSS)
     marker = tmp_path / "imported.txt"
-    env = {**env_with(site), "MARKER_FILE": str(marker)}
-    proc = run_cli("model=logistic", "trainer.max_epochs=2", "logger=none", f"hydra.run.dir={tmp_path / 'a'}", env=env)
+    env = {"MARKER_FILE": str(marker)}
+    proc = run_main("model=logistic", "trainer.max_epochs=2", "logger=none", f"hydra.run.dir={tmp_path / 'a'}", env=env,
+                    path=[site])
     assert proc.returncode == 0, proc.stderr
     assert not marker.exists()
-    proc = run_cli("model=logistic", "loss=marker", "trainer.max_epochs=2", "logger=none",
-                   f"hydra.run.dir={tmp_path / 'b'}", env=env)
+    proc = run_main("model=logistic", "loss=marker", "trainer.max_epochs=2", "logger=none",
+                    f"hydra.run.dir={tmp_path / 'b'}", env=env, path=[site])
     assert proc.returncode == 0, proc.stderr
     assert marker.read_text() == "imported"
 
@@ -66,7 +63,7 @@ def test_plugins_command_lists_versions_options_and_broken_ones(tmp_path):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ghost\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[derivtrain.plugins]\nghost = no_such_package\n")
-    proc = run_cli(module="derivtrain.plugins", env={**env_with(site), "MARKER_FILE": str(tmp_path / "m")})
+    proc = run_main(module="derivtrain.plugins", env={"MARKER_FILE": str(tmp_path / "m")}, path=[site])
     assert "marker (marker_plugin 0.4.2): ok" in proc.stdout and "    loss=marker" in proc.stdout
     assert "ghost (no_such_package 0.1): BROKEN" in proc.stdout
     assert proc.returncode == 1  # a broken plugin is worth a non-zero status in a listing
@@ -78,33 +75,33 @@ def test_broken_plugin_warns_once_and_everything_else_works(tmp_path):
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ghost\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[derivtrain.plugins]\nghost = no_such_package\n")
-    proc = run_cli("trainer.max_epochs=2", "logger=none", f"hydra.run.dir={tmp_path / 'a'}", env=env_with(site))
+    proc = run_main("trainer.max_epochs=2", "logger=none", f"hydra.run.dir={tmp_path / 'a'}", path=[site])
     assert proc.returncode == 0, proc.stderr
     warnings = [line for line in proc.stderr.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "plugin 'ghost'" in warnings[0] and "no_such_package" in warnings[0]
-    strict = run_cli("trainer.max_epochs=2", f"hydra.run.dir={tmp_path / 'b'}",
-                     env={**env_with(site), "DERIVTRAIN_PLUGINS_STRICT": "1"})
+    strict = run_main("trainer.max_epochs=2", f"hydra.run.dir={tmp_path / 'b'}",
+                     env={"DERIVTRAIN_PLUGINS_STRICT": "1"}, path=[site])
     assert strict.returncode == 2 and "plugin 'ghost'" in strict.stderr and "Traceback" not in strict.stderr
 
 
 def test_clash_with_a_builtin_or_another_plugin_exits_2_naming_both(tmp_path):
     site = tmp_path / "site"
     fake_plugin(site, "copycat", "copycat_plugin", {"conf/loss/hinge.yaml": "_target_: x.Y\n"})
-    proc = run_cli("trainer.max_epochs=2", f"hydra.run.dir={tmp_path / 'a'}", env=env_with(site))
+    proc = run_main("trainer.max_epochs=2", f"hydra.run.dir={tmp_path / 'a'}", path=[site])
     assert proc.returncode == 2
     assert "loss=hinge is defined by both derivtrain (built-in) and plugin 'copycat'" in proc.stderr
     other = tmp_path / "site2"
     fake_plugin(other, "one", "one_plugin", {"conf/model/twin.yaml": "_target_: x.Y\n"})
     fake_plugin(other, "two", "two_plugin", {"conf/model/twin.yaml": "_target_: x.Y\n"})
-    proc = run_cli("trainer.max_epochs=2", f"hydra.run.dir={tmp_path / 'b'}", env=env_with(other))
+    proc = run_main("trainer.max_epochs=2", f"hydra.run.dir={tmp_path / 'b'}", path=[other])
     assert proc.returncode == 2 and "plugin 'one'" in proc.stderr and "plugin 'two'" in proc.stderr
 
 
 def test_plugin_config_is_validated_like_a_builtin(tmp_path):
     site = tmp_path / "site"
     fake_plugin(site, "marker", "marker_plugin", MARKER_LOSS)
-    env = {**env_with(site), "MARKER_FILE": str(tmp_path / "m")}
-    proc = run_cli("model=logistic", "loss=marker", "+loss.weight=3", f"hydra.run.dir={tmp_path / 'a'}", env=env)
+    proc = run_main("model=logistic", "loss=marker", "+loss.weight=3", f"hydra.run.dir={tmp_path / 'a'}",
+                    env={"MARKER_FILE": str(tmp_path / "m")}, path=[site])
     assert proc.returncode == 2 and "loss.weight is not a parameter of marker_plugin.loss.MarkerLoss" in proc.stderr
 
 
@@ -133,16 +130,16 @@ def test_load_run_names_a_missing_plugin(tmp_path):
                     return self.scores_of(self.linear(X))
             """})
     folder = tmp_path / "run"
-    proc = run_cli("model=tiny", "trainer.max_epochs=3", "logger=none", f"hydra.run.dir={folder}", env=env_with(site))
+    proc = run_main("model=tiny", "trainer.max_epochs=3", "logger=none", f"hydra.run.dir={folder}", path=[site])
     assert proc.returncode == 0, proc.stderr
-    load = f"import derivtrain; print(type(derivtrain.load_run({str(folder)!r})).__name__)"
-    with_plugin = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True,
-                                 env={**os.environ, **env_with(site)})
-    assert with_plugin.stdout.strip() == "Tiny", with_plugin.stderr
-    without = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True)
-    assert without.returncode != 0
-    assert "names model=tiny, which is neither derivtrain's option nor an installed plugin's" in without.stderr
-    assert "is the plugin that provides it installed?" in without.stderr
+    import derivtrain
+
+    with on_path([site]):
+        assert type(derivtrain.load_run(folder)).__name__ == "Tiny"
+    with pytest.raises(UserError) as refused:  # the plugin's folder off the path again: as uninstalled
+        derivtrain.load_run(folder)
+    assert "names model=tiny, which is neither derivtrain's option nor an installed plugin's" in str(refused.value)
+    assert "is the plugin that provides it installed?" in str(refused.value)
 
 
 def test_local_plugin_through_hydra_searchpath(tmp_path):
@@ -163,9 +160,8 @@ def test_local_plugin_through_hydra_searchpath(tmp_path):
             def forward(self, scores, y):
                 return self.factor * super().forward(scores, y)
         """))
-    proc = run_cli(f"hydra.searchpath=[file://{local / 'conf'}]", "loss=scaled_ce", "model=logistic", "optim=adam",
-                   "trainer.max_epochs=5", "logger=none", f"hydra.run.dir={tmp_path / 'run'}",
-                   env={"PYTHONPATH": str(local)})
+    proc = run_main(f"hydra.searchpath=[file://{local / 'conf'}]", "loss=scaled_ce", "model=logistic", "optim=adam",
+                    "trainer.max_epochs=5", "logger=none", f"hydra.run.dir={tmp_path / 'run'}", path=[local])
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["train/steps"] == 5

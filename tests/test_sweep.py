@@ -18,7 +18,7 @@ from derivtrain.sweep.command_line import prepare_sweep, sweep_outcome
 from derivtrain.sweep.jobs import MAX_FOLDER_NAME, FailedJob, job_folder_name, record_failure
 from derivtrain.sweep.selection import optuna_direction
 from derivtrain.sweep.summary import collect, rank
-from tests.conftest import compose_config, run_cli
+from tests.conftest import compose_config, run_main
 
 FAST = ("trainer.max_epochs=3", "logger=none")
 # the sweeps README.md shows, each run below (with FAST settings added)
@@ -159,7 +159,7 @@ def test_cv_folds_run_one_job_per_fold_and_average_them(tmp_path, monkeypatch, c
 def test_worker_processes_name_jobs_and_record_failures(tmp_path, launcher):
     """Jobs in other processes: the folder-name resolver is there, a failure is recorded, exit 1."""
     folder = tmp_path / "sweep"
-    proc = run_cli("-m", f"hydra/launcher={launcher}", *readme_sweep("failed"), *FAST, f"hydra.sweep.dir={folder}")
+    proc = run_main("-m", f"hydra/launcher={launcher}", *readme_sweep("failed"), *FAST, f"hydra.sweep.dir={folder}")
     assert proc.returncode == 1, proc.stderr
     rows = read_csv(folder / "summary.csv")
     assert [(r["job"], r["status"]) for r in rows] == [("0_optim.lr=0.1", "ok"), (f"1_optim.lr={1e12}", "failed")]
@@ -176,7 +176,7 @@ def test_the_readme_shows_the_sweeps_run_here():
 def test_an_existing_sweep_folder_is_not_overwritten(tmp_path):
     (tmp_path / "sweep").mkdir()
     (tmp_path / "sweep" / "summary.csv").write_text("keep me")
-    proc = run_cli("-m", "model=svm", f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    proc = run_main("-m", "model=svm", f"hydra.sweep.dir={tmp_path / 'sweep'}")
     assert proc.returncode == 2 and "already holds a sweep" in proc.stderr
     assert (tmp_path / "sweep" / "summary.csv").read_text() == "keep me"
 

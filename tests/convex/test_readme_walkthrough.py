@@ -3,34 +3,23 @@ files written out, its losses and penalty fitted by the certified solver on diab
 checked against Clarabel's exact optimum (the bound never below the true gap), its commands run."""
 import importlib
 import json
-import os
-import re
-import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_main
 from tests.convex.helpers import assert_certified_against, certified_fit
 from tests.convex.reference import optimum
+from tests.walkthrough import commands, run, write_files
 
 SECTION = (REPO / "README.md").read_text().split("### A certified loss or penalty", 1)[1].split("\n## ", 1)[0]
 pytest.importorskip("clarabel")
 
 
-def write_plugin(folder):
-    files = re.findall(r"<!-- certified file: (\S+) -->\n```\w*\n(.*?)```", SECTION, flags=re.S)
-    for rel, text in files:
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return len(files)
-
-
 @pytest.fixture(scope="module")
 def plugin(tmp_path_factory):
     folder = tmp_path_factory.mktemp("walkthrough")
-    assert write_plugin(folder) == 8
+    assert write_files(SECTION, "certified file", folder) == 8
     sys.path.insert(0, str(folder / "mycvx"))
     try:
         yield importlib.import_module("derivtrain_mycvx.losses"), importlib.import_module("derivtrain_mycvx.penalty")
@@ -67,27 +56,17 @@ def test_the_adaptive_lasso_is_certified_and_the_bound_is_true(plugin, loss):
 
 @pytest.mark.slow
 def test_the_commands_as_written(tmp_path):
-    write_plugin(tmp_path)
-    site = tmp_path / "site"
-    # this checkout's derivtrain first (PYTHONPATH, as the tests run), then the plugin
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-           "PYTHONUNBUFFERED": "1"}
-    commands = [line.strip() for block in re.findall(r"```shell\n(.*?)```", SECTION, flags=re.S)
-                for line in block.splitlines() if line.strip()]
-    assert commands[0] == "pip install -e mycvx" and len(commands) == 5
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
-                    str(site), str(tmp_path / "mycvx")], check=True, capture_output=True)
-    for i, command in enumerate(commands[1:]):
-        args = command.split()[1:]
-        if args[1] == "derivtrain":
-            args += ["logger=none", f"hydra.run.dir={tmp_path / f'run{i}'}"]
-        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=tmp_path, env=env)
+    write_files(SECTION, "certified file", tmp_path)
+    lines = commands(SECTION, "shell")
+    assert lines[0] == "pip install -e mycvx" and len(lines) == 5
+    for i, command in enumerate(lines):
+        run_dir = tmp_path / f"run{i}"
+        proc = run(command, tmp_path, ["logger=none", f"hydra.run.dir={run_dir}"])
         assert proc.returncode == 0, f"{command}\n{proc.stdout}\n{proc.stderr}"
-        if args[1] == "derivtrain":
-            metrics = json.loads((tmp_path / f"run{i}" / "metrics.json").read_text())
+        if command.startswith("python -m derivtrain "):
+            metrics = json.loads((run_dir / "metrics.json").read_text())
             assert metrics["train/converged"] and metrics["train/optimality_gap"] <= 1e-4, metrics
-    bad = subprocess.run([sys.executable, "-m", "derivtrain", "regularizer=weighted_l1", "regularizer.weights=[1,2]",
-                          "model=linear", "data=diabetes", f"hydra.run.dir={tmp_path / 'bad'}"],
-                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    bad = run_main("regularizer=weighted_l1", "regularizer.weights=[1,2]", "model=linear", "data=diabetes",
+                   f"hydra.run.dir={tmp_path / 'bad'}", cwd=tmp_path, path=[tmp_path / "site"])
     assert bad.returncode == 2 and "regularizer.weights has 2 entries for 10 features" in bad.stderr, bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
