@@ -2,6 +2,7 @@
 
     python scripts/bench_cli_scale.py [--rows 1250000] [--features 100] [--epochs 3] [--repeats 3]
                                       [--cases auto sgd adam full]
+    python scripts/bench_cli_scale.py --sparse     # issue 24's sparse case (scripts/cli_scale_sparse.py)
 
 Each case is `derivtrain.train(...)` (what `python -m derivtrain` runs, in this process so its
 parts can be timed) with the defaults a user gets: TensorBoard logging, validation, the progress
@@ -87,6 +88,7 @@ def run_case(overrides: list, folder: Path) -> dict:
     seconds["final cert"] = seconds.pop("certify", 0.0) - seconds["checks"]  # certify() runs inside the checks too
     seconds["epochs"] = metrics.get("train/epochs", 0)
     seconds["gap"] = metrics.get("train/optimality_gap", float("nan"))
+    seconds["test accuracy"] = metrics.get("test/accuracy", float("nan"))
     return seconds
 
 
@@ -117,7 +119,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES),
                         help="which cases to run (default: all four)")
+    parser.add_argument("--sparse", action="store_true",
+                        help="instead, the sparse case (scripts/cli_scale_sparse.py)")
+    parser.add_argument("--sparse-rows", type=int, default=200_000)
+    parser.add_argument("--sparse-features", type=int, default=100_000)
     args = parser.parse_args()
+    if args.sparse:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from cli_scale_sparse import main as sparse_main
+
+        return sparse_main(args.sparse_rows, args.sparse_features, args.repeats, run_case)
     common = ["model=svm", "data=synthetic", f"data.n_samples={args.rows}", f"data.n_features={args.features}"]
     minibatch = [f"trainer.max_epochs={args.epochs}", "trainer.batch_size=4096"]
     cases = {"optim=auto (certified)": common,

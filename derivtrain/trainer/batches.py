@@ -14,10 +14,13 @@ Rows may carry sample weights (Split.weight, from derivtrain.Estimator's sample_
 batch hands out its rows' weights with them, for the loss's weighted mean; None when unweighted.
 Sparse rows (a CSR tensor) are gathered and sliced by derivtrain/data/sparse.py (torch has no
 index_select for CSR): shuffle="batches" costs nothing per batch there either, shuffle="rows"
-one gather of the batch's nonzeros, done for the next batch on a second thread while the loop
-trains on this one (CPU rows: gathered_ahead below). Dense CPU rows are gathered ahead too where
-the run may use a second core (`ahead`): a gather of 4096 random rows of 875k x 100 float32 is
-random reads of memory, ~0.35 ms, as long as the step that trains on them.
+one gather of the batch's nonzeros (scipy's on the CPU, ~0.3 ms for 4096 rows of 50), in the
+loop's own thread: on a second one its many short kernels took turns with the step's for the
+GIL, and an epoch of 140k x 100k rows took 0.150 s against 0.073 s inline (scripts/
+bench_cli_scale.py --sparse's rows, median of 7). Dense CPU rows are gathered a batch ahead on a
+second thread where the run may use a second core (`ahead`): a gather of 4096 random rows of
+875k x 100 float32 is random reads of memory, ~0.35 ms, as long as the step that trains on them,
+and one large kernel.
 """
 from concurrent.futures import ThreadPoolExecutor
 
@@ -95,10 +98,10 @@ class Batches:
 
 
 def gathered(X, indices, ahead: bool = False):
-    """take_rows(X, idx) for each idx in turn: sparse rows on the CPU, and dense ones where `ahead`,
-    gathered one batch ahead on a second thread (gathered_ahead), others as they are asked for (a
-    GPU gather is cheap)."""
-    if X.device.type == "cpu" and (ahead or is_sparse(X)):
+    """take_rows(X, idx) for each idx in turn: dense CPU rows where `ahead` gathered one batch ahead
+    on a second thread (gathered_ahead), others as they are asked for (a GPU gather is cheap; a
+    sparse one in this thread, the module's docstring says why)."""
+    if X.device.type == "cpu" and ahead and not is_sparse(X):
         yield from gathered_ahead(X, indices)
     else:
         for idx in indices:
@@ -107,9 +110,9 @@ def gathered(X, indices, ahead: bool = False):
 
 def gathered_ahead(X, indices):
     """take_rows(X, idx) for each idx, the next batch's gathered on a second thread while the caller
-    trains on this one. A gather of sparse rows is random reads of memory, one row at a time (~2 ms
-    for 4096 rows of 50 nonzeros, as long as the training step on them): overlapped, not queued.
-    torch releases the GIL in its kernels, so the two threads run at once."""
+    trains on this one. A gather of dense rows is random reads of memory, one kernel (~0.35 ms for
+    4096 rows of 100, as long as the step): overlapped, not queued. torch releases the GIL in its
+    kernels, so the two threads run at once."""
     if not indices:
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="derivtrain-gather") as pool:

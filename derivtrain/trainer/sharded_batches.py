@@ -61,7 +61,7 @@ class ShardedBatches:
         cuts = torch.searchsorted(held_at, bounds).tolist()
         steps = range(skip, len(self))
         held = [rows[cuts[b]:cuts[b + 1]] for b in steps]
-        for b, idx, X in zip(steps, held, gathered(self.X, held)):  # sparse rows: gathered a batch ahead
+        for b, idx, X in zip(steps, held, gathered(self.X, held)):  # dense CPU rows: gathered a batch ahead (batches.py)
             n_batch = min(self.total, (b + 1) * self.batch_size) - b * self.batch_size
             yield self._batch(X, self.targets.index_select(0, idx), len(idx), n_batch)
 

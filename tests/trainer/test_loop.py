@@ -149,8 +149,8 @@ def test_a_stop_mid_epoch_checkpoints_its_position_and_resumes_exactly(tmp_path,
 
 
 @pytest.mark.parametrize("skip", [0, 2])
-def test_sparse_rows_gathered_ahead_are_the_dense_batches(skip):
-    """shuffle=rows on CSR rows gathers the next batch on a second thread: the batches, targets and
+def test_sparse_rows_gathered_are_the_dense_batches(skip):
+    """shuffle=rows on CSR rows gathers each batch's rows (scipy's gather): the batches, targets and
     their order are the dense ones' for the same permutation (a resumed epoch's skip included)."""
     dense = torch.rand(23, 5) * (torch.rand(23, 5) < 0.4)
     sparse_rows = dense.to_sparse_csr()
