@@ -69,8 +69,8 @@ def backproject(Gt: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
 
     def one(a):
         rows = block(X, a, step)
-        if is_sparse(rows):
-            return sparse_backproject(Gt[:, a:a + rows.shape[0]].T, rows)
+        if is_sparse(rows):  # the block's values in float64: scipy's one-pass product (sparse.backproject)
+            return sparse_backproject(Gt[:, a:a + rows.shape[0]].T, astype(rows, Gt.dtype))
         return Gt[:, a:a + len(rows)].mm(rows)
 
     parts = map_blocks(one, range(0, X.shape[0], step))
