@@ -37,6 +37,7 @@ _ONE_THREAD_BELOW = 1 << 24
 _WORTH_CERTIFYING = 2.0  # certify once the interior-point gap estimate is within this factor of tol
 _NEWTON_WORTH = 4.0  # Newton's (from its gradient): up to ~2x the certificate's gap (multinomial, 100k rows)
 _SAMPLED_ABOVE = 1.0  # Newton steps from a sampled Hessian while the gap estimate is above |P| (linear_system.py)
+_SAMPLED_GAIN = 2.0  # and falls this many times a step (100k x 50: 4-8 times, as with the full H)
 
 
 def fit_certified(ctx: FitContext) -> FitResult:
@@ -131,24 +132,28 @@ class _NewtonSteps:
     certificate would show there (linear_newton.py: newton_gradient), which decides whether one is
     worth computing: at 100k x 50 a certificate costs a third of a step, and the first steps' gaps
     are far above tol (logistic to 1e-3: 4 -> 1 certificate, multinomial 6 -> 1). Its steps take a
-    sampled Hessian while that estimate is above _SAMPLED_ABOVE |P|, where exact curvature buys
-    nothing, and keep the full step's scores for the next iterate (line_search)."""
+    sampled Hessian while that estimate is above _SAMPLED_ABOVE |P| and falls at least _SAMPLED_GAIN
+    times a step (a sample too small for the rows' curvature: the full H from then on), and keep
+    the full step's scores for the next iterate (line_search)."""
 
     def __init__(self, system, problem):
         self.system, self.problem = system, problem
         self.gradient, self.estimate, self.next_scores = None, math.inf, None
+        self.sampling, self.sampled = True, False
 
     def scores(self, T):
         z, self.next_scores = self.next_scores, None
         return self.system.scores(T) if z is None else z
 
     def observe(self, T, smooth) -> float:
+        before = self.estimate
         self.gradient, self.estimate = newton_gradient(self.system, self.problem, T, smooth)
+        self.sampling = self.sampling and not (self.sampled and self.estimate > before / _SAMPLED_GAIN)
         return self.estimate
 
     def step(self, T, z, y, c, smooth, primal, reduce) -> tuple:
-        sampled = self.estimate > _SAMPLED_ABOVE * abs(primal)
-        direction, slope = newton_direction(self.system, self.problem, T, smooth, self.gradient, sampled)
+        self.sampled = self.sampling and self.estimate > _SAMPLED_ABOVE * abs(primal)
+        direction, slope = newton_direction(self.system, self.problem, T, smooth, self.gradient, self.sampled)
         if not slope < 0:
             return False, T
         t, self.next_scores = line_search(self.system, self.problem, T, z, y, c, direction, slope, primal, reduce)
