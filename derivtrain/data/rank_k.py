@@ -3,29 +3,29 @@ second-order step (derivtrain/trainer/linear_system.py).
 
 With w >= 0 (a convex loss's curvature, an interior point's lambda / s) it is A^T A for the rows
 scaled by sqrt(w), A = diag(sqrt(w)) X: a BLAS syrk, which computes one triangle, half the
-multiply-adds of a general product. Measured on 100k x 51 float64, one thread of a 2-core AMD
-EPYC (median of 7): X^T (X * w) in one call 55 ms, torch's A^T A in one call 54 ms (a product
-with a 100k inner dimension blocks badly), in chunks of rows 23 ms, scipy's dsyrk on the same
-chunks 13.6 ms (19 GFLOP/s; 200k x 101: 128 vs 78 ms). torch has no syrk: large products call
-scipy's. Rows go in chunks of _CHUNK numbers: the scaled chunk is written and read back while it
-is still in cache (4096 to 16384 rows of 51 were within 3% of each other; all rows at once 60%
-slower), and no n x d temporary is made.
+multiply-adds of a general product. torch has no syrk; numpy's matmul calls one when it sees a
+matrix times its own transpose (A.T @ A on the same buffer), so the CPU path hands each chunk to
+numpy (no copy: torch.Tensor.numpy shares the memory) and no scipy.linalg import (~0.25 s) is
+needed. Measured on 100k x 51 float64, one thread of a 2-core machine, median of 9: torch's
+chunked A^T A 38 ms, numpy's syrk on the same chunks 23 ms, scipy's dsyrk 22 ms. Rows go in
+chunks of _CHUNK numbers: the scaled chunk is written and read back while it is still in cache
+(4096 to 16384 rows of 51 were within 3% of each other; all rows at once 60% slower), and no
+n x d temporary is made. numpy's BLAS (OpenBLAS) keeps its own thread pool: it gets as many
+threads as torch has (derivtrain/threads.py: one on a small problem or a busy machine).
 
-scipy.linalg costs ~0.25 s to import (measured here), so scipy's syrk is taken from a product
-big enough that the import is repaid within a fit's few steps, and torch's chunked product below
-it (and on a GPU). The choice depends on the problem's size alone, never on what happens to be
-imported: the same rows take the same path in every process, so a resumed solve repeats the
-uninterrupted one bit for bit. Weights of
-both signs (the off-diagonal blocks of a multinomial Hessian, -p_k p_l) are split into their
-positive and negative parts, a rank-k product each: at most a general product's multiply-adds.
+Small products (below _BLAS_FROM multiply-adds: digits-sized) stay in torch, one call; the choice
+depends on the problem's size alone, never on what happens to be imported: the same rows take
+the same path in every process, so a resumed solve repeats the uninterrupted one bit for bit.
+Weights of both signs (the off-diagonal blocks of a multinomial Hessian, -p_k p_l) are split
+into their positive and negative parts, a rank-k product each: at most a general product's
+multiply-adds.
 """
+import numpy as np
 import torch
 
 _CHUNK = 1 << 19  # numbers of X scaled at a time on the CPU (4 MB of float64: about L2's size)
 _DEVICE_CHUNK = 1 << 24  # on a GPU one large product is best; chunks only bound the temporary
-# n * p^2 from which one gram's saving (~38 ps per n p^2 unit, syrk over torch) over a fit's
-# ~7 steps repays scipy.linalg's import
-_IMPORT_PAYS = 1 << 30
+_BLAS_FROM = 1 << 24  # n * p^2 from which numpy's syrk takes the product (below: a few ms at most)
 
 
 def weighted_gram(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -59,24 +59,40 @@ def _positive(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 def _blas_syrk(X: torch.Tensor, work: int) -> bool:
     if X.device.type != "cpu" or X.dtype not in (torch.float64, torch.float32):
         return False
-    return work >= _IMPORT_PAYS
+    return work >= _BLAS_FROM
 
 
 def _syrk(X: torch.Tensor, roots: torch.Tensor) -> torch.Tensor:
-    """sum over chunks of A^T A by scipy's BLAS, upper triangle accumulated in place, then mirrored."""
-    import numpy as np
-    from scipy.linalg import blas
-
+    """sum over chunks of A^T A by numpy's syrk (A.T @ A: both triangles, exactly symmetric)."""
     n, p = X.shape
-    syrk = blas.dsyrk if X.dtype == torch.float64 else blas.ssyrk
     rows = max(1, _CHUNK // p)
-    out = np.zeros((p, p), dtype=np.float64 if X.dtype == torch.float64 else np.float32, order="F")
     scaled = X.new_empty(min(rows, n), p)
-    for a in range(0, n, rows):
-        A = torch.mul(X[a:a + rows], roots[a:a + rows, None], out=scaled[:min(rows, n - a)]).numpy()
-        # A is row-major (k, p), so A.T is a column-major (p, k) matrix: C += A.T (A.T)^T, no copy
-        out = syrk(1.0, A.T, beta=1.0, c=out, trans=0, lower=0, overwrite_c=1)
-    return _mirrored(torch.from_numpy(out))
+    out = np.zeros((p, p), dtype=scaled.numpy().dtype)
+    with _blas_threads(torch.get_num_threads()):
+        for a in range(0, n, rows):
+            A = torch.mul(X[a:a + rows], roots[a:a + rows, None], out=scaled[:min(rows, n - a)]).numpy()
+            out += A.T @ A  # A.T is A's own buffer read column-major: numpy's matmul takes syrk
+    return torch.from_numpy(out)
+
+
+_blas = []  # numpy's BLAS thread pool, found once (threadpoolctl: ~1 ms to look up, ~5 us a limit)
+
+
+def _blas_threads(threads: int):
+    """At most `threads` threads for numpy's BLAS inside the block (nothing where threadpoolctl,
+    scikit-learn's dependency, is missing)."""
+    if not _blas:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _blas.append(ThreadpoolController().select(user_api="blas"))
+        except ImportError:
+            _blas.append(None)
+    if _blas[0] is None:
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return _blas[0].limit(limits=threads)
 
 
 def _mirrored(upper: torch.Tensor) -> torch.Tensor:

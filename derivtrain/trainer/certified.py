@@ -26,7 +26,7 @@ from derivtrain.convex.certificate import dual_value, rounding_error, row_weight
 from derivtrain.threads import threads_for
 from derivtrain.trainer.fitting import FitContext, FitResult, finish
 from derivtrain.trainer.interior_point import InteriorPoint
-from derivtrain.trainer.linear_newton import line_search, newton_direction, parts
+from derivtrain.trainer.linear_newton import line_search, newton_direction, newton_gradient, parts
 from derivtrain.trainer.linear_system import LinearSystem
 from derivtrain.trainer.precision_floor import Floor
 from derivtrain.trainer.stop_rules import epoch_cap
@@ -35,7 +35,9 @@ from derivtrain.trainer.smooth_part import smooth_part
 
 _ONE_THREAD_BELOW = 1 << 24
 _WORTH_CERTIFYING = 2.0  # certify once the interior-point gap estimate is within this factor of tol
-_NEWTON_GATE = 10.0  # certify Newton's iterate once the last step's decrement is within 10 sqrt(tol) |P|
+_NEWTON_WORTH = 4.0  # Newton's (from its gradient): up to ~2x the certificate's gap (multinomial, 100k rows)
+_SAMPLED_ABOVE = 1.0  # Newton steps from a sampled Hessian while the gap estimate is above |P| (linear_system.py)
+_SAMPLED_GAIN = 2.0  # and falls this many times a step (100k x 50: 4-8 times, as with the full H)
 
 
 def fit_certified(ctx: FitContext) -> FitResult:
@@ -68,11 +70,11 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     watch, gaps = _Validation(ctx, problem), _Gaps(ctx, problem, X, y, c)
     floor, kept = Floor(ctx, problem, X, y, c, reduce), _BestIterate()
     (iteration, gaps.best), converged, stopped_by = _resume_point(saves, method, kept), False, None
-    gate = _NewtonGate(cold=saves.solver is None and ctx.warm_start is None and ctx.resume_state is None)
+    newton = _NewtonSteps(system, problem) if method is None else None
     carried = gaps.best  # the best bound before iterate `iteration` was evaluated: what resumes it
     while True:
         T = method.T if method is not None else T
-        z = system.scores(T)
+        z = newton.scores(T) if method is None else system.scores(T)
         smooth = smooth_part(problem.loss, z, y, c) if smooth_loss else None
         loss, penalty = parts(problem, z, y, c, T, reduce)
         primal = loss + penalty
@@ -82,23 +84,22 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
                    **(watch(T) if saves.logs(iteration) else {})}
         last = iteration >= epoch_cap(ctx.trainer, ctx.optim)
         # each method knows its own estimate of the gap (the interior point's complementarity, Newton's
-        # decrement); the certificate, a pass over X and a small solve, decides once it says tol may be met
-        complementarity = method.observe(z) if method is not None else 0.0
-        decides = last or (gate.open(floor.tol, primal) if method is None else
-                           complementarity <= _WORTH_CERTIFYING * floor.tol * abs(primal))
+        # from its gradient); the certificate, a pass over X and a small solve, decides once it says tol may be met
+        estimate = method.observe(z) if method is not None else newton.observe(T, smooth)
+        decides = last or estimate <= (_WORTH_CERTIFYING if method is not None else _NEWTON_WORTH) * floor.tol * abs(primal)
         if decides or (gaps.every_iteration and saves.logs(iteration)):
             theta = method.dual_point(smooth) if method is not None else smooth.theta
             scalars["train/optimality_gap"] = gaps.add(primal, theta, decides, z, T)
             converged = decides and gaps.gap <= floor.at(gaps.here)
         if method is not None:
-            scalars["certified/complementarity"] = complementarity / max(abs(primal), 1e-300)
+            scalars["certified/complementarity"] = estimate / max(abs(primal), 1e-300)
         if saves.logs(iteration):  # a resumed solve's first iterate was logged before the stop
             ctx.logger.log_scalars(scalars, iteration)
         if converged or last:
             stopped_by = "certificate" if converged else "iteration_cap"
             break
         iteration, carried = iteration + 1, gaps.best
-        moved, T = _advance(method, system, problem, T, z, y, c, smooth, primal, reduce, gate)
+        moved, T = _advance(method, newton, problem, T, z, y, c, smooth, primal, reduce)
         if not moved:
             stopped_by = "rounding_floor" if method is not None else "line_search"
             break
@@ -114,37 +115,49 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     return finish(ctx, result, state=dict(fitted_by="certified", converged=converged, solver=solver))
 
 
-def _advance(method, system, problem, T, z, y, c, smooth, primal, reduce, gate):
+def _advance(method, newton, problem, T, z, y, c, smooth, primal, reduce):
     """(whether the iterate moved, the Newton iterate T). A system that no longer factors (not
     finite, not positive definite even damped) is rounding's verdict, not a crash: the fit stops
     there on its best iterate, as when no step improves."""
     try:
         if method is not None:
             return method.step(smooth) > 0.0, T
-        direction, slope = newton_direction(system, problem, T, smooth)
-        gate.saw(-slope / 2)
-        t = line_search(system, problem, T, z, y, c, direction, slope, primal, reduce) if slope < 0 else 0.0
+        return newton.step(T, z, y, c, smooth, primal, reduce)
     except (FloatingPointError, torch.linalg.LinAlgError):
         return False, T
-    return t > 0.0, (T + t * direction if t > 0.0 else T)
 
 
-class _NewtonGate:
-    """When Newton's iterate is worth certifying: the first iterate of a warm start (it may be the
-    optimum already), and every iterate once the previous step's predicted decrease lambda^2 / 2
-    (the quadratic model's estimate of P - P*) is within _NEWTON_GATE sqrt(tol) of |P|: Newton then
-    converges quadratically, so the next gap is ~ its square. Not before: at 100k x 50 a certificate
-    costs half a Newton step, and the first steps' gaps are far above tol (logistic: 7 -> 3
-    certificates). The last iterate of a fit is always certified (fit_certified)."""
+class _NewtonSteps:
+    """Newton's part of an iteration: its gradient at the iterate (one pass over X) and the gap a
+    certificate would show there (linear_newton.py: newton_gradient), which decides whether one is
+    worth computing: at 100k x 50 a certificate costs a third of a step, and the first steps' gaps
+    are far above tol (logistic to 1e-3: 4 -> 1 certificate, multinomial 6 -> 1). Its steps take a
+    sampled Hessian while that estimate is above _SAMPLED_ABOVE |P| and falls at least _SAMPLED_GAIN
+    times a step (a sample too small for the rows' curvature: the full H from then on), and keep
+    the full step's scores for the next iterate (line_search)."""
 
-    def __init__(self, cold: bool):
-        self.decrease = None if cold else 0.0
+    def __init__(self, system, problem):
+        self.system, self.problem = system, problem
+        self.gradient, self.estimate, self.next_scores = None, math.inf, None
+        self.sampling, self.sampled = True, False
 
-    def saw(self, decrease: float) -> None:
-        self.decrease = decrease
+    def scores(self, T):
+        z, self.next_scores = self.next_scores, None
+        return self.system.scores(T) if z is None else z
 
-    def open(self, tol: float, primal: float) -> bool:
-        return self.decrease is not None and self.decrease <= _NEWTON_GATE * math.sqrt(tol) * abs(primal)
+    def observe(self, T, smooth) -> float:
+        before = self.estimate
+        self.gradient, self.estimate = newton_gradient(self.system, self.problem, T, smooth)
+        self.sampling = self.sampling and not (self.sampled and self.estimate > before / _SAMPLED_GAIN)
+        return self.estimate
+
+    def step(self, T, z, y, c, smooth, primal, reduce) -> tuple:
+        self.sampled = self.sampling and self.estimate > _SAMPLED_ABOVE * abs(primal)
+        direction, slope = newton_direction(self.system, self.problem, T, smooth, self.gradient, self.sampled)
+        if not slope < 0:
+            return False, T
+        t, self.next_scores = line_search(self.system, self.problem, T, z, y, c, direction, slope, primal, reduce)
+        return t > 0.0, (T + direction if t == 1.0 else T + t * direction if t > 0.0 else T)
 
 
 class _Gaps:

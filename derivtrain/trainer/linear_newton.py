@@ -36,21 +36,50 @@ def primal(problem, z, y, c, T, reduce) -> float:
     return sum(parts(problem, z, y, c, T, reduce))
 
 
-def newton_direction(system: LinearSystem, problem, T: torch.Tensor, smooth) -> tuple:
-    """(d, g . d): Newton's direction d = -H^-1 g at T and the slope along it (-lambda^2, lambda
-    the Newton decrement). Raises FloatingPointError or LinAlgError where H does not factor."""
+def newton_gradient(system: LinearSystem, problem, T: torch.Tensor, smooth) -> tuple:
+    """(g, predicted gap): the objective's gradient (K, d + 1) at T, one pass over X, and the gap
+    its certificate would show, from g alone. With theta = l'(z) each row's Fenchel-Young gap is 0,
+    so P - D(theta) is the penalty's: g(W) + g*(V) - <W, V>, V = -X^T (c theta), which for a quadratic
+    penalty is g*(-g_W). Bias balancing (derivtrain/convex/bias.py) moves theta a little, so it is an
+    estimate: what decides whether a certificate is worth its pass, never the stop itself."""
     gradient = system.backproject(smooth.G)
-    penalty_gradient, extra = problem.penalty.smooth_part(T[:, :-1])  # the penalty's (L2: alpha W, alpha)
+    penalty_gradient, _ = problem.penalty.smooth_part(T[:, :-1])  # the penalty's (L2: alpha W)
     gradient[:, :-1] += penalty_gradient
-    direction = -system.factor(smooth.D, extra, newton=True).solve(gradient)
+    predicted = problem.penalty.conjugate(-gradient[:, :-1]).item() if problem.penalty.quadratic else 0.0
+    return gradient, predicted
+
+
+def newton_direction(system: LinearSystem, problem, T: torch.Tensor, smooth, gradient=None,
+                     sampled: bool = False) -> tuple:
+    """(d, g . d): Newton's direction d = -H^-1 g at T and the slope along it (-lambda^2, lambda
+    the Newton decrement). Raises FloatingPointError or LinAlgError where H does not factor.
+    gradient: newton_gradient's, where the caller has it; sampled: H from a sample of the rows
+    (LinearSystem.factor), for the steps far from the optimum."""
+    gradient = newton_gradient(system, problem, T, smooth)[0] if gradient is None else gradient
+    _, extra = problem.penalty.smooth_part(T[:, :-1])  # the penalty's curvature (L2: alpha)
+    direction = -system.factor(smooth.D, extra, newton=True, sampled=sampled).solve(gradient)
     return direction, (gradient * direction).sum().item()
 
 
-def line_search(system: LinearSystem, problem, T, z, y, c, direction, slope: float, f0: float, reduce) -> float:
-    """The Armijo step size along `direction` from T (scores z, objective f0); 0.0 when none decreases it."""
-    dz = system.scores(direction)  # scores move linearly with T: each trial costs O(n K), not a pass
-    return backtrack(lambda t: primal(problem, z + t * dz, y, c, T + t * direction, reduce), f0, slope,
-                     _MAX_HALVINGS)
+def line_search(system: LinearSystem, problem, T, z, y, c, direction, slope: float, f0: float, reduce) -> tuple:
+    """(t, scores at T + t d or None): the Armijo step size along `direction` from T (scores z,
+    objective f0), 0.0 when none decreases it. The full step's scores are X (T + d) exactly, the
+    product the next iteration would compute (T + 1.0 d is T + d to the bit): returned for it to
+    reuse, one pass saved an iteration. Shorter steps move the scores linearly, z + t (z1 - z),
+    O(n K) a trial, and the next iteration computes its scores afresh."""
+    full = T + direction
+    z1 = system.scores(full)
+    dz = []
+
+    def value_at(t: float) -> float:
+        if t == 1.0:
+            return primal(problem, z1, y, c, full, reduce)
+        if not dz:
+            dz.append(z1 - z)
+        return primal(problem, z + t * dz[0], y, c, T + t * direction, reduce)
+
+    t = backtrack(value_at, f0, slope, _MAX_HALVINGS)
+    return t, (z1 if t == 1.0 else None)
 
 
 def structured(problem, X) -> bool:
@@ -97,7 +126,7 @@ class LinearNewton:
         if direction is None or not slope < 0:
             return 0.0
         with threads_for(self.size, small=_ONE_THREAD_BELOW), torch.no_grad():
-            t = line_search(self.system, self.problem, T, z, self.y, self.c, direction, slope, f0, self.reduce)
+            t, _ = line_search(self.system, self.problem, T, z, self.y, self.c, direction, slope, f0, self.reduce)
             if t > 0.0:
                 moved = T + t * direction
                 self.problem.linear.weight.copy_(moved[:, :-1])

@@ -1,5 +1,5 @@
 """X^T diag(w) X as one symmetric rank-k update (derivtrain/data/rank_k.py) equals the product
-it replaces, on every path: scipy's syrk, torch's chunks, negative weights, float32, and the
+it replaces, on every path: numpy's syrk, torch's chunks, negative weights, float32, and the
 estimator takes a float64 array without copying it."""
 import numpy as np
 import pytest

@@ -139,7 +139,7 @@ def test_the_binary_svm_is_scikit_learns_svc_problem():
     assert (svc_objective - ours) / ours < 1e-5
 
 
-def test_newton_certifies_once_its_decrement_says_tol_may_be_met(monkeypatch):
+def test_newton_certifies_once_its_gradient_says_tol_may_be_met(monkeypatch):
     """A cold Newton fit skips the certificates of its first iterates (each a pass over X and a
     small solve, far from tol there) and still stops on a certified gap <= tol."""
     import derivtrain
