@@ -26,8 +26,9 @@ from derivtrain.convex.certificate import dual_value, rounding_error, row_weight
 from derivtrain.threads import threads_for
 from derivtrain.trainer.fitting import FitContext, FitResult, finish
 from derivtrain.trainer.interior_point import InteriorPoint
-from derivtrain.trainer.linear_newton import line_search, newton_direction, newton_gradient, parts
+from derivtrain.trainer.linear_newton import parts
 from derivtrain.trainer.linear_system import LinearSystem
+from derivtrain.trainer.newton_steps import NewtonSteps
 from derivtrain.trainer.precision_floor import Floor
 from derivtrain.trainer.stop_rules import epoch_cap
 from derivtrain.trainer.solver_checkpoints import SolverCheckpoints
@@ -36,8 +37,6 @@ from derivtrain.trainer.smooth_part import smooth_part
 _ONE_THREAD_BELOW = 1 << 24
 _WORTH_CERTIFYING = 2.0  # certify once the interior-point gap estimate is within this factor of tol
 _NEWTON_WORTH = 4.0  # Newton's (from its gradient): up to ~2x the certificate's gap (multinomial, 100k rows)
-_SAMPLED_ABOVE = 1.0  # Newton steps from a sampled Hessian while the gap estimate is above |P| (linear_system.py)
-_SAMPLED_GAIN = 2.0  # and falls this many times a step (100k x 50: 4-8 times, as with the full H)
 
 
 def fit_certified(ctx: FitContext) -> FitResult:
@@ -70,7 +69,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     watch, gaps = _Validation(ctx, problem), _Gaps(ctx, problem, X, y, c)
     floor, kept = Floor(ctx, problem, X, y, c, reduce), _BestIterate()
     (iteration, gaps.best), converged, stopped_by = _resume_point(saves, method, kept), False, None
-    newton = _NewtonSteps(system, problem) if method is None else None
+    newton = NewtonSteps(system, problem, saves.solver) if method is None else None
     carried = gaps.best  # the best bound before iterate `iteration` was evaluated: what resumes it
     while True:
         T = method.T if method is not None else T
@@ -104,10 +103,10 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
             stopped_by = "rounding_floor" if method is not None else "line_search"
             break
         if saves.due(iteration):  # every trainer.checkpoint_every_n_epochs iterations, and on Ctrl-C/SIGTERM
-            saves.save(iteration - 1, _solver_state(problem, iteration, T, method, gaps.best, kept))
+            saves.save(iteration - 1, _solver_state(problem, iteration, T, method if method is not None else newton, gaps.best, kept))
     if gaps.best is None or (method is None and not decides):  # the last iterate was not certified: now
         converged, stopped_by = gaps.certify_last(primal, method, smooth, z, T, floor, stopped_by)
-    solver = _solver_state(problem, iteration, T, method, carried, kept)
+    solver = _solver_state(problem, iteration, T, method if method is not None else newton, carried, kept)
     _set_weights(problem, kept.T if kept.T is not None else (T if method is None else method.T))
     floor.announce()
     result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=gaps.best,
@@ -125,39 +124,6 @@ def _advance(method, newton, problem, T, z, y, c, smooth, primal, reduce):
         return newton.step(T, z, y, c, smooth, primal, reduce)
     except (FloatingPointError, torch.linalg.LinAlgError):
         return False, T
-
-
-class _NewtonSteps:
-    """Newton's part of an iteration: its gradient at the iterate (one pass over X) and the gap a
-    certificate would show there (linear_newton.py: newton_gradient), which decides whether one is
-    worth computing: at 100k x 50 a certificate costs a third of a step, and the first steps' gaps
-    are far above tol (logistic to 1e-3: 4 -> 1 certificate, multinomial 6 -> 1). Its steps take a
-    sampled Hessian while that estimate is above _SAMPLED_ABOVE |P| and falls at least _SAMPLED_GAIN
-    times a step (a sample too small for the rows' curvature: the full H from then on), and keep
-    the full step's scores for the next iterate (line_search)."""
-
-    def __init__(self, system, problem):
-        self.system, self.problem = system, problem
-        self.gradient, self.estimate, self.next_scores = None, math.inf, None
-        self.sampling, self.sampled = True, False
-
-    def scores(self, T):
-        z, self.next_scores = self.next_scores, None
-        return self.system.scores(T) if z is None else z
-
-    def observe(self, T, smooth) -> float:
-        before = self.estimate
-        self.gradient, self.estimate = newton_gradient(self.system, self.problem, T, smooth)
-        self.sampling = self.sampling and not (self.sampled and self.estimate > before / _SAMPLED_GAIN)
-        return self.estimate
-
-    def step(self, T, z, y, c, smooth, primal, reduce) -> tuple:
-        self.sampled = self.sampling and self.estimate > _SAMPLED_ABOVE * abs(primal)
-        direction, slope = newton_direction(self.system, self.problem, T, smooth, self.gradient, self.sampled)
-        if not slope < 0:
-            return False, T
-        t, self.next_scores = line_search(self.system, self.problem, T, z, y, c, direction, slope, primal, reduce)
-        return t > 0.0, (T + direction if t == 1.0 else T + t * direction if t > 0.0 else T)
 
 
 class _Gaps:
@@ -206,14 +172,15 @@ def _better(kept, certificate):
 
 def _solver_state(problem, next_iteration: int, T, method, best, kept) -> dict:
     """What resumes the solve exactly (derivtrain/trainer/solver_checkpoints.py): the iterate in the
-    solver's precision, the interior point's slacks and multipliers, the best dual bound so far,
+    solver's precision, the interior point's slacks and multipliers (`method`: it, or
+    NewtonSteps, whose choice of step is kept), the best dual bound so far,
     the least-objective iterate so far. The model's weights are set to the iterate too: a
     checkpoint's model is the iterate, rounded."""
-    T = T if method is None else method.T
+    T = method.T if isinstance(method, InteriorPoint) else T
     _set_weights(problem, T)
     kept_state = {} if kept.T is None else {"kept_T": kept.T, "kept_primal": kept.primal}
     return {"next": next_iteration, "T": T, "best": None if best is None else [best.primal, best.dual],
-            **kept_state, **(method.state() if method is not None else {})}
+            **kept_state, **method.state()}
 
 
 def _resume_point(saves, method, kept) -> tuple:

@@ -12,7 +12,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 import derivtrain
-from derivtrain.trainer import certified, linear_system
+from derivtrain.trainer import certified, linear_system, newton_steps
 
 ALPHA = 1e-3
 
@@ -72,9 +72,9 @@ def test_the_gradients_gap_estimate_tracks_the_certificate(monkeypatch):
     """Each certified iterate's estimate (newton_gradient) is within a factor 3 of its certificate's
     gap: what lets the fit skip the certificates of iterates far from tol."""
     pairs, add = [], certified._Gaps.add
-    observe = certified._NewtonSteps.observe
+    observe = newton_steps.NewtonSteps.observe
     seen = []
-    monkeypatch.setattr(certified._NewtonSteps, "observe",
+    monkeypatch.setattr(newton_steps.NewtonSteps, "observe",
                         lambda self, T, smooth: seen.append(observe(self, T, smooth)) or seen[-1])
 
     def recording(self, primal, theta, decides, z, T):
@@ -100,3 +100,23 @@ def test_a_sampled_hessian_is_the_rows_estimate():
     S, scale = X[::7], 1000 / len(X[::7])
     for k in range(2):
         torch.testing.assert_close(blocks[k, k], scale * S.T @ (S * D[::7, k:k + 1]))
+
+
+def test_a_resumed_solve_takes_the_sampled_steps_of_the_uninterrupted_one(monkeypatch, tmp_path):
+    """The choice between sampled and full Hessians is part of the solver's state: a stop mid-solve,
+    then a resume, ends on the uninterrupted run's weights to the bit (tests/trainer/test_solver_resume.py)."""
+    from tests.trainer.test_solver_resume import assert_same_fit, fit
+
+    monkeypatch.setattr(linear_system, "_SAMPLE_LEAST", 16)
+    monkeypatch.setattr(linear_system, "_SAMPLE_PER", 1)
+    monkeypatch.setattr(linear_system, "_SPARSER", 2)
+    sampled = []
+    direction = newton_steps.newton_direction
+    monkeypatch.setattr(newton_steps, "newton_direction", lambda *a: sampled.append(a[-1]) or direction(*a))
+    overrides = ["model=logistic", "optim.tol=1e-10"]
+    straight = fit(tmp_path / "straight", overrides)
+    assert sampled[0] and not sampled[-1] and straight[0].steps > 3  # sampled steps, then full ones
+    interrupted = fit(tmp_path / "stopped", overrides, stop_at=2)
+    state = interrupted[1].saved[-1]
+    assert "newton_sampling" in state["solver"]
+    assert_same_fit(fit(tmp_path / "again", overrides, resume_state=state), straight, interrupted[1], -1)
