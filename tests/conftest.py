@@ -18,11 +18,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # under pytest-xdist (-n 2 on two cores) each worker, and each CLI it starts, computes on one
-    # thread: two workers with two threads each would only take turns on the cores
+    # thread: two workers with two threads each would only take turns on the cores. numpy's BLAS
+    # read OMP_NUM_THREADS when it loaded (above, with hydra and derivtrain.config): it is limited
+    # through threadpoolctl (scikit-learn's dependency); a reference LogisticRegression on digits
+    # took 10.8 s on two BLAS threads of a busy machine, 0.11 s on one
     import torch
+    from threadpoolctl import threadpool_limits
 
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
+    threadpool_limits(1)
 
 
 def compose_config(*overrides):
