@@ -44,42 +44,35 @@ class ProxModel:
             self.damp_more()
         return [H + self.damping * np.eye(len(H)) for H in blocks]
 
-    def hessians(self, D: torch.Tensor, XtD: torch.Tensor, sets: list) -> list:
+    def hessians(self, D: torch.Tensor, sets: list) -> list:
         """Per score column k, [[X_S^T D_k X_S, X_S^T D_k], [D_k^T X_S, sum D_k]] over its working set
         S (the loss's part). While D is the same (a quadratic loss: once a fit) the blocks are kept,
         each over the union of the sets asked so far, and a later set within it is read from it."""
         if self._D is None or not torch.equal(D, self._D):
             self._D, self._held = D, [None] * D.shape[1]
-        return [self._block(k, index, XtD[k]) for k, index in enumerate(sets)]
+        return [self._block(k, index) for k, index in enumerate(sets)]
 
-    def _block(self, k: int, index, XtD_k: torch.Tensor) -> torch.Tensor:
+    def _block(self, k: int, index) -> torch.Tensor:
         held = self._held[k]
         if held is not None and _within(index, held[0]):
             return _restricted(held, index)
         cols = index if held is None or index is None else np.union1d(index, held[0])
-        D = self._D[:, k]
-        p = XtD_k.shape[0] if cols is None else len(cols)
-        H = D.new_empty(p + 1, p + 1)
-        H[:p, :p] = self.reduce.all_sum(self.columns.gram(cols, D))
-        H[:p, p] = H[p, :p] = XtD_k if cols is None else XtD_k[torch.as_tensor(cols, device=D.device)]
-        H[p, p] = self.reduce.all_sum(D.sum())
-        self._held[k] = (cols, H)
+        self._held[k] = (cols, self.reduce.all_sum(self.columns.block(cols, self._D[:, k])))
         return _restricted(self._held[k], index)
 
-    def step(self, T, smooth, both: torch.Tensor, sets: list):
+    def step(self, T, smooth, XtG: torch.Tensor, sets: list):
         """(direction, its scores' change (n, K), predicted decrease of the objective's model: <= 0).
-        both: X^T [G | D] over every feature (every rank's rows). The score columns do not interact
+        XtG: X^T G over every feature (every rank's rows). The score columns do not interact
         (prox_newton.suits), so H is block diagonal and the L1 separates: one small problem per
         column, over its working set (sets[k]; None: every feature); the direction is 0 off it."""
         penalty, W, K = self.problem.penalty, T[:, :-1], T.shape[0]
         d = W.shape[1]
-        XtG, XtD = both[:K], both[K:]
         ridge_gradient, ridge_curvature = penalty.smooth_part(W)  # the penalty's smooth part (L2: alpha(1-r))
         ridge_curvature = torch.as_tensor(ridge_curvature, dtype=T.dtype, device=T.device).expand(W.shape)
         g = torch.cat([XtG + ridge_gradient, self.reduce.all_sum(smooth.G.sum(dim=0))[:, None]], dim=1)
         takes = [np.arange(d + 1) if index is None else np.append(index, d) for index in sets]
         blocks = []
-        for k, H in enumerate(self.hessians(smooth.D, XtD, sets)):
+        for k, H in enumerate(self.hessians(smooth.D, sets)):
             block = H.clone()
             block.diagonal()[:-1] += ridge_curvature[k][torch.as_tensor(takes[k][:-1], device=T.device)]
             blocks.append(block.cpu().double().numpy())

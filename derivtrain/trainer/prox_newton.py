@@ -90,20 +90,20 @@ def _fit(ctx, problem) -> FitResult:
     best, here, converged, stopped_by, iteration = -math.inf, None, False, None, 0
     cap = epoch_cap(ctx.trainer, ctx.optim)  # trainer.max_epochs, or a solver's default
     while True:
-        T, z, smooth, both = _measure(problem, columns, reduce, T, z, y, c)
+        T, z, smooth, XtG = _measure(problem, columns, reduce, T, z, y, c)
         primal = _total(reduce, smooth.value) + float(problem.penalty.value(T[:, :-1]))
         # the bias made exact, X^T G is the certificate's V too: a certificate at every iterate for
         # O(n) more (derivtrain/trainer/gradient_certificate.py); else one pass of its own, paid only
         # where the step's predicted decrease says tol may be met
-        quick = _quick_certificate(problem, reduce, primal, smooth, both, z, y, c, T)
+        quick = _quick_certificate(problem, reduce, primal, smooth, XtG, z, y, c, T)
         if quick is not None:
             best, here = max(best, quick.dual), quick
             if _met(ctx, floor, here, best, iteration):
                 converged, stopped_by = True, "certificate"
                 break
-        sets = choose(T[:, :-1].cpu().numpy(), both[:T.shape[0]].cpu().numpy(), model.lam[:, :-1]) \
+        sets = choose(T[:, :-1].cpu().numpy(), XtG.cpu().numpy(), model.lam[:, :-1]) \
             if columns.selectable else [None] * T.shape[0]
-        step, dz, decrease = model.step(T, smooth, both, sets)
+        step, dz, decrease = model.step(T, smooth, XtG, sets)
         last = iteration >= cap
         if quick is None and (-decrease <= _WORTH_CERTIFYING * floor.tol * abs(primal) or last):
             best, here = _certify(ctx, problem, X, y, c, z, T, smooth, primal, best)
@@ -119,7 +119,7 @@ def _fit(ctx, problem) -> FitResult:
             t = _line_search(problem, T, z, y, c, step, dz, primal, decrease, reduce) if decrease < 0 else 0.0
             if t > 0.0 or not model.damp_more():
                 break
-            step, dz, decrease = model.step(T, smooth, both, sets)
+            step, dz, decrease = model.step(T, smooth, XtG, sets)
         if t == 0.0:
             stopped_by = "line_search"
             break
@@ -136,21 +136,20 @@ def _fit(ctx, problem) -> FitResult:
 
 
 def _measure(problem, columns, reduce, T, z, y, c):
-    """(T, z, the smooth part, X^T [G | D]) at the iterate, its bias made exact first where the rows
+    """(T, z, the smooth part, X^T G) at the iterate, its bias made exact first where the rows
     are all in this process (under trainer=ddp each rank's bias step would differ)."""
     smooth = smooth_part(problem.loss, z, y, c)
     if reduce.world_size == 1:
         T, z, smooth = settle_bias(problem.loss, z, y, c, T, smooth)
-    both = reduce.all_sum(columns.backproject(torch.cat([smooth.G, smooth.D], dim=1)))  # one pass
-    return T, z, smooth, both
+    return T, z, smooth, reduce.all_sum(columns.backproject(smooth.G))
 
 
-def _quick_certificate(problem, reduce, primal, smooth, both, z, y, c, T):
+def _quick_certificate(problem, reduce, primal, smooth, XtG, z, y, c, T):
     """The certificate read off X^T G (derivtrain/trainer/gradient_certificate.py), or None where it
     cannot be (trainer=ddp, a bias not settled to rounding, float32 arithmetic)."""
     if reduce.world_size != 1:
         return None
-    return gradient_certificate(problem, primal, smooth, both[:T.shape[0]], z, y, c, T[:, :-1])
+    return gradient_certificate(problem, primal, smooth, XtG, z, y, c, T[:, :-1])
 
 
 def _met(ctx, floor, here, best, iteration) -> bool:
