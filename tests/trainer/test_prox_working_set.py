@@ -103,21 +103,23 @@ def _bundled(name):
 
 @pytest.mark.parametrize("name", ["digits", "breast_cancer"])
 @pytest.mark.parametrize("problem, strength", [("lasso", 1e-2), ("l1_logistic", 1e-2)])
-def test_forced_working_sets_on_bundled_data_reach_the_all_feature_optimum(monkeypatch, set_sizes, name, problem,
-                                                                             strength):
+def test_working_sets_on_bundled_data_reach_the_all_feature_optimum(monkeypatch, set_sizes, name, problem, strength):
     X, value, label = _bundled(name)
     y = value if problem == "lasso" else label
-    everything = objective(problem, X, y, strength, *fit_rows(problem, X, y, strength))  # d <= 100: all features
-    assert set(set_sizes) == {None}
-    monkeypatch.setattr(working_set, "_WHOLE_UP_TO", 0)
+    theirs = objective(problem, X, y, strength, *reference(problem, X, y, strength))
+    fits = {}
+    with monkeypatch.context() as every:  # every feature in every step: the solver before working sets
+        every.setattr("derivtrain.trainer.prox_newton.choose", lambda W, grad, lam: [None] * len(W))
+        fits["every"] = objective(problem, X, y, strength, *fit_rows(problem, X, y, strength))
+    fits["uncapped"] = objective(problem, X, y, strength, *fit_rows(problem, X, y, strength))  # d <= 100
+    monkeypatch.setattr(working_set, "_WHOLE_UP_TO", 0)  # capped sets from 3 features, as a wide problem's
     monkeypatch.setattr(working_set, "_FIRST", 3)
     set_sizes.clear()
-    w, b = fit_rows(problem, X, y, strength)
-    ours = objective(problem, X, y, strength, w, b)
-    theirs = objective(problem, X, y, strength, *reference(problem, X, y, strength))
-    assert ours == pytest.approx(everything, rel=1e-9) and ours <= theirs * (1 + 1e-10)
-    assert ours == pytest.approx(theirs, rel=1e-7)
+    fits["capped"] = objective(problem, X, y, strength, *fit_rows(problem, X, y, strength))
     assert any(size is not None and size < X.shape[1] for size in set_sizes)  # steps over fewer than every feature
+    for ours in fits.values():
+        assert ours == pytest.approx(fits["every"], rel=1e-9) and ours <= theirs * (1 + 1e-10)
+        assert ours == pytest.approx(theirs, rel=1e-7)
 
 
 def test_a_set_holds_the_support_and_the_worst_violators_first():
@@ -125,12 +127,15 @@ def test_a_set_holds_the_support_and_the_worst_violators_first():
     W = np.zeros((1, d))
     W[0, [5, 17]] = (1.0, -2.0)
     grad = np.zeros((1, d))
-    grad[0, :30] = np.linspace(0.5, 3.0, 30)  # |grad_j| - lam_j > 0 from feature 10 on (lam 1)
+    grad[0, :30] = np.linspace(0.5, 3.0, 30)  # |grad_j| - lam_j > 0 from feature 6 on (lam 1)
     lam = np.ones((1, d))
     (chosen,) = choose(W, grad, lam)
     assert {5, 17} <= set(chosen)  # the support, whatever its gradient
     assert len(chosen) == working_set._FIRST  # max(2 |support|, _FIRST)
     assert set(chosen) - {5, 17} == set(range(22, 30))  # the largest violations
+    (few,) = choose(W[:, :50], grad[:, :50], lam[:, :50])  # few features: not capped
+    assert set(few) == {5, 17} | set(range(6, 30))
     grad[0] = 0.5  # no zero weight violates: the support alone
     assert set(choose(W, grad, lam)[0]) == {5, 17}
-    assert choose(W[:, :50], grad[:, :50], lam[:, :50]) == [None]  # few features: every one
+    assert choose(W[:, :50], np.full((1, 50), 2.0), lam[:, :50]) == [None]  # every feature: None
+    assert choose(np.zeros((1, 50)), grad[:, :50], lam[:, :50]) == [None]  # few features, from w = 0: all
