@@ -139,3 +139,22 @@ def test_a_set_holds_the_support_and_the_worst_violators_first():
     assert set(choose(W, grad, lam)[0]) == {5, 17}
     assert choose(W[:, :50], np.full((1, 50), 2.0), lam[:, :50]) == [None]  # every feature: None
     assert choose(np.zeros((1, 50)), grad[:, :50], lam[:, :50]) == [None]  # few features, from w = 0: all
+
+
+def test_torch_products_where_numpy_cannot_read_the_rows(monkeypatch, set_sizes):
+    """A GPU's rows (or float32 arithmetic) go through torch's products: the same optimum, working
+    sets included (forced on digits' 64 features)."""
+    X, value, _ = _bundled("digits")
+    before = objective("lasso", X, value, 1e-2, *fit_rows("lasso", X, value, 1e-2))
+    init = working_set.Columns.__init__
+
+    def torch_only(self, X):
+        init(self, X)
+        self.dense = self.csc = None
+
+    monkeypatch.setattr(working_set.Columns, "__init__", torch_only)
+    monkeypatch.setattr(working_set, "_WHOLE_UP_TO", 0)
+    set_sizes.clear()
+    after = objective("lasso", X, value, 1e-2, *fit_rows("lasso", X, value, 1e-2))
+    assert after == pytest.approx(before, rel=1e-9)
+    assert any(size is not None and size < X.shape[1] for size in set_sizes)
