@@ -20,25 +20,27 @@ BALANCED = 1e-12  # balance_rows's own tolerance: below it theta is left as it i
 _BIAS_STEPS = 8
 
 
-def imbalance(smooth) -> float:
-    """max over score columns of |sum_i c_i theta_i| / sum_i c_i |theta_i|."""
+def imbalance(smooth, reduce) -> float:
+    """max over score columns of |sum_i c_i theta_i| / sum_i c_i |theta_i| (sums over every rank's rows)."""
     G = smooth.G  # c theta, row by row
-    return float((G.sum(dim=0).abs() / G.abs().sum(dim=0).clamp_min(torch.finfo(G.dtype).tiny)).max())
+    sums = reduce.all_sum(torch.stack([G.sum(dim=0), G.abs().sum(dim=0)]))
+    return float((sums[0].abs() / sums[1].clamp_min(torch.finfo(G.dtype).tiny)).max())
 
 
-def settle_bias(loss, z, y, c, T, smooth):
+def settle_bias(loss, z, y, c, T, smooth, reduce):
     """(T, z, smooth) with each score column's bias moved to its optimum for T's weights: Newton
     steps on the biases alone (the score columns do not interact: K scalar steps), each kept only
-    if the loss does not rise; ends once the imbalance is under BALANCED or the steps run out."""
+    if the loss does not rise; ends once the imbalance is under BALANCED or the steps run out.
+    Every sum is over every rank's rows (trainer=ddp), so each rank moves its bias alike."""
     for _ in range(_BIAS_STEPS):
-        if imbalance(smooth) <= BALANCED:
+        if imbalance(smooth, reduce) <= BALANCED:
             break
-        curvature = smooth.D.sum(dim=0)
-        if not bool((curvature > 0).all()):  # a column without curvature: no Newton step on it
+        sums = reduce.all_sum(torch.stack([smooth.G.sum(dim=0), smooth.D.sum(dim=0)]))
+        if not bool((sums[1] > 0).all()):  # a column without curvature: no Newton step on it
             break
-        move = -smooth.G.sum(dim=0) / curvature
+        move = -sums[0] / sums[1]
         trial = smooth_part(loss, z + move, y, c)
-        if not trial.value <= smooth.value:
+        if not _total(reduce, trial.value) <= _total(reduce, smooth.value):
             break
         T = T.clone()
         T[:, -1] += move
@@ -46,13 +48,17 @@ def settle_bias(loss, z, y, c, T, smooth):
     return T, z, smooth
 
 
-def gradient_certificate(problem, primal: float, smooth, XtG: torch.Tensor, z, y, c, W):
-    """The certificate at an iterate whose bias is settled, V = -XtG (XtG = X^T G, (K, d), float64);
-    None where it is not (the caller certifies with a pass of its own)."""
-    if XtG.dtype != torch.float64 or imbalance(smooth) > BALANCED:
+def gradient_certificate(problem, primal: float, smooth, XtG: torch.Tensor, z, y, c, W, reduce):
+    """The certificate at an iterate whose bias is settled, V = -XtG (XtG = X^T G over every rank's
+    rows, (K, d), float64); None where it is not (the caller certifies with a pass of its own)."""
+    if XtG.dtype != torch.float64 or imbalance(smooth, reduce) > BALANCED:
         return None
     V = -XtG
     scale = problem.penalty.feasible_scale(V)
-    conjugates = (c * problem.loss.conjugate(scale * smooth.theta, y)).sum()
+    conjugates = reduce.all_sum((c * problem.loss.conjugate(scale * smooth.theta, y)).sum())
     dual = (-conjugates - problem.penalty.conjugate(scale * V)).item()
-    return Certificate(primal, dual, rounding_error(problem, z, y, c, None, W, theta=smooth.theta))
+    return Certificate(primal, dual, rounding_error(problem, z, y, c, reduce, W, theta=smooth.theta))
+
+
+def _total(reduce, value: float) -> float:
+    return float(reduce.all_sum(torch.tensor(value, dtype=torch.float64)))

@@ -30,8 +30,9 @@ Every iterate's duality gap is computed from its own dual point, the loss's deri
 (derivtrain/convex), over every feature whatever the working set; the fit stops once it is
 <= optim.tol, as the certified solver does. With the bias settled to rounding first (O(n), no
 pass over X) the gradient pass gives the certificate's V too (derivtrain/trainer/
-gradient_certificate.py), so every iterate is certified for O(n) more; where it cannot be (under
-trainer=ddp) a certificate makes its own pass once the step's predicted decrease says tol may be met.
+gradient_certificate.py), so every iterate is certified for O(n) more; where it cannot be (float32
+arithmetic, a bias that did not settle) a certificate makes its own pass once the step's predicted
+decrease says tol may be met.
 
 Picked by optim=auto (derivtrain/trainer/fitters.py) for independent columns and d + 1 <= optim.max_dense;
 everything else under L1 (the softmax, wider rows) stays with the interior-point method. Under trainer=ddp every sum over
@@ -146,20 +147,16 @@ def _fit(ctx, problem) -> FitResult:
 
 
 def _measure(problem, columns, reduce, T, z, y, c):
-    """(T, z, the smooth part, X^T G) at the iterate, its bias made exact first where the rows
-    are all in this process (under trainer=ddp each rank's bias step would differ)."""
+    """(T, z, the smooth part, X^T G) at the iterate, its bias settled first."""
     smooth = smooth_part(problem.loss, z, y, c)
-    if reduce.world_size == 1:
-        T, z, smooth = settle_bias(problem.loss, z, y, c, T, smooth)
+    T, z, smooth = settle_bias(problem.loss, z, y, c, T, smooth, reduce)
     return T, z, smooth, reduce.all_sum(columns.backproject(smooth.G))
 
 
 def _quick_certificate(problem, reduce, primal, smooth, XtG, z, y, c, T):
     """The certificate read off X^T G (derivtrain/trainer/gradient_certificate.py), or None where it
-    cannot be (trainer=ddp, a bias not settled to rounding, float32 arithmetic)."""
-    if reduce.world_size != 1:
-        return None
-    return gradient_certificate(problem, primal, smooth, XtG, z, y, c, T[:, :-1])
+    cannot be (a bias not settled to rounding, float32 arithmetic)."""
+    return gradient_certificate(problem, primal, smooth, XtG, z, y, c, T[:, :-1], reduce)
 
 
 def _met(ctx, floor, here, best, iteration) -> bool:
