@@ -65,7 +65,7 @@ class ProxModel:
         XtG: X^T G over every feature (every rank's rows). The score columns do not interact
         (prox_newton.suits), so H is block diagonal and the L1 separates: one small problem per
         column, over its working set (sets[k]; None: every feature); the direction is 0 off it."""
-        penalty, W, K = self.problem.penalty, T[:, :-1], T.shape[0]
+        penalty, W = self.problem.penalty, T[:, :-1]
         d = W.shape[1]
         ridge_gradient, ridge_curvature = penalty.smooth_part(W)  # the penalty's smooth part (L2: alpha(1-r))
         ridge_curvature = torch.as_tensor(ridge_curvature, dtype=T.dtype, device=T.device).expand(W.shape)

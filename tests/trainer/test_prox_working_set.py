@@ -7,13 +7,14 @@ import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.datasets import load_breast_cancer, load_digits
-from sklearn.linear_model import Lasso, LogisticRegression
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
 
 import derivtrain
 from derivtrain.trainer import working_set
 from derivtrain.trainer.working_set import choose
 
-PARAMS = {"lasso": dict(model="linear", regularizer="l1"), "l1_logistic": dict(model="logistic", regularizer="l1")}
+PARAMS = {"lasso": dict(model="linear", regularizer="l1"), "l1_logistic": dict(model="logistic", regularizer="l1"),
+          "elastic_net": dict(model="linear", regularizer="elastic_net", regularizer__l1_ratio=0.5)}
 
 
 def tfidf_rows(n=3000, d=600, per_row=20, seed=0):
@@ -50,13 +51,20 @@ def fit_rows(problem, X, y, strength, tol=1e-10):
 
 def objective(problem, X, y, strength, w, b) -> float:
     z = X @ w + b
-    loss = np.mean((y - z) ** 2) if problem == "lasso" else np.mean(np.logaddexp(0.0, -(2 * y - 1) * z))
-    return float(loss + strength * np.abs(w).sum())
+    if problem == "l1_logistic":
+        return float(np.mean(np.logaddexp(0.0, -(2 * y - 1) * z)) + strength * np.abs(w).sum())
+    if problem == "elastic_net":  # l1_ratio 0.5
+        return float(np.mean((y - z) ** 2) + strength * (0.5 * np.abs(w).sum() + 0.25 * w @ w))
+    return float(np.mean((y - z) ** 2) + strength * np.abs(w).sum())
 
 
 def reference(problem, X, y, strength):
     """scikit-learn's fit of the same objective at a tight tolerance: Lasso's is half derivtrain's
-    squared error (alpha = strength / 2), LogisticRegression's C sum loss + ||w||_1 (C = 1 / (strength n))."""
+    squared error (alpha = strength / 2; ElasticNet's the same, with l1_ratio), LogisticRegression's
+    C sum loss + ||w||_1 (C = 1 / (strength n))."""
+    if problem == "elastic_net":
+        m = ElasticNet(alpha=strength / 2, l1_ratio=0.5, tol=1e-14, max_iter=200_000).fit(X, y)
+        return m.coef_.ravel(), float(m.intercept_)
     if problem == "lasso":
         m = Lasso(alpha=strength / 2, tol=1e-14, max_iter=200_000).fit(X, y)
         return m.coef_.ravel(), float(m.intercept_)
@@ -79,12 +87,13 @@ def set_sizes(monkeypatch):
     return sizes
 
 
-@pytest.mark.parametrize("problem, strength", [("lasso", 1e-2), ("l1_logistic", 2e-3)])
+@pytest.mark.parametrize("problem, strength", [("lasso", 1e-2), ("l1_logistic", 2e-3), ("elastic_net", 1e-2)])
 def test_sparse_wide_rows_reach_scikit_learns_optimum(set_sizes, problem, strength):
     X, signal = tfidf_rows()
-    y = signal if problem == "lasso" else (signal > np.median(signal)).astype(np.int64)
+    y = (signal > np.median(signal)).astype(np.int64) if problem == "l1_logistic" else signal
     w, b = fit_rows(problem, X, y, strength)
-    ours, theirs = objective(problem, X, y, strength, w, b), objective(problem, X, y, strength, *reference(problem, X, y, strength))
+    ours = objective(problem, X, y, strength, w, b)
+    theirs = objective(problem, X, y, strength, *reference(problem, X, y, strength))
     assert ours <= theirs * (1 + 1e-10) and ours == pytest.approx(theirs, rel=1e-8)
     assert 0 < np.count_nonzero(w) < X.shape[1] / 4
     assert set_sizes and all(size is not None and size < X.shape[1] / 2 for size in set_sizes)  # sets, not all 600
