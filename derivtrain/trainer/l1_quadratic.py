@@ -43,13 +43,18 @@ def solve_l1_quadratic(H: np.ndarray, c: np.ndarray, lam: np.ndarray, u: np.ndar
 
 
 def _epoch(H, q, u, diag, threshold) -> None:
+    # the scalars as Python floats: numpy's per-element arithmetic was a quarter of an epoch (51
+    # coordinates: 0.10 -> 0.074 ms, the same numbers)
+    diag_list, threshold_list = diag.tolist(), threshold.tolist()
     for j in range(len(u)):
-        if diag[j] <= 0:
+        d = diag_list[j]
+        if d <= 0:
             continue
-        step = u[j] - q[j] / diag[j]
-        new = np.sign(step) * max(abs(step) - threshold[j] / diag[j], 0.0)
-        if new != u[j]:
-            q += H[j] * (new - u[j])  # H is symmetric: its row j is its column j
+        old = u[j]
+        step, cut = old - q[j] / d, threshold_list[j] / d
+        new = step - cut if step > cut else (step + cut if step < -cut else 0.0)  # the soft threshold
+        if new != old:
+            q += H[j] * (new - old)  # H is symmetric: its row j is its column j
             u[j] = new
 
 
