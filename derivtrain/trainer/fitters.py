@@ -101,10 +101,11 @@ def _smooth_l1(ctx) -> bool:
     from derivtrain.logging import log
     from derivtrain.trainer.prox_newton import suits
 
-    if not suits(ctx.objective, ctx.data, ctx.optim):
+    if not suits(ctx.objective, ctx.data, ctx.optim, working_sets=True):
         return False
     linear = ctx.objective.model.linear
-    log.info("optim=auto: proximal Newton with coordinate descent (a smooth loss under an L1 penalty, %d "
-             "independent score column%s of %d parameters <= optim.max_dense)", linear.out_features,
-             "" if linear.out_features == 1 else "s", linear.in_features + 1)
+    log.info("optim=auto: proximal Newton with coordinate descent over working sets (a smooth loss under an L1 "
+             "penalty, %d independent score column%s of %d parameters; each step's Hessian over at most "
+             "optim.max_dense=%d of them)", linear.out_features, "" if linear.out_features == 1 else "s",
+             linear.in_features + 1, ctx.optim.max_dense)
     return True

@@ -39,18 +39,29 @@ _TAKE_BELOW = 0.6
 _CHUNK = 1 << 18  # numbers of X scaled at a time in a Hessian (2 MB of float64: within L2)
 
 
-def choose(W: np.ndarray, grad: np.ndarray, lam: np.ndarray) -> list:
+def choose(W: np.ndarray, grad: np.ndarray, lam: np.ndarray, most: int | None = None) -> list:
     """Per score column k, its working set: sorted feature indices, or None for every feature.
-    W, grad, lam: (K, d) weights, the smooth part's gradient and the L1 coefficients."""
+    W, grad, lam: (K, d) weights, the smooth part's gradient and the L1 coefficients; most: at most
+    this many features a set (optim.max_dense - 1: the Hessian's size; the non-zero weights first,
+    then the worst violators; past it the largest gradients among the non-zero weights go first,
+    the others wait a step: the direction is zero off the set, so every step is still a descent
+    step of the whole objective)."""
     K, d = W.shape
+    most = d if most is None else max(1, min(d, most))
     sets = []
     for k in range(K):
         nonzero = W[k] != 0
-        if d <= _WHOLE_UP_TO and not nonzero.any():  # a first step: every feature (module docstring)
+        if d <= min(_WHOLE_UP_TO, most) and not nonzero.any():  # a first step: every feature (module docstring)
             sets.append(None)
             continue
         size = d if d <= _WHOLE_UP_TO else min(d, max(2 * int(nonzero.sum()), _FIRST))
-        score = np.where(nonzero, np.inf, np.abs(grad[k]) - lam[k])
+        size = min(size, most)
+        # the non-zero weights first (by how far their optimality condition is off, where they do not
+        # all fit), then the zeros by their violation
+        off = np.abs(grad[k] + lam[k] * np.sign(W[k]))
+        violation = np.abs(grad[k]) - lam[k]
+        first = max(float(off.max(initial=0.0)), float(violation.max(initial=0.0))) + 1.0
+        score = np.where(nonzero, first + off, violation)
         top = np.argpartition(-score, size - 1)[:size] if size < d else np.arange(d)
         top = np.sort(top[score[top] > 0])
         sets.append(None if len(top) == d else top)

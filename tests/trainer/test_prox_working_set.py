@@ -30,13 +30,15 @@ def tfidf_rows(n=3000, d=600, per_row=20, seed=0):
     return X.tocsr(), X @ w * 10 + rng.standard_normal(n)
 
 
-def fit_rows(problem, X, y, strength, tol=1e-10):
-    """(W, b) of optim=auto's fit, sparse rows kept a torch CSR tensor (as data=npz keeps them)."""
+def fit_rows(problem, X, y, strength, tol=1e-10, **params):
+    """(W, b) of optim=auto's fit, sparse rows kept a torch CSR tensor (as data=npz keeps them);
+    params: the Estimator's other parameters."""
     from derivtrain.data import sparse
     from derivtrain.estimator.arrays import training_data
     from derivtrain.estimator.fitting import fit_model
 
-    est = derivtrain.Estimator(standardize=False, regularizer__strength=strength, optim__tol=tol, **PARAMS[problem])
+    est = derivtrain.Estimator(standardize=False, regularizer__strength=strength, optim__tol=tol, **PARAMS[problem],
+                               **params)
     dense = isinstance(X, np.ndarray)
     if dense:
         est._fit_data(X, y, est._task())
@@ -118,7 +120,7 @@ def test_working_sets_on_bundled_data_reach_the_all_feature_optimum(monkeypatch,
     theirs = objective(problem, X, y, strength, *reference(problem, X, y, strength))
     fits = {}
     with monkeypatch.context() as every:  # every feature in every step: the solver before working sets
-        every.setattr("derivtrain.trainer.prox_newton.choose", lambda W, grad, lam: [None] * len(W))
+        every.setattr("derivtrain.trainer.prox_newton.choose", lambda W, grad, lam, most: [None] * len(W))
         fits["every"] = objective(problem, X, y, strength, *fit_rows(problem, X, y, strength))
     fits["uncapped"] = objective(problem, X, y, strength, *fit_rows(problem, X, y, strength))  # d <= 100
     monkeypatch.setattr(working_set, "_WHOLE_UP_TO", 0)  # capped sets from 3 features, as a wide problem's
@@ -148,6 +150,25 @@ def test_a_set_holds_the_support_and_the_worst_violators_first():
     assert set(choose(W, grad, lam)[0]) == {5, 17}
     assert choose(W[:, :50], np.full((1, 50), 2.0), lam[:, :50]) == [None]  # every feature: None
     assert choose(np.zeros((1, 50)), grad[:, :50], lam[:, :50]) == [None]  # few features, from w = 0: all
+    W[0, [40, 41, 42]] = 1.0
+    grad[0, [40, 41, 42]] = (-0.5, -3.0, -1.0)  # |grad_j + lam_j sign(w_j)|: 0.5, 2, 0 (and 1.5, 0.5 for 5, 17)
+    grad[0, 100] = 9.0  # a zero weight violating most: after every non-zero weight all the same
+    (capped,) = choose(W, grad, lam, 2)  # optim.max_dense - 1 = 2: the two non-zeros furthest off
+    assert set(capped) == {5, 41}
+    assert set(choose(W, grad, lam, 6)[0]) == {5, 17, 40, 41, 42, 100}
+
+
+def test_rows_wider_than_max_dense_take_proximal_newton_over_capped_sets(set_sizes):
+    """optim=auto's one-point fit takes proximal Newton past optim.max_dense features (the interior
+    point's CG took 18.9 s on 20k x 5,000 tf-idf rows): no set exceeds max_dense - 1 features, and
+    the fit reaches scikit-learn's optimum, certified."""
+    X, signal = tfidf_rows()
+    y = (signal > np.median(signal)).astype(np.int64)
+    strength = 2e-3
+    theirs = objective("l1_logistic", X, y, strength, *reference("l1_logistic", X, y, strength))
+    ours = objective("l1_logistic", X, y, strength, *fit_rows("l1_logistic", X, y, strength, optim__max_dense=41))
+    assert set_sizes and all(size is not None and size <= 40 for size in set_sizes)
+    assert ours <= theirs * (1 + 1e-10) and ours == pytest.approx(theirs, rel=1e-8)
 
 
 def test_torch_products_where_numpy_cannot_read_the_rows(monkeypatch, set_sizes):
