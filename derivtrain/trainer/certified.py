@@ -86,7 +86,8 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         # each method knows its own estimate of the gap (the interior point's complementarity, Newton's
         # from its gradient); the certificate, a pass over X and a small solve, decides once it says tol may be met
         estimate = method.observe(z) if method is not None else newton.observe(T, smooth)
-        worth = _WORTH_CERTIFYING if method is not None else getattr(newton, "worth", _NEWTON_WORTH)  # L-BFGS sets its own
+        # L-BFGS sets its own factor (derivtrain/trainer/lbfgs_steps.py: WORTH)
+        worth = _WORTH_CERTIFYING if method is not None else getattr(newton, "worth", _NEWTON_WORTH)
         decides = last or estimate <= worth * floor.tol * abs(primal)
         if decides or (gaps.every_iteration and saves.logs(iteration)):
             theta = method.dual_point(smooth) if method is not None else smooth.theta
