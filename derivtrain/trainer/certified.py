@@ -86,9 +86,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         # each method knows its own estimate of the gap (the interior point's complementarity, Newton's
         # from its gradient); the certificate, a pass over X and a small solve, decides once it says tol may be met
         estimate = method.observe(z) if method is not None else newton.observe(T, smooth)
-        # L-BFGS sets its own factor (derivtrain/trainer/lbfgs_steps.py: WORTH)
-        worth = _WORTH_CERTIFYING if method is not None else getattr(newton, "worth", _NEWTON_WORTH)
-        decides = last or estimate <= worth * floor.tol * abs(primal)
+        decides = last or estimate <= _worth(method, newton) * floor.tol * abs(primal)
         if decides or (gaps.every_iteration and saves.logs(iteration)):
             theta = method.dual_point(smooth) if method is not None else smooth.theta
             scalars["train/optimality_gap"] = gaps.add(primal, theta, decides, z, T)
@@ -123,6 +121,12 @@ def _newton_part(ctx, problem, system, saves, T):
     if choose(ctx, problem) == "lbfgs":
         return LBFGSSteps(system, problem, T, saves.solver, saves.check_tensor)
     return NewtonSteps(system, problem, saves.solver)
+
+
+def _worth(method, newton) -> float:
+    """Within what factor of tol the method's gap estimate makes a certificate worth its pass
+    (L-BFGS sets its own: derivtrain/trainer/lbfgs_steps.py, WORTH)."""
+    return _WORTH_CERTIFYING if method is not None else getattr(newton, "worth", _NEWTON_WORTH)
 
 
 def _advance(method, newton, problem, T, z, y, c, smooth, primal, reduce):
