@@ -13,6 +13,13 @@ per Newton step (the fit over its iterations); (4) optim=newton on the same logi
 Hessian from autograd (one backward pass per parameter: what optim=newton did on every model)
 vs the linear models' Newton step it now shares with the certified solver
 (derivtrain/trainer/linear_newton.py: X^T D X in one product).
+
+    OMP_NUM_THREADS=1 python scripts/bench_second_order.py --lbfgs   # the certified solver's steps
+
+--lbfgs: whole certified fits (scripts/bench_field.py's rows and objectives) with Newton's steps and
+with L-BFGS's (derivtrain/trainer/lbfgs_steps.py), CPU seconds (the machine may be shared) and
+steps, on digits (binary, 10 classes) and 100k x 50 (binary, 3 classes) at optim.tol 1e-3 and
+1e-6, and which the rule (lbfgs_steps.choose) takes: the measurements the rule is set from.
 """
 import argparse
 import statistics
@@ -77,13 +84,13 @@ def old_features(X, mean_t, scale_t, standardize, device):
     return (torch.tensor(X, dtype=torch.float64, device=device) - mean_t) / scale_t
 
 
-def median(fn, repeats):
+def median(fn, repeats, clock=time.perf_counter):
     fn()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -137,12 +144,39 @@ def newton_fits(n, d, repeats):
           f"| {seconds['before'] / seconds['after']:.2f}x |")
 
 
+def lbfgs_fits(repeats):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_field import STRENGTH, correlated, derivtrain_fit, digits, targets
+    from derivtrain.trainer import certified
+
+    rule, taken = certified.choose, []
+    for name, rows in (("digits", digits), ("100k x 50", lambda: correlated(100_000, 50))):
+        X, signal, rng = rows()
+        for problem in ("logistic", "multinomial"):
+            y, a = targets(problem, signal, rng), STRENGTH[problem]
+            for tol in (1e-3, 1e-6):
+                cells = {}
+                for steps in ("newton", "lbfgs"):
+                    certified.choose = lambda ctx, p, steps=steps: taken.append(steps) or steps
+                    cells[steps] = median(lambda: derivtrain_fit(problem, X, y, a, tol), repeats, time.process_time)
+                certified.choose = lambda ctx, p: taken.append(rule(ctx, p)) or taken[-1]
+                derivtrain_fit(problem, X, y, a, tol)
+                print(f"| {problem}, {name}, tol {tol:g} | {cells['newton']:.3f} s | {cells['lbfgs']:.3f} s "
+                      f"| {cells['newton'] / cells['lbfgs']:.2f}x | {taken[-1]} |", flush=True)
+    certified.choose = rule
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--features", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--lbfgs", action="store_true", help="the certified solver: Newton's steps vs L-BFGS's")
     args = parser.parse_args()
+    if args.lbfgs:
+        print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads; CPU seconds, median of {args.repeats}")
+        print("| certified fit | Newton | L-BFGS | ratio | rule |\n|---|---:|---:|---:|---|")
+        return lbfgs_fits(args.repeats)
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats}")
     print("| what | before | after | ratio |")
     print("|---|---:|---:|---:|")

@@ -26,6 +26,7 @@ from derivtrain.convex.certificate import dual_value, rounding_error, row_weight
 from derivtrain.threads import threads_for
 from derivtrain.trainer.fitting import FitContext, FitResult, finish
 from derivtrain.trainer.interior_point import InteriorPoint
+from derivtrain.trainer.lbfgs_steps import LBFGSSteps, choose
 from derivtrain.trainer.linear_newton import parts
 from derivtrain.trainer.linear_system import LinearSystem
 from derivtrain.trainer.newton_steps import NewtonSteps
@@ -69,7 +70,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     watch, gaps = _Validation(ctx, problem), _Gaps(ctx, problem, X, y, c)
     floor, kept = Floor(ctx, problem, X, y, c, reduce), _BestIterate()
     (iteration, gaps.best), converged, stopped_by = _resume_point(saves, method, kept), False, None
-    newton = NewtonSteps(system, problem, saves.solver) if method is None else None
+    newton = _newton_part(ctx, problem, system, saves, T) if method is None else None
     carried = gaps.best  # the best bound before iterate `iteration` was evaluated: what resumes it
     while True:
         T = method.T if method is not None else T
@@ -85,7 +86,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
         # each method knows its own estimate of the gap (the interior point's complementarity, Newton's
         # from its gradient); the certificate, a pass over X and a small solve, decides once it says tol may be met
         estimate = method.observe(z) if method is not None else newton.observe(T, smooth)
-        decides = last or estimate <= (_WORTH_CERTIFYING if method is not None else _NEWTON_WORTH) * floor.tol * abs(primal)
+        decides = last or estimate <= _worth(method, newton) * floor.tol * abs(primal)
         if decides or (gaps.every_iteration and saves.logs(iteration)):
             theta = method.dual_point(smooth) if method is not None else smooth.theta
             scalars["train/optimality_gap"] = gaps.add(primal, theta, decides, z, T)
@@ -112,6 +113,20 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=gaps.best,
                        stopped_by=stopped_by, tol=floor.tol)
     return finish(ctx, result, state=dict(fitted_by="certified", converged=converged, solver=solver))
+
+
+def _newton_part(ctx, problem, system, saves, T):
+    """The smooth problem's steps: Newton's, or L-BFGS's where its cheaper steps reach optim.tol
+    sooner (derivtrain/trainer/lbfgs_steps.py: choose, which says in the log which and why)."""
+    if choose(ctx, problem) == "lbfgs":
+        return LBFGSSteps(system, problem, T, saves.solver, saves.check_tensor)
+    return NewtonSteps(system, problem, saves.solver)
+
+
+def _worth(method, newton) -> float:
+    """Within what factor of tol the method's gap estimate makes a certificate worth its pass
+    (L-BFGS sets its own: derivtrain/trainer/lbfgs_steps.py, WORTH)."""
+    return _WORTH_CERTIFYING if method is not None else getattr(newton, "worth", _NEWTON_WORTH)
 
 
 def _advance(method, newton, problem, T, z, y, c, smooth, primal, reduce):
