@@ -24,8 +24,12 @@ GROUPS = tuple(SCHEMAS)  # data, model, loss, regularizer, optim, trainer, logge
 
 
 def register_schemas() -> None:
-    """Put every schema in Hydra's ConfigStore under `schema/<group>/<name>`."""
+    """Put every schema in Hydra's ConfigStore under `schema/<group>/<name>`, once a process: each
+    store converts its dataclass to a config (111 of them, ~0.1 s), and a process that composes
+    many runs (derivtrain.train in a loop, a sweep in one process, the tests) would pay it per run."""
     store = ConfigStore.instance()
+    held = store.repo.get("schema", {})
     for group, schemas in SCHEMAS.items():
         for name, node in schemas.items():
-            store.store(group=f"schema/{group}", name=name, node=node)
+            if f"{name}.yaml" not in held.get(group, {}):
+                store.store(group=f"schema/{group}", name=name, node=node)
