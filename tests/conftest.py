@@ -130,10 +130,10 @@ def run_main(*args, module="derivtrain", env=None, cwd=None, path=()) -> Complet
 @pytest.fixture(scope="session")
 def svm_run(tmp_path_factory):
     """One `model=svm` CLI run of the gradient loop (few epochs, with an analysis), shared by the tests that read
-    a run folder."""
+    a run folder; in this process (the console script's own process: tests/test_cli.py)."""
     folder = tmp_path_factory.mktemp("svm") / "run"
-    proc = run_cli("model=svm", "optim=sgd", "trainer.max_epochs=30", "logger.histogram_every_n_epochs=10",
-                   "analysis=integrated_gradients", f"hydra.run.dir={folder}")
+    proc = run_main("model=svm", "optim=sgd", "trainer.max_epochs=30", "logger.histogram_every_n_epochs=10",
+                    "analysis=integrated_gradients", f"hydra.run.dir={folder}")
     assert proc.returncode == 0, proc.stderr
     return folder, proc
 

@@ -69,8 +69,9 @@ def test_two_ranks_read_out_of_core_rows_like_one_process(tmp_path):
             "data.chunk_rows=128", "data.out_of_core=true"]
     proc = torchrun(*args, f"hydra.run.dir={tmp_path / 'two'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    single = subprocess.run([sys.executable, "-m", "derivtrain", *args, f"hydra.run.dir={tmp_path / 'one'}"],
-                            capture_output=True, text=True, cwd=REPO)
+    from tests.conftest import run_main
+
+    single = run_main(*args, f"hydra.run.dir={tmp_path / 'one'}")
     assert single.returncode == 0, single.stderr
     two = torch.load(tmp_path / "two" / "checkpoints" / "last.pt", weights_only=True)["model"]
     one = torch.load(tmp_path / "one" / "checkpoints" / "last.pt", weights_only=True)["model"]
