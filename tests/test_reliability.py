@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from tests.conftest import REPO, run_cli, run_main
+from tests.conftest import REPO, run_main
 from tests.lock_holder import hold_lock
 
 RUN = ["trainer.max_epochs=150", "trainer.batch_size=16", "trainer.checkpoint_every_n_epochs=1",
@@ -29,9 +29,8 @@ def start(folder, *extra):
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("straight") / "run"
-    proc = start(folder)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
+    proc = run_main(*RUN, f"hydra.run.dir={folder}")  # the killed runs are processes; this one need not be
+    assert proc.returncode == 0, proc.stderr
     return final_parameters(folder)
 
 
@@ -137,16 +136,16 @@ def test_a_run_whose_every_step_was_skipped_fails_in_one_line(tmp_path):
 
 def test_a_second_process_on_the_same_run_refuses(tmp_path):
     folder = tmp_path / "run"
-    first = run_cli("trainer.max_epochs=2", "logger=none", f"hydra.run.dir={folder}")
+    first = run_main("trainer.max_epochs=2", "logger=none", f"hydra.run.dir={folder}")
     assert first.returncode == 0, first.stderr
     (folder / "metrics.json").unlink()  # as if it had stopped before the end: resumed in its own folder
     holder = hold_lock(folder)  # another process holds the run
-    second = run_cli("trainer.max_epochs=4", "logger=none", f"trainer.resume={folder}")
+    second = run_main("trainer.max_epochs=4", "logger=none", f"trainer.resume={folder}")
     holder.kill()
     holder.wait()
     assert second.returncode == 2 and f"in use by process {holder.pid}" in second.stderr
     assert (folder / ".derivtrain.lock").read_text() == str(holder.pid)  # a killed owner's lock is free
-    third = run_cli("trainer.max_epochs=4", "logger=none", f"trainer.resume={folder}")
+    third = run_main("trainer.max_epochs=4", "logger=none", f"trainer.resume={folder}")
     assert third.returncode == 0, third.stderr
     assert not (folder / ".derivtrain.lock").exists()
 
@@ -165,11 +164,11 @@ def test_resumed_run_has_no_step_twice_in_tensorboard(tmp_path):
     folder = tmp_path / "run"
     args = ["optim=sgd", "trainer.checkpoint_every_n_epochs=2", "trainer.keep_checkpoints=3", "trainer.log_every_n_steps=1",
             "logger.histogram_every_n_epochs=0"]
-    assert run_cli(*args, "trainer.max_epochs=6", f"hydra.run.dir={folder}").returncode == 0
+    assert run_main(*args, "trainer.max_epochs=6", f"hydra.run.dir={folder}").returncode == 0
     # as if killed after logging steps 5 and 6 but before their checkpoint landed: newest is step 4
     for name in ("checkpoints/last.pt", "checkpoints/step-000000006.pt", "metrics.json"):
         (folder / name).unlink()
-    resumed = run_cli(*args, "trainer.max_epochs=8", f"trainer.resume={folder}")
+    resumed = run_main(*args, "trainer.max_epochs=8", f"trainer.resume={folder}")
     assert resumed.returncode == 0, resumed.stderr
     acc = EventAccumulator(str(folder))
     acc.Reload()
