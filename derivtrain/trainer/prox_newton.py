@@ -34,8 +34,9 @@ gradient_certificate.py), so every iterate is certified for O(n) more; where it 
 arithmetic, a bias that did not settle) a certificate makes its own pass once the step's predicted
 decrease says tol may be met.
 
-Picked by optim=auto (derivtrain/trainer/fitters.py) for independent columns and d + 1 <= optim.max_dense;
-everything else under L1 (the softmax, wider rows) stays with the interior-point method. Under trainer=ddp every sum over
+Picked by optim=auto (derivtrain/trainer/fitters.py) for independent columns, d + 1 <= optim.max_dense
+or rows on the CPU (wider ones: each working set at most optim.max_dense - 1 features, suits);
+everything else under L1 (the softmax, wide rows on a GPU) stays with the interior-point method. Under trainer=ddp every sum over
 rows (H, g, the objective, the certificate) is summed over the ranks, so every rank takes the same
 steps. A resumed run goes on with the certified solver (this one keeps no solver state: its
 whole solve is a few passes).
