@@ -8,7 +8,7 @@ certificate again): ~240 ms a point on 100k x 50 L1 logistic. Here, per point:
 
   - the rows are read by column (derivtrain/path/columns.py) and the last point's scores, smooth
     part and gradient are where the next point starts (neither depends on the strength);
-  - every iterate's bias is made exact (derivtrain/path/point_certificate.py), so its gradient
+  - every iterate's bias is made exact (derivtrain/trainer/gradient_certificate.py), so its gradient
     X^T G is the certificate's V, and every iterate is certified without a pass of its own;
   - that certificate screens (derivtrain/path/screening.py): a weight that is zero and whose
     |V_j| + sigma_j r < l1 is zero at the optimum, and leaves the step's Hessian, X_K^T D X_K
@@ -34,7 +34,7 @@ from derivtrain.data import sparse
 from derivtrain.data.shards import OneProcess
 from derivtrain.path.active_set import solve_active_set
 from derivtrain.path.columns import Columns, signed_gram
-from derivtrain.path.point_certificate import exact_bias, from_gradient
+from derivtrain.trainer.gradient_certificate import gradient_certificate, settle_bias
 from derivtrain.path.screening import strong_convexity, screened
 from derivtrain.threads import threads_for
 from derivtrain.trainer.armijo import backtrack
@@ -88,7 +88,8 @@ class ProxPath:
                 T, z, smooth, gradient = self._measure(T, z) if carried is None else (T, z, *carried)
                 carried = None
                 primal = smooth.value + float(penalty.value(T[:, :-1]))
-                certificate = from_gradient(self.problem, primal, smooth, gradient, z, self.y, self.c, T[:, :-1])
+                certificate = gradient_certificate(self.problem, primal, smooth, gradient[:, :-1], z, self.y, self.c,
+                                                   T[:, :-1])
                 if certificate is None:  # the bias could not be made exact: the usual certificate
                     certificate = self._certified(primal, smooth, z, T)
                 if certificate.relative_gap <= tol or iteration == epoch_cap(self.ctx.trainer, self.ctx.optim):
@@ -102,7 +103,7 @@ class ProxPath:
 
     def _measure(self, T, z) -> tuple:
         smooth = smooth_part(self.problem.loss, z, self.y, self.c)
-        T, z, smooth = exact_bias(self.problem.loss, z, self.y, self.c, T, smooth)
+        T, z, smooth = settle_bias(self.problem.loss, z, self.y, self.c, T, smooth)
         return T, z, smooth, self.columns.backproject(smooth.G)
 
     def _certified(self, primal, smooth, z, T) -> Certificate:

@@ -24,7 +24,7 @@ from derivtrain.convex.certificate import Certificate, linear_problem
 from derivtrain.convex.certificate import dual_value, rounding_error, row_weights
 from derivtrain.convex.penalty_dual import penalty_dual
 from derivtrain.path.columns import Columns
-from derivtrain.path.point_certificate import exact_bias, from_gradient
+from derivtrain.trainer.gradient_certificate import gradient_certificate, settle_bias
 from derivtrain.threads import threads_for
 from derivtrain.trainer.armijo import backtrack
 from derivtrain.trainer.linear_system import _DenseFactor
@@ -122,15 +122,15 @@ class SmoothPath:
             return iteration, certificate, certificate.relative_gap <= tol
 
     def _measure(self, T, z) -> tuple:
-        """(T, z, smooth part, X^T G) at the iterate, its bias first made exact (derivtrain/path/
-        point_certificate.py: then X^T G is the certificate's dual V too, and it needs no pass)."""
+        """(T, z, smooth part, X^T G) at the iterate, its bias first made exact (derivtrain/trainer/
+        gradient_certificate.py: then X^T G is the certificate's dual V too, and it needs no pass)."""
         smooth = smooth_part(self.problem.loss, z, self.y, self.c)
-        T, z, smooth = exact_bias(self.problem.loss, z, self.y, self.c, T, smooth)
+        T, z, smooth = settle_bias(self.problem.loss, z, self.y, self.c, T, smooth)
         return T, z, smooth, self.system.backproject(smooth.G)
 
     def _certificate(self, primal: float, smooth, data_gradient, z, T) -> Certificate:
         W = T[:, :-1]
-        quick = from_gradient(self.problem, primal, smooth, data_gradient, z, self.y, self.c, W)
+        quick = gradient_certificate(self.problem, primal, smooth, data_gradient[:, :-1], z, self.y, self.c, W)
         if quick is not None:
             return quick
         error = rounding_error(self.problem, z, self.y, self.c, None, W)

@@ -1,5 +1,5 @@
 """The smooth path's shortcuts: its certificate read off the Newton step's gradient
-(derivtrain/path/point_certificate.py) is the certified solver's certificate of the same weights,
+(derivtrain/trainer/gradient_certificate.py) is the certified solver's certificate of the same weights,
 and its rows stored by column (derivtrain/path/columns.py) give LinearSystem's products."""
 import pytest
 import torch
