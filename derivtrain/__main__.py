@@ -21,6 +21,9 @@ def entry() -> None:
         from derivtrain.cli import main
 
         main()  # it reports its own stops (derivtrain/cli.py); these come during the imports or --help
+        distributed = sys.modules.get("derivtrain.trainer.distributed")  # loaded by a run, not by --help
+        if distributed is not None:
+            distributed.end_process()  # a torchrun worker: exit 0 without the teardown that can abort
     except KeyboardInterrupt as exc:
         print(f"derivtrain: interrupted ({exc})" if str(exc) else "derivtrain: interrupted", file=sys.stderr)
         sys.exit(130)

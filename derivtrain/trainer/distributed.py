@@ -13,10 +13,15 @@ Full-batch solvers (certified, Newton) and the certificate sum over rows with `a
 all-reduce of a gradient, a Hessian block or a few numbers, never of rows. One process's
 `all_sum` is the identity, so the same code runs there at no cost.
 """
+import logging
 import os
+import sys
 
 import torch
 import torch.distributed as dist
+
+# set once this process has joined a process group: its end skips the interpreter's teardown (end_process)
+_joined_a_group = False
 
 
 class SingleProcess:
@@ -54,8 +59,10 @@ class SingleProcess:
 
 class DataParallel(SingleProcess):
     def __init__(self, backend: str, device: torch.device):
+        global _joined_a_group
         if not dist.is_initialized():
             dist.init_process_group(backend=backend, device_id=device if device.type == "cuda" else None)
+        _joined_a_group = True
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
         self.is_main = self.rank == 0
         # nccl reduces tensors on the rank's GPU, gloo on the CPU (a CUDA tensor travels there and back)
@@ -110,6 +117,22 @@ class DataParallel(SingleProcess):
             # threads otherwise may still hold a peer's connection: a rare abort at exit)
             dist.barrier()
             dist.destroy_process_group()
+
+
+def end_process() -> None:
+    """A torchrun worker whose run finished: exit 0 now, without the interpreter's teardown.
+
+    Even after a barrier and destroy_process_group, a gloo rank now and then aborted in that teardown
+    ("terminate called without an active exception", SIGABRT: a C++ worker thread still joinable when
+    its owner is destroyed), seen once under load in CI after the run had written everything. torchrun
+    then reports the whole job failed. Everything the run writes is closed by now; the logs and the
+    standard streams are flushed here, and nothing else is left to tear down."""
+    if not _joined_a_group:
+        return
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def launched_by_torchrun() -> bool:
