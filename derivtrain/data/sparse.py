@@ -110,10 +110,11 @@ def backproject(G: torch.Tensor, X: torch.Tensor, rows: torch.Tensor | None = No
     One 1-D index_add per score column: with 32-bit indices torch's 2-D index_add is ~20x slower."""
     if not is_sparse(X):
         return G.T @ X.to(G.dtype)
-    if X.device.type == "cpu" and G.dtype == X.dtype and rows is None:
+    if X.device.type == "cpu" and G.dtype == X.dtype:
         # scipy's transposed product: one compiled pass, 0.21 ms against 0.52 ms for a 4096-row
-        # minibatch of 50 nonzeros a row (a float64 G keeps the pass below: scipy would copy X's
-        # float32 values to float64 first)
+        # minibatch of 50 nonzeros a row, 0.43 ms against 1.39 ms with known row ids for the certified
+        # solver's 20k x 2k text-like rows (a float64 G with float32 rows keeps the pass below: scipy
+        # would copy X's values to float64 first). Same sums in the same order: the same bits.
         return torch.from_numpy(np.ascontiguousarray((to_scipy(X).T @ G.detach().numpy()).T))
     col, values = X.col_indices(), X.values().to(G.dtype)
     crow = X.crow_indices()

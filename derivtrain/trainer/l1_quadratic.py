@@ -28,6 +28,12 @@ def solve_l1_quadratic(H: np.ndarray, c: np.ndarray, lam: np.ndarray, u: np.ndar
     2-3x longer on digits)."""
     u = u.astype(np.float64).copy()
     lam = np.asarray(lam, dtype=np.float64)
+    if np.any(u[lam > 0] != 0):
+        # the start's own sign pattern first: a proximal Newton step starts from the last iterate, whose
+        # support is usually the answer after the first steps (digits' L1 logistic: 4.5 -> ms a solve)
+        solved = _support_solve(H, c, lam, u)
+        if solved is not None:
+            return solved
     q = H @ u + c
     diag = np.diag(H).copy()
     pattern = np.sign(u)
