@@ -20,6 +20,8 @@ For scores z (n, K) and the loss's prepared targets y, a datafit gives, per row:
                         (the precision floor: derivtrain/trainer/precision_floor.py)
     curvature_limit     a bound on each score's second derivative, or None if unbounded (gap-safe
                         screening: derivtrain/path/screening.py)
+    constant_curvature  the second derivative is the same everywhere (squared error): a Newton
+                        model is then exact, its Hessian formed once and in float64
     shift_invariant     adding one constant to a row's scores leaves l_i unchanged (softmax,
                         Crammer-Singer): a fit's biases are then centred, one optimum of a line
 
@@ -42,6 +44,7 @@ class ConvexDatafit:
     conjugate_linear = False
     slope_limit = None
     curvature_limit = None
+    constant_curvature = False
     shift_invariant = False
 
     def __init__(self, n_outputs: int, class_weight=None):
@@ -86,6 +89,7 @@ class ElementwiseDatafit(ConvexDatafit):
         self.nonsmooth = loss.kinked
         self.slope_limit = getattr(loss, "slope_limit", None)
         self.curvature_limit = getattr(loss, "curvature_limit", None)
+        self.constant_curvature = getattr(loss, "residual_degree", None) == 2  # (y - s)^2 up to a scale
 
     def prepare(self, targets):
         return targets.reshape(len(targets), -1).double()
