@@ -108,9 +108,14 @@ class Columns:
         """The dense rows rounded to float32, for the Hessian blocks alone: a block only shapes the
         step (the gradient, the line search and the certificate read the float64 rows), and BLAS
         takes float32's syrk at twice the rate over half the bytes (100k x 50: 16.5 -> 8.1 ms a
-        block, entries within 1e-7 of the largest). The copy costs ~3 ms there, less than one block saves."""
+        block, entries within 1e-7 of the largest). The copy costs ~3 ms there, less than one block saves.
+        Where it would take more than a quarter of the memory available, the float64 rows serve."""
         if self._single is None:
-            self._single = self.dense.astype(np.float32)
+            from derivtrain.data.memory import available_memory
+
+            free = available_memory()
+            fits = free is None or self.dense.size * 4 <= free // 4
+            self._single = self.dense.astype(np.float32) if fits else self.dense
         return self._single
 
     def block(self, index, D: torch.Tensor, rounded: bool = True) -> torch.Tensor:
