@@ -18,6 +18,7 @@ support's solve ends it in one step once the signs are right, typically after 2-
 import numpy as np
 
 _MAX_EPOCHS = 2000
+_SIGN_SEARCH_UP_TO = 256  # coordinates; above, each move's objective checks cost more than epochs
 
 
 def solve_l1_quadratic(H: np.ndarray, c: np.ndarray, lam: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -28,12 +29,11 @@ def solve_l1_quadratic(H: np.ndarray, c: np.ndarray, lam: np.ndarray, u: np.ndar
     2-3x longer on digits)."""
     u = u.astype(np.float64).copy()
     lam = np.asarray(lam, dtype=np.float64)
-    if np.any(u[lam > 0] != 0):
-        # the start's own sign pattern first: a proximal Newton step starts from the last iterate, whose
-        # support is usually the answer after the first steps (digits' L1 logistic: 4.5 -> ms a solve)
-        solved = _support_solve(H, c, lam, u)
-        if solved is not None:
-            return solved
+    # from a start with weights (every proximal Newton step after the first) sign-pattern moves; from
+    # zero coordinate descent finds the pattern faster (digits: 61 moves, 6-11 ms, against 40 epochs, 4.5)
+    solved = feature_sign_search(H, c, lam, u) if np.any(u[lam > 0] != 0) else None
+    if solved is not None:
+        return solved
     q = H @ u + c
     diag = np.diag(H).copy()
     pattern = np.sign(u)
@@ -46,6 +46,66 @@ def solve_l1_quadratic(H: np.ndarray, c: np.ndarray, lam: np.ndarray, u: np.ndar
                 return solved
         pattern = now
     return u
+
+
+def feature_sign_search(H, c, lam, u):
+    """The minimizer by sign-pattern moves (Lee, Battle, Raina and Ng, NIPS 2006: "feature-sign
+    search"; written here from the paper's description), or None where it does not apply (more
+    than _SIGN_SEARCH_UP_TO coordinates), a support's system is singular, a move fails to lower the
+    objective or the moves run out: then coordinate descent. A move solves the support's system
+    for the current signs and walks toward its solution, stopping at the cheapest of the walk's end
+    and the points where a weight crosses zero (that weight leaves). Once the support is solved,
+    the zero weight whose gradient most exceeds its coefficient joins, signed to lower the
+    objective. A proximal Newton step starts from the last iterate, whose support is nearly the
+    answer: a few Cholesky solves where coordinate descent took tens of epochs and trial solves."""
+    if len(u) > _SIGN_SEARCH_UP_TO:
+        return None
+    u, solved = u.copy(), False
+    value = _objective(H, c, lam, u)
+    for _ in range(2 * len(u) + 10):
+        signs = np.where(lam > 0, np.sign(u), 0.0)
+        active = (lam == 0) | (u != 0)
+        if solved:  # the support's own optimum: done unless a zero weight's condition fails
+            q = H @ u + c
+            off = np.where(active, 0.0, np.abs(q) - lam)
+            j = int(np.argmax(off))
+            if off[j] <= lam[j] * 1e-9 + 1e-14 * np.abs(c).max(initial=0.0):
+                return u
+            active[j], signs[j] = True, -np.sign(q[j])
+        try:
+            factor = np.linalg.cholesky(H[np.ix_(active, active)])
+        except np.linalg.LinAlgError:
+            return None
+        target = np.linalg.solve(factor.T, np.linalg.solve(factor, -(c[active] + lam[active] * signs[active])))
+        u, new_value, solved = _cheapest_on_the_way(H, c, lam, u, active, target)
+        if not new_value <= value + 1e-12 * abs(value):  # no decrease beyond rounding: a cycle's start
+            return None
+        value = new_value
+    return None
+
+
+def _cheapest_on_the_way(H, c, lam, u, active, target):
+    """(point, objective, whether it is the target with no sign changed): of the walk from u to
+    `target` on the support, its end and each point where a weight crosses zero (that weight set to
+    exactly zero there), the one of least objective."""
+    start = u[active]
+    crossing = np.flatnonzero((start != 0) & (np.sign(target) != np.sign(start)))
+    fractions = start[crossing] / (start[crossing] - target[crossing])
+    best = (None, np.inf, False)
+    for i, t in enumerate(np.append(fractions, 1.0)):
+        inside = start + t * (target - start)
+        if i < len(crossing):
+            inside[crossing[i]] = 0.0
+        candidate = u.copy()
+        candidate[active] = inside
+        value = _objective(H, c, lam, candidate)
+        if value < best[1]:
+            best = (candidate, value, i == len(crossing) and len(crossing) == 0)
+    return best
+
+
+def _objective(H, c, lam, u) -> float:
+    return float(0.5 * u @ H @ u + c @ u + lam @ np.abs(u))
 
 
 def _epoch(H, q, u, diag, threshold) -> None:

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 import derivtrain
-from derivtrain.trainer.l1_quadratic import solve_l1_quadratic
+from derivtrain.trainer.l1_quadratic import feature_sign_search, solve_l1_quadratic
 
 
 def lasso_optimum(X, y, strength, l1_ratio=1.0, weights=None):
@@ -99,9 +99,23 @@ def test_l1_quadratic_meets_its_optimality_conditions(seed):
     c = rng.standard_normal(p)
     lam = np.r_[np.full(p - 2, 0.3), 0.05, 0.0]  # per coordinate; the last free (a bias)
     l1 = lam > 0
-    u = solve_l1_quadratic(H, c, lam, np.zeros(p))
-    q = H @ u + c  # the smooth part's gradient
-    on = l1 & (u != 0)
-    np.testing.assert_allclose(q[on], -lam[on] * np.sign(u[on]), atol=1e-12)
-    off = l1 & (u == 0)
-    assert np.all(np.abs(q[off]) <= lam[off] * (1 + 1e-9)) and abs(q[-1]) <= 1e-12
+    cold = solve_l1_quadratic(H, c, lam, np.zeros(p))  # from zero: coordinate descent and the support's solve
+    start = np.where(rng.random(p) < 0.5, rng.standard_normal(p), 0.0)  # a start with weights: sign moves
+    warm = feature_sign_search(H, c, lam, start)
+    assert warm is not None
+    for u in (cold, warm, solve_l1_quadratic(H, c, lam, start)):
+        q = H @ u + c  # the smooth part's gradient
+        on = l1 & (u != 0)
+        np.testing.assert_allclose(q[on], -lam[on] * np.sign(u[on]), atol=1e-12)
+        off = l1 & (u == 0)
+        assert np.all(np.abs(q[off]) <= lam[off] * (1 + 1e-9)) and abs(q[-1]) <= 1e-12
+    np.testing.assert_allclose(warm, cold, atol=1e-10)
+
+
+def test_sign_moves_decline_a_singular_support():
+    """Two equal columns: the support's system cannot be factored, so coordinate descent takes over."""
+    H = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    c, lam = np.array([-2.0, -2.0, 0.5]), np.array([0.1, 0.1, 0.0])
+    assert feature_sign_search(H, c, lam, np.array([1.0, 1.0, 0.0])) is None
+    u = solve_l1_quadratic(H, c, lam, np.array([1.0, 1.0, 0.0]))
+    assert abs((H @ u + c)[2]) <= 1e-12 and abs(u[0] + u[1] - 1.9) <= 1e-9
