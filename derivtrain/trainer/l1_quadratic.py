@@ -77,18 +77,20 @@ def feature_sign_search(H, c, lam, u):
         except np.linalg.LinAlgError:
             return None
         target = np.linalg.solve(factor.T, np.linalg.solve(factor, -(c[active] + lam[active] * signs[active])))
-        u, new_value, solved = _cheapest_on_the_way(H, c, lam, u, active, target)
+        u, new_value, solved = _cheapest_on_the_way(H, c, lam, u, active, target, signs[active])
         if not new_value <= value + 1e-12 * abs(value):  # no decrease beyond rounding: a cycle's start
             return None
         value = new_value
     return None
 
 
-def _cheapest_on_the_way(H, c, lam, u, active, target):
-    """(point, objective, whether it is the target with no sign changed): of the walk from u to
-    `target` on the support, its end and each point where a weight crosses zero (that weight set to
-    exactly zero there), the one of least objective."""
+def _cheapest_on_the_way(H, c, lam, u, active, target, assumed):
+    """(point, objective, whether it is the support's optimum): of the walk from u to `target` on the
+    support, its end and each point where a weight crosses zero (that weight set to exactly zero
+    there), the one of least objective. The target is the support's optimum when every penalized
+    weight has the sign its system assumed (a weight that just joined may come out the other way)."""
     start = u[active]
+    agrees = bool(np.all((np.sign(target) == assumed) | (lam[active] == 0)))
     crossing = np.flatnonzero((start != 0) & (np.sign(target) != np.sign(start)))
     fractions = start[crossing] / (start[crossing] - target[crossing])
     best = (None, np.inf, False)
@@ -100,7 +102,7 @@ def _cheapest_on_the_way(H, c, lam, u, active, target):
         candidate[active] = inside
         value = _objective(H, c, lam, candidate)
         if value < best[1]:
-            best = (candidate, value, i == len(crossing) and len(crossing) == 0)
+            best = (candidate, value, i == len(crossing) and agrees)
     return best
 
 
