@@ -67,9 +67,9 @@ def feature_sign_search(H, c, lam, u):
         active = (lam == 0) | (u != 0)
         if solved:  # the support's own optimum: done unless a zero weight's condition fails
             q = H @ u + c
-            off = np.where(active, 0.0, np.abs(q) - lam)
+            off = np.where(active, 0.0, np.abs(q) - _slack(lam, c))
             j = int(np.argmax(off))
-            if off[j] <= lam[j] * 1e-9 + 1e-14 * np.abs(c).max(initial=0.0):
+            if off[j] <= 0.0:
                 return u
             active[j], signs[j] = True, -np.sign(q[j])
         try:
@@ -142,5 +142,9 @@ def _support_solve(H, c, lam, u):
     out[support] = inside
     q = H @ out + c
     off = ~support
-    slack = lam[off] * (1 + 1e-9) + 1e-14 * np.abs(c).max(initial=0.0)
-    return out if np.all(np.abs(q[off]) <= slack) else None
+    return out if np.all(np.abs(q[off]) <= _slack(lam[off], c)) else None
+
+
+def _slack(lam, c):
+    """How far |q_j| of a zero weight may exceed lam_j for rounding alone and still count as optimal."""
+    return lam * (1 + 1e-9) + 1e-14 * np.abs(c).max(initial=0.0)

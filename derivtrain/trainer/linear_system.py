@@ -50,14 +50,16 @@ class LinearSystem:
         self.X, self.K, self.p = X_aug, n_outputs, X_aug.shape[1]
         self.max_dense, self.hessian = max_dense, hessian
         self.reduce = reduce or OneProcess()
-        self._rows = sparse.row_ids(X_aug) if sparse.is_sparse(X_aug) else None  # reused by every backproject
+        self._sparse = sparse.is_sparse(X_aug)
+        # row ids for torch's index_add, reused by every backproject; on the CPU scipy's product needs none
+        self._rows = sparse.row_ids(X_aug) if self._sparse and X_aug.device.type != "cpu" else None
 
     def scores(self, T: torch.Tensor) -> torch.Tensor:
         return self.X @ T.T
 
     def backproject(self, G: torch.Tensor) -> torch.Tensor:
         """Score gradients (n, K) -> parameter gradients (K, d + 1), summed over every rank's rows."""
-        if self._rows is not None:
+        if self._sparse:
             return self.reduce.all_sum(sparse.backproject(G, self.X, self._rows))
         # in blocks of rows (one thread, 100k x 51, 3 columns: 14 -> 6.3 ms; 1 column: the same)
         out, step = G.new_zeros(G.shape[1], self.p), max(256, _BACKPROJECT_NUMBERS // self.p)
@@ -69,7 +71,7 @@ class LinearSystem:
         """diag(H) as (K, d + 1): (X*X)^T D_kk, plus `extra` on the weights (Jacobi's preconditioner)."""
         diag_D = D if D.dim() == 2 else D.diagonal(dim1=1, dim2=2)
         squares = sparse.squared(self.X)
-        if self._rows is not None:
+        if self._sparse:
             out = sparse.backproject(diag_D, squares, self._rows)
         else:
             out = diag_D.T @ squares
@@ -95,7 +97,7 @@ class LinearSystem:
         diagonal = D.dim() == 2
         size = self.p if diagonal else self.K * self.p
         many_coupled = newton and not diagonal and self.K >= _COUPLED_CG_FROM
-        sparse_newton = newton and self._rows is not None and self.hessian == "auto"
+        sparse_newton = newton and self._sparse and self.hessian == "auto"
         dense = self.hessian == "dense" or (self.hessian == "auto" and size <= self.max_dense
                                             and not many_coupled and not sparse_newton)
         stride = self._stride(size) if newton and dense and self.hessian == "auto" else 1
@@ -110,7 +112,7 @@ class LinearSystem:
     def _stride(self, size: int) -> int:
         """Every how many rows a sampled Hessian takes (1: all; always 1 for sparse rows)."""
         rows = max(_SAMPLE_LEAST, _SAMPLE_PER * size)
-        return len(self.X) // rows if self._rows is None and len(self.X) >= _SPARSER * rows else 1
+        return len(self.X) // rows if not self._sparse and len(self.X) >= _SPARSER * rows else 1
 
     def _blocks(self, D, extra, stride: int = 1) -> torch.Tensor:
         """H's (K, K, p, p) blocks: sum_i D_i,kl x_i x_i^T, plus `extra` on the weights' diagonal.
