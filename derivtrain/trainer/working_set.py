@@ -109,13 +109,15 @@ class Columns:
         step (the gradient, the line search and the certificate read the float64 rows), and BLAS
         takes float32's syrk at twice the rate over half the bytes (100k x 50: 16.5 -> 8.1 ms a
         block, entries within 1e-7 of the largest). The copy costs ~3 ms there, less than one block saves.
-        Where it would take more than a quarter of the memory available, the float64 rows serve."""
+        The float64 rows serve where the copy would take more than a quarter of the memory available,
+        and where a column sits far from zero for its spread (raw features with standardize=False:
+        3e7 + N(0, 1) keeps none of its variation in float32's 7 digits)."""
         if self._single is None:
             from derivtrain.data.memory import available_memory
 
             free = available_memory()
             fits = free is None or self.dense.size * 4 <= free // 4
-            self._single = self.dense.astype(np.float32) if fits else self.dense
+            self._single = self.dense.astype(np.float32) if fits and _centred(self.dense) else self.dense
         return self._single
 
     def block(self, index, D: torch.Tensor, rounded: bool = True) -> torch.Tensor:
@@ -137,6 +139,13 @@ class Columns:
         out[:p, p] = out[p, :p] = sparse.backproject(D[:, None], rows)[0]
         out[p, p] = D.sum()
         return out
+
+
+def _centred(X: np.ndarray, rows: int = 4096, ratio: float = 100.0) -> bool:
+    """Whether every column's mean is within `ratio` of its spread, read off every k-th row (at most
+    `rows` of them): then float32's rounding of an entry is ~1e-5 of the column's variation or less."""
+    sample = X[::max(1, len(X) // rows)]
+    return bool(np.all(np.abs(sample.mean(axis=0)) <= ratio * sample.std(axis=0)))
 
 
 def _restricted_block(block: np.ndarray, index) -> torch.Tensor:

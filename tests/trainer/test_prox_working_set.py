@@ -192,7 +192,8 @@ def test_torch_products_where_numpy_cannot_read_the_rows(monkeypatch, set_sizes)
 
 def test_hessian_blocks_from_float32_rows_match_the_exact_ones_and_fall_back_when_memory_is_short(monkeypatch):
     """A rounded block (float32 rows, float64 sums) is the float64 block to float32's rounding; where
-    a float32 copy would take over a quarter of the memory available, the float64 rows serve."""
+    a column sits far from zero for its spread, or a float32 copy would take over a quarter of the
+    memory available, the float64 rows serve."""
     X = torch.as_tensor(load_breast_cancer().data, dtype=torch.float64)
     X = (X - X.mean(0)) / X.std(0)
     D = torch.rand(len(X), dtype=torch.float64)
@@ -202,6 +203,10 @@ def test_hessian_blocks_from_float32_rows_match_the_exact_ones_and_fall_back_whe
         rounded = working_set.Columns(X).block(cols, D)
         assert not torch.equal(exact, rounded)  # the rounded rows were read
         assert torch.allclose(exact, rounded, rtol=0, atol=1e-6 * float(exact.abs().max()))
+    raw = X.clone()
+    raw[:, 1] += 3e7  # a raw feature far from zero for its spread: float32 would keep none of its variation
+    offset = working_set.Columns(raw)
+    assert offset.hessian_rows() is offset.dense
     monkeypatch.setattr("derivtrain.data.memory.available_memory", lambda: 4 * X.numel())
     short = working_set.Columns(X)
     assert short.hessian_rows() is short.dense
