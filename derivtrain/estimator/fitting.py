@@ -165,5 +165,6 @@ def _warn_if_not_converged(cfg, result) -> None:
     tol = result.tol if result.tol is not None else cfg.optim.tol
     detail = (f"the optimality gap {gap:.3g} is above optim__tol={tol:.3g}" if gap is not None
               else f"optim={cfg.optim.name!r} stopped before its tolerance")
-    advice = stop_advice(cfg.optim, cfg.trainer, result.stopped_by, gap if gap is not None else 0.0, estimator=True)
+    advice = stop_advice(cfg.optim, cfg.trainer, result.stopped_by, gap if gap is not None else 0.0, estimator=True,
+                         cap=result.cap)
     warnings.warn(f"the fit did not converge: {detail}; {advice}", ConvergenceWarning, stacklevel=4)

@@ -87,11 +87,30 @@ def fit_objective(ctx, fitter: str | None = None):
     model's natural one); returns its FitResult. Within the certified family, optim=auto takes
     proximal Newton where it suits the rows (below)."""
     name = fitter or fitter_name(ctx.optim, ctx.objective, ctx.trainer, ctx.data)
-    if name == "certified" and ctx.optim.name == "auto" and ctx.resume_state is None and _smooth_l1(ctx):
-        from derivtrain.trainer.prox_newton import fit_prox_newton
+    if name == "certified" and ctx.optim.name == "auto" and ctx.resume_state is None:
+        if _smooth_l1(ctx):
+            from derivtrain.trainer.prox_newton import fit_prox_newton
 
-        return fit_prox_newton(ctx)
+            return fit_prox_newton(ctx)
+        if _dual_coordinates(ctx):
+            from derivtrain.trainer.dual_cd import fit_dual_cd
+
+            return fit_dual_cd(ctx)
     return FITTERS[name](ctx)
+
+
+def _dual_coordinates(ctx) -> bool:
+    """optim=auto for the hinge family under L2 on sparse rows: dual coordinate descent (derivtrain/
+    trainer/dual_cd.py: O(a row's nonzeros) a step, where the interior point factors a (d + 1)^2
+    Hessian each step). Says which and why."""
+    from derivtrain.logging import log
+    from derivtrain.trainer.dual_cd import suits
+
+    why = suits(ctx.objective, ctx.data) if ctx.distributed.world_size == 1 else None
+    if why is None:
+        return False
+    log.info("optim=auto: dual coordinate descent (%s)", why)
+    return True
 
 
 def _smooth_l1(ctx) -> bool:

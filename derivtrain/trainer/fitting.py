@@ -90,6 +90,7 @@ class FitResult:
     # "line_search" (no step decreased the objective), "early_stopping"; None: the fitter does not say
     stopped_by: Optional[str] = None
     tol: Optional[float] = None  # the tolerance the fitter used, where it raised optim.tol to its precision's floor
+    cap: Optional[int] = None  # the iteration cap the fitter used, where trainer.max_epochs=null means its own
 
 
 def finish(ctx: FitContext, result: FitResult, state: Optional[dict] = None) -> FitResult:
@@ -139,7 +140,8 @@ def objective_report(ctx: FitContext, train_loss: float, result: FitResult) -> d
             from derivtrain.trainer.stop_advice import stop_advice
 
             log.warning("not converged: the optimality gap is %.2g > optim.tol=%.2g; %s", certificate.relative_gap,
-                        tol, stop_advice(ctx.optim, ctx.trainer, result.stopped_by, certificate.relative_gap))
+                        tol, stop_advice(ctx.optim, ctx.trainer, result.stopped_by, certificate.relative_gap,
+                                                    cap=result.cap))
     elif fitter_converged is not None:
         report["train/converged"] = fitter_converged
     return report

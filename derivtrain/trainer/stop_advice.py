@@ -21,16 +21,16 @@ def _option(name: str, value: str, estimator: bool) -> str:
     return f"{name}={value!r}" if estimator else f"{name}={value}"
 
 
-def stop_advice(optim, trainer, stopped_by, gap: float, estimator: bool = False) -> str:
+def stop_advice(optim, trainer, stopped_by, gap: float, estimator: bool = False, cap: int | None = None) -> str:
     """'<what stopped>; <what to change>' for a fit whose certified gap is above its tolerance
-    (optim and trainer: the run's config groups)."""
+    (optim and trainer: the run's config groups; cap: the fitter's own iteration cap, FitResult.cap)."""
     k = lambda name: _key(name, estimator)  # noqa: E731
     tol = k("optim.tol")
     if stopped_by == "iteration_cap":
-        cap = "optim.max_iter" if optim.name == "newton" else "trainer.max_epochs"
         solver = "Newton's method" if optim.name == "newton" else "the certified solver"
-        value = epoch_cap(trainer, optim) if cap == "trainer.max_epochs" else _value(optim, trainer, cap)
-        return f"{solver} reached its iteration cap ({k(cap)}={value}); raise {k(cap)}"
+        name = "optim.max_iter" if optim.name == "newton" else "trainer.max_epochs"
+        value = _value(optim, trainer, name) if name == "optim.max_iter" else cap if cap is not None else epoch_cap(trainer, optim)
+        return f"{solver} reached its iteration cap ({k(name)}={value}); raise {k(name)}"
     if stopped_by == "rounding_floor":
         more = f" or {k('optim.dtype')}=float64" if optim.get("dtype") == "float32" else ""
         return (f"the certified solver stopped at its rounding floor (no step improves the gap below {gap:.2g}); "

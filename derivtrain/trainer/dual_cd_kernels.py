@@ -1,0 +1,79 @@
+"""One epoch of dual coordinate descent for the L2-regularized hinge on CSR rows (Hsieh, Chang, Lin,
+Keerthi and Sundararajan 2008, the method of LIBLINEAR's dual solvers), compiled by numba: a
+coordinate step is a few dozen flops, so a Python loop over rows would cost 100x the arithmetic.
+
+In LIBLINEAR's units (derivtrain/trainer/dual_cd.py maps derivtrain's objective onto them) the dual is
+
+    min_beta  1/2 ||w(beta)||^2 - sum_i beta_i (1 - y_i o),   0 <= beta_i <= u_i = c_i / alpha
+    w(beta) = sum_i beta_i y_i x~_i,      x~_i = [x_i, B]   (the bias's column, B = `scale`)
+
+with o the bias's proximal centre (`offset`; scores are w . x~_i + o). One coordinate's problem is a
+parabola on a box: beta_i <- clip(beta_i - G / ||x~_i||^2, 0, u_i), G = y_i z_i - 1 its derivative,
+then w moves along the row. w is kept in place, so a step reads and writes only the row's nonzeros.
+
+Shrinking (LIBLINEAR's, section 3.2 of the paper): a row at a bound of its box whose gradient points
+out of the box by more than the largest projected gradient of the last epoch is set aside (swapped
+past the end of `active`) until the fitter next visits every row. Most hinge rows sit at a bound
+(well classified: beta = 0; inside the margin: beta = u), so after a few epochs an epoch visits a
+few percent of the rows (20k tf-idf rows: ~1,200 of them, 0.2 ms an epoch instead of 2-3). An
+epoch over every row (old_high = inf, old_low = -inf) sets none aside.
+
+Each epoch also returns what it saw on the way, for free: the projected gradient's largest and
+least values (LIBLINEAR's stopping signal) and sum_i c_i l_i at the scores it met each row with (w
+moves during the epoch, so an estimate of the loss, exact once w stops moving; only an epoch over
+every row sees every loss): the fitter certifies with a pass of its own only when they say the
+gap may be within tol.
+"""
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def _visit(i, score, y, c, qdiag, upper, beta, offset, old_high, old_low):
+    """Row i's coordinate step at its score: (change of beta_i, projected gradient, loss, set aside?)."""
+    margin = 1.0 - y[i] * (score + offset)
+    loss = c[i] * margin if margin > 0.0 else 0.0
+    G = -margin
+    old = beta[i]
+    pg = G
+    if old == 0.0:
+        if G > old_high:
+            return 0.0, 0.0, loss, True
+        pg = min(G, 0.0)
+    elif old == upper[i]:
+        if G < old_low:
+            return 0.0, 0.0, loss, True
+        pg = max(G, 0.0)
+    if pg == 0.0:
+        return 0.0, 0.0, loss, False
+    new = min(max(old - G / qdiag[i], 0.0), upper[i])
+    beta[i] = new
+    return new - old, pg, loss, False
+
+
+@njit(cache=True, nogil=True)
+def sparse_epoch(indptr, indices, data, y, c, qdiag, upper, beta, w, scale, offset, active, n_active,
+                 old_high, old_low):
+    """One pass over the rows active[:n_active] of a CSR matrix, in that order; returns (largest and least
+    projected gradient, rows still active, loss seen)."""
+    p = w.shape[0] - 1
+    high, low, loss, s = -np.inf, np.inf, 0.0, 0
+    while s < n_active:
+        i = active[s]
+        start, end = indptr[i], indptr[i + 1]
+        score = scale * w[p]
+        for k in range(start, end):
+            score += data[k] * w[indices[k]]
+        change, pg, seen, aside = _visit(i, score, y, c, qdiag, upper, beta, offset, old_high, old_low)
+        loss += seen
+        if aside:
+            n_active -= 1
+            active[s], active[n_active] = active[n_active], active[s]
+            continue
+        high, low, s = max(high, pg), min(low, pg), s + 1
+        if change != 0.0:
+            move = change * y[i]
+            for k in range(start, end):
+                w[indices[k]] += move * data[k]
+            w[p] += move * scale
+    return high, low, n_active, loss

@@ -1,0 +1,143 @@
+"""Dual coordinate descent for the hinge on sparse rows (derivtrain/trainer/dual_cd.py): the optimum an
+independent solver (Clarabel, tests/exact.py) reaches, with sample weights and one-vs-rest columns;
+an honest certificate when the epochs run out; which problems optim=auto gives it."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from derivtrain.trainer import dual_cd
+from derivtrain.trainer.dual_cd_schedule import Progress
+from tests.exact import hinge_optimum
+from tests.trainer.test_prox_working_set import tfidf_rows
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture
+def fits(monkeypatch):
+    """The dual coordinate descent fits made (their FitResults), on rows of any size (the solver's
+    threshold of stored values, set for numba's first call, would leave these small rows to the interior point)."""
+    monkeypatch.setattr(dual_cd, "_NONZEROS", 0)
+    made, real = [], dual_cd.fit_dual_cd
+
+    def spy(ctx):
+        made.append(real(ctx))
+        return made[-1]
+
+    monkeypatch.setattr(dual_cd, "fit_dual_cd", spy)
+    return made
+
+
+def fit_svm(X, labels, strength, tol=1e-9, sample_weight=None, **params):
+    """The fitted (W, b) of optim=auto's SVM on CSR rows kept sparse (as data=npz keeps them)."""
+    import derivtrain
+    from derivtrain.data import sparse
+    from derivtrain.estimator.arrays import training_data
+    from derivtrain.estimator.fitting import fit_model
+
+    est = derivtrain.Estimator(model="svm", standardize=False, regularizer__strength=strength, optim__tol=tol, **params)
+    shape_only = np.zeros((1, X.shape[1]))
+    spec, encoded, _ = est._targets(shape_only, labels, est._task(), None)
+    data = training_data(shape_only, encoded, sample_weight, spec, False, torch.device("cpu"))
+    data.train.X = sparse.from_scipy(X, dtype=torch.float64)
+    model, result = fit_model(est._config(), data, verbose=True)  # the log on stderr: what optim=auto chose
+    return model.linear.weight.detach().double().numpy(), model.linear.bias.detach().double().numpy(), result
+
+
+def hinge_objective(X, labels, strength, W, b, weights=None) -> float:
+    """derivtrain's objective from the textbook formula: the weighted mean of the one-vs-rest hinges plus alpha/2 ||W||^2."""
+    Z = np.asarray(X @ W.T) + b
+    signs = (2.0 * labels - 1)[:, None] if W.shape[0] == 1 else np.where(np.eye(W.shape[0])[labels] > 0, 1.0, -1.0)
+    c = np.full(len(labels), 1.0) if weights is None else np.asarray(weights, float)
+    losses = np.maximum(0.0, 1 - signs * Z).sum(axis=1)
+    return float(c @ losses / c.sum() + strength / 2 * np.sum(W * W))
+
+
+def binary_rows(n=500, d=150):
+    X, signal = tfidf_rows(n=n, d=d, per_row=15)
+    return X, (signal > np.median(signal)).astype(np.int64)
+
+
+def test_binary_hinge_reaches_the_exact_optimum(fits):
+    X, labels = binary_rows()
+    W, b, result = fit_svm(X, labels, 1e-3)
+    assert len(fits) == 1 and result.converged and result.stopped_by == "certificate"
+    exact = hinge_optimum(X.toarray(), labels, 1, "ovr", 1e-3)
+    reached = hinge_objective(X, labels, 1e-3, W, b)
+    assert abs(reached - exact) <= 1e-7 * exact
+    # the certificate bounds the true gap, and is itself within tol
+    assert result.certificate.relative_gap <= 1e-9 and (reached - exact) / reached <= result.certificate.relative_gap + 1e-9
+
+
+def test_sample_weights_and_one_vs_rest_columns_reach_the_exact_optimum(fits):
+    X, signal = tfidf_rows(n=450, d=120, per_row=15, seed=1)
+    labels = np.digitize(signal, np.quantile(signal, [1 / 3, 2 / 3])).astype(np.int64)
+    weights = np.random.default_rng(0).integers(0, 3, len(labels)).astype(float)  # rows of weight 0 among them
+    W, b, result = fit_svm(X, labels, 1e-3, sample_weight=weights)
+    assert len(fits) == 1 and W.shape[0] == 3 and result.converged
+    exact = hinge_optimum(X.toarray(), labels, 3, "ovr", 1e-3, weights=weights)
+    assert abs(hinge_objective(X, labels, 1e-3, W, b, weights) - exact) <= 1e-7 * exact
+
+
+def test_epochs_that_run_out_stop_with_an_honest_certificate(fits):
+    X, labels = binary_rows()
+    with pytest.warns(UserWarning, match=r"iteration cap \(trainer__max_epochs=2\)"):
+        W, b, result = fit_svm(X, labels, 1e-4, trainer__max_epochs=2)
+    assert len(fits) == 1 and result.stopped_by == "iteration_cap" and not result.converged and result.epochs == 2
+    exact = hinge_optimum(X.toarray(), labels, 1, "ovr", 1e-4)
+    reached = hinge_objective(X, labels, 1e-4, W, b)
+    assert result.certificate.relative_gap >= (reached - exact) / reached > 1e-4
+
+
+def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
+    X, labels = binary_rows()
+    chosen = []
+    monkeypatch.setattr(dual_cd, "fit_dual_cd", lambda ctx: chosen.append(ctx) or _stop())
+    fit_svm(X, labels, 1e-3)  # 7,500 stored values: the interior point (numba's first call would cost more)
+    monkeypatch.setattr(dual_cd, "_NONZEROS", 0)
+    fit_svm(X, labels, 1e-3, loss="squared_hinge")  # Newton's method
+    fit_svm(X, labels, 1e-3, regularizer="elastic_net")  # an L1 part: the interior point
+    fit_svm(X * 30, labels, 1e-3)  # rows long against the penalty (C R^2 = 1,800): the interior point
+    assert not chosen
+    capfd.readouterr()
+    with pytest.raises(_Stopped):
+        fit_svm(X, labels, 1e-3)
+    assert len(chosen) == 1 and "optim=auto: dual coordinate descent" in capfd.readouterr().err
+    assert dual_cd.suits(chosen[0].objective, chosen[0].data)
+    assert not dual_cd.suits(chosen[0].objective, _dense(chosen[0].data))  # dense rows: the interior point
+
+
+def test_slow_progress_hands_the_problem_to_the_interior_point(fits, monkeypatch, capfd):
+    X, labels = binary_rows()
+    monkeypatch.setattr(dual_cd, "_LONGEST", math.inf)  # given rows it would not take: C R^2 = 1,800
+    W, b, result = fit_svm(X * 30, labels, 1e-3, tol=1e-8)
+    assert len(fits) == 1 and result.converged and "the interior point takes over" in capfd.readouterr().err
+    exact = hinge_optimum(X.toarray() * 30, labels, 1, "ovr", 1e-3)
+    assert abs(hinge_objective(X * 30, labels, 1e-3, W, b) - exact) <= 1e-7 * exact
+
+
+def test_progress_judges_the_pace_of_the_second_half_of_the_work():
+    falling, stuck = Progress(1e-6), Progress(1e-6)
+    # a decade every 10 epochs: 1e-6 by epoch 60, within reach
+    assert not any(falling.hopeless(work, 1.0, 1.0 - 10.0 ** (-work / 10)) for work in range(1, 41))
+    assert not any(stuck.hopeless(work, 1.0, 0.5) for work in range(1, 20))  # too early to judge
+    assert stuck.hopeless(20, 1.0, 0.5) and "no progress" in stuck.why
+    slow = Progress(1e-6)  # a decade every 200 epochs: ~1,200 epochs away
+    assert [slow.hopeless(work, 1.0, 1.0 - 10.0 ** (-work / 200)) for work in (1, 10, 20)] == [False, False, True]
+    assert "takes ~1200 epochs" in slow.why
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _stop():
+    raise _Stopped
+
+
+def _dense(data):
+    from dataclasses import replace
+
+    return replace(data, train=replace(data.train, X=data.train.X.to_dense()))
