@@ -1,5 +1,5 @@
-"""fit_dual_cd(): the hinge under an L2 penalty on sparse rows by dual coordinate descent, stopped by
-the same certificate as fit_certified.
+"""fit_dual_cd(): the hinge under an L2 penalty by dual coordinate descent, on sparse rows and on large
+dense ones, stopped by the same certificate as fit_certified.
 
 The interior-point method (derivtrain/trainer/interior_point.py) forms a (d + 1)^2 Hessian and its
 Cholesky factor at each of its ~20 steps: on 20k x 2k tf-idf rows (30 nonzeros a row) 2.2 s to a
@@ -29,13 +29,13 @@ every row. An epoch over every row gives an estimate of the gap for free (the lo
 met each row with, and the dual value without the bias constraint); a certificate is made only
 once that estimate is within _WORTH_CERTIFYING x optim.tol, and no sooner than a tenth of the
 epochs so far, or epochs costing as much as a certificate, after the last one. trainer.max_epochs
-caps the epochs (default 1000, LIBLINEAR's).
+caps the epochs (default 2500).
 
 Where it is picked (optim=auto, derivtrain/trainer/fitters.py: `suits`), measured to a 1e-3 gap
 against the interior point, tf-idf-like rows: 20k x 200, 0.13 s vs 0.72 s; 2k x 1,000, 0.03 vs 0.33;
-20k x 2k, 0.05 vs 2.2. Not picked: dense rows (100k x 50: 1.03 s vs 1.19, digits 0.08 vs 0.03: the
-interior point's Hessian is cheap there), the squared hinge (Newton's method, 20k x 2k sparse:
-0.068 s vs 0.086), a small X (numba's first call in a process costs ~0.5 s).
+20k x 2k, 0.05 vs 2.2; dense rows with 50 columns or more, short against the penalty (_where_faster).
+Not picked: the squared hinge (Newton's method, 20k x 2k sparse: 0.068 s vs 0.086), a small X
+(numba's first call in a process costs ~0.5 s).
 """
 import math
 import time
@@ -51,40 +51,64 @@ from derivtrain.trainer.linear_newton import parts
 from derivtrain.trainer.dual_cd_schedule import Clock, Progress
 from derivtrain.trainer.precision_floor import Floor
 
-_EPOCH_CAP = 1000
+_EPOCH_CAP = 2500  # as far as the progress rule lets a fit go (dual_cd_schedule._HOPELESS_WIDE)
 _WORTH_CERTIFYING = 2.0
 _NONZEROS = 100_000  # below: the interior point takes ~0.1 s, numba's first call ~0.5
 _BIAS_SCALE = 0.1  # B, the bias column's value, over the rows' root mean squared norm (measured: the docstring)
-_LONGEST = 20.0  # the largest reach() given to this solver (see there)
+_LONGEST = 20.0  # the largest reach() of sparse rows given to this solver (see there)
+_DENSE_LONGEST, _DENSE_COLUMNS = 5.0, 50  # dense rows: the largest reach, the fewest columns (_where_faster)
 _SETTLED = 1e-3  # shrinking: visit every row again once the projected gradients spread this much of the first's
 
 
-def suits(objective, data) -> str | None:
+def suits(objective, data, max_dense: int) -> str | None:
     """Why this solver takes the problem, said in the run's log, or None where it does not: the hinge
-    (binary, or one-vs-rest columns) under one L2 strength for every weight, sparse rows on the CPU in
-    this process's memory with at least _NONZEROS stored values, rows short enough against the penalty
-    (reach) and numba installed."""
+    (binary, or one-vs-rest columns) under one L2 strength for every weight, rows on the CPU in this
+    process's memory with at least _NONZEROS stored values, numba installed, and rows it is faster on
+    (_where_faster)."""
     from derivtrain.convex.penalty import ElementwiseDual
     from derivtrain.losses.hinge import HingeDatafit
 
     problem, X = linear_problem(objective), data.train.X
-    if problem is None or not isinstance(X, torch.Tensor) or not sparse.is_sparse(X) or X.device.type != "cpu":
+    if problem is None or not isinstance(X, torch.Tensor) or X.device.type != "cpu":
         return None
     penalty = problem.penalty
     if type(problem.loss) is not HingeDatafit or not isinstance(penalty, ElementwiseDual):
         return None
-    if not (penalty.quadratic and penalty._scalar and float(penalty.l2) > 0) or X.values().numel() < _NONZEROS:
+    stored = X.values().numel() if sparse.is_sparse(X) else X.numel()
+    if not (penalty.quadratic and penalty._scalar and float(penalty.l2) > 0) or stored < _NONZEROS:
         return None
-    pace = reach(X, float(penalty.l2))
-    if pace > _LONGEST:
-        return None
+    why = _where_faster(X, float(penalty.l2), max_dense)
     try:
         import numba  # noqa: F401
     except ImportError:
         return None
-    return (f"the hinge under L2 on sparse rows, {X.shape[0]} x {X.shape[1]} with {X.values().numel()} nonzeros, "
-            f"C R^2 = {pace:.2g} <= {_LONGEST:g}: an epoch costs O(nonzeros), where the interior point factors a "
-            f"{X.shape[1] + 1} x {X.shape[1] + 1} Hessian every step")
+    return why
+
+
+def _where_faster(X, alpha: float, max_dense: int) -> str | None:
+    """Sparse rows short enough against the penalty (reach <= _LONGEST), or with more than max_dense
+    parameters a column (optim.max_dense: the interior point's steps are then conjugate gradients,
+    tens to hundreds of passes each, and this solver is given the problem whatever its pace;
+    derivtrain/trainer/dual_cd_schedule.py). Dense rows: at least _DENSE_COLUMNS columns and reach <=
+    _DENSE_LONGEST, where an epoch's O(n d) beats the interior point's O(n d^2) Hessians (to a 1e-3 gap
+    against the interior point: 100k x 50 correlated columns, reach 5, 0.78 s vs 1.05; 100k x 20,
+    reach 2, 0.31 vs 0.30; 30k x 50, reach 17, 0.32 vs 0.24; digits, reach 360, 0.04 vs 0.02)."""
+    pace, wide = reach(X, alpha), conjugate_gradient_steps(X, max_dense)
+    steps = (f"takes conjugate-gradient steps over {X.shape[1] + 1} > optim.max_dense={max_dense} parameters" if wide
+             else f"factors a {X.shape[1] + 1} x {X.shape[1] + 1} Hessian every step")
+    if sparse.is_sparse(X) and (pace <= _LONGEST or wide):
+        return (f"the hinge under L2 on sparse rows, {X.shape[0]} x {X.shape[1]} with {X.values().numel()} nonzeros, "
+                f"C R^2 = {pace:.2g}: an epoch costs O(nonzeros), where the interior point {steps}")
+    if not sparse.is_sparse(X) and X.shape[1] >= _DENSE_COLUMNS and (pace <= _DENSE_LONGEST or wide):
+        return (f"the hinge under L2 on {X.shape[0]} x {X.shape[1]} rows, C R^2 = {pace:.2g}: an epoch costs O(n d), "
+                f"where the interior point {steps}")
+    return None
+
+
+def conjugate_gradient_steps(X, max_dense: int) -> bool:
+    """Whether the interior point would solve its systems by conjugate gradients (more than max_dense
+    parameters a column)."""
+    return X.shape[1] + 1 > max_dense
 
 
 def reach(X, alpha: float) -> float:
@@ -93,7 +117,8 @@ def reach(X, alpha: float) -> float:
     against the interior point: unit rows, alpha 1e-4 (0.5): 0.05 s vs 1.3; standardized columns at
     alpha 0.1 (1.0): 0.06 vs 1.4; 0.01 (10): 0.41 vs 1.7, 463 epochs; 1e-3 (100): handed over after 16
     epochs, 2.3 s vs 2.2."""
-    norms = _squared_norms(X.crow_indices().numpy(), X.col_indices().numpy(), X.values().numpy())
+    norms = _squared_norms(X.crow_indices().numpy(), X.col_indices().numpy(), X.values().numpy()) \
+        if sparse.is_sparse(X) else torch.linalg.vector_norm(X, dim=1).square().double().numpy()  # no copy of X
     return float(np.median(norms)) / (alpha * X.shape[0])
 
 
@@ -107,11 +132,11 @@ def _fit(ctx, problem) -> FitResult:
     X = sparse.astype(ctx.data.train.X, torch.float64)
     y = problem.loss.prepare(ctx.targets(ctx.data.train)).to(torch.float64)
     c = row_weights(problem.loss, y, X.shape[0], X.device, ctx.data.train.weight, ctx.distributed)
-    floor, reduce = Floor(ctx, problem, X, y, c, ctx.distributed), ctx.distributed
+    floor = Floor(ctx, problem, X, y, c, ctx.distributed)
     duals = [_Column(X, y[:, k].numpy(), c.numpy(), float(problem.penalty.l2)) for k in range(y.shape[1])]
-    cap = ctx.trainer.get("max_epochs") or _EPOCH_CAP
+    cap = _EPOCH_CAP if ctx.trainer.get("max_epochs") is None else int(ctx.trainer.max_epochs)  # >= 1 (config)
     rng = np.random.default_rng(0)  # the order of the rows: deterministic, as every derivtrain fit
-    clock, progress, full = Clock(), Progress(floor.tol), True
+    clock, progress, full = Clock(), Progress(floor.tol, conjugate_gradient_steps(X, ctx.optim.max_dense)), True
     best, here, next_check, converged, stopped_by, epoch = -math.inf, None, 1, False, "iteration_cap", 0
     while epoch < cap:
         with clock.epochs:
@@ -119,7 +144,7 @@ def _fit(ctx, problem) -> FitResult:
         epoch += 1
         # only an epoch over every row saw every row's loss: the estimate of the gap is its alone
         worth = full and seen[0] - seen[1] <= _WORTH_CERTIFYING * floor.tol * abs(seen[0])
-        if full and progress.hopeless(sum(column.work for column in duals) / len(duals), *seen) and here is None:
+        if full and here is None and progress.hopeless(sum(column.work for column in duals) / len(duals), *seen):
             return _hand_over(ctx, progress, epoch)
         if (worth and epoch >= next_check) or epoch >= cap:
             with clock.checks:
@@ -129,8 +154,6 @@ def _fit(ctx, problem) -> FitResult:
                 converged, stopped_by = True, "certificate"
                 break
         full = any(column.wants_every_row() for column in duals)
-    if here is None:  # trainer.max_epochs=0
-        best, here = _certify(ctx, problem, X, y, c, duals, best, epoch)
     _set_weights(problem.linear, _iterate(duals))
     floor.announce()
     log.info("dual coordinate descent: %s after %d epochs (gap %.2g)", stopped_by, epoch, here.relative_gap)
@@ -144,9 +167,11 @@ class _Column:
     rows shrinking has not set aside (active[:n_active])."""
 
     def __init__(self, X, y, c, alpha: float):
-        self.csr = (X.crow_indices().numpy(), X.col_indices().numpy(), X.values().numpy())
+        # the kernel's arguments for the rows: CSR arrays, or the dense C-contiguous array
+        self.rows = (X.crow_indices().numpy(), X.col_indices().numpy(), X.values().numpy()) if sparse.is_sparse(X) \
+            else (X.contiguous().numpy(),)
         self.y, self.c, self.alpha = np.ascontiguousarray(y), c, alpha
-        norms = _squared_norms(*self.csr)
+        norms = _squared_norms(*self.rows)
         self.scale = _BIAS_SCALE * math.sqrt(max(float(np.average(norms, weights=c)), 1e-12))
         self.upper, self.qdiag = c / alpha, norms + self.scale ** 2
         self.beta, self.w, self.offset = np.zeros_like(c), np.zeros(X.shape[1] + 1), 0.0
@@ -157,15 +182,15 @@ class _Column:
     def epoch(self, rng, every_row: bool) -> np.ndarray:
         """One epoch (over every row, or those not set aside), then the bias's proximal step;
         (loss seen + penalty, dual value) estimates (exact in the limit, for an epoch over every row)."""
-        from derivtrain.trainer.dual_cd_kernels import sparse_epoch
+        from derivtrain.trainer.dual_cd_kernels import dense_epoch, sparse_epoch
 
         if every_row:
             self.n_active, self.bounds = len(self.c), (math.inf, -math.inf)
         rng.shuffle(self.active[:self.n_active])
         self.work += self.n_active / len(self.c)
-        high, low, self.n_active, loss = sparse_epoch(*self.csr, self.y, self.c, self.qdiag, self.upper, self.beta,
-                                                      self.w, self.scale, self.offset, self.active, self.n_active,
-                                                      *self.bounds)
+        kernel = sparse_epoch if len(self.rows) == 3 else dense_epoch
+        high, low, self.n_active, loss = kernel(*self.rows, self.y, self.c, self.qdiag, self.upper, self.beta, self.w,
+                                                self.scale, self.offset, self.active, self.n_active, *self.bounds)
         self.visited = 0 if every_row else self.visited + self.n_active  # (the first pass after one: its rows kept)
         # LIBLINEAR's rule: set aside what points out of its box by more than this epoch's extremes
         self.bounds, self.spread = (high if high > 0 else math.inf, low if low < 0 else -math.inf), high - low
@@ -202,8 +227,11 @@ def _hand_over(ctx, progress, epoch: int) -> FitResult:
     return fit_certified(ctx)
 
 
-def _squared_norms(indptr, indices, values) -> np.ndarray:
-    """||x_i||^2 of every row of a CSR matrix, from its stored values alone."""
+def _squared_norms(*rows) -> np.ndarray:
+    """||x_i||^2 of every row: of a CSR matrix's (indptr, indices, values) from its stored values alone."""
+    if len(rows) == 1:
+        return np.einsum("ij,ij->i", rows[0], rows[0])
+    indptr, _, values = rows
     counts = np.diff(indptr)
     return np.bincount(np.repeat(np.arange(len(counts)), counts), weights=values * values, minlength=len(counts))
 

@@ -77,3 +77,29 @@ def sparse_epoch(indptr, indices, data, y, c, qdiag, upper, beta, w, scale, offs
                 w[indices[k]] += move * data[k]
             w[p] += move * scale
     return high, low, n_active, loss
+
+
+@njit(cache=True, nogil=True)
+def dense_epoch(X, y, c, qdiag, upper, beta, w, scale, offset, active, n_active, old_high, old_low):
+    """sparse_epoch over the rows of a C-contiguous dense matrix."""
+    p = w.shape[0] - 1
+    high, low, loss, s = -np.inf, np.inf, 0.0, 0
+    while s < n_active:
+        i = active[s]
+        row = X[i]
+        score = scale * w[p]
+        for j in range(p):
+            score += row[j] * w[j]
+        change, pg, seen, aside = _visit(i, score, y, c, qdiag, upper, beta, offset, old_high, old_low)
+        loss += seen
+        if aside:
+            n_active -= 1
+            active[s], active[n_active] = active[n_active], active[s]
+            continue
+        high, low, s = max(high, pg), min(low, pg), s + 1
+        if change != 0.0:
+            move = change * y[i]
+            for j in range(p):
+                w[j] += move * row[j]
+            w[p] += move * scale
+    return high, low, n_active, loss

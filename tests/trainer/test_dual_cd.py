@@ -31,7 +31,8 @@ def fits(monkeypatch):
 
 
 def fit_svm(X, labels, strength, tol=1e-9, sample_weight=None, **params):
-    """The fitted (W, b) of optim=auto's SVM on CSR rows kept sparse (as data=npz keeps them)."""
+    """The fitted (W, b) of optim=auto's SVM on CSR rows kept sparse (as data=npz keeps them), or on a
+    dense array's rows."""
     import derivtrain
     from derivtrain.data import sparse
     from derivtrain.estimator.arrays import training_data
@@ -41,7 +42,7 @@ def fit_svm(X, labels, strength, tol=1e-9, sample_weight=None, **params):
     shape_only = np.zeros((1, X.shape[1]))
     spec, encoded, _ = est._targets(shape_only, labels, est._task(), None)
     data = training_data(shape_only, encoded, sample_weight, spec, False, torch.device("cpu"))
-    data.train.X = sparse.from_scipy(X, dtype=torch.float64)
+    data.train.X = torch.from_numpy(X) if isinstance(X, np.ndarray) else sparse.from_scipy(X, dtype=torch.float64)
     model, result = fit_model(est._config(), data, verbose=True)  # the log on stderr: what optim=auto chose
     return model.linear.weight.detach().double().numpy(), model.linear.bias.detach().double().numpy(), result
 
@@ -99,14 +100,17 @@ def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
     monkeypatch.setattr(dual_cd, "_NONZEROS", 0)
     fit_svm(X, labels, 1e-3, loss="squared_hinge")  # Newton's method
     fit_svm(X, labels, 1e-3, regularizer="elastic_net")  # an L1 part: the interior point
-    fit_svm(X * 30, labels, 1e-3)  # rows long against the penalty (C R^2 = 1,800): the interior point
+    fit_svm(X * 30, labels, 1e-3)  # rows long against the penalty (C R^2 = 1,800): the interior point's dense steps
     assert not chosen
     capfd.readouterr()
     with pytest.raises(_Stopped):
         fit_svm(X, labels, 1e-3)
     assert len(chosen) == 1 and "optim=auto: dual coordinate descent" in capfd.readouterr().err
-    assert dual_cd.suits(chosen[0].objective, chosen[0].data)
-    assert not dual_cd.suits(chosen[0].objective, _dense(chosen[0].data))  # dense rows: the interior point
+    assert dual_cd.suits(chosen[0].objective, chosen[0].data, 4096)
+    # dense rows: with 50 columns or more and rows short against the penalty (here 150, C R^2 = 2)
+    assert "on 500 x 150 rows" in dual_cd.suits(chosen[0].objective, _dense(chosen[0].data), 4096)
+    narrow = _dense(chosen[0].data, columns=40)
+    assert not dual_cd.suits(chosen[0].objective, narrow, 4096)  # an O(n d^2) Hessian is cheap: the interior point
 
 
 def test_slow_progress_hands_the_problem_to_the_interior_point(fits, monkeypatch, capfd):
@@ -116,6 +120,26 @@ def test_slow_progress_hands_the_problem_to_the_interior_point(fits, monkeypatch
     assert len(fits) == 1 and result.converged and "the interior point takes over" in capfd.readouterr().err
     exact = hinge_optimum(X.toarray() * 30, labels, 1, "ovr", 1e-3)
     assert abs(hinge_objective(X * 30, labels, 1e-3, W, b) - exact) <= 1e-7 * exact
+
+
+def test_dense_rows_reach_the_exact_optimum(fits):
+    X, labels = binary_rows()
+    W, b, result = fit_svm(X.toarray(), labels, 1e-3)
+    assert len(fits) == 1 and result.converged
+    exact = hinge_optimum(X.toarray(), labels, 1, "ovr", 1e-3)
+    assert abs(hinge_objective(X, labels, 1e-3, W, b) - exact) <= 1e-7 * exact
+
+
+def test_against_conjugate_gradient_steps_it_goes_on_at_a_slower_pace(fits, capfd):
+    X, labels = binary_rows()
+    # 151 > optim.max_dense parameters: the interior point's steps would be conjugate gradients
+    W, b, result = fit_svm(X * 3, labels, 1e-3, tol=1e-6, optim__max_dense=100)
+    assert len(fits) == 1 and result.converged and result.epochs > 500  # past the pace it hands over at otherwise
+    assert "takes over" not in capfd.readouterr().err
+    exact = hinge_optimum(X.toarray() * 3, labels, 1, "ovr", 1e-3)
+    assert 0 <= hinge_objective(X * 3, labels, 1e-3, W, b) - exact <= 1e-6 * exact
+    fit_svm(X * 30, labels, 1e-3, tol=1e-6, optim__max_dense=100)  # no progress at all: it still hands over
+    assert "takes over" in capfd.readouterr().err
 
 
 def test_progress_judges_the_pace_of_the_second_half_of_the_work():
@@ -137,7 +161,7 @@ def _stop():
     raise _Stopped
 
 
-def _dense(data):
+def _dense(data, columns=None):
     from dataclasses import replace
 
-    return replace(data, train=replace(data.train, X=data.train.X.to_dense()))
+    return replace(data, train=replace(data.train, X=data.train.X.to_dense()[:, :columns]))
