@@ -46,9 +46,9 @@ import torch
 from derivtrain.convex.certificate import Certificate, dual_value, linear_problem, rounding_error, row_weights
 from derivtrain.data import sparse
 from derivtrain.logging import log
+from derivtrain.trainer.dual_cd_schedule import Clock, Progress
 from derivtrain.trainer.fitting import FitContext, FitResult, finish
 from derivtrain.trainer.linear_newton import parts
-from derivtrain.trainer.dual_cd_schedule import Clock, Progress
 from derivtrain.trainer.precision_floor import Floor
 
 _EPOCH_CAP = 2500  # as far as the progress rule lets a fit go (dual_cd_schedule._HOPELESS_WIDE)
@@ -57,6 +57,7 @@ _NONZEROS = 100_000  # below: the interior point takes ~0.1 s, numba's first cal
 _BIAS_SCALE = 0.1  # B, the bias column's value, over the rows' root mean squared norm (measured: the docstring)
 _LONGEST = 20.0  # the largest reach() of sparse rows given to this solver (see there)
 _DENSE_LONGEST, _DENSE_COLUMNS = 5.0, 50  # dense rows: the largest reach, the fewest columns (_where_faster)
+_NO_INDEX = np.zeros(0, dtype=np.int64)  # the kernel's CSR index arrays for dense rows (unread)
 _SETTLED = 1e-3  # shrinking: visit every row again once the projected gradients spread this much of the first's
 
 
@@ -167,11 +168,12 @@ class _Column:
     rows shrinking has not set aside (active[:n_active])."""
 
     def __init__(self, X, y, c, alpha: float):
-        # the kernel's arguments for the rows: CSR arrays, or the dense C-contiguous array
-        self.rows = (X.crow_indices().numpy(), X.col_indices().numpy(), X.values().numpy()) if sparse.is_sparse(X) \
-            else (X.contiguous().numpy(),)
+        # the kernel's arguments for the rows: CSR arrays and width 0, or a dense array's values and its width
+        dense = None if sparse.is_sparse(X) else X.contiguous().numpy()
+        self.rows = (X.crow_indices().numpy(), X.col_indices().numpy(), X.values().numpy(), 0) if dense is None \
+            else (_NO_INDEX, _NO_INDEX, dense.reshape(-1), dense.shape[1])
         self.y, self.c, self.alpha = np.ascontiguousarray(y), c, alpha
-        norms = _squared_norms(*self.rows)
+        norms = _squared_norms(*self.rows[:3]) if dense is None else np.einsum("ij,ij->i", dense, dense)
         self.scale = _BIAS_SCALE * math.sqrt(max(float(np.average(norms, weights=c)), 1e-12))
         self.upper, self.qdiag = c / alpha, norms + self.scale ** 2
         self.beta, self.w, self.offset = np.zeros_like(c), np.zeros(X.shape[1] + 1), 0.0
@@ -182,15 +184,14 @@ class _Column:
     def epoch(self, rng, every_row: bool) -> np.ndarray:
         """One epoch (over every row, or those not set aside), then the bias's proximal step;
         (loss seen + penalty, dual value) estimates (exact in the limit, for an epoch over every row)."""
-        from derivtrain.trainer.dual_cd_kernels import dense_epoch, sparse_epoch
+        from derivtrain.trainer.dual_cd_kernels import run_epoch
 
         if every_row:
             self.n_active, self.bounds = len(self.c), (math.inf, -math.inf)
         rng.shuffle(self.active[:self.n_active])
         self.work += self.n_active / len(self.c)
-        kernel = sparse_epoch if len(self.rows) == 3 else dense_epoch
-        high, low, self.n_active, loss = kernel(*self.rows, self.y, self.c, self.qdiag, self.upper, self.beta, self.w,
-                                                self.scale, self.offset, self.active, self.n_active, *self.bounds)
+        high, low, self.n_active, loss = run_epoch(*self.rows, self.y, self.c, self.qdiag, self.upper, self.beta, self.w,
+                                                   self.scale, self.offset, self.active, self.n_active, *self.bounds)
         self.visited = 0 if every_row else self.visited + self.n_active  # (the first pass after one: its rows kept)
         # LIBLINEAR's rule: set aside what points out of its box by more than this epoch's extremes
         self.bounds, self.spread = (high if high > 0 else math.inf, low if low < 0 else -math.inf), high - low
@@ -227,11 +228,8 @@ def _hand_over(ctx, progress, epoch: int) -> FitResult:
     return fit_certified(ctx)
 
 
-def _squared_norms(*rows) -> np.ndarray:
-    """||x_i||^2 of every row: of a CSR matrix's (indptr, indices, values) from its stored values alone."""
-    if len(rows) == 1:
-        return np.einsum("ij,ij->i", rows[0], rows[0])
-    indptr, _, values = rows
+def _squared_norms(indptr, indices, values) -> np.ndarray:
+    """||x_i||^2 of every row of a CSR matrix, from its stored values alone."""
     counts = np.diff(indptr)
     return np.bincount(np.repeat(np.arange(len(counts)), counts), weights=values * values, minlength=len(counts))
 

@@ -52,54 +52,39 @@ def _visit(i, score, y, c, qdiag, upper, beta, offset, old_high, old_low):
 
 
 @njit(cache=True, nogil=True)
-def sparse_epoch(indptr, indices, data, y, c, qdiag, upper, beta, w, scale, offset, active, n_active,
-                 old_high, old_low):
-    """One pass over the rows active[:n_active] of a CSR matrix, in that order; returns (largest and least
-    projected gradient, rows still active, loss seen)."""
+def _set_aside(active, s, n_active):
+    """Swaps active[s] past the end of the active rows; the new count."""
+    n_active -= 1
+    active[s], active[n_active] = active[n_active], active[s]
+    return n_active
+
+
+@njit(cache=True, nogil=True)
+def run_epoch(indptr, indices, data, width, y, c, qdiag, upper, beta, w, scale, offset, active, n_active,
+              old_high, old_low):
+    """One pass over the rows active[:n_active], in that order; returns (largest and least projected
+    gradient, rows still active, loss seen). Rows of a CSR matrix (indptr, indices, data; width 0), or
+    of a dense C-contiguous one (data its values row after row, width its columns; indptr and indices
+    unread): one loop for both, the branch on `width` measured free (the same time per epoch as a
+    kernel of each kind: 20k x 2k tf-idf rows, 100k x 50 dense)."""
     p = w.shape[0] - 1
     high, low, loss, s = -np.inf, np.inf, 0.0, 0
+    dense = width > 0
     while s < n_active:
         i = active[s]
-        start, end = indptr[i], indptr[i + 1]
+        start, end = (i * width, i * width + width) if dense else (indptr[i], indptr[i + 1])
         score = scale * w[p]
         for k in range(start, end):
-            score += data[k] * w[indices[k]]
+            score += data[k] * w[k - start if dense else indices[k]]
         change, pg, seen, aside = _visit(i, score, y, c, qdiag, upper, beta, offset, old_high, old_low)
         loss += seen
         if aside:
-            n_active -= 1
-            active[s], active[n_active] = active[n_active], active[s]
+            n_active = _set_aside(active, s, n_active)
             continue
         high, low, s = max(high, pg), min(low, pg), s + 1
         if change != 0.0:
             move = change * y[i]
             for k in range(start, end):
-                w[indices[k]] += move * data[k]
-            w[p] += move * scale
-    return high, low, n_active, loss
-
-
-@njit(cache=True, nogil=True)
-def dense_epoch(X, y, c, qdiag, upper, beta, w, scale, offset, active, n_active, old_high, old_low):
-    """sparse_epoch over the rows of a C-contiguous dense matrix."""
-    p = w.shape[0] - 1
-    high, low, loss, s = -np.inf, np.inf, 0.0, 0
-    while s < n_active:
-        i = active[s]
-        row = X[i]
-        score = scale * w[p]
-        for j in range(p):
-            score += row[j] * w[j]
-        change, pg, seen, aside = _visit(i, score, y, c, qdiag, upper, beta, offset, old_high, old_low)
-        loss += seen
-        if aside:
-            n_active -= 1
-            active[s], active[n_active] = active[n_active], active[s]
-            continue
-        high, low, s = max(high, pg), min(low, pg), s + 1
-        if change != 0.0:
-            move = change * y[i]
-            for j in range(p):
-                w[j] += move * row[j]
+                w[k - start if dense else indices[k]] += move * data[k]
             w[p] += move * scale
     return high, low, n_active, loss
