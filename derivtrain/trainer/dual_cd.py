@@ -38,7 +38,7 @@ Not picked: the squared hinge (Newton's method, 20k x 2k sparse: 0.068 s vs 0.08
 (numba's first call in a process costs ~0.5 s).
 """
 import math
-import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -46,81 +46,18 @@ import torch
 from derivtrain.convex.certificate import Certificate, dual_value, linear_problem, rounding_error, row_weights
 from derivtrain.data import sparse
 from derivtrain.logging import log
-from derivtrain.trainer.dual_cd_schedule import Clock, Progress
+from derivtrain.trainer.dual_cd_choice import conjugate_gradient_steps, squared_norms
+from derivtrain.trainer.dual_cd_schedule import Progress, spacing
 from derivtrain.trainer.fitting import FitContext, FitResult, finish
 from derivtrain.trainer.linear_newton import parts
 from derivtrain.trainer.precision_floor import Floor
+from derivtrain.trainer.solver_checkpoints import SolverCheckpoints
 
 _EPOCH_CAP = 2500  # as far as the progress rule lets a fit go (dual_cd_schedule._HOPELESS_WIDE)
 _WORTH_CERTIFYING = 2.0
-_NONZEROS = 100_000  # below: the interior point takes ~0.1 s, numba's first call ~0.5
 _BIAS_SCALE = 0.1  # B, the bias column's value, over the rows' root mean squared norm (measured: the docstring)
-_LONGEST = 20.0  # the largest reach() of sparse rows given to this solver (see there)
-_DENSE_LONGEST, _DENSE_COLUMNS = 5.0, 50  # dense rows: the largest reach, the fewest columns (_where_faster)
 _NO_INDEX = np.zeros(0, dtype=np.int64)  # the kernel's CSR index arrays for dense rows (unread)
 _SETTLED = 1e-3  # shrinking: visit every row again once the projected gradients spread this much of the first's
-
-
-def suits(objective, data, max_dense: int) -> str | None:
-    """Why this solver takes the problem, said in the run's log, or None where it does not: the hinge
-    (binary, or one-vs-rest columns) under one L2 strength for every weight, rows on the CPU in this
-    process's memory with at least _NONZEROS stored values, numba installed, and rows it is faster on
-    (_where_faster)."""
-    from derivtrain.convex.penalty import ElementwiseDual
-    from derivtrain.losses.hinge import HingeDatafit
-
-    problem, X = linear_problem(objective), data.train.X
-    if problem is None or not isinstance(X, torch.Tensor) or X.device.type != "cpu":
-        return None
-    penalty = problem.penalty
-    if type(problem.loss) is not HingeDatafit or not isinstance(penalty, ElementwiseDual):
-        return None
-    stored = X.values().numel() if sparse.is_sparse(X) else X.numel()
-    if not (penalty.quadratic and penalty._scalar and float(penalty.l2) > 0) or stored < _NONZEROS:
-        return None
-    why = _where_faster(X, float(penalty.l2), max_dense)
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return None
-    return why
-
-
-def _where_faster(X, alpha: float, max_dense: int) -> str | None:
-    """Sparse rows short enough against the penalty (reach <= _LONGEST), or with more than max_dense
-    parameters a column (optim.max_dense: the interior point's steps are then conjugate gradients,
-    tens to hundreds of passes each, and this solver is given the problem whatever its pace;
-    derivtrain/trainer/dual_cd_schedule.py). Dense rows: at least _DENSE_COLUMNS columns and reach <=
-    _DENSE_LONGEST, where an epoch's O(n d) beats the interior point's O(n d^2) Hessians (to a 1e-3 gap
-    against the interior point: 100k x 50 correlated columns, reach 5, 0.78 s vs 1.05; 100k x 20,
-    reach 2, 0.31 vs 0.30; 30k x 50, reach 17, 0.32 vs 0.24; digits, reach 360, 0.04 vs 0.02)."""
-    pace, wide = reach(X, alpha), conjugate_gradient_steps(X, max_dense)
-    steps = (f"takes conjugate-gradient steps over {X.shape[1] + 1} > optim.max_dense={max_dense} parameters" if wide
-             else f"factors a {X.shape[1] + 1} x {X.shape[1] + 1} Hessian every step")
-    if sparse.is_sparse(X) and (pace <= _LONGEST or wide):
-        return (f"the hinge under L2 on sparse rows, {X.shape[0]} x {X.shape[1]} with {X.values().numel()} nonzeros, "
-                f"C R^2 = {pace:.2g}: an epoch costs O(nonzeros), where the interior point {steps}")
-    if not sparse.is_sparse(X) and X.shape[1] >= _DENSE_COLUMNS and (pace <= _DENSE_LONGEST or wide):
-        return (f"the hinge under L2 on {X.shape[0]} x {X.shape[1]} rows, C R^2 = {pace:.2g}: an epoch costs O(n d), "
-                f"where the interior point {steps}")
-    return None
-
-
-def conjugate_gradient_steps(X, max_dense: int) -> bool:
-    """Whether the interior point would solve its systems by conjugate gradients (more than max_dense
-    parameters a column)."""
-    return X.shape[1] + 1 > max_dense
-
-
-def reach(X, alpha: float) -> float:
-    """C R^2 in LIBLINEAR's terms: the median row's squared norm over alpha n, what sets the pace of dual
-    coordinate descent (derivtrain/trainer/dual_cd_schedule.py). tf-idf rows, 20k x 2k, to a 1e-4 gap
-    against the interior point: unit rows, alpha 1e-4 (0.5): 0.05 s vs 1.3; standardized columns at
-    alpha 0.1 (1.0): 0.06 vs 1.4; 0.01 (10): 0.41 vs 1.7, 463 epochs; 1e-3 (100): handed over after 16
-    epochs, 2.3 s vs 2.2."""
-    norms = _squared_norms(X.crow_indices().numpy(), X.col_indices().numpy(), X.values().numpy()) \
-        if sparse.is_sparse(X) else torch.linalg.vector_norm(X, dim=1).square().double().numpy()  # no copy of X
-    return float(np.median(norms)) / (alpha * X.shape[0])
 
 
 def fit_dual_cd(ctx: FitContext) -> FitResult:
@@ -133,34 +70,75 @@ def _fit(ctx, problem) -> FitResult:
     X = sparse.astype(ctx.data.train.X, torch.float64)
     y = problem.loss.prepare(ctx.targets(ctx.data.train)).to(torch.float64)
     c = row_weights(problem.loss, y, X.shape[0], X.device, ctx.data.train.weight, ctx.distributed)
-    floor = Floor(ctx, problem, X, y, c, ctx.distributed)
+    floor, saves = Floor(ctx, problem, X, y, c, ctx.distributed), SolverCheckpoints(ctx, "dual_cd")
     duals = [_Column(X, y[:, k].numpy(), c.numpy(), float(problem.penalty.l2)) for k in range(y.shape[1])]
     cap = _EPOCH_CAP if ctx.trainer.get("max_epochs") is None else int(ctx.trainer.max_epochs)  # >= 1 (config)
-    rng = np.random.default_rng(0)  # the order of the rows: deterministic, as every derivtrain fit
-    clock, progress, full = Clock(), Progress(floor.tol, conjugate_gradient_steps(X, ctx.optim.max_dense)), True
-    best, here, next_check, converged, stopped_by, epoch = -math.inf, None, 1, False, "iteration_cap", 0
-    while epoch < cap:
-        with clock.epochs:
-            seen = sum(column.epoch(rng, full) for column in duals)
-        epoch += 1
+    run = _Run(Progress(floor.tol, conjugate_gradient_steps(X, ctx.optim.max_dense)))  # (dual_cd_choice.py)
+    if saves.solver is not None:
+        run.restore(saves, duals)
+    here, converged, stopped_by = None, False, "iteration_cap"
+    while run.epoch < cap:
+        seen = sum(column.epoch(run.rng, run.full) for column in duals)
+        run.epoch, work = run.epoch + 1, sum(column.work for column in duals) / len(duals)
         # only an epoch over every row saw every row's loss: the estimate of the gap is its alone
-        worth = full and seen[0] - seen[1] <= _WORTH_CERTIFYING * floor.tol * abs(seen[0])
-        if full and here is None and progress.hopeless(sum(column.work for column in duals) / len(duals), *seen):
-            return _hand_over(ctx, progress, epoch)
-        if (worth and epoch >= next_check) or epoch >= cap:
-            with clock.checks:
-                best, here = _certify(ctx, problem, X, y, c, duals, best, epoch)
-            next_check = epoch + clock.spacing(epoch)
+        worth = run.full and seen[0] - seen[1] <= _WORTH_CERTIFYING * floor.tol * abs(seen[0])
+        if run.full and not run.certified and run.progress.hopeless(work, *seen):
+            return _hand_over(ctx, run.progress, run.epoch)
+        if (worth and work >= run.next_check) or run.epoch >= cap:
+            run.best, here = _certify(ctx, problem, X, y, c, duals, run.best, run.epoch, saves)
+            run.certified, run.next_check = True, work + spacing(work)
             if here.relative_gap <= floor.at(here):
                 converged, stopped_by = True, "certificate"
                 break
-        full = any(column.wants_every_row() for column in duals)
+        run.full = any(column.wants_every_row() for column in duals)
+        if saves.due(run.epoch):  # every trainer.checkpoint_every_n_epochs epochs, and on Ctrl-C/SIGTERM
+            saves.save(run.epoch, run.state(duals), _model_state(ctx, problem, duals))
     _set_weights(problem.linear, _iterate(duals))
     floor.announce()
-    log.info("dual coordinate descent: %s after %d epochs (gap %.2g)", stopped_by, epoch, here.relative_gap)
-    result = FitResult(epochs=epoch, steps=epoch, converged=converged, certificate=here,
+    log.info("dual coordinate descent: %s after %d epochs (gap %.2g)", stopped_by, run.epoch, here.relative_gap)
+    result = FitResult(epochs=run.epoch, steps=run.epoch, converged=converged, certificate=here,
                        stopped_by=stopped_by, tol=floor.tol, cap=cap)
     return finish(ctx, result, state=dict(fitted_by="dual_cd", converged=converged))
+
+
+class _Run:
+    """What the epochs carry besides the columns: the rows' order, the epoch, whether the next one visits
+    every row, the best dual bound, when the next certificate may be made, the pace so far. All of it,
+    with the columns' own, is the solver state a checkpoint holds, so a resumed run is the
+    uninterrupted one bit for bit."""
+
+    def __init__(self, progress):
+        self.rng = np.random.default_rng(0)  # the order of the rows: deterministic, as every derivtrain fit
+        self.progress, self.epoch, self.full, self.best, self.certified, self.next_check = progress, 0, True, \
+            -math.inf, False, 0.0
+
+    def state(self, duals) -> dict:
+        stack = partial(_stacked, duals)
+        return {"next": self.epoch, "rng": self.rng.bit_generator.state, "full": self.full, "best": self.best,
+                "certified": self.certified, "next_check": self.next_check, "pace": list(self.progress.seen),
+                "beta": stack("beta"), "w": stack("w"), "active": stack("active"),
+                "columns": [column.counters() for column in duals]}
+
+    def restore(self, saves, duals) -> None:
+        solver = saves.solver
+        self.epoch, self.full, self.best = saves.next, bool(solver["full"]), float(solver["best"])
+        self.certified, self.next_check = bool(solver["certified"]), float(solver["next_check"])
+        self.rng.bit_generator.state = solver["rng"]
+        self.progress.seen = [tuple(point) for point in solver["pace"]]
+        beta, w, active = (saves.tensor(name, _stacked(duals, name)) for name in ("beta", "w", "active"))
+        for k, column in enumerate(duals):
+            column.restore(beta[k].numpy(), w[k].numpy(), active[k].numpy(), solver["columns"][k])
+
+
+def _stacked(duals, name: str) -> torch.Tensor:
+    """The columns' arrays `name` as one (K, ...) tensor."""
+    return torch.from_numpy(np.stack([getattr(column, name) for column in duals]))
+
+
+def _model_state(ctx, problem, duals) -> dict:
+    """The model with the iterate's weights: what a checkpoint's model holds."""
+    _set_weights(problem.linear, _iterate(duals))
+    return ctx.model.state_dict()
 
 
 class _Column:
@@ -173,7 +151,7 @@ class _Column:
         self.rows = (X.crow_indices().numpy(), X.col_indices().numpy(), X.values().numpy(), 0) if dense is None \
             else (_NO_INDEX, _NO_INDEX, dense.reshape(-1), dense.shape[1])
         self.y, self.c, self.alpha = np.ascontiguousarray(y), c, alpha
-        norms = _squared_norms(*self.rows[:3]) if dense is None else np.einsum("ij,ij->i", dense, dense)
+        norms = squared_norms(*self.rows[:3]) if dense is None else np.einsum("ij,ij->i", dense, dense)
         self.scale = _BIAS_SCALE * math.sqrt(max(float(np.average(norms, weights=c)), 1e-12))
         self.upper, self.qdiag = c / alpha, norms + self.scale ** 2
         self.beta, self.w, self.offset = np.zeros_like(c), np.zeros(X.shape[1] + 1), 0.0
@@ -213,6 +191,17 @@ class _Column:
             return True
         return self.visited >= len(self.c)
 
+    def counters(self) -> list:
+        """The column's scalars for a checkpoint (restore takes them back)."""
+        numbers = [self.offset, *self.bounds, self.spread, self.work]
+        return [float(numbers[0]), int(self.n_active), *map(float, numbers[1:4]), int(self.visited),
+                None if self.settled is None else float(self.settled), float(numbers[4])]
+
+    def restore(self, beta, w, active, counters) -> None:
+        self.beta[:], self.w[:], self.active[:] = beta, w, active
+        self.offset, self.n_active, high, low, self.spread, self.visited, self.settled, self.work = counters
+        self.bounds = (high, low)
+
     def theta(self) -> np.ndarray:
         """The certificate's dual point -y a, a = alpha beta / c (0 on rows of weight 0)."""
         return -self.y * self.alpha * self.beta / np.where(self.c > 0, self.c, 1.0)
@@ -228,19 +217,14 @@ def _hand_over(ctx, progress, epoch: int) -> FitResult:
     return fit_certified(ctx)
 
 
-def _squared_norms(indptr, indices, values) -> np.ndarray:
-    """||x_i||^2 of every row of a CSR matrix, from its stored values alone."""
-    counts = np.diff(indptr)
-    return np.bincount(np.repeat(np.arange(len(counts)), counts), weights=values * values, minlength=len(counts))
-
-
 def _iterate(duals) -> torch.Tensor:
     """T = [W | b] (K, d + 1): each column's weights and its bias, the proximal centre just moved."""
     return torch.from_numpy(np.stack([np.append(column.w[:-1], column.offset) for column in duals]))
 
 
-def _certify(ctx, problem, X, y, c, duals, best: float, epoch: int):
-    """(the best dual value so far, the iterate's certificate with it), logged at `epoch`."""
+def _certify(ctx, problem, X, y, c, duals, best: float, epoch: int, saves):
+    """(the best dual value so far, the iterate's certificate with it), logged at `epoch` (unless a resumed
+    run's checkpoint says the run it goes on from logged it)."""
     T = _iterate(duals)
     z = X @ T[:, :-1].T + T[:, -1]
     loss, penalty = parts(problem, z, y, c, T, ctx.distributed)
@@ -249,8 +233,9 @@ def _certify(ctx, problem, X, y, c, duals, best: float, epoch: int):
     here = Certificate(loss + penalty, best, rounding_error(problem, z, y, c, ctx.distributed, T[:, :-1]))
     gap = here.relative_gap
     units = getattr(ctx.objective, "units", 1.0)  # scaled targets: logged in the data's units
-    ctx.logger.log_scalars({"train/objective": (loss + penalty) * units, "train/loss": loss * units,
-                            "train/optimality_gap": gap if math.isfinite(gap) else 1.0}, epoch)
+    if saves.logs(epoch):
+        ctx.logger.log_scalars({"train/objective": (loss + penalty) * units, "train/loss": loss * units,
+                                "train/optimality_gap": gap if math.isfinite(gap) else 1.0}, epoch)
     return best, here
 
 

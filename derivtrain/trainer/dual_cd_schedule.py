@@ -1,9 +1,8 @@
 """When dual coordinate descent (derivtrain/trainer/dual_cd.py) certifies, and when it gives up.
 
-Clock: a certificate costs two passes over X and some O(n) work, 2-4 epochs over every row of
-sparse rows. The next one waits for a tenth of the epochs so far and for epochs that cost as much as
-the last certificates did, so checks cost at most about half of the epochs near the end and a tenth
-before.
+spacing: a certificate costs two passes over X and some O(n) work, 2-4 epochs over every row of
+sparse rows. The next one waits for a tenth of the work so far and at least _CHECK_COST epochs' worth,
+so checks cost at most about half of the epochs near the end and a tenth before.
 
 Progress: dual coordinate descent converges linearly, at a rate set by the rows' length against
 the penalty (C R^2 in LIBLINEAR's terms): tf-idf rows of unit norm gain a decade of gap every ~20
@@ -18,36 +17,20 @@ epochs after 24 and reached 1e-4 after 267 (29 s for the run), where the interio
 finished 20 steps in 400 s.
 """
 import math
-import time
 
-_CHECK_SPACING = 0.1  # the next certificate no sooner than this fraction of the epochs so far
+_CHECK_SPACING = 0.1  # the next certificate no sooner than this fraction of the work so far
+_CHECK_COST = 3.0  # and no sooner than this many epochs over every row (what one costs, at most)
 _WARM_UP = 20.0  # epochs over every row (in rows visited) before the rate is judged
 _HOPELESS = 500.0  # epochs over every row the rate may promise to reach tol; more: hand over
 _HOPELESS_WIDE = 2500.0  # the same against the interior point's conjugate-gradient steps
 
 
-class Clock:
-    """Seconds spent in epochs and in certificates, and the epochs the next certificate waits."""
-
-    def __init__(self):
-        self.epochs, self.checks = _Stopwatch(), _Stopwatch()
-
-    def spacing(self, epoch: int) -> int:
-        per_epoch = self.epochs.seconds / max(self.epochs.count, 1)
-        per_check = self.checks.seconds / max(self.checks.count, 1)
-        return max(1, math.ceil(_CHECK_SPACING * epoch), math.ceil(per_check / max(per_epoch, 1e-9)))
-
-
-class _Stopwatch:
-    def __init__(self):
-        self.seconds, self.count = 0.0, 0
-
-    def __enter__(self):
-        self._start = time.perf_counter()
-
-    def __exit__(self, *exc):
-        self.seconds += time.perf_counter() - self._start
-        self.count += 1
+def spacing(work: float) -> float:
+    """The work (epochs over every row, in rows visited) the next certificate waits after one made at
+    `work`: a tenth of the work so far, and at least _CHECK_COST. Counted in rows visited, not seconds,
+    so that every run of the same problem certifies at the same epochs (and a resumed run at the
+    uninterrupted run's)."""
+    return max(_CHECK_COST, _CHECK_SPACING * work)
 
 
 class Progress:
@@ -61,7 +44,7 @@ class Progress:
 
     def hopeless(self, work: float, primal_seen: float, dual_seen: float) -> bool:
         gap = max((primal_seen - dual_seen) / max(abs(primal_seen), 1e-300), 1e-300)
-        self.seen.append((work, gap))
+        self.seen.append((float(work), float(gap)))  # plain floats: a checkpoint holds them
         if work < _WARM_UP:
             return False
         then, before = next((w, g) for w, g in self.seen if w >= work / 2)

@@ -87,15 +87,16 @@ def fit_objective(ctx, fitter: str | None = None):
     model's natural one); returns its FitResult. Within the certified family, optim=auto takes
     proximal Newton where it suits the rows (below)."""
     name = fitter or fitter_name(ctx.optim, ctx.objective, ctx.trainer, ctx.data)
-    if name == "certified" and ctx.optim.name == "auto" and ctx.resume_state is None:
-        if _smooth_l1(ctx):
-            from derivtrain.trainer.prox_newton import fit_prox_newton
+    fresh = ctx.resume_state is None
+    if name == "certified" and ctx.optim.name == "auto" and fresh and _smooth_l1(ctx):
+        from derivtrain.trainer.prox_newton import fit_prox_newton
 
-            return fit_prox_newton(ctx)
-        if _dual_coordinates(ctx):
-            from derivtrain.trainer.dual_cd import fit_dual_cd
+        return fit_prox_newton(ctx)
+    resumes_dual_cd = not fresh and ctx.resume_state.get("fitted_by") == "dual_cd"  # goes on with what it saved
+    if name == "certified" and ctx.optim.name == "auto" and (resumes_dual_cd or fresh and _dual_coordinates(ctx)):
+        from derivtrain.trainer.dual_cd import fit_dual_cd
 
-            return fit_dual_cd(ctx)
+        return fit_dual_cd(ctx)
     return FITTERS[name](ctx)
 
 
@@ -104,7 +105,7 @@ def _dual_coordinates(ctx) -> bool:
     trainer/dual_cd.py: O(a row's nonzeros) a step, where the interior point factors a (d + 1)^2
     Hessian each step). Says which and why."""
     from derivtrain.logging import log
-    from derivtrain.trainer.dual_cd import suits
+    from derivtrain.trainer.dual_cd_choice import suits
 
     why = suits(ctx.objective, ctx.data, ctx.optim.max_dense) if ctx.distributed.world_size == 1 else None
     if why is None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from derivtrain.trainer import dual_cd
+from derivtrain.trainer import dual_cd, dual_cd_choice
 from derivtrain.trainer.dual_cd_schedule import Progress
 from tests.exact import hinge_optimum
 from tests.trainer.test_prox_working_set import tfidf_rows
@@ -19,7 +19,7 @@ pytest.importorskip("numba")
 def fits(monkeypatch):
     """The dual coordinate descent fits made (their FitResults), on rows of any size (the solver's
     threshold of stored values, set for numba's first call, would leave these small rows to the interior point)."""
-    monkeypatch.setattr(dual_cd, "_NONZEROS", 0)
+    monkeypatch.setattr(dual_cd_choice, "_NONZEROS", 0)
     made, real = [], dual_cd.fit_dual_cd
 
     def spy(ctx):
@@ -97,7 +97,7 @@ def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
     chosen = []
     monkeypatch.setattr(dual_cd, "fit_dual_cd", lambda ctx: chosen.append(ctx) or _stop())
     fit_svm(X, labels, 1e-3)  # 7,500 stored values: the interior point (numba's first call would cost more)
-    monkeypatch.setattr(dual_cd, "_NONZEROS", 0)
+    monkeypatch.setattr(dual_cd_choice, "_NONZEROS", 0)
     fit_svm(X, labels, 1e-3, loss="squared_hinge")  # Newton's method
     fit_svm(X, labels, 1e-3, regularizer="elastic_net")  # an L1 part: the interior point
     fit_svm(X * 30, labels, 1e-3)  # rows long against the penalty (C R^2 = 1,800): the interior point's dense steps
@@ -106,16 +106,16 @@ def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
     with pytest.raises(_Stopped):
         fit_svm(X, labels, 1e-3)
     assert len(chosen) == 1 and "optim=auto: dual coordinate descent" in capfd.readouterr().err
-    assert dual_cd.suits(chosen[0].objective, chosen[0].data, 4096)
+    assert dual_cd_choice.suits(chosen[0].objective, chosen[0].data, 4096)
     # dense rows: with 50 columns or more and rows short against the penalty (here 150, C R^2 = 2)
-    assert "on 500 x 150 rows" in dual_cd.suits(chosen[0].objective, _dense(chosen[0].data), 4096)
+    assert "on 500 x 150 rows" in dual_cd_choice.suits(chosen[0].objective, _dense(chosen[0].data), 4096)
     narrow = _dense(chosen[0].data, columns=40)
-    assert not dual_cd.suits(chosen[0].objective, narrow, 4096)  # an O(n d^2) Hessian is cheap: the interior point
+    assert not dual_cd_choice.suits(chosen[0].objective, narrow, 4096)  # an O(n d^2) Hessian is cheap: the interior point
 
 
 def test_slow_progress_hands_the_problem_to_the_interior_point(fits, monkeypatch, capfd):
     X, labels = binary_rows()
-    monkeypatch.setattr(dual_cd, "_LONGEST", math.inf)  # given rows it would not take: C R^2 = 1,800
+    monkeypatch.setattr(dual_cd_choice, "_LONGEST", math.inf)  # given rows it would not take: C R^2 = 1,800
     W, b, result = fit_svm(X * 30, labels, 1e-3, tol=1e-8)
     assert len(fits) == 1 and result.converged and "the interior point takes over" in capfd.readouterr().err
     exact = hinge_optimum(X.toarray() * 30, labels, 1, "ovr", 1e-3)

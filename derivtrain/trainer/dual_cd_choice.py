@@ -1,0 +1,80 @@
+"""When optim=auto gives the hinge to dual coordinate descent (derivtrain/trainer/dual_cd.py), said in
+the run's log: `suits` (the problem it can take, and rows it is faster on) and what it reads off
+the rows (`reach`, C R^2 in LIBLINEAR's terms)."""
+import numpy as np
+import torch
+
+from derivtrain.convex.certificate import linear_problem
+from derivtrain.data import sparse
+
+_NONZEROS = 100_000  # below: the interior point takes ~0.1 s, numba's first call ~0.5
+_LONGEST = 20.0  # the largest reach() of sparse rows given to this solver (see there)
+_DENSE_LONGEST, _DENSE_COLUMNS = 5.0, 50  # dense rows: the largest reach, the fewest columns (_where_faster)
+
+
+def suits(objective, data, max_dense: int) -> str | None:
+    """Why this solver takes the problem, said in the run's log, or None where it does not: the hinge
+    (binary, or one-vs-rest columns) under one L2 strength for every weight, rows on the CPU in this
+    process's memory with at least _NONZEROS stored values, numba installed, and rows it is faster on
+    (_where_faster)."""
+    from derivtrain.convex.penalty import ElementwiseDual
+    from derivtrain.losses.hinge import HingeDatafit
+
+    problem, X = linear_problem(objective), data.train.X
+    if problem is None or not isinstance(X, torch.Tensor) or X.device.type != "cpu":
+        return None
+    penalty = problem.penalty
+    if type(problem.loss) is not HingeDatafit or not isinstance(penalty, ElementwiseDual):
+        return None
+    stored = X.values().numel() if sparse.is_sparse(X) else X.numel()
+    if not (penalty.quadratic and penalty._scalar and float(penalty.l2) > 0) or stored < _NONZEROS:
+        return None
+    why = _where_faster(X, float(penalty.l2), max_dense)
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return None
+    return why
+
+
+def _where_faster(X, alpha: float, max_dense: int) -> str | None:
+    """Sparse rows short enough against the penalty (reach <= _LONGEST), or with more than max_dense
+    parameters a column (optim.max_dense: the interior point's steps are then conjugate gradients,
+    tens to hundreds of passes each, and this solver is given the problem whatever its pace;
+    derivtrain/trainer/dual_cd_schedule.py). Dense rows: at least _DENSE_COLUMNS columns and reach <=
+    _DENSE_LONGEST, where an epoch's O(n d) beats the interior point's O(n d^2) Hessians (to a 1e-3 gap
+    against the interior point: 100k x 50 correlated columns, reach 5, 0.78 s vs 1.05; 100k x 20,
+    reach 2, 0.31 vs 0.30; 30k x 50, reach 17, 0.32 vs 0.24; digits, reach 360, 0.04 vs 0.02)."""
+    pace, wide = reach(X, alpha), conjugate_gradient_steps(X, max_dense)
+    steps = (f"takes conjugate-gradient steps over {X.shape[1] + 1} > optim.max_dense={max_dense} parameters" if wide
+             else f"factors a {X.shape[1] + 1} x {X.shape[1] + 1} Hessian every step")
+    if sparse.is_sparse(X) and (pace <= _LONGEST or wide):
+        return (f"the hinge under L2 on sparse rows, {X.shape[0]} x {X.shape[1]} with {X.values().numel()} nonzeros, "
+                f"C R^2 = {pace:.2g}: an epoch costs O(nonzeros), where the interior point {steps}")
+    if not sparse.is_sparse(X) and X.shape[1] >= _DENSE_COLUMNS and (pace <= _DENSE_LONGEST or wide):
+        return (f"the hinge under L2 on {X.shape[0]} x {X.shape[1]} rows, C R^2 = {pace:.2g}: an epoch costs O(n d), "
+                f"where the interior point {steps}")
+    return None
+
+
+def conjugate_gradient_steps(X, max_dense: int) -> bool:
+    """Whether the interior point would solve its systems by conjugate gradients (more than max_dense
+    parameters a column)."""
+    return X.shape[1] + 1 > max_dense
+
+
+def reach(X, alpha: float) -> float:
+    """C R^2 in LIBLINEAR's terms: the median row's squared norm over alpha n, what sets the pace of dual
+    coordinate descent (derivtrain/trainer/dual_cd_schedule.py). tf-idf rows, 20k x 2k, to a 1e-4 gap
+    against the interior point: unit rows, alpha 1e-4 (0.5): 0.05 s vs 1.3; standardized columns at
+    alpha 0.1 (1.0): 0.06 vs 1.4; 0.01 (10): 0.41 vs 1.7, 463 epochs; 1e-3 (100): handed over after 16
+    epochs, 2.3 s vs 2.2."""
+    norms = squared_norms(X.crow_indices().numpy(), X.col_indices().numpy(), X.values().numpy()) \
+        if sparse.is_sparse(X) else torch.linalg.vector_norm(X, dim=1).square().double().numpy()  # no copy of X
+    return float(np.median(norms)) / (alpha * X.shape[0])
+
+
+def squared_norms(indptr, indices, values) -> np.ndarray:
+    """||x_i||^2 of every row of a CSR matrix, from its stored values alone."""
+    counts = np.diff(indptr)
+    return np.bincount(np.repeat(np.arange(len(counts)), counts), weights=values * values, minlength=len(counts))
