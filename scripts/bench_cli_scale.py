@@ -6,9 +6,11 @@
 
 Each case is `derivtrain.train(...)` (what `python -m derivtrain` runs, in this process so its
 parts can be timed) with the defaults a user gets: TensorBoard logging, validation, the progress
-bar's bookkeeping, certificate checks. Cases: `optim=auto` (the certified solver), `optim=sgd` and
-`optim=adam` with `trainer.batch_size=4096`, and `optim=sgd` full batch, all `model=svm
-data=synthetic` (80 % of the rows train). Printed per case, medians over the repeats:
+bar's bookkeeping, certificate checks. Cases: `optim=auto` (the certified solver: dual coordinate
+descent on these rows), `optim=sgd` and `optim=adam` with `trainer.batch_size=4096`, `optim=sgd`
+full batch, and `auto-ip`: `optim=auto` with dual coordinate descent switched off (the interior
+point it took before stop 35), all `model=svm data=synthetic` (80 % of the rows train). Printed per
+case, medians over the repeats:
 
     total      the run from composition to metrics.json
     read       building the data (generation, split, float64 standardization)
@@ -36,7 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-CASES = ("auto", "sgd", "adam", "full")  # --cases: the four below, in this order
+CASES = ("auto", "sgd", "adam", "full", "auto-ip")  # --cases: the five below, in this order
 PARTS = ("read", "fit", "checks", "final cert", "validate", "log", "report")
 
 
@@ -77,13 +79,21 @@ def _timer(function, part, seconds):
     return wrapper
 
 
-def run_case(overrides: list, folder: Path) -> dict:
+def run_case(overrides: list, folder: Path, interior_point: bool = False) -> dict:
+    """The run's parts' seconds; interior_point: optim=auto's certified solver with dual coordinate
+    descent switched off (the solver it took before; the same objective and certificate)."""
     import derivtrain
+    import derivtrain.trainer.fitters as fitters
 
     seconds = defaultdict(float)
-    start = time.perf_counter()
-    with timed_parts(seconds):
-        metrics = derivtrain.train(*overrides, f"hydra.run.dir={folder}").metrics
+    start, chooser = time.perf_counter(), fitters._dual_coordinates
+    if interior_point:
+        fitters._dual_coordinates = lambda ctx: False
+    try:
+        with timed_parts(seconds):
+            metrics = derivtrain.train(*overrides, f"hydra.run.dir={folder}").metrics
+    finally:
+        fitters._dual_coordinates = chooser
     seconds["total"] = time.perf_counter() - start
     seconds["final cert"] = seconds.pop("certify", 0.0) - seconds["checks"]  # certify() runs inside the checks too
     seconds["epochs"] = metrics.get("train/epochs", 0)
@@ -118,7 +128,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES),
-                        help="which cases to run (default: all four)")
+                        help="which cases to run (default: all)")
     parser.add_argument("--sparse", action="store_true",
                         help="instead, the sparse case (scripts/cli_scale_sparse.py)")
     parser.add_argument("--sparse-rows", type=int, default=200_000)
@@ -134,13 +144,14 @@ def main() -> None:
     cases = {"optim=auto (certified)": common,
              "optim=sgd bs 4096": [*common, "optim=sgd", *minibatch],
              "optim=adam bs 4096": [*common, "optim=adam", *minibatch],
-             "optim=sgd full batch": [*common, "optim=sgd", f"trainer.max_epochs={10 * args.epochs}"]}
+             "optim=sgd full batch": [*common, "optim=sgd", f"trainer.max_epochs={10 * args.epochs}"],
+             "optim=auto, int. point": common}
     cases = {name: overrides for (name, overrides), key in zip(cases.items(), CASES) if key in args.cases}
     results = defaultdict(list)
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):  # interleaved: a machine that drifts drifts for every case
             for number, (name, overrides) in enumerate(cases.items()):
-                results[name].append(run_case(overrides, Path(tmp) / f"{repeat}-{number}"))
+                results[name].append(run_case(overrides, Path(tmp) / f"{repeat}-{number}", "int. point" in name))
             results["sklearn"].append(dict(zip(("fit", "read", "rows", "fit cpu"),
                                                sklearn_seconds(args.rows, args.features, args.epochs))))
     med = {name: {k: statistics.median(r.get(k, 0.0) for r in runs) for k in runs[0]} for name, runs in results.items()}

@@ -15,11 +15,10 @@ Coordinate descent alone converges linearly, slowly on correlated columns (a 100
 correlation 0.8 between neighbouring columns took hundreds of epochs to a 1e-10 model gap); the
 support's solve ends it in one step once the signs are right, typically after 2-30 epochs.
 """
-import time
-
 import numpy as np
 
 _MAX_EPOCHS = 2000
+_SOLVE_FLOPS_PER_EPOCH_COORDINATE = 6e4  # 1e10 flops a second x 2 us a coordinate x 3 (Cholesky's s^3 / 3)
 _SIGN_SEARCH_UP_TO = 256  # coordinates; above, each move's objective checks cost more than epochs
 
 
@@ -28,9 +27,10 @@ def solve_l1_quadratic(H: np.ndarray, c: np.ndarray, lam: np.ndarray, u: np.ndar
     (0: a coordinate without one, as the bias). H must be positive definite (a ridge, a curvature
     on every direction). The support's solve is tried whenever an epoch leaves the sign pattern as
     it found it (a solve costs ~5 epochs at 65 coordinates; trying every few epochs instead took
-    2-3x longer on digits), once the epochs since the last failed one took as long as it did: a
-    solve's Cholesky grows as |S|^3, and a sparse lasso's 1,458-weight support (alpha 1e-4, 20k x 2k
-    tf-idf rows) spent 5 s in solves tried after every stable epoch, the pattern still changing."""
+    2-3x longer on digits), once the epochs since the last failed one cost about what it did
+    (_epochs_like_a_solve): a solve's Cholesky grows as |S|^3, and a sparse lasso's 1,458-weight
+    support (alpha 1e-4, 20k x 2k tf-idf rows) spent 5 s in solves tried after every stable epoch,
+    the pattern still changing."""
     u = u.astype(np.float64).copy()
     lam = np.asarray(lam, dtype=np.float64)
     # from a start with weights (every proximal Newton step after the first) sign-pattern moves; from
@@ -40,18 +40,24 @@ def solve_l1_quadratic(H: np.ndarray, c: np.ndarray, lam: np.ndarray, u: np.ndar
         return solved
     q = H @ u + c
     diag = np.diag(H).copy()
-    pattern, next_solve = np.sign(u), 0.0
-    for _ in range(_MAX_EPOCHS):
+    pattern, next_solve = np.sign(u), 0
+    for epoch in range(_MAX_EPOCHS):
         _epoch(H, q, u, diag, lam)
         now = np.sign(u)
-        if np.array_equal(now, pattern) and time.perf_counter() >= next_solve:
-            start = time.perf_counter()
+        if np.array_equal(now, pattern) and epoch >= next_solve:
             solved = _support_solve(H, c, lam, u)
             if solved is not None:
                 return solved
-            next_solve = 2 * time.perf_counter() - start
+            next_solve = epoch + _epochs_like_a_solve(int(np.count_nonzero((lam == 0) | (u != 0))), len(u))
         pattern = now
     return u
+
+
+def _epochs_like_a_solve(support: int, size: int) -> int:
+    """About how many epochs cost what one support solve does: its Cholesky's support^3 / 3 flops
+    (~1e10 a second) against an epoch's Python loop over `size` coordinates (~2 us each). Counted
+    in epochs, not seconds, so that every run (every rank of trainer=ddp) takes the same steps."""
+    return int(support ** 3 / (_SOLVE_FLOPS_PER_EPOCH_COORDINATE * size))
 
 
 def feature_sign_search(H, c, lam, u):
