@@ -113,6 +113,7 @@ def main(rows: int, features: int, repeats: int, run_case) -> None:
           f"test accuracy {theirs[-1][1]:.4f}")
     print(f"derivtrain / SGDClassifier samples/s: {statistics.median(ratios):.2f}x (median of the repeats' "
           f"ratios); LinearSVC test accuracy {svc:.4f} (derivtrain {ours[-1]['test accuracy'] - svc:+.4f})")
-    print(f"optim=auto (the defaults alone): run {auto['total']:.2f} s, fit {auto['fit']:.2f} s, {auto['epochs']} epochs, "
+    print(f"optim=auto (the defaults alone): run {auto['total']:.2f} s, fit {auto['fit']:.2f} s, "
+          f"{auto['epochs']} epochs, "
           f"certified gap {auto['gap']:.2g}, test accuracy {auto['test accuracy']:.4f}; LinearSVC to tol 1e-4 "
           f"{svc_seconds:.2f} s, test accuracy {svc:.4f}")

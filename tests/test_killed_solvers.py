@@ -58,7 +58,7 @@ def solver(request):
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory, solver):
     folder = tmp_path_factory.mktemp("straight") / "run"
-    proc = run_main(*SOLVE, *solver, f"hydra.run.dir={folder}")  # the stopped solves are processes; this one need not be
+    proc = run_main(*SOLVE, *solver, f"hydra.run.dir={folder}")  # the stopped solves are processes; this need not be
     assert proc.returncode == 0, proc.stderr
     assert json.loads((folder / "metrics.json").read_text())["train/converged"]
     return outcome(folder)

@@ -168,8 +168,9 @@ class _Column:
             self.n_active, self.bounds = len(self.c), (math.inf, -math.inf)
         rng.shuffle(self.active[:self.n_active])
         self.work += self.n_active / len(self.c)
-        high, low, self.n_active, loss = run_epoch(*self.rows, self.y, self.c, self.qdiag, self.upper, self.beta, self.w,
-                                                   self.scale, self.offset, self.active, self.n_active, *self.bounds)
+        high, low, self.n_active, loss = run_epoch(*self.rows, self.y, self.c, self.qdiag, self.upper, self.beta,
+                                                   self.w, self.scale, self.offset, self.active, self.n_active,
+                                                   *self.bounds)
         self.visited = 0 if every_row else self.visited + self.n_active  # (the first pass after one: its rows kept)
         # LIBLINEAR's rule: set aside what points out of its box by more than this epoch's extremes
         self.bounds, self.spread = (high if high > 0 else math.inf, low if low < 0 else -math.inf), high - low

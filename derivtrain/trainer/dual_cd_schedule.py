@@ -55,5 +55,6 @@ class Progress:
         if needed <= self.limit:
             return False
         pace = "no progress" if rate >= 0 else f"at that pace optim.tol={self.tol:g} takes ~{needed:.0f} epochs"
-        self.why = f"the estimated gap went from {before:.2g} to {gap:.2g} over the last {work - then:.0f} epochs ({pace})"
+        self.why = (f"the estimated gap went from {before:.2g} to {gap:.2g} over the last {work - then:.0f} epochs "
+                    f"({pace})")
         return True

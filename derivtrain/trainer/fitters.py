@@ -85,7 +85,7 @@ def _in_memory(data) -> bool:
 def fit_objective(ctx, fitter: str | None = None):
     """Fit with `fitter` (the plan's), or the one optim names for these objects (optim=auto: the
     model's natural one); returns its FitResult. Within the certified family, optim=auto takes
-    proximal Newton where it suits the rows (below)."""
+    proximal Newton or dual coordinate descent where they suit the problem (below)."""
     name = fitter or fitter_name(ctx.optim, ctx.objective, ctx.trainer, ctx.data)
     fresh = ctx.resume_state is None
     if name == "certified" and ctx.optim.name == "auto" and fresh and _smooth_l1(ctx):
@@ -101,9 +101,9 @@ def fit_objective(ctx, fitter: str | None = None):
 
 
 def _dual_coordinates(ctx) -> bool:
-    """optim=auto for the hinge family under L2 on sparse rows: dual coordinate descent (derivtrain/
-    trainer/dual_cd.py: O(a row's nonzeros) a step, where the interior point factors a (d + 1)^2
-    Hessian each step). Says which and why."""
+    """optim=auto for the hinge under L2 on rows it is faster on (derivtrain/trainer/dual_cd_choice.py):
+    dual coordinate descent (derivtrain/trainer/dual_cd.py: O(a row's nonzeros) a step, where the
+    interior point factors a (d + 1)^2 Hessian each step). Says which and why."""
     from derivtrain.logging import log
     from derivtrain.trainer.dual_cd_choice import suits
 

@@ -139,9 +139,9 @@ def objective_report(ctx: FitContext, train_loss: float, result: FitResult) -> d
         if not report["train/converged"] and tol is not None:
             from derivtrain.trainer.stop_advice import stop_advice
 
+            advice = stop_advice(ctx.optim, ctx.trainer, result.stopped_by, certificate.relative_gap, cap=result.cap)
             log.warning("not converged: the optimality gap is %.2g > optim.tol=%.2g; %s", certificate.relative_gap,
-                        tol, stop_advice(ctx.optim, ctx.trainer, result.stopped_by, certificate.relative_gap,
-                                                    cap=result.cap))
+                        tol, advice)
     elif fitter_converged is not None:
         report["train/converged"] = fitter_converged
     return report

@@ -29,7 +29,10 @@ def stop_advice(optim, trainer, stopped_by, gap: float, estimator: bool = False,
     if stopped_by == "iteration_cap":
         solver = "Newton's method" if optim.name == "newton" else "the certified solver"
         name = "optim.max_iter" if optim.name == "newton" else "trainer.max_epochs"
-        value = _value(optim, trainer, name) if name == "optim.max_iter" else cap if cap is not None else epoch_cap(trainer, optim)
+        if name == "optim.max_iter":
+            value = _value(optim, trainer, name)
+        else:
+            value = cap if cap is not None else epoch_cap(trainer, optim)
         return f"{solver} reached its iteration cap ({k(name)}={value}); raise {k(name)}"
     if stopped_by == "rounding_floor":
         more = f" or {k('optim.dtype')}=float64" if optim.get("dtype") == "float32" else ""
