@@ -24,7 +24,7 @@ from derivtrain.convex.plan import method as solver_method
 from derivtrain.convex.certificate import Certificate, linear_problem
 from derivtrain.convex.certificate import dual_value, rounding_error, row_weights
 from derivtrain.threads import threads_for
-from derivtrain.trainer.fitting import FitContext, FitResult, finish
+from derivtrain.trainer.fitting import FitContext, FitResult, finish, set_linear_weights
 from derivtrain.trainer.interior_point import InteriorPoint
 from derivtrain.trainer.lbfgs_steps import LBFGSSteps, choose
 from derivtrain.trainer.linear_newton import parts
@@ -108,7 +108,7 @@ def _fit_certified(ctx: FitContext, problem, smooth_loss: bool) -> FitResult:
     if gaps.best is None or (method is None and not decides):  # the last iterate was not certified: now
         converged, stopped_by = gaps.certify_last(primal, method, smooth, z, T, floor, stopped_by)
     solver = _solver_state(problem, iteration, T, method if method is not None else newton, carried, kept)
-    _set_weights(problem, kept.T if kept.T is not None else (T if method is None else method.T))
+    set_linear_weights(problem.linear, kept.T if kept.T is not None else (T if method is None else method.T))
     floor.announce()
     result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=gaps.best,
                        stopped_by=stopped_by, tol=floor.tol)
@@ -192,7 +192,7 @@ def _solver_state(problem, next_iteration: int, T, method, best, kept) -> dict:
     the least-objective iterate so far. The model's weights are set to the iterate too: a
     checkpoint's model is the iterate, rounded."""
     T = method.T if isinstance(method, InteriorPoint) else T
-    _set_weights(problem, T)
+    set_linear_weights(problem.linear, T)
     kept_state = {} if kept.T is None else {"kept_T": kept.T, "kept_primal": kept.primal}
     return {"next": next_iteration, "T": T, "best": None if best is None else [best.primal, best.dual],
             **kept_state, **method.state()}
@@ -262,15 +262,6 @@ class _Validation:
             return {}
         from derivtrain.trainer.metrics import evaluate
 
-        _set_weights_of(self.linear, T)
+        set_linear_weights(self.linear, T)
         return evaluate(self.ctx.objective, self.ctx.data.val, self.targets, "val", self.ctx.data.spec.n_classes)
 
-
-def _set_weights(problem, T) -> None:
-    _set_weights_of(problem.linear, T)
-
-
-def _set_weights_of(linear, T) -> None:
-    with torch.no_grad():
-        linear.weight.copy_(T[:, :-1])
-        linear.bias.copy_(T[:, -1])

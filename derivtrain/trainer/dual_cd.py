@@ -46,11 +46,11 @@ import torch
 from derivtrain.convex.certificate import Certificate, dual_value, linear_problem, rounding_error, row_weights
 from derivtrain.data import sparse
 from derivtrain.logging import log
-from derivtrain.trainer.dual_cd_choice import conjugate_gradient_steps, squared_norms
+from derivtrain.trainer.dual_cd_choice import conjugate_gradient_steps
 from derivtrain.trainer.dual_cd_schedule import Progress, spacing
-from derivtrain.trainer.fitting import FitContext, FitResult, finish
+from derivtrain.trainer.fitting import FitContext, FitResult, finish, set_linear_weights
 from derivtrain.trainer.linear_newton import parts
-from derivtrain.trainer.precision_floor import Floor
+from derivtrain.trainer.precision_floor import Floor, row_squares
 from derivtrain.trainer.solver_checkpoints import SolverCheckpoints
 
 _EPOCH_CAP = 2500  # as far as the progress rule lets a fit go (dual_cd_schedule._HOPELESS_WIDE)
@@ -71,7 +71,8 @@ def _fit(ctx, problem) -> FitResult:
     y = problem.loss.prepare(ctx.targets(ctx.data.train)).to(torch.float64)
     c = row_weights(problem.loss, y, X.shape[0], X.device, ctx.data.train.weight, ctx.distributed)
     floor, saves = Floor(ctx, problem, X, y, c, ctx.distributed), SolverCheckpoints(ctx, "dual_cd")
-    duals = [_Column(X, y[:, k].numpy(), c.numpy(), float(problem.penalty.l2)) for k in range(y.shape[1])]
+    norms = row_squares(X).numpy()  # every column's step sizes
+    duals = [_Column(X, norms, y[:, k].numpy(), c.numpy(), float(problem.penalty.l2)) for k in range(y.shape[1])]
     cap = _EPOCH_CAP if ctx.trainer.get("max_epochs") is None else int(ctx.trainer.max_epochs)  # >= 1 (config)
     run = _Run(Progress(floor.tol, conjugate_gradient_steps(X, ctx.optim.max_dense)))  # (dual_cd_choice.py)
     if saves.solver is not None:
@@ -93,7 +94,7 @@ def _fit(ctx, problem) -> FitResult:
         run.full = any(column.wants_every_row() for column in duals)
         if saves.due(run.epoch):  # every trainer.checkpoint_every_n_epochs epochs, and on Ctrl-C/SIGTERM
             saves.save(run.epoch, run.state(duals), _model_state(ctx, problem, duals))
-    _set_weights(problem.linear, _iterate(duals))
+    set_linear_weights(problem.linear, _iterate(duals))
     floor.announce()
     log.info("dual coordinate descent: %s after %d epochs (gap %.2g)", stopped_by, run.epoch, here.relative_gap)
     result = FitResult(epochs=run.epoch, steps=run.epoch, converged=converged, certificate=here,
@@ -120,14 +121,43 @@ class _Run:
                 "columns": [column.counters() for column in duals]}
 
     def restore(self, saves, duals) -> None:
+        """The state a checkpoint holds, each part checked before it reaches the compiled epochs (which
+        do not check their indices: a row index or count out of range there would read and write
+        outside the arrays) or the certificate (a dual variable outside its box would overstate the
+        dual bound); a part that does not check out: one line, exit 2 (SolverCheckpoints.refuse)."""
         solver = saves.solver
-        self.epoch, self.full, self.best = saves.next, bool(solver["full"]), float(solver["best"])
-        self.certified, self.next_check = bool(solver["certified"]), float(solver["next_check"])
-        self.rng.bit_generator.state = solver["rng"]
-        self.progress.seen = [tuple(point) for point in solver["pace"]]
         beta, w, active = (saves.tensor(name, _stacked(duals, name)) for name in ("beta", "w", "active"))
+        try:
+            self.full, self.certified = _flag(solver["full"]), _flag(solver["certified"])
+            self.best, self.next_check = float(solver["best"]), float(solver["next_check"])
+            pace = [(float(work), float(gap)) for work, gap in solver["pace"]]
+            columns = [_column_counters(counters, len(duals[0].c)) for counters in solver["columns"]]
+            self.rng.bit_generator.state = solver["rng"]
+        except (KeyError, TypeError, ValueError) as exc:
+            saves.refuse(f"its dual coordinate descent state does not read back ({type(exc).__name__}: {exc})")
+        if len(columns) != len(duals) or not bool(torch.isfinite(w).all()) or len(active[0]) and not (
+                int(active.min()) >= 0 and int(active.max()) < active.shape[1]):
+            saves.refuse("its dual coordinate descent state has rows or weights out of range")
+        if not all(bool(((b >= 0) & (b <= col.upper)).all()) for b, col in zip(beta.numpy(), duals)):
+            saves.refuse("its dual variables lie outside their box [0, c_i / alpha]")
+        self.epoch, self.progress.seen = saves.next, pace
         for k, column in enumerate(duals):
-            column.restore(beta[k].numpy(), w[k].numpy(), active[k].numpy(), solver["columns"][k])
+            column.restore(beta[k].numpy(), w[k].numpy(), active[k].numpy(), columns[k])
+
+
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{value!r} is not true or false")
+    return value
+
+
+def _column_counters(counters, rows: int) -> list:
+    """A column's checkpointed scalars (_Column.counters), typed and in range, or ValueError/TypeError."""
+    offset, n_active, high, low, spread, visited, settled, work = counters
+    if not (isinstance(n_active, int) and 0 <= n_active <= rows and isinstance(visited, int) and visited >= 0):
+        raise ValueError(f"row counts {n_active!r}, {visited!r} out of range for {rows} rows")
+    return [float(offset), n_active, float(high), float(low), float(spread), visited,
+            None if settled is None else float(settled), float(work)]
 
 
 def _stacked(duals, name: str) -> torch.Tensor:
@@ -137,7 +167,7 @@ def _stacked(duals, name: str) -> torch.Tensor:
 
 def _model_state(ctx, problem, duals) -> dict:
     """The model with the iterate's weights: what a checkpoint's model holds."""
-    _set_weights(problem.linear, _iterate(duals))
+    set_linear_weights(problem.linear, _iterate(duals))
     return ctx.model.state_dict()
 
 
@@ -145,13 +175,13 @@ class _Column:
     """One score column's dual variables beta, its w = [weights | v], the bias's proximal centre and the
     rows shrinking has not set aside (active[:n_active])."""
 
-    def __init__(self, X, y, c, alpha: float):
+    def __init__(self, X, norms, y, c, alpha: float):
+        """norms: ||x_i||^2 of every row."""
         # the kernel's arguments for the rows: CSR arrays and width 0, or a dense array's values and its width
         dense = None if sparse.is_sparse(X) else X.contiguous().numpy()
         self.rows = (X.crow_indices().numpy(), X.col_indices().numpy(), X.values().numpy(), 0) if dense is None \
             else (_NO_INDEX, _NO_INDEX, dense.reshape(-1), dense.shape[1])
         self.y, self.c, self.alpha = np.ascontiguousarray(y), c, alpha
-        norms = squared_norms(*self.rows[:3]) if dense is None else np.einsum("ij,ij->i", dense, dense)
         self.scale = _BIAS_SCALE * math.sqrt(max(float(np.average(norms, weights=c)), 1e-12))
         self.upper, self.qdiag = c / alpha, norms + self.scale ** 2
         self.beta, self.w, self.offset = np.zeros_like(c), np.zeros(X.shape[1] + 1), 0.0
@@ -238,8 +268,3 @@ def _certify(ctx, problem, X, y, c, duals, best: float, epoch: int, saves):
         ctx.logger.log_scalars({"train/objective": (loss + penalty) * units, "train/loss": loss * units,
                                 "train/optimality_gap": gap if math.isfinite(gap) else 1.0}, epoch)
     return best, here
-
-
-def _set_weights(linear, T) -> None:
-    linear.weight.copy_(T[:, :-1])
-    linear.bias.copy_(T[:, -1])

@@ -93,6 +93,13 @@ class FitResult:
     cap: Optional[int] = None  # the iteration cap the fitter used, where trainer.max_epochs=null means its own
 
 
+def set_linear_weights(linear, T: torch.Tensor) -> None:
+    """A linear layer's weight and bias from a solver's iterate T = [W | b] (in the layer's dtype)."""
+    with torch.no_grad():
+        linear.weight.copy_(T[:, :-1].to(linear.weight.dtype))
+        linear.bias.copy_(T[:, -1].to(linear.bias.dtype))
+
+
 def finish(ctx: FitContext, result: FitResult, state: Optional[dict] = None) -> FitResult:
     """Final checkpoint (with the fitter's `state`), then the measurements every run reports."""
     ctx.checkpoints.save(model=ctx.model.state_dict(), epoch=result.epochs, step=result.steps,

@@ -43,21 +43,27 @@ def lipschitz(score_loss, objective_at_zero: float) -> float:
 
 def row_norms(X: torch.Tensor, c: torch.Tensor, reduce):
     """(sum_i c_i ||x_i||^2, max_i ||x_i||) over every rank's rows, in float64 (dense or CSR)."""
+    squares = row_squares(X)
+    mean_square = float(reduce.all_sum((c.to(torch.float64) * squares).sum()))
+    largest = squares.max() if len(squares) else squares.new_zeros(())
+    return mean_square, math.sqrt(float(reduce.all_max(largest)))
+
+
+def row_squares(X: torch.Tensor) -> torch.Tensor:
+    """||x_i||^2 of every row, float64 (n,), dense or CSR (dual coordinate descent's step sizes too)."""
     from derivtrain.data import sparse
 
     if sparse.is_sparse(X):
         ones = torch.ones(X.shape[1], 1, dtype=torch.float64, device=X.device)
-        squares = (sparse.astype(sparse.squared(X), torch.float64) @ ones).reshape(-1)
-    else:  # a block of rows at a time in float64 (convex/passes.py): 100k x 50, 44 -> 4 ms, the same sums
-        from derivtrain.convex.passes import block, block_rows
+        return (sparse.astype(sparse.squared(X), torch.float64) @ ones).reshape(-1)
+    # a block of rows at a time in float64 (convex/passes.py): 100k x 50, 44 -> 4 ms, the same sums
+    from derivtrain.convex.passes import block, block_rows
 
-        squares, step = torch.empty(len(X), dtype=torch.float64, device=X.device), block_rows(X)
-        for a in range(0, len(X), step):
-            rows = block(X, a, step)
-            torch.sum(rows * rows, dim=1, out=squares[a:a + len(rows)])
-    mean_square = float(reduce.all_sum((c.to(torch.float64) * squares).sum()))
-    largest = squares.max() if len(squares) else squares.new_zeros(())
-    return mean_square, math.sqrt(float(reduce.all_max(largest)))
+    squares, step = torch.empty(len(X), dtype=torch.float64, device=X.device), block_rows(X)
+    for a in range(0, len(X), step):
+        rows = block(X, a, step)
+        torch.sum(rows * rows, dim=1, out=squares[a:a + len(rows)])
+    return squares
 
 
 def weight_bound(penalty, objective_at_zero: float) -> float:

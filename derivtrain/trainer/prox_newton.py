@@ -51,7 +51,7 @@ from derivtrain.convex.certificate import dual_value, rounding_error, row_weight
 from derivtrain.logging import log
 from derivtrain.threads import threads_for
 from derivtrain.trainer.armijo import backtrack
-from derivtrain.trainer.fitting import FitContext, FitResult, finish
+from derivtrain.trainer.fitting import FitContext, FitResult, finish, set_linear_weights
 from derivtrain.trainer.gradient_certificate import gradient_certificate, settle_bias
 from derivtrain.trainer.precision_floor import Floor
 # the damping's constants and tests: derivtrain/path/prox_path.py reads them from here
@@ -144,7 +144,7 @@ def _fit(ctx, problem) -> FitResult:
         T, z, iteration = T + t * step, z + t * dz, iteration + 1
     if here is None:  # stopped before any certificate: the last iterate's
         best, here = _certify(ctx, problem, X, y, c, z, T, smooth, primal, best)
-    _set_weights(problem.linear, T)
+    set_linear_weights(problem.linear, T)
     floor.announce()
     log.info("proximal Newton: %s after %d steps (gap %.2g)", stopped_by, iteration, here.relative_gap)
     result = FitResult(epochs=iteration, steps=iteration, converged=converged, certificate=here,
@@ -202,8 +202,3 @@ def _line_search(problem, T, z, y, c, direction, dz, primal: float, decrease: fl
 
 def _total(reduce, value: float) -> float:
     return float(reduce.all_sum(torch.tensor(value, dtype=torch.float64)))
-
-
-def _set_weights(linear, T) -> None:
-    linear.weight.copy_(T[:, :-1].to(linear.weight.dtype))
-    linear.bias.copy_(T[:, -1].to(linear.bias.dtype))

@@ -165,3 +165,49 @@ def _dense(data, columns=None):
     from dataclasses import replace
 
     return replace(data, train=replace(data.train, X=data.train.X.to_dense()[:, :columns]))
+
+
+class _Saved:
+    """What dual_cd._Run.restore reads of a SolverCheckpoints: a checkpoint's solver state."""
+
+    def __init__(self, solver):
+        self.solver, self.next = solver, solver["next"]
+
+    def tensor(self, name, like):
+        return self.solver[name]
+
+    def refuse(self, why):
+        from derivtrain.errors import UserError
+
+        raise UserError(f"trainer.resume=...: {why}")
+
+
+@pytest.mark.parametrize("tamper, says", [
+    (lambda s: s["active"].__setitem__((0, 0), 10_000), "out of range"),  # a row index past the rows
+    (lambda s: s["columns"][0].__setitem__(1, 10_000), "out of range"),  # more active rows than rows
+    (lambda s: s["beta"].__setitem__((0, 0), 1e9), "outside their box"),  # an overstated dual bound
+    (lambda s: s.__setitem__("rng", {"bit_generator": "MT19937"}), "does not read back"),
+    (lambda s: s.__setitem__("full", "yes"), "does not read back"),
+])
+def test_a_tampered_checkpoint_is_refused_before_the_compiled_epochs_read_it(tamper, says):
+    from derivtrain.errors import UserError
+    from derivtrain.trainer.dual_cd_schedule import Progress
+
+    X, labels = binary_rows()
+    rows = torch.from_numpy(X.toarray())
+    signs, c = 2.0 * labels - 1, np.full(len(labels), 1 / len(labels))
+    norms = (rows * rows).sum(dim=1).numpy()
+    columns = [dual_cd._Column(rows, norms, signs, c, 1e-3)]
+    run = dual_cd._Run(Progress(1e-4))
+    for every_row in (True, False, False):
+        columns[0].epoch(run.rng, every_row)
+    run.epoch = 3
+    state = run.state(columns)
+    again = dual_cd._Run(Progress(1e-4))
+    restored = [dual_cd._Column(rows, norms, signs, c, 1e-3)]
+    again.restore(_Saved(state), restored)  # untouched: reads back
+    assert again.epoch == 3 and again.rng.bit_generator.state == run.rng.bit_generator.state
+    assert np.array_equal(restored[0].beta, columns[0].beta) and restored[0].counters() == columns[0].counters()
+    tamper(state)
+    with pytest.raises(UserError, match=says):
+        dual_cd._Run(Progress(1e-4)).restore(_Saved(state), [dual_cd._Column(rows, norms, signs, c, 1e-3)])
