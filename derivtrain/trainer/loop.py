@@ -63,7 +63,8 @@ class GradientLoop:
         self.objective, self.model, self.distributed = ctx.objective, ctx.model, ctx.distributed
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         X = ctx.data.train.X
-        self.optimizer = build_optimizer(self.params, ctx.optim, capturable=trainer.cuda_graph)
+        self.optimizer = build_optimizer(self.params, ctx.optim, capturable=trainer.cuda_graph,
+                                         compiled=trainer.compile)
         self.shuffle = torch.Generator(device=X.device).manual_seed(trainer.seed)
         in_memory = isinstance(X, torch.Tensor)  # else out-of-core rows, read chunk by chunk
         # trainer.batch_size, or optim=auto's choice for a large table (derivtrain/trainer/auto_batch.py)

@@ -1,5 +1,8 @@
-"""torch.optim optimizers and LR schedules built from the `optim` config group."""
+"""torch.optim optimizers and LR schedules built from the `optim` config group. The optimizers run
+without importing torch._dynamo (derivtrain/trainer/eager_optimizers.py) unless the model is compiled."""
 import torch
+
+from derivtrain.trainer.eager_optimizers import eager
 
 
 def _fast(cls, params, capturable: bool) -> dict:
@@ -20,25 +23,26 @@ def _fast(cls, params, capturable: bool) -> dict:
     return {"foreach": True}
 
 
-def _sgd(params, cfg, capturable: bool) -> torch.optim.Optimizer:
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+def _sgd(params, cfg, capturable: bool, compiled: bool) -> torch.optim.Optimizer:
+    return _class(torch.optim.SGD, compiled)(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                            weight_decay=cfg.weight_decay, **_fast(torch.optim.SGD, params, capturable))
 
 
-def _adam(params, cfg, capturable: bool) -> torch.optim.Optimizer:
-    cls = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
+def _adam(params, cfg, capturable: bool, compiled: bool) -> torch.optim.Optimizer:
+    stock = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
+    cls = _class(stock, compiled)
     # optim=auto with lr=null: a placeholder until the range test sets the rate (trainer/lr_range.py)
     return cls(params, lr=cfg.lr if cfg.lr is not None else 1e-3, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
-               **_fast(cls, params, capturable))
+               **_fast(stock, params, capturable))
 
 
-def _lbfgs(params, cfg, capturable: bool) -> torch.optim.Optimizer:
+def _lbfgs(params, cfg, capturable: bool, compiled: bool) -> torch.optim.Optimizer:
     if cfg.weight_decay:
         from derivtrain.errors import ConfigError
 
         raise ConfigError("optim=lbfgs has no weight_decay; use regularizer=l2 regularizer.strength=...")
-    return torch.optim.LBFGS(params, lr=cfg.lr, max_iter=cfg.max_iter, history_size=cfg.history_size,
-                             line_search_fn=cfg.line_search)
+    return _class(torch.optim.LBFGS, compiled)(params, lr=cfg.lr, max_iter=cfg.max_iter,
+                                               history_size=cfg.history_size, line_search_fn=cfg.line_search)
 
 
 # optim.name -> builder: the config's GRADIENT_OPTIMIZERS (derivtrain/config/schemas/optim.py), and
@@ -46,11 +50,17 @@ def _lbfgs(params, cfg, capturable: bool) -> torch.optim.Optimizer:
 BUILDERS = {"sgd": _sgd, "adam": _adam, "adamw": _adam, "lbfgs": _lbfgs, "auto": _adam}
 
 
-def build_optimizer(params, cfg, capturable: bool = False) -> torch.optim.Optimizer:
+def build_optimizer(params, cfg, capturable: bool = False, compiled: bool = False) -> torch.optim.Optimizer:
+    """compiled: the model is compiled (trainer.compile), so torch._dynamo is loaded anyway: torch's own
+    optimizer classes, graph breaks and all."""
     params = list(params)
     if cfg.name not in BUILDERS:
         raise AssertionError(f"optim.name={cfg.name} passed validation but has no builder")
-    return BUILDERS[cfg.name](params, cfg, capturable)
+    return BUILDERS[cfg.name](params, cfg, capturable, compiled)
+
+
+def _class(stock: type, compiled: bool) -> type:
+    return stock if compiled else eager(stock)
 
 
 def build_scheduler(optimizer, cfg, max_epochs: int):
