@@ -274,23 +274,27 @@ def primal_value(objective, X, targets, sample_weight=None, reduce=None) -> floa
 
 @torch.no_grad()
 def certify(objective, X, targets, mus=None, dual: Optional[float] = None,
-            sample_weight: Optional[torch.Tensor] = None, reduce=None) -> Optional[Certificate]:
+            sample_weight: Optional[torch.Tensor] = None, reduce=None,
+            enough: Optional[float] = None) -> Optional[Certificate]:
     """The certificate of the objective's current weights on rows X (a tensor), or None when the
     objective has no known dual or X is not in memory. `dual`: a lower bound on the optimum
     already known (a solver's), kept when it beats the ones built here. `sample_weight`: the rows'
     weights (the data's Split.weight), None = equal. `reduce`: sums over the rows other ranks hold
-    (trainer=ddp). Two passes over X (the scores; G^T X for every barrier width together), the
-    rest on vectors of n rows, all on one thread (derivtrain/convex/passes.py says why)."""
+    (trainer=ddp). `enough`: a gap (a solver's tol) that, where the known dual gives it, needs no
+    dual point built here (a pass over X saved). Two passes over X (the scores; G^T X for every
+    barrier width together), the rest on vectors of n rows, on one thread (convex/passes.py: why)."""
     problem = linear_problem(objective)
     if problem is None or not isinstance(X, torch.Tensor):
         return None
     reduce = reduce or OneProcess()
     with one_thread():
         primal, z, y, c, losses = _primal_parts(problem, X, targets, sample_weight, reduce)
+        error = rounding_error(problem, z, y, c, reduce, losses=losses)
+        if dual is not None and enough is not None and Certificate(primal, dual, error).relative_gap <= enough:
+            return Certificate(primal, dual, error)
         candidates = mus if mus is not None else (_MU_CANDIDATES if problem.loss.nonsmooth else (0.0,))
         if dual is not None and problem.loss.nonsmooth:
             candidates = ()  # a solver's dual point beats what the kinks' derivative gives at its weights
         thetas = [rowwise(partial(dual_point, problem.loss, mu=mu), z, y) for mu in candidates]
         duals = dual_values(problem, thetas, c, X, y, reduce)
-        return Certificate(primal, max(duals + ([dual] if dual is not None else [])),
-                           rounding_error(problem, z, y, c, reduce, losses=losses))
+        return Certificate(primal, max(duals + ([dual] if dual is not None else [])), error)

@@ -134,11 +134,11 @@ def objective_report(ctx: FitContext, train_loss: float, result: FitResult) -> d
     units = objective.units
     report = {"train/objective": train_loss + objective.penalty_value() * units}
     known = result.certificate.dual if result.certificate is not None else None
-    certificate = certify(objective, ctx.data.train.X, ctx.targets(ctx.data.train), dual=known,
-                          sample_weight=ctx.data.train.weight, reduce=ctx.distributed)
-    fitter_converged = result.converged
     # the tolerance the fitter used: optim.tol, or the floor its precision can certify if higher
     tol = result.tol if result.tol is not None else ctx.optim.get("tol")
+    certificate = certify(objective, ctx.data.train.X, ctx.targets(ctx.data.train), dual=known,
+                          sample_weight=ctx.data.train.weight, reduce=ctx.distributed, enough=tol)
+    fitter_converged = result.converged
     if certificate is not None:
         report["train/objective"] = certificate.primal * units
         report["train/optimality_gap"] = certificate.relative_gap

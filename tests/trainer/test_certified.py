@@ -154,3 +154,36 @@ def test_newton_certifies_once_its_gradient_says_tol_may_be_met(monkeypatch):
     est = derivtrain.Estimator(model="logistic", standardize=False, optim__tol=1e-6).fit(X, y)
     assert est.metrics_["train/converged"] and est.metrics_["train/optimality_gap"] <= 1e-6
     assert 1 <= len(calls) <= est.n_iter_ - 2, (len(calls), est.n_iter_)
+
+
+def test_the_report_reuses_the_solvers_dual_where_it_meets_tol(monkeypatch):
+    """At the end of a certified fit the report measures P at the model's float32 weights and keeps the
+    solver's dual bound where the two meet tol: no dual point, no pass over X of its own. The gap it
+    reports still bounds the true one (scikit-learn's optimum at 1e-12); without a known dual, or with
+    a tol the known one misses, it builds one."""
+    import derivtrain.convex.certificate as duality
+    import derivtrain.trainer.fitting as fitting
+
+    built, in_report = [], []
+    values, report = duality.dual_values, fitting.objective_report
+    monkeypatch.setattr(duality, "dual_values", lambda *a, **k: built.append(1) or values(*a, **k))
+
+    def counted(*args, **kwargs):
+        before = len(built)
+        out = report(*args, **kwargs)
+        in_report.append(len(built) - before)
+        return out
+
+    monkeypatch.setattr(fitting, "objective_report", counted)
+    solved = Solved("model=logistic", "data=breast_cancer", "optim.tol=1e-8")
+    assert in_report == [0] and len(built) >= 1  # the solver certified; the report built no dual point
+    built.clear()
+    C = 1 / (solved.alpha * len(solved.X))
+    sk = LogisticRegression(C=C, tol=1e-12, max_iter=10_000).fit(solved.X, solved.y)
+    proba = sk.predict_proba(solved.X)[np.arange(len(solved.y)), solved.y]
+    solved.assert_optimal(_sklearn_objective(solved, -np.log(proba).mean(), sk.coef_), tol=1e-8)
+    X, targets, known = solved.data.train.X, solved.data.train.y, solved.result.certificate.dual
+    assert certify(solved.objective, X, targets, dual=known, enough=1e-8).dual == known and not built
+    for enough in (None, 0.0):
+        certify(solved.objective, X, targets, dual=known, enough=enough)
+    assert built == [1, 1]
