@@ -13,6 +13,8 @@ For scores z (n, K) and the loss's prepared targets y, a datafit gives, per row:
     smoothed(z, y, mu)  a smooth version whose derivative is a dual point (kinked losses only)
     smoothed_slope      optional: that derivative in closed form, (n, K) (else autograd through
                         `smoothed`; the certificate takes one per barrier width)
+    score_derivatives   optional: (values, first, second derivatives) per row in closed form, unweighted
+                        (derivtrain/trainer/smooth_part.py; else autograd through `values`)
     coupled             the second derivative couples a row's K scores (not a diagonal)
     conjugate_linear    l* is linear on its domain with l*(0) = 0 (the hinge family): the
                         certificate then searches the dual point's scale in closed form
@@ -90,12 +92,19 @@ class ElementwiseDatafit(ConvexDatafit):
         self.slope_limit = getattr(loss, "slope_limit", None)
         self.curvature_limit = getattr(loss, "curvature_limit", None)
         self.constant_curvature = getattr(loss, "residual_degree", None) == 2  # (y - s)^2 up to a scale
+        if getattr(loss, "elementwise_derivatives", None) is not None:
+            self.score_derivatives = self._score_derivatives  # (derivtrain/trainer/smooth_part.py)
 
     def prepare(self, targets):
         return targets.reshape(len(targets), -1).double()
 
     def values(self, z, y):
         return self.loss.elementwise(z, y.to(z.dtype).expand_as(z)).sum(dim=1)
+
+    def _score_derivatives(self, z, y):
+        """(values, first, second derivatives) per row from the loss's elementwise_derivatives."""
+        values, first, second = self.loss.elementwise_derivatives(z, y.to(z.dtype).expand_as(z))
+        return values.sum(dim=1), first, second
 
     def conjugate(self, theta, y):
         y = y.to(theta.dtype).expand_as(theta)

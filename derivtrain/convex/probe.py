@@ -1,7 +1,7 @@
 """A plugin's convex loss or penalty checked at a probe point when the config is composed: the
 methods its solver needs are there, its datafit agrees with its forward, and its conjugate is
 right where Fenchel-Young makes it exact (at a (sub)gradient theta of l at z, l*(theta) =
-theta . z - l(z)). A conjugate that is too low would make a certificate claim a gap it does not
+theta . z - l(z)), and derivatives it gives in closed form (elementwise_derivatives) are autograd's. A conjugate that is too low would make a certificate claim a gap it does not
 have; one too high would stop a run that had converged: either is one line, exit 2, before any
 data is read. A few tensor ops on 8 rows (~1 ms); derivtrain's own losses and penalties are
 checked by its tests instead, so a run of theirs pays nothing.
@@ -52,6 +52,26 @@ def check_convex_loss(loss, target: str) -> None:
     conjugate = _call("loss", target, "its conjugate", datafit.conjugate, theta, y)
     exact = (theta * z).sum(dim=1) - values
     _compare("loss", target, conjugate, exact, "conjugate(theta)")
+    if getattr(datafit, "score_derivatives", None) is not None:  # the loss's elementwise_derivatives
+        _check_derivatives(datafit, z, y, target)
+
+
+def _check_derivatives(datafit, z, y, target) -> None:
+    """A closed form of the value and its first two derivatives agrees with autograd through `values`:
+    the solvers take the objective's value from it, and so does the certificate's primal."""
+    given = _call("loss", target, "elementwise_derivatives", datafit.score_derivatives, z, y)
+    with torch.enable_grad():
+        leaf = z.clone().requires_grad_(True)
+        values = datafit.values(leaf, y)
+        (first,) = torch.autograd.grad(values.sum(), leaf, create_graph=True)
+        second = torch.autograd.grad(first.sum(), leaf)[0] if first.requires_grad else torch.zeros_like(first)
+    for name, got, exact in zip(("value", "first derivative", "second derivative"), given, (values, first, second)):
+        got, exact = got.reshape(-1).double(), exact.detach().reshape(-1).double()
+        wrong = (got - exact).abs() > _TOL * (1 + exact.abs())
+        if bool(wrong.any()):
+            i = int(wrong.nonzero()[0, 0])
+            _fail("loss", target, f"its elementwise_derivatives gives a {name} of {float(got[i]):.6g} at a probe "
+                                  f"point where autograd through elementwise gives {float(exact[i]):.6g}")
 
 
 def _probe_rows(loss):

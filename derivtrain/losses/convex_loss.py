@@ -17,6 +17,9 @@ value and its derivatives, an upper bound to rounding, so a certificate stays a 
 loss whose conjugate is known in closed form may add `conjugate(theta, targets)` (elementwise;
 it is checked against the computed one when a config is composed); a loss with a faster
 hand-written autograd Function may override `forward` (checked to agree at a probe point).
+A loss may also give `elementwise_derivatives(scores, targets)` -> (values, first, second
+derivatives), elementwise, in closed form: the Newton solvers then take them instead of autograd's
+three passes (checked against autograd when a config is composed; logistic, squared error, Poisson).
 A loss whose derivative is bounded may say so, `slope_limit = c` with |d loss / d score| <= c
 (the logistic loss: 1): the precision floor then uses c instead of the residuals' scale; and
 `curvature_limit = k` with its second derivative <= k (logistic 1/4): regularization paths then

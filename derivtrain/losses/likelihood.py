@@ -33,6 +33,14 @@ class CrossEntropyLoss(ConvexLoss):
         """One score, 0/1 targets: log(1 + e^z) - y z."""
         return F.binary_cross_entropy_with_logits(scores, targets, reduction="none")
 
+    def elementwise_derivatives(self, scores, targets):
+        """(log(1 + e^z) - y z, sigmoid(z) - y, sigmoid(z)(1 - sigmoid(z))) in closed form, the value as
+        max(z, 0) + log(1 + e^-|z|) (no overflow, exact to rounding at any z): autograd's value,
+        backward and double backward took three passes and a graph (100k rows: 2.1 -> 1.x ms)."""
+        p = torch.sigmoid(scores)
+        values = torch.log1p(torch.exp(-scores.abs())).add_(scores.clamp_min(0.0)).addcmul_(targets, scores, value=-1)
+        return values, p - targets, torch.addcmul(p, p, p, value=-1)
+
     def conjugate(self, theta, targets):
         """p log p + (1 - p) log(1 - p) with p = theta + y in [0, 1] (theta = sigmoid(z) - y)."""
         p = (theta + targets).clamp(0.0, 1.0)
@@ -121,6 +129,10 @@ class MSELoss(ConvexLoss):
 
     def elementwise(self, scores, targets):
         return (scores - targets).square()
+
+    def elementwise_derivatives(self, scores, targets):
+        residual = scores - targets
+        return residual.square(), 2.0 * residual, torch.full_like(residual, 2.0)
 
     def conjugate(self, theta, targets):
         """theta^2 / 4 + theta y (theta = 2 (z - y))."""

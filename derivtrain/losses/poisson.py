@@ -32,6 +32,10 @@ class PoissonLoss(ConvexLoss):
     def elementwise(self, scores, targets):
         return scores.exp() - targets * scores
 
+    def elementwise_derivatives(self, scores, targets):
+        rate = scores.exp()
+        return rate - targets * scores, rate - targets, rate
+
     def conjugate(self, theta, targets):
         """q log q - q with q = theta + y >= 0 (theta = e^z - y)."""
         q = (theta + targets).clamp_min(0.0)

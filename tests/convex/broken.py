@@ -22,6 +22,16 @@ class WrongConjugate(WritesNothing):
         return torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p) + 0.1
 
 
+class WrongCurvature(WrongConjugate):
+    """The logistic loss with its conjugate computed and closed-form derivatives whose second is off by 2x."""
+
+    conjugate = None
+
+    def elementwise_derivatives(self, scores, signs):
+        p = torch.sigmoid(-signs * scores)
+        return self.elementwise(scores, signs), -signs * p, 2 * p * (1 - p)
+
+
 class SaysConvexOnly(Loss):
     task = "classification"
     convex = True

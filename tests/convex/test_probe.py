@@ -13,6 +13,7 @@ BROKEN = "tests.convex.broken"
                                               "writes neither `elementwise` nor `affine_pieces`"),
     (f"loss._target_={BROKEN}.WrongConjugate", "its conjugate(theta) is wrong at a probe point"),
     (f"loss._target_={BROKEN}.SaysConvexOnly", "it says convex = True but convex_dual(1) gives None"),
+    (f"loss._target_={BROKEN}.WrongCurvature", "its elementwise_derivatives gives a second derivative of"),
     (f"loss._target_={BROKEN}.ScaledCrossEntropy", "but its datafit's mean value is"),
     (f"regularizer._target_={BROKEN}.TooLowL1", "its conjugate(V) is wrong at a probe point"),
     (f"regularizer._target_={BROKEN}.NoConjugate", "its convex dual Half lacks conjugate, feasible_scale, "
@@ -33,6 +34,10 @@ def test_sound_plugins_pass_the_probe():
 
     class Logistic(WrongConjugate):
         conjugate = None  # computed from the value and its derivatives instead
+
+        def elementwise_derivatives(self, scores, signs):
+            p = torch.sigmoid(-signs * scores)
+            return self.elementwise(scores, signs), -signs * p, p * (1 - p)
 
     class Ridge(ElementwisePenalty):
         def coefficients(self, shape):
