@@ -103,20 +103,32 @@ class LinearSVMObjectiveFunction(Function):
 class FullBatchLinearSVM:
     """The fused objective for one model and the one full batch it trains on.
 
-    The feature-major copy of X (with its row of ones) is made once, here; it costs one more X in
-    memory. The gradient loop builds this only for full-batch float32 training in one process
-    (derivtrain/trainer/loop.py): under bf16 autocast it computes in X's own dtype, which is not
-    what autocast asks for.
+    Large dense rows on the CPU go through the compiled row loop (derivtrain/losses/
+    linear_svm_compiled.py), which reads X as it is. Elsewhere the feature-major copy of X (with its
+    row of ones) is made once, here; it costs one more X in memory. The gradient loop builds this
+    only for full-batch float32 training in one process (derivtrain/trainer/loop.py): under bf16
+    autocast it computes in X's own dtype, which is not what autocast asks for.
     """
 
     def __init__(self, linear: torch.nn.Linear, penalty, X: torch.Tensor, targets: torch.Tensor):
+        from derivtrain.losses.linear_svm_compiled import compiled_suits
+
         self.linear, self.penalty = linear, penalty  # penalty: L2Penalty or NoPenalty (strength 0)
+        signs = targets.reshape(len(targets), -1).to(X.dtype)
+        self.compiled = compiled_suits(X) and X.dtype == linear.weight.dtype
+        if self.compiled:
+            self.rows, self.signs = X.detach().contiguous(), signs.contiguous()
+            return
         # feature-major, with a row of ones: the bias rides along in both products
-        self.features = feature_major(X)
-        signs = targets.unsqueeze(0) if targets.dim() == 1 else targets.t()
-        self.signs = signs.to(X.dtype).contiguous()
+        self.features, self.signs = feature_major(X), signs.t().contiguous()
 
     def __call__(self) -> torch.Tensor:
+        if self.compiled:
+            from derivtrain.losses.linear_svm_compiled import CompiledLinearSVMObjective
+
+            objective, _ = CompiledLinearSVMObjective.apply(self.rows, self.signs, self.linear.weight, self.linear.bias,
+                                                            self.penalty.strength)
+            return objective
         objective, *_ = LinearSVMObjectiveFunction.apply(self.features, self.signs, self.linear.weight,
                                                          self.linear.bias, self.penalty.strength)
         return objective
