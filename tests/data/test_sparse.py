@@ -36,6 +36,17 @@ def test_row_gathers_slices_and_products_equal_dense():
     torch.testing.assert_close(sparse.squared(X).to_dense(), D.square())
 
 
+def test_the_scipy_view_is_kept_on_the_tensor_and_sees_its_values():
+    A = _matrix()
+    X, doubled = sparse.from_scipy(A.copy(), dtype=torch.float64), 2 * A.toarray()
+    view = sparse.to_scipy(X)
+    assert sparse.to_scipy(X) is view and np.shares_memory(view.data, X.values().numpy())
+    X.values().mul_(2.0)  # in place: the kept view is X's own memory
+    np.testing.assert_array_equal(sparse.to_scipy(X).toarray(), doubled)
+    other = sparse.astype(X, torch.float32)  # a new tensor: its own view
+    assert sparse.to_scipy(other) is not view and sparse.to_scipy(other).dtype == np.float32
+
+
 def test_sparse_linear_layer_has_the_dense_derivatives_and_their_derivatives():
     X = sparse.from_scipy(_matrix(12, 6, density=0.4), dtype=torch.float64)
     weight = torch.randn(2, 6, dtype=torch.float64, requires_grad=True)
