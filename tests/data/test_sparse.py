@@ -30,7 +30,9 @@ def test_row_gathers_slices_and_products_equal_dense():
     assert torch.equal(sparse.rows_between(X, 50, 99).to_dense(), D[50:])  # clamped like a slice
     G = torch.randn(60, 3, dtype=torch.float64)
     torch.testing.assert_close(sparse.backproject(G, X), G.T @ D)
-    torch.testing.assert_close(sparse.with_ones_column(X).to_dense(), torch.cat([D, torch.ones(60, 1).double()], 1))
+    with_ones = torch.cat([D, torch.ones(60, 1).double()], 1)
+    for appended in (sparse.with_ones_column(X), sparse._with_ones_column_torch(X)):  # (the second: a GPU's)
+        assert torch.equal(appended.to_dense(), with_ones) and appended.col_indices().dtype == torch.int32
     w = torch.rand(60, dtype=torch.float64)
     torch.testing.assert_close(sparse.gram(X, w), D.T @ (D * w[:, None]))
     torch.testing.assert_close(sparse.squared(X).to_dense(), D.square())
