@@ -25,7 +25,8 @@ def _fast(cls, params, capturable: bool) -> dict:
 
 def _sgd(params, cfg, capturable: bool, compiled: bool) -> torch.optim.Optimizer:
     return _class(torch.optim.SGD, compiled)(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                           weight_decay=cfg.weight_decay, **_fast(torch.optim.SGD, params, capturable))
+                                             weight_decay=cfg.weight_decay,
+                                             **_fast(torch.optim.SGD, params, capturable))
 
 
 def _adam(params, cfg, capturable: bool, compiled: bool) -> torch.optim.Optimizer:
