@@ -56,7 +56,15 @@ class SquaredHingeDatafit(HingeDatafit):
     def smoothed(self, z, y, tau):
         return self.values(z, y)
 
-    smoothed_slope = None  # smooth: the derivative of `values`, by autograd
+    def smoothed_slope(self, z, y, tau):
+        """The derivative -2 y r, r = max(0, 1 - y z) (smooth: no smoothing), for the certificate's dual point."""
+        return _residual(z, y).mul_(y).mul_(-2.0)
+
+    def score_derivatives(self, z, y):
+        """(sum_k r_k^2, -2 y r, 2 [r > 0]) per row in closed form (derivtrain/trainer/smooth_part.py):
+        autograd's value, backward and double backward took three passes and a graph."""
+        r = _residual(z, y)
+        return r.square().sum(dim=1), r * y * -2.0, (r > 0).to(z.dtype).mul_(2.0)
 
     def pieces(self):
         return None
@@ -64,6 +72,12 @@ class SquaredHingeDatafit(HingeDatafit):
     def conjugate(self, theta, y):
         a = -y * theta
         return (a.square() / 4 - a).sum(dim=1)
+
+
+def _residual(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """max(0, 1 - y z), a new tensor."""
+    one = torch.ones((), dtype=z.dtype, device=z.device)
+    return torch.addcmul(one, y.to(z.dtype), z, value=-1).clamp_min_(0.0)
 
 
 def squared_hinge(scores: torch.Tensor, y: torch.Tensor, *, reduction: str = "mean",

@@ -49,3 +49,24 @@ def test_loss_module_is_one_vs_rest_only():
     assert loss.twice_differentiable
     with pytest.raises(ConfigError, match="one-vs-rest only"):
         SquaredHingeLoss(multiclass="crammer_singer")
+
+
+def test_the_datafits_closed_forms_are_autograds_through_its_function():
+    """score_derivatives (the Newton solvers') and smoothed_slope (the certificate's dual point) against
+    autograd through the datafit's values, one-vs-rest with 3 columns, on both sides of every kink and on
+    it (second derivative 0 there, as the Function's double backward gives)."""
+    datafit = SquaredHingeLoss().convex_dual(3)
+    torch.manual_seed(0)
+    z = torch.randn(200, 3, dtype=torch.float64) * 2
+    y = datafit.prepare(SquaredHingeLoss().encode_targets(torch.randint(0, 3, (200,)), 3))
+    z[:5] = y[:5]  # y z == 1 on every score of the first rows: the kinks
+    with torch.enable_grad():
+        leaf = z.clone().requires_grad_(True)
+        values = datafit.values(leaf, y)
+        (first,) = torch.autograd.grad(values.sum(), leaf, create_graph=True)
+        (second,) = torch.autograd.grad(first.sum(), leaf)
+    got = datafit.score_derivatives(z, y)
+    for name, mine, exact in zip(("values", "first", "second"), got, (values, first, second)):
+        torch.testing.assert_close(mine, exact.detach(), rtol=1e-14, atol=0, msg=name)
+    torch.testing.assert_close(datafit.smoothed_slope(z, y, 0.0), first.detach(), rtol=1e-14, atol=0)
+    assert bool((got[2][:5] == 0).all()) and bool((got[2] == 2).any()) and bool((got[1] == 0).any())
