@@ -4,6 +4,10 @@ Nothing but the chunk in flight is resident: after a chunk is read, its pages ar
 this process (madvise DONTNEED; the kernel's page cache keeps them for the next epoch if memory
 allows), and the next chunk's pages are asked for ahead (madvise WILLNEED) so the disk reads
 while the model trains. Files larger than memory therefore train in a bounded footprint.
+The chunk's copies (standardized rows, batches) are freed with it, but glibc's malloc keeps freed
+memory for later allocations, and once a chunk-sized block has been freed it serves the next ones
+from its heap, where they fragment: a 160 MB file trained with 26-50 MB more resident memory than
+a 0.8 MB one, 17 MB after giving freed pages back (malloc_trim) at each release.
 """
 import mmap
 import warnings
@@ -84,14 +88,32 @@ class MappedNpy:
         self._map.madvise(advice, lo, hi - lo)
 
     def release(self, start: int, stop: int) -> None:
-        """Drop rows [start, stop) from this process's resident memory (they stay on disk)."""
+        """Drop rows [start, stop) from this process's resident memory (they stay on disk), and the
+        heap's freed pages (the module's docstring says why)."""
         self._advise(start, stop, "MADV_DONTNEED")
+        _give_back_freed_memory()
 
     def prefetch(self, start: int, stop: int) -> None:
         """Ask the kernel to start reading rows [start, stop) from disk now."""
         self._advise(start, stop, "MADV_WILLNEED")
 
 
+def _give_back_freed_memory() -> None:
+    """glibc's malloc_trim(0): freed heap pages back to the system (a no-op where the C library is another)."""
+    global _TRIM
+    if _TRIM is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _TRIM = getattr(ctypes.CDLL(ctypes.util.find_library("c")), "malloc_trim", False)
+        except OSError:
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM = None  # glibc's malloc_trim, False where there is none; looked up on the first release
 _FUSED_OFFSET = 8.0  # |mean| / scale up to which the float32 multiply-add costs < 8 ulps of a standardized value
 
 
