@@ -9,9 +9,11 @@ a row at a time: a row's score (its dot product with W), then, where its margin 
 row added into A^T X while it is in registers. One read of X, no copy of it (the feature-major
 copy held a second X in memory and took 0.2-0.3 s to make), blocks of rows on the run's threads
 (derivtrain/threads.py: map_blocks; numba releases the GIL) summed in block order, so the same
-numbers on any number of threads. Measured on 875k x 100 float32 rows, all of them in the margin
-(the most work a step can have), median of 9: one thread 26-28 ms against 30-31 ms for the
-blocks of BLAS products, two threads 14-17 ms against 25-30 ms (a float32 sum of X: 9-15 ms).
+numbers on any number of threads. Measured on 875k x 100 float32 rows, most of them in the margin
+(freshly initialized weights: the most work a step can have), value and backward, median of 9:
+one thread 20.5 ms against 35.5 ms for the blocks of BLAS products, two threads 16.1 ms against
+27.6 ms (a float32 sum of X: 12-18 ms); with 3 score columns 59.8 against 57.7 ms on one thread
+(each row is read again per column, from cache) and 36.9 against 47.5 ms on two.
 
 Within a block A^T X accumulates in X's dtype, as the BLAS products did; blocks are summed in
 float64. At the kink (margin exactly 0) the subgradient is 0, the hinge's. First order only: a
