@@ -70,8 +70,9 @@ def _fit(ctx, problem) -> FitResult:
     X = sparse.astype(ctx.data.train.X, torch.float64)
     y = problem.loss.prepare(ctx.targets(ctx.data.train)).to(torch.float64)
     c = row_weights(problem.loss, y, X.shape[0], X.device, ctx.data.train.weight, ctx.distributed)
-    floor, saves = Floor(ctx, problem, X, y, c, ctx.distributed), SolverCheckpoints(ctx, "dual_cd")
-    norms = row_squares(X).numpy()  # every column's step sizes
+    squares = row_squares(X)  # every column's step sizes, and the precision floor's row norms
+    floor, saves = Floor(ctx, problem, X, y, c, ctx.distributed, squares), SolverCheckpoints(ctx, "dual_cd")
+    norms = squares.numpy()
     duals = [_Column(X, norms, y[:, k].numpy(), c.numpy(), float(problem.penalty.l2)) for k in range(y.shape[1])]
     cap = _EPOCH_CAP if ctx.trainer.get("max_epochs") is None else int(ctx.trainer.max_epochs)  # >= 1 (config)
     run = _Run(Progress(floor.tol, conjugate_gradient_steps(X, ctx.optim.max_dense)))  # (dual_cd_choice.py)

@@ -41,9 +41,10 @@ def lipschitz(score_loss, objective_at_zero: float) -> float:
     return 2.0 * max(1.0, math.sqrt(2.0 * max(objective_at_zero, 0.0)))
 
 
-def row_norms(X: torch.Tensor, c: torch.Tensor, reduce):
-    """(sum_i c_i ||x_i||^2, max_i ||x_i||) over every rank's rows, in float64 (dense or CSR)."""
-    squares = row_squares(X)
+def row_norms(X: torch.Tensor, c: torch.Tensor, reduce, squares=None):
+    """(sum_i c_i ||x_i||^2, max_i ||x_i||) over every rank's rows, in float64 (dense or CSR); squares:
+    row_squares(X), where the caller has them."""
+    squares = row_squares(X) if squares is None else squares
     mean_square = float(reduce.all_sum((c.to(torch.float64) * squares).sum()))
     largest = squares.max() if len(squares) else squares.new_zeros(())
     return mean_square, math.sqrt(float(reduce.all_max(largest)))
@@ -89,7 +90,8 @@ class Floor:
     certificate, to twice the certificate's own rounding bound (Certificate.error) where that is
     higher: a gap below it is not one the solver can show. One warning line, when the fit ends."""
 
-    def __init__(self, ctx, problem, X, y, c, reduce):
+    def __init__(self, ctx, problem, X, y, c, reduce, squares=None):
+        """squares: row_squares(X), where the solver has them already (a pass over X saved)."""
         self.asked = float(ctx.optim.tol)
         zero = torch.zeros(len(y), problem.linear.out_features, dtype=torch.float64, device=c.device)
         at_zero = float(reduce.all_sum((c.to(torch.float64) * problem.loss.values(zero, y)).sum()))
@@ -98,7 +100,7 @@ class Floor:
                        getattr(torch, ctx.optim.get("dtype", "float64")))
         n = int(reduce.all_sum(torch.tensor(float(len(y)), dtype=torch.float64, device=c.device)))
         weights = weight_bound(problem.penalty, at_zero)
-        self.floor = relative_floor(problem, row_norms(X, c, reduce), weights, at_zero, self.dtypes, X.shape[1], n)
+        self.floor = relative_floor(problem, row_norms(X, c, reduce, squares), weights, at_zero, self.dtypes, X.shape[1], n)
         self.tol = max(self.asked, self.floor)
 
     def at(self, certificate) -> float:
