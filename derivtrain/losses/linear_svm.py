@@ -26,6 +26,7 @@ import torch
 
 from derivtrain.function import Function  # torch.autograd.Function without per-call binding
 from derivtrain.losses.first_order import once_differentiable
+from derivtrain.losses.linear_svm_compiled import CompiledLinearSVMObjective, compiled_suits
 from derivtrain.threads import map_blocks
 
 _where_positive = torch.ops.aten.threshold_backward  # grad where the saved margin is > 0, else 0
@@ -111,8 +112,6 @@ class FullBatchLinearSVM:
     """
 
     def __init__(self, linear: torch.nn.Linear, penalty, X: torch.Tensor, targets: torch.Tensor):
-        from derivtrain.losses.linear_svm_compiled import compiled_suits
-
         self.linear, self.penalty = linear, penalty  # penalty: L2Penalty or NoPenalty (strength 0)
         signs = targets.reshape(len(targets), -1).to(X.dtype)
         self.compiled = compiled_suits(X) and X.dtype == linear.weight.dtype
@@ -124,8 +123,6 @@ class FullBatchLinearSVM:
 
     def __call__(self) -> torch.Tensor:
         if self.compiled:
-            from derivtrain.losses.linear_svm_compiled import CompiledLinearSVMObjective
-
             objective, _ = CompiledLinearSVMObjective.apply(self.rows, self.signs, self.linear.weight, self.linear.bias,
                                                             self.penalty.strength)
             return objective

@@ -25,8 +25,7 @@ class SquaredHingeFunction(Function):
 
     @staticmethod
     def forward(scores: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
-        one = torch.ones((), dtype=scores.dtype, device=scores.device)
-        residual = torch.addcmul(one, signs, scores, value=-1).clamp_min_(0.0)
+        residual = _residual(scores, signs)
         return residual.mul_(residual)  # in place, like square_, which has no vmap batching rule
 
     @staticmethod
