@@ -3,8 +3,9 @@ methods its solver needs are there, its datafit agrees with its forward, and its
 right where Fenchel-Young makes it exact (at a (sub)gradient theta of l at z, l*(theta) =
 theta . z - l(z)), and derivatives it gives in closed form (elementwise_derivatives) are
 autograd's. A conjugate that is too low would make a certificate claim a gap it does not have; one
-too high would stop a run that had converged: either is one line, exit 2, before any data is read. A few tensor ops on 8 rows (~1 ms); derivtrain's own losses and penalties are
-checked by its tests instead, so a run of theirs pays nothing.
+too high would stop a run that had converged: either is one line, exit 2, before any data is read.
+A few tensor ops on 8 rows (~1 ms); derivtrain's own losses and penalties are checked by its tests
+instead, so a run of theirs pays nothing.
 """
 import torch
 

@@ -100,7 +100,8 @@ class Floor:
                        getattr(torch, ctx.optim.get("dtype", "float64")))
         n = int(reduce.all_sum(torch.tensor(float(len(y)), dtype=torch.float64, device=c.device)))
         weights = weight_bound(problem.penalty, at_zero)
-        self.floor = relative_floor(problem, row_norms(X, c, reduce, squares), weights, at_zero, self.dtypes, X.shape[1], n)
+        rows = row_norms(X, c, reduce, squares)
+        self.floor = relative_floor(problem, rows, weights, at_zero, self.dtypes, X.shape[1], n)
         self.tol = max(self.asked, self.floor)
 
     def at(self, certificate) -> float:

@@ -110,7 +110,8 @@ def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
     # dense rows: with 50 columns or more and rows short against the penalty (here 150, C R^2 = 2)
     assert "on 500 x 150 rows" in dual_cd_choice.suits(chosen[0].objective, _dense(chosen[0].data), 4096)
     narrow = _dense(chosen[0].data, columns=40)
-    assert not dual_cd_choice.suits(chosen[0].objective, narrow, 4096)  # an O(n d^2) Hessian is cheap: the interior point
+    # an O(n d^2) Hessian is cheap: the interior point
+    assert not dual_cd_choice.suits(chosen[0].objective, narrow, 4096)
 
 
 def test_slow_progress_hands_the_problem_to_the_interior_point(fits, monkeypatch, capfd):
