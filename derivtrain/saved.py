@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from derivtrain.data.table import DataSpec
+from derivtrain.data.table import DataSpec, generated_names
 from derivtrain.errors import UserError
 from derivtrain.models.base import FLOAT64_STATISTICS, TARGET_STATISTICS
 from derivtrain.registry import CODE_GROUPS, option_target
@@ -47,7 +47,8 @@ def read_saved_run(path) -> SavedRun:
                         "safely; it was not written by this derivtrain: train the run again")
     config = state["config"]
     check_config(config, options, source)
-    saved = SavedRun(state, config, options, spec_of(state["spec"], source), source)
+    weights_held = sum(v.numel() for v in state["model"].values())
+    saved = SavedRun(state, config, options, spec_of(state["spec"], source, weights_held), source)
     check_shapes(saved)
     return saved
 
@@ -84,7 +85,7 @@ def check_state(state, source: str) -> None:
         raise UserError(f"{source}: probability_link={link!r} is not one derivtrain writes (logistic or none)")
 
 
-def spec_of(raw: dict, source: str) -> DataSpec:
+def spec_of(raw: dict, source: str, weights_held: int) -> DataSpec:
     fields = {"task", "n_features", "classes", "feature_names"}
     if set(raw) - fields or not {"task", "n_features"} <= set(raw):
         raise UserError(f"{source}: its data description ('spec') must have the keys {sorted(fields)}")
@@ -94,7 +95,13 @@ def spec_of(raw: dict, source: str) -> DataSpec:
           and all(isinstance(n, str) for n in raw.get("feature_names", [])))
     if not ok:
         raise UserError(f"{source}: its data description ('spec') is not one derivtrain writes: {raw}")
-    return DataSpec(**raw)
+    names = raw.get("feature_names")
+    if not names:  # left out when generated (DataSpec.to_dict): made again, for as many weights as the file holds
+        if raw["n_features"] > weights_held:
+            raise UserError(f"{source}: its data description says n_features={raw['n_features']}, more than the "
+                            f"{weights_held} numbers of its model weights")
+        names = generated_names(raw["n_features"])
+    return DataSpec(**{**raw, "feature_names": names})
 
 
 def check_config(config: dict, options: dict, source: str) -> None:

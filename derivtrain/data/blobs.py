@@ -8,7 +8,7 @@ Generated with torch from `seed`, so the same settings give the same table anywh
 import numpy as np
 import torch
 
-from derivtrain.data.table import Table
+from derivtrain.data.table import Table, generated_names
 from derivtrain.errors import ConfigError
 
 _CENTRE_BOX = (-10.0, 10.0)
@@ -27,7 +27,7 @@ def make_blobs(n_samples: int = 1000, n_features: int = 2, centers=3, cluster_st
     blob = torch.arange(n_samples) % k  # equal shares, the first blobs take the remainder
     X = centres[blob] + cluster_std * torch.randn(n_samples, n_features, generator=g, dtype=torch.float64)
     X = X[torch.randperm(n_samples, generator=g)]  # rows in random order, not blob by blob
-    return Table(X=X.numpy(), y=np.zeros(n_samples), feature_names=[f"x{i}" for i in range(n_features)],
+    return Table(X=X.numpy(), y=np.zeros(n_samples), feature_names=generated_names(n_features),
                  task="density")
 
 

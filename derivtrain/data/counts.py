@@ -6,7 +6,7 @@ a long right tail. Seeded, so a test can fit scikit-learn's PoissonRegressor to 
 import numpy as np
 import torch
 
-from derivtrain.data.table import Table
+from derivtrain.data.table import Table, generated_names
 from derivtrain.errors import ConfigError
 
 
@@ -19,4 +19,4 @@ def make_counts(n_samples: int = 2000, n_features: int = 10, seed: int = 0) -> T
     w = 0.3 * torch.randn(n_features, generator=g, dtype=torch.float64)
     rate = torch.exp(X @ w + np.log(2.0))
     y = torch.poisson(rate, generator=g)
-    return Table(X=X.numpy(), y=y.numpy(), feature_names=[f"x{i}" for i in range(n_features)], task="regression")
+    return Table(X=X.numpy(), y=y.numpy(), feature_names=generated_names(n_features), task="regression")

@@ -12,13 +12,13 @@ import numpy as np
 
 from derivtrain.data.mapped import MappedNpy, check_npy_file
 from derivtrain.data.sizes import check_npy_bytes
-from derivtrain.data.table import Table, infer_task, whole_numbers
+from derivtrain.data.table import Table, generated_names, infer_task, whole_numbers
 from derivtrain.errors import DataError
 
 
 def load_npy(path: str, target: Optional[str], task: str = "auto") -> Table:
     X = MappedNpy(_existing(path, "data.path"))
-    names = [f"x{j}" for j in range(X.shape[1])]
+    names = generated_names(X.shape[1])
     if target is None:
         return Table(X=X, y=np.zeros(len(X)), feature_names=names, task="density")
     target_file = _existing(target, "data.target")

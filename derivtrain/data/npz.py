@@ -14,7 +14,7 @@ import numpy as np
 
 from derivtrain.data.shards import OneProcess, expand_paths, files_of_rank
 from derivtrain.data.sizes import check_npy_bytes, check_sparse_npz
-from derivtrain.data.table import Table, infer_task
+from derivtrain.data.table import Table, generated_names, infer_task
 from derivtrain.errors import DataError
 
 
@@ -43,7 +43,7 @@ def load_npz(path: str, target: Optional[str], task: str = "auto", comm=None) ->
         y = y.astype(np.float64)
     elif y.dtype.kind == "f" and np.all(y == np.round(y)):
         y = y.astype(np.int64)
-    return Table(X=X, y=y, feature_names=[f"x{j}" for j in range(X.shape[1])], task=task, held_rows=held)
+    return Table(X=X, y=y, feature_names=generated_names(X.shape[1]), task=task, held_rows=held)
 
 
 def _shape(file, path):

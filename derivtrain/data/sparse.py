@@ -48,7 +48,16 @@ def from_scipy(A, device=None, dtype=torch.float32) -> torch.Tensor:
     crow = torch.from_numpy(np.asarray(A.indptr, dtype=index))
     col = torch.from_numpy(np.asarray(A.indices, dtype=index))
     values = torch.from_numpy(np.asarray(A.data)).to(dtype)
-    return csr(crow, col, values, A.shape[1]).to(device) if device is not None else csr(crow, col, values, A.shape[1])
+    if device is not None:
+        return csr(crow, col, values, A.shape[1]).to(device)
+    X = csr(crow, col, values, A.shape[1])
+    if values.data_ptr() == A.data.ctypes.data and _shares(crow, A.indptr) and _shares(col, A.indices):
+        X._scipy_view = (values.data_ptr(), A)  # to_scipy's answer, already made (the batches of an epoch)
+    return X
+
+
+def _shares(tensor: torch.Tensor, array) -> bool:
+    return tensor.data_ptr() == array.ctypes.data
 
 
 def to_scipy(X):

@@ -18,7 +18,7 @@ import numpy as np
 
 from derivtrain.data.shards import OneProcess, expand_paths
 from derivtrain.data.sizes import BYTES_PER_COLUMN, check_fits
-from derivtrain.data.table import Table, infer_task
+from derivtrain.data.table import Table, generated_names, infer_task
 from derivtrain.errors import DataError
 
 _WIDEST = 2 ** 31 - 1
@@ -69,7 +69,7 @@ def load_svmlight(path: str, task: str = "auto", n_features: Optional[int] = Non
         task = infer_task(y)
     if task == "classification" and np.all(y == np.round(y)):
         y = y.astype(np.int64)  # labels written as +1/-1 or 1.0: classes
-    return Table(X=X, y=y, feature_names=[f"x{j}" for j in range(width)], task=task, held_rows=held)
+    return Table(X=X, y=y, feature_names=generated_names(width), task=task, held_rows=held)
 
 
 def byte_share(files: list, rank: int, world_size: int) -> list:

@@ -9,7 +9,7 @@ Generated with torch, so a 1M x 100 problem builds in a fraction of a second.
 import numpy as np
 import torch
 
-from derivtrain.data.table import Table
+from derivtrain.data.table import Table, generated_names
 from derivtrain.errors import ConfigError
 
 
@@ -29,7 +29,7 @@ def make_synthetic(task: str = "classification", n_samples: int = 1000, n_featur
         if n_informative is not None:
             w[n_informative:] = 0
         y = X @ w + noise * w.norm() * torch.randn(n_samples, generator=g)
-        return Table(X=X.numpy(), y=y.double().numpy(), feature_names=_names(n_features), task=task)
+        return Table(X=X.numpy(), y=y.double().numpy(), feature_names=generated_names(n_features), task=task)
     if n_classes < 2:
         raise ConfigError(f"data.n_classes={n_classes} must be >= 2 for classification")
     centres = torch.randn(n_classes, n_features, generator=g) * (2.0 / n_features ** 0.5)
@@ -39,8 +39,4 @@ def make_synthetic(task: str = "classification", n_samples: int = 1000, n_featur
     X += centres[y] * n_features ** 0.5
     flip = torch.rand(n_samples, generator=g) < noise  # label noise: a fraction `noise` relabelled at random
     y[flip] = torch.randint(n_classes, (int(flip.sum()),), generator=g)
-    return Table(X=X.numpy(), y=y.numpy().astype(np.int64), feature_names=_names(n_features), task=task)
-
-
-def _names(d: int) -> list:
-    return [f"x{i}" for i in range(d)]
+    return Table(X=X.numpy(), y=y.numpy().astype(np.int64), feature_names=generated_names(n_features), task=task)

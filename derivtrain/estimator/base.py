@@ -200,9 +200,9 @@ class Estimator(BaseEstimator):
 
     def _targets(self, X, y, task: str, weight):
         """(DataSpec, encoded targets, row weights with the class weights in)."""
-        from derivtrain.data.table import DataSpec
+        from derivtrain.data.table import DataSpec, generated_names
 
-        names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])]
+        names = [str(n) for n in getattr(self, "feature_names_in_", generated_names(X.shape[1]))]
         if task == "classification":
             self.classes_, targets = arrays.encode_labels(y)
             per_class = arrays.class_weights(getattr(self, "class_weight", None), self.classes_, targets, weight)

@@ -18,6 +18,7 @@ Two ways to compute it, same value and gradients:
 """
 import torch
 
+from derivtrain.data.sparse import is_sparse
 from derivtrain.losses.hinge import HingeLoss
 from derivtrain.losses.l2 import L2Penalty
 from derivtrain.losses.linear_svm import FullBatchLinearSVM
@@ -78,8 +79,10 @@ class Objective:
         return self.fused()
 
     def by_hand_on(self, X: torch.Tensor) -> bool:
-        """Whether step_by_hand computes exactly this objective on rows of X (dense, no graph)."""
-        return (fusable(self.model, self.loss, self.penalty) and X.layout == torch.strided
+        """Whether step_by_hand computes exactly this objective on rows of X (dense, or CSR on the
+        CPU; no graph)."""
+        rows_fit = X.layout == torch.strided or (is_sparse(X) and X.device.type == "cpu")
+        return (fusable(self.model, self.loss, self.penalty) and rows_fit
                 and not X.requires_grad and X.dtype == self.model.linear.weight.dtype)
 
     def step_by_hand(self, X: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

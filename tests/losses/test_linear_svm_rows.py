@@ -20,6 +20,27 @@ def test_by_hand_equals_composed_value_and_gradients(n_classes, penalty):
         torch.testing.assert_close(p.grad, e, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support")
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("penalty", [L2Penalty(0.05), NoPenalty()])
+def test_by_hand_on_sparse_rows_equals_composed(n_classes, penalty):
+    """A CSR batch (a third of its entries stored, an empty row among them): the composed objective's
+    value and gradients on the same rows made dense."""
+    model, X, y, spec = svm_problem(n_classes)
+    X = X * (torch.rand(X.shape, generator=torch.Generator().manual_seed(1)) < 0.3)
+    X[3] = 0
+    loss = HingeLoss()
+    targets = loss.encode_targets(y, spec.n_outputs)
+    objective = Objective(model, loss, penalty)
+    expected_value, expected_grads = grads_of(objective, X, targets)
+    rows = X.to_sparse_csr()
+    assert objective.by_hand_on(rows)
+    value = objective.step_by_hand(rows, targets)
+    torch.testing.assert_close(value, expected_value.detach(), rtol=1e-12, atol=1e-12)
+    for p, e in zip(objective.model.parameters(), expected_grads):
+        torch.testing.assert_close(p.grad, e, rtol=1e-12, atol=1e-12)
+
+
 def test_a_margin_on_the_kink_takes_the_hinge_subgradient_zero():
     model, X, y, spec = svm_problem(2, n=4)
     signs = HingeLoss().encode_targets(y, 1)
@@ -41,7 +62,8 @@ def test_by_hand_only_for_the_objective_it_computes():
     assert not Objective(model, SquaredHingeLoss(), L2Penalty(0.1)).by_hand_on(X)
     assert not Objective(model, HingeLoss(), ElasticNetPenalty(0.1)).by_hand_on(X)
     assert not Objective(model, HingeLoss(), L2Penalty(0.1)).by_hand_on(X.float())  # another dtype
-    assert not Objective(model, HingeLoss(), L2Penalty(0.1)).by_hand_on(X.to_sparse_csr())
+    assert Objective(model, HingeLoss(), L2Penalty(0.1)).by_hand_on(X.to_sparse_csr())  # CPU CSR: through scipy
+    assert not Objective(model, HingeLoss(), L2Penalty(0.1)).by_hand_on(X.float().to_sparse_csr())
 
 
 @pytest.mark.parametrize("overrides", [("data=breast_cancer",), ("data=wine",)])
@@ -58,3 +80,26 @@ def test_the_loop_by_hand_trains_the_weights_autograd_trains(tmp_path, monkeypat
     for p, q in zip(by_hand.parameters(), composed.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
     assert result.metrics["train/accuracy"] == pytest.approx(expected.metrics["train/accuracy"], abs=0.01)
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support")
+def test_the_loop_by_hand_on_sparse_rows_trains_the_weights_autograd_trains(tmp_path, monkeypatch):
+    """Minibatch SGD on model=svm over a CSR .npz: by hand (scipy's products) and through autograd
+    reach the same weights, to float32 rounding."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    X = sp.random(600, 300, density=0.05, format="csr", random_state=3, dtype=np.float64)
+    y = (X @ np.random.default_rng(0).normal(size=300) > 0).astype(np.int64)
+    sp.save_npz(tmp_path / "X.npz", X)
+    np.save(tmp_path / "y.npy", y)
+    common = ("model=svm", "data=npz", f"data.path={tmp_path / 'X.npz'}", f"data.target={tmp_path / 'y.npy'}",
+              "optim=sgd", "trainer.batch_size=64", "trainer.max_epochs=3")
+    steps, step_by_hand = [], Objective.step_by_hand
+    monkeypatch.setattr(Objective, "step_by_hand", lambda self, X, t: steps.append(1) or step_by_hand(self, X, t))
+    result, _, by_hand = fit_config(tmp_path / "a", *common)
+    assert len(steps) == result.steps > 0
+    monkeypatch.setattr(Objective, "by_hand_on", lambda self, X: False)
+    expected, _, composed = fit_config(tmp_path / "b", *common)
+    for p, q in zip(by_hand.parameters(), composed.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
