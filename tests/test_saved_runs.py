@@ -45,6 +45,10 @@ def _set(path, value):
     return change
 
 
+def _both(first, second):
+    return lambda state, marker, tmp_path: second(first(state, marker, tmp_path), marker, tmp_path)
+
+
 def _drop(key):
     def change(state, marker, tmp_path):
         del state[key]
@@ -71,6 +75,10 @@ CASES = {
     "weights of another shape": (_set(("model", "linear.weight"), torch.zeros(1, 5)),
                                  "the saved linear.weight has shape (1, 5)"),
     "a data description that is not one": (_set(("spec", "n_features"), "30; rm -rf"), "data description"),
+    # generated names are left out and made again on reading: never more of them than the file holds weights
+    "more features than weights, names left out": (_both(_set(("spec", "n_features"), 10 ** 12),
+                                                          _set(("spec", "feature_names"), [])),
+                                                    "n_features=1000000000000, more than the"),
 }
 
 
@@ -143,3 +151,14 @@ def test_the_pickle_of_the_reopening_case_would_run_code(tmp_path):
     assert not marker.exists()
     torch.load(node["f"], weights_only=False)
     assert marker.exists()
+
+
+def test_generated_feature_names_are_left_out_of_the_checkpoint_and_made_again(tmp_path):
+    """x0, x1, ... (a file's columns without names) are not written; reading the run makes them again."""
+    from derivtrain.saved import read_saved_run
+
+    folder = tmp_path / "run"
+    assert run_main("model=svm", "data=synthetic", "data.n_samples=300", "data.n_features=7", "optim=sgd",
+                    "trainer.max_epochs=2", "logger=none", f"hydra.run.dir={folder}").returncode == 0
+    assert torch.load(folder / "checkpoints" / "last.pt", weights_only=True)["spec"]["feature_names"] == []
+    assert read_saved_run(folder).spec.feature_names == [f"x{j}" for j in range(7)]

@@ -18,7 +18,8 @@ import threading
 
 import torch
 
-from derivtrain.data.sparse import astype, backproject as sparse_backproject, is_sparse, rows_between
+from derivtrain.data.sparse import (astype, backproject as sparse_backproject, is_sparse, rows_between,
+                                    times_transposed)
 from derivtrain.threads import map_blocks
 
 _BUFFER_BYTES = 1 << 21  # a dense block's float64 copy, 2 MiB: 2621 rows of 100 features
@@ -54,7 +55,7 @@ def scores(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     def one(a):
         rows = block(X, a, step)
         if is_sparse(rows):
-            out[a:a + rows.shape[0]] = astype(rows, torch.float64) @ W.T + b
+            out[a:a + rows.shape[0]] = times_transposed(astype(rows, torch.float64), W) + b
         else:
             torch.addmm(b, rows, W.T, out=out[a:a + len(rows)])
 

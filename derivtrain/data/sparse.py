@@ -134,7 +134,10 @@ def backproject(G: torch.Tensor, X: torch.Tensor, rows: torch.Tensor | None = No
         # minibatch of 50 nonzeros a row, 0.43 ms against 1.39 ms with known row ids for the certified
         # solver's 20k x 2k text-like rows (a float64 G with float32 rows keeps the pass below: scipy
         # would copy X's values to float64 first). Same sums in the same order: the same bits.
-        return torch.from_numpy(np.ascontiguousarray((to_scipy(X).T @ G.detach().numpy()).T))
+        transposed, g = to_scipy(X).T, G.detach().numpy()
+        if G.shape[1] == 1:  # a vector: scipy's matrix-vector loop, not its loop over columns
+            return torch.from_numpy(transposed @ np.ascontiguousarray(g[:, 0])).unsqueeze(0)
+        return torch.from_numpy(np.ascontiguousarray((transposed @ g).T))
     col, values = X.col_indices(), X.values().to(G.dtype)
     crow = X.crow_indices()
     counts = crow[1:] - crow[:-1] if rows is None else None
@@ -146,6 +149,15 @@ def backproject(G: torch.Tensor, X: torch.Tensor, rows: torch.Tensor | None = No
         per_nonzero = g.repeat_interleave(counts, output_size=values.numel()) if rows is None else g.index_select(0, rows)
         out[k].index_add_(0, col, per_nonzero * values)
     return out
+
+
+def times_transposed(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """X W^T (n, K) for X (n, d), dense or CSR, and W (K, d). A CSR X on the CPU with one row of W in
+    X's dtype: scipy's matrix-vector product on views of X's arrays (20k x 2k rows of 30 nonzeros,
+    float64: 0.37 ms against 0.51 ms for torch's; three rows: torch's 0.88 ms against scipy's 2.24)."""
+    if is_sparse(X) and X.device.type == "cpu" and W.shape[0] == 1 and W.dtype == X.dtype:
+        return torch.from_numpy(to_scipy(X) @ np.ascontiguousarray(W.detach().numpy()[0])).unsqueeze(1)
+    return X @ W.T
 
 
 def scale_columns(X: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:

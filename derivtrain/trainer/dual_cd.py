@@ -258,7 +258,7 @@ def _certify(ctx, problem, X, y, c, duals, best: float, epoch: int, saves):
     """(the best dual value so far, the iterate's certificate with it), logged at `epoch` (unless a resumed
     run's checkpoint says the run it goes on from logged it)."""
     T = _iterate(duals)
-    z = X @ T[:, :-1].T + T[:, -1]
+    z = sparse.times_transposed(X, T[:, :-1]) + T[:, -1]
     loss, penalty = parts(problem, z, y, c, T, ctx.distributed)
     theta = torch.from_numpy(np.stack([column.theta() for column in duals], axis=1))
     best = max(best, dual_value(problem, theta, c, X, y, ctx.distributed))

@@ -55,7 +55,7 @@ class LinearSystem:
         self._rows = sparse.row_ids(X_aug) if self._sparse and X_aug.device.type != "cpu" else None
 
     def scores(self, T: torch.Tensor) -> torch.Tensor:
-        return self.X @ T.T
+        return sparse.times_transposed(self.X, T)
 
     def backproject(self, G: torch.Tensor) -> torch.Tensor:
         """Score gradients (n, K) -> parameter gradients (K, d + 1), summed over every rank's rows."""

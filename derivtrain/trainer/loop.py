@@ -164,8 +164,9 @@ class GradientLoop:
         return self.objective.use_full_batch(X, targets)
 
     def _use_by_hand(self, trainer) -> bool:
-        """Minibatches of dense rows in float32, unweighted, model=svm: the step takes the objective's
-        value and gradients in closed form (derivtrain/losses/linear_svm_rows.py), no graph."""
+        """Minibatches in float32 (dense rows, or CSR rows on the CPU), unweighted, model=svm: the step
+        takes the objective's value and gradients in closed form (derivtrain/losses/linear_svm_rows.py),
+        no graph."""
         if (self.batches.full_batch or trainer.precision != "32" or trainer.cuda_graph or self.uses_closure
                 or getattr(self.batches, "sample_weight", None) is not None):  # (sharded or chunked rows: no weights)
             return False

@@ -186,7 +186,7 @@ def _shown(certificate) -> float:
 def _scores(X, T) -> torch.Tensor:
     if not bool(T[:, :-1].any()):  # the usual start, w = 0: no pass over X
         return T[:, -1].expand(X.shape[0], T.shape[0]).clone()
-    return X @ T[:, :-1].T + T[:, -1]
+    return sparse.times_transposed(X, T[:, :-1]) + T[:, -1]
 
 
 def _line_search(problem, T, z, y, c, direction, dz, primal: float, decrease: float, reduce) -> float:

@@ -28,8 +28,14 @@ def test_row_gathers_slices_and_products_equal_dense():
     assert torch.equal(sparse.take_rows(X, idx).to_dense(), D[idx])
     assert torch.equal(sparse.rows_between(X, 2, 9).to_dense(), D[2:9])
     assert torch.equal(sparse.rows_between(X, 50, 99).to_dense(), D[50:])  # clamped like a slice
-    G = torch.randn(60, 3, dtype=torch.float64)
-    torch.testing.assert_close(sparse.backproject(G, X), G.T @ D)
+    for K in (1, 3):  # one column or row: scipy's matrix-vector products; more: its matrix products, or torch's
+        G, W = torch.randn(60, K, dtype=torch.float64), torch.randn(K, 25, dtype=torch.float64)
+        torch.testing.assert_close(sparse.backproject(G, X), G.T @ D)
+        torch.testing.assert_close(sparse.times_transposed(X, W), D @ W.T)
+        torch.testing.assert_close(sparse.times_transposed(D, W), D @ W.T)  # dense rows: the plain product
+        in_float32 = sparse.times_transposed(sparse.astype(X, torch.float32), W.float())
+        assert in_float32.dtype == torch.float32 and in_float32.shape == (60, K)
+        torch.testing.assert_close(in_float32, (D @ W.T).float())
     with_ones = torch.cat([D, torch.ones(60, 1).double()], 1)
     for appended in (sparse.with_ones_column(X), sparse._with_ones_column_torch(X)):  # (the second: a GPU's)
         assert torch.equal(appended.to_dense(), with_ones) and appended.col_indices().dtype == torch.int32
@@ -47,6 +53,10 @@ def test_the_scipy_view_is_kept_on_the_tensor_and_sees_its_values():
     np.testing.assert_array_equal(sparse.to_scipy(X).toarray(), doubled)
     other = sparse.astype(X, torch.float32)  # a new tensor: its own view
     assert sparse.to_scipy(other) is not view and sparse.to_scipy(other).dtype == np.float32
+    gathered = sparse.take_rows(X, torch.tensor([4, 0, 4]))  # made from scipy's gather: that matrix is its view
+    kept = sparse.to_scipy(gathered)
+    assert np.shares_memory(kept.data, gathered.values().numpy()) and sparse.to_scipy(gathered) is kept
+    np.testing.assert_array_equal(kept.toarray(), doubled[[4, 0, 4]])
 
 
 def test_sparse_linear_layer_has_the_dense_derivatives_and_their_derivatives():
