@@ -107,7 +107,8 @@ def _dual_coordinates(ctx) -> bool:
     from derivtrain.logging import log
     from derivtrain.trainer.dual_cd_choice import suits
 
-    why = suits(ctx.objective, ctx.data, ctx.optim.max_dense) if ctx.distributed.world_size == 1 else None
+    why = (suits(ctx.objective, ctx.data, ctx.optim.max_dense, float(ctx.optim.tol))
+           if ctx.distributed.world_size == 1 else None)
     if why is None:
         return False
     log.info("optim=auto: dual coordinate descent (%s)", why)

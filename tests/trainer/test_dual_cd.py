@@ -109,6 +109,9 @@ def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
     assert dual_cd_choice.suits(chosen[0].objective, chosen[0].data, 4096)
     # dense rows: with 50 columns or more and rows short against the penalty (here 150, C R^2 = 2)
     assert "on 500 x 150 rows" in dual_cd_choice.suits(chosen[0].objective, _dense(chosen[0].data), 4096)
+    # to a tight tol the interior point's superlinear steps win on dense rows; sparse ones keep this solver
+    assert not dual_cd_choice.suits(chosen[0].objective, _dense(chosen[0].data), 4096, tol=1e-6)
+    assert dual_cd_choice.suits(chosen[0].objective, chosen[0].data, 4096, tol=1e-6)
     narrow = _dense(chosen[0].data, columns=40)
     # an O(n d^2) Hessian is cheap: the interior point
     assert not dual_cd_choice.suits(chosen[0].objective, narrow, 4096)
@@ -124,10 +127,14 @@ def test_slow_progress_hands_the_problem_to_the_interior_point(fits, monkeypatch
 
 
 def test_dense_rows_reach_the_exact_optimum(fits):
+    """Dense rows at optim.tol=1e-4 (tighter: the interior point, below), within tol of the optimum."""
     X, labels = binary_rows()
-    W, b, result = fit_svm(X.toarray(), labels, 1e-3)
+    W, b, result = fit_svm(X.toarray(), labels, 1e-3, tol=1e-4)
     assert len(fits) == 1 and result.converged
     exact = hinge_optimum(X.toarray(), labels, 1, "ovr", 1e-3)
+    assert abs(hinge_objective(X, labels, 1e-3, W, b) - exact) <= 1e-4 * exact
+    W, b, result = fit_svm(X.toarray(), labels, 1e-3, tol=1e-9)
+    assert len(fits) == 1 and result.converged  # the interior point's
     assert abs(hinge_objective(X, labels, 1e-3, W, b) - exact) <= 1e-7 * exact
 
 
