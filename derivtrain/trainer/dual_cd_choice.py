@@ -10,10 +10,12 @@ from derivtrain.data import sparse
 _NONZEROS = 100_000  # below: the interior point takes ~0.1 s, numba's first call ~0.5
 _LONGEST = 20.0  # the largest reach() of sparse rows given to this solver (see there)
 _DENSE_LONGEST, _DENSE_COLUMNS = 5.0, 50  # dense rows: the largest reach, the fewest columns (_where_faster)
-# dense rows, the tightest optim.tol given to this solver: its gap falls linearly, the interior point's
-# superlinearly (100k x 50 correlated columns, reach 4.6: tol 1e-4 0.91 s against 1.06; 1e-5 not met in
-# 500 epochs, 0.85 s, against 1.36; 1e-6 2.17 s, 2,500 epochs, against 1.39)
-_DENSE_TIGHTEST = 1e-4
+# dense rows to an optim.tol below _DENSE_TIGHTEST only where reach <= _DENSE_TIGHT_LONGEST: this solver's
+# gap falls linearly, at a rate the reach sets, the interior point's superlinearly. To 1e-6 against the
+# interior point, 100k x 50 correlated columns: reach 4.6 2.17 s (2,500 epochs) against 1.39 (to 1e-4
+# 0.91 against 1.06); reach 1.8 not met in 500 epochs (0.49 s, gap 2.9e-6) against 1.16; reach 0.9 0.43
+# against 1.06; 1M x 100, reach 1.0: 7.9 s against 21.9 (stop 35)
+_DENSE_TIGHTEST, _DENSE_TIGHT_LONGEST = 1e-4, 1.5
 
 
 def suits(objective, data, max_dense: int, tol: float = _DENSE_TIGHTEST) -> str | None:
@@ -45,19 +47,19 @@ def _where_faster(X, alpha: float, max_dense: int, tol: float) -> str | None:
     """Sparse rows short enough against the penalty (reach <= _LONGEST), or with more than max_dense
     parameters a column (optim.max_dense: the interior point's steps are then conjugate gradients,
     tens to hundreds of passes each, and this solver is given the problem whatever its pace;
-    derivtrain/trainer/dual_cd_schedule.py). Dense rows: at least _DENSE_COLUMNS columns, reach <=
-    _DENSE_LONGEST and tol >= _DENSE_TIGHTEST, where an epoch's O(n d) beats the interior point's
-    O(n d^2) Hessians (to a 1e-3 gap against the interior point: 100k x 50 correlated columns, reach
-    5, 0.78 s vs 1.05; 100k x 20, reach 2, 0.31 vs 0.30; 30k x 50, reach 17, 0.32 vs 0.24; digits,
-    reach 360, 0.04 vs 0.02)."""
+    derivtrain/trainer/dual_cd_schedule.py). Dense rows: at least _DENSE_COLUMNS columns and reach <=
+    _DENSE_LONGEST (below tol _DENSE_TIGHTEST: <= _DENSE_TIGHT_LONGEST), where an epoch's O(n d) beats
+    the interior point's O(n d^2) Hessians (to a 1e-3 gap against the interior point: 100k x 50
+    correlated columns, reach 5, 0.78 s vs 1.05; 100k x 20, reach 2, 0.31 vs 0.30; 30k x 50, reach 17,
+    0.32 vs 0.24; digits, reach 360, 0.04 vs 0.02)."""
     pace, wide = reach(X, alpha), conjugate_gradient_steps(X, max_dense)
     steps = (f"takes conjugate-gradient steps over {X.shape[1] + 1} > optim.max_dense={max_dense} parameters" if wide
              else f"factors a {X.shape[1] + 1} x {X.shape[1] + 1} Hessian every step")
     if sparse.is_sparse(X) and (pace <= _LONGEST or wide):
         return (f"the hinge under L2 on sparse rows, {X.shape[0]} x {X.shape[1]} with {X.values().numel()} nonzeros, "
                 f"C R^2 = {pace:.2g}: an epoch costs O(nonzeros), where the interior point {steps}")
-    if not sparse.is_sparse(X) and X.shape[1] >= _DENSE_COLUMNS and (pace <= _DENSE_LONGEST and tol >= _DENSE_TIGHTEST
-                                                                      or wide):
+    near = pace <= (_DENSE_LONGEST if tol >= _DENSE_TIGHTEST else _DENSE_TIGHT_LONGEST)
+    if not sparse.is_sparse(X) and X.shape[1] >= _DENSE_COLUMNS and (near or wide):
         return (f"the hinge under L2 on {X.shape[0]} x {X.shape[1]} rows, C R^2 = {pace:.2g}: an epoch costs O(n d), "
                 f"where the interior point {steps}")
     return None

@@ -109,8 +109,10 @@ def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
     assert dual_cd_choice.suits(chosen[0].objective, chosen[0].data, 4096)
     # dense rows: with 50 columns or more and rows short against the penalty (here 150, C R^2 = 2)
     assert "on 500 x 150 rows" in dual_cd_choice.suits(chosen[0].objective, _dense(chosen[0].data), 4096)
-    # to a tight tol the interior point's superlinear steps win on dense rows; sparse ones keep this solver
+    # to a tight tol the interior point's superlinear steps win on dense rows, unless the rows are short
+    # against the penalty (C R^2 = 0.5 here); sparse ones keep this solver
     assert not dual_cd_choice.suits(chosen[0].objective, _dense(chosen[0].data), 4096, tol=1e-6)
+    assert dual_cd_choice.suits(chosen[0].objective, _dense(chosen[0].data, scale=0.5), 4096, tol=1e-6)
     assert dual_cd_choice.suits(chosen[0].objective, chosen[0].data, 4096, tol=1e-6)
     narrow = _dense(chosen[0].data, columns=40)
     # an O(n d^2) Hessian is cheap: the interior point
@@ -169,10 +171,10 @@ def _stop():
     raise _Stopped
 
 
-def _dense(data, columns=None):
+def _dense(data, columns=None, scale=1.0):
     from dataclasses import replace
 
-    return replace(data, train=replace(data.train, X=data.train.X.to_dense()[:, :columns]))
+    return replace(data, train=replace(data.train, X=data.train.X.to_dense()[:, :columns] * scale))
 
 
 class _Saved:
