@@ -34,7 +34,7 @@ def dense_moments(read, n: int, d: int):
     """(count, mean, m2) of n dense rows, in float64, a chunk of rows at a time; read(a, b) gives
     rows [a, b) as a numpy array."""
     def chunk(a):
-        part = read(a, min(a + _CHUNK_ROWS, n)).astype(np.float64)
+        part = read(a, min(a + _CHUNK_ROWS, n)).astype(np.float64, copy=False)  # rows read are their own copy
         mean = part.mean(axis=0)
         return len(part), mean, ((part - mean) ** 2).sum(axis=0)
 

@@ -118,22 +118,38 @@ class Data:
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # features and targets train as float32
 
 
+_CHECK_NUMBERS = 1 << 20  # features read at a time by check_features
+
+
 def check_features(X: np.ndarray, names: list) -> None:
-    """Finite values that float32 can hold (1e300 would become inf), at least one column and row."""
+    """Finite values that float32 can hold (1e300 would become inf), at least one column and row.
+
+    A block of rows at a time, by its least and largest value alone (NaN carries through both; an
+    infinity or a value too large is one of them): no temporary the size of X. The whole-array masks
+    this replaced took 2.6 s and a 1 GB temporary on 1.25M x 100 float64 rows, half of building the
+    run's data; the extremes take ~0.1 s. Only a block with a bad value is searched for where it is."""
     if X.shape[1] == 0:
         raise DataError("the data has no feature columns; give it at least one besides the target")
     if X.shape[0] == 0:
         raise DataError("the data has no rows")
-    finite = np.isfinite(X)
+    rows = max(1, _CHECK_NUMBERS // X.shape[1])
+    for start in range(0, X.shape[0], rows):
+        block = X[start:start + rows]
+        least, largest = block.min(), block.max()
+        if not (np.isfinite(least) and np.isfinite(largest) and max(-least, largest) <= FLOAT32_MAX):
+            _refuse(block, start, names)
+
+
+def _refuse(block: np.ndarray, start: int, names: list) -> None:
+    """The error for the first bad value of a block of rows starting at row `start`."""
+    finite = np.isfinite(block)
     if not finite.all():
         row, col = np.argwhere(~finite)[0]
-        raise DataError(f"the features contain NaN or infinite values (row {row}, column {names[col]}: "
-                        f"{X[row, col]}); clean or drop those rows first")
-    large = np.abs(X) > FLOAT32_MAX
-    if large.any():
-        row, col = np.argwhere(large)[0]
-        raise DataError(f"row {row}, column {names[col]}: {X[row, col]:g} is too large for float32 "
-                        f"(|x| <= {FLOAT32_MAX:.3g}), which training uses; rescale that column")
+        raise DataError(f"the features contain NaN or infinite values (row {start + row}, column {names[col]}: "
+                        f"{block[row, col]}); clean or drop those rows first")
+    row, col = np.argwhere(np.abs(block) > FLOAT32_MAX)[0]
+    raise DataError(f"row {start + row}, column {names[col]}: {block[row, col]:g} is too large for float32 "
+                    f"(|x| <= {FLOAT32_MAX:.3g}), which training uses; rescale that column")
 
 
 def check_targets(y: np.ndarray, task: str) -> None:
