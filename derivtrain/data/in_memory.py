@@ -14,7 +14,7 @@ from derivtrain.data.out_of_core import split_ranges
 from derivtrain.data.shards import SplitShard, held_positions
 from derivtrain.data.sparse import astype, from_scipy, scale_columns
 from derivtrain.data.split import fold_indices, split_indices
-from derivtrain.data.standardize import dense_moments, sparse_moments, standardization
+from derivtrain.data.standardize import chunk_rows, dense_moments, sparse_moments, standardization
 from derivtrain.data.table import Data, Split, check_split
 from derivtrain.data.targets import AS_GIVEN, TargetPlan, fitted_targets, target_statistics
 from derivtrain.errors import DataError
@@ -138,9 +138,9 @@ class _Source:
                 raise DataError("the features contain NaN or infinite values; clean or drop those rows first")
             X = from_scipy(A, dtype=torch.float64)
             return astype(scale_columns(X, 1 / scale), dtype)
-        out = torch.empty((len(rows), self.X.shape[1]), dtype=dtype)
-        for a in range(0, len(rows), _CHUNK_ROWS):
-            part = rows[a:a + _CHUNK_ROWS]
+        out, step = torch.empty((len(rows), self.X.shape[1]), dtype=dtype), chunk_rows(self.X.shape[1])
+        for a in range(0, len(rows), step):
+            part = rows[a:a + step]
             X = torch.as_tensor(self.numpy_rows(part, np.float64) if self.mapped else self.X[part - self.offset],
                                 dtype=torch.float64)
             bad = ~torch.isfinite(X).all(dim=1) if self.mapped else None  # numpy tables are checked whole
