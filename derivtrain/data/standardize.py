@@ -34,11 +34,11 @@ def _chan(parts):
 
 def dense_moments(read, n: int, d: int):
     """(count, mean, m2) of n dense rows, in float64, a chunk of rows at a time; read(a, b) gives
-    rows [a, b) as a numpy array."""
+    rows [a, b) as a numpy array of their own (a float64 one is worked on in place)."""
     rows = chunk_rows(d)
 
     def chunk(a):
-        part = read(a, min(a + rows, n)).astype(np.float64, copy=False)  # rows read are their own copy
+        part = read(a, min(a + rows, n)).astype(np.float64, copy=False)
         mean = part.mean(axis=0)
         part -= mean
         return len(part), mean, np.square(part, out=part).sum(axis=0)
@@ -60,8 +60,8 @@ def sparse_moments(A):
     """(count, mean, m2) of a scipy CSR matrix's columns, zeros included: m2 = sum over the
     nonzeros of (x - mean)^2 + (rows without a nonzero in the column) * mean^2. The nonzeros go a
     chunk at a time, so the float64 temporaries are a chunk's and reused, not the matrix's: on 140k x
-    100k rows of 50 nonzeros, 0.90 s -> ~0.25 s (fresh memory the size of the nonzeros is mostly page
-    faults on this project's machines)."""
+    100k rows of 50 nonzeros, 0.82 s -> 0.10 s in a fresh process (fresh memory the size of the
+    nonzeros is mostly page faults on this project's machines)."""
     n, d = A.shape
     columns, values = A.indices, A.data
     chunks = range(0, len(values), _MOMENT_NONZEROS)
