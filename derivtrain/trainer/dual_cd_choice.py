@@ -16,6 +16,10 @@ _DENSE_LONGEST, _DENSE_COLUMNS = 5.0, 50  # dense rows: the largest reach, the f
 # 0.91 against 1.06); reach 1.8 not met in 500 epochs (0.49 s, gap 2.9e-6) against 1.16; reach 0.9 0.43
 # against 1.06; 1M x 100, reach 1.0: 7.9 s against 21.9 (stop 35)
 _DENSE_TIGHTEST, _DENSE_TIGHT_LONGEST = 1e-4, 1.5
+# dense rows, the least n d^2 (the interior point's Hessian work a step) given to this solver: below, the
+# interior point's ~20 steps take less than numba's start in a fresh process (~0.8 s). The 100k x 50 CSV
+# run (n d^2 = 1.75e8 on its 70k training rows): 3.35-3.52 s whole with this solver, 3.16-3.23 s without
+_DENSE_WORK = 1 << 29
 
 
 def suits(objective, data, max_dense: int, tol: float = _DENSE_TIGHTEST) -> str | None:
@@ -47,9 +51,9 @@ def _where_faster(X, alpha: float, max_dense: int, tol: float) -> str | None:
     """Sparse rows short enough against the penalty (reach <= _LONGEST), or with more than max_dense
     parameters a column (optim.max_dense: the interior point's steps are then conjugate gradients,
     tens to hundreds of passes each, and this solver is given the problem whatever its pace;
-    derivtrain/trainer/dual_cd_schedule.py). Dense rows: at least _DENSE_COLUMNS columns and reach <=
-    _DENSE_LONGEST (below tol _DENSE_TIGHTEST: <= _DENSE_TIGHT_LONGEST), where an epoch's O(n d) beats
-    the interior point's O(n d^2) Hessians (to a 1e-3 gap against the interior point: 100k x 50
+    derivtrain/trainer/dual_cd_schedule.py). Dense rows: at least _DENSE_COLUMNS columns, n d^2 >=
+    _DENSE_WORK and reach <= _DENSE_LONGEST (below tol _DENSE_TIGHTEST: <= _DENSE_TIGHT_LONGEST), where an
+    epoch's O(n d) beats the interior point's O(n d^2) Hessians (to a 1e-3 gap against the interior point: 100k x 50
     correlated columns, reach 5, 0.78 s vs 1.05; 100k x 20, reach 2, 0.31 vs 0.30; 30k x 50, reach 17,
     0.32 vs 0.24; digits, reach 360, 0.04 vs 0.02)."""
     pace, wide = reach(X, alpha), conjugate_gradient_steps(X, max_dense)
@@ -59,7 +63,8 @@ def _where_faster(X, alpha: float, max_dense: int, tol: float) -> str | None:
         return (f"the hinge under L2 on sparse rows, {X.shape[0]} x {X.shape[1]} with {X.values().numel()} nonzeros, "
                 f"C R^2 = {pace:.2g}: an epoch costs O(nonzeros), where the interior point {steps}")
     near = pace <= (_DENSE_LONGEST if tol >= _DENSE_TIGHTEST else _DENSE_TIGHT_LONGEST)
-    if not sparse.is_sparse(X) and X.shape[1] >= _DENSE_COLUMNS and (near or wide):
+    large = X.shape[0] * X.shape[1] ** 2 >= _DENSE_WORK
+    if not sparse.is_sparse(X) and X.shape[1] >= _DENSE_COLUMNS and (near and large or wide):
         return (f"the hinge under L2 on {X.shape[0]} x {X.shape[1]} rows, C R^2 = {pace:.2g}: an epoch costs O(n d), "
                 f"where the interior point {steps}")
     return None

@@ -20,6 +20,7 @@ def fits(monkeypatch):
     """The dual coordinate descent fits made (their FitResults), on rows of any size (the solver's
     threshold of stored values, set for numba's first call, would leave these small rows to the interior point)."""
     monkeypatch.setattr(dual_cd_choice, "_NONZEROS", 0)
+    monkeypatch.setattr(dual_cd_choice, "_DENSE_WORK", 0)
     made, real = [], dual_cd.fit_dual_cd
 
     def spy(ctx):
@@ -98,6 +99,7 @@ def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
     monkeypatch.setattr(dual_cd, "fit_dual_cd", lambda ctx: chosen.append(ctx) or _stop())
     fit_svm(X, labels, 1e-3)  # 7,500 stored values: the interior point (numba's first call would cost more)
     monkeypatch.setattr(dual_cd_choice, "_NONZEROS", 0)
+    monkeypatch.setattr(dual_cd_choice, "_DENSE_WORK", 0)
     fit_svm(X, labels, 1e-3, loss="squared_hinge")  # Newton's method
     fit_svm(X, labels, 1e-3, regularizer="elastic_net")  # an L1 part: the interior point
     fit_svm(X * 30, labels, 1e-3)  # rows long against the penalty (C R^2 = 1,800): the interior point's dense steps
@@ -117,6 +119,9 @@ def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
     narrow = _dense(chosen[0].data, columns=40)
     # an O(n d^2) Hessian is cheap: the interior point
     assert not dual_cd_choice.suits(chosen[0].objective, narrow, 4096)
+    # fewer rows x columns^2 than repay numba's start in a fresh process: the interior point
+    monkeypatch.setattr(dual_cd_choice, "_DENSE_WORK", 500 * 150 ** 2 + 1)
+    assert not dual_cd_choice.suits(chosen[0].objective, _dense(chosen[0].data), 4096)
 
 
 def test_slow_progress_hands_the_problem_to_the_interior_point(fits, monkeypatch, capfd):
