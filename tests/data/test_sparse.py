@@ -180,3 +180,21 @@ def test_minibatch_training_from_svmlight_through_the_cli(digits_svmlight, tmp_p
     model = load_run(run)
     test = np.load(run / "split.npz")["test"]
     assert (model.predict(X[test]) == y[test]).mean() == pytest.approx(metrics["test/accuracy"], abs=1e-6)
+
+
+def test_a_float64_npz_is_scaled_from_its_own_numbers(tmp_path):
+    """The loader keeps the saved values: standardization scales them in float64 and rounds once, so
+    the float64 rows the certified solver trains on are the file's numbers scaled, values float32
+    would have merged kept apart."""
+    A = sp.random(300, 4, density=0.5, format="csr", random_state=1, dtype=np.float64)
+    A.data = 1 + A.data * 1e-9  # float32 holds all of these as 1.0
+    sp.save_npz(tmp_path / "X.npz", A)
+    np.save(tmp_path / "y.npy", np.random.default_rng(0).integers(0, 2, 300))
+    cfg = compose_config("model=svm", "data=npz", f"data.path={tmp_path / 'X.npz'}",
+                         f"data.target={tmp_path / 'y.npy'}")
+    data = build_data(cfg.data, torch.device("cpu"), seed=0, dtype=torch.float64)
+    rows = A[data.indices["train"]].toarray()
+    expected = rows * (1 / data.feature_scale.numpy())
+    np.testing.assert_array_equal(data.train.X.to_dense().numpy(), expected)
+    stored = np.unique(data.train.X.values().numpy())
+    assert len(stored) > 100 and len(np.unique(rows[rows != 0].astype(np.float32))) == 1
