@@ -18,7 +18,8 @@ pytest.importorskip("numba")
 @pytest.fixture
 def fits(monkeypatch):
     """The dual coordinate descent fits made (their FitResults), on rows of any size (the solver's
-    threshold of stored values, set for numba's first call, would leave these small rows to the interior point)."""
+    thresholds of stored values and of dense rows' n d^2, set for numba's first call, would leave these
+    small rows to the interior point)."""
     monkeypatch.setattr(dual_cd_choice, "_NONZEROS", 0)
     monkeypatch.setattr(dual_cd_choice, "_DENSE_WORK", 0)
     made, real = [], dual_cd.fit_dual_cd
