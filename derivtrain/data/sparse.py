@@ -51,13 +51,8 @@ def from_scipy(A, device=None, dtype=torch.float32) -> torch.Tensor:
     if device is not None:
         return csr(crow, col, values, A.shape[1]).to(device)
     X = csr(crow, col, values, A.shape[1])
-    if values.data_ptr() == A.data.ctypes.data and _shares(crow, A.indptr) and _shares(col, A.indices):
-        X._scipy_view = (values.data_ptr(), A)  # to_scipy's answer, already made (the batches of an epoch)
+    _keep_view(X, A)  # to_scipy's answer, already made (the batches of an epoch)
     return X
-
-
-def _shares(tensor: torch.Tensor, array) -> bool:
-    return tensor.data_ptr() == array.ctypes.data
 
 
 def to_scipy(X):
@@ -72,9 +67,14 @@ def to_scipy(X):
         return kept[1]
     matrix = sp.csr_matrix((X.values().cpu().numpy(), X.col_indices().cpu().numpy(),
                             X.crow_indices().cpu().numpy()), shape=tuple(X.shape))
-    if X.device.type == "cpu" and matrix.data.ctypes.data == X.values().data_ptr():  # a view, not a copy
-        X._scipy_view = (X.values().data_ptr(), matrix)
+    _keep_view(X, matrix)
     return matrix
+
+
+def _keep_view(X: torch.Tensor, matrix) -> None:
+    """Keep a scipy matrix on X for to_scipy where it is a view of X's values (a CPU tensor's), not a copy."""
+    if X.device.type == "cpu" and matrix.data.ctypes.data == X.values().data_ptr():
+        X._scipy_view = (X.values().data_ptr(), matrix)
 
 
 def rows_between(X: torch.Tensor, start: int, stop: int) -> torch.Tensor:

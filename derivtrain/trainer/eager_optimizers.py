@@ -22,6 +22,11 @@ _DECORATED = ("add_param_group", "zero_grad", "state_dict", "load_state_dict", "
 _EAGER: dict = {}  # cls -> its eager subclass, built once
 
 
+def for_run(cls: type, compiled: bool) -> type:
+    """The class a run builds: torch's own where the model is compiled (trainer.compile), else eager(cls)."""
+    return cls if compiled else eager(cls)
+
+
 def eager(cls: type) -> type:
     """A subclass of the optimizer class cls whose methods skip torch._dynamo, or cls itself where this
     torch's methods cannot be unwrapped."""

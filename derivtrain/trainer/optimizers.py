@@ -2,7 +2,7 @@
 without importing torch._dynamo (derivtrain/trainer/eager_optimizers.py) unless the model is compiled."""
 import torch
 
-from derivtrain.trainer.eager_optimizers import eager
+from derivtrain.trainer.eager_optimizers import for_run
 
 
 def _fast(cls, params, capturable: bool) -> dict:
@@ -24,14 +24,14 @@ def _fast(cls, params, capturable: bool) -> dict:
 
 
 def _sgd(params, cfg, capturable: bool, compiled: bool) -> torch.optim.Optimizer:
-    return _class(torch.optim.SGD, compiled)(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                                             weight_decay=cfg.weight_decay,
-                                             **_fast(torch.optim.SGD, params, capturable))
+    sgd = for_run(torch.optim.SGD, compiled)
+    return sgd(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay,
+               **_fast(torch.optim.SGD, params, capturable))
 
 
 def _adam(params, cfg, capturable: bool, compiled: bool) -> torch.optim.Optimizer:
     stock = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
-    cls = _class(stock, compiled)
+    cls = for_run(stock, compiled)
     # optim=auto with lr=null: a placeholder until the range test sets the rate (trainer/lr_range.py)
     return cls(params, lr=cfg.lr if cfg.lr is not None else 1e-3, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
                **_fast(stock, params, capturable))
@@ -42,8 +42,9 @@ def _lbfgs(params, cfg, capturable: bool, compiled: bool) -> torch.optim.Optimiz
         from derivtrain.errors import ConfigError
 
         raise ConfigError("optim=lbfgs has no weight_decay; use regularizer=l2 regularizer.strength=...")
-    return _class(torch.optim.LBFGS, compiled)(params, lr=cfg.lr, max_iter=cfg.max_iter,
-                                               history_size=cfg.history_size, line_search_fn=cfg.line_search)
+    lbfgs = for_run(torch.optim.LBFGS, compiled)
+    return lbfgs(params, lr=cfg.lr, max_iter=cfg.max_iter, history_size=cfg.history_size,
+                 line_search_fn=cfg.line_search)
 
 
 # optim.name -> builder: the config's GRADIENT_OPTIMIZERS (derivtrain/config/schemas/optim.py), and
@@ -58,10 +59,6 @@ def build_optimizer(params, cfg, capturable: bool = False, compiled: bool = Fals
     if cfg.name not in BUILDERS:
         raise AssertionError(f"optim.name={cfg.name} passed validation but has no builder")
     return BUILDERS[cfg.name](params, cfg, capturable, compiled)
-
-
-def _class(stock: type, compiled: bool) -> type:
-    return stock if compiled else eager(stock)
 
 
 def build_scheduler(optimizer, cfg, max_epochs: int):

@@ -14,7 +14,7 @@ measures the gradient norm once: the fit is stationary when it is below trainer.
 import torch
 
 from derivtrain.logging import log
-from derivtrain.trainer.eager_optimizers import eager
+from derivtrain.trainer.eager_optimizers import for_run
 from derivtrain.trainer.fitting import FitContext, FitResult, finish
 from derivtrain.trainer.metrics import grad_norm
 from derivtrain.trainer.stop_rules import epoch_cap
@@ -29,7 +29,7 @@ def fit_lbfgs(ctx: FitContext) -> FitResult:
         model.load_state_dict(ctx.resume_state["model"])
     X, targets, weight = train.X, ctx.targets(train), train.weight
     params = [p for p in model.parameters() if p.requires_grad]
-    lbfgs = torch.optim.LBFGS if ctx.trainer.compile else eager(torch.optim.LBFGS)  # (eager_optimizers.py)
+    lbfgs = for_run(torch.optim.LBFGS, ctx.trainer.compile)  # (eager_optimizers.py)
     optimizer = lbfgs(params, lr=1.0, max_iter=INNER, history_size=10, line_search_fn="strong_wolfe",
                       tolerance_grad=0.0, tolerance_change=0.0)  # the stop is ours, below
 
