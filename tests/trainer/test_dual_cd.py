@@ -146,6 +146,28 @@ def test_dense_rows_reach_the_exact_optimum(fits):
     assert abs(hinge_objective(X, labels, 1e-3, W, b) - exact) <= 1e-7 * exact
 
 
+@pytest.mark.filterwarnings("ignore:the fit did not converge")  # capped at 60 epochs: the order of epochs is what counts
+def test_shrunk_epochs_run_until_they_visited_four_times_the_rows(monkeypatch):
+    """Between two epochs over every row, the epochs over the rows shrinking kept visit 4 times the
+    rows (unless those settle first): an epoch over every row takes back what they set aside."""
+    X, labels = binary_rows()
+    order, real = [], dual_cd._Column.epoch
+
+    def spy(column, rng, every_row):
+        seen = real(column, rng, every_row)
+        order.append((every_row, len(column.c) if every_row else column.n_active))
+        return seen
+    monkeypatch.setattr(dual_cd._Column, "epoch", spy)
+    monkeypatch.setattr(dual_cd, "_SETTLED", 0.0)  # never settled: the count of rows visited alone decides
+    monkeypatch.setattr(dual_cd_choice, "_NONZEROS", 0)
+    fit_svm(X * 3, labels, 1e-3, tol=1e-8, trainer__max_epochs=60)
+    full = [i for i, (every_row, _) in enumerate(order) if every_row]
+    assert len(full) >= 3 and len(order) >= 30
+    for a, b in zip(full, full[1:]):
+        visited = sum(rows for _, rows in order[a + 1:b])
+        assert visited >= 4 * len(labels) and visited - order[b - 1][1] < 4 * len(labels)
+
+
 def test_against_conjugate_gradient_steps_it_goes_on_at_a_slower_pace(fits, capfd):
     X, labels = binary_rows()
     # 151 > optim.max_dense parameters: the interior point's steps would be conjugate gradients
