@@ -31,7 +31,7 @@ from derivtrain.resume import is_finished
 from derivtrain.run_folder import gives_run_dir
 from derivtrain.pipes import quiet_on_broken_pipe
 from derivtrain.trainer.guard import TrainingDiverged
-from derivtrain.trainer.interrupt import StoppedBeforeTheRun, TrainingInterrupted
+from derivtrain.trainer.interrupt import StoppedBeforeTheRun, TrainingInterrupted, stops_raise
 from derivtrain.usage import MAIN_USAGE, print_help, wants_help
 
 
@@ -89,11 +89,12 @@ def main() -> None:
             return single_run(sys.argv[1:])  # derivtrain/launch.py: claims its folder before writing
         # a sweep claims its folder and records its jobs (derivtrain/sweep/claim.py); one whose folder
         # is an interpolation (${now:...}) is left to Hydra, and Hydra's flags (--cfg job) only print
-        if sweep_dir is not None and not _prints_only(sys.argv[1:]) and "${" not in str(sweep_dir):
-            run_sweep(_train, sweep_dir)
-        else:
-            with natural_losses_per_job() if sweep_dir is not None else nullcontext():  # each job's loss
-                _train()
+        with stops_raise():  # a sweep writes between its jobs: a stop unwinds (and says where they are)
+            if sweep_dir is not None and not _prints_only(sys.argv[1:]) and "${" not in str(sweep_dir):
+                run_sweep(_train, sweep_dir)
+            else:
+                with natural_losses_per_job() if sweep_dir is not None else nullcontext():  # each job's loss
+                    _train()
     except BrokenPipeError:  # the reader of stdout left (`| head`): quiet_on_broken_pipe's case
         raise
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - composition errors arrive here

@@ -91,3 +91,32 @@ def test_a_stop_during_the_checks_exits_130_in_one_line(tmp_path, delay):
         assert (folder / "checkpoints" / "last.pt").exists() or "checkpoint written" in err
         return
     assert len(err.strip().splitlines()) == 1 and err.startswith("derivtrain: interrupted (SIGTERM"), err
+
+
+def test_a_stop_before_the_run_ends_the_process_even_where_code_catches_everything():
+    """A library that catches every exception (an import's fallback) cannot swallow the stop: the
+    handler ends the process itself, in one line, exit 130."""
+    code = ("import os, signal\n"
+            "from derivtrain.trainer.interrupt import stop_at_once_on_signals\n"
+            "stop_at_once_on_signals()\n"
+            "try:\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    import time; time.sleep(5)\n"
+            "except BaseException:\n"
+            "    pass\n"
+            "print('went on')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130 and "went on" not in proc.stdout
+    assert proc.stderr == "derivtrain: interrupted (SIGTERM before the run began: nothing was written)\n"
+
+
+def test_within_stops_raise_a_signal_raises_and_the_handler_before_comes_back():
+    """A sweep between its jobs: the stop is an exception its records unwind through."""
+    from derivtrain.trainer.interrupt import StoppedBeforeTheRun, stops_raise
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(StoppedBeforeTheRun, match="SIGTERM"):
+        with stops_raise():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+    assert signal.getsignal(signal.SIGTERM) is before
