@@ -35,7 +35,7 @@ The certified solver (derivtrain/trainer/certified.py) minimizes smoothed object
 method and stops when this bound is at most optim.tol.
 """
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Optional
 
@@ -60,6 +60,9 @@ class Certificate:
     primal: float  # P(W, b): the regularized objective at the current weights
     dual: float  # D(theta) <= min P
     error: float = 0.0  # a bound on the rounding of P - D (rounding_error): part of the bound, never hidden
+    # certify's: the scores X W^T + b (n, K) in float64 that P was computed from (the run's final
+    # metrics of the training rows reuse them: derivtrain/trainer/fitting.py); None elsewhere
+    scores: Optional[torch.Tensor] = field(default=None, repr=False, compare=False)
 
     @property
     def relative_gap(self) -> float:
@@ -291,10 +294,10 @@ def certify(objective, X, targets, mus=None, dual: Optional[float] = None,
         primal, z, y, c, losses = _primal_parts(problem, X, targets, sample_weight, reduce)
         error = rounding_error(problem, z, y, c, reduce, losses=losses)
         if dual is not None and enough is not None and Certificate(primal, dual, error).relative_gap <= enough:
-            return Certificate(primal, dual, error)
+            return Certificate(primal, dual, error, z)
         candidates = mus if mus is not None else (_MU_CANDIDATES if problem.loss.nonsmooth else (0.0,))
         if dual is not None and problem.loss.nonsmooth:
             candidates = ()  # a solver's dual point beats what the kinks' derivative gives at its weights
         thetas = [rowwise(partial(dual_point, problem.loss, mu=mu), z, y) for mu in candidates]
         duals = dual_values(problem, thetas, c, X, y, reduce)
-        return Certificate(primal, max(duals + ([dual] if dual is not None else [])), error)
+        return Certificate(primal, max(duals + ([dual] if dual is not None else [])), error, z)

@@ -281,8 +281,17 @@ class GradientLoop:
                            converged=self.epoch_end.converged, stopped_by=self.epoch_end.stopped_by,
                            metrics={"train/skipped_steps": self.guard.skipped} if self.guard.skip else {})
         result = finish(self.ctx, result, state=self.state())
-        gap, last_check = result.metrics.get("train/optimality_gap"), self.epoch_end.gap_step
-        if gap is not None and last_check is not None and last_check < self.step_count:
-            # the report's certificate ends the gap curve at the last step (thinned checks may have drawn one point)
-            self.ctx.logger.log_scalars({"train/optimality_gap": gap}, self.step_count)
+        self._end_curves(result.metrics)
         return result
+
+    def _end_curves(self, metrics: dict) -> None:
+        """The thinned curves end at the last step, on the final numbers the report measured: the
+        certificate's gap, and validation where no decision read it (nothing was restored then)."""
+        ends, step, epoch_end = {}, self.step_count, self.epoch_end
+        gap, last_check = metrics.get("train/optimality_gap"), epoch_end.gap_step
+        if gap is not None and last_check is not None and last_check < step:
+            ends["train/optimality_gap"] = gap
+        if epoch_end.val_time is not None and epoch_end.val_step is not None and epoch_end.val_step < step:
+            ends.update({k: v for k, v in metrics.items() if k in epoch_end.val_metrics})
+        if ends:
+            self.ctx.logger.log_scalars(ends, step)

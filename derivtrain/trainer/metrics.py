@@ -68,16 +68,18 @@ def information_criteria(model, mean_log_likelihood: float, n_rows: int) -> dict
 
 
 @torch.no_grad()
-def evaluate(objective, split, targets: torch.Tensor, prefix: str, n_classes: int) -> dict:
+def evaluate(objective, split, targets: torch.Tensor, prefix: str, n_classes: int, scores=None) -> dict:
     """Loss (the data loss, without the penalty) and task metrics on one split, keys `prefix/name`.
     The metrics work on the scores, a few numbers a row: small by derivtrain/threads.py's measure,
     one thread (on 2 cores busy with other jobs, accuracy and F1 of 875k rows took 4-8 ms on one
-    thread and 27-85 ms on two)."""
-    model = objective.model
-    was_training = model.training
-    model.eval()
-    scores = apply_in_chunks(model, split.X)  # out-of-core rows: chunk by chunk, scores kept
-    model.train(was_training)
+    thread and 27-85 ms on two). `scores`: the model's outputs on the split where the caller has
+    them already (a pass over the rows saved), else computed here."""
+    if scores is None:
+        model = objective.model
+        was_training = model.training
+        model.eval()
+        scores = apply_in_chunks(model, split.X)  # out-of-core rows: chunk by chunk, scores kept
+        model.train(was_training)
     with threads_for(scores.numel()):
         return _metrics(objective, split, scores, targets, prefix, n_classes)
 
