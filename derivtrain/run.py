@@ -7,9 +7,8 @@
 """
 import json
 import random
-import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,6 @@ class Session:
     resume_state: dict | None
     checkpoint_extra: dict
     stop: Any = None  # the run's StopRequests (derivtrain/trainer/interrupt.py)
-    started: float = field(default_factory=time.perf_counter)  # when set-up began (FitContext.started)
 
     @property
     def cfg(self):
@@ -84,7 +82,6 @@ def run(plan, run_dir, stop_requests=None, before_fit=None) -> dict:
 
 
 def set_up(plan: Plan, run_dir: Path, stop=None) -> Session:
-    started = time.perf_counter()
     cfg = plan.cfg  # validated: configuration errors surfaced before any tensor is built
     resume_state, resume_record = load_resume(cfg, run_dir) if cfg.trainer.resume else (None, {})
     if resume_state is None:
@@ -114,8 +111,7 @@ def set_up(plan: Plan, run_dir: Path, stop=None) -> Session:
     if cfg.trainer.compile:
         model.compile()  # in place: the module, its state_dict keys and its estimator API stay as they are
     if stop is not None and stop.signal_name:
-        return Session(plan, run_dir, data, objective, analysis, NullLogger(), distributed, resume_state, {},
-                       started=started)
+        return Session(plan, run_dir, data, objective, analysis, NullLogger(), distributed, resume_state, {})
 
     purge_step = resume_state["step"] + 1 if resume_state else None
     logger = make_logger(cfg.logger, run_dir, purge_step) if distributed.is_main else NullLogger()
@@ -125,7 +121,7 @@ def set_up(plan: Plan, run_dir: Path, stop=None) -> Session:
                  preprocessing={"feature_mean": data.feature_mean.cpu(), "feature_scale": data.feature_scale.cpu(),
                                 "target_mean": data.target_mean, "target_scale": data.target_scale},
                  **resume_record)
-    return Session(plan, run_dir, data, objective, analysis, logger, distributed, resume_state, extra, stop, started)
+    return Session(plan, run_dir, data, objective, analysis, logger, distributed, resume_state, extra, stop)
 
 
 def fit(session: Session):
@@ -136,7 +132,7 @@ def fit(session: Session):
                                flush_log=session.logger.flush)
     ctx = FitContext(session.objective, session.data, cfg.optim, cfg.trainer, session.logger, checkpoints,
                      resume_state=session.resume_state, distributed=session.distributed,
-                     diagnostics=cfg.get("diagnostics"), stop=session.stop, started=session.started)
+                     diagnostics=cfg.get("diagnostics"), stop=session.stop)
     if wants_path(cfg):  # regularizer.path: many strengths, each certified, one chosen (derivtrain/path/)
         from derivtrain.path.phase import fit_path
 

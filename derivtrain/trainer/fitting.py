@@ -8,7 +8,6 @@ same way for every fitter: the data loss and metrics on the training and validat
 regularized objective `train/objective`, and for convex models the certified bound
 `train/optimality_gap` with `train/converged` (the bound is at most optim.tol).
 """
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -63,9 +62,6 @@ class FitContext:
     # solution); None = from zero
     warm_start: Any = None
     encoded: dict = field(default_factory=dict, repr=False)  # targets(split), computed once per split
-    # when the run began (time.perf_counter): a periodic job that no decision reads is budgeted as a
-    # share of the run's time from here (derivtrain/trainer/epoch_end.py: validation)
-    started: float = field(default_factory=time.perf_counter)
 
     @property
     def model(self):

@@ -291,7 +291,7 @@ class GradientLoop:
         gap, last_check = metrics.get("train/optimality_gap"), epoch_end.gap_step
         if gap is not None and last_check is not None and last_check < step:
             ends["train/optimality_gap"] = gap
-        if epoch_end.val_time is not None and epoch_end.val_step is not None and epoch_end.val_step < step:
+        if not epoch_end.val_read and epoch_end.val_step is not None and epoch_end.val_step < step:
             ends.update({k: v for k, v in metrics.items() if k in epoch_end.val_metrics})
         if ends:
             self.ctx.logger.log_scalars(ends, step)

@@ -56,10 +56,9 @@ class TimeShare:
     the machine's speed (the weights it stops at are certified either way).
     """
 
-    def __init__(self, share: float, first_in_epochs: float, clock=time.perf_counter, start=None):
-        """`start`: when the time the share is of began (clock's units; None: now)."""
+    def __init__(self, share: float, first_in_epochs: float, clock=time.perf_counter):
         self.share, self.first_in_epochs, self.clock = share, first_in_epochs, clock
-        self.start, self.spent, self.cost = clock() if start is None else start, 0.0, None
+        self.start, self.spent, self.cost = clock(), 0.0, None
 
     def allows(self, epochs_done: int) -> bool:
         elapsed = self.clock() - self.start - self.spent
