@@ -15,6 +15,7 @@ and the certificate those contracts give (the Fenchel dual, derived in certifica
     kinked_units.py  the hinge family as maxima of affine pieces, as the interior-point method needs
     penalty_dual.py  the dual of L1 / L2 / elastic net penalties, and the scaling that makes g* finite
     bias.py          dual points moved to meet the unpenalized bias's constraint
+    golden.py        the best scale of a kinked loss's dual point (a golden-section search)
 
 A plugin writes its loss or penalty ONCE, as a derivtrain loss or penalty: derivtrain.losses.ConvexLoss
 (derivtrain/losses/convex_loss.py: elementwise, or affine pieces) and derivtrain.losses.ElementwisePenalty

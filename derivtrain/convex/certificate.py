@@ -44,6 +44,7 @@ import torch
 from derivtrain.data.shards import OneProcess
 from derivtrain.convex.bias import balance_rows
 from derivtrain.convex.datafit import ConvexDatafit
+from derivtrain.convex.golden import best_on_interval
 from derivtrain.convex.passes import backproject, scores
 from derivtrain.convex.penalty import ElementwiseDual
 from derivtrain.convex.penalty_dual import penalty_dual
@@ -203,7 +204,7 @@ def _value(problem: LinearProblem, theta, V, c, y, reduce) -> float:
         quadratic = problem.penalty.conjugate(V).item()
         best = min(scale, max(0.0, -loss_part / (2 * quadratic))) if quadratic > 0 else scale
         return max(value(scale), value(best))
-    return max(value(scale), value(_best_scale(value, scale)))
+    return max(value(scale), value(best_on_interval(value, scale)))
 
 
 def _conjugate_sum(loss, theta, y, c, scale=1.0) -> torch.Tensor:
@@ -219,24 +220,6 @@ def _kink_slopes(score_loss, z, y) -> torch.Tensor:
         return dual_point(score_loss, z, y, 1e-12)
     with torch.inference_mode(False):
         return dual_point(score_loss, z.clone(), y.clone(), 1e-12)
-
-
-def _best_scale(value, upper: float, steps: int = 60) -> float:
-    """Golden-section search for the best s in [0, upper] of a concave function."""
-    ratio = (math.sqrt(5) - 1) / 2
-    a, b = 0.0, upper
-    x1, x2 = b - ratio * (b - a), a + ratio * (b - a)
-    f1, f2 = value(x1), value(x2)
-    for _ in range(steps):
-        if f1 < f2:
-            a, x1, f1 = x1, x2, f2
-            x2 = a + ratio * (b - a)
-            f2 = value(x2)
-        else:
-            b, x2, f2 = x2, x1, f1
-            x1 = b - ratio * (b - a)
-            f1 = value(x1)
-    return (a + b) / 2
 
 
 def dual_point(score_loss: ConvexDatafit, z, y, mu: float) -> torch.Tensor:

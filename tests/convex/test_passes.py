@@ -121,3 +121,10 @@ def test_the_pass_buffer_serves_in_and_out_of_inference_mode():
     with torch.inference_mode():
         inside = passes.scores(X, W, b)
     torch.testing.assert_close(passes.scores(X * 2, W, b), inside * 2)
+
+
+def test_the_golden_section_search_finds_a_concave_functions_best_point():
+    from derivtrain.convex.golden import best_on_interval
+
+    assert best_on_interval(lambda s: -(s - 0.3) ** 2, 2.0) == pytest.approx(0.3, abs=1e-9)
+    assert best_on_interval(lambda s: s, 2.0) == pytest.approx(2.0, abs=1e-9)  # at the end of the interval
