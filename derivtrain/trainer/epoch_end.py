@@ -17,7 +17,7 @@ from derivtrain.trainer.curvature import objective_sharpness, sharpness_tag
 from derivtrain.trainer.metrics import evaluate, grad_norm
 from derivtrain.trainer.schedule import Geometric, TimeShare, thinned_interval
 
-MAX_VALIDATIONS, MAX_HISTOGRAMS = 30, 10  # where no decision reads validation; histograms always
+MAX_VALIDATIONS, MAX_HISTOGRAMS = 30, 10  # a run's validations where no decision reads them; its histograms
 # certificate checks: at most this share of the loop's time (DESIGN.md: a periodic job over 5% is a
 # bug); before the first is measured, a check is taken to cost this many epochs (python
 # scripts/bench_certificate.py, 875k x 100 rows: 233 ms, 3.5 epochs of minibatches of 4096 and
