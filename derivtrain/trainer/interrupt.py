@@ -43,8 +43,8 @@ def stop_at_once(signum, frame):
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more to say there
-            pass
+        except Exception:  # noqa: BLE001 - a closed pipe, or the very write this signal cut into
+            pass  # (a reentrant flush): the exit goes on
     os.write(2, f"derivtrain: interrupted ({StoppedBeforeTheRun(signal.Signals(signum).name)})\n".encode())
     os._exit(130)
 
