@@ -45,7 +45,10 @@ def stop_at_once(signum, frame):
             stream.flush()
         except Exception:  # noqa: BLE001 - a closed pipe, or the very write this signal cut into
             pass  # (a reentrant flush): the exit goes on
-    os.write(2, f"derivtrain: interrupted ({StoppedBeforeTheRun(signal.Signals(signum).name)})\n".encode())
+    try:
+        os.write(2, f"derivtrain: interrupted ({StoppedBeforeTheRun(signal.Signals(signum).name)})\n".encode())
+    except OSError:  # no stderr left to say it on
+        pass
     os._exit(130)
 
 
