@@ -6,7 +6,8 @@ Configurations of derivtrain, each on the same data as the hand loop (linear SVM
 with momentum, optim=sgd):
 - default: what `python -m derivtrain model=svm optim=sgd trainer.batch_size=null` runs: the
   TensorBoard logger (a point every trainer.log_every_n_steps, histograms every
-  logger.histogram_every_n_epochs), validation every epoch, the progress report (a tqdm bar on a
+  logger.histogram_every_n_epochs), validation (trainer.val_every_n_epochs=1, thinned to at most
+  30 a run: nothing reads it), the progress report (a tqdm bar on a
   terminal, a log line every ~10% of the epochs elsewhere: run it as you run training);
 - logger off: the same with logger=none (validation and progress still on);
 - bare: logger=none, no validation, no logging interval, no progress (the loop alone).
