@@ -112,7 +112,8 @@ def numba_start() -> float:
 
     start = time.perf_counter()
     from derivtrain.losses.linear_svm_kernels import hinge_rows
-    from derivtrain.trainer.dual_cd_kernels import PAIR, run_epoch
+    from derivtrain.trainer.dual_cd import PAIR
+    from derivtrain.trainer.dual_cd_kernels import run_epoch
 
     one = np.ones((2, 2), dtype=np.float32)
     hinge_rows(one, one[:, :1], one[:1], one[0, :1], 0, 2)

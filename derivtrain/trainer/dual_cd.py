@@ -56,7 +56,8 @@ from derivtrain.trainer.solver_checkpoints import SolverCheckpoints
 _EPOCH_CAP = 2500  # as far as the progress rule lets a fit go (dual_cd_schedule._HOPELESS_WIDE)
 _WORTH_CERTIFYING = 2.0
 _BIAS_SCALE = 0.1  # B, the bias column's value, over the rows' root mean squared norm (measured: the docstring)
-_NO_INDEX = np.zeros(0, dtype=np.int64)  # the kernel's CSR arrays for dense rows (unread)
+PAIR = np.dtype([("j", np.int64), ("v", np.float64)])  # the kernel's CSR rows: a stored value and its column
+_NO_INDEX, _NO_PAIRS = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=PAIR)  # its CSR arrays for dense rows (unread)
 _NO_VALUES = np.zeros(0)  # its dense values for CSR rows (unread)
 _SETTLED = 1e-3  # shrinking: visit every row again once the projected gradients spread this much of the first's
 # ... or once the epochs since the last such one visited this many times the rows. Those epochs set rows
@@ -187,7 +188,7 @@ class _Column:
         # the kernel's arguments for the rows: CSR arrays and width 0, or a dense array's values and its width
         dense = None if sparse.is_sparse(X) else X.contiguous().numpy()
         self.rows = (X.crow_indices().numpy(), _pairs(X), _NO_VALUES, 0) if dense is None \
-            else (_NO_INDEX, _no_pairs(), dense.reshape(-1), dense.shape[1])
+            else (_NO_INDEX, _NO_PAIRS, dense.reshape(-1), dense.shape[1])
         self.y, self.c, self.alpha = np.ascontiguousarray(y), c, alpha
         self.scale = _BIAS_SCALE * math.sqrt(max(float(np.average(norms, weights=c)), 1e-12))
         self.upper, self.qdiag = c / alpha, norms + self.scale ** 2
@@ -247,19 +248,11 @@ class _Column:
 
 
 def _pairs(X) -> np.ndarray:
-    """X's stored values, each beside its column (dual_cd_kernels.PAIR): the kernel's layout of CSR
-    rows, a copy of 16 bytes a stored value (LIBLINEAR keeps the same), made once a fit."""
-    from derivtrain.trainer.dual_cd_kernels import PAIR
-
+    """X's stored values, each beside its column (PAIR): the kernel's layout of CSR rows, a copy of 16
+    bytes a stored value (LIBLINEAR keeps the same), made once a fit."""
     pairs = np.empty(X.values().numel(), dtype=PAIR)
     pairs["j"], pairs["v"] = X.col_indices().numpy(), X.values().numpy()
     return pairs
-
-
-def _no_pairs() -> np.ndarray:
-    from derivtrain.trainer.dual_cd_kernels import PAIR
-
-    return np.zeros(0, dtype=PAIR)
 
 
 def _hand_over(ctx, progress, epoch: int) -> FitResult:

@@ -27,8 +27,6 @@ gap may be within tol.
 import numpy as np
 from numba import njit
 
-PAIR = np.dtype([("j", np.int64), ("v", np.float64)])  # a stored value of a CSR row and its column
-
 
 @njit(cache=True, nogil=True)
 def _visit(i, score, y, c, qdiag, upper, beta, offset, old_high, old_low):
@@ -66,10 +64,10 @@ def run_epoch(indptr, pairs, values, width, y, c, qdiag, upper, beta, w, scale, 
               old_high, old_low):
     """One pass over the rows active[:n_active], in that order; returns (largest and least projected
     gradient, rows still active, loss seen). Rows of a CSR matrix (indptr, and `pairs`: each stored
-    value beside its column, PAIR; width 0), or of a dense C-contiguous one (`values` row after row,
-    width its columns; indptr and pairs unread): one loop for both, the branch on `width` measured
-    free (the same time per epoch as a kernel of each kind: 20k x 2k tf-idf rows, 100k x 50 dense).
-    A column index beside its value (LIBLINEAR's layout) is one cache miss where a row starts, not
+    value beside its column, derivtrain/trainer/dual_cd.py: PAIR; width 0), or of a dense C-contiguous
+    one (`values` row after row, width its columns; indptr and pairs unread): one loop for both, the
+    branch on `width` measured free (the same time per epoch as a kernel of each kind: 20k x 2k
+    tf-idf rows, 100k x 50 dense). A column index beside its value (LIBLINEAR's layout) is one cache miss where a row starts, not
     two: 140k x 100k standardized tf-idf rows, the epochs of a whole fit 15.2-15.6 s -> 12.5-13.5 s
     (strided views of the same buffer as two arrays: 15.2 s)."""
     p = w.shape[0] - 1
