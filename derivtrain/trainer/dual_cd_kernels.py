@@ -67,9 +67,9 @@ def run_epoch(indptr, pairs, values, width, y, c, qdiag, upper, beta, w, scale, 
     value beside its column, derivtrain/trainer/dual_cd.py: PAIR; width 0), or of a dense C-contiguous
     one (`values` row after row, width its columns; indptr and pairs unread): one loop for both, the
     branch on `width` measured free (the same time per epoch as a kernel of each kind: 20k x 2k
-    tf-idf rows, 100k x 50 dense). A column index beside its value (LIBLINEAR's layout) is one cache miss where a row starts, not
-    two: 140k x 100k standardized tf-idf rows, the epochs of a whole fit 15.2-15.6 s -> 12.5-13.5 s
-    (strided views of the same buffer as two arrays: 15.2 s)."""
+    tf-idf rows, 100k x 50 dense). A column index beside its value (LIBLINEAR's layout) is one cache
+    miss where a row starts, not two: 140k x 100k standardized tf-idf rows, the epochs of a whole fit
+    15.2-15.6 s -> 12.5-13.5 s (strided views of the same buffer as two arrays: 15.2 s)."""
     p = w.shape[0] - 1
     high, low, loss, s = -np.inf, np.inf, 0.0, 0
     dense = width > 0
