@@ -105,3 +105,37 @@ def smooth_optimum(X: np.ndarray, y: np.ndarray, alpha: float, loss: str) -> flo
         if np.abs(g).max() < 1e-15 or (t * np.abs(step)).max() < 1e-15:
             break
     return float(objective(v))
+
+
+def squared_hinge_optimum(X: np.ndarray, y: np.ndarray, K: int, alpha: float, weights=None) -> float:
+    """min over (W, b) of sum_i c_i sum_k max(0, 1 - s_ik (W x_i + b)_k)^2 + alpha/2 ||W||^2 (binary:
+    s = 2y - 1; K > 1: one-vs-rest signs), c = weights / sum: a quadratic program in the slacks
+    xi_ik >= 1 - s_ik z_ik, xi >= 0 (the objective sum c_i xi_ik^2), solved by Clarabel to 1e-10."""
+    import clarabel
+
+    n, d = X.shape
+    c = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, float) / np.sum(weights)
+    signs = (2.0 * y - 1)[:, None] if K == 1 else np.where(np.eye(K)[y] > 0, 1.0, -1.0)
+    n_w, n_x = K * d, K * d + K + n * K
+    rows, cols, vals, rhs = [], [], [], []
+    for i in range(n):
+        for k in range(K):
+            slack, r = n_w + K + i * K + k, len(rhs)
+            # 1 - s (w_k . x_i + b_k) - xi <= 0
+            for j in np.flatnonzero(X[i]):
+                rows.append(r), cols.append(k * d + j), vals.append(-signs[i, k] * X[i, j])
+            rows += [r, r]
+            cols += [n_w + k, slack]
+            vals += [-signs[i, k], -1.0]
+            rhs.append(-1.0)
+            rows.append(r + 1), cols.append(slack), vals.append(-1.0)  # -xi <= 0
+            rhs.append(0.0)
+    A = sp.csc_matrix((vals, (rows, cols)), shape=(len(rhs), n_x))
+    P = sp.diags(np.r_[np.full(n_w, alpha), np.zeros(K), np.repeat(2 * c, K)]).tocsc()
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-10
+    solution = clarabel.DefaultSolver(sp.triu(P).tocsc(), np.zeros(n_x), A, np.array(rhs),
+                                      [clarabel.NonnegativeConeT(len(rhs))], settings).solve()
+    assert str(solution.status) == "Solved", solution.status
+    return float(solution.obj_val)

@@ -1,5 +1,5 @@
 """fit_dual_cd(): the hinge under an L2 penalty by dual coordinate descent, on sparse rows and on large
-dense ones, stopped by the same certificate as fit_certified.
+dense ones, and the squared hinge on sparse rows, stopped by the same certificate as fit_certified.
 
 The interior-point method (derivtrain/trainer/interior_point.py) forms a (d + 1)^2 Hessian and its
 Cholesky factor at each of its ~20 steps: on 20k x 2k tf-idf rows (30 nonzeros a row) 2.2 s to a
@@ -12,6 +12,11 @@ theta_i = -y_i a_i, a_i in [0, 1] for the hinge):
 
     P(w, b) = sum_i c_i max(0, 1 - y_i (w.x_i + b)) + alpha/2 ||w||^2,    beta_i = c_i a_i / alpha,
     w = sum_i beta_i y_i x_i
+
+The squared hinge c_i max(0, 1 - y_i z_i)^2 is LIBLINEAR's L2-loss dual (a_i = 2 max(0, 1 - y_i z_i),
+no upper bound; derivtrain/trainer/dual_cd_kernels.py), on sparse rows only: 140k x 100k standardized
+tf-idf rows, the fit 3.1-4.0 s against Newton's 28 s (LinearSVC to tol 1e-3: 7.2 s); 20k x 2k to a 1e-3
+gap 0.022 s (Newton 0.029-0.040, LIBLINEAR 0.025). Dense rows keep Newton's steps (100k x 50: 0.135 s).
 
 The bias is unpenalized, which puts a constraint sum_i beta_i y_i = 0 on the dual that single
 coordinates cannot keep. LIBLINEAR penalizes the bias instead (a column of ones, scaled by B), which
@@ -34,8 +39,7 @@ caps the epochs (default 2500).
 Where it is picked (optim=auto, derivtrain/trainer/fitters.py: `suits`), measured to a 1e-3 gap
 against the interior point, tf-idf-like rows: 20k x 200, 0.13 s vs 0.72 s; 2k x 1,000, 0.03 vs 0.33;
 20k x 2k, 0.05 vs 2.2; dense rows with 50 columns or more, short against the penalty (_where_faster).
-Not picked: the squared hinge (Newton's method, 20k x 2k sparse: 0.068 s vs 0.086), a small X
-(numba's first call in a process costs ~0.5 s).
+Not picked: a small X (numba's first call in a process costs ~0.5 s).
 """
 import math
 from functools import partial
@@ -46,6 +50,7 @@ import torch
 from derivtrain.convex.certificate import Certificate, dual_value, linear_problem, rounding_error, row_weights
 from derivtrain.data import sparse
 from derivtrain.logging import log
+from derivtrain.losses.squared_hinge import SquaredHingeDatafit
 from derivtrain.trainer.dual_cd_choice import conjugate_gradient_steps
 from derivtrain.trainer.dual_cd_schedule import Progress, spacing
 from derivtrain.trainer.fitting import FitContext, FitResult, finish, set_linear_weights
@@ -80,7 +85,8 @@ def _fit(ctx, problem) -> FitResult:
     squares = row_squares(X)  # every column's step sizes, and the precision floor's row norms
     floor, saves = Floor(ctx, problem, X, y, c, ctx.distributed, squares), SolverCheckpoints(ctx, "dual_cd")
     norms = squares.numpy()
-    duals = [_Column(X, norms, y[:, k].numpy(), c.numpy(), float(problem.penalty.l2)) for k in range(y.shape[1])]
+    squared, alpha = isinstance(problem.loss, SquaredHingeDatafit), float(problem.penalty.l2)
+    duals = [_Column(X, norms, y[:, k].numpy(), c.numpy(), alpha, squared) for k in range(y.shape[1])]
     cap = _EPOCH_CAP if ctx.trainer.get("max_epochs") is None else int(ctx.trainer.max_epochs)  # >= 1 (config)
     run = _Run(Progress(floor.tol, conjugate_gradient_steps(X, ctx.optim.max_dense)))  # (dual_cd_choice.py)
     if saves.solver is not None:
@@ -92,7 +98,7 @@ def _fit(ctx, problem) -> FitResult:
         # only an epoch over every row saw every row's loss: the estimate of the gap is its alone
         worth = run.full and seen[0] - seen[1] <= _WORTH_CERTIFYING * floor.tol * abs(seen[0])
         if run.full and not run.certified and run.progress.hopeless(work, *seen):
-            return _hand_over(ctx, run.progress, run.epoch)
+            return _hand_over(ctx, run.progress, run.epoch, squared)
         if (worth and work >= run.next_check) or run.epoch >= cap:
             run.best, here = _certify(ctx, problem, X, y, c, duals, run.best, run.epoch, saves)
             run.certified, run.next_check = True, work + spacing(work)
@@ -147,7 +153,7 @@ class _Run:
                 int(active.min()) >= 0 and int(active.max()) < active.shape[1]):
             saves.refuse("its dual coordinate descent state has rows or weights out of range")
         if not all(bool(((b >= 0) & (b <= col.upper)).all()) for b, col in zip(beta.numpy(), duals)):
-            saves.refuse("its dual variables lie outside their box [0, c_i / alpha]")
+            saves.refuse("its dual variables lie outside their box (hinge: [0, c_i / alpha]; squared: >= 0)")
         self.epoch, self.progress.seen = saves.next, pace
         for k, column in enumerate(duals):
             column.restore(beta[k].numpy(), w[k].numpy(), active[k].numpy(), columns[k])
@@ -183,15 +189,20 @@ class _Column:
     """One score column's dual variables beta, its w = [weights | v], the bias's proximal centre and the
     rows shrinking has not set aside (active[:n_active])."""
 
-    def __init__(self, X, norms, y, c, alpha: float):
-        """norms: ||x_i||^2 of every row."""
+    def __init__(self, X, norms, y, c, alpha: float, squared: bool = False):
+        """norms: ||x_i||^2 of every row; squared: the squared hinge (else the hinge)."""
         # the kernel's arguments for the rows: CSR arrays and width 0, or a dense array's values and its width
         dense = None if sparse.is_sparse(X) else X.contiguous().numpy()
         self.rows = (X.crow_indices().numpy(), _pairs(X), _NO_VALUES, 0) if dense is None \
             else (_NO_INDEX, _NO_PAIRS, dense.reshape(-1), dense.shape[1])
         self.y, self.c, self.alpha = np.ascontiguousarray(y), c, alpha
         self.scale = _BIAS_SCALE * math.sqrt(max(float(np.average(norms, weights=c)), 1e-12))
-        self.upper, self.qdiag = c / alpha, norms + self.scale ** 2
+        # the box's top and the dual's diagonal term (dual_cd_kernels.py: None for the hinge); a row of weight 0
+        # keeps beta = 0
+        weighted = c > 0
+        self.upper = np.where(weighted, np.inf, 0.0) if squared else c / alpha
+        self.shift = np.where(weighted, alpha / (2 * np.where(weighted, c, 1.0)), 0.0) if squared else None
+        self.qdiag = norms + self.scale ** 2 + (0.0 if self.shift is None else self.shift)
         self.beta, self.w, self.offset = np.zeros_like(c), np.zeros(X.shape[1] + 1), 0.0
         self.active, self.n_active = np.arange(len(c)), len(c)
         self.bounds, self.spread, self.visited, self.settled = (math.inf, -math.inf), math.inf, 0, None
@@ -206,9 +217,9 @@ class _Column:
             self.n_active, self.bounds = len(self.c), (math.inf, -math.inf)
         rng.shuffle(self.active[:self.n_active])
         self.work += self.n_active / len(self.c)
-        high, low, self.n_active, loss = run_epoch(*self.rows, self.y, self.c, self.qdiag, self.upper, self.beta,
-                                                   self.w, self.scale, self.offset, self.active, self.n_active,
-                                                   *self.bounds)
+        high, low, self.n_active, loss = run_epoch(*self.rows, self.y, self.c, self.qdiag, self.upper, self.shift,
+                                                   self.beta, self.w, self.scale, self.offset, self.active,
+                                                   self.n_active, *self.bounds)
         self.visited = 0 if every_row else self.visited + self.n_active  # (the first pass after one: its rows kept)
         # LIBLINEAR's rule: set aside what points out of its box by more than this epoch's extremes
         self.bounds, self.spread = (high if high > 0 else math.inf, low if low < 0 else -math.inf), high - low
@@ -217,7 +228,8 @@ class _Column:
         if not every_row:
             return np.zeros(2)
         w_sq = float(self.w[:-1] @ self.w[:-1])
-        return np.array([loss + self.alpha / 2 * w_sq, self.alpha * (linear - (w_sq + self.w[-1] ** 2) / 2)])
+        curved = 0.0 if self.shift is None else float(self.shift @ np.square(self.beta))
+        return np.array([loss + self.alpha / 2 * w_sq, self.alpha * (linear - (w_sq + self.w[-1] ** 2 + curved) / 2)])
 
     def wants_every_row(self) -> bool:
         """Whether the next epoch should visit every row: the active rows have settled (their projected
@@ -255,13 +267,14 @@ def _pairs(X) -> np.ndarray:
     return pairs
 
 
-def _hand_over(ctx, progress, epoch: int) -> FitResult:
-    """The interior point's fit from the start, said in the log with the reason (dual coordinate descent
-    is slow where rows are long against the penalty: standardized tf-idf columns, 20k x 2k at strength
-    1e-3, reached a gap of 3e-3 in 1,000 epochs, 4 s, where the interior point certifies 1e-4 in 2.2 s)."""
+def _hand_over(ctx, progress, epoch: int, squared: bool) -> FitResult:
+    """The certified solver's fit from the start (the interior point; the squared hinge's Newton steps),
+    said in the log with the reason (this solver is slow on rows long against the penalty: 20k x 2k
+    standardized tf-idf at 1e-3 reached a gap of 3e-3 in 1,000 epochs, 4 s; the interior point 1e-4 in 2.2 s)."""
     from derivtrain.trainer.certified import fit_certified
 
-    log.info("dual coordinate descent: %s after %d epochs; the interior point takes over", progress.why, epoch)
+    successor = "Newton's method" if squared else "the interior point"
+    log.info("dual coordinate descent: %s after %d epochs; %s takes over", progress.why, epoch, successor)
     return fit_certified(ctx)
 
 

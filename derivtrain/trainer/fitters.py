@@ -101,7 +101,8 @@ def fit_objective(ctx, fitter: str | None = None):
 
 
 def _dual_coordinates(ctx) -> bool:
-    """optim=auto for the hinge under L2 on rows it is faster on (derivtrain/trainer/dual_cd_choice.py):
+    """optim=auto for the hinge (or, on sparse rows, the squared hinge) under L2 on rows it is faster on
+    (derivtrain/trainer/dual_cd_choice.py):
     dual coordinate descent (derivtrain/trainer/dual_cd.py: O(a row's nonzeros) a step, where the
     interior point factors a (d + 1)^2 Hessian each step). Says which and why."""
     from derivtrain.logging import log

@@ -1,6 +1,7 @@
 """Dual coordinate descent for the hinge on sparse rows (derivtrain/trainer/dual_cd.py): the optimum an
 independent solver (Clarabel, tests/exact.py) reaches, with sample weights and one-vs-rest columns;
-an honest certificate when the epochs run out; which problems optim=auto gives it."""
+an honest certificate when the epochs run out; which problems optim=auto gives it. The squared
+hinge's: tests/trainer/test_dual_cd_squared.py."""
 import math
 
 import numpy as np
@@ -101,7 +102,7 @@ def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
     fit_svm(X, labels, 1e-3)  # 7,500 stored values: the interior point (numba's first call would cost more)
     monkeypatch.setattr(dual_cd_choice, "_NONZEROS", 0)
     monkeypatch.setattr(dual_cd_choice, "_DENSE_WORK", 0)
-    fit_svm(X, labels, 1e-3, loss="squared_hinge")  # Newton's method
+    fit_svm(X.toarray(), labels, 1e-3, loss="squared_hinge")  # dense rows: Newton's closed-form steps
     fit_svm(X, labels, 1e-3, regularizer="elastic_net")  # an L1 part: the interior point
     fit_svm(X * 30, labels, 1e-3)  # rows long against the penalty (C R^2 = 1,800): the interior point's dense steps
     assert not chosen
