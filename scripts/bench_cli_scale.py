@@ -119,7 +119,7 @@ def numba_start() -> float:
     hinge_rows(one, one[:, :1], one[:1], one[0, :1], 0, 2)
     rows, ones = np.ones(4), np.ones(2)
     run_epoch(np.zeros(1, np.int64), np.zeros(0, PAIR), rows, 2, ones, ones, ones, ones, None,
-              np.zeros(2), np.zeros(3), 1.0, 0.0, np.arange(2), 2, np.inf, -np.inf)
+              np.zeros(2), np.zeros(3), 1.0, 0.0, np.arange(2), 2, np.inf, -np.inf, False)
     return time.perf_counter() - start
 
 

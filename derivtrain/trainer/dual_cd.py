@@ -70,6 +70,7 @@ _SETTLED = 1e-3  # shrinking: visit every row again once the projected gradients
 # (optim=auto, model=svm), 1 against 4: 140k x 100k standardized tf-idf rows 19.9 -> 15.8 s (LinearSVC
 # 13.9 s), 875k x 100 dense 11.4 -> 10.0-10.5 s, 20k x 2k tf-idf to 1e-3 0.030 -> 0.023 s (16: 0.029 s)
 _FULL_EVERY = 4
+_FAR_ROWS = 1 << 16  # rows from which an epoch prefetches each row's numbers too (dual_cd_kernels.py)
 
 
 def fit_dual_cd(ctx: FitContext) -> FitResult:
@@ -219,7 +220,7 @@ class _Column:
         self.work += self.n_active / len(self.c)
         high, low, self.n_active, loss = run_epoch(*self.rows, self.y, self.c, self.qdiag, self.upper, self.shift,
                                                    self.beta, self.w, self.scale, self.offset, self.active,
-                                                   self.n_active, *self.bounds)
+                                                   self.n_active, *self.bounds, len(self.c) >= _FAR_ROWS)
         self.visited = 0 if every_row else self.visited + self.n_active  # (the first pass after one: its rows kept)
         # LIBLINEAR's rule: set aside what points out of its box by more than this epoch's extremes
         self.bounds, self.spread = (high if high > 0 else math.inf, low if low < 0 else -math.inf), high - low

@@ -27,15 +27,23 @@ least values (LIBLINEAR's stopping signal) and sum_i c_i l_i at the scores it me
 moves during the epoch, so an estimate of the loss, exact once w stops moving; only an epoch over
 every row sees every loss): the fitter certifies with a pass of its own only when they say the
 gap may be within tol.
+
+The rows are visited in a random order, so each visit starts with cache misses (the row, and its
+entries of y, c, the diagonal, the bound and beta), and a visit's dependent arithmetic keeps about one
+row's misses in flight. The row _AHEAD visits on is prefetched (derivtrain/losses/prefetch.py), and
+its own numbers too where their arrays outgrow the caches (`far`: dual_cd.py's _FAR_ROWS). Measured,
+one thread: 875k x 100 dense, an epoch over every row 384 -> 184 ms; the default run's fit (optim=auto,
+135 epochs) 4.4-4.7 -> 2.9-3.0 s; 140k x 100k standardized tf-idf rows, 273 epochs, 13.1-13.5 -> 6.0-6.4
+s (LinearSVC: 11.9 s); 20k x 2k tf-idf rows to a 1e-3 gap, 0.020-0.021 s either way (prefetching
+their numbers, which stay in cache, cost 15-25 %). The prefetches are separate small functions: folded
+into one with a branch on the layout, the 20k x 2k fit took 0.026 s.
 """
 import numpy as np
 from numba import njit
 
 from derivtrain.losses.prefetch import prefetch
 
-# visits ahead whose CSR row is prefetched: 140k x 100k standardized tf-idf rows (112 MB of pairs), the
-# 273 epochs of the default run's fit 13.1-13.6 -> 10.5-11.2 s; a dense row is one contiguous stretch
-# that the hardware's own prefetcher follows (875k x 100: 4.2-4.5 s without, 4.7 with)
+# visits ahead whose row is prefetched (measured: the module's docstring)
 _AHEAD = 4
 
 
@@ -76,15 +84,33 @@ def _set_aside(active, s, n_active):
 
 
 @njit(cache=True, nogil=True)
-def _prefetch_row(i, indptr, pairs):
-    """Asks for CSR row i's cache lines ahead of its visit (derivtrain/losses/prefetch.py says why)."""
-    for k in range(indptr[i], indptr[i + 1], 4):  # 4 (column, value) pairs a 64-byte line
+def _prefetch_csr(i, indptr, pairs):
+    """Asks for CSR row i's (column, value) pairs ahead of its visit (derivtrain/losses/prefetch.py says
+    why), 4 pairs a 64-byte line."""
+    for k in range(indptr[i], indptr[i + 1], 4):
         prefetch(pairs, k)
 
 
 @njit(cache=True, nogil=True)
+def _prefetch_dense(i, values, width):
+    """The same for a dense row of float64 values, 8 a line."""
+    for k in range(i * width, i * width + width, 8):
+        prefetch(values, k)
+
+
+@njit(cache=True, nogil=True)
+def _prefetch_numbers(i, y, c, qdiag, upper, beta):
+    """The same for row i's own numbers (arrays too long to stay in cache: `far`)."""
+    prefetch(y, i)
+    prefetch(c, i)
+    prefetch(qdiag, i)
+    prefetch(upper, i)
+    prefetch(beta, i)
+
+
+@njit(cache=True, nogil=True)
 def run_epoch(indptr, pairs, values, width, y, c, qdiag, upper, shift, beta, w, scale, offset, active, n_active,
-              old_high, old_low):
+              old_high, old_low, far):
     """One pass over the rows active[:n_active], in that order; returns (largest and least projected
     gradient, rows still active, loss seen). Rows of a CSR matrix (indptr, and `pairs`: each stored
     value beside its column, derivtrain/trainer/dual_cd.py: PAIR; width 0), or of a dense C-contiguous
@@ -97,8 +123,14 @@ def run_epoch(indptr, pairs, values, width, y, c, qdiag, upper, shift, beta, w, 
     high, low, loss, s = -np.inf, np.inf, 0.0, 0
     dense = width > 0
     while s < n_active:
-        if not dense and s + _AHEAD < n_active:
-            _prefetch_row(active[s + _AHEAD], indptr, pairs)
+        if s + _AHEAD < n_active:
+            ahead = active[s + _AHEAD]
+            if dense:
+                _prefetch_dense(ahead, values, width)
+            else:
+                _prefetch_csr(ahead, indptr, pairs)
+            if far:
+                _prefetch_numbers(ahead, y, c, qdiag, upper, beta)
         i = active[s]
         start, end = (i * width, i * width + width) if dense else (indptr[i], indptr[i + 1])
         score = scale * w[p]
