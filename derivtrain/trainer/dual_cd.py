@@ -62,13 +62,13 @@ _EPOCH_CAP = 2500  # as far as the progress rule lets a fit go (dual_cd_schedule
 _WORTH_CERTIFYING = 2.0
 _BIAS_SCALE = 0.1  # B, the bias column's value, over the rows' root mean squared norm (measured: the docstring)
 PAIR = np.dtype([("j", np.int64), ("v", np.float64)])  # the kernel's CSR rows: a stored value and its column
-_NO_INDEX, _NO_PAIRS = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=PAIR)  # its CSR arrays for dense rows (unread)
-_NO_VALUES = np.zeros(0)  # its dense values for CSR rows (unread)
+# its CSR arrays for dense rows, its dense values for CSR rows (unread)
+_NO_INDEX, _NO_PAIRS, _NO_VALUES = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=PAIR), np.zeros(0)
 _SETTLED = 1e-3  # shrinking: visit every row again once the projected gradients spread this much of the first's
 # ... or once the epochs since the last such one visited this many times the rows. Those epochs set rows
 # aside; one over every row takes them all back (and gives the gap's estimate). Measured, whole runs
-# (optim=auto, model=svm), 1 against 4: 140k x 100k standardized tf-idf rows 19.9 -> 15.8 s (LinearSVC
-# 13.9 s), 875k x 100 dense 11.4 -> 10.0-10.5 s, 20k x 2k tf-idf to 1e-3 0.030 -> 0.023 s (16: 0.029 s)
+# (optim=auto, model=svm), 1 against 4: 140k x 100k standardized tf-idf rows 19.9 -> 15.8 s (LinearSVC 13.9 s),
+# 875k x 100 dense 11.4 -> 10.0-10.5 s, 20k x 2k tf-idf to 1e-3 0.030 -> 0.023 s (16: 0.029 s)
 _FULL_EVERY = 4
 _FAR_ROWS = 1 << 16  # rows from which an epoch prefetches each row's numbers too (dual_cd_kernels.py)
 
@@ -198,8 +198,7 @@ class _Column:
             else (_NO_INDEX, _NO_PAIRS, dense.reshape(-1), dense.shape[1])
         self.y, self.c, self.alpha = np.ascontiguousarray(y), c, alpha
         self.scale = _BIAS_SCALE * math.sqrt(max(float(np.average(norms, weights=c)), 1e-12))
-        # the box's top and the dual's diagonal term (dual_cd_kernels.py: None for the hinge); a row of weight 0
-        # keeps beta = 0
+        # the box's top and the dual's diagonal term (dual_cd_kernels.py; the hinge: None); weight 0: beta = 0
         weighted = c > 0
         self.upper = np.where(weighted, np.inf, 0.0) if squared else c / alpha
         self.shift = np.where(weighted, alpha / (2 * np.where(weighted, c, 1.0)), 0.0) if squared else None
