@@ -15,8 +15,8 @@ theta_i = -y_i a_i, a_i in [0, 1] for the hinge):
 
 The squared hinge c_i max(0, 1 - y_i z_i)^2 is LIBLINEAR's L2-loss dual (a_i = 2 max(0, 1 - y_i z_i),
 no upper bound; derivtrain/trainer/dual_cd_kernels.py), on sparse rows only: 140k x 100k standardized
-tf-idf rows, the fit 3.1-4.0 s against Newton's 28 s (LinearSVC to tol 1e-3: 7.2 s); 20k x 2k to a 1e-3
-gap 0.022 s (Newton 0.029-0.040, LIBLINEAR 0.025). Dense rows keep Newton's steps (100k x 50: 0.135 s).
+tf-idf rows, the fit 2.8-3.2 s against Newton's 28 s (LinearSVC to tol 1e-4: 11.1 s); 20k x 2k to a 1e-3
+gap 0.020 s (Newton 0.029-0.040, LIBLINEAR 0.023-0.025). Dense rows keep Newton's steps (100k x 50: 0.135 s).
 
 The bias is unpenalized, which puts a constraint sum_i beta_i y_i = 0 on the dual that single
 coordinates cannot keep. LIBLINEAR penalizes the bias instead (a column of ones, scaled by B), which
