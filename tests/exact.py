@@ -3,7 +3,8 @@
 The hinge family (binary, one-vs-rest, Crammer-Singer, Weston-Watkins) with an L2 and/or L1
 penalty is a quadratic (or linear) program in epigraph form; it is written out here from the
 losses' textbook definitions, independently of derivtrain/convex, and solved by Clarabel, an
-interior-point conic solver, to 1e-10. Smooth losses are compared with scikit-learn instead.
+interior-point conic solver, to 1e-10; so is the squared hinge's quadratic program in its slacks
+(squared_hinge_optimum). Other smooth losses are compared with scikit-learn or smooth_optimum.
 
     min  sum_u c_u xi_u + alpha (1 - r)/2 ||W||^2 + alpha r sum v
     s.t. xi_u >= a . (W x_i + b) + beta    for every affine piece (a, beta) of unit u
