@@ -13,8 +13,8 @@ chunks of _CHUNK numbers: the scaled chunk is written and read back while it is 
 n x d temporary is made. numpy's BLAS (OpenBLAS) keeps its own thread pool: it gets as many
 threads as torch has (derivtrain/threads.py: one on a small problem or a busy machine).
 
-Small products (below _BLAS_FROM multiply-adds: digits-sized) stay in torch, one call; the choice
-depends on the problem's size alone, never on what happens to be imported: the same rows take
+Small products (below _BLAS_FROM multiply-adds: breast_cancer-sized) stay in torch, one call; the
+choice depends on the problem's size alone, never on what happens to be imported: the same rows take
 the same path in every process, so a resumed solve repeats the uninterrupted one bit for bit.
 Weights of both signs (the off-diagonal blocks of a multinomial Hessian, -p_k p_l) are split
 into their positive and negative parts, a rank-k product each: at most a general product's
@@ -25,7 +25,10 @@ import torch
 
 _CHUNK = 1 << 19  # numbers of X scaled at a time on the CPU (4 MB of float64: about L2's size)
 _DEVICE_CHUNK = 1 << 24  # on a GPU one large product is best; chunks only bound the temporary
-_BLAS_FROM = 1 << 24  # n * p^2 from which numpy's syrk takes the product (below: a few ms at most)
+# n * p^2 from which numpy's syrk takes the product. Whole estimator fits, one thread, medians of 9 (stop 39):
+# digits (7.6M) logistic 11.0 -> 9.7 ms, squared hinge 10.5 -> 9.5, svm 21.8 -> 19.6 with syrk; breast_cancer
+# (0.47M) svm 9.7 -> 10.0, logistic 7.3 -> 7.6 (the call's fixed cost): below 2^21, torch's one product
+_BLAS_FROM = 1 << 21
 
 
 def weighted_gram(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
