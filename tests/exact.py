@@ -38,8 +38,6 @@ def hinge_optimum(X: np.ndarray, y: np.ndarray, K: int, variant: str, alpha: flo
     """min over (W, b) of sum_i c_i loss_i + penalty, c = weights / sum (uniform by default).
     `scale`: the objective is solved multiplied by it (Clarabel's gap tolerances are absolute at
     1e-10: an optimum of 2e-7, separable data under alpha 1e-8, needs scale ~ 1 / P*)."""
-    import clarabel
-
     n, d = X.shape
     c = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, float) / np.sum(weights)
     units = hinge_units(variant, y, K)
@@ -66,13 +64,20 @@ def hinge_optimum(X: np.ndarray, y: np.ndarray, K: int, variant: str, alpha: flo
     A = sp.csc_matrix((vals, (rows, cols)), shape=(len(rhs), n_x))
     P = scale * sp.diags(np.r_[np.full(n_w, alpha * (1 - l1_ratio)), np.zeros(n_x - n_w)]).tocsc()
     q = scale * np.r_[np.zeros(n_w + n_b), [c[i] for i, _ in units], np.full(n_v, alpha * l1_ratio)]
+    return _solved(P, q, A, rhs) / scale
+
+
+def _solved(P, q, A, rhs) -> float:
+    """min 1/2 x^T P x + q^T x subject to A x <= rhs, by Clarabel to 1e-10: the optimal value."""
+    import clarabel
+
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-10
     solution = clarabel.DefaultSolver(sp.triu(P).tocsc(), q, A, np.array(rhs), [clarabel.NonnegativeConeT(len(rhs))],
                                       settings).solve()
     assert str(solution.status) == "Solved", solution.status
-    return float(solution.obj_val) / scale
+    return float(solution.obj_val)
 
 
 def smooth_optimum(X: np.ndarray, y: np.ndarray, alpha: float, loss: str) -> float:
@@ -112,8 +117,6 @@ def squared_hinge_optimum(X: np.ndarray, y: np.ndarray, K: int, alpha: float, we
     """min over (W, b) of sum_i c_i sum_k max(0, 1 - s_ik (W x_i + b)_k)^2 + alpha/2 ||W||^2 (binary:
     s = 2y - 1; K > 1: one-vs-rest signs), c = weights / sum: a quadratic program in the slacks
     xi_ik >= 1 - s_ik z_ik, xi >= 0 (the objective sum c_i xi_ik^2), solved by Clarabel to 1e-10."""
-    import clarabel
-
     n, d = X.shape
     c = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, float) / np.sum(weights)
     signs = (2.0 * y - 1)[:, None] if K == 1 else np.where(np.eye(K)[y] > 0, 1.0, -1.0)
@@ -133,10 +136,4 @@ def squared_hinge_optimum(X: np.ndarray, y: np.ndarray, K: int, alpha: float, we
             rhs.append(0.0)
     A = sp.csc_matrix((vals, (rows, cols)), shape=(len(rhs), n_x))
     P = sp.diags(np.r_[np.full(n_w, alpha), np.zeros(K), np.repeat(2 * c, K)]).tocsc()
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-10
-    solution = clarabel.DefaultSolver(sp.triu(P).tocsc(), np.zeros(n_x), A, np.array(rhs),
-                                      [clarabel.NonnegativeConeT(len(rhs))], settings).solve()
-    assert str(solution.status) == "Solved", solution.status
-    return float(solution.obj_val)
+    return _solved(P, np.zeros(n_x), A, rhs)

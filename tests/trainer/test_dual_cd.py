@@ -50,12 +50,13 @@ def fit_svm(X, labels, strength, tol=1e-9, sample_weight=None, **params):
     return model.linear.weight.detach().double().numpy(), model.linear.bias.detach().double().numpy(), result
 
 
-def hinge_objective(X, labels, strength, W, b, weights=None) -> float:
-    """derivtrain's objective from the textbook formula: the weighted mean of the one-vs-rest hinges plus alpha/2 ||W||^2."""
+def hinge_objective(X, labels, strength, W, b, weights=None, power: int = 1) -> float:
+    """derivtrain's objective from the textbook formula: the weighted mean of the one-vs-rest hinges (power 2:
+    squared hinges) plus alpha/2 ||W||^2."""
     Z = np.asarray(X @ W.T) + b
     signs = (2.0 * labels - 1)[:, None] if W.shape[0] == 1 else np.where(np.eye(W.shape[0])[labels] > 0, 1.0, -1.0)
     c = np.full(len(labels), 1.0) if weights is None else np.asarray(weights, float)
-    losses = np.maximum(0.0, 1 - signs * Z).sum(axis=1)
+    losses = (np.maximum(0.0, 1 - signs * Z) ** power).sum(axis=1)
     return float(c @ losses / c.sum() + strength / 2 * np.sum(W * W))
 
 

@@ -7,18 +7,10 @@ import pytest
 
 from derivtrain.trainer import dual_cd_choice
 from tests.exact import squared_hinge_optimum
-from tests.trainer.test_dual_cd import binary_rows, fit_svm, fits  # noqa: F401 (fits: a fixture)
+from tests.trainer.test_dual_cd import binary_rows, fit_svm, fits, hinge_objective  # noqa: F401 (fits: a fixture)
 from tests.trainer.test_prox_working_set import tfidf_rows
 
 pytest.importorskip("numba")
-
-
-def squared_hinge_objective(X, labels, strength, W, b, weights=None) -> float:
-    """The textbook objective: the weighted mean of the one-vs-rest squared hinges plus alpha/2 ||W||^2."""
-    Z = np.asarray(X @ W.T) + b
-    signs = (2.0 * labels - 1)[:, None] if W.shape[0] == 1 else np.where(np.eye(W.shape[0])[labels] > 0, 1.0, -1.0)
-    c = np.full(len(labels), 1.0) if weights is None else np.asarray(weights, float)
-    return float(c @ (np.maximum(0.0, 1 - signs * Z) ** 2).sum(axis=1) / c.sum() + strength / 2 * np.sum(W * W))
 
 
 def test_binary_squared_hinge_reaches_the_exact_optimum(fits, capfd):  # noqa: F811
@@ -27,7 +19,7 @@ def test_binary_squared_hinge_reaches_the_exact_optimum(fits, capfd):  # noqa: F
     assert len(fits) == 1 and result.converged and result.stopped_by == "certificate"
     assert "dual coordinate descent (the squared hinge under L2 on sparse rows" in capfd.readouterr().err
     exact = squared_hinge_optimum(X.toarray(), labels, 1, 1e-3)
-    reached = squared_hinge_objective(X, labels, 1e-3, W, b)
+    reached = hinge_objective(X, labels, 1e-3, W, b, power=2)
     assert abs(reached - exact) <= 1e-7 * exact
     assert result.certificate.relative_gap <= 1e-9
     assert (reached - exact) / reached <= result.certificate.relative_gap + 1e-9
@@ -40,7 +32,7 @@ def test_weighted_one_vs_rest_squared_hinge_reaches_the_exact_optimum(fits):  # 
     W, b, result = fit_svm(X, labels, 1e-3, loss="squared_hinge", sample_weight=weights)
     assert len(fits) == 1 and W.shape[0] == 3 and result.converged
     exact = squared_hinge_optimum(X.toarray(), labels, 3, 1e-3, weights=weights)
-    assert abs(squared_hinge_objective(X, labels, 1e-3, W, b, weights) - exact) <= 1e-7 * exact
+    assert abs(hinge_objective(X, labels, 1e-3, W, b, weights, power=2) - exact) <= 1e-7 * exact
 
 
 def test_epochs_that_run_out_stop_with_an_honest_certificate(fits):  # noqa: F811
@@ -49,7 +41,7 @@ def test_epochs_that_run_out_stop_with_an_honest_certificate(fits):  # noqa: F81
         W, b, result = fit_svm(X, labels, 1e-3, loss="squared_hinge", trainer__max_epochs=2)
     assert len(fits) == 1 and result.stopped_by == "iteration_cap" and result.epochs == 2
     exact = squared_hinge_optimum(X.toarray(), labels, 1, 1e-3)
-    reached = squared_hinge_objective(X, labels, 1e-3, W, b)
+    reached = hinge_objective(X, labels, 1e-3, W, b, power=2)
     assert result.certificate.relative_gap >= (reached - exact) / reached > 1e-6
 
 
