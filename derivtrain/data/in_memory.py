@@ -12,7 +12,7 @@ import torch
 from derivtrain.data.mapped import MappedNpy
 from derivtrain.data.out_of_core import split_ranges
 from derivtrain.data.shards import SplitShard, held_positions
-from derivtrain.data.sparse import astype, from_scipy, scale_columns
+from derivtrain.data.sparse_centring import standardized_csr
 from derivtrain.data.split import fold_indices, split_indices
 from derivtrain.data.standardize import chunk_rows, dense_moments, sparse_moments, standardization
 from derivtrain.data.table import Data, Split, check_split
@@ -130,14 +130,13 @@ class _Source:
 
     def standardized(self, rows: np.ndarray, mean: torch.Tensor, scale: torch.Tensor,
                      dtype=torch.float32) -> torch.Tensor:
-        """Rows standardized in float64 (sparse: scaled, a CSR tensor), then rounded to `dtype`, in a
+        """Rows standardized in float64 (sparse: a CSR tensor, derivtrain/data/sparse_centring.py), then rounded to `dtype`, in a
         tensor of their own; a chunk of rows at a time, so the float64 copy is one chunk's."""
         if self.sparse:
             A = self.X[rows - self.offset]
             if not np.isfinite(A.data).all():
                 raise DataError("the features contain NaN or infinite values; clean or drop those rows first")
-            X = from_scipy(A, dtype=torch.float64)
-            return astype(scale_columns(X, 1 / scale), dtype)
+            return standardized_csr(A, mean.numpy(), scale.numpy(), dtype)
         out, step = torch.empty((len(rows), self.X.shape[1]), dtype=dtype), chunk_rows(self.X.shape[1])
         for a in range(0, len(rows), step):
             part = rows[a:a + step]

@@ -2,8 +2,9 @@
 
 Dense features are centred and scaled, (x - mean) / std. Sparse features are only scaled, x / std,
 as scikit-learn's StandardScaler(with_mean=False): centring would fill every zero in, turning a
-matrix with 0.05 % nonzeros into a dense one. The std is the column's over all rows, zeros
-included. Constant features keep scale 1 (like StandardScaler).
+matrix with 0.05 % nonzeros into a dense one; only a column more than 4 std from 0, stored in nearly
+every row, is centred too (derivtrain/data/sparse_centring.py). The std is the column's over all
+rows, zeros included. Constant features keep scale 1 (like StandardScaler).
 
 Moments are (count, mean, m2 = sum of squared deviations) in float64, a chunk of rows at a time
 and combined by Chan et al.'s pairwise update: exact to rounding, without cancellation, and the
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 
 from derivtrain.data.shards import combined_moments
+from derivtrain.data.sparse_centring import sparse_means
 
 _CHUNK_ROWS = 65536
 _CHUNK_NUMBERS = 1 << 21  # 16 MB of float64
@@ -88,10 +90,11 @@ def fitted_scale(count: int, m2) -> np.ndarray:
 
 def standardization(moments, sparse: bool, comm):
     """(mean, scale) as float64 numpy arrays from this rank's (count, mean, m2), summed across ranks.
-    Sparse data: mean 0 (scaled, not centred)."""
+    Sparse data: mean 0 (scaled, not centred) but where the mean is more than 4 std from 0."""
     count, mean, m2 = moments
     if comm.world_size > 1:
         count, mean, m2 = combined_moments(comm, count, torch.as_tensor(mean), torch.as_tensor(m2))
         mean, m2 = mean.numpy(), m2.numpy()
     scale = fitted_scale(count, m2)
-    return (np.zeros_like(scale) if sparse else np.asarray(mean, dtype=np.float64)), scale
+    mean = np.asarray(mean, dtype=np.float64)
+    return (sparse_means(mean, scale) if sparse else mean), scale

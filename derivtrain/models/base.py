@@ -153,15 +153,14 @@ class Model(nn.Module):
         return scores.cpu().numpy() if isinstance(X, np.ndarray) or not torch.is_tensor(X) else scores
 
     def _standardized(self, X) -> torch.Tensor:
-        if hasattr(X, "tocsr"):  # scipy sparse rows (a model trained on data=svmlight/npz): scaled, kept sparse
-            from derivtrain.data.sparse import astype, from_scipy, scale_columns
+        if hasattr(X, "tocsr"):  # scipy sparse rows (a model trained on data=svmlight/npz): kept sparse
+            from derivtrain.data.sparse_centring import standardized_csr
 
             if X.shape[1] != self.feature_scale.shape[0]:
                 raise ValueError(f"expected features of shape (n_samples, {self.feature_scale.shape[0]}), "
                                  f"got {tuple(X.shape)}")
-            Xt = from_scipy(X, device=self.feature_scale.device, dtype=torch.float64)
-            scaled = scale_columns(Xt, 1 / self.feature_scale)  # sparse training data has feature_mean 0
-            return astype(scaled, self.weight_dtype)
+            return standardized_csr(X, self.feature_mean.cpu().numpy(), self.feature_scale.cpu().numpy(),
+                                    self.weight_dtype, self.feature_scale.device)
         return self.standardize(self._as_tensor(X))
 
     def predict(self, X):
