@@ -37,7 +37,7 @@ def stopped(finished, tmp_path):
 @pytest.mark.parametrize("change,expected", [
     (["model=logistic"], "model=svm in the saved run, model=logistic here"),
     (["optim=adam"], "optim.name was 'sgd' in the saved run, 'adam' here"),
-    (["optim.lr=0.05"], "optim.lr was 0.1 in the saved run, 0.05 here"),
+    (["optim.lr=0.05"], "optim.lr was None in the saved run, 0.05 here"),
     (["regularizer.strength=0.5"], "regularizer.strength was 0.001 in the saved run, 0.5 here"),
     (["data=wine"], "data=iris in the saved run, data=wine here"),
     (["loss=squared_hinge"], "loss=hinge in the saved run, loss=squared_hinge here"),

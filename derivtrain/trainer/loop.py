@@ -27,7 +27,7 @@ from derivtrain.trainer.epoch_end import EpochEnd
 from derivtrain.trainer.fitting import FitContext, FitResult, finish
 from derivtrain.trainer.guard import NonFiniteGuard, TrainingDiverged
 from derivtrain.trainer.interrupt import StopRequests, TrainingInterrupted
-from derivtrain.trainer.lr_range import check_range_test, find_lr
+from derivtrain.trainer.lr_range import check_range_test, default_lr
 from derivtrain.trainer.metrics import batch_log_likelihood, grad_norm, has_log_likelihood
 from derivtrain.trainer.optimizers import build_optimizer, build_scheduler
 from derivtrain.trainer.sharded_batches import ShardedBatches
@@ -96,7 +96,7 @@ class GradientLoop:
         # as much as a small full-batch step's own arithmetic
         self.clip = trainer.gradient_clip_norm
         self.log_every = trainer.log_every_n_steps or default_log_interval(self.max_epochs, len(self.batches))
-        if ctx.optim.get("lr", 0.0) is None:
+        if ctx.optim.get("lr", 0.0) is None and ctx.optim.name != "sgd":  # sgd's null: scaled to the rows
             check_range_test(batch_size, ctx.data.train.total_rows)
         self.stationarity = Stationarity(gradient_tol(trainer, ctx.optim, self.batches.full_batch))
         self.epoch_end = EpochEnd(ctx, self)
@@ -125,8 +125,8 @@ class GradientLoop:
                 model.initialize(rows_in_memory(self.ctx.data.train.X), start)
                 if self.distributed.world_size > 1:  # each rank started from its own rows: rank 0's start
                     self.distributed.broadcast_parameters(model)
-            if self.ctx.optim.get("lr", 0.0) is None:  # optim=auto, lr=null: the rate is found, not guessed
-                self.set_lr(find_lr(self))
+            if self.ctx.optim.get("lr", 0.0) is None:  # lr=null: the rate is found, not guessed
+                self.set_lr(*default_lr(self))
             return
         model.load_state_dict(state["model"])
         try:
@@ -145,13 +145,13 @@ class GradientLoop:
         self.start_step = self.step_count
         log.info("resumed after epoch %d + %d batches, step %d", self.epoch, self.skip_batches, self.step_count)
 
-    def set_lr(self, lr: float) -> None:
-        """The rate from the range test, for the optimizer and the schedule built before it was known."""
+    def set_lr(self, lr: float, how: str) -> None:
+        """The rate found, for the optimizer and the schedule built before it was known."""
         for group in self.optimizer.param_groups:
             group["lr"] = group["initial_lr"] = lr
         if self.scheduler is not None and hasattr(self.scheduler, "base_lrs"):
             self.scheduler.base_lrs = [lr for _ in self.optimizer.param_groups]
-        log.info("learning rate %.2g, found by a range test (optim.lr=null; set optim.lr to choose one)", lr)
+        log.info("learning rate %.2g, %s (optim.lr=null; set optim.lr to choose one)", lr, how)
 
     # ---- one step ----------------------------------------------------------------------------
     def _use_fused_objective(self, trainer) -> bool:

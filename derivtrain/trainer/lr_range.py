@@ -13,6 +13,7 @@ import math
 import torch
 
 from derivtrain.errors import ConfigError
+from derivtrain.trainer.sgd_rate import scaled_rate
 
 CANDIDATES = tuple(10 ** (e / 2) for e in range(-8, 1))  # 1e-4, 3.2e-4, ..., 1
 PROBE_STEPS = 10
@@ -25,6 +26,16 @@ def check_range_test(batch_size, n_train: int) -> None:
         raise ConfigError(f"trainer.batch_size={batch_size} is larger than the {n_train} training rows, so the "
                           "learning-rate range test (optim=auto, optim.lr=null) has no minibatches to probe; set "
                           f"trainer.batch_size <= {n_train} (or null: full batch), or set optim.lr")
+
+
+def default_lr(loop) -> tuple:
+    """(rate, how it was found) where optim.lr is null: SGD's scaled to the rows (trainer/sgd_rate.py),
+    the other optimizers' by the range test."""
+    if loop.ctx.optim.name == "sgd":
+        rate, why = scaled_rate(loop.model, loop.ctx.data.train.X, loop.batches.batch_size,
+                                float(loop.ctx.optim.momentum), loop.distributed.all_sum)
+        return rate, f"scaled to the rows ({why})"
+    return find_lr(loop), "found by a range test"
 
 
 def find_lr(loop) -> float:

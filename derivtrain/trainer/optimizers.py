@@ -25,7 +25,8 @@ def _fast(cls, params, capturable: bool) -> dict:
 
 def _sgd(params, cfg, capturable: bool, compiled: bool) -> torch.optim.Optimizer:
     sgd = for_run(torch.optim.SGD, compiled)
-    return sgd(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay,
+    # lr=null (the default): a placeholder until the loop scales the rate to the rows (trainer/sgd_rate.py)
+    return sgd(params, lr=cfg.lr if cfg.lr is not None else 0.1, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay,
                **_fast(torch.optim.SGD, params, capturable))
 
 

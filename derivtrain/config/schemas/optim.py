@@ -37,6 +37,8 @@ class OptimSchema:
 @dataclass
 class SGDSchema(OptimSchema):
     name: str = "sgd"
+    # null: min(0.1, (1 - momentum) batch_size / mean ||x||^2) for a linear model, 0.1 for others (trainer/sgd_rate.py)
+    lr: Optional[float] = None
     momentum: float = 0.9
     nesterov: bool = False
 
