@@ -130,8 +130,8 @@ class _Source:
 
     def standardized(self, rows: np.ndarray, mean: torch.Tensor, scale: torch.Tensor,
                      dtype=torch.float32) -> torch.Tensor:
-        """Rows standardized in float64 (sparse: a CSR tensor, derivtrain/data/sparse_centring.py), then rounded to `dtype`, in a
-        tensor of their own; a chunk of rows at a time, so the float64 copy is one chunk's."""
+        """Rows standardized in float64 (sparse: a CSR tensor, data/sparse_centring.py), then rounded to
+        `dtype`, in a tensor of their own; a chunk of rows at a time, so the float64 copy is one chunk's."""
         if self.sparse:
             A = self.X[rows - self.offset]
             if not np.isfinite(A.data).all():

@@ -32,9 +32,8 @@ def default_lr(loop) -> tuple:
     """(rate, how it was found) where optim.lr is null: SGD's scaled to the rows (trainer/sgd_rate.py),
     the other optimizers' by the range test."""
     if loop.ctx.optim.name == "sgd":
-        rate, why = scaled_rate(loop.model, loop.ctx.data.train.X, loop.batches.batch_size,
-                                float(loop.ctx.optim.momentum), loop.distributed.all_sum)
-        return rate, f"scaled to the rows ({why})"
+        return scaled_rate(loop.model, loop.ctx.data.train.X, loop.batches.batch_size,
+                           float(loop.ctx.optim.momentum), loop.distributed.all_sum)
     return find_lr(loop), "found by a range test"
 
 

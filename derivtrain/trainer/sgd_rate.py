@@ -25,16 +25,16 @@ SAMPLE_ROWS = 1 << 16
 
 
 def scaled_rate(model, X: torch.Tensor, batch_size: int, momentum: float, all_sum) -> tuple:
-    """(rate, why): the rate for optim=sgd with optim.lr=null, and the log's reason for it."""
+    """(rate, how): the rate for optim=sgd with optim.lr=null, and how the log says it was chosen."""
     from derivtrain.models.base import LinearModel
 
     if not isinstance(model, LinearModel) or type(model).forward is not LinearModel.forward:
-        return BASE_RATE, "a model that is not linear"
+        return BASE_RATE, "SGD's rate for a model that is not linear"
     rows = rows_in_memory(X, SAMPLE_ROWS)  # a view of the first rows (out of core: read)
     values = rows.values() if is_sparse(rows) else rows
     totals = all_sum(torch.stack([torch.sum(values.square(), dtype=torch.float64),
                                   torch.tensor(float(rows.shape[0]), dtype=torch.float64, device=values.device)]))
     mean_square = (totals[0] / totals[1].clamp_min(1.0)).item()
     scaled = (1.0 - momentum) * batch_size / max(mean_square, torch.finfo(torch.float64).tiny)
-    why = f"rows of mean squared norm {mean_square:.3g}, batches of {batch_size}, momentum {momentum:g}"
-    return min(BASE_RATE, scaled), why
+    how = f"scaled to the rows (mean squared norm {mean_square:.3g}, batches of {batch_size}, momentum {momentum:g})"
+    return min(BASE_RATE, scaled), how
