@@ -41,18 +41,11 @@ def standardized_csr(A, mean: np.ndarray, scale: np.ndarray, dtype=torch.float32
 
 def _centred_columns(A, mean: np.ndarray, centred: np.ndarray):
     """A (float64) with the `centred` columns minus their means, those columns stored in every row."""
-    A = A.copy()
-    A.sum_duplicates()  # one entry per (row, column): the block below is written, not added to
     n, d = A.shape
-    position = np.full(d, -1)
-    position[centred] = np.arange(len(centred))
-    hit = position[A.indices] >= 0
-    block = np.tile(-mean[centred], (n, 1))  # (n, k): every row's centred columns, zeros included
-    at = np.flatnonzero(hit)
-    rows = np.searchsorted(A.indptr, at, side="right") - 1
-    block[rows, position[A.indices[at]]] += A.data[at]
-    kept_before = np.concatenate([[0], np.cumsum(~hit)])  # entries kept before each position
-    kept = sp.csr_matrix((A.data[~hit].astype(np.float64), A.indices[~hit], kept_before[A.indptr]), shape=(n, d))
+    others = np.ones(d)
+    others[centred] = 0.0
+    kept = A.multiply(others).astype(np.float64)  # the other columns' entries (the centred ones 0, dropped below)
+    block = A[:, centred].toarray().astype(np.float64) - mean[centred]  # (n, k), zeros included
     k = len(centred)
     filled = sp.csr_matrix((block.ravel(), np.tile(centred, n), np.arange(0, n * k + 1, k)), shape=(n, d))
-    return (kept + filled).tocsr()
+    return (kept + filled).tocsr()  # scipy's sum keeps no zero (and sums duplicate entries)

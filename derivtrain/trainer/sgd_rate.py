@@ -18,7 +18,7 @@ random order; summed over ranks), a pass over at most 65,536 rows.
 import torch
 
 from derivtrain.data.mapped import rows_in_memory
-from derivtrain.data.sparse import is_sparse
+from derivtrain.trainer.precision_floor import row_squares
 
 BASE_RATE = 0.1
 SAMPLE_ROWS = 1 << 16
@@ -30,10 +30,8 @@ def scaled_rate(model, X: torch.Tensor, batch_size: int, momentum: float, all_su
 
     if not isinstance(model, LinearModel) or type(model).forward is not LinearModel.forward:
         return BASE_RATE, "SGD's rate for a model that is not linear"
-    rows = rows_in_memory(X, SAMPLE_ROWS)  # a view of the first rows (out of core: read)
-    values = rows.values() if is_sparse(rows) else rows
-    totals = all_sum(torch.stack([torch.sum(values.square(), dtype=torch.float64),
-                                  torch.tensor(float(rows.shape[0]), dtype=torch.float64, device=values.device)]))
+    squares = row_squares(rows_in_memory(X, SAMPLE_ROWS))  # the first rows (a view; out of core: read)
+    totals = all_sum(torch.stack([squares.sum(), squares.new_tensor(float(len(squares)))]))
     mean_square = (totals[0] / totals[1].clamp_min(1.0)).item()
     scaled = (1.0 - momentum) * batch_size / max(mean_square, torch.finfo(torch.float64).tiny)
     how = f"scaled to the rows (mean squared norm {mean_square:.3g}, batches of {batch_size}, momentum {momentum:g})"
