@@ -95,14 +95,24 @@ def top_eigenvalue(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.T
         out = hvp(loss_fn, params, vs, method=method, eps=eps)
         return torch.cat([o.reshape(-1) for o in out]).to(torch.float64)
 
-    g = torch.Generator().manual_seed(seed)
-    start = torch.randn(dim, generator=g, dtype=torch.float64).to(params[0].device)
-    start /= start.norm()
     if algorithm == "lanczos":
-        return _lanczos_max(matvec, start, min(iterations, dim))
+        return largest_eigenvalue(matvec, dim, iterations, params[0].device, seed)
     if algorithm == "power":
-        return _power_iteration(matvec, start, iterations)
+        return _power_iteration(matvec, _start(dim, params[0].device, seed), iterations)
     raise ValueError(f"algorithm={algorithm!r} is not valid; choices: lanczos, power")
+
+
+def largest_eigenvalue(matvec, dim: int, iterations: int = 20, device=None, seed: int = 0) -> float:
+    """lambda_max of a symmetric (dim x dim) operator given by matvec (float64 vectors in and out):
+    min(iterations, dim) steps of Lanczos from a seeded random start (top_eigenvalue's; also the rows'
+    second moments for SGD's default rate, derivtrain/trainer/sgd_rate.py)."""
+    return _lanczos_max(matvec, _start(dim, device, seed), min(iterations, dim))
+
+
+def _start(dim: int, device, seed: int) -> torch.Tensor:
+    """A unit vector from a seeded generator (every rank of a run draws the same one)."""
+    start = torch.randn(dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(device)
+    return start / start.norm()
 
 
 def _lanczos_max(matvec, q: torch.Tensor, steps: int) -> float:

@@ -33,7 +33,8 @@ def default_lr(loop) -> tuple:
     the other optimizers' by the range test."""
     if loop.ctx.optim.name == "sgd":
         return scaled_rate(loop.model, loop.ctx.data.train.X, loop.batches.batch_size,
-                           float(loop.ctx.optim.momentum), loop.distributed.all_sum)
+                           float(loop.ctx.optim.momentum), loop.distributed.all_sum,
+                           getattr(loop.ctx.objective.loss, "curvature_limit", None))
     return find_lr(loop), "found by a range test"
 
 

@@ -1,38 +1,80 @@
 """SGD's learning rate where optim.lr is null (optim=sgd's default): scaled to the rows.
 
-A minibatch step of SGD on a linear model's mean loss moves a row's own score by lr |l'| ||x||^2 / B
-(B rows a batch), and momentum beta carries each step on to 1 / (1 - beta) times that. Standardized
-dense rows have mean ||x||^2 = d, their number of columns; sparse rows (scaled, not centred) at least
-that. At 100,000 tf-idf columns and B = 4096 the fixed rate 0.1 moved a row's own score by ~24 a
-step, momentum included, and 5 epochs reached test accuracy 0.747 against LinearSVC's 0.764
-(scripts/cli_scale_sparse.py); rates 0.003-0.01 reached 0.763. The rate taken,
+A step of SGD on a linear model's mean loss moves the scores in two ways, and momentum beta carries
+each step on to 1 / (1 - beta) times it:
 
-    min(0.1, (1 - beta) B / mean ||x||^2),
+- a row's own score, by lr |l'| ||x||^2 / B (B rows a batch). Standardized dense rows have mean
+  ||x||^2 = d, their number of columns; sparse rows (scaled, not centred) at least that. At 100,000
+  tf-idf columns and B = 4096 the fixed rate 0.1 moved a row's own score by ~24 a step, momentum
+  included, and 5 epochs reached test accuracy 0.747 against LinearSVC's 0.764
+  (scripts/cli_scale_sparse.py); rates 0.003-0.01 reached 0.763.
+- every score together, along the rows' main direction, where a step of the mean gradient acts as on
+  a loss of curvature c lambda_max: lambda_max the largest eigenvalue of the rows' second moments
+  E[x x^T] (the bias's column of ones included), c the loss's bound on its second derivative
+  (`curvature_limit`: logistic 1/4, squared error and squared hinge 2; 1 for a kinked or unknown
+  one). Standardized columns give lambda_max = 1 when they are uncorrelated and up to d when they
+  move together. The heavy ball is stable only for lr c lambda_max < 2 (1 + beta) (3.8 at beta =
+  0.9). On the 1.25M x 100 rows of scripts/bench_cli_scale.py (lambda_max 47.5, the hinge) the rate
+  0.1 is past it: 3 epochs of batches of 4096 ended at 5.1x the optimum's objective (0.548 against
+  0.108, the loss rising from epoch 2 to 3), 30 full-batch epochs at 2.7x; in batches, 0.04 ended
+  at 2.7x, 0.03 within 1.9e-3 of the optimum, 0.021 within 2.5e-3, 0.01 within 3e-4, all at the
+  optimum's test accuracy.
 
-moves a mean row's score by at most 1 a step (here 0.0041). Rows with no more columns than a batch
-has rows (B >= d: every dense default, and any full batch of more rows than columns) keep 0.1, the
-rate the default was before. Other models than a linear one keep 0.1 too: their first layer's
-scale is not the only one. The mean is taken over the first SAMPLE_ROWS training rows (in the split's
-random order; summed over ranks), a pass over at most 65,536 rows.
+The rate taken,
+
+    min(0.1, (1 - beta) B / mean ||x||^2, 1 / (c lambda_max)),
+
+moves a mean row's own score by at most 1 a step, momentum included, and takes along the main
+direction gradient descent's classic step 1 / L, a quarter of the heavy ball's limit. Rows with
+no more columns than a batch has rows and uncorrelated columns keep 0.1, the rate the default was
+before; so does breast_cancer's logistic regression (lambda_max 13.8, c = 1/4: 0.29). Other
+models than a linear one keep 0.1: their first layer's scale is not the only one. The mean is
+taken over the first SAMPLE_ROWS training rows (in the split's random order; summed over ranks),
+lambda_max over the first EIGEN_ROWS of them by 20 steps of Lanczos (the products in X's dtype).
 """
 import torch
 
 from derivtrain.data.mapped import rows_in_memory
+from derivtrain.data.sparse import backproject, rows_between, times_transposed
+from derivtrain.trainer.curvature import largest_eigenvalue
 from derivtrain.trainer.precision_floor import row_squares
 
 BASE_RATE = 0.1
 SAMPLE_ROWS = 1 << 16
+EIGEN_ROWS = 1 << 13
 
 
-def scaled_rate(model, X: torch.Tensor, batch_size: int, momentum: float, all_sum) -> tuple:
-    """(rate, how): the rate for optim=sgd with optim.lr=null, and how the log says it was chosen."""
+def scaled_rate(model, X: torch.Tensor, batch_size: int, momentum: float, all_sum, curvature=None) -> tuple:
+    """(rate, how): the rate for optim=sgd with optim.lr=null, and how the log says it was chosen;
+    curvature: the loss's curvature_limit (None: 1)."""
     from derivtrain.models.base import LinearModel
 
     if not isinstance(model, LinearModel) or type(model).forward is not LinearModel.forward:
         return BASE_RATE, "SGD's rate for a model that is not linear"
-    squares = row_squares(rows_in_memory(X, SAMPLE_ROWS))  # the first rows (a view; out of core: read)
+    rows = rows_in_memory(X, SAMPLE_ROWS)  # the first rows (a view; out of core: read)
+    squares = row_squares(rows)
     totals = all_sum(torch.stack([squares.sum(), squares.new_tensor(float(len(squares)))]))
     mean_square = (totals[0] / totals[1].clamp_min(1.0)).item()
-    scaled = (1.0 - momentum) * batch_size / max(mean_square, torch.finfo(torch.float64).tiny)
-    how = f"scaled to the rows (mean squared norm {mean_square:.3g}, batches of {batch_size}, momentum {momentum:g})"
-    return min(BASE_RATE, scaled), how
+    largest = second_moment_eigenvalue(rows_between(rows, 0, EIGEN_ROWS), all_sum)
+    tiny, c = torch.finfo(torch.float64).tiny, 1.0 if curvature is None else float(curvature)
+    own = (1.0 - momentum) * batch_size / max(mean_square, tiny)
+    along = 1.0 / max(c * largest, tiny)
+    how = (f"scaled to the rows (mean squared norm {mean_square:.3g}, largest eigenvalue of their second moments "
+           f"{largest:.3g}, the loss's curvature at most {c:g}, batches of {batch_size}, momentum {momentum:g})")
+    return min(BASE_RATE, own, along), how
+
+
+def second_moment_eigenvalue(X: torch.Tensor, all_sum) -> float:
+    """lambda_max of E[x x^T] over the rows of X (dense or CSR) with a column of ones appended (the
+    bias's), summed over ranks by all_sum; 0 where no rank holds a row."""
+    n = all_sum(torch.tensor(float(X.shape[0]), dtype=torch.float64, device=X.device)).item()
+    if n == 0:
+        return 0.0
+    d = X.shape[1]
+
+    def second_moments(v: torch.Tensor) -> torch.Tensor:
+        scores = times_transposed(X, v[:d].to(X.dtype).unsqueeze(0)) + v[d].to(X.dtype)  # (n, 1)
+        out = torch.cat([backproject(scores, X)[0], scores.sum(0)]).to(torch.float64)
+        return all_sum(out) / n
+
+    return largest_eigenvalue(second_moments, d + 1, 20, X.device)

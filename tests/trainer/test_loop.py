@@ -45,10 +45,12 @@ def test_every_optimizer_trains_logistic_regression(tmp_path, optim):
 
 
 def test_schedules_change_the_learning_rate(tmp_path):
-    _, log, _ = fit_config(tmp_path, "optim.schedule=step", "optim.step_size=2", "optim.gamma=0.5",
+    # optim.lr given: the schedules' arithmetic on a known rate (null scales it to the rows: test_sgd_rate.py)
+    _, log, _ = fit_config(tmp_path, "optim.lr=0.1", "optim.schedule=step", "optim.step_size=2", "optim.gamma=0.5",
                            "trainer.max_epochs=6", "trainer.log_every_n_steps=1")
     assert log.values("lr") == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025, 0.025])
-    _, log, _ = fit_config(tmp_path, "optim.schedule=cosine", "trainer.max_epochs=10", "trainer.log_every_n_steps=1")
+    _, log, _ = fit_config(tmp_path, "optim.lr=0.1", "optim.schedule=cosine", "trainer.max_epochs=10",
+                           "trainer.log_every_n_steps=1")
     lrs = log.values("lr")
     assert lrs[0] == pytest.approx(0.1) and all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 0.01
     _, log, _ = fit_config(tmp_path, "optim.schedule=plateau", "optim.patience=0", "optim.lr=5",
