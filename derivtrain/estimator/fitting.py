@@ -163,7 +163,7 @@ def _warn_if_not_converged(cfg, result) -> None:
         return
     gap = metrics.get("train/optimality_gap")
     tol = result.tol if result.tol is not None else cfg.optim.tol
-    detail = (f"the optimality gap {gap:.3g} is above optim__tol={tol:.3g}" if gap is not None
+    detail = (f"the certified bound on the optimality gap, {gap:.3g}, is above optim__tol={tol:.3g}" if gap is not None
               else f"optim={cfg.optim.name!r} stopped before its tolerance")
     advice = stop_advice(cfg.optim, cfg.trainer, result.stopped_by, gap if gap is not None else 0.0, estimator=True,
                          cap=result.cap)

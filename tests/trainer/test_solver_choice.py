@@ -88,5 +88,5 @@ def test_a_gradient_run_of_a_convex_model_reports_its_gap(tmp_path):
     assert proc.returncode == 0
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["train/converged"] is False and 1e-4 < metrics["train/optimality_gap"] <= 1.0
-    assert "not converged: the optimality gap is" in proc.stderr and "use optim=auto" in proc.stderr
+    assert "not converged: the certified bound on the optimality gap is" in proc.stderr and "use optim=auto" in proc.stderr
     assert torch.isfinite(torch.tensor(metrics["train/objective"]))
