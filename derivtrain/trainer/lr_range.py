@@ -13,7 +13,7 @@ import math
 import torch
 
 from derivtrain.errors import ConfigError
-from derivtrain.trainer.sgd_rate import scaled_rate
+from derivtrain.trainer.sgd_rate import loss_curvature, scaled_rate
 
 CANDIDATES = tuple(10 ** (e / 2) for e in range(-8, 1))  # 1e-4, 3.2e-4, ..., 1
 PROBE_STEPS = 10
@@ -34,7 +34,7 @@ def default_lr(loop) -> tuple:
     if loop.ctx.optim.name == "sgd":
         return scaled_rate(loop.model, loop.ctx.data.train.X, loop.batches.batch_size,
                            float(loop.ctx.optim.momentum), loop.distributed.all_sum,
-                           getattr(loop.ctx.objective.loss, "curvature_limit", None))
+                           loss_curvature(loop.ctx.objective, loop.model))
     return find_lr(loop), "found by a range test"
 
 

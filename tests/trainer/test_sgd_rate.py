@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import torch
 
 from derivtrain.data.sparse import from_scipy
-from derivtrain.trainer.sgd_rate import BASE_RATE, scaled_rate
+from derivtrain.trainer.sgd_rate import BASE_RATE, loss_curvature, scaled_rate
 from tests.conftest import run_main
 
 
@@ -90,6 +90,21 @@ def test_along_columns_that_move_together_the_rate_is_one_over_the_curvature():
         assert f"largest eigenvalue of their second moments {largest:.3g}" in why
     independent = torch.from_numpy(rng.normal(size=(4000, 60)).astype(np.float32))  # lambda_max ~ 1.3
     assert scaled_rate(_model("svm", 60), independent, 1024, 0.9, one_process)[0] == BASE_RATE
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (("model=svm",), None), (("model=svm", "loss=squared_hinge"), 2.0), (("model=logistic",), 0.25),
+    (("model=logistic", "data=iris"), None), (("model=linear", "data=diabetes"), 2.0)])
+def test_the_curvature_bound_is_the_datafits_for_the_models_scores(overrides, expected):
+    """The hinge (kinked) and the softmax (three scores) declare none (the rate takes 1); the binary
+    logistic p (1 - p) <= 1/4; squared error and the squared hinge 2."""
+    from derivtrain.data import build_data
+    from derivtrain.run import build_objective
+    from tests.conftest import compose_config
+
+    cfg = compose_config(*overrides)
+    objective = build_objective(cfg, build_data(cfg.data, torch.device("cpu"), seed=0))
+    assert loss_curvature(objective, objective.model) == expected
 
 
 def test_sgd_on_correlated_rows_ends_near_the_optimum_by_default(tmp_path):
