@@ -3,6 +3,7 @@
     python scripts/bench_cli_scale.py [--rows 1250000] [--features 100] [--epochs 3] [--repeats 3]
                                       [--cases auto sgd adam full]
     python scripts/bench_cli_scale.py --sparse     # issue 24's sparse case (scripts/cli_scale_sparse.py)
+    python scripts/bench_cli_scale.py --cases sgd --shuffle batches   # minibatches without the gather
 
 Each case is `derivtrain.train(...)` (what `python -m derivtrain` runs, in this process so its
 parts can be timed) with the defaults a user gets: TensorBoard logging, validation, the progress
@@ -154,6 +155,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES),
                         help="which cases to run (default: all)")
+    parser.add_argument("--shuffle", choices=("rows", "batches"), default="rows",
+                        help="trainer.shuffle for the minibatch cases (rows: the default)")
     parser.add_argument("--sparse", action="store_true",
                         help="instead, the sparse case (scripts/cli_scale_sparse.py)")
     parser.add_argument("--sparse-rows", type=int, default=200_000)
@@ -165,7 +168,7 @@ def main() -> None:
 
         return sparse_main(args.sparse_rows, args.sparse_features, args.repeats, run_case)
     common = ["model=svm", "data=synthetic", f"data.n_samples={args.rows}", f"data.n_features={args.features}"]
-    minibatch = [f"trainer.max_epochs={args.epochs}", "trainer.batch_size=4096"]
+    minibatch = [f"trainer.max_epochs={args.epochs}", "trainer.batch_size=4096", f"trainer.shuffle={args.shuffle}"]
     cases = {"optim=auto (certified)": common,
              "optim=sgd bs 4096": [*common, "optim=sgd", *minibatch],
              "optim=adam bs 4096": [*common, "optim=adam", *minibatch],

@@ -48,9 +48,7 @@ EIGEN_ROWS = 1 << 13
 def scaled_rate(model, X: torch.Tensor, batch_size: int, momentum: float, all_sum, curvature=None) -> tuple:
     """(rate, how): the rate for optim=sgd with optim.lr=null, and how the log says it was chosen;
     curvature: the loss's curvature_limit (None: 1)."""
-    from derivtrain.models.base import LinearModel
-
-    if not isinstance(model, LinearModel) or type(model).forward is not LinearModel.forward:
+    if not _plain_linear(model):
         return BASE_RATE, "SGD's rate for a model that is not linear"
     rows = rows_in_memory(X, SAMPLE_ROWS)  # the first rows (a view; out of core: read)
     squares = row_squares(rows)
@@ -66,11 +64,18 @@ def scaled_rate(model, X: torch.Tensor, batch_size: int, momentum: float, all_su
 
 
 def loss_curvature(objective, model):
-    """The loss's bound on each score's second derivative, as its convex datafit declares it for this
-    model's scores (the softmax's datafit, or a kinked loss's, none), or None."""
-    linear = getattr(model, "linear", None)
-    datafit = objective.loss.convex_dual(linear.out_features) if linear is not None else None
-    return getattr(datafit, "curvature_limit", None)
+    """The loss's bound on each score's second derivative, as its convex datafit declares it for a
+    plain linear model's scores (the softmax's datafit, or a kinked loss's, none), or None."""
+    if not _plain_linear(model):
+        return None
+    return getattr(objective.loss.convex_dual(model.linear.out_features), "curvature_limit", None)
+
+
+def _plain_linear(model) -> bool:
+    """A LinearModel whose forward is the affine map itself (a plugin may subclass it with its own)."""
+    from derivtrain.models.base import LinearModel
+
+    return isinstance(model, LinearModel) and type(model).forward is LinearModel.forward
 
 
 def second_moment_eigenvalue(X: torch.Tensor, all_sum) -> float:
