@@ -117,11 +117,14 @@ def _start(dim: int, device, seed: int) -> torch.Tensor:
 
 def _lanczos_max(matvec, q: torch.Tensor, steps: int) -> float:
     """Largest eigenvalue of the tridiagonal matrix Lanczos builds in `steps` products (in float64)."""
-    basis, alphas, betas = [q], [], []
+    # the basis vectors as rows of one matrix, written in place (stacking them anew each step copied
+    # O(steps^2 dim) numbers: 22 of SGD's rate's 69 ms on 100k sparse columns)
+    basis, alphas, betas = q.new_empty(steps, len(q)), [], []
+    basis[0] = q
     for j in range(steps):
         w = matvec(basis[j])
         alphas.append(torch.dot(w, basis[j]))
-        Q = torch.stack(basis)
+        Q = basis[:j + 1]
         # full reorthogonalization, twice ("twice is enough"): keeps the Ritz values free of ghosts
         w = w - Q.t() @ (Q @ w)
         w = w - Q.t() @ (Q @ w)
@@ -129,7 +132,7 @@ def _lanczos_max(matvec, q: torch.Tensor, steps: int) -> float:
         if j == steps - 1 or beta <= 1e-10 * max(1.0, abs(alphas[-1].item())):
             break  # an invariant subspace: its eigenvalues are exact
         betas.append(beta)
-        basis.append(w / beta)
+        basis[j + 1] = w / beta
     k = len(alphas)
     T = torch.diag(torch.stack(alphas))
     if k > 1:
