@@ -169,7 +169,7 @@ def objective_report(ctx: FitContext, train_loss: float, result: FitResult, cert
             from derivtrain.trainer.stop_advice import stop_advice
 
             advice = stop_advice(ctx.optim, ctx.trainer, result.stopped_by, certificate.relative_gap, cap=result.cap)
-            # "bound": the true gap may be far smaller (a gradient method's iterate: its kinks' dual point)
+            # a bound: a gradient method's last iterate may be far nearer (README, "The certificate")
             log.warning("not converged: the certified bound on the optimality gap is %.2g > optim.tol=%.2g; %s",
                         certificate.relative_gap, tol, advice)
     elif fitter_converged is not None:
