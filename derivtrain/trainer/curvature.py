@@ -105,7 +105,7 @@ def top_eigenvalue(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.T
 def largest_eigenvalue(matvec, dim: int, iterations: int = 20, device=None, seed: int = 0) -> float:
     """lambda_max of a symmetric (dim x dim) operator given by matvec (float64 vectors in and out):
     min(iterations, dim) steps of Lanczos from a seeded random start (top_eigenvalue's; also the rows'
-    second moments for SGD's default rate, derivtrain/trainer/sgd_rate.py)."""
+    covariance for SGD's default rate, derivtrain/trainer/sgd_rate.py)."""
     return _lanczos_max(matvec, _start(dim, device, seed), min(iterations, dim))
 
 
