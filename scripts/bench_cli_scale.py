@@ -4,6 +4,7 @@
                                       [--cases auto sgd adam full]
     python scripts/bench_cli_scale.py --sparse     # issue 24's sparse case (scripts/cli_scale_sparse.py)
     python scripts/bench_cli_scale.py --cases sgd --shuffle batches   # minibatches without the gather
+    python scripts/bench_cli_scale.py --cases full --sgd-lr 0.1       # SGD at a rate given, not the default
 
 Each case is `derivtrain.train(...)` (what `python -m derivtrain` runs, in this process so its
 parts can be timed) with the defaults a user gets: TensorBoard logging, validation, the progress
@@ -157,6 +158,8 @@ def main() -> None:
                         help="which cases to run (default: all)")
     parser.add_argument("--shuffle", choices=("rows", "batches"), default="rows",
                         help="trainer.shuffle for the minibatch cases (rows: the default)")
+    parser.add_argument("--sgd-lr", default="null",
+                        help="optim.lr for the optim=sgd cases (null: the default, scaled to the rows)")
     parser.add_argument("--sparse", action="store_true",
                         help="instead, the sparse case (scripts/cli_scale_sparse.py)")
     parser.add_argument("--sparse-rows", type=int, default=200_000)
@@ -169,14 +172,15 @@ def main() -> None:
         return sparse_main(args.sparse_rows, args.sparse_features, args.repeats, run_case)
     common = ["model=svm", "data=synthetic", f"data.n_samples={args.rows}", f"data.n_features={args.features}"]
     minibatch = [f"trainer.max_epochs={args.epochs}", "trainer.batch_size=4096", f"trainer.shuffle={args.shuffle}"]
+    sgd = ["optim=sgd", f"optim.lr={args.sgd_lr}"]
     cases = {"optim=auto (certified)": common,
-             "optim=sgd bs 4096": [*common, "optim=sgd", *minibatch],
+             "optim=sgd bs 4096": [*common, *sgd, *minibatch],
              "optim=adam bs 4096": [*common, "optim=adam", *minibatch],
-             "optim=sgd full batch": [*common, "optim=sgd", f"trainer.max_epochs={10 * args.epochs}"],
+             "optim=sgd full batch": [*common, *sgd, f"trainer.max_epochs={10 * args.epochs}"],
              "optim=auto, int. point": common}
     cases = {name: overrides for (name, overrides), key in zip(cases.items(), CASES) if key in args.cases}
     if "full" in args.cases:  # twice the epochs: the difference is the marginal cost of an epoch
-        cases[DOUBLE] = [*common, "optim=sgd", f"trainer.max_epochs={20 * args.epochs}"]
+        cases[DOUBLE] = [*common, *sgd, f"trainer.max_epochs={20 * args.epochs}"]
     results = defaultdict(list)
     print(f"numba's start in this process (import, then the compiled loops' first calls): {numba_start():.2f} s; "
           "paid once by a run's first compiled loop, taken out of every case below")
