@@ -3,6 +3,7 @@ without importing torch._dynamo (derivtrain/trainer/eager_optimizers.py) unless 
 import torch
 
 from derivtrain.trainer.eager_optimizers import for_run
+from derivtrain.trainer.sgd_rate import BASE_RATE
 
 
 def _fast(cls, params, capturable: bool) -> dict:
@@ -26,7 +27,8 @@ def _fast(cls, params, capturable: bool) -> dict:
 def _sgd(params, cfg, capturable: bool, compiled: bool) -> torch.optim.Optimizer:
     sgd = for_run(torch.optim.SGD, compiled)
     # lr=null (the default): a placeholder until the loop scales the rate to the rows (trainer/sgd_rate.py)
-    return sgd(params, lr=cfg.lr if cfg.lr is not None else 0.1, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay,
+    lr = cfg.lr if cfg.lr is not None else BASE_RATE
+    return sgd(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay,
                **_fast(torch.optim.SGD, params, capturable))
 
 

@@ -13,8 +13,8 @@ each step on to 1 / (1 - beta) times it:
   of the rows' covariance, c the loss's bound on its second derivative (its convex datafit's
   `curvature_limit` for the model's scores: the binary logistic 1/4, squared error and the squared
   hinge 2; 1 for a kinked one, the softmax and others that declare none). Standardized columns give
-  lambda_max = 1 when they are uncorrelated and up to d when they move together. The heavy ball is stable only for lr c lambda_max < 2 (1 + beta) (3.8 at beta =
-  0.9). On the 1.25M x 100 rows of scripts/bench_cli_scale.py (lambda_max 47.5, the hinge) the rate
+  lambda_max = 1 when they are uncorrelated and up to d when they move together. The heavy ball is
+  stable only for lr c lambda_max < 2 (1 + beta) (3.8 at beta = 0.9). On the 1.25M x 100 rows of scripts/bench_cli_scale.py (lambda_max 47.5, the hinge) the rate
   0.1 is past it: 3 epochs of batches of 4096 ended at 5.1x the optimum's objective (0.548 against
   0.108, the loss rising from epoch 2 to 3), 30 full-batch epochs at 2.7x; in batches, 0.04 ended
   at 2.7x, 0.03 within 1.9e-3 of the optimum, 0.021 within 2.5e-3, 0.01 within 3e-4, all at the

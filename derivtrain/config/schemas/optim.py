@@ -38,7 +38,8 @@ class OptimSchema:
 class SGDSchema(OptimSchema):
     name: str = "sgd"
     # null: min(0.1, (1 - momentum) batch_size / mean ||x||^2, 1 / (c lambda_max)) for a linear model (c: the
-    # loss's curvature bound, lambda_max: the rows' covariance's largest eigenvalue), 0.1 for others (trainer/sgd_rate.py)
+    # loss's curvature bound, lambda_max: the rows' covariance's largest eigenvalue), 0.1 for others
+    # (trainer/sgd_rate.py)
     lr: Optional[float] = None
     momentum: float = 0.9
     nesterov: bool = False
