@@ -31,28 +31,29 @@ _DEVICE_CHUNK = 1 << 24  # on a GPU one large product is best; chunks only bound
 _BLAS_FROM = 1 << 21
 
 
-def weighted_gram(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """X^T diag(weights) X, (p, p), for dense X (n, p) and weights (n,)."""
+def weighted_gram(X: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """X^T diag(weights) X, (p, p), for dense X (n, p) and weights (n,); in `dtype` (None: X's), each
+    chunk of scaled rows rounded to it as it is written (a preconditioner's blocks in float32: no copy of X)."""
     n, p = X.shape
-    weights = weights.to(X.dtype)
+    weights, dtype = weights.to(X.dtype), dtype or X.dtype
     if n == 0:
-        return X.new_zeros(p, p)
+        return X.new_zeros(p, p, dtype=dtype)
     if not bool((weights >= 0).all()):  # two curvatures of one sign each: a syrk apiece, at most a product's work
         negative = (-weights).clamp_min(0)
-        return _positive(X, weights.clamp_min(0)) - _positive(X, negative)
-    return _positive(X, weights)
+        return _positive(X, weights.clamp_min(0), dtype) - _positive(X, negative, dtype)
+    return _positive(X, weights, dtype)
 
 
-def _positive(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def _positive(X: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     n, p = X.shape
     if not bool((weights > 0).any()):
-        return X.new_zeros(p, p)
+        return X.new_zeros(p, p, dtype=dtype)
     roots = weights.sqrt()
     if _blas_syrk(X, n * p * p):
-        return _syrk(X, roots)
+        return _syrk(X, roots, dtype)
     rows = max(1, (_CHUNK if X.device.type == "cpu" else _DEVICE_CHUNK) // p)
-    out = X.new_zeros(p, p)
-    scaled = X.new_empty(min(rows, n), p)
+    out = X.new_zeros(p, p, dtype=dtype)
+    scaled = X.new_empty(min(rows, n), p, dtype=dtype)
     for a in range(0, n, rows):
         A = torch.mul(X[a:a + rows], roots[a:a + rows, None], out=scaled[:min(rows, n - a)])
         out.addmm_(A.T, A)
@@ -65,11 +66,11 @@ def _blas_syrk(X: torch.Tensor, work: int) -> bool:
     return work >= _BLAS_FROM
 
 
-def _syrk(X: torch.Tensor, roots: torch.Tensor) -> torch.Tensor:
+def _syrk(X: torch.Tensor, roots: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """sum over chunks of A^T A by numpy's syrk (A.T @ A: both triangles, exactly symmetric)."""
     n, p = X.shape
     rows = max(1, _CHUNK // p)
-    scaled = X.new_empty(min(rows, n), p)
+    scaled = X.new_empty(min(rows, n), p, dtype=dtype)
     out = np.zeros((p, p), dtype=scaled.numpy().dtype)
     with _blas_threads(torch.get_num_threads()):
         for a in range(0, n, rows):

@@ -220,10 +220,11 @@ def astype(X: torch.Tensor, dtype) -> torch.Tensor:
     return csr(X.crow_indices(), X.col_indices(), X.values().to(dtype), X.shape[1])
 
 
-def gram(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """X^T diag(weights) X as a dense (d, d) matrix, for X with few enough columns that it fits."""
+def gram(X: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """X^T diag(weights) X as a dense (d, d) matrix, for X with few enough columns that it fits;
+    dense X: summed in `dtype` (None: X's), CSR: in its values' dtype."""
     if not is_sparse(X):  # one symmetric rank-k update (derivtrain/data/rank_k.py)
-        return weighted_gram(X, weights)
+        return weighted_gram(X, weights, dtype)
     # on the CPU scipy's sparse product, without torch's transpose to CSR each call: 20k x 2k rows
     # of 31 nonzeros, one thread of a loaded 2-core machine, 0.63 -> 0.42 s (the product itself 0.31)
     if X.device.type == "cpu":

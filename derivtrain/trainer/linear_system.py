@@ -34,14 +34,21 @@ _CG_RELATIVE = 1e-10  # CG's stop: the residual below this fraction of the right
 # and cuts each step's CG iterations by ~4x; the interior point's predictor-corrector needs the exact solve
 _CG_NEWTON = 1e-2
 # far from the optimum (a sampled step) 1e-1, and H's diagonal for preconditioner: the direction need
-# only descend, and K Cholesky-factored blocks a step cost about what the products they save do
-# (digits multinomial to 1e-3, the same 8 steps: 115 products and 80 blocks -> 149 and 20, ~10% less CPU)
+# only descend, and K Cholesky-factored blocks a step cost about what the products they save do. Not for
+# the softmax: its blocks, the classes' shift solved apart (shift_free), take digits to 1e-3 in 37
+# products where H's diagonal took 129 (8 Newton steps either way; 0.106 -> 0.089-0.095 s a fit)
 _CG_FAR = 1e-1
 _COUPLED_CG_FROM = 4  # classes from which a coupled Newton step (the softmax) takes CG under hessian=auto
 # a Newton step's Hessian from every _stride-th row once the rows outnumber _SAMPLE_PER * its size
 # (and 1 << 13) _SPARSER times: far from the optimum any positive definite H gives a descent direction,
 # and a sample's is H to ~sqrt(size / rows)
 _SAMPLE_PER, _SAMPLE_LEAST, _SPARSER = 64, 1 << 13, 4
+# a Newton step's CG preconditioner from H's diagonal blocks, formed and factored in float32: it shapes
+# only the search directions (CG's products and residuals, and so the step, stay in float64), and the
+# lower precision halves the blocks' syrks, most of a coupled Newton step (digits multinomial, 10
+# blocks: 4.3 -> 3.3 ms). The interior point's exact solves keep X's: its barrier's curvatures span
+# many orders of magnitude, where float32 blocks would need damping.
+_PRECONDITIONER = torch.float32
 _BACKPROJECT_NUMBERS = 1 << 18  # G^T X a block of rows at a time: one product over 100k rows blocks badly
 
 
@@ -107,14 +114,17 @@ class LinearSystem:
         if dense:
             return _DenseFactor(self._blocks(D, extra), diagonal)
         relative = (_CG_FAR if sampled else _CG_NEWTON) if newton else _CG_RELATIVE
-        return _ConjugateGradients(self, D, extra, relative, jacobi=sparse_newton or sampled)
+        # far from the optimum H's diagonal preconditions well enough, except for the softmax's coupled
+        # classes, whose blocks (with the shift taken out: shift_free) need a few products where it needs tens
+        return _ConjugateGradients(self, D, extra, relative, jacobi=sparse_newton or (sampled and not many_coupled),
+                                   blocks_dtype=_PRECONDITIONER if newton else None)
 
     def _stride(self, size: int) -> int:
         """Every how many rows a sampled Hessian takes (1: all; always 1 for sparse rows)."""
         rows = max(_SAMPLE_LEAST, _SAMPLE_PER * size)
         return len(self.X) // rows if not self._sparse and len(self.X) >= _SPARSER * rows else 1
 
-    def _blocks(self, D, extra, stride: int = 1) -> torch.Tensor:
+    def _blocks(self, D, extra, stride: int = 1, dtype: torch.dtype | None = None) -> torch.Tensor:
         """H's (K, K, p, p) blocks: sum_i D_i,kl x_i x_i^T, plus `extra` on the weights' diagonal.
 
         One X^T diag(D_kl) X per block, k <= l (D is symmetric), each a symmetric rank-k product
@@ -123,17 +133,18 @@ class LinearSystem:
         products once and multiplying by every block's curvatures (fewer multiply-adds, but n p^2 / 2
         numbers written a Hessian), one thread of a loaded 2-core machine (scripts/bench_second_order.py):
         one-vs-rest 100k x 51 x 3 1423 -> 135 ms, multinomial 1454 -> 210 ms. stride > 1: every
-        stride-th row, its curvature scaled by n / rows (the sum's estimate)."""
+        stride-th row, its curvature scaled by n / rows (the sum's estimate). dtype: the blocks' (None: X's)."""
         K, p, X = self.K, self.p, self.X
+        dtype = dtype or X.dtype
         if stride > 1:
             X, D = X[::stride], D[::stride] * (len(X) / len(X[::stride]))
         if K == 1:  # one score column (binary, regression): X^T diag(D) X is the only block
-            blocks = sparse.gram(X, D.reshape(-1)).view(1, 1, p, p)
+            blocks = sparse.gram(X, D.reshape(-1), dtype).to(dtype).view(1, 1, p, p)
         else:
-            blocks = torch.zeros(K, K, p, p, dtype=X.dtype, device=X.device)
+            blocks = torch.zeros(K, K, p, p, dtype=dtype, device=X.device)
             for k in range(K):
                 for l in range(k, K) if D.dim() == 3 else (k,):
-                    blocks[k, l] = sparse.gram(X, D[:, k, l] if D.dim() == 3 else D[:, k])
+                    blocks[k, l] = sparse.gram(X, D[:, k, l] if D.dim() == 3 else D[:, k], dtype)
                     blocks[l, k] = blocks[k, l]
         blocks = self.reduce.all_sum(blocks)
         for k in range(K):  # the penalty's curvature on the weights (not the bias: the last row/column)
@@ -170,8 +181,10 @@ class _ConjugateGradients:
     Crammer-Singer, Weston-Watkins) converge in a few. Past _MAX_BLOCK features a class the blocks
     would not fit, and the preconditioner is H's diagonal (Jacobi)."""
 
-    def __init__(self, system: LinearSystem, D, extra, relative: float, jacobi: bool = False, preconditioner=None):
+    def __init__(self, system: LinearSystem, D, extra, relative: float, jacobi: bool = False, preconditioner=None,
+                 blocks_dtype: torch.dtype | None = None):
         self.system, self.D, self.extra, self.relative, self.jacobi = system, D, extra, relative, jacobi
+        self.blocks_dtype = blocks_dtype  # the preconditioner's blocks' (None: X's)
         self.preconditioner = preconditioner  # R -> M R, M ~ H^-1 (a sample's Hessian), else from H's blocks
 
     def solve(self, R: torch.Tensor) -> torch.Tensor:
@@ -180,8 +193,45 @@ class _ConjugateGradients:
             precondition = self.preconditioner
         elif system.p <= _MAX_BLOCK and not self.jacobi:
             diag_D = D if D.dim() == 2 else D.diagonal(dim1=1, dim2=2)
-            precondition = block_diagonal_solver(system._blocks(diag_D, extra))
+            precondition = shift_free(_blocks_solver(system._blocks(diag_D, extra, dtype=self.blocks_dtype)), D, extra)
         else:
             precondition = jacobi(system.diagonal(D, extra))
         return conjugate_gradient(lambda V: system.apply(D, extra, V), R, self.relative * R.norm().item(),
                                   _CG_STEPS, precondition)
+
+
+def _blocks_solver(blocks: torch.Tensor):
+    """block_diagonal_solver of blocks in a lower precision than the residuals it is given."""
+    solve = block_diagonal_solver(blocks)
+    return lambda R: solve(R.to(blocks.dtype)).to(R.dtype)
+
+
+def shift_free(precondition, D: torch.Tensor, extra: torch.Tensor):
+    """The preconditioner with the classes' common shift solved exactly, where scores matter only
+    through their differences (the softmax, and any curvature D_i with D_i 1 = 0) and the penalty
+    treats every class alike; else `precondition` itself.
+
+    Adding one vector v to every class's weights (1 (x) v) then changes no loss: H (1 (x) v) is the
+    penalty's curvature times v, and H maps the directions whose mean over classes is zero to
+    themselves. H's diagonal blocks see neither: on the shift they are about p (1 - p) X^T X where H is
+    only the penalty's (alpha 1e-4: eigenvalues 1e4 times too small), and the preconditioned
+    residual's shift part then took CG most of its steps (digits, 10 classes: 16 products a Newton
+    step -> 5). Here the residual's mean over classes is solved by the penalty's curvature alone (the
+    bias's: none, and a gradient has no such part there: the softmax's p - y sums to 0 over classes),
+    its remainder by the blocks, projected back onto the mean-free directions: the preconditioner
+    stays symmetric and positive definite."""
+    if D.dim() != 3 or D.shape[1] < 2 or not bool((extra == extra[:1]).all()):
+        return precondition
+    scale = D.abs().amax()
+    if not bool((D.sum(dim=2).abs().amax() <= 1e-10 * scale)):
+        return precondition
+    per_feature = extra[0]
+    shift_inverse = torch.where(per_feature > 0, 1 / per_feature.clamp_min(torch.finfo(extra.dtype).tiny), 0.0)
+
+    def solve(R: torch.Tensor) -> torch.Tensor:
+        mean = R.mean(dim=0, keepdim=True)
+        Z = precondition(R - mean)
+        Z -= Z.mean(dim=0, keepdim=True)
+        Z[:, :-1] += mean[:, :-1] * shift_inverse
+        return Z
+    return solve
