@@ -157,7 +157,8 @@ class LinearSystem:
     def apply(self, D, extra, V: torch.Tensor) -> torch.Tensor:
         """H V for a direction V (K, d + 1): two passes over X."""
         U = self.scores(V)
-        curved = D * U if D.dim() == 2 else torch.einsum("nkl,nl->nk", D, U)
+        # each row's D_i U_i as one batched product (einsum's route: 0.19 against 0.15 ms on digits, 10 classes)
+        curved = D * U if D.dim() == 2 else torch.matmul(D, U.unsqueeze(2)).squeeze(2)
         out = self.backproject(curved)
         out[:, :-1] += extra * V[:, :-1]
         return out
