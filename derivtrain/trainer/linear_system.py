@@ -223,8 +223,9 @@ def shift_free(precondition, D: torch.Tensor, extra: torch.Tensor):
     step -> 5). Here the residual's mean over classes is solved by the penalty's curvature alone (the
     bias's: none, and a gradient has no such part there: the softmax's p - y sums to 0 over classes),
     its remainder by the blocks, projected back onto the mean-free directions: the preconditioner
-    stays symmetric and positive definite."""
-    if D.dim() != 3 or D.shape[1] < 2 or not bool((extra == extra[:1]).all()):
+    stays symmetric, positive definite on every direction where H is (the bias's shift, H's null
+    direction, it sends to 0)."""
+    if D.dim() != 3 or D.shape[1] < 2 or extra.dim() != 2 or not bool((extra == extra[:1]).all()):
         return precondition
     scale = D.abs().amax()
     if not bool((D.sum(dim=2).abs().amax() <= 1e-10 * scale)):
