@@ -50,7 +50,7 @@ def _positive(X: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype) -> tor
         return X.new_zeros(p, p, dtype=dtype)
     roots = weights.sqrt()
     if _blas_syrk(X, n * p * p):
-        return _syrk(X, roots, dtype)
+        return _syrk(X, roots[:, None], dtype)[0]
     rows = max(1, (_CHUNK if X.device.type == "cpu" else _DEVICE_CHUNK) // p)
     out = X.new_zeros(p, p, dtype=dtype)
     scaled = X.new_empty(min(rows, n), p, dtype=dtype)
@@ -66,16 +66,29 @@ def _blas_syrk(X: torch.Tensor, work: int) -> bool:
     return work >= _BLAS_FROM
 
 
+def weighted_grams(X: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """X^T diag(weights[:, k]) X for each column k of weights (n, K): (K, p, p), in `dtype` (None:
+    X's). Curvatures of one sign on numpy's syrk go in one call (one thread limit, one buffer: K
+    blocks of digits' 1,797 x 65 rows, 2.7 -> ~2.0 ms); others column by column (weighted_gram)."""
+    n, p = X.shape
+    weights, dtype = weights.to(X.dtype), dtype or X.dtype
+    if n == 0 or not _blas_syrk(X, n * p * p) or not bool((weights >= 0).all()):
+        return torch.stack([weighted_gram(X, weights[:, k], dtype) for k in range(weights.shape[1])])
+    return _syrk(X, weights.sqrt(), dtype)
+
+
 def _syrk(X: torch.Tensor, roots: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """sum over chunks of A^T A by numpy's syrk (A.T @ A: both triangles, exactly symmetric)."""
+    """For each column r of roots (n, K), the sum over chunks of A^T A, A = diag(r) X, by numpy's
+    syrk (A.T @ A: both triangles, exactly symmetric): (K, p, p)."""
     n, p = X.shape
     rows = max(1, _CHUNK // p)
     scaled = X.new_empty(min(rows, n), p, dtype=dtype)
-    out = np.zeros((p, p), dtype=scaled.numpy().dtype)
+    out = np.zeros((roots.shape[1], p, p), dtype=scaled.numpy().dtype)
     with _blas_threads(torch.get_num_threads()):
-        for a in range(0, n, rows):
-            A = torch.mul(X[a:a + rows], roots[a:a + rows, None], out=scaled[:min(rows, n - a)]).numpy()
-            out += A.T @ A  # A.T is A's own buffer read column-major: numpy's matmul takes syrk
+        for k in range(roots.shape[1]):
+            for a in range(0, n, rows):
+                A = torch.mul(X[a:a + rows], roots[a:a + rows, k, None], out=scaled[:min(rows, n - a)]).numpy()
+                out[k] += A.T @ A  # A.T is A's own buffer read column-major: numpy's matmul takes syrk
     return torch.from_numpy(out)
 
 

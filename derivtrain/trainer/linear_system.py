@@ -22,6 +22,7 @@ summed across ranks by `reduce` (derivtrain/trainer/distributed.py; one process:
 import torch
 
 from derivtrain.data import sparse
+from derivtrain.data.rank_k import weighted_grams
 from derivtrain.data.shards import OneProcess
 from derivtrain.trainer.conjugate_gradient import conjugate_gradient, jacobi
 from derivtrain.trainer.damped_cholesky import block_diagonal_solver, damped_cholesky
@@ -143,6 +144,9 @@ class LinearSystem:
             X, D = X[::stride], D[::stride] * (len(X) / len(X[::stride]))
         if K == 1:  # one score column (binary, regression): X^T diag(D) X is the only block
             blocks = sparse.gram(X, D.reshape(-1), dtype).to(dtype).view(1, 1, p, p)
+        elif D.dim() == 2 and not self._sparse:  # independent classes' blocks, in one call
+            blocks = torch.zeros(K, K, p, p, dtype=dtype, device=X.device)
+            blocks.diagonal(dim1=0, dim2=1).copy_(weighted_grams(X, D, dtype).permute(1, 2, 0))
         else:
             blocks = torch.zeros(K, K, p, p, dtype=dtype, device=X.device)
             for k in range(K):

@@ -63,3 +63,21 @@ def test_estimator_rows_are_the_callers_array_or_one_standardized_copy():
     torch.testing.assert_close(fortran.train.X, standardized.train.X, rtol=1e-13, atol=1e-13)
     single = training_data(before.astype(np.float32), y, None, spec, True, torch.device("cpu"))
     assert single.train.X.dtype == torch.float64
+
+
+@pytest.mark.parametrize("syrk", [True, False])
+def test_every_class_block_in_one_call_is_each_class_alone(monkeypatch, syrk):
+    """weighted_grams (K columns of curvature: one-vs-rest, a preconditioner's diagonal blocks) gives
+    each column's weighted_gram bit for bit, in X's dtype or float32; a column of both signs too."""
+    monkeypatch.setattr(rank_k, "_blas_syrk", lambda X, work: syrk)
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(2_500, 23, generator=g, dtype=torch.float64)
+    W = torch.rand(2_500, 4, generator=g, dtype=torch.float64)
+    W[:, 2] = 0.0  # a class no row curves
+    for dtype in (None, torch.float32):
+        together = rank_k.weighted_grams(X, W, dtype)
+        assert together.shape == (4, 23, 23) and together.dtype == (dtype or X.dtype)
+        for k in range(4):
+            assert torch.equal(together[k], rank_k.weighted_gram(X, W[:, k], dtype))
+    W[:, 1] -= 0.5  # curvatures of both signs: each column by itself
+    torch.testing.assert_close(rank_k.weighted_grams(X, W)[1], _exact(X, W[:, 1]))
