@@ -37,7 +37,7 @@ _CG_NEWTON = 1e-2
 # far from the optimum (a sampled step) 1e-1, and H's diagonal for preconditioner: the direction need
 # only descend, and K Cholesky-factored blocks a step cost about what the products they save do. Not for
 # the softmax: its blocks, the classes' shift solved apart (shift_free), take digits to 1e-3 in 37
-# products where H's diagonal took 129 (8 Newton steps either way; 0.106 -> 0.089-0.095 s a fit)
+# products where H's diagonal took 129 (8 Newton steps either way; a fit in ~0.73x the time)
 _CG_FAR = 1e-1
 _COUPLED_CG_FROM = 4  # classes from which a coupled Newton step (the softmax) takes CG under hessian=auto
 # a Newton step's Hessian from every _stride-th row once the rows outnumber _SAMPLE_PER * its size
@@ -47,8 +47,9 @@ _SAMPLE_PER, _SAMPLE_LEAST, _SPARSER = 64, 1 << 13, 4
 # a Newton step's CG preconditioner from H's diagonal blocks, formed and factored in float32: it shapes
 # only the search directions (CG's products and residuals, and so the step, stay in float64), and the
 # lower precision halves the blocks' syrks, most of a coupled Newton step (digits multinomial, 10
-# blocks: 4.3 -> 3.3 ms). The interior point's exact solves keep X's: its barrier's curvatures span
-# many orders of magnitude, where float32 blocks would need damping.
+# blocks: 4.3 -> 3.3 ms; with X rounded once, _ROUND_WHOLE, and one weighted_grams call, 2.3 ms). The
+# interior point's exact solves keep X's: its barrier's curvatures span many orders of magnitude,
+# where float32 blocks would need damping.
 _PRECONDITIONER = torch.float32
 _ROUND_WHOLE = 1 << 22  # numbers of dense X rounded to the blocks' dtype in one copy (16 MB of float32)
 _BACKPROJECT_NUMBERS = 1 << 18  # G^T X a block of rows at a time: one product over 100k rows blocks badly
