@@ -232,7 +232,7 @@ def shift_free(precondition, D: torch.Tensor, extra: torch.Tensor):
     direction, it sends to 0)."""
     if D.dim() != 3 or D.shape[1] < 2 or extra.dim() != 2 or not bool((extra == extra[:1]).all()):
         return precondition
-    scale = D.abs().amax()
+    scale = D.diagonal(dim1=1, dim2=2).amax()  # a curvature's largest entry is on its diagonal (D_i >= 0)
     if not bool((D.sum(dim=2).abs().amax() <= 1e-10 * scale)):
         return precondition
     per_feature = extra[0]
