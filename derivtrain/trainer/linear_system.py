@@ -22,7 +22,7 @@ summed across ranks by `reduce` (derivtrain/trainer/distributed.py; one process:
 import torch
 
 from derivtrain.data import sparse
-from derivtrain.data.rank_k import weighted_grams
+from derivtrain.data.rank_k import float32_keeps, weighted_grams
 from derivtrain.data.shards import OneProcess
 from derivtrain.trainer.conjugate_gradient import conjugate_gradient, jacobi
 from derivtrain.trainer.damped_cholesky import block_diagonal_solver, damped_cholesky
@@ -63,6 +63,7 @@ class LinearSystem:
         self._sparse = sparse.is_sparse(X_aug)
         # row ids for torch's index_add, reused by every backproject; on the CPU scipy's product needs none
         self._rows = sparse.row_ids(X_aug) if self._sparse and X_aug.device.type != "cpu" else None
+        self._float32_keeps = None  # _rounds_safely's answer, once asked
 
     def scores(self, T: torch.Tensor) -> torch.Tensor:
         return sparse.times_transposed(self.X, T)
@@ -122,6 +123,13 @@ class LinearSystem:
         return _ConjugateGradients(self, D, extra, relative, jacobi=sparse_newton or (sampled and not many_coupled),
                                    blocks_dtype=_PRECONDITIONER if newton else None)
 
+    def _rounds_safely(self) -> bool:
+        """Whether blocks may be summed from these rows rounded to float32 (sparse rows: the sums are
+        in their own dtype, only the result is rounded); found once, on the features (not the ones)."""
+        if self._float32_keeps is None:
+            self._float32_keeps = self._sparse or float32_keeps(self.X[:, :-1])
+        return self._float32_keeps
+
     def _stride(self, size: int) -> int:
         """Every how many rows a sampled Hessian takes (1: all; always 1 for sparse rows)."""
         rows = max(_SAMPLE_LEAST, _SAMPLE_PER * size)
@@ -138,7 +146,7 @@ class LinearSystem:
         one-vs-rest 100k x 51 x 3 1423 -> 135 ms, multinomial 1454 -> 210 ms. stride > 1: every
         stride-th row, its curvature scaled by n / rows (the sum's estimate). dtype: the blocks' (None: X's)."""
         K, p, X = self.K, self.p, self.X
-        dtype = dtype or X.dtype
+        dtype = dtype if dtype is not None and self._rounds_safely() else X.dtype
         if dtype != X.dtype and not self._sparse and X.numel() <= _ROUND_WHOLE:
             X = X.to(dtype)  # rounded once for all K blocks, not chunk by chunk in each (2.7x a chunk's scaling)
         if stride > 1:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from derivtrain.data import sparse
+from derivtrain.data.rank_k import float32_keeps
 
 _FIRST = 10
 _WHOLE_UP_TO = 100
@@ -117,7 +118,8 @@ class Columns:
 
             free = available_memory()
             fits = free is None or self.dense.size * 4 <= free // 4
-            self._single = self.dense.astype(np.float32) if fits and _centred(self.dense) else self.dense
+            keeps = fits and float32_keeps(torch.from_numpy(self.dense))
+            self._single = self.dense.astype(np.float32) if keeps else self.dense
         return self._single
 
     def block(self, index, D: torch.Tensor, rounded: bool = True) -> torch.Tensor:
@@ -139,13 +141,6 @@ class Columns:
         out[:p, p] = out[p, :p] = sparse.backproject(D[:, None], rows)[0]
         out[p, p] = D.sum()
         return out
-
-
-def _centred(X: np.ndarray, rows: int = 4096, ratio: float = 100.0) -> bool:
-    """Whether every column's mean is within `ratio` of its spread, read off every k-th row (at most
-    `rows` of them): then float32's rounding of an entry is ~1e-5 of the column's variation or less."""
-    sample = X[::max(1, len(X) // rows)]
-    return bool(np.all(np.abs(sample.mean(axis=0)) <= ratio * sample.std(axis=0)))
 
 
 def _restricted_block(block: np.ndarray, index) -> torch.Tensor:

@@ -117,3 +117,16 @@ def test_a_ten_class_softmax_fit_reaches_scikit_learns_objective(tmp_path):
     ours = objective(linear.weight.detach().double().numpy(), linear.bias.detach().double().numpy())
     theirs = objective(sk.coef_, sk.intercept_)
     assert ours <= theirs * (1 + 1e-7)
+
+
+def test_rows_far_from_zero_keep_float64_blocks():
+    """A raw 3e7 + N(0, 1) column (standardize=False) keeps none of its variation in float32: the
+    preconditioner's blocks are then summed in the rows' own float64 (as proximal Newton's are)."""
+    system, D, extra, _ = _digits_system()
+    assert system._blocks(D.diagonal(dim1=1, dim2=2), extra, dtype=torch.float32).dtype == torch.float32
+    raw = system.X.clone()
+    raw[:, 5] = 3e7 + torch.randn(len(raw), dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    far = LinearSystem(raw, 10, max_dense=10_000)
+    blocks = far._blocks(D.diagonal(dim1=1, dim2=2), extra, dtype=torch.float32)
+    assert blocks.dtype == torch.float64
+    torch.testing.assert_close(blocks, far._blocks(D.diagonal(dim1=1, dim2=2), extra), rtol=0, atol=0)
