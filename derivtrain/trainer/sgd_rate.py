@@ -8,36 +8,37 @@ each step on to 1 / (1 - beta) times it:
   tf-idf columns and B = 4096 the fixed rate 0.1 moved a row's own score by ~24 a step, momentum
   included, and 5 epochs reached test accuracy 0.747 against LinearSVC's 0.764
   (scripts/cli_scale_sparse.py); rates 0.003-0.01 reached 0.763.
-- every score together, along the direction in which the columns move together, where a step of
-  the mean gradient acts as on a loss of curvature c lambda_max: lambda_max the largest eigenvalue
-  of the rows' covariance, c the loss's bound on its second derivative (its convex datafit's
+- every score together, along the direction in which the columns move together, where a step of the
+  mean gradient acts as on a loss of curvature c lambda_max: lambda_max the largest eigenvalue of
+  the rows' covariance, c the loss's bound on its second derivative (its convex datafit's
   `curvature_limit` for the model's scores: the binary logistic 1/4, squared error and the squared
   hinge 2; 1 for a kinked one, the softmax and others that declare none). Standardized columns give
   lambda_max = 1 when they are uncorrelated and up to d when they move together. The heavy ball is
-  stable only for lr c lambda_max < 2 (1 + beta) (3.8 at beta = 0.9). On the 1.25M x 100 rows of scripts/bench_cli_scale.py (lambda_max 47.5, the hinge) the rate
-  0.1 is past it: 3 epochs of batches of 4096 ended at 5.1x the optimum's objective (0.548 against
-  0.108, the loss rising from epoch 2 to 3), 30 full-batch epochs at 2.7x; in batches, 0.04 ended
-  at 2.7x, 0.03 within 1.9e-3 of the optimum, 0.021 within 2.5e-3, 0.01 within 3e-4, all at the
-  optimum's test accuracy. On 60k of those rows in batches of 1024 the squared hinge at 0.1
-  diverged (an objective of 3e11 after 3 epochs); at 0.011 it ended 1.9 % above the optimum.
-  The covariance and not the second moments E[x x^T]: sparse rows are scaled, not centred, and their
-  mean direction, a shift of every score that the bias takes too, did not behave as the bound
-  says. digits stored as svmlight (pixel means up to 3 std) has second moments' lambda_max 103 and
-  covariance's 7.3; in batches of 64 the rate 0.04 (the own-score bound) ended 20 epochs at 0.219
-  (the optimum 0.124), 1 / 103 at 0.276, 2 epochs at 0.62 against 0.78.
+  stable only for lr c lambda_max < 2 (1 + beta) (3.8 at beta = 0.9). On the 1.25M x 100 rows of
+  scripts/bench_cli_scale.py (lambda_max 47.5, the hinge) the rate 0.1 is past it: 3 epochs of
+  batches of 4096 ended at 5.1x the optimum's objective (0.548 against 0.108, the loss rising from
+  epoch 2 to 3), 30 full-batch epochs at 2.7x; in batches, 0.04 ended at 2.7x, 0.03 within 1.9e-3 of
+  the optimum, 0.021 within 2.5e-3, 0.01 within 3e-4, all at the optimum's test accuracy. On 60k of
+  those rows in batches of 1024 the squared hinge at 0.1 diverged (an objective of 3e11 after 3
+  epochs); at 0.011 it ended 1.9 % above the optimum. The covariance and not the second moments
+  E[x x^T]: sparse rows are scaled, not centred, and their mean direction, a shift of every score that
+  the bias takes too, did not behave as the bound says. digits stored as svmlight (pixel means up to
+  3 std) has second moments' lambda_max 103 and covariance's 7.3; in batches of 64 the rate 0.04
+  (the own-score bound) ended 20 epochs at 0.219 (the optimum 0.124), 1 / 103 at 0.276, 2 epochs at
+  0.62 against 0.78.
 
 The rate taken,
 
     min(0.1, (1 - beta) B / mean ||x||^2, 1 / (c lambda_max)),
 
-moves a mean row's own score by at most 1 a step, momentum included, and takes along the
-columns' main direction gradient descent's classic step 1 / L, a quarter of the heavy ball's limit. Rows with
+moves a mean row's own score by at most 1 a step, momentum included, and takes along the columns'
+main direction gradient descent's classic step 1 / L, a quarter of the heavy ball's limit. Rows with
 no more columns than a batch has rows and uncorrelated columns keep 0.1, the rate the default was
-before; so does breast_cancer's logistic regression (lambda_max 13.8, c = 1/4: 0.29). Other
-models than a linear one keep 0.1: their first layer's scale is not the only one. The mean is
-taken over the first SAMPLE_ROWS training rows (in the split's random order; summed over ranks),
-lambda_max over the first EIGEN_ROWS of them by LANCZOS_STEPS steps of Lanczos (the products in X's
-dtype): the whole rate 8 ms on 875k x 100 rows, 30 ms on 140k x 100k sparse ones (one thread).
+before; so does breast_cancer's logistic regression (lambda_max 13.8, c = 1/4: 0.29). Other models
+than a linear one keep 0.1: their first layer's scale is not the only one. The mean is taken over
+the first SAMPLE_ROWS training rows (in the split's random order; summed over ranks), lambda_max
+over the first EIGEN_ROWS of them by LANCZOS_STEPS steps of Lanczos (the products in X's dtype): the
+whole rate 8 ms on 875k x 100 rows, 30 ms on 140k x 100k sparse ones (one thread).
 """
 import torch
 
