@@ -202,19 +202,20 @@ class _ConjugateGradients:
                  blocks_dtype: torch.dtype | None = None):
         self.system, self.D, self.extra, self.relative, self.jacobi = system, D, extra, relative, jacobi
         self.blocks_dtype = blocks_dtype  # the preconditioner's blocks' (None: X's)
-        self.preconditioner = preconditioner  # R -> M R, M ~ H^-1 (a sample's Hessian), else from H's blocks
+        self.preconditioner = preconditioner  # R -> M R, M ~ H^-1 (a sample's Hessian), else from H's blocks (solve)
 
     def solve(self, R: torch.Tensor) -> torch.Tensor:
         system, D, extra = self.system, self.D, self.extra
-        if self.preconditioner is not None:
-            precondition = self.preconditioner
-        elif system.p <= _MAX_BLOCK and not self.jacobi:
-            diag_D = D if D.dim() == 2 else D.diagonal(dim1=1, dim2=2)
-            precondition = shift_free(_blocks_solver(system._blocks(diag_D, extra, dtype=self.blocks_dtype)), D, extra)
-        else:
-            precondition = jacobi(system.diagonal(D, extra))
+        if self.preconditioner is None:  # formed at the first solve, kept for the next (the interior
+            # point's corrector solves with its predictor's factor)
+            if system.p <= _MAX_BLOCK and not self.jacobi:
+                diag_D = D if D.dim() == 2 else D.diagonal(dim1=1, dim2=2)
+                blocks = system._blocks(diag_D, extra, dtype=self.blocks_dtype)
+                self.preconditioner = shift_free(_blocks_solver(blocks), D, extra)
+            else:
+                self.preconditioner = jacobi(system.diagonal(D, extra))
         return conjugate_gradient(lambda V: system.apply(D, extra, V), R, self.relative * R.norm().item(),
-                                  _CG_STEPS, precondition)
+                                  _CG_STEPS, self.preconditioner)
 
 
 def _blocks_solver(blocks: torch.Tensor):
@@ -233,23 +234,27 @@ def shift_free(precondition, D: torch.Tensor, extra: torch.Tensor):
     themselves. H's diagonal blocks see neither: on the shift they are about p (1 - p) X^T X where H is
     only the penalty's (alpha 1e-4: eigenvalues 1e4 times too small), and the preconditioned
     residual's shift part then took CG most of its steps (digits, 10 classes: 16 products a Newton
-    step -> 5). Here the residual's mean over classes is solved by the penalty's curvature alone (the
-    bias's: none, and a gradient has no such part there: the softmax's p - y sums to 0 over classes),
-    its remainder by the blocks, projected back onto the mean-free directions: the preconditioner
-    stays symmetric, positive definite on every direction where H is (the bias's shift, H's null
-    direction, it sends to 0)."""
+    step -> 5). Here the mean over classes of the residual's penalized weights is solved by the
+    penalty's curvature alone, the rest by the blocks, projected back off those shifts: the
+    preconditioner stays symmetric and positive definite. The bias's shift, which H does not curve at
+    all (and a gradient has no part along: the softmax's p - y sums to 0 over classes), stays with the
+    blocks: a preconditioner that sent it to 0 would leave CG dividing 0 by 0 on a right-hand side
+    with such a part."""
     if D.dim() != 3 or D.shape[1] < 2 or extra.dim() != 2 or not bool((extra == extra[:1]).all()):
         return precondition
     scale = D.diagonal(dim1=1, dim2=2).amax()  # a curvature's largest entry is on its diagonal (D_i >= 0)
     if not bool((D.sum(dim=2).abs().amax() <= 1e-10 * scale)):
         return precondition
     per_feature = extra[0]
-    shift_inverse = torch.where(per_feature > 0, 1 / per_feature.clamp_min(torch.finfo(extra.dtype).tiny), 0.0)
+    penalized = (per_feature > 0).to(extra.dtype)  # the weights whose shift the penalty curves
+    shift_inverse = penalized / per_feature.clamp_min(torch.finfo(extra.dtype).tiny)
 
     def solve(R: torch.Tensor) -> torch.Tensor:
-        mean = R.mean(dim=0, keepdim=True)
-        Z = precondition(R - mean)
-        Z -= Z.mean(dim=0, keepdim=True)
-        Z[:, :-1] += mean[:, :-1] * shift_inverse
+        shift = R[:, :-1].mean(dim=0, keepdim=True) * penalized
+        within = R.clone()
+        within[:, :-1] -= shift
+        Z = precondition(within)
+        Z[:, :-1] -= Z[:, :-1].mean(dim=0, keepdim=True) * penalized
+        Z[:, :-1] += shift * shift_inverse
         return Z
     return solve

@@ -12,7 +12,7 @@ from derivtrain.data import rank_k
 from derivtrain.losses.likelihood import MultinomialDatafit
 from derivtrain.trainer.conjugate_gradient import conjugate_gradient
 from derivtrain.trainer.damped_cholesky import block_diagonal_solver
-from derivtrain.trainer.linear_system import LinearSystem, _blocks_solver, shift_free
+from derivtrain.trainer.linear_system import LinearSystem, _blocks_solver, _ConjugateGradients, shift_free
 from tests.probabilistic.helpers import run_in_process
 
 ALPHA = 1e-4
@@ -130,3 +130,21 @@ def test_rows_far_from_zero_keep_float64_blocks():
     blocks = far._blocks(D.diagonal(dim1=1, dim2=2), extra, dtype=torch.float32)
     assert blocks.dtype == torch.float64
     torch.testing.assert_close(blocks, far._blocks(D.diagonal(dim1=1, dim2=2), extra), rtol=0, atol=0)
+
+
+def test_one_factor_forms_its_preconditioner_once_for_every_right_hand_side(monkeypatch):
+    """The interior point solves its predictor and corrector with one factor: the blocks are formed
+    at the first solve and kept, and each solve still meets CG's tolerance."""
+    system, D, extra, R = _digits_system()
+    formed = []
+    blocks = system._blocks
+    monkeypatch.setattr(system, "_blocks", lambda *args, **kwargs: formed.append(1) or blocks(*args, **kwargs))
+    factor = _ConjugateGradients(system, D, extra, 1e-10)  # the interior point's exact solves past max_dense
+    shifted = 2 * R
+    shifted[:, :-1] += 1e-3  # a part along the weights' common shift, which the penalty curves
+    for rhs in (R, shifted):
+        x = factor.solve(rhs)
+        assert (system.apply(D, extra, x) - rhs).norm() <= 1e-9 * rhs.norm()
+    assert len(formed) == 1
+    # a part along the biases' common shift, which H does not curve: no solution, but no 0 / 0 either
+    assert torch.isfinite(factor.solve(R + 1e-3)).all()
