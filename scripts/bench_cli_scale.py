@@ -111,21 +111,21 @@ def run_case(overrides: list, folder: Path, interior_point: bool = False) -> dic
     return seconds
 
 
-def numba_start() -> float:
-    """Seconds to import numba and make the first calls of derivtrain's compiled loops (dual coordinate
-    descent's epoch, the full-batch SVM pass), on a few numbers: what the first run of a process pays."""
+def compiled_start() -> float:
+    """Seconds to load derivtrain's compiled loops (dual coordinate descent's epoch, the full-batch SVM
+    pass) and make their first calls on a few numbers: what the first run of a process pays. Built
+    ahead of time (derivtrain/compiled) that is a module's import; where it cannot be, numba's start."""
     import numpy as np
 
-    start = time.perf_counter()
-    from derivtrain.losses.linear_svm_kernels import hinge_rows
-    from derivtrain.trainer.dual_cd import PAIR
-    from derivtrain.trainer.dual_cd_kernels import run_epoch
+    from derivtrain.compiled import kernel
+    from derivtrain.compiled.exports import PAIR
 
+    start = time.perf_counter()
     one = np.ones((2, 2), dtype=np.float32)
-    hinge_rows(one, one[:, :1], one[:1], one[0, :1], 0, 2)
+    kernel("hinge_rows_f4")(one, one, one, one[0].copy(), 0, 2)
     rows, ones = np.ones(4), np.ones(2)
-    run_epoch(np.zeros(1, np.int64), np.zeros(0, PAIR), rows, 2, ones, ones, ones, ones, None,
-              np.zeros(2), np.zeros(3), 1.0, 0.0, np.arange(2), 2, np.inf, -np.inf, False)
+    kernel("hinge_epoch")(np.zeros(1, np.int64), np.zeros(0, PAIR), rows, 2, ones, ones, ones, ones, None,
+                          np.zeros(2), np.zeros(3), 1.0, 0.0, np.arange(2), 2, np.inf, -np.inf, False)
     return time.perf_counter() - start
 
 
@@ -182,7 +182,7 @@ def main() -> None:
     if "full" in args.cases:  # twice the epochs: the difference is the marginal cost of an epoch
         cases[DOUBLE] = [*common, *sgd, f"trainer.max_epochs={20 * args.epochs}"]
     results = defaultdict(list)
-    print(f"numba's start in this process (import, then the compiled loops' first calls): {numba_start():.2f} s; "
+    print(f"the compiled loops' start in this process (loading them, their first calls): {compiled_start():.2f} s; "
           "paid once by a run's first compiled loop, taken out of every case below")
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):  # interleaved: a machine that drifts drifts for every case

@@ -13,7 +13,9 @@ its submodules: a circle. Submodules import their siblings by full name instead
 Layers, lowest first; a module may import its own layer and those below, never one above:
 
     base     errors, error_messages, choices, paths, pipes, lock, threads, function (the
-             autograd.Function base), usage, plugins, logging/: no derivtrain imports beyond base
+             autograd.Function base), usage, plugins, logging/, compiled/ (loads the compiled loops;
+             its build imports their modules by name, in a child process): no derivtrain imports
+             beyond base
     parts    data/, models/, losses/, duality/, convex/, contracts: the building blocks a config names
     config   config/ (schemas, the one validate, choice lists of the groups), devices: reads the
              parts' classes to check a config against them; parts never read config (a choice
@@ -36,7 +38,7 @@ MAX_FUNCTION_LINES = 60
 
 LAYERS = {
     "base": ("errors", "error_messages", "choices", "paths", "pipes", "lock", "writes", "threads", "function", "usage",
-             "plugins", "logging"),
+             "plugins", "logging", "compiled"),
     "parts": ("data", "models", "losses", "convex", "contracts"),
     "config": ("config", "devices"),
     "engine": ("trainer", "sensitivity", "sweep", "registry", "saved", "resume", "path"),

@@ -38,8 +38,8 @@ caps the epochs (default 2500).
 
 Where it is picked (optim=auto, derivtrain/trainer/fitters.py: `suits`), measured to a 1e-3 gap
 against the interior point, tf-idf-like rows: 20k x 200, 0.13 s vs 0.72 s; 2k x 1,000, 0.03 vs 0.33;
-20k x 2k, 0.05 vs 2.2; dense rows with 50 columns or more, short against the penalty (_where_faster).
-Not picked: a small X (numba's first call in a process costs ~0.5 s).
+20k x 2k, 0.05 vs 2.2; dense rows with 50 columns or more, short against the penalty (_where_faster);
+a small X only where its epochs are compiled ahead of time (derivtrain/compiled: no numba start to repay).
 """
 import math
 from functools import partial
@@ -47,6 +47,8 @@ from functools import partial
 import numpy as np
 import torch
 
+from derivtrain.compiled import kernel
+from derivtrain.compiled.exports import PAIR  # the kernel's CSR rows: a stored value and its column
 from derivtrain.convex.certificate import Certificate, dual_value, linear_problem, rounding_error, row_weights
 from derivtrain.data import sparse
 from derivtrain.logging import log
@@ -61,9 +63,7 @@ from derivtrain.trainer.solver_checkpoints import SolverCheckpoints
 _EPOCH_CAP = 2500  # as far as the progress rule lets a fit go (dual_cd_schedule._HOPELESS_WIDE)
 _WORTH_CERTIFYING = 2.0
 _BIAS_SCALE = 0.1  # B, the bias column's value, over the rows' root mean squared norm (measured: the docstring)
-PAIR = np.dtype([("j", np.int64), ("v", np.float64)])  # the kernel's CSR rows: a stored value and its column
-# its CSR arrays for dense rows, its dense values for CSR rows (unread)
-_NO_INDEX, _NO_PAIRS, _NO_VALUES = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=PAIR), np.zeros(0)
+_NO_INDEX, _NO_PAIRS, _NO_VALUES = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=PAIR), np.zeros(0)  # (unread)
 _SETTLED = 1e-3  # shrinking: visit every row again once the projected gradients spread this much of the first's
 # ... or once the epochs since the last such one visited this many times the rows. Those epochs set rows
 # aside; one over every row takes them all back (and gives the gap's estimate). Measured, whole runs
@@ -192,9 +192,10 @@ class _Column:
 
     def __init__(self, X, norms, y, c, alpha: float, squared: bool = False):
         """norms: ||x_i||^2 of every row; squared: the squared hinge (else the hinge)."""
-        # the kernel's arguments for the rows: CSR arrays and width 0, or a dense array's values and its width
+        # the kernel's arguments for the rows: CSR arrays and width 0 (row starts as int64, whatever the tensor
+        # holds: the one type the epoch compiled ahead of time takes), or a dense array's values and its width
         dense = None if sparse.is_sparse(X) else X.contiguous().numpy()
-        self.rows = (X.crow_indices().numpy(), _pairs(X), _NO_VALUES, 0) if dense is None \
+        self.rows = (X.crow_indices().numpy().astype(np.int64), _pairs(X), _NO_VALUES, 0) if dense is None \
             else (_NO_INDEX, _NO_PAIRS, dense.reshape(-1), dense.shape[1])
         self.y, self.c, self.alpha = np.ascontiguousarray(y), c, alpha
         self.scale = _BIAS_SCALE * math.sqrt(max(float(np.average(norms, weights=c)), 1e-12))
@@ -203,6 +204,7 @@ class _Column:
         self.upper = np.where(weighted, np.inf, 0.0) if squared else c / alpha
         self.shift = np.where(weighted, alpha / (2 * np.where(weighted, c, 1.0)), 0.0) if squared else None
         self.qdiag = norms + self.scale ** 2 + (0.0 if self.shift is None else self.shift)
+        self.run_epoch = kernel("hinge_epoch" if self.shift is None else "squared_hinge_epoch")  # derivtrain/compiled
         self.beta, self.w, self.offset = np.zeros_like(c), np.zeros(X.shape[1] + 1), 0.0
         self.active, self.n_active = np.arange(len(c)), len(c)
         self.bounds, self.spread, self.visited, self.settled = (math.inf, -math.inf), math.inf, 0, None
@@ -211,13 +213,11 @@ class _Column:
     def epoch(self, rng, every_row: bool) -> np.ndarray:
         """One epoch (over every row, or those not set aside), then the bias's proximal step;
         (loss seen + penalty, dual value) estimates (exact in the limit, for an epoch over every row)."""
-        from derivtrain.trainer.dual_cd_kernels import run_epoch
-
         if every_row:
             self.n_active, self.bounds = len(self.c), (math.inf, -math.inf)
         rng.shuffle(self.active[:self.n_active])
         self.work += self.n_active / len(self.c)
-        high, low, self.n_active, loss = run_epoch(*self.rows, self.y, self.c, self.qdiag, self.upper, self.shift,
+        high, low, self.n_active, loss = self.run_epoch(*self.rows, self.y, self.c, self.qdiag, self.upper, self.shift,
                                                    self.beta, self.w, self.scale, self.offset, self.active,
                                                    self.n_active, *self.bounds, len(self.c) >= _FAR_ROWS)
         self.visited = 0 if every_row else self.visited + self.n_active  # (the first pass after one: its rows kept)

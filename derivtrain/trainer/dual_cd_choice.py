@@ -1,13 +1,20 @@
 """When optim=auto gives the hinge or the squared hinge to dual coordinate descent (derivtrain/trainer/
 dual_cd.py), said in the run's log: `suits` (the problem it can take, and rows it is faster on) and
 what it reads off the rows (`reach`, C R^2 in LIBLINEAR's terms)."""
+from importlib.util import find_spec  # whether numba is installed, without importing it (~0.1 s)
+
 import numpy as np
 import torch
 
+from derivtrain.compiled import available as compiled_ahead
 from derivtrain.convex.certificate import linear_problem
 from derivtrain.data import sparse
 
-_NONZEROS = 100_000  # below: the interior point takes ~0.1 s, numba's first call ~0.5
+# where this process would pay numba's start for the epochs (no module compiled ahead of time:
+# derivtrain/compiled), rows with fewer stored values go to the interior point: it takes ~0.1 s there,
+# numba's first call ~0.5. With the module there is no start to repay (1,000 x 500 tf-idf rows, 19k
+# values: 0.080 -> 0.013 s; 2,000 x 1,000, 42k: 0.475 -> 0.046 s; Estimator fits, medians of 5)
+_NONZEROS = 100_000
 _LONGEST = 20.0  # the largest reach() of sparse rows given to this solver (see there)
 _DENSE_LONGEST, _DENSE_COLUMNS = 5.0, 50  # dense rows: the largest reach, the fewest columns (_where_faster)
 # dense rows to an optim.tol below _DENSE_TIGHTEST only where reach <= _DENSE_TIGHT_LONGEST: this solver's
@@ -16,17 +23,19 @@ _DENSE_LONGEST, _DENSE_COLUMNS = 5.0, 50  # dense rows: the largest reach, the f
 # 0.91 against 1.06); reach 1.8 not met in 500 epochs (0.49 s, gap 2.9e-6) against 1.16; reach 0.9 0.43
 # against 1.06; 1M x 100, reach 1.0: 7.9 s against 21.9 (stop 35)
 _DENSE_TIGHTEST, _DENSE_TIGHT_LONGEST = 1e-4, 1.5
-# dense rows, the least n d^2 (the interior point's Hessian work a step) given to this solver: below, the
-# interior point's ~20 steps take less than numba's start in a fresh process (~0.8 s). The 100k x 50 CSV
-# run (n d^2 = 1.75e8 on its 70k training rows): 3.35-3.52 s whole with this solver, 3.16-3.23 s without
+# dense rows, the least n d^2 (the interior point's Hessian work a step) given to this solver where numba's
+# start is paid (as _NONZEROS): below, the interior point's ~20 steps take less than it (~0.8 s). Without
+# it, measured against the interior point (Estimator fits, medians of 3): 10k x 50 0.046 s vs 0.054,
+# 30k x 50 0.073 vs 0.164, 70k x 50 0.147 vs 0.454, 20k x 100 0.113 vs 0.294
 _DENSE_WORK = 1 << 29
 
 
 def suits(objective, data, max_dense: int, tol: float = _DENSE_TIGHTEST) -> str | None:
     """Why this solver takes the problem, said in the run's log, or None where it does not: the hinge
     or the squared hinge (binary, or one-vs-rest columns) under one L2 strength for every weight, rows
-    on the CPU in this process's memory with at least _NONZEROS stored values, numba installed, and
-    rows it is faster on to optim.tol=tol (_where_faster; the squared hinge: sparse rows only)."""
+    on the CPU in this process's memory, numba installed (where its start would be paid, no module
+    compiled ahead of time: at least _NONZEROS stored values), and rows it is faster on to optim.tol=tol
+    (_where_faster; the squared hinge: sparse rows only)."""
     from derivtrain.convex.penalty import ElementwiseDual
     from derivtrain.losses.hinge import HingeDatafit
     from derivtrain.losses.squared_hinge import SquaredHingeDatafit
@@ -39,18 +48,16 @@ def suits(objective, data, max_dense: int, tol: float = _DENSE_TIGHTEST) -> str 
         return None
     if squared and not sparse.is_sparse(X):
         return None  # dense rows: Newton's closed-form steps (100k x 50 to 1e-3: 0.135 s, cyanure 0.41)
-    stored = X.values().numel() if sparse.is_sparse(X) else X.numel()
-    if not (penalty.quadratic and penalty._scalar and float(penalty.l2) > 0) or stored < _NONZEROS:
+    if not (penalty.quadratic and penalty._scalar and float(penalty.l2) > 0) or find_spec("numba") is None:
         return None
-    why = _where_faster(X, float(penalty.l2), max_dense, tol, "the squared hinge" if squared else "the hinge")
-    try:
-        import numba  # noqa: F401
-    except ImportError:
+    stored, cold = X.values().numel() if sparse.is_sparse(X) else X.numel(), not compiled_ahead()
+    if cold and stored < _NONZEROS:
         return None
-    return why
+    return _where_faster(X, float(penalty.l2), max_dense, tol, "the squared hinge" if squared else "the hinge", cold)
 
 
-def _where_faster(X, alpha: float, max_dense: int, tol: float, name: str = "the hinge") -> str | None:
+def _where_faster(X, alpha: float, max_dense: int, tol: float, name: str = "the hinge",
+                  cold: bool = True) -> str | None:
     """Sparse rows short enough against the penalty (reach <= _LONGEST), or with more than max_dense
     parameters a column (optim.max_dense: the interior point's steps are then conjugate gradients,
     tens to hundreds of passes each, and this solver is given the problem whatever its pace;
@@ -66,7 +73,7 @@ def _where_faster(X, alpha: float, max_dense: int, tol: float, name: str = "the 
         return (f"{name} under L2 on sparse rows, {X.shape[0]} x {X.shape[1]} with {X.values().numel()} nonzeros, "
                 f"C R^2 = {pace:.2g}: an epoch costs O(nonzeros), where the interior point {steps}")
     near = pace <= (_DENSE_LONGEST if tol >= _DENSE_TIGHTEST else _DENSE_TIGHT_LONGEST)
-    large = X.shape[0] * X.shape[1] ** 2 >= _DENSE_WORK
+    large = not cold or X.shape[0] * X.shape[1] ** 2 >= _DENSE_WORK
     if not sparse.is_sparse(X) and X.shape[1] >= _DENSE_COLUMNS and (near and large or wide):
         return (f"the hinge under L2 on {X.shape[0]} x {X.shape[1]} rows, C R^2 = {pace:.2g}: an epoch costs O(n d), "
                 f"where the interior point {steps}")

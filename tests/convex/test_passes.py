@@ -17,12 +17,20 @@ def gen(seed=0):
 
 @pytest.mark.filterwarnings("ignore:Sparse CSR tensor support")
 @pytest.mark.parametrize("inference", [False, True])  # the certified solver certifies in inference mode
-@pytest.mark.parametrize("layout", ["dense", "sparse"])
+@pytest.mark.parametrize("layout", ["dense", "sparse", "compiled"])
 def test_blocks_give_the_float64_products_of_the_whole(monkeypatch, layout, inference):
-    """Several blocks, on two threads (what a run on 2 cores has), in and out of inference mode."""
+    """Several blocks, on two threads (what a run on 2 cores has), in and out of inference mode; dense
+    float32 rows both through float64 copies and through the compiled passes (passes_kernels.py)."""
     monkeypatch.setattr(threads, "available", lambda: 2)
+    if layout == "compiled":
+        if not passes.available():
+            pytest.skip("no module compiled ahead of time here: the copies' blocks serve")
+        monkeypatch.setattr(passes, "_COMPILED_ROWS", 256)  # 4 blocks and a part
+        monkeypatch.setattr(passes, "block", lambda *args: pytest.fail("a float64 copy was made"))
+    else:
+        monkeypatch.setattr(passes, "available", lambda: False)
     with torch.inference_mode(inference):
-        check_blocks(monkeypatch, layout)
+        check_blocks(monkeypatch, "dense" if layout == "compiled" else layout)
 
 
 def check_blocks(monkeypatch, layout):
@@ -48,6 +56,7 @@ def test_passes_run_on_one_thread_and_give_the_threads_back():
         return original(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passes, "available", lambda: False)  # the copies' blocks (the compiled passes copy nothing)
         patch.setattr(torch.Tensor, "copy_", spy)
         passes.scores(torch.randn(10, 3), torch.ones(1, 3, dtype=torch.float64), torch.zeros(1, dtype=torch.float64))
     assert seen and set(seen) == {1} and torch.get_num_threads() == before

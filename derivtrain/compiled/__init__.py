@@ -1,0 +1,146 @@
+"""derivtrain's compiled loops, loaded without numba's start.
+
+Dual coordinate descent's epochs and the full-batch SVM pass are numba functions. Under numba's
+just-in-time compiler every process pays its start on the first call, even with the compiled code
+cached: importing numba and LLVM, then typing and loading each function (0.4-0.8 s here, more than
+a whole fit on 100k x 50 rows). So the same functions are also compiled ahead of time, once per
+machine, into one extension module (numba's pycc: derivtrain/compiled/build.py, in a child process,
+a few seconds); a later process imports that module in under a millisecond and never imports numba.
+
+The module lives in this package's __pycache__, named by a key of the kernels' source, numba's
+version, Python's and the CPU's (it is compiled for this CPU), so an edit or another machine builds
+it anew. Where it cannot be built or loaded (no C compiler, a read-only install, a numba without
+pycc) the loops run under numba's just-in-time compiler as before, and the log says why, once.
+
+An ahead-of-time function trusts its arguments' types (derivtrain/compiled/exports.py), so
+`kernel(name)` calls it only on arguments that match its signature exactly; anything else goes to
+numba's just-in-time function, which compiles for what it is given.
+"""
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+import sysconfig
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from importlib.util import module_from_spec, spec_from_file_location
+from pathlib import Path
+
+import numpy as np
+
+from derivtrain.compiled.exports import EXPORTS, PAIR, SOURCES
+from derivtrain.logging import log
+
+_PACKAGE = Path(__file__).resolve().parents[1]  # derivtrain/
+_BUILD_SECONDS = 600
+_module: list = []  # the loaded module, or None once it could not be had (asked once a process)
+
+
+def kernel(name: str):
+    """A function of export `name`'s arguments (exports.py): the one compiled ahead of time where the
+    arguments match its signature exactly, else numba's just-in-time one (imported only then)."""
+    compiled = getattr(_ahead_of_time(), name, None)
+    if compiled is None:
+        return _jit(name)
+    checks = [_check(spec) for spec in EXPORTS[name][2]]
+
+    def call(*args):
+        if len(args) == len(checks) and all(check(value) for check, value in zip(checks, args)):
+            return compiled(*args)
+        return _jit(name)(*args)
+
+    return call
+
+
+def _jit(name: str):
+    """numba's function the export compiles (derivtrain/compiled/exports.py names it)."""
+    module, function = EXPORTS[name][:2]
+    return getattr(import_module(module), function)
+
+
+def available() -> bool:
+    """Whether the module compiled ahead of time is loaded (built first if this machine has none): then
+    the loops cost no start in this process."""
+    return _ahead_of_time() is not None
+
+
+_ARRAYS = {"f8": np.dtype(np.float64), "f4": np.dtype(np.float32), "i8": np.dtype(np.int64), "pair": PAIR}
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _check(spec: str):
+    """A test of one argument against its exports.py type."""
+    if spec == "none":
+        return lambda value: value is None
+    if spec == "b1":
+        return lambda value: isinstance(value, (bool, np.bool_))
+    if spec == "i8":
+        return lambda value: isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
+            and _INT64[0] <= value <= _INT64[1]
+    if spec == "f8":
+        return lambda value: isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, bool)
+    name, layout = spec.split("[", 1)
+    dtype, ndim = _ARRAYS[name], layout.count(",") + 1
+
+    def array(value) -> bool:
+        if type(value) is not np.ndarray or value.dtype != dtype or value.ndim != ndim:
+            return False
+        flags = value.flags
+        return flags.c_contiguous and flags.aligned and flags.writeable
+
+    return array
+
+
+def _ahead_of_time():
+    """The loaded module, built first if this machine has none; None where it cannot be had."""
+    if not _module:
+        try:
+            _module.append(_load(_path()))
+        except Exception as err:  # any failure leaves numba's just-in-time compiler, which always works
+            log.info("compiled loops: numba compiles them in this process (the ahead-of-time module "
+                     "is unavailable: %s)", str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__)
+            _module.append(None)
+    return _module[0]
+
+
+def _path() -> Path:
+    digest = hashlib.sha256()
+    for source in SOURCES:
+        digest.update((_PACKAGE / source).read_bytes())
+    try:
+        numba_version = version("numba")
+    except PackageNotFoundError:
+        numba_version = "none"
+    digest.update(f"{numba_version}|{sys.version}|{_cpu()}".encode())
+    name = f"kernels_{digest.hexdigest()[:16]}"
+    return _PACKAGE / "compiled" / "__pycache__" / f"{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
+
+
+def _cpu() -> str:
+    """This CPU's model and instruction sets (Linux), else what platform knows of it."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            lines = [line for line in info if line.startswith(("model name", "flags"))][:2]
+        return "".join(lines) or platform.processor()
+    except OSError:
+        return f"{platform.machine()} {platform.processor()}"
+
+
+def _load(path: Path):
+    if not path.exists():
+        _build(path)
+    spec = spec_from_file_location(path.name.split(".")[0], path)  # an extension module's loader, by its suffix
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _build(path: Path) -> None:
+    path.parent.mkdir(exist_ok=True)
+    log.info("compiling derivtrain's loops ahead of time for this machine (once, a few seconds)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(_PACKAGE.parent), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-m", "derivtrain.compiled.build", str(path.parent), path.name.split(".")[0]],
+                          capture_output=True, text=True, env=env, timeout=_BUILD_SECONDS, check=False)
+    if done.returncode != 0 or not path.exists():
+        raise RuntimeError(done.stderr or f"the build exited with {done.returncode}")

@@ -1,0 +1,50 @@
+"""The compiled loops built ahead of time, and the exact arguments each one takes.
+
+Each export is a numba function of derivtrain compiled for one signature. Its arguments are written
+here without numba, so the loader can check them in a process that never imports numba:
+
+    "f8", "i8", "b1"          a float, an integer, a bool (converted by the loader)
+    "none"                    None
+    "f8[::1]", "f4[:, ::1]"   a C-contiguous, aligned, writeable array of that dtype and rank
+    "pair[::1]"               the same, of dual coordinate descent's CSR pairs (dual_cd.py: PAIR)
+
+An ahead-of-time function does not check its arguments: an array of another dtype would be read
+as if it were this one. The loader therefore calls one only on arguments that match exactly, and
+leaves everything else to numba's own dispatch (derivtrain/compiled/__init__.py).
+"""
+import numpy as np
+
+# dual coordinate descent's CSR rows: a stored value beside its column (derivtrain/trainer/dual_cd.py)
+PAIR = np.dtype([("j", np.int64), ("v", np.float64)])
+
+# one epoch: indptr, pairs, values, width, y, c, qdiag, upper, shift, beta, w, scale, offset, active,
+# n_active, old_high, old_low, far -> (high, low, n_active, loss)
+_EPOCH = ("i8[::1]", "pair[::1]", "f8[::1]", "i8", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]")
+_EPOCH_REST = ("f8[::1]", "f8[::1]", "f8", "f8", "i8[::1]", "i8", "f8", "f8", "b1")
+_EPOCH_RESULT = ("f8", "f8", "i8", "f8")
+
+
+def _rows(dtype: str) -> tuple:
+    """hinge_rows(X, signs, W, b, start, stop) -> (total, product) for rows of one float dtype."""
+    return (f"{dtype}[:, ::1]", f"{dtype}[:, ::1]", f"{dtype}[:, ::1]", f"{dtype}[::1]", "i8", "i8"), \
+        ("f8", f"{dtype}[:, ::1]")
+
+
+# name -> (module, function, argument types, result type or a tuple of them)
+EXPORTS = {
+    "hinge_epoch": ("derivtrain.trainer.dual_cd_kernels", "run_epoch", _EPOCH + ("none",) + _EPOCH_REST,
+                    _EPOCH_RESULT),
+    "squared_hinge_epoch": ("derivtrain.trainer.dual_cd_kernels", "run_epoch",
+                            _EPOCH + ("f8[::1]",) + _EPOCH_REST, _EPOCH_RESULT),
+    "hinge_rows_f4": ("derivtrain.losses.linear_svm_kernels", "hinge_rows", *_rows("f4")),
+    "hinge_rows_f8": ("derivtrain.losses.linear_svm_kernels", "hinge_rows", *_rows("f8")),
+    # the certificate's passes over float32 rows (derivtrain/convex/passes.py)
+    "scores_rows_f4": ("derivtrain.convex.passes_kernels", "scores_rows",
+                       ("f4[:, ::1]", "f8[:, ::1]", "f8[::1]", "f8[:, ::1]", "i8", "i8"), "i8"),
+    "backproject_rows_f4": ("derivtrain.convex.passes_kernels", "backproject_rows",
+                            ("f8[:, ::1]", "f4[:, ::1]", "i8", "i8"), "f8[:, ::1]"),
+}
+
+# the source files whose code the exports hold: a change to any of them builds the module anew
+SOURCES = ("trainer/dual_cd_kernels.py", "losses/linear_svm_kernels.py", "losses/prefetch.py",
+           "convex/passes_kernels.py", "compiled/exports.py", "compiled/build.py")

@@ -1,0 +1,170 @@
+"""The loops compiled ahead of time (derivtrain/compiled): the same numbers as numba's just-in-time
+functions on real rows, a fit in a fresh process without importing numba, and numba's own functions
+wherever the module cannot be had or the arguments are not exactly its types."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_breast_cancer, load_digits
+
+import derivtrain.compiled as compiled
+from derivtrain.compiled.exports import EXPORTS, PAIR, SOURCES
+from derivtrain.trainer.dual_cd import _NO_INDEX, _NO_PAIRS, _NO_VALUES, _pairs
+
+# a machine without a C compiler has no module: its runs take numba's functions (the last tests below)
+needs_module = pytest.mark.skipif(compiled._ahead_of_time() is None, reason="no ahead-of-time module here")
+
+
+def _jit(name):
+    """numba's function of an export, as the modules define it."""
+    from derivtrain.losses.linear_svm_kernels import hinge_rows
+    from derivtrain.trainer.dual_cd_kernels import run_epoch
+
+    return run_epoch if name.endswith("epoch") else hinge_rows
+
+
+def _epoch_arguments(layout: str, squared: bool):
+    """An epoch's arguments on breast_cancer's standardized rows (dense, or as CSR: the same numbers),
+    from beta = 0, a random visiting order, alpha = 1e-3."""
+    X, label = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    n, d = X.shape
+    y, c, alpha = np.where(label == 1, 1.0, -1.0), np.full(n, 1.0 / n), 1e-3
+    if layout == "dense":
+        rows = (_NO_INDEX, _NO_PAIRS, np.ascontiguousarray(X).reshape(-1), d)
+    else:
+        import torch
+
+        from derivtrain.data.sparse import from_scipy
+
+        csr = sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0.0))
+        rows = (csr.indptr.astype(np.int64), _pairs(from_scipy(csr, dtype=torch.float64)), _NO_VALUES, 0)
+    shift = np.full(n, alpha / (2 / n)) if squared else None
+    upper = np.full(n, np.inf) if squared else c / alpha
+    qdiag = (X * X).sum(1) + 0.01 + (0.0 if shift is None else shift)
+    active = np.random.default_rng(0).permutation(n)
+    return [*rows, y, c, qdiag, upper, shift, np.zeros(n), np.zeros(d + 1), 0.1, 0.0, active, n, np.inf, -np.inf,
+            False]
+
+
+def _copy(arguments):
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in arguments]
+
+
+@needs_module
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+@pytest.mark.parametrize("squared", [False, True], ids=["hinge", "squared_hinge"])
+def test_epochs_equal_numbas_bit_for_bit(layout, squared, monkeypatch):
+    name = "squared_hinge_epoch" if squared else "hinge_epoch"
+    ahead = _epoch_arguments(layout, squared)
+    jit = _copy(ahead)
+    function = compiled.kernel(name)
+    monkeypatch.setattr(compiled, "_jit", lambda name: pytest.fail("the ahead-of-time epoch was not taken"))
+    for _ in range(3):  # beta, w and the visiting order carry from epoch to epoch
+        got, expected = function(*ahead), _jit(name)(*jit)
+        assert got == expected
+        assert got[2] > 0 and got[3] > 0  # rows still active, a loss seen: the epoch did work
+    for mine, theirs in zip(ahead, jit):
+        if isinstance(mine, np.ndarray):
+            np.testing.assert_array_equal(mine, theirs)  # beta, w, the order of the active rows
+    assert np.count_nonzero(ahead[9]) > 0
+
+
+@needs_module
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hinge_rows_equal_numbas_bit_for_bit(dtype, monkeypatch):
+    X, label = load_digits(return_X_y=True)
+    X = np.ascontiguousarray((X - X.mean(0)) / (X.std(0) + 1e-12), dtype=dtype)
+    signs = np.where(label[:, None] == np.arange(10), 1.0, -1.0).astype(dtype)
+    rng = np.random.default_rng(0)
+    W, b = rng.standard_normal((10, 64)).astype(dtype) * 0.1, np.zeros(10, dtype)
+    name = "hinge_rows_f4" if dtype == np.float32 else "hinge_rows_f8"
+    function = compiled.kernel(name)
+    monkeypatch.setattr(compiled, "_jit", lambda name: pytest.fail("the ahead-of-time pass was not taken"))
+    total, product = function(X, signs, W, b, 100, 1500)
+    expected_total, expected_product = _jit(name)(X, signs, W, b, 100, 1500)
+    assert total == expected_total and total > 0
+    assert product.dtype == dtype
+    np.testing.assert_array_equal(product, expected_product)
+
+
+@needs_module
+def test_mismatched_arguments_go_to_numbas_function(monkeypatch):
+    """int32 row starts, a float32 array, a strided view: never read as the export's types."""
+    taken = []
+
+    def jit(name):
+        taken.append(name)
+        return _jit(name)
+
+    monkeypatch.setattr(compiled, "_jit", jit)
+    function = compiled.kernel("hinge_epoch")
+    arguments = _epoch_arguments("csr", False)
+    expected = _jit("hinge_epoch")(*_copy(arguments))
+    mismatches = ((0, arguments[0].astype(np.int32)), (4, arguments[4].astype(np.float32)),
+                  (5, np.repeat(arguments[5], 2)[::2]))
+    for calls, (position, bad) in enumerate(mismatches, start=1):
+        mismatched = _copy(arguments)
+        mismatched[position] = bad
+        got = function(*mismatched)
+        assert len(taken) == calls
+        assert got[2] == expected[2] and got[3] == pytest.approx(expected[3], rel=1e-6)
+
+
+def test_without_the_module_numbas_functions_run(monkeypatch):
+    monkeypatch.setattr(compiled, "_module", [None])
+    assert compiled.kernel("hinge_epoch") is _jit("hinge_epoch")
+    assert compiled.kernel("scores_rows_f4").__name__ == "scores_rows"
+
+
+def test_a_failed_build_is_logged_and_left_to_numba(monkeypatch, tmp_path):
+    monkeypatch.setattr(compiled, "_module", [])
+    monkeypatch.setattr(compiled, "_path", lambda: tmp_path / "absent" / "kernels_x.so")
+    monkeypatch.setattr(compiled, "_build", lambda path: (_ for _ in ()).throw(RuntimeError("no C compiler")))
+    said = []
+    monkeypatch.setattr(compiled.log, "info", lambda message, *args: said.append(message % args))
+    assert compiled.kernel("hinge_rows_f4") is _jit("hinge_rows_f4")
+    assert not compiled.available()  # asked once a process: no second build
+    assert len(said) == 1 and "no C compiler" in said[0] and "numba compiles them" in said[0]
+
+
+def test_the_module_is_keyed_on_the_kernels_source(monkeypatch, tmp_path):
+    import shutil
+
+    copy = tmp_path / "derivtrain"
+    for source in SOURCES:
+        (copy / source).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(compiled._PACKAGE / source, copy / source)
+    monkeypatch.setattr(compiled, "_PACKAGE", copy)
+    before = compiled._path()
+    with open(copy / "trainer/dual_cd_kernels.py", "a") as kernels:
+        kernels.write("\n# an edit\n")
+    assert compiled._path() != before and compiled._path().parent == before.parent
+
+
+@needs_module
+def test_a_fresh_process_fits_by_dual_coordinates_without_numba():
+    code = ("import sys, numpy as np, scipy.sparse as sp, derivtrain\n"
+            "rng = np.random.default_rng(0)\n"
+            "from sklearn.preprocessing import normalize\n"
+            "X = normalize(sp.random(20000, 500, density=0.02, random_state=0, format='csr'))\n"
+            "y = (X @ rng.standard_normal(500) > 0).astype(int)\n"
+            "import derivtrain.trainer.dual_cd as dual_cd\n"
+            "epochs, epoch = [], dual_cd._Column.epoch\n"
+            "dual_cd._Column.epoch = lambda column, *args: epochs.append(1) or epoch(column, *args)\n"
+            "derivtrain.Estimator(model='svm', standardize=False).fit(X, y)\n"
+            "print(len(epochs) > 0, any(m == 'numba' or m.startswith('numba.') for m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"], done.stdout + done.stderr
+
+
+def test_every_export_names_a_numba_function():
+    import importlib
+
+    for name, (module, function, arguments, results) in EXPORTS.items():
+        assert hasattr(getattr(importlib.import_module(module), function), "py_func"), name
+        assert all(compiled._check(spec) for spec in arguments)
+    assert PAIR.itemsize == 16
