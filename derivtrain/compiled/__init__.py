@@ -59,9 +59,12 @@ def _jit(name: str):
     return getattr(import_module(module), function)
 
 
-def available() -> bool:
-    """Whether the module compiled ahead of time is loaded (built first if this machine has none): then
-    the loops cost no start in this process."""
+def available(build: bool = True) -> bool:
+    """Whether the module compiled ahead of time is loaded: then the loops cost no start in this process.
+    build=False: only where this machine already has it (a small problem, or the certificate's passes,
+    never wait for a build; the epochs that numba would compile anyway do)."""
+    if not build and not _module and not _path().exists():
+        return False
     return _ahead_of_time() is not None
 
 

@@ -107,9 +107,10 @@ def backproject(Gt: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
 
 def _compiled(X: torch.Tensor) -> bool:
     """Whether the compiled passes take X: dense float32 rows in this process's memory, and the loops
-    compiled ahead of time (derivtrain/compiled: numba's own start would cost more than the pass saves)."""
+    already compiled ahead of time on this machine (derivtrain/compiled: numba's own start, or a build,
+    would cost more than the pass saves)."""
     return (not is_sparse(X) and X.dtype == torch.float32 and X.device.type == "cpu" and X.dim() == 2
-            and X.is_contiguous() and available())
+            and X.is_contiguous() and available(build=False))
 
 
 _buffers = threading.local()

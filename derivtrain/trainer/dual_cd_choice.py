@@ -50,7 +50,8 @@ def suits(objective, data, max_dense: int, tol: float = _DENSE_TIGHTEST) -> str 
         return None  # dense rows: Newton's closed-form steps (100k x 50 to 1e-3: 0.135 s, cyanure 0.41)
     if not (penalty.quadratic and penalty._scalar and float(penalty.l2) > 0) or find_spec("numba") is None:
         return None
-    stored, cold = X.values().numel() if sparse.is_sparse(X) else X.numel(), not compiled_ahead()
+    stored = X.values().numel() if sparse.is_sparse(X) else X.numel()
+    cold = not compiled_ahead(build=False)  # a small problem never waits for the module's build
     if cold and stored < _NONZEROS:
         return None
     return _where_faster(X, float(penalty.l2), max_dense, tol, "the squared hinge" if squared else "the hinge", cold)

@@ -130,6 +130,14 @@ def test_a_failed_build_is_logged_and_left_to_numba(monkeypatch, tmp_path):
     assert len(said) == 1 and "no C compiler" in said[0] and "numba compiles them" in said[0]
 
 
+def test_a_small_problem_never_waits_for_a_build(monkeypatch, tmp_path):
+    monkeypatch.setattr(compiled, "_module", [])
+    monkeypatch.setattr(compiled, "_path", lambda: tmp_path / "kernels_x.so")
+    monkeypatch.setattr(compiled, "_build", lambda path: pytest.fail("built for a small problem"))
+    assert not compiled.available(build=False)
+    assert compiled._module == []  # not decided: a loop that needs the module may still build it
+
+
 def test_the_module_is_keyed_on_the_kernels_source(monkeypatch, tmp_path):
     import shutil
 

@@ -28,7 +28,7 @@ def test_blocks_give_the_float64_products_of_the_whole(monkeypatch, layout, infe
         monkeypatch.setattr(passes, "_COMPILED_ROWS", 256)  # 4 blocks and a part
         monkeypatch.setattr(passes, "block", lambda *args: pytest.fail("a float64 copy was made"))
     else:
-        monkeypatch.setattr(passes, "available", lambda: False)
+        monkeypatch.setattr(passes, "available", lambda build=True: False)
     with torch.inference_mode(inference):
         check_blocks(monkeypatch, "dense" if layout == "compiled" else layout)
 
@@ -56,7 +56,7 @@ def test_passes_run_on_one_thread_and_give_the_threads_back():
         return original(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(passes, "available", lambda: False)  # the copies' blocks (the compiled passes copy nothing)
+        patch.setattr(passes, "available", lambda build=True: False)  # the copies' blocks (the compiled passes copy nothing)
         patch.setattr(torch.Tensor, "copy_", spy)
         passes.scores(torch.randn(10, 3), torch.ones(1, 3, dtype=torch.float64), torch.zeros(1, dtype=torch.float64))
     assert seen and set(seen) == {1} and torch.get_num_threads() == before

@@ -100,7 +100,7 @@ def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
     X, labels = binary_rows()
     chosen = []
     monkeypatch.setattr(dual_cd, "fit_dual_cd", lambda ctx: chosen.append(ctx) or _stop())
-    monkeypatch.setattr(dual_cd_choice, "compiled_ahead", lambda: False)  # numba's start to pay (derivtrain/compiled)
+    monkeypatch.setattr(dual_cd_choice, "compiled_ahead", lambda build=True: False)  # numba's start to pay (derivtrain/compiled)
     fit_svm(X, labels, 1e-3)  # 7,500 stored values: the interior point (numba's first call would cost more)
     monkeypatch.setattr(dual_cd_choice, "_NONZEROS", 0)
     monkeypatch.setattr(dual_cd_choice, "_DENSE_WORK", 0)
@@ -115,7 +115,7 @@ def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
     assert dual_cd_choice.suits(chosen[0].objective, chosen[0].data, 4096)
     # with the loops compiled ahead of time there is no start to repay: so few values go to it too
     monkeypatch.setattr(dual_cd_choice, "_NONZEROS", 100_000)
-    monkeypatch.setattr(dual_cd_choice, "compiled_ahead", lambda: True)
+    monkeypatch.setattr(dual_cd_choice, "compiled_ahead", lambda build=True: True)
     assert dual_cd_choice.suits(chosen[0].objective, chosen[0].data, 4096)
     # dense rows: with 50 columns or more and rows short against the penalty (here 150, C R^2 = 2)
     assert "on 500 x 150 rows" in dual_cd_choice.suits(chosen[0].objective, _dense(chosen[0].data), 4096)
@@ -130,9 +130,9 @@ def test_optim_auto_gives_it_the_hinge_on_sparse_rows_alone(monkeypatch, capfd):
     # fewer rows x columns^2 than repay numba's start in a fresh process: the interior point, where the
     # start is paid (no module compiled ahead of time: derivtrain/compiled); with the module, this solver
     monkeypatch.setattr(dual_cd_choice, "_DENSE_WORK", 500 * 150 ** 2 + 1)
-    monkeypatch.setattr(dual_cd_choice, "compiled_ahead", lambda: True)
+    monkeypatch.setattr(dual_cd_choice, "compiled_ahead", lambda build=True: True)
     assert dual_cd_choice.suits(chosen[0].objective, _dense(chosen[0].data), 4096)
-    monkeypatch.setattr(dual_cd_choice, "compiled_ahead", lambda: False)
+    monkeypatch.setattr(dual_cd_choice, "compiled_ahead", lambda build=True: False)
     assert not dual_cd_choice.suits(chosen[0].objective, _dense(chosen[0].data), 4096)
 
 
