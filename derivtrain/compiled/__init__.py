@@ -22,6 +22,7 @@ import platform
 import subprocess
 import sys
 import sysconfig
+import threading
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from importlib.util import module_from_spec, spec_from_file_location
@@ -35,6 +36,7 @@ from derivtrain.logging import log
 _PACKAGE = Path(__file__).resolve().parents[1]  # derivtrain/
 _BUILD_SECONDS = 600
 _module: list = []  # the loaded module, or None once it could not be had (asked once a process)
+_deciding = threading.Lock()  # one thread builds or loads it; the others wait for its answer
 
 
 def kernel(name: str):
@@ -97,6 +99,11 @@ def _check(spec: str):
 
 def _ahead_of_time():
     """The loaded module, built first if this machine has none; None where it cannot be had."""
+    with _deciding:
+        return _decided()
+
+
+def _decided():
     if not _module:
         try:
             _module.append(_load(_path()))
