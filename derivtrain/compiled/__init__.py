@@ -23,6 +23,7 @@ import subprocess
 import sys
 import sysconfig
 import threading
+from functools import lru_cache
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from importlib.util import module_from_spec, spec_from_file_location
@@ -80,11 +81,10 @@ def _check(spec: str):
         return lambda value: value is None
     if spec == "b1":
         return lambda value: isinstance(value, (bool, np.bool_))
-    if spec == "i8":
-        return lambda value: isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
-            and _INT64[0] <= value <= _INT64[1]
-    if spec == "f8":
-        return lambda value: isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, bool)
+    if spec == "i8":  # a Python int (not a bool) in int64's range
+        return lambda value: type(value) is int and _INT64[0] <= value <= _INT64[1]
+    if spec == "f8":  # a Python float (numpy's float64 is one)
+        return lambda value: isinstance(value, float)
     name, layout = spec.split("[", 1)
     dtype, ndim = _ARRAYS[name], layout.count(",") + 1
 
@@ -127,6 +127,7 @@ def _path() -> Path:
     return _PACKAGE / "compiled" / "__pycache__" / f"{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
 
 
+@lru_cache(maxsize=1)
 def _cpu() -> str:
     """This CPU's model and instruction sets (Linux), else what platform knows of it."""
     try:

@@ -3,7 +3,7 @@
 Each export is a numba function of derivtrain compiled for one signature. Its arguments are written
 here without numba, so the loader can check them in a process that never imports numba:
 
-    "f8", "i8", "b1"          a float, an integer, a bool (converted by the loader)
+    "f8", "i8", "b1"          a Python float, int (in int64's range), bool
     "none"                    None
     "f8[::1]", "f4[:, ::1]"   a C-contiguous, aligned, writeable array of that dtype and rank
     "pair[::1]"               the same, of dual coordinate descent's CSR pairs (dual_cd.py: PAIR)
