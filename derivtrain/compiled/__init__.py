@@ -16,6 +16,7 @@ An ahead-of-time function trusts its arguments' types (derivtrain/compiled/expor
 `kernel(name)` calls it only on arguments that match its signature exactly; anything else goes to
 numba's just-in-time function, which compiles for what it is given.
 """
+import fcntl
 import hashlib
 import os
 import platform
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import sysconfig
 import threading
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
@@ -40,18 +42,19 @@ _module: list = []  # the loaded module, or None once it could not be had (asked
 _deciding = threading.Lock()  # one thread builds or loads it; the others wait for its answer
 
 
-def kernel(name: str):
+def kernel(name: str, fallback=None, build: bool = True):
     """A function of export `name`'s arguments (exports.py): the one compiled ahead of time where the
-    arguments match its signature exactly, else numba's just-in-time one (imported only then)."""
-    compiled = getattr(_ahead_of_time(), name, None)
+    arguments match its signature exactly, else `fallback` (None: numba's just-in-time one, imported
+    only then). build=False: the module only where this machine already has it (available)."""
+    compiled = getattr(_ahead_of_time(), name, None) if available(build) else None
     if compiled is None:
-        return _jit(name)
+        return fallback if fallback is not None else _jit(name)
     checks = [_check(spec) for spec in EXPORTS[name][2]]
 
     def call(*args):
         if len(args) == len(checks) and all(check(value) for check, value in zip(checks, args)):
             return compiled(*args)
-        return _jit(name)(*args)
+        return (fallback if fallback is not None else _jit(name))(*args)
 
     return call
 
@@ -140,15 +143,26 @@ def _cpu() -> str:
 
 def _load(path: Path):
     if not path.exists():
-        _build(path)
+        with _one_builder(path.parent):  # processes that start together (pytest's) build it once
+            if not path.exists():
+                _build(path)
     spec = spec_from_file_location(path.name.split(".")[0], path)  # an extension module's loader, by its suffix
     module = module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+@contextmanager
+def _one_builder(folder: Path):
+    """Held while this process builds (or finds built) the module: fcntl.flock, blocking, on a file
+    beside it; the kernel frees it when the descriptor closes, whatever ends the process."""
+    folder.mkdir(exist_ok=True)
+    with open(folder / "kernels.lock", "a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        yield
+
+
 def _build(path: Path) -> None:
-    path.parent.mkdir(exist_ok=True)
     log.info("compiling derivtrain's loops ahead of time for this machine (once, a few seconds)")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(_PACKAGE.parent), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run([sys.executable, "-m", "derivtrain.compiled.build", str(path.parent), path.name.split(".")[0]],

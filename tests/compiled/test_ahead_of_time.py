@@ -176,3 +176,45 @@ def test_every_export_names_a_numba_function():
         assert hasattr(getattr(importlib.import_module(module), function), "py_func"), name
         assert all(compiled._check(spec) for spec in arguments)
     assert PAIR.itemsize == 16
+
+
+def _l1_model():
+    """The L1 model of a lasso on digits' standardized rows at zero: H = X^T X / n + a small ridge
+    (bias column of ones last, unpenalized), c = -X^T y / n, lam 1e-2 on every weight."""
+    X, label = load_digits(return_X_y=True)
+    X = np.hstack([(X - X.mean(0)) / (X.std(0) + 1e-12), np.ones((len(X), 1))])
+    H = X.T @ X / len(X) + 1e-6 * np.eye(X.shape[1])
+    lam = np.full(X.shape[1], 1e-2)
+    lam[-1] = 0.0
+    return H, -X.T @ label.astype(np.float64) / len(X), lam
+
+
+@needs_module
+def test_l1_epochs_equal_pythons_bit_for_bit(monkeypatch):
+    from derivtrain.trainer import l1_quadratic
+
+    H, c, lam = _l1_model()
+    compiled_u, python_u = np.zeros(len(c)), np.zeros(len(c))
+    compiled_q, python_q = H @ compiled_u + c, H @ python_u + c
+    diag = np.diag(H).copy()
+    epoch = compiled.kernel("l1_epoch", fallback=lambda *args: pytest.fail("the compiled epoch was not taken"))
+    for _ in range(20):
+        moved = epoch(H, compiled_q, compiled_u, diag, lam)
+        l1_quadratic._epoch(H, python_q, python_u, diag, lam)
+        np.testing.assert_array_equal(compiled_u, python_u)
+        np.testing.assert_array_equal(compiled_q, python_q)
+    assert moved > 0 and 0 < np.count_nonzero(compiled_u) < len(c)
+    # and the solve takes it: the same minimizer as with the Python epochs
+    expected = l1_quadratic.solve_l1_quadratic(H, c, lam, np.zeros(len(c)))
+    monkeypatch.setattr(l1_quadratic, "_epoch", lambda *args: pytest.fail("the Python epoch ran"))
+    np.testing.assert_array_equal(l1_quadratic.solve_l1_quadratic(H, c, lam, np.zeros(len(c))), expected)
+
+
+def test_a_small_model_never_waits_for_the_build(monkeypatch, tmp_path):
+    """Without the module on this machine the L1 model's epochs stay Python's, and nothing is built."""
+    monkeypatch.setattr(compiled, "_module", [])
+    monkeypatch.setattr(compiled, "_path", lambda: tmp_path / "kernels_x.so")
+    monkeypatch.setattr(compiled, "_build", lambda path: pytest.fail("built for a small problem"))
+    from derivtrain.trainer import l1_quadratic
+
+    assert compiled.kernel("l1_epoch", fallback=l1_quadratic._epoch, build=False) is l1_quadratic._epoch
