@@ -10,13 +10,14 @@ a few seconds); a later process imports that module in under a millisecond and n
 The module lives in this package's __pycache__, named by a key of the kernels' source, numba's
 version, Python's and the CPU's (it is compiled for this CPU), so an edit or another machine builds
 it anew. Where it cannot be built or loaded (no C compiler, a read-only install, a numba without
-pycc) the loops run under numba's just-in-time compiler as before, and the log says why, once.
+pycc) the loops run under numba's just-in-time compiler as before, and the log says why, once a
+process; a build that failed leaves its reason beside the module (kernels_<key>.failed), so later
+runs do not try again (each try costs seconds) until that file is deleted or the key changes.
 
 An ahead-of-time function trusts its arguments' types (derivtrain/compiled/exports.py), so
 `kernel(name)` calls it only on arguments that match its signature exactly; anything else goes to
 numba's just-in-time function, which compiles for what it is given.
 """
-import fcntl
 import hashlib
 import os
 import platform
@@ -142,30 +143,46 @@ def _cpu() -> str:
 
 
 def _load(path: Path):
+    failed = _failure_note(path)
     if not path.exists():
         with _one_builder(path.parent):  # processes that start together (pytest's) build it once
+            if failed.exists():  # a build that failed on this machine is not tried again by every run
+                raise RuntimeError(f"{failed.read_text().strip()} (delete {failed} to try again)")
             if not path.exists():
-                _build(path)
+                _build(path, failed)
     spec = spec_from_file_location(path.name.split(".")[0], path)  # an extension module's loader, by its suffix
     module = module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def _failure_note(path: Path) -> Path:
+    """Where a failed build of this module says why (the same key: an edit or an upgrade tries again)."""
+    return path.with_name(path.name.split(".")[0] + ".failed")
+
+
 @contextmanager
 def _one_builder(folder: Path):
     """Held while this process builds (or finds built) the module: fcntl.flock, blocking, on a file
-    beside it; the kernel frees it when the descriptor closes, whatever ends the process."""
+    beside it; the kernel frees it when the descriptor closes, whatever ends the process. (Where there
+    is no fcntl, no lock: concurrent builds each leave a whole file.)"""
     folder.mkdir(exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
     with open(folder / "kernels.lock", "a") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
         yield
 
 
-def _build(path: Path) -> None:
+def _build(path: Path, failed: Path) -> None:
     log.info("compiling derivtrain's loops ahead of time for this machine (once, a few seconds)")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(_PACKAGE.parent), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run([sys.executable, "-m", "derivtrain.compiled.build", str(path.parent), path.name.split(".")[0]],
                           capture_output=True, text=True, env=env, timeout=_BUILD_SECONDS, check=False)
     if done.returncode != 0 or not path.exists():
-        raise RuntimeError(done.stderr or f"the build exited with {done.returncode}")
+        lines = (done.stderr or "").strip().splitlines()
+        failed.write_text(lines[-1] if lines else f"the build exited with {done.returncode}")
+        raise RuntimeError(failed.read_text())

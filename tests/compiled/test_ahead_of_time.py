@@ -122,7 +122,7 @@ def test_without_the_module_numbas_functions_run(monkeypatch):
 def test_a_failed_build_is_logged_and_left_to_numba(monkeypatch, tmp_path):
     monkeypatch.setattr(compiled, "_module", [])
     monkeypatch.setattr(compiled, "_path", lambda: tmp_path / "absent" / "kernels_x.so")
-    monkeypatch.setattr(compiled, "_build", lambda path: (_ for _ in ()).throw(RuntimeError("no C compiler")))
+    monkeypatch.setattr(compiled, "_build", lambda path, failed: (_ for _ in ()).throw(RuntimeError("no C compiler")))
     said = []
     monkeypatch.setattr(compiled.log, "info", lambda message, *args: said.append(message % args))
     assert compiled.kernel("hinge_rows_f4") is _jit("hinge_rows_f4")
@@ -130,10 +130,28 @@ def test_a_failed_build_is_logged_and_left_to_numba(monkeypatch, tmp_path):
     assert len(said) == 1 and "no C compiler" in said[0] and "numba compiles them" in said[0]
 
 
+def test_a_build_that_failed_is_not_tried_again_by_every_run(monkeypatch, tmp_path):
+    """No C compiler: the first run's build fails and says so; later runs (processes) read why from
+    the note it left, without building again, until the note is deleted."""
+    path = tmp_path / "kernels_x.cpython-311-x86_64-linux-gnu.so"
+    monkeypatch.setattr(compiled, "_module", [])
+    monkeypatch.setattr(compiled, "_path", lambda: path)
+    failing = subprocess.CompletedProcess([], 1, "", "numba: ...\nerror: command 'gcc' failed: No such file\n")
+    monkeypatch.setattr(compiled.subprocess, "run", lambda *args, **kwargs: failing)
+    said = []
+    monkeypatch.setattr(compiled.log, "info", lambda message, *args: said.append(message % args))
+    assert not compiled.available()
+    assert (tmp_path / "kernels_x.failed").read_text() == "error: command 'gcc' failed: No such file"
+    monkeypatch.setattr(compiled, "_module", [])  # a later process
+    monkeypatch.setattr(compiled.subprocess, "run", lambda *args, **kwargs: pytest.fail("built again"))
+    assert not compiled.available()
+    assert "gcc' failed" in said[-1] and "delete" in said[-1] and "kernels_x.failed" in said[-1]
+
+
 def test_a_small_problem_never_waits_for_a_build(monkeypatch, tmp_path):
     monkeypatch.setattr(compiled, "_module", [])
     monkeypatch.setattr(compiled, "_path", lambda: tmp_path / "kernels_x.so")
-    monkeypatch.setattr(compiled, "_build", lambda path: pytest.fail("built for a small problem"))
+    monkeypatch.setattr(compiled, "_build", lambda path, failed: pytest.fail("built for a small problem"))
     assert not compiled.available(build=False)
     assert compiled._module == []  # not decided: a loop that needs the module may still build it
 
@@ -214,7 +232,7 @@ def test_a_small_model_never_waits_for_the_build(monkeypatch, tmp_path):
     """Without the module on this machine the L1 model's epochs stay Python's, and nothing is built."""
     monkeypatch.setattr(compiled, "_module", [])
     monkeypatch.setattr(compiled, "_path", lambda: tmp_path / "kernels_x.so")
-    monkeypatch.setattr(compiled, "_build", lambda path: pytest.fail("built for a small problem"))
+    monkeypatch.setattr(compiled, "_build", lambda path, failed: pytest.fail("built for a small problem"))
     from derivtrain.trainer import l1_quadratic
 
     assert compiled.kernel("l1_epoch", fallback=l1_quadratic._epoch, build=False) is l1_quadratic._epoch
