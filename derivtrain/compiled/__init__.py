@@ -118,7 +118,10 @@ def _decided():
     return _module[0]
 
 
+@lru_cache(maxsize=1)
 def _path() -> Path:
+    """The module's file, named by its key: found once a process (hashing the sources takes ~0.3 ms, and
+    where no module is built, every small problem and certificate asks again)."""
     digest = hashlib.sha256()
     for source in SOURCES:
         digest.update((_PACKAGE / source).read_bytes())
@@ -131,7 +134,6 @@ def _path() -> Path:
     return _PACKAGE / "compiled" / "__pycache__" / f"{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
 
 
-@lru_cache(maxsize=1)
 def _cpu() -> str:
     """This CPU's model and instruction sets (Linux), else what platform knows of it."""
     try:
