@@ -36,6 +36,7 @@ from derivtrain.trainer.distributed import local_device, make_distributed
 from derivtrain.trainer.fitters import fit_objective
 from derivtrain.trainer.fitting import Checkpointer, FitContext
 from derivtrain.trainer.interrupt import StopRequests, TrainingInterrupted
+from derivtrain.trainer.solver_checkpoints import first_step_logged_again
 from derivtrain.trainer.metrics import evaluate
 from derivtrain.writes import replacing, write_text
 
@@ -113,7 +114,7 @@ def set_up(plan: Plan, run_dir: Path, stop=None) -> Session:
     if stop is not None and stop.signal_name:
         return Session(plan, run_dir, data, objective, analysis, NullLogger(), distributed, resume_state, {})
 
-    purge_step = resume_state["step"] + 1 if resume_state else None
+    purge_step = first_step_logged_again(resume_state) if resume_state else None
     logger = make_logger(cfg.logger, run_dir, purge_step) if distributed.is_main else NullLogger()
     logger.log_run_start(cfg, objective.loss.task)  # config text, dashboard layout
     extra = dict(config=OmegaConf.to_container(cfg, resolve=True), spec=data.spec.to_dict(),

@@ -6,6 +6,7 @@ on 40 the interior point."""
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,12 +57,17 @@ def solver(request):
 
 
 @pytest.fixture(scope="module")
-def straight(tmp_path_factory, solver):
+def straight_run(tmp_path_factory, solver):
     folder = tmp_path_factory.mktemp("straight") / "run"
     proc = run_main(*SOLVE, *solver, f"hydra.run.dir={folder}")  # the stopped solves are processes; this need not be
     assert proc.returncode == 0, proc.stderr
     assert json.loads((folder / "metrics.json").read_text())["train/converged"]
-    return outcome(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def straight(straight_run):
+    return outcome(straight_run)
 
 
 def stop_after_a_checkpoint(folder, proc, sig, delay=0.0):
@@ -100,3 +106,17 @@ def test_sigkill_mid_solve_leaves_a_checkpoint_that_resumes_exactly(straight, so
     resumed = run_main(*SOLVE, *solver, f"trainer.resume={folder}")
     assert resumed.returncode == 0, resumed.stderr
     assert_same(outcome(folder), straight)
+
+
+@pytest.mark.slow
+def test_killed_after_the_final_checkpoint_resumes_to_the_same_end(straight_run, straight, solver, tmp_path):
+    """A kill between the final checkpoint and metrics.json (the report's numbers): the resumed run
+    ends where the solve ended, in no more iterations, and logs none of its points again."""
+    folder = tmp_path / "run"
+    shutil.copytree(straight_run, folder)
+    (folder / "metrics.json").unlink()
+    assert torch.load(folder / "checkpoints" / "last.pt", weights_only=True)["solver"]  # the end's solver state
+    resumed = run_main(*SOLVE, *solver, f"trainer.resume={folder}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same(outcome(folder), straight)
+    assert json.loads((folder / "metrics.json").read_text())["train/converged"]

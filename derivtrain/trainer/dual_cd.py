@@ -23,10 +23,9 @@ coordinates cannot keep. LIBLINEAR penalizes the bias instead (a column of ones,
 changes the problem. Here the bias gets a proximal term: epoch k solves for (w, v) with the bias
 b = o_k + B v and penalty alpha/2 v^2, then o_{k+1} = o_k + B v: the proximal point method on b, whose
 fixed point is the unpenalized optimum (v -> 0, so sum beta y -> 0). B is a tenth of the rows' root
-mean squared norm (_BIAS_SCALE), measured on tf-idf rows of unit norm, relative gap after 100 and
-300 epochs: B = 1, 2e-4 and 9e-6; 0.3, 4e-5 and 1e-7; 0.1, 3e-5 and 8e-8; 0.03, 1e-4 and 3e-6
-(500 x 150); 20k x 2k after 100 and 200 epochs: 1e-5 and 5e-7 with B = 1, 2e-7 and 1e-9 with 0.1;
-B = 10 reached no 1e-3 in 100 epochs.
+mean squared norm (_BIAS_SCALE). Measured on tf-idf rows of unit norm, the gap after 100 and 300 epochs
+(500 x 150): B = 1, 2e-4 and 9e-6; 0.3, 4e-5 and 1e-7; 0.1, 3e-5 and 8e-8; 0.03, 1e-4 and 3e-6; after
+100 and 200 (20k x 2k): B = 1, 1e-5 and 5e-7; 0.1, 2e-7 and 1e-9; B = 10 reached no 1e-3 in 100 epochs.
 
 A certificate costs two passes over X (the scores, for P; X^T (c theta), for D, after the bias's
 constraint is met by scaling rows: derivtrain/convex/bias.py) and some O(n) work: 2-4 epochs over
@@ -42,7 +41,6 @@ against the interior point, tf-idf-like rows: 20k x 200, 0.13 s vs 0.72 s; 2k x 
 a small X only where its epochs are compiled ahead of time (derivtrain/compiled: no numba start to repay).
 """
 import math
-from functools import partial
 
 import numpy as np
 import torch
@@ -55,6 +53,7 @@ from derivtrain.logging import log
 from derivtrain.losses.squared_hinge import SquaredHingeDatafit
 from derivtrain.trainer.dual_cd_choice import conjugate_gradient_steps
 from derivtrain.trainer.dual_cd_schedule import Progress, spacing
+from derivtrain.trainer.dual_cd_state import SolveState
 from derivtrain.trainer.fitting import FitContext, FitResult, finish, set_linear_weights
 from derivtrain.trainer.linear_newton import parts
 from derivtrain.trainer.precision_floor import Floor, row_squares
@@ -89,11 +88,11 @@ def _fit(ctx, problem) -> FitResult:
     squared, alpha = isinstance(problem.loss, SquaredHingeDatafit), float(problem.penalty.l2)
     duals = [_Column(X, norms, y[:, k].numpy(), c.numpy(), alpha, squared) for k in range(y.shape[1])]
     cap = _EPOCH_CAP if ctx.trainer.get("max_epochs") is None else int(ctx.trainer.max_epochs)  # >= 1 (config)
-    run = _Run(Progress(floor.tol, conjugate_gradient_steps(X, ctx.optim.max_dense)))  # (dual_cd_choice.py)
+    run = SolveState(Progress(floor.tol, conjugate_gradient_steps(X, ctx.optim.max_dense)))  # (dual_cd_choice.py)
     if saves.solver is not None:
         run.restore(saves, duals)
     here, converged, stopped_by = None, False, "iteration_cap"
-    while run.epoch < cap:
+    while run.epoch < cap and not run.ended:
         seen = sum(column.epoch(run.rng, run.full) for column in duals)
         run.epoch, work = run.epoch + 1, sum(column.work for column in duals) / len(duals)
         # only an epoch over every row saw every row's loss: the estimate of the gap is its alone
@@ -109,75 +108,18 @@ def _fit(ctx, problem) -> FitResult:
         run.full = any(column.wants_every_row() for column in duals)
         if saves.due(run.epoch):  # every trainer.checkpoint_every_n_epochs epochs, and on Ctrl-C/SIGTERM
             saves.save(run.epoch, run.state(duals), _model_state(ctx, problem, duals))
+    if here is None:  # resumed where the solve had ended (its final checkpoint, or the cap): its certificate again
+        run.best, here = _certify(ctx, problem, X, y, c, duals, run.best, run.epoch, saves)  # (logged before)
+        converged = here.relative_gap <= floor.at(here)
+        stopped_by = "certificate" if converged else stopped_by
     set_linear_weights(problem.linear, _iterate(duals))
     floor.announce()
     log.info("dual coordinate descent: %s after %d epochs (gap %.2g)", stopped_by, run.epoch, here.relative_gap)
     result = FitResult(epochs=run.epoch, steps=run.epoch, converged=converged, certificate=here,
                        stopped_by=stopped_by, tol=floor.tol, cap=cap)
-    return finish(ctx, result, state=dict(fitted_by="dual_cd", converged=converged))
-
-
-class _Run:
-    """What the epochs carry besides the columns: the rows' order, the epoch, whether the next one visits
-    every row, the best dual bound, when the next certificate may be made, the pace so far. All of it,
-    with the columns' own, is the solver state a checkpoint holds, so a resumed run is the
-    uninterrupted one bit for bit."""
-
-    def __init__(self, progress):
-        self.rng = np.random.default_rng(0)  # the order of the rows: deterministic, as every derivtrain fit
-        self.progress, self.epoch, self.full, self.best, self.certified, self.next_check = progress, 0, True, \
-            -math.inf, False, 0.0
-
-    def state(self, duals) -> dict:
-        stack = partial(_stacked, duals)
-        return {"next": self.epoch, "rng": self.rng.bit_generator.state, "full": self.full, "best": self.best,
-                "certified": self.certified, "next_check": self.next_check, "pace": list(self.progress.seen),
-                "beta": stack("beta"), "w": stack("w"), "active": stack("active"),
-                "columns": [column.counters() for column in duals]}
-
-    def restore(self, saves, duals) -> None:
-        """The state a checkpoint holds, each part checked before it reaches the compiled epochs (which
-        do not check their indices: a row index or count out of range there would read and write
-        outside the arrays) or the certificate (a dual variable outside its box would overstate the
-        dual bound); a part that does not check out: one line, exit 2 (SolverCheckpoints.refuse)."""
-        solver = saves.solver
-        beta, w, active = (saves.tensor(name, _stacked(duals, name)) for name in ("beta", "w", "active"))
-        try:
-            self.full, self.certified = _flag(solver["full"]), _flag(solver["certified"])
-            self.best, self.next_check = float(solver["best"]), float(solver["next_check"])
-            pace = [(float(work), float(gap)) for work, gap in solver["pace"]]
-            columns = [_column_counters(counters, len(duals[0].c)) for counters in solver["columns"]]
-            self.rng.bit_generator.state = solver["rng"]
-        except (KeyError, TypeError, ValueError) as exc:
-            saves.refuse(f"its dual coordinate descent state does not read back ({type(exc).__name__}: {exc})")
-        if len(columns) != len(duals) or not bool(torch.isfinite(w).all()) or len(active[0]) and not (
-                int(active.min()) >= 0 and int(active.max()) < active.shape[1]):
-            saves.refuse("its dual coordinate descent state has rows or weights out of range")
-        if not all(bool(((b >= 0) & (b <= col.upper)).all()) for b, col in zip(beta.numpy(), duals)):
-            saves.refuse("its dual variables lie outside their box (hinge: [0, c_i / alpha]; squared: >= 0)")
-        self.epoch, self.progress.seen = saves.next, pace
-        for k, column in enumerate(duals):
-            column.restore(beta[k].numpy(), w[k].numpy(), active[k].numpy(), columns[k])
-
-
-def _flag(value) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{value!r} is not true or false")
-    return value
-
-
-def _column_counters(counters, rows: int) -> list:
-    """A column's checkpointed scalars (_Column.counters), typed and in range, or ValueError/TypeError."""
-    offset, n_active, high, low, spread, visited, settled, work = counters
-    if not (isinstance(n_active, int) and 0 <= n_active <= rows and isinstance(visited, int) and visited >= 0):
-        raise ValueError(f"row counts {n_active!r}, {visited!r} out of range for {rows} rows")
-    return [float(offset), n_active, float(high), float(low), float(spread), visited,
-            None if settled is None else float(settled), float(work)]
-
-
-def _stacked(duals, name: str) -> torch.Tensor:
-    """The columns' arrays `name` as one (K, ...) tensor."""
-    return torch.from_numpy(np.stack([getattr(column, name) for column in duals]))
+    # the solver state too, marked ended: a run killed before its metrics resumes to this end, not to a new solve
+    run.ended = True
+    return finish(ctx, result, state=dict(fitted_by="dual_cd", converged=converged, solver=run.state(duals)))
 
 
 def _model_state(ctx, problem, duals) -> dict:
@@ -192,8 +134,7 @@ class _Column:
 
     def __init__(self, X, norms, y, c, alpha: float, squared: bool = False):
         """norms: ||x_i||^2 of every row; squared: the squared hinge (else the hinge)."""
-        # the kernel's arguments for the rows: CSR arrays and width 0 (row starts as int64, whatever the tensor
-        # holds: the one type the epoch compiled ahead of time takes), or a dense array's values and its width
+        # the kernel's rows: CSR arrays and width 0 (row starts as int64: the type the compiled epoch takes), or values, width
         dense = None if sparse.is_sparse(X) else X.contiguous().numpy()
         self.rows = (X.crow_indices().numpy().astype(np.int64), _pairs(X), _NO_VALUES, 0) if dense is None \
             else (_NO_INDEX, _NO_PAIRS, dense.reshape(-1), dense.shape[1])

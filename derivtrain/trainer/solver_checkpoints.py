@@ -15,6 +15,15 @@ from derivtrain.errors import UserError
 from derivtrain.trainer.interrupt import TrainingInterrupted
 
 
+def first_step_logged_again(state) -> int:
+    """Where a resumed run's TensorBoard file starts dropping the checkpointed run's points: after the
+    checkpoint's step, as a solver with its state goes on there; from the start where a solver's
+    checkpoint holds no state (the end of a solve that keeps none, or an older one), as that solver
+    starts over and logs every point again (else a run killed before its metrics showed them twice)."""
+    starts_over = state.get("fitted_by") is not None and not isinstance(state.get("solver"), dict)
+    return 0 if starts_over else int(state["step"]) + 1
+
+
 class SolverCheckpoints:
     def __init__(self, ctx, fitted_by: str):
         self.ctx, self.fitted_by = ctx, fitted_by

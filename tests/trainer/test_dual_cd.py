@@ -10,6 +10,7 @@ import torch
 
 from derivtrain.trainer import dual_cd, dual_cd_choice
 from derivtrain.trainer.dual_cd_schedule import Progress
+from derivtrain.trainer.dual_cd_state import SolveState
 from tests.exact import hinge_optimum
 from tests.trainer.test_prox_working_set import tfidf_rows
 
@@ -217,7 +218,7 @@ def _dense(data, columns=None, scale=1.0):
 
 
 class _Saved:
-    """What dual_cd._Run.restore reads of a SolverCheckpoints: a checkpoint's solver state."""
+    """What dual_cd_state.SolveState.restore reads of a SolverCheckpoints: a checkpoint's solver state."""
 
     def __init__(self, solver):
         self.solver, self.next = solver, solver["next"]
@@ -237,6 +238,7 @@ class _Saved:
     (lambda s: s["beta"].__setitem__((0, 0), 1e9), "outside their box"),  # an overstated dual bound
     (lambda s: s.__setitem__("rng", {"bit_generator": "MT19937"}), "does not read back"),
     (lambda s: s.__setitem__("full", "yes"), "does not read back"),
+    (lambda s: s.__setitem__("ended", 1), "does not read back"),
 ])
 def test_a_tampered_checkpoint_is_refused_before_the_compiled_epochs_read_it(tamper, says):
     from derivtrain.errors import UserError
@@ -247,16 +249,16 @@ def test_a_tampered_checkpoint_is_refused_before_the_compiled_epochs_read_it(tam
     signs, c = 2.0 * labels - 1, np.full(len(labels), 1 / len(labels))
     norms = (rows * rows).sum(dim=1).numpy()
     columns = [dual_cd._Column(rows, norms, signs, c, 1e-3)]
-    run = dual_cd._Run(Progress(1e-4))
+    run = SolveState(Progress(1e-4))
     for every_row in (True, False, False):
         columns[0].epoch(run.rng, every_row)
     run.epoch = 3
     state = run.state(columns)
-    again = dual_cd._Run(Progress(1e-4))
+    again = SolveState(Progress(1e-4))
     restored = [dual_cd._Column(rows, norms, signs, c, 1e-3)]
     again.restore(_Saved(state), restored)  # untouched: reads back
     assert again.epoch == 3 and again.rng.bit_generator.state == run.rng.bit_generator.state
     assert np.array_equal(restored[0].beta, columns[0].beta) and restored[0].counters() == columns[0].counters()
     tamper(state)
     with pytest.raises(UserError, match=says):
-        dual_cd._Run(Progress(1e-4)).restore(_Saved(state), [dual_cd._Column(rows, norms, signs, c, 1e-3)])
+        SolveState(Progress(1e-4)).restore(_Saved(state), [dual_cd._Column(rows, norms, signs, c, 1e-3)])

@@ -119,3 +119,28 @@ def test_a_solver_state_that_does_not_fit_is_one_line(tmp_path):
     state["solver"]["T"] = state["solver"]["T"][:, :3]
     with pytest.raises(UserError, match=r"solver state 'T' is \(1, 3\) torch.float64"):
         fit(tmp_path / "again", overrides, resume_state=state)
+
+
+@pytest.mark.parametrize("name", [*SOLVERS, "dual coordinate descent", "prox newton"])
+def test_a_run_killed_after_its_final_checkpoint_logs_no_point_twice(name, tmp_path, monkeypatch):
+    """A kill between the final checkpoint and the run's metrics: the resumed run's TensorBoard view (the
+    killed run's points its event file keeps, then its own) shows each point once; a solver whose final
+    checkpoint holds its state ends where the solve ended, in as many iterations."""
+    from derivtrain.trainer.solver_checkpoints import first_step_logged_again
+
+    overrides = {**SOLVERS, "dual coordinate descent": ["model=svm", "data=synthetic", "data.n_samples=20000",
+                                                        "data.n_features=50"],
+                 "prox newton": ["model=logistic", "regularizer=l1"]}[name]
+    from derivtrain.trainer import dual_cd_choice
+
+    monkeypatch.setattr(dual_cd_choice, "compiled_ahead", lambda build=True: True)  # small rows: dual CD (no start)
+    straight = fit(tmp_path, overrides)
+    final = straight[1].saved[-1]
+    assert final["fitted_by"] == {"dual coordinate descent": "dual_cd", "prox newton": "prox_newton"}.get(
+        name, final["fitted_by"])
+    resumed = fit(tmp_path / "again", overrides, resume_state=final)
+    kept = [p for p in straight[1].scalars if p[2] < first_step_logged_again(final)]
+    shown = [(tag, step) for tag, _, step in kept + resumed[1].scalars]
+    assert len(shown) == len(set(shown)) and shown, shown
+    if "solver" in final:
+        assert_same_fit(resumed, straight, straight[1], -1)
