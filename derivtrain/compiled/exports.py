@@ -43,6 +43,11 @@ EXPORTS = {
                        ("f4[:, ::1]", "f8[:, ::1]", "f8[::1]", "f8[:, ::1]", "i8", "i8"), "i8"),
     "backproject_rows_f4": ("derivtrain.convex.passes_kernels", "backproject_rows",
                             ("f8[:, ::1]", "f4[:, ::1]", "i8", "i8"), "f8[:, ::1]"),
+    # the binary hinge's barrier dual points, balanced (derivtrain/convex/hinge_duals.py): z, y, c, taus[, lams, G]
+    "hinge_side_sums": ("derivtrain.convex.hinge_duals_kernels", "hinge_side_sums",
+                        ("f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]"), "f8[:, ::1]"),
+    "hinge_scaled_rows": ("derivtrain.convex.hinge_duals_kernels", "hinge_scaled_rows",
+                          ("f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[:, ::1]"), "f8[:, ::1]"),
     # the L1 model's coordinate-descent epoch (derivtrain/trainer/l1_quadratic.py)
     "l1_epoch": ("derivtrain.trainer.l1_epoch_kernel", "l1_epoch",
                  ("f8[:, ::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]"), "i8"),
@@ -50,4 +55,5 @@ EXPORTS = {
 
 # the source files whose code the exports hold: a change to any of them builds the module anew
 SOURCES = ("trainer/dual_cd_kernels.py", "losses/linear_svm_kernels.py", "losses/prefetch.py",
-           "convex/passes_kernels.py", "trainer/l1_epoch_kernel.py", "compiled/exports.py", "compiled/build.py")
+           "convex/passes_kernels.py", "convex/hinge_duals_kernels.py", "trainer/l1_epoch_kernel.py",
+           "compiled/exports.py", "compiled/build.py")

@@ -45,6 +45,7 @@ from derivtrain.data.shards import OneProcess
 from derivtrain.convex.bias import balance_rows
 from derivtrain.convex.datafit import ConvexDatafit
 from derivtrain.convex.golden import best_on_interval
+from derivtrain.convex.hinge_duals import hinge_dual_parts
 from derivtrain.convex.passes import backproject, scores
 from derivtrain.convex.penalty import ElementwiseDual
 from derivtrain.convex.penalty_dual import penalty_dual
@@ -186,15 +187,17 @@ def dual_values(problem: LinearProblem, thetas: list, c, X, y, reduce=None) -> l
     return [next(values) if residual <= _FEASIBLE else -math.inf for _, residual in balanced]
 
 
-def _value(problem: LinearProblem, theta, V, c, y, reduce) -> float:
-    """D(theta) of a bias-feasible theta, V = -X^T (c theta), scaled into the penalty's domain."""
+def _value(problem: LinearProblem, theta, V, c, y, reduce, loss_part: Optional[float] = None) -> float:
+    """D(theta) of a bias-feasible theta, V = -X^T (c theta), scaled into the penalty's domain.
+    loss_part: the kinked loss's conjugate sum at theta where the caller has it (theta then unread)."""
     scale = problem.penalty.feasible_scale(V)
     if not problem.loss.nonsmooth or not problem.loss.conjugate_linear:
         # a smooth loss's derivative at the weights is already the dual point; a kinked loss without a
         # closed form for the best scale takes the feasible one
         loss_part = reduce.all_sum(_conjugate_sum(problem.loss, theta, y, c, scale))
         return (-loss_part - problem.penalty.conjugate(scale * V)).item()
-    loss_part = reduce.all_sum(_conjugate_sum(problem.loss, theta, y, c)).item()
+    if loss_part is None:
+        loss_part = reduce.all_sum(_conjugate_sum(problem.loss, theta, y, c)).item()
     # the hinge family's conjugates are linear on their domain: D(s theta) = -s L - g*(s V), concave
     # in s, and each value costs only the (K, d) penalty term: search s in [0, scale] for the best
     def value(s: float) -> float:
@@ -281,6 +284,11 @@ def certify(objective, X, targets, mus=None, dual: Optional[float] = None,
         candidates = mus if mus is not None else (_MU_CANDIDATES if problem.loss.nonsmooth else (0.0,))
         if dual is not None and problem.loss.nonsmooth:
             candidates = ()  # a solver's dual point beats what the kinks' derivative gives at its weights
-        thetas = [rowwise(partial(dual_point, problem.loss, mu=mu), z, y) for mu in candidates]
-        duals = dual_values(problem, thetas, c, X, y, reduce)
+        compiled = hinge_dual_parts(problem, candidates, z, y, c, X, reduce)  # the binary hinge: two sweeps
+        if compiled is not None:
+            V, loss_parts = compiled
+            duals = [_value(problem, None, V[i:i + 1], c, y, reduce, part) for i, part in enumerate(loss_parts)]
+        else:
+            thetas = [rowwise(partial(dual_point, problem.loss, mu=mu), z, y) for mu in candidates]
+            duals = dual_values(problem, thetas, c, X, y, reduce)
         return Certificate(primal, max(duals + ([dual] if dual is not None else [])), error, z)

@@ -26,6 +26,9 @@ For scores z (n, K) and the loss's prepared targets y, a datafit gives, per row:
                         model is then exact, its Hessian formed once and in float64
     shift_invariant     adding one constant to a row's scores leaves l_i unchanged (softmax,
                         Crammer-Singer): a fit's biases are then centred, one optimum of a line
+    hinge_sweeps        declared by a class itself (not inherited): its smoothed slope and conjugate
+                        are the binary hinge's, so the certificate's dual points may come from the
+                        compiled sweeps (derivtrain/convex/hinge_duals.py)
 
 The first derivatives (and the Newton solver's second derivatives) come from autograd through
 `values`, so a datafit writes none of them. derivtrain/losses/convex_loss.py derives a whole datafit

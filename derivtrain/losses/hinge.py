@@ -73,6 +73,7 @@ class HingeDatafit(ConvexDatafit):
     dual point strictly inside that domain. Binary or one-vs-rest: targets are signs, (n,) or (n, K)."""
 
     nonsmooth, conjugate_linear = True, True
+    hinge_sweeps = True  # this class's own (a subclass declares it again to keep the compiled dual points)
     slope_limit = 1.0  # |dl/dz| summed over a row's scores (derivtrain/trainer/precision_floor.py)
     function = HingeFunction  # the loss's own autograd Function: values are its forward
 
