@@ -32,6 +32,8 @@ def hinge_dual_parts(problem, mus, z, y, c, X, reduce):
     scale = sums[:, 3].clamp_min(torch.finfo(torch.float64).tiny)
     balanced = residual.abs() <= _TOLERANCE * scale  # already: no scaling (bias.py: _one_column)
     lams = torch.where(balanced, 0.0, residual / torch.where(residual > 0, positive, negative))
+    if not bool(torch.isfinite(lams).all()):  # weights that diverged (NaN scores): the general path says so
+        return None
     G = np.empty((len(taus), len(rows[0])))
     parts = reduce.all_sum(torch.from_numpy(kernel("hinge_scaled_rows", build=False)(*rows, taus, lams.numpy(),
                                                                                       G)))

@@ -66,7 +66,8 @@ def test_the_compiled_sweeps_give_the_general_paths_dual_values(sgd_run, monkeyp
 @needs_module
 def test_a_balancing_outside_the_closed_form_goes_to_the_general_path():
     """Every row's dual point on one side (all margins violated the same way): the closed form's
-    lambda would scale the largest to 0 or below, so the sweeps give way to bias.py's Newton."""
+    lambda would scale the largest to 0 or below, so the sweeps give way to bias.py's Newton; so do
+    NaN scores (diverged weights), whose certificate the general path reports as NaN."""
     n = 200
     z = torch.linspace(0.5, 3.0, n, dtype=torch.float64)[:, None]
     y = -torch.ones(n, 1, dtype=torch.float64)
@@ -74,6 +75,7 @@ def test_a_balancing_outside_the_closed_form_goes_to_the_general_path():
     X = torch.randn(n, 4)
     problem = type("Problem", (), {"loss": HingeDatafit(1)})()
     assert hinge_duals.hinge_dual_parts(problem, _MU_CANDIDATES, z, y, c, X, OneProcess()) is None
+    assert hinge_duals.hinge_dual_parts(problem, _MU_CANDIDATES, z * float("nan"), y, c, X, OneProcess()) is None
     mixed = torch.where(torch.arange(n)[:, None] % 2 == 0, 1.0, -1.0).double()  # both sides: the closed form holds
     assert hinge_duals.hinge_dual_parts(problem, _MU_CANDIDATES, z * mixed, mixed, c, X, OneProcess()) is not None
 
