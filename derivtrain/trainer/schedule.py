@@ -1,12 +1,13 @@
 """When the loop does its periodic work: loss points, validation, histograms, certificate checks.
 
-Each periodic job is budgeted by count, not by time, so a run is reproducible: whatever it costs,
-a job runs at most `max_points` times a run, spread evenly (at least every `every` epochs as the
-user asked, thinned on long runs). The one exception is the certificate check, whose cost
-relative to an epoch ranges over 100x between a full-batch and a minibatch loop: it runs on a
-geometric schedule thinned by its measured time (TimeShare). On the 10,000-epoch full-batch runs of
-scripts/bench_overhead.py that keeps logging and validation well under 10 % of a step; a short
-run still gets one loss point per epoch.
+Each periodic job is budgeted by count, so a run is reproducible: whatever it costs, a job runs at
+most `max_points` times a run, spread evenly (at least every `every` epochs as the user asked,
+thinned on long runs). Two jobs whose cost against an epoch ranges widely are also thinned by their
+measured time: the certificate check (100x between a full-batch and a minibatch loop), on a
+geometric schedule (TimeShare), and a validation no decision reads (a quarter of a full-batch epoch
+on a large table at an 80/20 split, a few hundredths of a minibatch epoch), at a stretched interval
+(MeasuredInterval). On the 10,000-epoch full-batch runs of scripts/bench_overhead.py that keeps
+logging and validation well under 10 % of a step; a short run still gets one loss point per epoch.
 """
 import math
 import time
@@ -73,3 +74,41 @@ class TimeShare:
         finally:
             self.cost = self.clock() - start
             self.spent += self.cost
+
+
+class MeasuredInterval:
+    """Due every `every` epochs, the interval stretched (by whole multiples of `every`, so the points
+    stay on the count schedule's grid) once the job's measured cost would take it past `share` of
+    the loop's time: after each run of the job, the next is `stride` epochs on, with
+
+        stride = every * ceil(cost / (share * every * mean epoch))
+
+    from the job's last cost and the loop's mean epoch so far (the job's own time left out). While
+    what the job has cost plus its remaining runs at `every` stays under `free` seconds, nothing is
+    stretched (a short run's validations, which no user waits for). Evenly spread, unlike a
+    time share's gate, which would spend the free seconds on the first epochs and then leave a gap."""
+
+    def __init__(self, every: int, total_epochs: int, share: float, free: float, clock=time.perf_counter):
+        self.every, self.total, self.share, self.free, self.clock = every, total_epochs, share, free, clock
+        self.start, self.spent, self.next = clock(), 0.0, 0
+
+    def due(self, epoch: int) -> bool:
+        return bool(self.every) and epoch % self.every == 0 and epoch >= self.next
+
+    def measure(self, epoch: int, epochs_done: int, job):
+        """job()'s result; its time sets the next epoch it is due (epochs_done: the loop's epochs
+        this process has timed, `epoch` among them)."""
+        started = self.clock()
+        try:
+            return job()
+        finally:
+            cost = self.clock() - started
+            self.spent += cost
+            self.next = epoch + self._stride(cost, epoch, epochs_done)
+
+    def _stride(self, cost: float, epoch: int, epochs_done: int) -> int:
+        remaining = (self.total - epoch) // self.every
+        if self.spent + remaining * cost <= self.free:
+            return self.every
+        mean_epoch = max(self.clock() - self.start - self.spent, 1e-9) / max(epochs_done, 1)
+        return self.every * max(1, math.ceil(cost / (self.share * self.every * mean_epoch)))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from derivtrain.convex.certificate import _MU_CANDIDATES, _primal, dual_point, dual_value, dual_values, linear_problem
-from derivtrain.trainer.schedule import Geometric, TimeShare
+from derivtrain.trainer.schedule import Geometric, MeasuredInterval, TimeShare
 from tests.trainer.helpers import fit_config
 
 
@@ -73,3 +73,55 @@ def test_all_widths_in_one_pass_give_each_width_its_own_dual(tmp_path, overrides
     one_by_one = [dual_value(problem, theta, c, X, y) for theta in thetas]
     assert all(math.isfinite(v) for v in together)
     assert together == pytest.approx(one_by_one, rel=1e-12, abs=1e-12)
+
+
+def test_a_measured_interval_spreads_the_job_evenly_within_its_share():
+    """Validations no decision reads (MeasuredInterval): epochs of 20 ms, validations of 5 ms (a
+    quarter of an epoch, as in a full-batch run on a large table) every epoch asked: after the first,
+    one every 7th epoch (5 / (0.04 * 20) = 6.25, rounded up), within 4 % of the time."""
+    clock = FakeClock()
+    interval = MeasuredInterval(1, 300, share=0.04, free=0.05, clock=clock)
+    taken = []
+    for epoch in range(1, 301):
+        clock.now += 0.02
+        if interval.due(epoch):
+            interval.measure(epoch, epoch, lambda: setattr(clock, "now", clock.now + 0.005))
+            taken.append(epoch)
+    assert taken == list(range(1, 301, 7))
+    assert interval.spent <= 0.04 * clock.now
+
+
+def test_a_measured_interval_keeps_every_point_while_the_whole_run_costs_under_free():
+    clock = FakeClock()
+    interval = MeasuredInterval(2, 60, share=0.04, free=0.05, clock=clock)
+    taken = []
+    for epoch in range(1, 61):
+        clock.now += 0.0003  # breast_cancer-sized: validations far dearer than an epoch, 30 of them 30 ms
+        if interval.due(epoch):
+            interval.measure(epoch, epoch, lambda: setattr(clock, "now", clock.now + 0.001))
+            taken.append(epoch)
+    assert taken == list(range(2, 61, 2))
+
+
+def test_a_costly_validation_nothing_reads_is_thinned_and_one_a_decision_reads_is_not(tmp_path, monkeypatch):
+    """Each validation made to take 20 ms (on breast_cancer an epoch takes well under 1 ms): past the
+    free 50 ms, a curve nothing reads is stretched to 4 % of the loop's time (after the first, at
+    epoch 2, none) and still ends on the final numbers at the last step; with early stopping reading
+    it, every epoch is validated. 40 epochs: the count budget validates every second one."""
+    import time
+
+    import derivtrain.trainer.epoch_end as epoch_end
+
+    evaluate = epoch_end.evaluate
+
+    def slow_evaluate(*args, **kwargs):
+        time.sleep(0.02)
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(epoch_end, "evaluate", slow_evaluate)
+    result, log, _ = fit_config(tmp_path / "a", "trainer.max_epochs=40")
+    steps = [step for tag, _, step in log.scalars if tag == "val/loss"]
+    assert steps == [2, 40] and result.steps == 40
+    assert log.values("val/loss")[-1] == result.metrics["val/loss"]
+    _, log, _ = fit_config(tmp_path / "b", "trainer.max_epochs=40", "trainer.early_stopping.patience=100")
+    assert [step for tag, _, step in log.scalars if tag == "val/loss"] == list(range(1, 41))

@@ -46,7 +46,7 @@ class TrainerSchema:
     gradient_tol: Optional[float] = None
     # null = full batch; optim=auto: minibatches of 1024 above 4096 training rows (trainer/auto_batch.py)
     batch_size: Optional[int] = None
-    val_every_n_epochs: int = 1  # 0 = never; at most 30 a run where no decision reads validation (epoch_end.py)
+    val_every_n_epochs: int = 1  # 0 = never; where no decision reads it, at most 30 a run and 4% of its time (epoch_end.py)
     log_every_n_steps: Optional[int] = None  # null: one loss point per epoch, at most 100 a run
     checkpoint_every_n_epochs: int = 0  # 0 = only the final checkpoints/last.pt
     on_nonfinite: str = "stop"  # stop | skip_step: what a NaN/Inf loss or gradient does
