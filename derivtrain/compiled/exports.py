@@ -43,11 +43,13 @@ EXPORTS = {
                        ("f4[:, ::1]", "f8[:, ::1]", "f8[::1]", "f8[:, ::1]", "i8", "i8"), "i8"),
     "backproject_rows_f4": ("derivtrain.convex.passes_kernels", "backproject_rows",
                             ("f8[:, ::1]", "f4[:, ::1]", "i8", "i8"), "f8[:, ::1]"),
-    # the binary hinge's barrier dual points, balanced (derivtrain/convex/hinge_duals.py): z, y, c, taus[, lams, G]
+    # the binary hinge's barrier dual points, balanced (derivtrain/convex/hinge_duals.py): z, y, c, taus[, lams, G],
+    # the rows' range
     "hinge_side_sums": ("derivtrain.convex.hinge_duals_kernels", "hinge_side_sums",
-                        ("f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]"), "f8[:, ::1]"),
+                        ("f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "i8", "i8"), "f8[:, ::1]"),
     "hinge_scaled_rows": ("derivtrain.convex.hinge_duals_kernels", "hinge_scaled_rows",
-                          ("f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[:, ::1]"), "f8[:, ::1]"),
+                          ("f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[:, ::1]", "i8", "i8"),
+                          "f8[:, ::1]"),
     # the L1 model's coordinate-descent epoch (derivtrain/trainer/l1_quadratic.py)
     "l1_epoch": ("derivtrain.trainer.l1_epoch_kernel", "l1_epoch",
                  ("f8[:, ::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]"), "i8"),

@@ -5,7 +5,8 @@ rows (derivtrain/convex/hinge_duals_kernels.py), where the loops are already bui
 widths, scales each toward the bias's constraint (derivtrain/convex/bias.py) and reads X once for
 all of them. For the binary hinge (`model=svm`, the default) that vector work was most of the end-of-
 run certificate of a gradient run: 875k rows, ~85 ms of torch kernels against 64 ms for the two
-passes over X. The same numbers come out of the sweeps to rounding (the sums' order differs). Where
+passes over X. The same numbers come out of the sweeps to rounding (the sums' order differs); the
+sweeps go over ranges of rows on the run's threads (the compiled loops release the GIL). Where
 a width's balancing leaves the closed form (a row scaled to 0 or below, or a residual above bias.py's
 tolerance) this returns None and the caller takes the general path, bias.py's Newton included.
 """
@@ -15,6 +16,9 @@ import torch
 from derivtrain.compiled import available, kernel
 from derivtrain.convex.bias import _TOLERANCE
 from derivtrain.convex.passes import backproject
+from derivtrain.threads import map_blocks
+
+_RANGE = 1 << 17  # rows a thread sweeps at a time (a multiple of the kernels' cached block of 2048)
 
 
 def hinge_dual_parts(problem, mus, z, y, c, X, reduce):
@@ -26,19 +30,33 @@ def hinge_dual_parts(problem, mus, z, y, c, X, reduce):
             and available(build=False)):
         return None
     rows = [np.ascontiguousarray(t.reshape(-1).to(torch.float64).numpy()) for t in (z, y, c)]
-    taus = np.array([float(mu) for mu in mus])
-    sums = reduce.all_sum(torch.from_numpy(kernel("hinge_side_sums", build=False)(*rows, taus)))
+    taus, ranges = np.array([float(mu) for mu in mus]), _ranges(len(rows[0]))
+    side_sums = kernel("hinge_side_sums", build=False)
+    sums = reduce.all_sum(torch.from_numpy(_in_order(map_blocks(lambda r: side_sums(*rows, taus, *r), ranges))))
     residual, positive, negative = sums[:, 0], sums[:, 1], sums[:, 2]
     scale = sums[:, 3].clamp_min(torch.finfo(torch.float64).tiny)
     balanced = residual.abs() <= _TOLERANCE * scale  # already: no scaling (bias.py: _one_column)
     lams = torch.where(balanced, 0.0, residual / torch.where(residual > 0, positive, negative))
     if not bool(torch.isfinite(lams).all()):  # weights that diverged (NaN scores): the general path says so
         return None
-    G = np.empty((len(taus), len(rows[0])))
-    parts = reduce.all_sum(torch.from_numpy(kernel("hinge_scaled_rows", build=False)(*rows, taus, lams.numpy(),
-                                                                                      G)))
+    G, scaled_rows, lam = np.empty((len(taus), len(rows[0]))), kernel("hinge_scaled_rows", build=False), lams.numpy()
+    parts = reduce.all_sum(torch.from_numpy(_in_order(map_blocks(lambda r: scaled_rows(*rows, taus, lam, G, *r),
+                                                                 ranges))))
     left = parts[:, 1].abs() / scale
     if bool((parts[:, 0] > 0).any()) or bool(((left > _TOLERANCE) & ~balanced).any()):
         return None
     V = -reduce.all_sum(backproject(torch.from_numpy(G), X))
     return V, parts[:, 2].tolist()
+
+
+def _ranges(n: int) -> list:
+    """The rows' ranges, in order (one, empty, where there are no rows: a rank of trainer=ddp may have none)."""
+    return [(start, min(start + _RANGE, n)) for start in range(0, max(n, 1), _RANGE)]
+
+
+def _in_order(parts: list) -> np.ndarray:
+    """The ranges' sums added in the ranges' order: the same numbers on any number of threads."""
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    return total

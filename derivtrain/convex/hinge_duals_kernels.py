@@ -1,5 +1,6 @@
 """The binary hinge's barrier dual points, balanced against the bias's constraint, for several widths
-in two sweeps of the rows (numba; built ahead of time by derivtrain/compiled).
+in two sweeps of the rows (numba; built ahead of time by derivtrain/compiled), each over a range of
+rows (derivtrain/convex/hinge_duals.py shares the ranges out over the run's threads).
 
 The same arithmetic, in the same order per row, as derivtrain/convex/smoothing.py's
 barrier_hinge_slope (theta_i = -y_i tau / (xi_i - u_i), u_i = 1 - y_i z_i) and derivtrain/convex/
@@ -28,13 +29,13 @@ def _theta(z, y, tau):
 
 
 @njit(cache=True, nogil=True, fastmath=_FLAGS, error_model="numpy")
-def hinge_side_sums(z, y, c, taus):
-    """(m, 4): for each width, sum c theta, sum c theta max(theta, 0), sum c theta min(theta, 0),
-    sum c |theta| (bias.py: the residual, its two sides' slopes, the scale)."""
-    m, n = taus.shape[0], z.shape[0]
+def hinge_side_sums(z, y, c, taus, first, last):
+    """(m, 4) over rows first..last: for each width, sum c theta, sum c theta max(theta, 0), sum c theta
+    min(theta, 0), sum c |theta| (bias.py: the residual, its two sides' slopes, the scale)."""
+    m = taus.shape[0]
     sums = np.zeros((m, 4))
-    for start in range(0, n, _BLOCK):
-        stop = min(start + _BLOCK, n)
+    for start in range(first, last, _BLOCK):
+        stop = min(start + _BLOCK, last)
         for w in range(m):
             tau, residual, positive, negative, size = taus[w], 0.0, 0.0, 0.0, 0.0
             for i in range(start, stop):
@@ -52,14 +53,14 @@ def hinge_side_sums(z, y, c, taus):
 
 
 @njit(cache=True, nogil=True, fastmath=_FLAGS, error_model="numpy")
-def hinge_scaled_rows(z, y, c, taus, lams, G):
-    """G[w, i] = c_i t_i theta_i with t_i = min(1 - lam_w theta_i, 1) (lam_w = 0: unscaled); (m, 3): for
-    each width, the rows with lam theta >= 1 (where the closed form does not hold), sum c t theta (the
-    residual left) and sum c y t theta (the hinge's conjugate sum)."""
-    m, n = taus.shape[0], z.shape[0]
+def hinge_scaled_rows(z, y, c, taus, lams, G, first, last):
+    """For rows i in first..last, G[w, i] = c_i t_i theta_i with t_i = min(1 - lam_w theta_i, 1) (lam_w =
+    0: unscaled); (m, 3) over those rows: for each width, the rows with lam theta >= 1 (where the closed
+    form does not hold), sum c t theta (the residual left) and sum c y t theta (the hinge's conjugate sum)."""
+    m = taus.shape[0]
     out = np.zeros((m, 3))
-    for start in range(0, n, _BLOCK):
-        stop = min(start + _BLOCK, n)
+    for start in range(first, last, _BLOCK):
+        stop = min(start + _BLOCK, last)
         for w in range(m):
             tau, lam, reached, residual, conjugate = taus[w], lams[w], 0.0, 0.0, 0.0
             row = G[w]

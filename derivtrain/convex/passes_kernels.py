@@ -29,12 +29,35 @@ def scores_rows(X, W, b, out, start, stop):
     return stop - start
 
 
+_GROUP = 4  # rows backprojected together: each float64 partial sum of V is then loaded and stored once for four
+
+
 @njit(cache=True, nogil=True, fastmath=_FLAGS)
 def backproject_rows(Gt, X, start, stop):
-    """sum over rows start..stop of G_i x_i^T: (K, d) float64, for Gt = G^T (K, n) float64, X (n, d) float32."""
+    """sum over rows start..stop of G_i x_i^T: (K, d) float64, for Gt = G^T (K, n) float64, X (n, d) float32.
+
+    Four rows at a time: their float32 entries made float64 once into a small buffer (not once per
+    score column), then each column's partial sums updated once for the four (a load and a store of
+    V's row per four rows, not per row). Measured on 875k x 100 rows, four columns (the hinge's four
+    barrier widths), one thread: 49-50 ms a row at a time, 30 ms this way; a float32 sum of X 15 ms."""
     K, d = Gt.shape[0], X.shape[1]
     out = np.zeros((K, d))
-    for i in range(start, stop):
+    rows = np.empty((_GROUP, d))
+    i = start
+    while i + _GROUP <= stop:
+        for r in range(_GROUP):
+            source, into = X[i + r], rows[r]
+            for j in range(d):
+                into[j] = source[j]
+        r0, r1, r2, r3 = rows[0], rows[1], rows[2], rows[3]
+        for k in range(K):
+            g0, g1, g2, g3 = Gt[k, i], Gt[k, i + 1], Gt[k, i + 2], Gt[k, i + 3]
+            if g0 != 0.0 or g1 != 0.0 or g2 != 0.0 or g3 != 0.0:
+                into = out[k]
+                for j in range(d):
+                    into[j] += (g0 * r0[j] + g1 * r1[j]) + (g2 * r2[j] + g3 * r3[j])
+        i += _GROUP
+    for i in range(i, stop):  # the last rows, fewer than four
         row = X[i]
         for k in range(K):
             g = Gt[k, i]

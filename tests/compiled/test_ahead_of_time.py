@@ -240,3 +240,32 @@ def test_a_small_model_never_waits_for_the_build(monkeypatch, tmp_path):
     from derivtrain.trainer import l1_quadratic
 
     assert compiled.kernel("l1_epoch", fallback=l1_quadratic._epoch, build=False) is l1_quadratic._epoch
+
+
+@needs_module
+def test_a_compiled_loop_lets_other_threads_run():
+    """The module's loops release the GIL as numba's nogil functions do (derivtrain/compiled/build.py:
+    _release_the_gil). One thread backprojects 200k rows onto 16 columns (tens of ms in one call) while
+    this one steps through Python. Python's switch interval is made 0.2 s, so a thread holding the GIL
+    keeps it through its call and the two clock readings around it: then no step of this thread could
+    fall between them."""
+    import sys
+    import threading
+    import time
+
+    rows = np.random.default_rng(0).standard_normal((200_000, 100)).astype(np.float32)
+    Gt = np.ones((16, len(rows)))
+    backproject = compiled.kernel("backproject_rows_f4", build=False)
+    call, steps = [], []
+    worker = threading.Thread(target=lambda: call.extend([time.perf_counter(), backproject(Gt, rows, 0, len(rows)),
+                                                          time.perf_counter()]))
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.2)
+    try:
+        worker.start()
+        while worker.is_alive():
+            steps.append(time.perf_counter())
+    finally:
+        sys.setswitchinterval(interval)
+    start, _, end = call
+    assert any(start < t < end for t in steps), (end - start, len(steps))

@@ -47,9 +47,15 @@ def _certificates(objective, X, targets, monkeypatch, compiled_sweeps: bool, **k
 
 
 @needs_module
+@pytest.mark.parametrize("ranges", [1, 4], ids=["one range", "ranges on two threads"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["equal rows", "sample weights"])
-def test_the_compiled_sweeps_give_the_general_paths_dual_values(sgd_run, monkeypatch, weighted):
+def test_the_compiled_sweeps_give_the_general_paths_dual_values(sgd_run, monkeypatch, weighted, ranges):
     objective, train, signs = sgd_run
+    if ranges > 1:  # 398 rows in ranges of 100 (the last 98), shared out over two threads
+        import derivtrain.threads as threads
+
+        monkeypatch.setattr(hinge_duals, "_RANGE", 100)
+        monkeypatch.setattr(threads, "available", lambda: 2)
     assert type(linear_problem(objective).loss) is HingeDatafit
     n = train.X.shape[0]
     weights = torch.from_numpy(np.random.default_rng(0).uniform(0.2, 3.0, n)).float() if weighted else None
