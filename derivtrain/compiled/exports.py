@@ -50,6 +50,8 @@ EXPORTS = {
     "hinge_scaled_rows": ("derivtrain.convex.hinge_duals_kernels", "hinge_scaled_rows",
                           ("f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[:, ::1]", "i8", "i8"),
                           "f8[:, ::1]"),
+    "hinge_rounding_sum": ("derivtrain.convex.hinge_duals_kernels", "hinge_rounding_sum",
+                           ("f8[::1]", "f8[::1]", "f8[::1]", "i8", "i8"), "f8"),
     # the L1 model's coordinate-descent epoch (derivtrain/trainer/l1_quadratic.py)
     "l1_epoch": ("derivtrain.trainer.l1_epoch_kernel", "l1_epoch",
                  ("f8[:, ::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]"), "i8"),

@@ -45,7 +45,7 @@ from derivtrain.data.shards import OneProcess
 from derivtrain.convex.bias import balance_rows
 from derivtrain.convex.datafit import ConvexDatafit
 from derivtrain.convex.golden import best_on_interval
-from derivtrain.convex.hinge_duals import hinge_dual_parts
+from derivtrain.convex.hinge_duals import hinge_dual_parts, hinge_rounding_sum
 from derivtrain.convex.passes import backproject, scores
 from derivtrain.convex.penalty import ElementwiseDual
 from derivtrain.convex.penalty_dual import penalty_dual
@@ -83,14 +83,16 @@ def rounding_error(problem: "LinearProblem", z, y, c, reduce=None, W=None, theta
     at z where the caller has it (a path's Newton step), instead of a backward pass for it; losses:
     the rows' losses at z, where the caller has them."""
     reduce = reduce or OneProcess()
-    given = {"losses": losses, "theta": None if theta is None else theta.to(torch.float64)}
-    names = [name for name, value in given.items() if value is not None]
-    rows = (z.to(torch.float64), y, c.to(torch.float64)) + tuple(given[name] for name in names)
+    total = hinge_rounding_sum(problem, z, y, c, reduce) if theta is None else None  # the binary hinge: compiled
+    if total is None:
+        given = {"losses": losses, "theta": None if theta is None else theta.to(torch.float64)}
+        names = [name for name, value in given.items() if value is not None]
+        rows = (z.to(torch.float64), y, c.to(torch.float64)) + tuple(given[name] for name in names)
 
-    def terms(z, y, c, *extra):
-        return _rounding_terms(problem.loss, z, y, c, **dict(zip(names, extra)))
+        def terms(z, y, c, *extra):
+            return _rounding_terms(problem.loss, z, y, c, **dict(zip(names, extra)))
 
-    total = reduce.all_sum(rowsum(terms, *rows))  # in blocks of rows: rowwise.py
+        total = reduce.all_sum(rowsum(terms, *rows))  # in blocks of rows: rowwise.py
     W = problem.linear.weight.detach() if W is None else W  # W: a solver's iterate, not yet the model's
     penalty = problem.penalty.value(W.to(torch.float64))
     return 8 * torch.finfo(torch.float64).eps * float(total + penalty.abs())

@@ -25,11 +25,9 @@ def hinge_dual_parts(problem, mus, z, y, c, X, reduce):
     """(V (m, d) = -X^T (c theta) of each width's balanced dual point, their conjugate sums (m,)) or
     None where the sweeps do not apply (another loss, several score columns, rows not on the CPU, the
     loops not built) or a balancing leaves the closed form."""
-    # the loss's own class declares the binary hinge's slope and conjugate (a subclass may change them)
-    if not (mus and vars(type(problem.loss)).get("hinge_sweeps") and z.shape[1] == 1 and z.device.type == "cpu"
-            and available(build=False)):
+    if not (mus and _sweeps_apply(problem, z)):
         return None
-    rows = [np.ascontiguousarray(t.reshape(-1).to(torch.float64).numpy()) for t in (z, y, c)]
+    rows = _rows(z, y, c)
     taus, ranges = np.array([float(mu) for mu in mus]), _ranges(len(rows[0]))
     side_sums = kernel("hinge_side_sums", build=False)
     sums = reduce.all_sum(torch.from_numpy(_in_order(map_blocks(lambda r: side_sums(*rows, taus, *r), ranges))))
@@ -47,6 +45,27 @@ def hinge_dual_parts(problem, mus, z, y, c, X, reduce):
         return None
     V = -reduce.all_sum(backproject(torch.from_numpy(G), X))
     return V, parts[:, 2].tolist()
+
+
+def hinge_rounding_sum(problem, z, y, c, reduce):
+    """The rows' part of certificate.rounding_error for the binary hinge, in one compiled sweep on the
+    run's threads (a 0-d float64 tensor), or None where the sweeps do not apply."""
+    if not _sweeps_apply(problem, z):
+        return None
+    rows, rounding_sum = _rows(z, y, c), kernel("hinge_rounding_sum", build=False)
+    parts = map_blocks(lambda r: rounding_sum(*rows, *r), _ranges(len(rows[0])))
+    return reduce.all_sum(torch.tensor(sum(parts[1:], parts[0]), dtype=torch.float64))
+
+
+def _sweeps_apply(problem, z) -> bool:
+    """The binary hinge, declared by the loss's own class (a subclass may change its slope and
+    conjugate), one score column on the CPU, and the loops already built on this machine."""
+    return bool(vars(type(problem.loss)).get("hinge_sweeps")) and z.shape[1] == 1 and z.device.type == "cpu" \
+        and available(build=False)
+
+
+def _rows(z, y, c) -> list:
+    return [np.ascontiguousarray(t.reshape(-1).to(torch.float64).numpy()) for t in (z, y, c)]
 
 
 def _ranges(n: int) -> list:

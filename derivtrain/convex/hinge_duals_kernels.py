@@ -76,3 +76,19 @@ def hinge_scaled_rows(z, y, c, taus, lams, G, first, last):
             out[w, 1] += residual
             out[w, 2] += conjugate
     return out
+
+
+@njit(cache=True, nogil=True, fastmath=_FLAGS, error_model="numpy")
+def hinge_rounding_sum(z, y, c, first, last):
+    """sum over rows first..last of c_i (l_i + s_i (1 + |z_i| + |y_i|)): derivtrain/convex/certificate.py's
+    rounding_terms for the binary hinge, l_i = max(0, 1 - y_i z_i), s_i its slope bound 1 where l_i > 0
+    and |theta_i| at width 1e-12 elsewhere (O(1) within rounding of the kink)."""
+    total = 0.0
+    for i in range(first, last):
+        u = 1.0 - y[i] * z[i]
+        if u > 0.0:
+            loss, slope = u, 1.0
+        else:
+            loss, slope = 0.0, abs(_theta(z[i], y[i], 1e-12))
+        total += c[i] * (loss + slope * (1.0 + abs(z[i]) + abs(y[i])))
+    return total

@@ -99,3 +99,28 @@ def test_other_losses_and_several_columns_take_the_general_path():
         rows = z[:, :columns]
         assert hinge_duals.hinge_dual_parts(problem, _MU_CANDIDATES, rows, torch.ones_like(rows), c, X,
                                             OneProcess()) is None
+
+
+@needs_module
+def test_the_compiled_rounding_sum_is_the_general_paths(sgd_run, monkeypatch):
+    """certificate.rounding_error's rows' part for the binary hinge in one compiled sweep: the general
+    path's number to rounding, on a gradient run's scores with some rows moved onto their kink and
+    beyond it (where the slope bound becomes the barrier's derivative), in ranges on two threads."""
+    import derivtrain.threads as threads
+    from derivtrain.convex.certificate import _primal, rounding_error
+
+    objective, train, signs = sgd_run
+    problem = linear_problem(objective)
+    _, z, y, c = _primal(problem, train.X, signs)
+    z = z.clone()
+    z[:20] = y[:20]  # on the kink: 1 - y z = 0
+    z[20:40] = 3 * y[20:40]  # well past it
+    monkeypatch.setattr(hinge_duals, "_RANGE", 100)
+    monkeypatch.setattr(threads, "available", lambda: 2)
+    spy = hinge_duals.hinge_rounding_sum
+    monkeypatch.setattr(certificate, "hinge_rounding_sum",
+                        lambda *args: spy(*args) if spy(*args) is not None else pytest.fail("not compiled"))
+    compiled_bound = rounding_error(problem, z, y, c, OneProcess())
+    monkeypatch.setattr(certificate, "hinge_rounding_sum", lambda *args: None)
+    general = rounding_error(problem, z, y, c, OneProcess())
+    assert compiled_bound == pytest.approx(general, rel=1e-12) and general > 0
