@@ -24,7 +24,8 @@ MAX_VALIDATIONS, MAX_HISTOGRAMS = 30, 10  # a run's validations where no decisio
 # bug); before the first is measured, a check is taken to cost this many epochs (python
 # scripts/bench_certificate.py, 875k x 100 rows: 233 ms, 3.5 epochs of minibatches of 4096 and
 # 7.3 of full batch, whose fused epoch reads X once; 8, the larger rounded up. With the hinge's dual
-# points compiled, stop 44: 105 ms, 1.6 and 4.1 epochs; 6.1 where the loops are not built: 8 stays)
+# points compiled, stop 44: 105 ms, 1.6 and 4.1 epochs; 6.1 where the loops are not built. Stop 45, the
+# compiled loops on both threads: 59-79 ms, 0.8-1.1 and 3.0-3.7 epochs (the epoch faster too): 8 stays)
 CHECK_SHARE, FIRST_CHECK_IN_EPOCHS = 0.04, 8.0
 # validations no decision reads: at most this share of the loop's time, unless all of a run's take less
 # than VAL_FREE seconds (schedule.py: MeasuredInterval)
