@@ -90,13 +90,13 @@ def _check(spec: str):
     if spec == "f8":  # a Python float (numpy's float64 is one)
         return lambda value: isinstance(value, float)
     name, layout = spec.split("[", 1)
-    dtype, ndim = _ARRAYS[name], layout.count(",") + 1
+    dtype, ndim, contiguous = _ARRAYS[name], layout.count(",") + 1, "::1" in layout
 
     def array(value) -> bool:
         if type(value) is not np.ndarray or value.dtype != dtype or value.ndim != ndim:
             return False
         flags = value.flags
-        return flags.c_contiguous and flags.aligned and flags.writeable
+        return (flags.c_contiguous or not contiguous) and flags.aligned and flags.writeable
 
     return array
 

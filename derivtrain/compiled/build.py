@@ -26,7 +26,7 @@ def numba_type(text: str):
         return scalars[text]
     name, layout = text.split("[", 1)
     element = from_dtype(PAIR) if name == "pair" else scalars[name]
-    return types.Array(element, layout.count(",") + 1, "C")
+    return types.Array(element, layout.count(",") + 1, "C" if "::1" in layout else "A")
 
 
 def build(out_dir: str, module_name: str) -> str:

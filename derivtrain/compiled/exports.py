@@ -6,6 +6,7 @@ here without numba, so the loader can check them in a process that never imports
     "f8", "i8", "b1"          a Python float, int (in int64's range), bool
     "none"                    None
     "f8[::1]", "f4[:, ::1]"   a C-contiguous, aligned, writeable array of that dtype and rank
+    "f8[:, :]"                the same of any strides (a table's columns taken from a wider array)
     "pair[::1]"               the same, of dual coordinate descent's CSR pairs (dual_cd.py: PAIR)
 
 An ahead-of-time function does not check its arguments: an array of another dtype would be read
@@ -56,8 +57,18 @@ EXPORTS = {
     "l1_epoch": ("derivtrain.trainer.l1_epoch_kernel", "l1_epoch",
                  ("f8[:, ::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]"), "i8"),
 }
+# standardization's passes over in-memory rows (derivtrain/data/standardize_kernels.py), per source
+# dtype (and the split's dtype): X, rows, offset, range -> (count, mean, m2); X, rows, offset, mean, scale, out, range
+for _x in ("f4", "f8"):
+    EXPORTS[f"row_moments_{_x}"] = ("derivtrain.data.standardize_kernels", "row_moments",
+                                    (f"{_x}[:, :]", "i8[::1]", "i8", "i8", "i8"), ("i8", "f8[::1]", "f8[::1]"))
+    for _out in ("f4", "f8"):
+        EXPORTS[f"standardized_rows_{_x}_{_out}"] = (
+            "derivtrain.data.standardize_kernels", "standardized_rows",
+            (f"{_x}[:, :]", "i8[::1]", "i8", "f8[::1]", "f8[::1]", f"{_out}[:, ::1]", "i8", "i8"), "i8")
 
 # the source files whose code the exports hold: a change to any of them builds the module anew
-SOURCES = ("trainer/dual_cd_kernels.py", "losses/linear_svm_kernels.py", "losses/prefetch.py",
+SOURCES = ("trainer/dual_cd_kernels.py", "losses/linear_svm_kernels.py", "compiled/prefetch.py",
            "convex/passes_kernels.py", "convex/hinge_duals_kernels.py", "trainer/l1_epoch_kernel.py",
+           "data/standardize_kernels.py",
            "compiled/exports.py", "compiled/build.py")

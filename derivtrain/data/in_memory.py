@@ -9,6 +9,7 @@ data parallelism each rank reads and keeps only its own rows of each split
 import numpy as np
 import torch
 
+from derivtrain.data.compiled_standardize import compiled_moments, compiled_standardized
 from derivtrain.data.mapped import MappedNpy
 from derivtrain.data.out_of_core import split_ranges
 from derivtrain.data.shards import SplitShard, held_positions
@@ -126,6 +127,9 @@ class _Source:
     def moments(self, rows: np.ndarray):
         if self.sparse:
             return sparse_moments(self.X[rows - self.offset])
+        compiled = compiled_moments(self.X, rows, self.offset)  # a large numpy table: compiled_standardize.py
+        if compiled is not None:
+            return compiled
         return dense_moments(lambda a, b: self.numpy_rows(rows[a:b]), len(rows), self.X.shape[1])
 
     def standardized(self, rows: np.ndarray, mean: torch.Tensor, scale: torch.Tensor,
@@ -137,6 +141,9 @@ class _Source:
             if not np.isfinite(A.data).all():
                 raise DataError("the features contain NaN or infinite values; clean or drop those rows first")
             return standardized_csr(A, mean.numpy(), scale.numpy(), dtype)
+        compiled = compiled_standardized(self.X, rows, self.offset, mean, scale, dtype)
+        if compiled is not None:
+            return compiled
         out, step = torch.empty((len(rows), self.X.shape[1]), dtype=dtype), chunk_rows(self.X.shape[1])
         for a in range(0, len(rows), step):
             part = rows[a:a + step]

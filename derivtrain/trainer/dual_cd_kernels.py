@@ -30,7 +30,7 @@ gap may be within tol.
 
 The rows are visited in a random order, so each visit starts with cache misses (the row, and its
 entries of y, c, the diagonal, the bound and beta), and a visit's dependent arithmetic keeps about one
-row's misses in flight. The row _AHEAD visits on is prefetched (derivtrain/losses/prefetch.py), and
+row's misses in flight. The row _AHEAD visits on is prefetched (derivtrain/compiled/prefetch.py), and
 its own numbers too where their arrays outgrow the caches (`far`: dual_cd.py's _FAR_ROWS). Measured,
 one thread: 875k x 100 dense, an epoch over every row 384 -> 184 ms; the default run's fit (optim=auto,
 135 epochs) 4.4-4.7 -> 2.9-3.0 s; 140k x 100k standardized tf-idf rows, 273 epochs, 13.1-13.5 -> 6.0-6.4
@@ -41,7 +41,7 @@ into one with a branch on the layout, the 20k x 2k fit took 0.026 s.
 import numpy as np
 from numba import njit
 
-from derivtrain.losses.prefetch import prefetch
+from derivtrain.compiled.prefetch import prefetch
 
 # visits ahead whose row is prefetched (measured: the module's docstring)
 _AHEAD = 4
@@ -85,7 +85,7 @@ def _set_aside(active, s, n_active):
 
 @njit(cache=True, nogil=True)
 def _prefetch_csr(i, indptr, pairs):
-    """Asks for CSR row i's (column, value) pairs ahead of its visit (derivtrain/losses/prefetch.py says
+    """Asks for CSR row i's (column, value) pairs ahead of its visit (derivtrain/compiled/prefetch.py says
     why), 4 pairs a 64-byte line."""
     for k in range(indptr[i], indptr[i + 1], 4):
         prefetch(pairs, k)

@@ -1,4 +1,4 @@
-"""derivtrain/losses/prefetch.py: the prefetch hint compiles for every element type a kernel asks it for in
+"""derivtrain/compiled/prefetch.py: the prefetch hint compiles for every element type a kernel asks it for in
 one module (float64 values, dual coordinate descent's (column, value) pairs) and changes no number."""
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ numba = pytest.importorskip("numba")
 
 
 def test_a_prefetch_changes_no_number_and_takes_any_element_type():
-    from derivtrain.losses.prefetch import prefetch
+    from derivtrain.compiled.prefetch import prefetch
     from derivtrain.trainer.dual_cd import PAIR
 
     @numba.njit
