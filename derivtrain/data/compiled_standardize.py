@@ -1,15 +1,15 @@
 """Standardization's passes through the compiled loops (derivtrain/data/standardize_kernels.py says
 what they replace and why), on the run's threads, where they apply: a numpy table of float32 or
-float64 features in memory (of any strides), large enough to matter, and the loops already built on this machine
-(building the data never waits for a build). Elsewhere None, and derivtrain/data/in_memory.py
-reads the rows through numpy as before."""
+float64 features in memory (of any strides), large enough to matter, and the loops already built
+on this machine (building the data never waits for a build). Elsewhere None, and
+derivtrain/data/in_memory.py reads the rows through numpy as before."""
 from typing import Optional
 
 import numpy as np
 import torch
 
 from derivtrain.compiled import available, kernel
-from derivtrain.data.standardize import _chan
+from derivtrain.data.standardize import combined_parts
 from derivtrain.threads import SMALL, map_blocks
 
 _RANGE = 1 << 16  # rows a thread takes at a time
@@ -23,7 +23,7 @@ def compiled_moments(X, rows: np.ndarray, offset: int) -> Optional[tuple]:
         return None
     moments = kernel(f"row_moments_{_CODES[X.dtype]}", build=False)
     index = np.ascontiguousarray(rows, dtype=np.int64)
-    return _chan(map_blocks(lambda r: moments(X, index, int(offset), *r), _ranges(len(index))))
+    return combined_parts(map_blocks(lambda r: moments(X, index, int(offset), *r), _ranges(len(index))))
 
 
 def compiled_standardized(X, rows: np.ndarray, offset: int, mean: torch.Tensor, scale: torch.Tensor,

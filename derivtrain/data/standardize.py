@@ -21,7 +21,9 @@ _CHUNK_NUMBERS = 1 << 21  # 16 MB of float64
 _MOMENT_NONZEROS = 1 << 20  # sparse_moments' chunk: 8 MB of float64
 
 
-def _chan(parts):
+def combined_parts(parts):
+    """(count, mean, m2) of the rows of several parts, each given as its (count, mean, m2), combined
+    in the parts' order by Chan et al.'s update."""
     count, mean, m2 = 0, None, None
     for n_b, mean_b, m2_b in parts:
         if mean is None:
@@ -47,7 +49,7 @@ def dense_moments(read, n: int, d: int):
 
     if n == 0:
         return 0, np.zeros(d), np.zeros(d)
-    return _chan([chunk(a) for a in range(0, n, rows)])
+    return combined_parts([chunk(a) for a in range(0, n, rows)])
 
 
 def chunk_rows(d: int) -> int:
