@@ -11,6 +11,7 @@ dropped: a weight of 0 is the same as leaving the row out (scikit-learn's conven
 import numpy as np
 import torch
 
+from derivtrain.data.compiled_standardize import compiled_moments
 from derivtrain.data.split import standardizer
 from derivtrain.data.table import Data, DataSpec, Split
 from derivtrain.data.targets import AS_GIVEN, TargetPlan, fitted_targets, target_statistics
@@ -71,7 +72,15 @@ def weighted_standardizer(X: np.ndarray, weight):
     """Mean and scale of the training rows, as data/split.py's standardizer (constant features keep
     scale 1); with weights, the weighted mean and standard deviation (a row of weight k counts k times)."""
     if weight is None:
-        return standardizer(X if X.dtype == np.float64 else X.astype(np.float64))
+        # a large float table: the compiled moments' one pass, no temporary (numpy's std made an X - mean
+        # of its own: 1M x 100 float64, 1.8 s of fresh pages in a fit that took 8.7 s; 6.2 s without)
+        compiled = compiled_moments(X, np.arange(len(X)), 0)
+        if compiled is None:
+            return standardizer(X if X.dtype == np.float64 else X.astype(np.float64))
+        count, mean, m2 = compiled
+        scale = np.sqrt(m2 / max(count, 1))
+        scale[scale < 10 * np.finfo(np.float64).eps] = 1.0
+        return mean, scale
     mean = np.average(X, axis=0, weights=weight)
     scale = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=weight))
     scale[scale < 10 * np.finfo(np.float64).eps] = 1.0

@@ -77,3 +77,23 @@ def test_a_runs_data_is_the_same_built_either_way(small_ranges, monkeypatch):
     for name in ("train", "val", "test"):
         a, b = getattr(fast, name), getattr(plain, name)
         assert torch.allclose(a.X, b.X, rtol=1e-6, atol=1e-6) and torch.equal(a.y, b.y)
+
+
+@needs_module
+def test_the_estimators_standardizer_takes_the_compiled_moments(small_ranges, monkeypatch):
+    """derivtrain.Estimator's mean and scale (estimator/arrays.py) from the compiled moments: scikit-
+    learn's StandardScaler's to rounding, constant features kept at scale 1."""
+    from sklearn.preprocessing import StandardScaler
+
+    import derivtrain.estimator.arrays as arrays
+
+    taken = []
+    moments = arrays.compiled_moments
+    monkeypatch.setattr(arrays, "compiled_moments", lambda *a: taken.append(moments(*a)) or taken[-1])
+    X = load_digits().data  # its first column is constant (0)
+    mean, scale = arrays.weighted_standardizer(X, None)
+    reference = StandardScaler().fit(X)
+    assert taken and taken[0] is not None
+    np.testing.assert_allclose(mean, reference.mean_, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(scale, reference.scale_, rtol=1e-12)
+    assert scale[0] == 1.0
