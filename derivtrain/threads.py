@@ -68,6 +68,16 @@ def map_blocks(fn, items) -> list:
         return list(_pool(workers).map(_in_modes_of_caller(fn), items))
 
 
+def summed_blocks(fn, items):
+    """The sum of fn(item) over the items (at least one), added in the items' order: computed on the
+    run's threads (map_blocks), the same number whatever thread computed which part."""
+    parts = map_blocks(fn, items)
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
 def _in_modes_of_caller(fn):
     """fn run in the caller's grad and inference modes, which are per thread (a Function's forward
     runs without grad; the certified solver in inference mode, whose tensors only it may write)."""

@@ -16,7 +16,7 @@ import torch
 from derivtrain.compiled import available, kernel
 from derivtrain.convex.bias import _TOLERANCE
 from derivtrain.convex.passes import backproject
-from derivtrain.threads import map_blocks
+from derivtrain.threads import summed_blocks
 
 _RANGE = 1 << 17  # rows a thread sweeps at a time (a multiple of the kernels' cached block of 2048)
 
@@ -30,7 +30,7 @@ def hinge_dual_parts(problem, mus, z, y, c, X, reduce):
     rows = _rows(z, y, c)
     taus, ranges = np.array([float(mu) for mu in mus]), _ranges(len(rows[0]))
     side_sums = kernel("hinge_side_sums", build=False)
-    sums = reduce.all_sum(torch.from_numpy(_in_order(map_blocks(lambda r: side_sums(*rows, taus, *r), ranges))))
+    sums = reduce.all_sum(torch.from_numpy(summed_blocks(lambda r: side_sums(*rows, taus, *r), ranges)))
     residual, positive, negative = sums[:, 0], sums[:, 1], sums[:, 2]
     scale = sums[:, 3].clamp_min(torch.finfo(torch.float64).tiny)
     balanced = residual.abs() <= _TOLERANCE * scale  # already: no scaling (bias.py: _one_column)
@@ -38,8 +38,7 @@ def hinge_dual_parts(problem, mus, z, y, c, X, reduce):
     if not bool(torch.isfinite(lams).all()):  # weights that diverged (NaN scores): the general path says so
         return None
     G, scaled_rows, lam = np.empty((len(taus), len(rows[0]))), kernel("hinge_scaled_rows", build=False), lams.numpy()
-    parts = reduce.all_sum(torch.from_numpy(_in_order(map_blocks(lambda r: scaled_rows(*rows, taus, lam, G, *r),
-                                                                 ranges))))
+    parts = reduce.all_sum(torch.from_numpy(summed_blocks(lambda r: scaled_rows(*rows, taus, lam, G, *r), ranges)))
     left = parts[:, 1].abs() / scale
     if bool((parts[:, 0] > 0).any()) or bool(((left > _TOLERANCE) & ~balanced).any()):
         return None
@@ -53,8 +52,8 @@ def hinge_rounding_sum(problem, z, y, c, reduce):
     if not _sweeps_apply(problem, z):
         return None
     rows, rounding_sum = _rows(z, y, c), kernel("hinge_rounding_sum", build=False)
-    parts = map_blocks(lambda r: rounding_sum(*rows, *r), _ranges(len(rows[0])))
-    return reduce.all_sum(torch.tensor(sum(parts[1:], parts[0]), dtype=torch.float64))
+    total = summed_blocks(lambda r: rounding_sum(*rows, *r), _ranges(len(rows[0])))
+    return reduce.all_sum(torch.tensor(total, dtype=torch.float64))
 
 
 def _sweeps_apply(problem, z) -> bool:
@@ -72,10 +71,3 @@ def _ranges(n: int) -> list:
     """The rows' ranges, in order (one, empty, where there are no rows: a rank of trainer=ddp may have none)."""
     return [(start, min(start + _RANGE, n)) for start in range(0, max(n, 1), _RANGE)]
 
-
-def _in_order(parts: list) -> np.ndarray:
-    """The ranges' sums added in the ranges' order: the same numbers on any number of threads."""
-    total = parts[0].copy()
-    for part in parts[1:]:
-        total += part
-    return total

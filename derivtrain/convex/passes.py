@@ -22,13 +22,12 @@ cores took 6.1 s with torch's two threads per product, 2.0 s on one).
 """
 import threading
 
-import numpy as np
 import torch
 
 from derivtrain.compiled import available, kernel
 from derivtrain.data.sparse import (astype, backproject as sparse_backproject, is_sparse, rows_between,
                                     times_transposed)
-from derivtrain.threads import map_blocks
+from derivtrain.threads import map_blocks, summed_blocks
 
 _BUFFER_BYTES = 1 << 21  # a dense block's float64 copy, 2 MiB: 2621 rows of 100 features
 _SPARSE_ROWS = 1 << 16  # CSR blocks: their copy is the nonzeros alone
@@ -85,12 +84,9 @@ def backproject(Gt: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     if _compiled(X):
         rows, weights = X.numpy(), Gt.contiguous().numpy()
         pass_rows = kernel("backproject_rows_f4")
-        parts = map_blocks(lambda a: pass_rows(weights, rows, a, min(a + _COMPILED_ROWS, len(rows))),
-                           range(0, len(rows), _COMPILED_ROWS))
-        total = np.zeros((Gt.shape[0], X.shape[1]))
-        for part in parts:  # in block order: the same sum on any number of threads
-            total += part
-        return torch.from_numpy(total)
+        blocks = range(0, max(len(rows), 1), _COMPILED_ROWS)  # (no rows: one empty block, its zeros)
+        return torch.from_numpy(summed_blocks(lambda a: pass_rows(weights, rows, a, min(a + _COMPILED_ROWS, len(rows))),
+                                              blocks))
 
     def one(a):
         rows = block(X, a, step)

@@ -13,6 +13,7 @@ import torch
 
 from derivtrain.data.compiled_standardize import compiled_moments
 from derivtrain.data.split import standardizer
+from derivtrain.data.standardize import fitted_scale
 from derivtrain.data.table import Data, DataSpec, Split
 from derivtrain.data.targets import AS_GIVEN, TargetPlan, fitted_targets, target_statistics
 from derivtrain.estimator.configs import InvalidParameterError
@@ -78,9 +79,7 @@ def weighted_standardizer(X: np.ndarray, weight):
         if compiled is None:
             return standardizer(X if X.dtype == np.float64 else X.astype(np.float64))
         count, mean, m2 = compiled
-        scale = np.sqrt(m2 / max(count, 1))
-        scale[scale < 10 * np.finfo(np.float64).eps] = 1.0
-        return mean, scale
+        return mean, fitted_scale(count, m2)
     mean = np.average(X, axis=0, weights=weight)
     scale = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=weight))
     scale[scale < 10 * np.finfo(np.float64).eps] = 1.0

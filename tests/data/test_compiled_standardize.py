@@ -30,6 +30,8 @@ def small_ranges(monkeypatch):
 def test_the_compiled_passes_give_numpys_numbers(small_ranges, source, out, layout, monkeypatch):
     monkeypatch.setattr(compiled, "_jit", lambda name: pytest.fail(f"{name}: not the module's loop"))
     X = load_digits().data.astype(source) * 3.0 + 1e4  # far from zero for its spread: cancellation would show
+    if source == np.float64:  # a raw column 3e7 + N(0, 1): centred in float64 it keeps its spread
+        X[:, 5] = 3e7 + np.random.default_rng(1).standard_normal(len(X))
     if layout != "C":
         X = np.hstack([X, np.ones((len(X), 3), dtype=source)])[:, 1:-2]
     offset = 5  # a rank's rows start at source row 5 (derivtrain/data/shards.py)
@@ -45,6 +47,9 @@ def test_the_compiled_passes_give_numpys_numbers(small_ranges, source, out, layo
     got = compiled_standardize.compiled_standardized(X, rows, offset, mean_t, scale_t, out)
     expected = torch.as_tensor(X[rows - offset], dtype=torch.float64).sub_(mean_t).div_(scale_t).to(out)
     assert got.dtype == out and torch.equal(got, expected)
+    if source == np.float64:
+        column = got[:, 5 - (layout != "C")].double()
+        assert abs(float(column.std()) - 1.0) < 0.01 and len(torch.unique(column)) > 1000
 
 
 def test_a_table_the_loops_cannot_take_goes_to_numpy(small_ranges):
