@@ -141,9 +141,16 @@ def test_a_set_holds_the_support_and_the_worst_violators_first():
     grad[0, :30] = np.linspace(0.5, 3.0, 30)  # |grad_j| - lam_j > 0 from feature 6 on (lam 1)
     lam = np.ones((1, d))
     (chosen,) = choose(W, grad, lam)
+    assert set(chosen) == {5, 17} | set(range(6, 30))  # the support and every violator: 23, few of them
+    many = grad.copy()
+    many[0, 30:300] = np.linspace(1.001, 1.002, 270)  # 293 violators, more than 4 sqrt(400) = 80
+    (chosen,) = choose(W, many, lam)
     assert {5, 17} <= set(chosen)  # the support, whatever its gradient
-    assert len(chosen) == working_set._FIRST  # max(2 |support|, _FIRST)
-    assert set(chosen) - {5, 17} == set(range(22, 30))  # the largest violations
+    assert len(chosen) == 2 + 80  # the support and at most 4 sqrt(d) violators
+    assert set(chosen) - {5, 17} == set(range(6, 30)) - {17} | set(range(300 - 57, 300))  # the largest
+    few = grad.copy()
+    few[0, 7:30] = 0.5  # one zero violates; the satisfied zeros do not join, whatever _FIRST
+    assert set(choose(W, few, lam)[0]) == {5, 6, 17}
     (few,) = choose(W[:, :50], grad[:, :50], lam[:, :50])  # few features: not capped
     assert set(few) == {5, 17} | set(range(6, 30))
     grad[0] = 0.5  # no zero weight violates: the support alone
