@@ -232,6 +232,21 @@ def test_l1_epochs_equal_pythons_bit_for_bit(monkeypatch):
     np.testing.assert_array_equal(l1_quadratic.solve_l1_quadratic(H, c, lam, np.zeros(len(c))), expected)
 
 
+
+@needs_module
+def test_a_warm_start_takes_compiled_epochs_not_sign_moves(monkeypatch):
+    """Sign-pattern moves are for Python's epochs: with compiled ones a start with weights goes to
+    coordinate descent too, and reaches the same minimizer the moves do."""
+    from derivtrain.trainer import l1_quadratic
+
+    H, c, lam = _l1_model()
+    start = l1_quadratic.solve_l1_quadratic(H, c, lam, np.zeros(len(c)))
+    start[start != 0] *= 1.5  # a proximal Newton step's start: the pattern right, the weights off
+    moves = l1_quadratic.feature_sign_search(H, c, lam, start)
+    assert moves is not None
+    monkeypatch.setattr(l1_quadratic, "feature_sign_search", lambda *args: pytest.fail("sign moves ran"))
+    np.testing.assert_allclose(l1_quadratic.solve_l1_quadratic(H, c, lam, start), moves, atol=1e-10)
+
 def test_a_small_model_never_waits_for_the_build(monkeypatch, tmp_path):
     """Without the module on this machine the L1 model's epochs stay Python's, and nothing is built."""
     monkeypatch.setattr(compiled, "_module", [])
