@@ -28,6 +28,29 @@ def test_gram_is_the_weighted_product_on_both_paths(monkeypatch, syrk, n):
     assert torch.equal(out, out.T)  # both triangles, exactly symmetric
 
 
+
+@pytest.mark.parametrize("syrk", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_rows_of_no_curvature_are_left_out_and_the_product_is_the_same(monkeypatch, syrk, dtype):
+    """A squared hinge's curvature: most rows past the margin (0). Only the others are read, chunk by
+    chunk across a chunk's end, into the scaled buffer (float32 blocks of float64 rows too)."""
+    monkeypatch.setattr(rank_k, "_blas_syrk", lambda X, work: syrk)
+    g = torch.Generator().manual_seed(1)
+    X = torch.randn(30_001, 51, generator=g, dtype=torch.float64)
+    w = torch.rand(30_001, generator=g, dtype=torch.float64) * (torch.rand(30_001, generator=g) < 0.4)
+    read, chunk = [], rank_k._scaled_chunk
+
+    def spy(X, roots, buffer, a, taken):
+        read.append(len(taken[a:a + len(roots)]))
+        return chunk(X, roots, buffer, a, taken)
+
+    monkeypatch.setattr(rank_k, "_scaled_chunk", spy)
+    out = rank_k.weighted_gram(X, w, dtype)
+    assert 0 < sum(read) == int((w > 0).sum()) < 0.5 * len(X) and len(read) >= 2  # only those rows, in chunks
+    torch.testing.assert_close(out.double(), _exact(X, w), rtol=1e-12 if dtype == torch.float64 else 1e-5,
+                               atol=1e-9 if dtype == torch.float64 else 1e-1)
+    assert out.dtype == dtype and torch.equal(out, out.T)
+
 def test_negative_weights_and_float32_and_views():
     g = torch.Generator().manual_seed(0)
     X = torch.randn(300, 12, generator=g, dtype=torch.float64)
