@@ -85,8 +85,9 @@ class Batches:
                 start, stop, share = self._part(idx.shape[0])
                 idx = idx[start:stop]
             parts.append((idx, share))
-        for (idx, share), X in zip(parts, gathered(self.X, [idx for idx, _ in parts], self.ahead)):
-            yield X, self.targets.index_select(0, idx), None if w is None else w.index_select(0, idx), share
+        rows = gathered(self.X, [idx for idx, _ in parts], self.ahead, (self.targets, w))
+        for (_, share), (X, targets, weight) in zip(parts, rows):
+            yield X, targets, weight, share
 
     def _shuffled_blocks(self, skip: int):
         n_blocks = len(self)
@@ -102,30 +103,36 @@ class Batches:
             yield *self._rows(start, stop), share
 
 
-def gathered(X, indices, ahead: bool = False):
-    """take_rows(X, idx) for each idx in turn: dense CPU rows by _dense_rows, where `ahead` one batch
-    ahead on a second thread (gathered_ahead); others as they are asked for (a GPU gather is cheap; a
-    sparse one in this thread, the module's docstring says why)."""
+def gathered(X, indices, ahead: bool = False, alongside: tuple = ()):
+    """(take_rows(X, idx), then each tensor of `alongside` at idx) for each idx in turn (a None in
+    alongside stays None): dense CPU rows by _dense_rows, where `ahead` one batch ahead on a second
+    thread, targets and weights with them (gathered_ahead); others as they are asked for (a GPU
+    gather is cheap; a sparse one in this thread, the module's docstring says why)."""
     dense_cpu = X.device.type == "cpu" and not is_sparse(X)
+    take = _dense_rows if dense_cpu else take_rows
+
+    def batch(idx):
+        return (take(X, idx),) + tuple(None if t is None else t.index_select(0, idx) for t in alongside)
+
     if dense_cpu and ahead:
-        yield from gathered_ahead(X, indices)
+        yield from gathered_ahead(batch, indices)
     else:
-        take = _dense_rows if dense_cpu else take_rows
         for idx in indices:
-            yield take(X, idx)
+            yield batch(idx)
 
 
-def gathered_ahead(X, indices):
-    """_dense_rows(X, idx) for each idx, the next batch's gathered on a second thread while the caller
-    trains on this one. A gather of dense rows is random reads of memory, one kernel (~0.25-0.45 ms for
-    4096 rows of 100, about as long as the step): overlapped, not queued. The compiled gather and
-    torch's kernels release the GIL, so the two threads run at once."""
+def gathered_ahead(batch, indices):
+    """batch(idx) for each idx, the next one's made on a second thread while the caller trains on this
+    one. A gather of dense rows is random reads of memory (~0.25-0.45 ms for 4096 rows of 100, about as
+    long as the step), and so is one of their targets (~0.1 ms for 4096 of 875k, where the loop's own
+    thread had paid it): overlapped, not queued. The compiled gather and torch's kernels release the
+    GIL, so the two threads run at once."""
     if not indices:
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="derivtrain-gather") as pool:
-        pending = pool.submit(_dense_rows, X, indices[0])
+        pending = pool.submit(batch, indices[0])
         for following in indices[1:]:
-            ready, pending = pending.result(), pool.submit(_dense_rows, X, following)
+            ready, pending = pending.result(), pool.submit(batch, following)
             yield ready
         yield pending.result()
 

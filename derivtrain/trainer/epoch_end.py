@@ -6,15 +6,20 @@ times a run, histograms at most 10 times, certificate checks on a geometric sche
 loop's time (their measured cost). Validation runs exactly every val_every_n_epochs when early
 stopping or a plateau schedule reads it; where nothing reads it (its curves alone) the run's final
 numbers end the curves at the last step, and its interval is stretched to keep it within 4% of the
-loop's time unless the run's validations take under 50 ms in all. A full-batch epoch is one pass
+loop's time unless the run's validations take under 50 ms in all (validation rows of 2^20 numbers
+or more; smaller ones keep the count schedule alone, the same points on any machine). A full-batch epoch is one pass
 over the training rows and a validation one over the validation rows, a quarter as many at an 80/20
 split: measured on 875k x 100 training rows (python scripts/bench_cli_scale.py --cases full), 30 epochs of optim=sgd validated every epoch
 spent 0.18 s of a 1.06 s fit validating (17%; 4.9% of the 3.6 s run). A short run's validations
 cost far less than 50 ms (breast_cancer: well under 1 ms each), so its curve keeps every point.
 """
+import math
+
 import torch
 
 from derivtrain.data.mapped import rows_in_memory
+from derivtrain.data.sparse import is_sparse
+from derivtrain.threads import SMALL
 from derivtrain.trainer.curvature import objective_sharpness, sharpness_tag
 from derivtrain.trainer.metrics import evaluate, grad_norm
 from derivtrain.trainer.schedule import Geometric, MeasuredInterval, TimeShare, thinned_interval
@@ -30,6 +35,10 @@ CHECK_SHARE, FIRST_CHECK_IN_EPOCHS = 0.04, 8.0
 # validations no decision reads: at most this share of the loop's time, unless all of a run's take less
 # than VAL_FREE seconds (schedule.py: MeasuredInterval)
 VAL_SHARE, VAL_FREE = 0.04, 0.05
+# ... and only on validation rows of this many numbers or more: smaller ones cost a millisecond or two
+# each, and a busy machine (a test suite on both cores) took 21 of them past VAL_FREE, thinning a curve
+# that an idle one keeps whole; below it the count schedule alone, the same points on every machine
+VAL_TIMED_FROM = SMALL
 
 
 class EpochEnd:
@@ -52,7 +61,8 @@ class EpochEnd:
         self.ckpt_every = trainer.checkpoint_every_n_epochs
         self.certified = has_dual(ctx.objective) and isinstance(ctx.data.train.X, torch.Tensor)
         self.checks, self.check_time = Geometric(), TimeShare(CHECK_SHARE, FIRST_CHECK_IN_EPOCHS)
-        self.val_time = MeasuredInterval(self.val_every, epochs, VAL_SHARE, VAL_FREE)
+        timed = ctx.data.val is not None and _numbers(ctx.data.val.X) >= VAL_TIMED_FROM
+        self.val_time = MeasuredInterval(self.val_every, epochs, VAL_SHARE, VAL_FREE if timed else math.inf)
         self.epochs_seen = 0  # by this process (a resumed loop's time starts with it)
         self.val_metrics, self.stop_reason, self.converged, self.gap_step = {}, None, None, None
         self.stopped_by = "epoch_cap"  # until a test below says otherwise (FitResult.stopped_by)
@@ -121,3 +131,11 @@ class EpochEnd:
         value = objective_sharpness(objective, X_sample, targets, diagnostics.hessian_iterations,
                                     diagnostics.hessian_method)
         self.ctx.logger.log_scalars({sharpness_tag(objective, diagnostics.hessian_method): value}, step)
+
+
+def _numbers(X) -> int:
+    """Numbers a pass over the rows reads: a CSR tensor's stored values, else rows x features."""
+    if is_sparse(X):
+        return int(X.values().numel())
+    shape = tuple(X.shape)
+    return shape[0] * (shape[1] if len(shape) > 1 else 1)

@@ -61,9 +61,9 @@ class ShardedBatches:
         cuts = torch.searchsorted(held_at, bounds).tolist()
         steps = range(skip, len(self))
         held = [rows[cuts[b]:cuts[b + 1]] for b in steps]
-        for b, idx, X in zip(steps, held, gathered(self.X, held)):  # dense CPU rows: gathered a batch ahead (batches.py)
+        for b, idx, (X, targets) in zip(steps, held, gathered(self.X, held, alongside=(self.targets,))):
             n_batch = min(self.total, (b + 1) * self.batch_size) - b * self.batch_size
-            yield self._batch(X, self.targets.index_select(0, idx), len(idx), n_batch)
+            yield self._batch(X, targets, len(idx), n_batch)
 
     def _blocks(self, skip: int):
         n_blocks = len(self)

@@ -119,9 +119,23 @@ def test_a_costly_validation_nothing_reads_is_thinned_and_one_a_decision_reads_i
         return evaluate(*args, **kwargs)
 
     monkeypatch.setattr(epoch_end, "evaluate", slow_evaluate)
+    monkeypatch.setattr(epoch_end, "VAL_TIMED_FROM", 0)  # breast_cancer's validation rows taken as large
     result, log, _ = fit_config(tmp_path / "a", "trainer.max_epochs=40")
     steps = [step for tag, _, step in log.scalars if tag == "val/loss"]
     assert steps == [2, 40] and result.steps == 40
     assert log.values("val/loss")[-1] == result.metrics["val/loss"]
     _, log, _ = fit_config(tmp_path / "b", "trainer.max_epochs=40", "trainer.early_stopping.patience=100")
     assert [step for tag, _, step in log.scalars if tag == "val/loss"] == list(range(1, 41))
+
+
+def test_small_validation_rows_keep_the_count_schedule_however_slow(tmp_path, monkeypatch):
+    """The same 20 ms validations on breast_cancer's rows as they are (far under 2^20 numbers): a busy
+    machine's slowness thins no curve there, every point of the count schedule is kept."""
+    import time
+
+    import derivtrain.trainer.epoch_end as epoch_end
+
+    evaluate = epoch_end.evaluate
+    monkeypatch.setattr(epoch_end, "evaluate", lambda *a, **k: time.sleep(0.02) or evaluate(*a, **k))
+    result, log, _ = fit_config(tmp_path, "trainer.max_epochs=40")
+    assert [step for tag, _, step in log.scalars if tag == "val/loss"] == list(range(2, 41, 2))
