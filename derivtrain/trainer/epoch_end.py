@@ -7,11 +7,12 @@ loop's time (their measured cost). Validation runs exactly every val_every_n_epo
 stopping or a plateau schedule reads it; where nothing reads it (its curves alone) the run's final
 numbers end the curves at the last step, and its interval is stretched to keep it within 4% of the
 loop's time unless the run's validations take under 50 ms in all (validation rows of 2^20 numbers
-or more; smaller ones keep the count schedule alone, the same points on any machine). A full-batch epoch is one pass
-over the training rows and a validation one over the validation rows, a quarter as many at an 80/20
-split: measured on 875k x 100 training rows (python scripts/bench_cli_scale.py --cases full), 30 epochs of optim=sgd validated every epoch
-spent 0.18 s of a 1.06 s fit validating (17%; 4.9% of the 3.6 s run). A short run's validations
-cost far less than 50 ms (breast_cancer: well under 1 ms each), so its curve keeps every point.
+or more; smaller ones keep the count schedule alone, the same points on any machine). A full-batch
+epoch is one pass over the training rows and a validation one over the validation rows, a quarter
+as many at an 80/20 split: measured on 875k x 100 training rows (python scripts/bench_cli_scale.py
+--cases full), 30 epochs of optim=sgd validated every epoch spent 0.18 s of a 1.06 s fit
+validating (17%; 4.9% of the 3.6 s run). A short run's validations cost far less than 50 ms
+(breast_cancer: well under 1 ms each), so its curve keeps every point.
 """
 import math
 

@@ -16,7 +16,8 @@ them costs little: its Hessian (n |S|^2 at syrk's rate) then costs about one gra
 read from memory), which each step the doubling rule adds would cost. From w = 0 the violators
 are the features a first step can move at all (20k x 2k tf-idf rows: 42 for the lasso, 18 for
 the L1 logistic, against supports of 44 and 18): a lasso took 4 steps (sets of 10, 20, 40, 44),
-now 2 (42, 44), 28.5-29.5 -> 18-23 ms; the L1 logistic 30-31 -> 24.5-25 ms. The direction is zero off S, so a step
+now 2 (42, 44), 26.4-32.5 -> 16.8-20.9 ms (four alternating processes of 15 fits each); the L1
+logistic's time did not move beyond this machine's spread. The direction is zero off S, so a step
 is a block step of the whole objective: the line search and the certificate stay the whole
 problem's, and the fit stops on the same duality gap as before. S is chosen again at every
 iterate from the full gradient X^T G (one pass, which the certificate needs anyway): a weight the
