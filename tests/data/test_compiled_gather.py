@@ -51,10 +51,12 @@ def test_a_minibatch_epoch_gathers_through_the_compiled_loop(monkeypatch, ahead)
     real = batches.compiled_rows
     monkeypatch.setattr(batches, "compiled_rows", lambda X, idx: calls.append(len(idx)) or real(X, idx))
     monkeypatch.setattr(batches, "take_rows", lambda X, idx: pytest.fail("torch's gather ran"))
+    weight = torch.rand(1797, dtype=torch.float64)  # sample weights travel with their rows (the same thread)
     generator = torch.Generator().manual_seed(0)
-    seen = list(batches.Batches(X, y, 256, generator, ahead=ahead).epoch())
+    seen = list(batches.Batches(X, y, 256, generator, sample_weight=weight, ahead=ahead).epoch())
     assert calls == [256] * 7 + [1797 - 7 * 256]
-    rows = torch.cat([Xb for Xb, *_ in seen])
-    targets = torch.cat([yb for _, yb, *_ in seen])
+    rows, targets, weights = (torch.cat([batch[i] for batch in seen]) for i in range(3))
     order = torch.randperm(1797, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(rows, X[order]) and torch.equal(targets, y[order])  # every row once, in the epoch's order
+    # every row once, in the epoch's order, with its own target and weight
+    assert torch.equal(rows, X[order]) and torch.equal(targets, y[order]) and torch.equal(weights, weight[order])
+    assert all(share is None for *_, share in seen)
