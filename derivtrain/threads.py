@@ -68,6 +68,12 @@ def map_blocks(fn, items) -> list:
         return list(_pool(workers).map(_in_modes_of_caller(fn), items))
 
 
+def row_ranges(n: int, size: int) -> list:
+    """(start, stop) ranges of `size` rows covering rows 0..n in order; one empty range where n is 0
+    (a rank of trainer=ddp may hold no rows, and its kernels still give their zeros)."""
+    return [(start, min(start + size, n)) for start in range(0, max(n, 1), size)]
+
+
 def summed_blocks(fn, items):
     """The sum of fn(item) over the items (at least one), added in the items' order: computed on the
     run's threads (map_blocks), the same number whatever thread computed which part."""

@@ -67,10 +67,10 @@ for _x in ("f4", "f8"):
             "derivtrain.data.standardize_kernels", "standardized_rows",
             (f"{_x}[:, :]", "i8[::1]", "i8", "f8[::1]", "f8[::1]", f"{_out}[:, ::1]", "i8", "i8"), "i8")
 
-# a minibatch's shuffled dense rows, gathered with prefetches (derivtrain/data/gather_kernels.py): X, idx, out, line
+# a minibatch's shuffled dense rows, gathered with prefetches (derivtrain/data/gather_kernels.py): X, idx, out
 for _x in ("f4", "f8"):
     EXPORTS[f"gather_rows_{_x}"] = ("derivtrain.data.gather_kernels", "gather_rows",
-                                    (f"{_x}[:, ::1]", "i8[::1]", f"{_x}[:, ::1]", "i8"), "i8")
+                                    (f"{_x}[:, ::1]", "i8[::1]", f"{_x}[:, ::1]"), "i8")
 
 # the source files whose code the exports hold: a change to any of them builds the module anew
 SOURCES = ("trainer/dual_cd_kernels.py", "losses/linear_svm_kernels.py", "compiled/prefetch.py",

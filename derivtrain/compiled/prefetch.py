@@ -11,12 +11,13 @@ level, data), on a byte pointer to the element. Its name carries the pointer typ
 pointers are opaque (LLVM 15 and later: numba 0.60 on), `p0i8` before.
 """
 from llvmlite import binding, ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 _OPAQUE = binding.llvm_version_info[0] >= 15
 _READ, _KEEP_EVERYWHERE, _DATA = 0, 3, 1
+_LINE = 64  # bytes a cache line holds
 
 
 @intrinsic
@@ -39,3 +40,12 @@ def prefetch(typingctx, array, index):
         return context.get_dummy_value()
 
     return types.void(array, index), codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def prefetch_row(X, i):
+    """Prefetch every cache line of row i of a 2-D array X (any strides): a row a loop will visit a
+    few visits on, in a random order (the standardization's and the minibatch gather's loops)."""
+    row = X[i]
+    for j in range(0, X.shape[1], max(1, _LINE // X.itemsize)):
+        prefetch(row, j)

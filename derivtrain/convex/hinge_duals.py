@@ -16,7 +16,7 @@ import torch
 from derivtrain.compiled import available, kernel
 from derivtrain.convex.bias import _TOLERANCE
 from derivtrain.convex.passes import backproject
-from derivtrain.threads import summed_blocks
+from derivtrain.threads import row_ranges, summed_blocks
 
 _RANGE = 1 << 17  # rows a thread sweeps at a time (a multiple of the kernels' cached block of 2048)
 
@@ -28,7 +28,7 @@ def hinge_dual_parts(problem, mus, z, y, c, X, reduce):
     if not (mus and _sweeps_apply(problem, z)):
         return None
     rows = _rows(z, y, c)
-    taus, ranges = np.array([float(mu) for mu in mus]), _ranges(len(rows[0]))
+    taus, ranges = np.array([float(mu) for mu in mus]), row_ranges(len(rows[0]), _RANGE)
     side_sums = kernel("hinge_side_sums", build=False)
     sums = reduce.all_sum(torch.from_numpy(summed_blocks(lambda r: side_sums(*rows, taus, *r), ranges)))
     residual, positive, negative = sums[:, 0], sums[:, 1], sums[:, 2]
@@ -52,7 +52,7 @@ def hinge_rounding_sum(problem, z, y, c, reduce):
     if not _sweeps_apply(problem, z):
         return None
     rows, rounding_sum = _rows(z, y, c), kernel("hinge_rounding_sum", build=False)
-    total = summed_blocks(lambda r: rounding_sum(*rows, *r), _ranges(len(rows[0])))
+    total = summed_blocks(lambda r: rounding_sum(*rows, *r), row_ranges(len(rows[0]), _RANGE))
     return reduce.all_sum(torch.tensor(total, dtype=torch.float64))
 
 
@@ -65,9 +65,3 @@ def _sweeps_apply(problem, z) -> bool:
 
 def _rows(z, y, c) -> list:
     return [np.ascontiguousarray(t.reshape(-1).to(torch.float64).numpy()) for t in (z, y, c)]
-
-
-def _ranges(n: int) -> list:
-    """The rows' ranges, in order (one, empty, where there are no rows: a rank of trainer=ddp may have none)."""
-    return [(start, min(start + _RANGE, n)) for start in range(0, max(n, 1), _RANGE)]
-

@@ -9,7 +9,6 @@ import torch
 from derivtrain.compiled import available, kernel
 
 _EXPORT = {torch.float32: "gather_rows_f4", torch.float64: "gather_rows_f8"}
-_LINE_BYTES = 64
 
 
 def compiled_rows(X: torch.Tensor, idx: torch.Tensor) -> Optional[torch.Tensor]:
@@ -19,5 +18,5 @@ def compiled_rows(X: torch.Tensor, idx: torch.Tensor) -> Optional[torch.Tensor]:
         return None
     out = torch.empty((len(idx), X.shape[1]), dtype=X.dtype)
     gather = kernel(_EXPORT[X.dtype], build=False)
-    gather(X.numpy(), idx.contiguous().numpy(), out.numpy(), max(1, _LINE_BYTES // X.element_size()))
+    gather(X.numpy(), idx.contiguous().numpy(), out.numpy())
     return out

@@ -10,7 +10,7 @@ import torch
 
 from derivtrain.compiled import available, kernel
 from derivtrain.data.standardize import combined_parts
-from derivtrain.threads import SMALL, map_blocks
+from derivtrain.threads import SMALL, map_blocks, row_ranges
 
 _RANGE = 1 << 16  # rows a thread takes at a time
 _CODES = {np.dtype(np.float32): "f4", np.dtype(np.float64): "f8"}
@@ -23,7 +23,7 @@ def compiled_moments(X, rows: np.ndarray, offset: int) -> Optional[tuple]:
         return None
     moments = kernel(f"row_moments_{_CODES[X.dtype]}", build=False)
     index = np.ascontiguousarray(rows, dtype=np.int64)
-    return combined_parts(map_blocks(lambda r: moments(X, index, int(offset), *r), _ranges(len(index))))
+    return combined_parts(map_blocks(lambda r: moments(X, index, int(offset), *r), row_ranges(len(index), _RANGE)))
 
 
 def compiled_standardized(X, rows: np.ndarray, offset: int, mean: torch.Tensor, scale: torch.Tensor,
@@ -35,7 +35,7 @@ def compiled_standardized(X, rows: np.ndarray, offset: int, mean: torch.Tensor, 
     index = np.ascontiguousarray(rows, dtype=np.int64)
     out = torch.empty((len(index), X.shape[1]), dtype=dtype)
     into, m, s = out.numpy(), mean.double().contiguous().numpy(), scale.double().contiguous().numpy()
-    map_blocks(lambda r: standardized(X, index, int(offset), m, s, into, *r), _ranges(len(index)))
+    map_blocks(lambda r: standardized(X, index, int(offset), m, s, into, *r), row_ranges(len(index), _RANGE))
     return out
 
 
@@ -43,7 +43,3 @@ def _applies(X, rows) -> bool:
     # any strides (a csv's or a bundled table's features are a view of a wider array)
     return (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _CODES and X.flags.aligned and X.flags.writeable
             and len(rows) * X.shape[1] >= SMALL and available(build=False))
-
-
-def _ranges(n: int) -> list:
-    return [(start, min(start + _RANGE, n)) for start in range(0, n, _RANGE)]

@@ -28,6 +28,15 @@ def is_sparse(X) -> bool:
     return isinstance(X, torch.Tensor) and X.layout == torch.sparse_csr
 
 
+def stored_numbers(X) -> int:
+    """Numbers a pass over rows X reads: a CSR tensor's stored values, else rows x features (a tensor,
+    a numpy array or rows read from disk: anything with a 2-D shape)."""
+    if is_sparse(X):
+        return int(X.values().numel())
+    rows, features = X.shape
+    return int(rows) * int(features)
+
+
 def csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, n_columns: int) -> torch.Tensor:
     """A CSR tensor from its arrays (built by the helpers here: no invariant checks)."""
     global _announced

@@ -50,7 +50,7 @@ def suits(objective, data, max_dense: int, tol: float = _DENSE_TIGHTEST) -> str 
         return None  # dense rows: Newton's closed-form steps (100k x 50 to 1e-3: 0.135 s, cyanure 0.41)
     if not (penalty.quadratic and penalty._scalar and float(penalty.l2) > 0) or find_spec("numba") is None:
         return None
-    stored = X.values().numel() if sparse.is_sparse(X) else X.numel()
+    stored = sparse.stored_numbers(X)
     cold = not compiled_ahead(build=False)  # a small problem never waits for the module's build
     if cold and stored < _NONZEROS:
         return None

@@ -19,7 +19,7 @@ import math
 import torch
 
 from derivtrain.data.mapped import rows_in_memory
-from derivtrain.data.sparse import is_sparse
+from derivtrain.data.sparse import stored_numbers
 from derivtrain.threads import SMALL
 from derivtrain.trainer.curvature import objective_sharpness, sharpness_tag
 from derivtrain.trainer.metrics import evaluate, grad_norm
@@ -62,7 +62,7 @@ class EpochEnd:
         self.ckpt_every = trainer.checkpoint_every_n_epochs
         self.certified = has_dual(ctx.objective) and isinstance(ctx.data.train.X, torch.Tensor)
         self.checks, self.check_time = Geometric(), TimeShare(CHECK_SHARE, FIRST_CHECK_IN_EPOCHS)
-        timed = ctx.data.val is not None and _numbers(ctx.data.val.X) >= VAL_TIMED_FROM
+        timed = ctx.data.val is not None and stored_numbers(ctx.data.val.X) >= VAL_TIMED_FROM
         self.val_time = MeasuredInterval(self.val_every, epochs, VAL_SHARE, VAL_FREE if timed else math.inf)
         self.epochs_seen = 0  # by this process (a resumed loop's time starts with it)
         self.val_metrics, self.stop_reason, self.converged, self.gap_step = {}, None, None, None
@@ -132,11 +132,3 @@ class EpochEnd:
         value = objective_sharpness(objective, X_sample, targets, diagnostics.hessian_iterations,
                                     diagnostics.hessian_method)
         self.ctx.logger.log_scalars({sharpness_tag(objective, diagnostics.hessian_method): value}, step)
-
-
-def _numbers(X) -> int:
-    """Numbers a pass over the rows reads: a CSR tensor's stored values, else rows x features."""
-    if is_sparse(X):
-        return int(X.values().numel())
-    shape = tuple(X.shape)
-    return shape[0] * (shape[1] if len(shape) > 1 else 1)
