@@ -32,7 +32,8 @@ _BLOCK_BYTES = 4 << 20  # rows of X a block holds: 10k rows of 100 float32 featu
 # compiled loop: 0.75-1.1 s here) within the 100 epochs optim=sgd runs by default: it saves ~0.13-0.17
 # ns a number an epoch (15 ms an epoch at 875k x 100)
 COMPILED_FROM = 1 << 26
-_EXPORT = {np.dtype(np.float32): "hinge_rows_f4", np.dtype(np.float64): "hinge_rows_f8"}  # derivtrain/compiled
+# the row loop compiled ahead of time for each dtype of rows (derivtrain/compiled/exports.py)
+HINGE_ROWS = {np.dtype(np.float32): "hinge_rows_f4", np.dtype(np.float64): "hinge_rows_f8"}
 
 
 class CompiledLinearSVMObjective(Function):
@@ -44,7 +45,7 @@ class CompiledLinearSVMObjective(Function):
     def forward(X, signs, weight, bias, alpha: float):
         rows, W, b = X.detach().numpy(), weight.detach().numpy(), bias.detach().numpy()
         y, n = signs.numpy(), X.shape[0]
-        hinge_rows = kernel(_EXPORT[rows.dtype])  # compiled ahead of time: no numba start (derivtrain/compiled)
+        hinge_rows = kernel(HINGE_ROWS[rows.dtype])  # compiled ahead of time: no numba start (derivtrain/compiled)
         step = max(1024, _BLOCK_BYTES // max(1, X.shape[1] * X.element_size()))
         parts = map_blocks(lambda a: hinge_rows(rows, y, W, b, a, min(a + step, n)), range(0, n, step))
         total, product = 0.0, np.zeros((W.shape[0], W.shape[1] + 1))

@@ -103,3 +103,68 @@ def test_the_loop_by_hand_on_sparse_rows_trains_the_weights_autograd_trains(tmp_
     expected, _, composed = fit_config(tmp_path / "b", *common)
     for p, q in zip(by_hand.parameters(), composed.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def _real_rows(n_classes: int, dtype):
+    """(model, standardized rows, one-vs-rest signs): breast_cancer (2 classes) or wine (3), with weights
+    part way to a fit, so that some margins are violated and some are not."""
+    from sklearn.datasets import load_breast_cancer, load_wine
+
+    from derivtrain.data import DataSpec
+    from derivtrain.models.svm import LinearSVM
+
+    X, y = (load_breast_cancer if n_classes == 2 else load_wine)(return_X_y=True)
+    X = torch.as_tensor((X - X.mean(0)) / X.std(0), dtype=dtype).contiguous()
+    spec = DataSpec(task="classification", n_features=X.shape[1], classes=list(range(n_classes)))
+    torch.manual_seed(0)
+    model = LinearSVM(spec).to(dtype)
+    with torch.no_grad():
+        model.linear.weight.mul_(20)
+    return model, X, HingeLoss().encode_targets(torch.as_tensor(y), spec.n_outputs).to(dtype).contiguous()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("alpha", [0.05, 0.0])
+def test_dense_rows_take_one_compiled_pass_with_the_products_numbers(monkeypatch, dtype, n_classes, alpha):
+    """Dense CPU rows, the loops built: value and gradients from the compiled row loop (the module's,
+    not numba's JIT), equal to the two products' to the dtype's rounding, laid out as the parameters."""
+    import derivtrain.compiled as compiled
+    from derivtrain.losses import linear_svm_rows
+
+    if compiled._ahead_of_time() is None:
+        pytest.skip("no ahead-of-time module here")
+    model, X, signs = _real_rows(n_classes, dtype)
+    W, b = model.linear.weight, model.linear.bias
+    monkeypatch.setattr(compiled, "_jit", lambda name: pytest.fail(f"{name}: not the module's loop"))
+    calls, kernel = [], linear_svm_rows.kernel
+    monkeypatch.setattr(linear_svm_rows, "kernel", lambda *a, **k: calls.append(a[0]) or kernel(*a, **k))
+    value, grad_weight, grad_bias = linear_svm_rows.value_and_grad(X, signs, W, b, alpha)
+    assert calls == [f"hinge_rows_f{8 if dtype == torch.float64 else 4}"]
+    monkeypatch.setattr(linear_svm_rows, "_compiled_takes", lambda *a: False)
+    expected = linear_svm_rows.value_and_grad(X, signs, W, b, alpha)
+    assert len(calls) == 1 and 0 < float(expected[0])
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-6)
+    for got, want in zip((value, grad_weight, grad_bias), expected):
+        assert got.dtype == want.dtype and got.shape == want.shape and got.is_contiguous()
+        torch.testing.assert_close(got, want, **tol)
+
+
+def test_rows_the_compiled_pass_cannot_take_go_to_the_products(monkeypatch):
+    """A strided view of the rows, and a machine without the module built: the two products."""
+    from derivtrain.losses import linear_svm_rows
+
+    model, X, signs = _real_rows(2, torch.float64)
+    W, b = model.linear.weight, model.linear.bias
+    monkeypatch.setattr(linear_svm_rows, "_compiled_takes", lambda *a: False)
+    expected = linear_svm_rows.value_and_grad(X, signs, W, b, 0.1)
+    monkeypatch.undo()
+    monkeypatch.setattr(linear_svm_rows, "kernel", lambda *a, **k: pytest.fail("the compiled pass ran"))
+    strided = torch.stack([X, X], dim=2)[:, :, 0]  # the same numbers, every other one in memory
+    assert not strided.is_contiguous()
+    monkeypatch.setattr(linear_svm_rows, "available", lambda build=True: True)
+    for got, want in zip(linear_svm_rows.value_and_grad(strided, signs, W, b, 0.1), expected):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(linear_svm_rows, "available", lambda build=True: False)  # no module built here
+    for got, want in zip(linear_svm_rows.value_and_grad(X, signs, W, b, 0.1), expected):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
