@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from derivtrain.data.compiled_standardize import compiled_moments
+from derivtrain.data.huge_pages import empty_rows
 from derivtrain.data.split import standardizer
 from derivtrain.data.standardize import fitted_scale
 from derivtrain.data.table import Data, DataSpec, Split
@@ -122,4 +123,8 @@ def _features(X: np.ndarray, mean_t, scale_t, standardize: bool, device) -> torc
     if not standardize:
         return torch.from_numpy(X) if usable else torch.tensor(X, dtype=torch.float64, device=device)
     source = torch.from_numpy(X) if X.flags.writeable and X.dtype in (np.float64, np.float32) else torch.tensor(X)
-    return torch.sub(source.to(device=device, dtype=torch.float64), mean_t).div_(scale_t)
+    if device.type != "cpu" or source.dim() != 2:
+        return torch.sub(source.to(device=device, dtype=torch.float64), mean_t).div_(scale_t)
+    # the new rows where they may lie in 2 MB pages (derivtrain/data/huge_pages.py: a solver's random visits)
+    out = empty_rows(source.shape[0], source.shape[1], torch.float64)
+    return torch.sub(source, mean_t, out=out).div_(scale_t)
