@@ -16,7 +16,9 @@ certificates), the run the CLI's (`derivtrain.train`, defaults on: TensorBoard, 
             helpers, against one pool task and future a block (the code before stop 47)
 
 Cases: sgd (`optim=sgd trainer.batch_size=4096 trainer.max_epochs=3`), auto (`optim=auto`, dual
-coordinate descent), full (`optim=sgd`, full batch, 30 epochs).
+coordinate descent), full (`optim=sgd`, full batch, 30 epochs), and sklearn: scikit-learn's
+`SGDClassifier(loss="hinge")`, 3 epochs, on the numpy view of the same training split (what
+scripts/bench_cli_scale.py compares with), timed alone (only the pages change reaches it).
 """
 import argparse
 import statistics
@@ -70,6 +72,21 @@ def switches() -> dict:
     return {"pages": pages, "step": step, "blocks": blocks}
 
 
+def sklearn_seconds() -> tuple:
+    """(wall, CPU) seconds of SGDClassifier's 3 epochs on the training split built as the CLI builds it."""
+    from sklearn.linear_model import SGDClassifier
+
+    from derivtrain.data import build_data
+    from tests.conftest import compose_config
+
+    data = build_data(compose_config(*ROWS).data, torch.device("cpu"), seed=0)
+    X, y = data.train.X.numpy(), data.train.y.numpy()
+    model = SGDClassifier(loss="hinge", alpha=1e-4, max_iter=3, tol=None, random_state=0)
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.fit(X, y)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def fit_seconds(overrides: list, folder: Path) -> tuple:
     """(wall, CPU) seconds of the fit of one CLI run."""
     spent, real = [], run.fit_objective
@@ -91,7 +108,7 @@ def fit_seconds(overrides: list, folder: Path) -> tuple:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=["sgd", "auto", "full"])
+    parser.add_argument("--cases", nargs="+", choices=sorted(CASES) + ["sklearn"], default=["sgd", "auto", "full"])
     parser.add_argument("--changes", nargs="+", choices=["pages", "step", "blocks"],
                         default=["pages", "step", "blocks"])
     args = parser.parse_args()
@@ -102,14 +119,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for change in args.changes:
             for case in args.cases:
+                def measured(folder: Path) -> tuple:
+                    return sklearn_seconds() if case == "sklearn" else fit_seconds(ROWS + CASES[case], folder)
+
                 # a warm-up run: the modules a fit imports are loaded (and the switch reaches them)
-                fit_seconds(ROWS + CASES[case], Path(tmp) / f"{change}-{case}-warm-up")
+                measured(Path(tmp) / f"{change}-{case}-warm-up")
                 seen = {False: [], True: []}
                 for repeat in range(args.repeats):
                     for on in (False, True):
                         setters[change](on)
-                        folder = Path(tmp) / f"{change}-{case}-{repeat}-{on}"
-                        seen[on].append(fit_seconds(ROWS + CASES[case], folder))
+                        seen[on].append(measured(Path(tmp) / f"{change}-{case}-{repeat}-{on}"))
                 setters[change](True)
                 off, on = ([statistics.median(s[i] for s in seen[flag]) for i in (0, 1)] for flag in (False, True))
                 print(f"{change:8} {case:6} {off[0]:9.3f} {on[0]:9.3f} {on[0] / off[0]:6.2f}x "
