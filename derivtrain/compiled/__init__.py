@@ -41,12 +41,19 @@ _PACKAGE = Path(__file__).resolve().parents[1]  # derivtrain/
 _BUILD_SECONDS = 600
 _module: list = []  # the loaded module, or None once it could not be had (asked once a process)
 _deciding = threading.Lock()  # one thread builds or loads it; the others wait for its answer
+_calls: dict = {}  # (export name, fallback) -> (the module, kernel()'s wrapper of its function)
 
 
 def kernel(name: str, fallback=None, build: bool = True):
     """A function of export `name`'s arguments (exports.py): the one compiled ahead of time where the
     arguments match its signature exactly, else `fallback` (None: numba's just-in-time one, imported
-    only then). build=False: the module only where this machine already has it (available)."""
+    only then). build=False: the module only where this machine already has it (available).
+    A loaded module stays loaded, so its wrapper is made once a process (_calls): a minibatch step
+    asks for its loops every step, and the wrapper's argument checks took ~3.5 us to build."""
+    loaded = _module[0] if _module else None
+    made = _calls.get((name, fallback)) if loaded is not None else None
+    if made is not None and made[0] is loaded:
+        return made[1]
     compiled = getattr(_ahead_of_time(), name, None) if available(build) else None
     if compiled is None:
         return fallback if fallback is not None else _jit(name)
@@ -57,6 +64,7 @@ def kernel(name: str, fallback=None, build: bool = True):
             return compiled(*args)
         return (fallback if fallback is not None else _jit(name))(*args)
 
+    _calls[(name, fallback)] = (_module[0], call)
     return call
 
 

@@ -284,3 +284,14 @@ def test_a_compiled_loop_lets_other_threads_run():
         sys.setswitchinterval(interval)
     start, _, end = call
     assert any(start < t < end for t in steps), (end - start, len(steps))
+
+
+@needs_module
+def test_the_modules_wrapper_is_made_once_and_forgotten_with_the_module(monkeypatch):
+    """A minibatch step asks for its loop every step: the same wrapper each time while the module is
+    loaded; where the module is gone (a process without one), numba's function, not the old wrapper."""
+    first = compiled.kernel("hinge_rows_f4", build=False)
+    assert compiled.kernel("hinge_rows_f4", build=False) is first
+    assert compiled.kernel("hinge_rows_f4", fallback=print, build=False) is not first  # its own fallback
+    monkeypatch.setattr(compiled, "_module", [None])
+    assert compiled.kernel("hinge_rows_f4") is _jit("hinge_rows_f4")
