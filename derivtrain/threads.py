@@ -116,7 +116,11 @@ def row_ranges(n: int, size: int) -> list:
 def summed_blocks(fn, items):
     """The sum of fn(item) over the items (at least one), added in the items' order: computed on the
     run's threads (map_blocks), the same number whatever thread computed which part."""
-    parts = map_blocks(fn, items)
+    return added_in_order(map_blocks(fn, items))
+
+
+def added_in_order(parts: list):
+    """parts[0] + parts[1] + ..., left to right (at least one part): the same number on any threads."""
     total = parts[0]
     for part in parts[1:]:
         total = total + part

@@ -6,7 +6,9 @@ widths, scales each toward the bias's constraint (derivtrain/convex/bias.py) and
 all of them. For the binary hinge (`model=svm`, the default) that vector work was most of the end-of-
 run certificate of a gradient run: 875k rows, ~85 ms of torch kernels against 64 ms for the two
 passes over X. The same numbers come out of the sweeps to rounding (the sums' order differs); the
-sweeps go over ranges of rows on the run's threads (the compiled loops release the GIL). Where
+sweeps go over ranges of rows on the run's threads (the compiled loops release the GIL), and the
+second one's weighted rows are backprojected a block at a time as they are written
+(passes.backproject_written: never a whole (widths, n) array in memory). Where
 a width's balancing leaves the closed form (a row scaled to 0 or below, or a residual above bias.py's
 tolerance) this returns None and the caller takes the general path, bias.py's Newton included.
 """
@@ -15,7 +17,7 @@ import torch
 
 from derivtrain.compiled import available, kernel
 from derivtrain.convex.bias import _TOLERANCE
-from derivtrain.convex.passes import backproject
+from derivtrain.convex.passes import backproject_written
 from derivtrain.threads import row_ranges, summed_blocks
 
 _RANGE = 1 << 17  # rows a thread sweeps at a time (a multiple of the kernels' cached block of 2048)
@@ -37,13 +39,17 @@ def hinge_dual_parts(problem, mus, z, y, c, X, reduce):
     lams = torch.where(balanced, 0.0, residual / torch.where(residual > 0, positive, negative))
     if not bool(torch.isfinite(lams).all()):  # weights that diverged (NaN scores): the general path says so
         return None
-    G, scaled_rows, lam = np.empty((len(taus), len(rows[0]))), kernel("hinge_scaled_rows", build=False), lams.numpy()
-    parts = reduce.all_sum(torch.from_numpy(summed_blocks(lambda r: scaled_rows(*rows, taus, lam, G, *r), ranges)))
+    scaled_rows, lam = kernel("hinge_scaled_rows", build=False), lams.numpy()
+
+    def write(G, start, stop):  # the block's weighted rows c t theta, and the sums the checks below read
+        return scaled_rows(*(v[start:stop] for v in rows), taus, lam, G, 0, stop - start)
+
+    parts, V = backproject_written(write, len(taus), X)
+    parts = reduce.all_sum(torch.from_numpy(parts))
     left = parts[:, 1].abs() / scale
     if bool((parts[:, 0] > 0).any()) or bool(((left > _TOLERANCE) & ~balanced).any()):
         return None
-    V = -reduce.all_sum(backproject(torch.from_numpy(G), X))
-    return V, parts[:, 2].tolist()
+    return -reduce.all_sum(V), parts[:, 2].tolist()
 
 
 def hinge_rounding_sum(problem, z, y, c, reduce):

@@ -8,6 +8,7 @@ import torch
 import derivtrain.compiled as compiled
 import derivtrain.convex.certificate as certificate
 import derivtrain.convex.hinge_duals as hinge_duals
+import derivtrain.convex.passes as passes
 from derivtrain.convex.certificate import _MU_CANDIDATES, certify, linear_problem
 from derivtrain.data.shards import OneProcess
 from derivtrain.losses.hinge import HingeDatafit
@@ -55,6 +56,7 @@ def test_the_compiled_sweeps_give_the_general_paths_dual_values(sgd_run, monkeyp
         import derivtrain.threads as threads
 
         monkeypatch.setattr(hinge_duals, "_RANGE", 100)
+        monkeypatch.setattr(passes, "_COMPILED_ROWS", 100)  # the second sweep's blocks, backprojected as written
         monkeypatch.setattr(threads, "available", lambda: 2)
     assert type(linear_problem(objective).loss) is HingeDatafit
     n = train.X.shape[0]

@@ -138,3 +138,33 @@ def test_the_golden_section_search_finds_a_concave_functions_best_point():
 
     assert best_on_interval(lambda s: -(s - 0.3) ** 2, 2.0) == pytest.approx(0.3, abs=1e-9)
     assert best_on_interval(lambda s: s, 2.0) == pytest.approx(2.0, abs=1e-9)  # at the end of the interval
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support")
+@pytest.mark.parametrize("layout", ["compiled", "float64", "sparse"])
+def test_a_G_written_a_block_at_a_time_gives_its_products_and_its_sums(monkeypatch, layout):
+    """backproject_written: G^T X and the sum of write's parts as from the whole G, on two threads and
+    several blocks; on the compiled passes' rows every block is written into one of the threads'
+    reused buffers (never a whole G), elsewhere the blocks are joined into G for the general pass."""
+    monkeypatch.setattr(threads, "available", lambda: 2)
+    monkeypatch.setattr(passes, "_COMPILED_ROWS", 256)  # 1003 rows: 3 blocks and a part
+    if layout == "compiled" and not passes.available():
+        pytest.skip("no module compiled ahead of time here")
+    X = torch.randn(1003, 5, generator=gen())
+    X[X.abs() < 0.5] = 0
+    G = torch.randn(3, 1003, generator=gen(2), dtype=torch.float64)
+    rows = {"compiled": X, "float64": X.double(), "sparse": X.to_sparse_csr()}[layout]
+    buffers, spans = set(), []
+
+    def write(block, start, stop):
+        assert block.shape == (3, stop - start) and block.flags.c_contiguous
+        buffers.add(block.__array_interface__["data"][0])
+        spans.append((start, stop))
+        block[:] = G[:, start:stop].numpy()
+        return block.sum(axis=1)
+
+    parts, V = passes.backproject_written(write, 3, rows)
+    torch.testing.assert_close(V, G @ X.double(), rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(torch.from_numpy(parts), G.sum(dim=1), rtol=1e-13, atol=1e-13)
+    assert sorted(spans) == [(a, min(a + 256, 1003)) for a in range(0, 1003, 256)]
+    assert len(buffers) <= 2 if layout == "compiled" else len(buffers) == 4  # a buffer a thread, or a G a block
