@@ -131,6 +131,7 @@ def compiled_start() -> float:
 
 def sklearn_seconds(rows: int, features: int, epochs: int) -> float:
     """SGDClassifier(hinge) for `epochs` epochs on the same training rows (as built by data=synthetic)."""
+    import numpy as np
     from sklearn.linear_model import SGDClassifier
 
     from derivtrain.data import build_data
@@ -138,7 +139,9 @@ def sklearn_seconds(rows: int, features: int, epochs: int) -> float:
 
     cfg = compose_config("model=svm", "data=synthetic", f"data.n_samples={rows}", f"data.n_features={features}")
     data = build_data(cfg.data, torch.device("cpu"), seed=0)
-    X, y = data.train.X.numpy(), data.train.y.numpy()
+    # the rows in an array of numpy's own, as a user hands them over (2 MB pages where Linux gives them to
+    # numpy; derivtrain's split lies in torch's 4 KB ones: derivtrain/data/huge_pages.py says why)
+    X, y = np.array(data.train.X.numpy()), data.train.y.numpy()
     clf = SGDClassifier(loss="hinge", alpha=1e-4, max_iter=epochs, tol=None, random_state=0)
     start, cpu = time.perf_counter(), time.process_time()
     clf.fit(X, y)

@@ -1,15 +1,17 @@
-"""Stop 47's three changes, each switched off and on in turn inside one process, on whole 1M CLI fits.
+"""Stop 47's three changes, each switched off and on in turn, on whole 1M CLI runs in fresh processes.
 
     python scripts/bench_row_memory.py [--repeats 5] [--cases sgd auto full] [--changes pages step blocks]
 
 A change measured against the code before it, on a machine whose load moves by more than the change:
-each repeat runs a case with the change off, then on, and the medians of the two are printed with the
-process's CPU time beside the wall time. The fit is `derivtrain.run.fit_objective` (the fitter with its
-certificates), the run the CLI's (`derivtrain.train`, defaults on: TensorBoard, validation, checks) on
+each repeat runs a case with the change off, then on, each run in a process of its own (a buffer's
+first touch is paid once a process: a second run in the same one reuses the pages the first freed),
+and the medians are printed: the run's total, its read (`derivtrain.run.build_data`) and its fit
+(`derivtrain.run.fit_objective`, the fitter with its certificates), the fit's CPU time beside its
+wall time. The run is the CLI's (`derivtrain.train`, defaults on: TensorBoard, validation, checks) on
 `model=svm data=synthetic data.n_samples=1250000 data.n_features=100` (875k training rows).
 
-    pages   a split's rows, a solver's float64 copy, allocated by numpy (2 MB pages where Linux gives
-            them: derivtrain/data/huge_pages.py) against torch.empty
+    pages   a split's rows allocated by numpy (2 MB pages where Linux gives them: derivtrain/data/
+            huge_pages.py, SPLITS_IN_HUGE_PAGES) against torch.empty (the default since stop 48)
     step    the minibatch SVM step's compiled pass (derivtrain/losses/linear_svm_rows.py) against the
             two products
     blocks  derivtrain.threads.map_blocks sharing blocks from one count on the calling thread and its
@@ -17,11 +19,14 @@ certificates), the run the CLI's (`derivtrain.train`, defaults on: TensorBoard, 
 
 Cases: sgd (`optim=sgd trainer.batch_size=4096 trainer.max_epochs=3`), auto (`optim=auto`, dual
 coordinate descent), full (`optim=sgd`, full batch, 30 epochs), and sklearn: scikit-learn's
-`SGDClassifier(loss="hinge")`, 3 epochs, on the numpy view of the same training split (what
-scripts/bench_cli_scale.py compares with), timed alone (only the pages change reaches it).
+`SGDClassifier(loss="hinge")`, 3 epochs, on the numpy view of the same training split (only the
+pages change reaches it; its read is the split's build).
 """
 import argparse
+import importlib
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +48,10 @@ CASES = {"sgd": ["optim=sgd", "trainer.batch_size=4096", "trainer.max_epochs=3"]
 ROWS = ["model=svm", "data=synthetic", "data.n_samples=1250000", "data.n_features=100"]
 
 
+_TAKE_MAP_BLOCKS = ("derivtrain.losses.linear_svm", "derivtrain.losses.linear_svm_compiled", "derivtrain.convex.passes",
+                    "derivtrain.convex.hinge_duals", "derivtrain.data.compiled_standardize")
+
+
 def _task_a_block(fn, items) -> list:
     """map_blocks as it was before stop 47: every block a task of the pool, the caller waiting."""
     items = list(items)
@@ -55,10 +64,10 @@ def _task_a_block(fn, items) -> list:
 
 def switches() -> dict:
     """change -> function(on: bool) that sets it."""
-    numpy_dtypes, takes, shared = dict(huge_pages._NUMPY), minibatch_rows._compiled_takes, threads.map_blocks
+    takes, shared = minibatch_rows._compiled_takes, threads.map_blocks
 
     def pages(on):
-        huge_pages._NUMPY = numpy_dtypes if on else {}
+        huge_pages.SPLITS_IN_HUGE_PAGES = on
 
     def step(on):
         minibatch_rows._compiled_takes = takes if on else (lambda *args: False)
@@ -72,37 +81,59 @@ def switches() -> dict:
     return {"pages": pages, "step": step, "blocks": blocks}
 
 
-def sklearn_seconds() -> tuple:
-    """(wall, CPU) seconds of SGDClassifier's 3 epochs on the training split built as the CLI builds it."""
+def sklearn_seconds(_folder) -> dict:
+    """SGDClassifier's 3 epochs on the training split built as the CLI builds it: its seconds."""
     from sklearn.linear_model import SGDClassifier
 
     from derivtrain.data import build_data
     from tests.conftest import compose_config
 
+    start = time.perf_counter()
     data = build_data(compose_config(*ROWS).data, torch.device("cpu"), seed=0)
     X, y = data.train.X.numpy(), data.train.y.numpy()
+    read = time.perf_counter() - start
     model = SGDClassifier(loss="hinge", alpha=1e-4, max_iter=3, tol=None, random_state=0)
     wall, cpu = time.perf_counter(), time.process_time()
     model.fit(X, y)
-    return time.perf_counter() - wall, time.process_time() - cpu
+    fit = time.perf_counter() - wall
+    return {"total": time.perf_counter() - start, "read": read, "fit": fit, "fit CPU": time.process_time() - cpu}
 
 
-def fit_seconds(overrides: list, folder: Path) -> tuple:
-    """(wall, CPU) seconds of the fit of one CLI run."""
-    spent, real = [], run.fit_objective
+def run_seconds(overrides: list, folder: Path) -> dict:
+    """One CLI run's seconds: its total, read and fit (wall, and the fit's CPU time)."""
+    spent = {}
+    for name in ("build_data", "fit_objective"):
+        real = getattr(run, name)
 
-    def timed(*args, **kwargs):
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = real(*args, **kwargs)
-        spent.append((time.perf_counter() - wall, time.process_time() - cpu))
-        return result
+        def timed(*args, _real=real, _name=name, **kwargs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            result = _real(*args, **kwargs)
+            spent[_name] = (time.perf_counter() - wall, time.process_time() - cpu)
+            return result
+        setattr(run, name, timed)
+    start = time.perf_counter()
+    derivtrain.train(*overrides, f"hydra.run.dir={folder}")
+    total = time.perf_counter() - start
+    return {"total": total, "read": spent["build_data"][0], "fit": spent["fit_objective"][0],
+            "fit CPU": spent["fit_objective"][1]}
 
-    run.fit_objective = timed
-    try:
-        derivtrain.train(*overrides, f"hydra.run.dir={folder}")
-    finally:
-        run.fit_objective = real
-    return spent[0]
+
+def one(case: str, change: str, on: bool) -> dict:
+    """One run in this process, the change set as asked (the others on, as the code has them)."""
+    for name in _TAKE_MAP_BLOCKS:  # loaded first, so the blocks switch reaches the name each one took
+        importlib.import_module(name)
+    switches()[change](on)
+    with tempfile.TemporaryDirectory() as tmp:
+        return sklearn_seconds(tmp) if case == "sklearn" else run_seconds(ROWS + CASES[case], Path(tmp) / "run")
+
+
+def in_fresh_process(case: str, change: str, on: bool) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--one", case, change, str(int(on))], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+COLUMNS = ("total", "read", "fit", "fit CPU")
 
 
 def main() -> None:
@@ -111,28 +142,24 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES) + ["sklearn"], default=["sgd", "auto", "full"])
     parser.add_argument("--changes", nargs="+", choices=["pages", "step", "blocks"],
                         default=["pages", "step", "blocks"])
+    parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)  # case change on: a run in this process
     args = parser.parse_args()
     torch.manual_seed(0)
-    setters = switches()
-    print(f"{torch.get_num_threads()} threads; medians of {args.repeats}, each change off then on in turn")
-    print(f"{'change':8} {'case':6} {'off wall':>9} {'on wall':>9} {'ratio':>7} {'off CPU':>9} {'on CPU':>9}")
-    with tempfile.TemporaryDirectory() as tmp:
-        for change in args.changes:
-            for case in args.cases:
-                def measured(folder: Path) -> tuple:
-                    return sklearn_seconds() if case == "sklearn" else fit_seconds(ROWS + CASES[case], folder)
-
-                # a warm-up run: the modules a fit imports are loaded (and the switch reaches them)
-                measured(Path(tmp) / f"{change}-{case}-warm-up")
-                seen = {False: [], True: []}
-                for repeat in range(args.repeats):
-                    for on in (False, True):
-                        setters[change](on)
-                        seen[on].append(measured(Path(tmp) / f"{change}-{case}-{repeat}-{on}"))
-                setters[change](True)
-                off, on = ([statistics.median(s[i] for s in seen[flag]) for i in (0, 1)] for flag in (False, True))
-                print(f"{change:8} {case:6} {off[0]:9.3f} {on[0]:9.3f} {on[0] / off[0]:6.2f}x "
-                      f"{off[1]:9.3f} {on[1]:9.3f}")
+    if args.one:
+        print(json.dumps(one(args.one[0], args.one[1], args.one[2] == "1")))
+        return
+    print(f"{torch.get_num_threads()} threads; medians of {args.repeats}, each change off then on in turn, "
+          "a fresh process a run; seconds, off -> on")
+    print(f"{'change':8} {'case':8} " + " ".join(f"{c:>17}" for c in COLUMNS))
+    for change in args.changes:
+        for case in args.cases:
+            seen = {False: [], True: []}
+            for _ in range(args.repeats):
+                for on in (False, True):
+                    seen[on].append(in_fresh_process(case, change, on))
+            medians = {flag: {c: statistics.median(r[c] for r in seen[flag]) for c in COLUMNS} for flag in seen}
+            print(f"{change:8} {case:8} " + " ".join(f"{medians[False][c]:7.3f} -> {medians[True][c]:6.3f}"
+                                                     for c in COLUMNS), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from derivtrain.compiled import available, kernel
-from derivtrain.data.huge_pages import empty_rows
+from derivtrain.data.huge_pages import split_rows
 from derivtrain.data.standardize import combined_parts
 from derivtrain.threads import SMALL, map_blocks, row_ranges
 
@@ -34,7 +34,7 @@ def compiled_standardized(X, rows: np.ndarray, offset: int, mean: torch.Tensor, 
         return None
     standardized = kernel(f"standardized_rows_{_CODES[X.dtype]}_{_OUT[dtype]}", build=False)
     index = np.ascontiguousarray(rows, dtype=np.int64)
-    out = empty_rows(len(index), X.shape[1], dtype)  # (derivtrain/data/huge_pages.py: why not torch.empty)
+    out = split_rows(len(index), X.shape[1], dtype)  # (derivtrain/data/huge_pages.py: which pages)
     into, m, s = out.numpy(), mean.double().contiguous().numpy(), scale.double().contiguous().numpy()
     map_blocks(lambda r: standardized(X, index, int(offset), m, s, into, *r), row_ranges(len(index), _RANGE))
     return out

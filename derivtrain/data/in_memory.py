@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from derivtrain.data.compiled_standardize import compiled_moments, compiled_standardized
-from derivtrain.data.huge_pages import empty_rows
+from derivtrain.data.huge_pages import split_rows
 from derivtrain.data.mapped import MappedNpy
 from derivtrain.data.out_of_core import split_ranges
 from derivtrain.data.shards import SplitShard, held_positions
@@ -145,7 +145,7 @@ class _Source:
         compiled = compiled_standardized(self.X, rows, self.offset, mean, scale, dtype)
         if compiled is not None:
             return compiled
-        out, step = empty_rows(len(rows), self.X.shape[1], dtype), chunk_rows(self.X.shape[1])
+        out, step = split_rows(len(rows), self.X.shape[1], dtype), chunk_rows(self.X.shape[1])
         for a in range(0, len(rows), step):
             part = rows[a:a + step]
             X = torch.as_tensor(self.numpy_rows(part, np.float64) if self.mapped else self.X[part - self.offset],

@@ -19,7 +19,6 @@ import warnings
 import numpy as np
 import torch
 
-from derivtrain.data.huge_pages import empty_rows
 from derivtrain.data.rank_k import weighted_gram
 
 _announced = False  # torch warns once a process that CSR support is in "beta state"
@@ -224,12 +223,10 @@ def _with_ones_column_cpu(X: torch.Tensor) -> torch.Tensor:
 
 
 def astype(X: torch.Tensor, dtype) -> torch.Tensor:
-    """X with its values in dtype (CSR: the structure is shared); a dense CPU table's copy where it
-    may lie in 2 MB pages (derivtrain/data/huge_pages.py: a solver's random visits to its rows)."""
+    """X with its values in dtype (CSR: the structure is shared; dense: torch's copy, 4 KB pages, as a
+    split's rows lie: derivtrain/data/huge_pages.py says why)."""
     if not is_sparse(X):
-        if X.dtype == dtype or X.device.type != "cpu" or X.dim() != 2:
-            return X.to(dtype)
-        return empty_rows(X.shape[0], X.shape[1], dtype).copy_(X)
+        return X.to(dtype)
     return csr(X.crow_indices(), X.col_indices(), X.values().to(dtype), X.shape[1])
 
 

@@ -125,6 +125,7 @@ def _features(X: np.ndarray, mean_t, scale_t, standardize: bool, device) -> torc
     source = torch.from_numpy(X) if X.flags.writeable and X.dtype in (np.float64, np.float32) else torch.tensor(X)
     if device.type != "cpu" or source.dim() != 2:
         return torch.sub(source.to(device=device, dtype=torch.float64), mean_t).div_(scale_t)
-    # the new rows where they may lie in 2 MB pages (derivtrain/data/huge_pages.py: a solver's random visits)
+    # the new rows where they may lie in 2 MB pages (derivtrain/data/huge_pages.py: a solver's random visits,
+    # and a grid search's fits in one process, whose freed pages the next fit is given back fast)
     out = empty_rows(source.shape[0], source.shape[1], torch.float64)
     return torch.sub(source, mean_t, out=out).div_(scale_t)

@@ -1,6 +1,6 @@
-"""The rows a split, a solver's float64 copy and an estimator's standardized table are written into come
-from numpy's allocator (derivtrain/data/huge_pages.py: where Linux gives them 2 MB pages), with the same
-numbers torch's own buffers held."""
+"""Where large row buffers lie (derivtrain/data/huge_pages.py): an estimator's standardized table in
+numpy's allocation (where Linux gives it 2 MB pages), a split's rows in torch's unless
+SPLITS_IN_HUGE_PAGES; the same numbers either way."""
 import re
 import sys
 
@@ -51,18 +51,19 @@ def test_dtypes_numpy_lacks_take_torchs_allocator():
     assert empty_rows(3, 2, torch.float64).shape == (3, 2)
 
 
-def test_a_large_split_is_written_into_numpys_rows_with_the_same_numbers(monkeypatch):
+def test_a_large_split_lies_in_torchs_rows_unless_switched_with_the_same_numbers(monkeypatch):
     """A synthetic table of 2^20 numbers (the compiled standardization's size) is standardized into
-    empty_rows' buffer; the same build into torch's buffers gives the same numbers bit for bit."""
+    torch's buffer by default, into empty_rows' numpy buffer where SPLITS_IN_HUGE_PAGES (what
+    scripts/bench_row_memory.py measures), and the two builds give the same numbers bit for bit."""
     cfg = compose_config("model=svm", "data=synthetic", "data.n_samples=12000", "data.n_features=100")
     sizes = []
-    monkeypatch.setattr(huge_pages, "_NUMPY", dict(huge_pages._NUMPY))
     real_empty = np.empty
     monkeypatch.setattr(huge_pages.np, "empty", lambda shape, dtype: sizes.append(shape) or real_empty(shape, dtype))
     data = build_data(cfg.data, torch.device("cpu"), seed=0)
-    assert tuple(data.train.X.shape) in sizes
-    monkeypatch.setattr(huge_pages, "_NUMPY", {})  # torch.empty for every dtype
+    assert tuple(data.train.X.shape) not in sizes
+    monkeypatch.setattr(huge_pages, "SPLITS_IN_HUGE_PAGES", True)
     again = build_data(cfg.data, torch.device("cpu"), seed=0)
+    assert tuple(again.train.X.shape) in sizes
     for a, b in ((data.train, again.train), (data.val, again.val), (data.test, again.test)):
         assert torch.equal(a.X, b.X) and torch.equal(a.y, b.y)
 
