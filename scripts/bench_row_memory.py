@@ -1,6 +1,6 @@
-"""Stop 47's three changes, each switched off and on in turn, on whole 1M CLI runs in fresh processes.
+"""Stop 47's and 48's changes, each switched off and on in turn, on whole 1M CLI runs in fresh processes.
 
-    python scripts/bench_row_memory.py [--repeats 5] [--cases sgd auto full] [--changes pages step blocks]
+    python scripts/bench_row_memory.py [--repeats 5] [--cases sgd auto full] [--changes pages step blocks order]
 
 A change measured against the code before it, on a machine whose load moves by more than the change:
 each repeat runs a case with the change off, then on, each run in a process of its own (a buffer's
@@ -16,6 +16,8 @@ wall time. The run is the CLI's (`derivtrain.train`, defaults on: TensorBoard, v
             two products
     blocks  derivtrain.threads.map_blocks sharing blocks from one count on the calling thread and its
             helpers, against one pool task and future a block (the code before stop 47)
+    order   dual coordinate descent's epochs over 2^16 rows or more in blocks of rows in memory order
+            (derivtrain/trainer/dual_cd_order.py, stop 48) against a random permutation of the rows
 
 Cases: sgd (`optim=sgd trainer.batch_size=4096 trainer.max_epochs=3`), auto (`optim=auto`, dual
 coordinate descent), full (`optim=sgd`, full batch, 30 epochs), and sklearn: scikit-learn's
@@ -41,6 +43,7 @@ import derivtrain.data.huge_pages as huge_pages  # noqa: E402
 import derivtrain.losses.linear_svm_rows as minibatch_rows  # noqa: E402
 import derivtrain.run as run  # noqa: E402
 import derivtrain.threads as threads  # noqa: E402
+import derivtrain.trainer.dual_cd as dual_cd  # noqa: E402
 
 CASES = {"sgd": ["optim=sgd", "trainer.batch_size=4096", "trainer.max_epochs=3"],
          "auto": ["optim=auto"],
@@ -64,7 +67,7 @@ def _task_a_block(fn, items) -> list:
 
 def switches() -> dict:
     """change -> function(on: bool) that sets it."""
-    takes, shared = minibatch_rows._compiled_takes, threads.map_blocks
+    takes, shared, blocked = minibatch_rows._compiled_takes, threads.map_blocks, dual_cd.shuffle_active
 
     def pages(on):
         huge_pages.SPLITS_IN_HUGE_PAGES = on
@@ -78,7 +81,10 @@ def switches() -> dict:
                     getattr(module, "map_blocks", None) in (shared, _task_a_block):
                 module.map_blocks = shared if on else _task_a_block
 
-    return {"pages": pages, "step": step, "blocks": blocks}
+    def order(on):  # dual coordinate descent's epochs over many rows in blocks, or LIBLINEAR's permutation
+        dual_cd.shuffle_active = blocked if on else (lambda rng, active, n_active, n_rows: rng.shuffle(active[:n_active]))
+
+    return {"pages": pages, "step": step, "blocks": blocks, "order": order}
 
 
 def sklearn_seconds(_folder) -> dict:
@@ -140,8 +146,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES) + ["sklearn"], default=["sgd", "auto", "full"])
-    parser.add_argument("--changes", nargs="+", choices=["pages", "step", "blocks"],
-                        default=["pages", "step", "blocks"])
+    parser.add_argument("--changes", nargs="+", choices=["pages", "step", "blocks", "order"],
+                        default=["pages", "step", "blocks", "order"])
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)  # case change on: a run in this process
     args = parser.parse_args()
     torch.manual_seed(0)

@@ -52,6 +52,7 @@ from derivtrain.data import sparse
 from derivtrain.logging import log
 from derivtrain.losses.squared_hinge import SquaredHingeDatafit
 from derivtrain.trainer.dual_cd_choice import conjugate_gradient_steps
+from derivtrain.trainer.dual_cd_order import shuffle_active
 from derivtrain.trainer.dual_cd_schedule import Progress, spacing
 from derivtrain.trainer.dual_cd_state import SolveState
 from derivtrain.trainer.fitting import FitContext, FitResult, finish, set_linear_weights
@@ -156,7 +157,7 @@ class _Column:
         (loss seen + penalty, dual value) estimates (exact in the limit, for an epoch over every row)."""
         if every_row:
             self.n_active, self.bounds = len(self.c), (math.inf, -math.inf)
-        rng.shuffle(self.active[:self.n_active])
+        shuffle_active(rng, self.active, self.n_active, len(self.c))  # (dual_cd_order.py: in blocks of rows, on many)
         self.work += self.n_active / len(self.c)
         high, low, self.n_active, loss = self.run_epoch(*self.rows, self.y, self.c, self.qdiag, self.upper, self.shift,
                                                    self.beta, self.w, self.scale, self.offset, self.active,
