@@ -76,3 +76,28 @@ def test_fits_in_blocks_reach_the_exact_optimum(fits, monkeypatch, loss, dense):
     exact = squared_hinge_optimum(X.toarray(), labels, 1, 1e-3) if power == 2 else \
         hinge_optimum(X.toarray(), labels, 1, "ovr", 1e-3)
     assert abs(hinge_objective(X, labels, 1e-3, W, b, power=power) - exact) <= (1e-4 if dense else 1e-7) * exact
+
+
+def test_an_epoch_keeps_the_rows_it_keeps_in_the_order_it_visited_them(monkeypatch):
+    """Shrinking (dual_cd_kernels.py): after an epoch active[:n_active] are the rows it kept, in the
+    order it visited them, and the rows it set aside follow them; no row lost or doubled."""
+    import torch
+
+    X, labels = binary_rows()
+    dense = X.toarray() * 3
+    n = len(labels)
+    column = dual_cd._Column(torch.from_numpy(dense), (dense ** 2).sum(axis=1), 2.0 * labels - 1, np.full(n, 1 / n), 1e-3)
+    visited = []
+    monkeypatch.setattr(dual_cd, "shuffle_active",
+                        lambda rng, active, n_active, n_rows: (rng.shuffle(active[:n_active]),
+                                                               visited.append(active[:n_active].copy())))
+    rng, shrunk = np.random.default_rng(0), 0
+    for epoch in range(8):
+        column.epoch(rng, every_row=epoch == 0)
+        order, kept = visited[-1], column.active[:column.n_active]
+        assert sorted(column.active.tolist()) == list(range(n))
+        assert set(column.active[:len(order)].tolist()) == set(order.tolist())
+        position = {row: k for k, row in enumerate(order.tolist())}
+        assert all(position[a] < position[b] for a, b in zip(kept.tolist(), kept[1:].tolist()))
+        shrunk += len(kept) < len(order)
+    assert shrunk >= 2  # epochs that set rows aside were checked
