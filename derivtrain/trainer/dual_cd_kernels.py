@@ -33,7 +33,8 @@ moves during the epoch, so an estimate of the loss, exact once w stops moving; o
 every row sees every loss): the fitter certifies with a pass of its own only when they say the
 gap may be within tol.
 
-The rows are visited in a random order, so each visit starts with cache misses (the row, and its
+The rows are visited in a random order (over many rows, blocks of rows in a random order:
+dual_cd_order.py), so each visit starts with cache misses (the row, and its
 entries of y, c, the diagonal, the bound and beta), and a visit's dependent arithmetic keeps about one
 row's misses in flight. The row _AHEAD visits on is prefetched (derivtrain/compiled/prefetch.py), and
 its own numbers too where their arrays outgrow the caches (`far`: dual_cd.py's _FAR_ROWS). Measured,
