@@ -22,10 +22,11 @@ kept keep their order and the epoch goes on in it, where LIBLINEAR swaps the las
 set-aside one's place and visits it next: that jumped from the order's end, where the rows ahead were
 prefetched (_AHEAD) and, over many rows, visited in memory order (dual_cd_order.py). Measured on the
 1M-row run's epochs (875k x 100 dense): the epoch after one over every row, which sets half the rows
-aside or more, 313 -> 108 ms; the fit 2.62-2.77 -> 2.46-2.55 s (three fresh processes each, alternating). Most hinge rows sit at a bound
-(well classified: beta = 0; inside the margin: beta = u), so after a few epochs an epoch visits a
-few percent of the rows (20k tf-idf rows: ~1,200 of them, 0.2 ms an epoch instead of 2-3). An
-epoch over every row (old_high = inf, old_low = -inf) sets none aside.
+aside or more, 313 -> 108 ms; the fit 2.62-2.77 -> 2.46-2.55 s (three fresh processes each,
+alternating). Most hinge rows sit at a bound (well classified: beta = 0; inside the margin: beta =
+u), so after a few epochs an epoch visits a few percent of the rows (20k tf-idf rows: ~1,200 of them,
+0.2 ms an epoch instead of 2-3). An epoch over every row (old_high = inf, old_low = -inf) sets none
+aside.
 
 Each epoch also returns what it saw on the way, for free: the projected gradient's largest and
 least values (LIBLINEAR's stopping signal) and sum_i c_i l_i at the scores it met each row with (w
