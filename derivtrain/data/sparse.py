@@ -223,8 +223,7 @@ def _with_ones_column_cpu(X: torch.Tensor) -> torch.Tensor:
 
 
 def astype(X: torch.Tensor, dtype) -> torch.Tensor:
-    """X with its values in dtype (CSR: the structure is shared; dense: torch's copy, 4 KB pages, as a
-    split's rows lie: derivtrain/data/huge_pages.py says why)."""
+    """X with its values in dtype (CSR: the structure is shared)."""
     if not is_sparse(X):
         return X.to(dtype)
     return csr(X.crow_indices(), X.col_indices(), X.values().to(dtype), X.shape[1])
