@@ -92,7 +92,11 @@ def float32_keeps(X: torch.Tensor, rows: int = 4096, ratio: float = 100.0) -> bo
     and blocks summed from float32 rows only shape a step. A raw 3e7 + N(0, 1) column (standardize=
     False) keeps none of its variation in float32's 7 digits: such rows keep their own precision."""
     sample = X[::max(1, len(X) // rows)].double()
-    return bool((sample.mean(dim=0).abs() <= ratio * sample.std(dim=0, correction=0)).all())
+    mean = sample.mean(dim=0)
+    # the spread by centring in two passes: torch's std along dim 0 took 0.65 ms on digits' 1,797 x 65
+    # rows, these three kernels 0.1 (a small Newton fit asks once, ~5 % of its time)
+    spread = (sample - mean).square_().mean(dim=0).sqrt_()
+    return bool((mean.abs() <= ratio * spread).all())
 
 
 def weighted_grams(X: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:

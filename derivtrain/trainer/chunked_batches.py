@@ -9,7 +9,7 @@ every batch, exactly as Batches does for in-memory rows.
 """
 import torch
 
-from derivtrain.trainer.batches import rank_part
+from derivtrain.trainer.batches import permutation, rank_part
 
 
 class ChunkedBatches:
@@ -42,7 +42,7 @@ class ChunkedBatches:
             start, stop = self.chunks[i]
             n_batches = self._n_batches(self.chunks[i])
             if self.shuffle == "rows":
-                within = torch.randperm(stop - start, generator=self.generator, device=device).split(self.batch_size)
+                within = permutation(stop - start, self.generator, device).split(self.batch_size)
             else:
                 within = torch.randperm(n_batches, generator=self.generator, device=device).tolist()
             if skip >= n_batches:

@@ -1,6 +1,7 @@
 """When optim=auto gives the hinge or the squared hinge to dual coordinate descent (derivtrain/trainer/
 dual_cd.py), said in the run's log: `suits` (the problem it can take, and rows it is faster on) and
 what it reads off the rows (`reach`, C R^2 in LIBLINEAR's terms)."""
+from functools import lru_cache
 from importlib.util import find_spec  # whether numba is installed, without importing it (~0.1 s)
 
 import numpy as np
@@ -48,7 +49,7 @@ def suits(objective, data, max_dense: int, tol: float = _DENSE_TIGHTEST) -> str 
         return None
     if squared and not sparse.is_sparse(X):
         return None  # dense rows: Newton's closed-form steps (100k x 50 to 1e-3: 0.135 s, cyanure 0.41)
-    if not (penalty.quadratic and penalty._scalar and float(penalty.l2) > 0) or find_spec("numba") is None:
+    if not (penalty.quadratic and penalty._scalar and float(penalty.l2) > 0) or not _numba_installed():
         return None
     stored = sparse.stored_numbers(X)
     cold = not compiled_ahead(build=False)  # a small problem never waits for the module's build
@@ -67,7 +68,10 @@ def _where_faster(X, alpha: float, max_dense: int, tol: float, name: str = "the 
     epoch's O(n d) beats the interior point's O(n d^2) Hessians (to a 1e-3 gap against the interior point: 100k x 50
     correlated columns, reach 5, 0.78 s vs 1.05; 100k x 20, reach 2, 0.31 vs 0.30; 30k x 50, reach 17,
     0.32 vs 0.24; digits, reach 360, 0.04 vs 0.02)."""
-    pace, wide = reach(X, alpha), conjugate_gradient_steps(X, max_dense)
+    wide = conjugate_gradient_steps(X, max_dense)
+    if not sparse.is_sparse(X) and X.shape[1] < _DENSE_COLUMNS and not wide:
+        return None  # before reach's pass over the rows: a grid search's small fits ask every time
+    pace = reach(X, alpha)
     steps = (f"takes conjugate-gradient steps over {X.shape[1] + 1} > optim.max_dense={max_dense} parameters" if wide
              else f"factors a {X.shape[1] + 1} x {X.shape[1] + 1} Hessian every step")
     if sparse.is_sparse(X) and (pace <= _LONGEST or wide):
@@ -79,6 +83,12 @@ def _where_faster(X, alpha: float, max_dense: int, tol: float, name: str = "the 
         return (f"the hinge under L2 on {X.shape[0]} x {X.shape[1]} rows, C R^2 = {pace:.2g}: an epoch costs O(n d), "
                 f"where the interior point {steps}")
     return None
+
+
+@lru_cache(maxsize=1)
+def _numba_installed() -> bool:
+    """Found once a process: find_spec walks sys.path (~0.2 ms, 2 % of a small Estimator fit)."""
+    return find_spec("numba") is not None
 
 
 def conjugate_gradient_steps(X, max_dense: int) -> bool:

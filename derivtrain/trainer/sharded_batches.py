@@ -18,7 +18,7 @@ joins every gradient all-reduce.
 import torch
 
 from derivtrain.data.sparse import rows_between
-from derivtrain.trainer.batches import gathered
+from derivtrain.trainer.batches import gathered, permutation
 
 
 class ShardedBatches:
@@ -52,7 +52,7 @@ class ShardedBatches:
         if self.shuffle == "batches":
             yield from self._blocks(skip)
             return
-        order = torch.randperm(self.total, generator=self.generator, device=self.X.device)
+        order = permutation(self.total, self.generator, self.X.device)
         local = self.local_of.index_select(0, order)
         held_at = torch.nonzero(local >= 0).squeeze(1)  # where in the permutation this rank's rows are
         rows = local.index_select(0, held_at).long()

@@ -104,3 +104,24 @@ def test_every_class_block_in_one_call_is_each_class_alone(monkeypatch, syrk):
             assert torch.equal(together[k], rank_k.weighted_gram(X, W[:, k], dtype))
     W[:, 1] -= 0.5  # curvatures of both signs: each column by itself
     torch.testing.assert_close(rank_k.weighted_grams(X, W)[1], _exact(X, W[:, 1]))
+
+
+def test_float32_keeps_says_whether_each_columns_mean_is_within_100_spreads():
+    """The decision numpy's population std gives, on digits' raw pixels (constant columns of 0
+    among them), a column shifted to 3e7 + its spread (float32 keeps none of it), and one whose
+    mean sits just inside and just outside 100 spreads."""
+    from sklearn.datasets import load_digits
+
+    pixels = load_digits().data
+    noise = np.random.default_rng(0).standard_normal((4000, 3))
+
+    def reference(X):
+        sample = X[::max(1, len(X) // 4096)]
+        return bool((np.abs(sample.mean(axis=0)) <= 100 * sample.std(axis=0)).all())
+
+    cases = {"digits": pixels, "shifted": pixels + np.r_[3e7, np.zeros(63)],
+             "inside": noise + [0.0, 99.0 * noise[:, 1].std(), 0.0],
+             "outside": noise + [0.0, 101.0 * noise[:, 1].std(), 0.0]}
+    found = {name: rank_k.float32_keeps(torch.from_numpy(X)) for name, X in cases.items()}
+    assert found == {name: reference(X) for name, X in cases.items()}
+    assert found == {"digits": True, "shifted": False, "inside": True, "outside": False}
