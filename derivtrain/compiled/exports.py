@@ -56,6 +56,9 @@ EXPORTS = {
     # the L1 model's coordinate-descent epoch (derivtrain/trainer/l1_quadratic.py)
     "l1_epoch": ("derivtrain.trainer.l1_epoch_kernel", "l1_epoch",
                  ("f8[:, ::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]"), "i8"),
+    # its epochs until the sign pattern holds still: H, q, u, diag, lam, pattern, start, stop, next_solve -> epoch
+    "l1_epochs": ("derivtrain.trainer.l1_epoch_kernel", "l1_epochs",
+                  ("f8[:, ::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "i8", "i8", "i8"), "i8"),
 }
 # standardization's passes over in-memory rows (derivtrain/data/standardize_kernels.py), per source
 # dtype (and the split's dtype): X, rows, offset, range -> (count, mean, m2); X, rows, offset, mean, scale, out, range

@@ -226,9 +226,24 @@ def test_l1_epochs_equal_pythons_bit_for_bit(monkeypatch):
         np.testing.assert_array_equal(compiled_u, python_u)
         np.testing.assert_array_equal(compiled_q, python_q)
     assert moved > 0 and 0 < np.count_nonzero(compiled_u) < len(c)
+    # the epochs until the signs hold still: the same epoch, weights, q and signs as Python's loop of them
+    epochs = compiled.kernel("l1_epochs", fallback=lambda *args: pytest.fail("the compiled epochs were not taken"))
+    runs = {}
+    for name, run in (("compiled", epochs), ("python", l1_quadratic._epochs)):
+        u = np.zeros(len(c))
+        q, pattern = H @ u + c, np.sign(u)
+        stops = [run(H, q, u, diag, lam, pattern, 0, 2000, 0)]
+        stops.append(run(H, q, u, diag, lam, pattern, stops[0] + 1, 2000, stops[0] + 40))
+        runs[name] = (stops, u, q, pattern)
+    for compiled_part, python_part in zip(runs["compiled"], runs["python"]):
+        np.testing.assert_array_equal(compiled_part, python_part)
+    assert 0 < runs["compiled"][0][0] and runs["compiled"][0][1] >= runs["compiled"][0][0] + 40
     # and the solve takes it: the same minimizer as with the Python epochs
-    expected = l1_quadratic.solve_l1_quadratic(H, c, lam, np.zeros(len(c)))
+    with monkeypatch.context() as python_only:
+        python_only.setattr(l1_quadratic, "kernel", lambda name, fallback, build: fallback)
+        expected = l1_quadratic.solve_l1_quadratic(H, c, lam, np.zeros(len(c)))
     monkeypatch.setattr(l1_quadratic, "_epoch", lambda *args: pytest.fail("the Python epoch ran"))
+    monkeypatch.setattr(l1_quadratic, "_epochs", lambda *args: pytest.fail("the Python epochs ran"))
     np.testing.assert_array_equal(l1_quadratic.solve_l1_quadratic(H, c, lam, np.zeros(len(c))), expected)
 
 
@@ -254,7 +269,7 @@ def test_a_small_model_never_waits_for_the_build(monkeypatch, tmp_path):
     monkeypatch.setattr(compiled, "_build", lambda path, failed: pytest.fail("built for a small problem"))
     from derivtrain.trainer import l1_quadratic
 
-    assert compiled.kernel("l1_epoch", fallback=l1_quadratic._epoch, build=False) is l1_quadratic._epoch
+    assert compiled.kernel("l1_epochs", fallback=l1_quadratic._epochs, build=False) is l1_quadratic._epochs
 
 
 @needs_module
