@@ -5,8 +5,8 @@ model is small, and numba's own start would cost more than all its epochs).
 The same arithmetic as l1_quadratic._epoch, in the same order (no fastmath: no fused multiply-adds,
 no reassociation), so the epochs give the same numbers bit for bit; a digits-sized model's epoch
 (65 coordinates) takes microseconds where the Python loop takes ~0.1 ms. `l1_epochs` runs them until
-the sign pattern holds still, as l1_quadratic._epochs does: one call, where a call an epoch cost ~8 us of
-argument checks, np.sign and np.array_equal around ~2 us of epoch (digits' L1 logistic: ~170 epochs a fit).
+the sign pattern holds still, as l1_quadratic._epochs does, in one call: a call an epoch had cost ~8 us
+(argument checks, np.sign, np.array_equal) around ~2 us of work, ~170 times in a digits L1 logistic fit.
 """
 from numba import njit
 
