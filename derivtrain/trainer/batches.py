@@ -17,8 +17,8 @@ index_select for CSR): shuffle="batches" costs nothing per batch there either, s
 one gather of the batch's nonzeros (scipy's on the CPU, ~0.3 ms for 4096 rows of 50), in the
 loop's own thread: on a second one its many short kernels took turns with the step's for the
 GIL, and an epoch of 140k x 100k rows took 0.150 s against 0.073 s inline (scripts/
-bench_cli_scale.py --sparse's rows, median of 7). Dense CPU rows are gathered a batch ahead on a
-second thread where the run may use a second core (`ahead`): a gather of 4096 random rows of
+bench_cli_scale.py --sparse's rows, median of 7). Dense CPU rows are gathered up to two batches ahead
+on a second thread where the run may use a second core (`ahead`): a gather of 4096 random rows of
 875k x 100 float32 is random reads of memory, ~0.35 ms, as long as the step that trains on them,
 and one large kernel. Where the compiled loops are built it is theirs (derivtrain/data/
 gather_kernels.py: one thread, the next rows' cache lines asked for ahead), not torch's
@@ -26,7 +26,8 @@ index_select, whose second thread took the step's core: 214 batches (an epoch of
 hinge step, 16 interleaved epochs, 176 -> 154 ms; the CLI's 3-epoch fit, 5 interleaved runs, median
 0.96 -> 0.82 s.
 """
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
 
 import torch
 
@@ -130,20 +131,52 @@ def gathered(X, indices, ahead: bool = False, alongside: tuple = ()):
             yield batch(idx)
 
 
-def gathered_ahead(batch, indices):
-    """batch(idx) for each idx, the next one's made on a second thread while the caller trains on this
-    one. A gather of dense rows is random reads of memory (~0.25-0.45 ms for 4096 rows of 100, about as
-    long as the step), and so is one of their targets (~0.1 ms for 4096 of 875k, where the loop's own
-    thread had paid it): overlapped, not queued. The compiled gather and torch's kernels release the
-    GIL, so the two threads run at once."""
+def gathered_ahead(batch, indices, depth: int = 2):
+    """batch(idx) for each idx, in order, made on a second thread that runs ahead of the caller by up to
+    `depth` batches while the caller trains. A gather of dense rows is random reads of memory (~0.25-0.45
+    ms for 4096 rows of 100, about as long as the step), and so is one of their targets: overlapped,
+    not queued. The compiled gather and torch's kernels release the GIL, so the two threads run at once.
+
+    The thread goes on to the next batch as soon as one is made, not when the caller asks for it: a
+    batch handed over one at a time (a pool's submit per batch) left the gather thread idle from the
+    end of each gather until the caller woke, took it and asked for the next (two thread wake-ups a
+    batch), and the gather is the slower of the two threads. The 1M SGD run's fit (`optim=sgd
+    trainer.batch_size=4096`, 3 epochs; scripts/bench_cli_scale.py --cases sgd), alternating in one
+    process, medians of 4 and of 5 in two sessions: 0.610 -> 0.545 s and 0.675 -> 0.586 s, the same
+    objective bit for bit. An epoch left early (a stop request, an error) stops the thread before this
+    returns; an error on the thread is raised here, at its batch."""
     if not indices:
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="derivtrain-gather") as pool:
-        pending = pool.submit(batch, indices[0])
-        for following in indices[1:]:
-            ready, pending = pending.result(), pool.submit(batch, following)
-            yield ready
-        yield pending.result()
+    made, stop = queue.Queue(maxsize=depth), threading.Event()
+
+    def hand_over(item) -> bool:  # False once the caller has left
+        while not stop.is_set():
+            try:
+                made.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def gather_all():
+        try:
+            for idx in indices:
+                if stop.is_set() or not hand_over((batch(idx), None)):
+                    return
+        except BaseException as error:  # raised in the caller's thread, at this batch
+            hand_over((None, error))
+
+    thread = threading.Thread(target=gather_all, name="derivtrain-gather", daemon=True)
+    thread.start()
+    try:
+        for _ in indices:
+            rows, error = made.get()
+            if error is not None:
+                raise error
+            yield rows
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _dense_rows(X, idx):

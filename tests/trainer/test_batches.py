@@ -1,10 +1,14 @@
 """A minibatch epoch's permutation (derivtrain/trainer/batches.py: permutation): drawn on the CPU as
 int32 and widened, it must be torch.randperm's own int64 permutation and leave the generator where
-randperm leaves it, or resumed runs and runs of older versions would train on other batches."""
+randperm leaves it, or resumed runs and runs of older versions would train on other batches. And the
+gather thread that runs ahead of the step (gathered_ahead): the batches in order, an epoch left early
+stops it, an error on it reaches the step's thread."""
+import threading
+
 import pytest
 import torch
 
-from derivtrain.trainer.batches import Batches, permutation
+from derivtrain.trainer.batches import Batches, gathered_ahead, permutation
 
 
 @pytest.mark.parametrize("n", [0, 1, 4097, 875_000])
@@ -24,3 +28,43 @@ def test_an_epoch_of_shuffled_rows_takes_every_row_once_in_the_permutations_orde
     assert torch.equal(taken, order)
     assert torch.equal(torch.cat([rows for rows, _, _, _ in Batches(
         X, y, 512, torch.Generator().manual_seed(3), shuffle="rows").epoch()]), X[order])
+
+
+def _gather_threads() -> list:
+    return [t for t in threading.enumerate() if t.name == "derivtrain-gather"]
+
+
+def test_the_gather_thread_hands_over_every_batch_in_order_and_ends_with_the_epoch():
+    X = torch.randn(3_000, 7)
+    indices = list(torch.randperm(3_000, generator=torch.Generator().manual_seed(1)).split(128))
+    batches = list(gathered_ahead(lambda idx: X.index_select(0, idx), indices))
+    assert len(batches) == len(indices)
+    assert all(torch.equal(rows, X[idx]) for rows, idx in zip(batches, indices))
+    assert not _gather_threads()
+
+
+def test_an_epoch_left_early_stops_the_gather_thread_a_few_batches_on():
+    asked = []
+
+    def batch(idx):
+        asked.append(idx)
+        return idx
+
+    epoch = gathered_ahead(batch, list(range(1_000)), depth=2)
+    assert [next(epoch) for _ in range(3)] == [0, 1, 2]
+    epoch.close()  # a stop request, or an error in the step
+    assert not _gather_threads()
+    assert 3 <= len(asked) <= 3 + 2 + 1  # the batches taken, the queue's two, the one in hand
+
+
+def test_an_error_on_the_gather_thread_is_raised_in_the_step_thread_at_its_batch():
+    def batch(idx):
+        if idx == 4:
+            raise MemoryError("no room for batch 4")
+        return idx
+
+    epoch = gathered_ahead(batch, list(range(10)))
+    assert [next(epoch) for _ in range(4)] == [0, 1, 2, 3]
+    with pytest.raises(MemoryError, match="batch 4"):
+        next(epoch)
+    assert not _gather_threads()
