@@ -14,10 +14,12 @@ Rows may carry sample weights (Split.weight, from derivtrain.Estimator's sample_
 batch hands out its rows' weights with them, for the loss's weighted mean; None when unweighted.
 Sparse rows (a CSR tensor) are gathered and sliced by derivtrain/data/sparse.py (torch has no
 index_select for CSR): shuffle="batches" costs nothing per batch there either, shuffle="rows"
-one gather of the batch's nonzeros (scipy's on the CPU, ~0.3 ms for 4096 rows of 50), in the
-loop's own thread: on a second one its many short kernels took turns with the step's for the
-GIL, and an epoch of 140k x 100k rows took 0.150 s against 0.073 s inline (scripts/
-bench_cli_scale.py --sparse's rows, median of 7). Dense CPU rows are gathered up to two batches ahead
+one gather of the batch's nonzeros (scipy's on the CPU, ~0.3-1 ms for 4096 rows of 50), on the
+gather thread too (below). Handed over one batch at a time, that thread's many short kernels took
+turns with the step's for the GIL and an epoch of 140k x 100k rows took 0.150 s against 0.073 s
+inline; run ahead (gathered_ahead), the whole 5-epoch fit of scripts/bench_cli_scale.py --sparse
+took 0.373 -> 0.335 s against inline (medians of 3, alternating in one process, the same objective).
+Dense CPU rows are gathered up to two batches ahead
 on a second thread where the run may use a second core (`ahead`): a gather of 4096 random rows of
 875k x 100 float32 is random reads of memory, ~0.35 ms, as long as the step that trains on them,
 and one large kernel. Where the compiled loops are built it is theirs (derivtrain/data/
@@ -115,16 +117,16 @@ class Batches:
 
 def gathered(X, indices, ahead: bool = False, alongside: tuple = ()):
     """(take_rows(X, idx), then each tensor of `alongside` at idx) for each idx in turn (a None in
-    alongside stays None): dense CPU rows by _dense_rows, where `ahead` one batch ahead on a second
-    thread, targets and weights with them (gathered_ahead); others as they are asked for (a GPU
-    gather is cheap; a sparse one in this thread, the module's docstring says why)."""
-    dense_cpu = X.device.type == "cpu" and not is_sparse(X)
-    take = _dense_rows if dense_cpu else take_rows
+    alongside stays None): dense CPU rows by _dense_rows. CPU rows, dense or CSR, where `ahead`, up to
+    two batches ahead on a second thread, targets and weights with them (gathered_ahead); GPU rows as
+    they are asked for (a GPU gather is cheap)."""
+    cpu = X.device.type == "cpu"
+    take = _dense_rows if cpu and not is_sparse(X) else take_rows
 
     def batch(idx):
         return (take(X, idx),) + tuple(None if t is None else t.index_select(0, idx) for t in alongside)
 
-    if dense_cpu and ahead:
+    if cpu and ahead:
         yield from gathered_ahead(batch, indices)
     else:
         for idx in indices:

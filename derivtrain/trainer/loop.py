@@ -14,6 +14,7 @@ from functools import partial
 import torch
 
 from derivtrain.data.mapped import rows_in_memory
+from derivtrain.data.sparse import stored_numbers
 from derivtrain.errors import UserError
 from derivtrain.logging import Progress, log
 from derivtrain.threads import SMALL, threads_for, threads_for_rows
@@ -42,7 +43,8 @@ def fit(ctx: FitContext) -> FitResult:
     # small batches: the run on one thread, its few large passes (validation, the final metrics) too;
     # where the run may use more and the rows are beyond a cache (a gather is reads of memory), a
     # second thread gathers the next batch while this one steps (derivtrain/trainer/batches.py)
-    gather_ahead = torch.get_num_threads() > 1 and isinstance(train.X, torch.Tensor) and train.X.numel() >= SMALL
+    gather_ahead = (torch.get_num_threads() > 1 and isinstance(train.X, torch.Tensor)
+                    and stored_numbers(train.X) >= SMALL)
     with threads_for_rows(train.X, batch_size or train.total_rows):
         loop = GradientLoop(ctx, gather_ahead)
         loop.resume()

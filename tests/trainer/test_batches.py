@@ -68,3 +68,23 @@ def test_an_error_on_the_gather_thread_is_raised_in_the_step_thread_at_its_batch
     with pytest.raises(MemoryError, match="batch 4"):
         next(epoch)
     assert not _gather_threads()
+
+
+def test_csr_rows_are_gathered_ahead_on_the_gather_thread_into_the_same_batches(monkeypatch):
+    import derivtrain.trainer.batches as batches
+
+    dense = torch.randn(2_000, 30).clamp_min_(1.0)  # mostly zeros: a text-like CSR table
+    rows, y = dense.to_sparse_csr(), torch.arange(2_000)
+    threads, take = [], batches.take_rows
+
+    def recorded(X, idx):
+        threads.append(threading.current_thread().name)
+        return take(X, idx)
+
+    monkeypatch.setattr(batches, "take_rows", recorded)
+    epochs = [list(Batches(rows, y, 256, torch.Generator().manual_seed(5), ahead=ahead).epoch())
+              for ahead in (False, True)]
+    assert threads == ["MainThread"] * 8 + ["derivtrain-gather"] * 8
+    for (inline, y_inline, _, _), (ahead, y_ahead, _, _) in zip(*epochs):
+        assert torch.equal(inline.to_dense(), ahead.to_dense()) and torch.equal(y_inline, y_ahead)
+        assert torch.equal(inline.to_dense(), dense[y_inline])
