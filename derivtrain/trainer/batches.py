@@ -19,7 +19,7 @@ gather thread too (below). Handed over one batch at a time, that thread's many s
 turns with the step's for the GIL and an epoch of 140k x 100k rows took 0.150 s against 0.073 s
 inline; run ahead (gathered_ahead), the whole 5-epoch fit of scripts/bench_cli_scale.py --sparse
 took 0.373 -> 0.335 s against inline (medians of 3, alternating in one process, the same objective).
-Dense CPU rows are gathered up to two batches ahead
+Dense CPU rows are gathered two batches ahead
 on a second thread where the run may use a second core (`ahead`): a gather of 4096 random rows of
 875k x 100 float32 is random reads of memory, ~0.35 ms, as long as the step that trains on them,
 and one large kernel. Where the compiled loops are built it is theirs (derivtrain/data/
@@ -117,8 +117,8 @@ class Batches:
 
 def gathered(X, indices, ahead: bool = False, alongside: tuple = ()):
     """(take_rows(X, idx), then each tensor of `alongside` at idx) for each idx in turn (a None in
-    alongside stays None): dense CPU rows by _dense_rows. CPU rows, dense or CSR, where `ahead`, up to
-    two batches ahead on a second thread, targets and weights with them (gathered_ahead); GPU rows as
+    alongside stays None): dense CPU rows by _dense_rows. CPU rows, dense or CSR, where `ahead`, two
+    batches ahead on a second thread, targets and weights with them (gathered_ahead); GPU rows as
     they are asked for (a GPU gather is cheap)."""
     cpu = X.device.type == "cpu"
     take = _dense_rows if cpu and not is_sparse(X) else take_rows
@@ -133,11 +133,12 @@ def gathered(X, indices, ahead: bool = False, alongside: tuple = ()):
             yield batch(idx)
 
 
-def gathered_ahead(batch, indices, depth: int = 2):
-    """batch(idx) for each idx, in order, made on a second thread that runs ahead of the caller by up to
-    `depth` batches while the caller trains. A gather of dense rows is random reads of memory (~0.25-0.45
-    ms for 4096 rows of 100, about as long as the step), and so is one of their targets: overlapped,
-    not queued. The compiled gather and torch's kernels release the GIL, so the two threads run at once.
+def gathered_ahead(batch, indices, depth: int = 1):
+    """batch(idx) for each idx, in order, made on a second thread that runs ahead of the caller while it
+    trains: `depth` batches made and waiting, one more being made (the caller's own is the third in
+    memory). A gather of dense rows is random reads of memory (~0.25-0.45 ms for 4096 rows of 100,
+    about as long as the step), and so is one of their targets: overlapped, not queued. The compiled
+    gather and torch's kernels release the GIL, so the two threads run at once.
 
     The thread goes on to the next batch as soon as one is made, not when the caller asks for it: a
     batch handed over one at a time (a pool's submit per batch) left the gather thread idle from the
@@ -145,8 +146,9 @@ def gathered_ahead(batch, indices, depth: int = 2):
     batch), and the gather is the slower of the two threads. The 1M SGD run's fit (`optim=sgd
     trainer.batch_size=4096`, 3 epochs; scripts/bench_cli_scale.py --cases sgd), alternating in one
     process, medians of 4 and of 5 in two sessions: 0.610 -> 0.545 s and 0.675 -> 0.586 s, the same
-    objective bit for bit. An epoch left early (a stop request, an error) stops the thread before this
-    returns; an error on the thread is raised here, at its batch."""
+    objective bit for bit. Two batches waiting instead of one measured no faster (medians of 6:
+    0.549 against 0.521 s). An epoch left early (a stop request, an error) stops the thread before
+    this returns; an error on the thread is raised here, at its batch."""
     if not indices:
         return
     made, stop = queue.Queue(maxsize=depth), threading.Event()

@@ -50,11 +50,11 @@ def test_an_epoch_left_early_stops_the_gather_thread_a_few_batches_on():
         asked.append(idx)
         return idx
 
-    epoch = gathered_ahead(batch, list(range(1_000)), depth=2)
+    epoch = gathered_ahead(batch, list(range(1_000)))
     assert [next(epoch) for _ in range(3)] == [0, 1, 2]
     epoch.close()  # a stop request, or an error in the step
     assert not _gather_threads()
-    assert 3 <= len(asked) <= 3 + 2 + 1  # the batches taken, the queue's two, the one in hand
+    assert 3 <= len(asked) <= 3 + 1 + 1  # the batches taken, the one waiting, the one being made
 
 
 def test_an_error_on_the_gather_thread_is_raised_in_the_step_thread_at_its_batch():
