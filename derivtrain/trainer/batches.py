@@ -153,22 +153,14 @@ def gathered_ahead(batch, indices, depth: int = 1):
         return
     made, stop = queue.Queue(maxsize=depth), threading.Event()
 
-    def hand_over(item) -> bool:  # False once the caller has left
-        while not stop.is_set():
-            try:
-                made.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
     def gather_all():
         try:
             for idx in indices:
-                if stop.is_set() or not hand_over((batch(idx), None)):
+                if stop.is_set():
                     return
+                made.put((batch(idx), None))  # waits (idle, no polling) while the caller is behind
         except BaseException as error:  # raised in the caller's thread, at this batch
-            hand_over((None, error))
+            made.put((None, error))
 
     thread = threading.Thread(target=gather_all, name="derivtrain-gather", daemon=True)
     thread.start()
@@ -180,6 +172,11 @@ def gathered_ahead(batch, indices, depth: int = 1):
             yield rows
     finally:
         stop.set()
+        while thread.is_alive():  # a thread waiting to hand a batch over: take it, so it sees the stop
+            try:
+                made.get(timeout=0.01)
+            except queue.Empty:
+                pass
         thread.join()
 
 
