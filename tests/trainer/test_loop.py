@@ -1,3 +1,5 @@
+import threading
+
 import pytest
 import torch
 
@@ -133,9 +135,25 @@ def test_precision_and_shuffle_modes_train(tmp_path, overrides):
     assert result.metrics["val/accuracy"] >= 0.93
 
 
-def test_a_stop_mid_epoch_checkpoints_its_position_and_resumes_exactly(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ahead", [False, True])  # the batches gathered in the loop's thread, or on the gather thread
+def test_a_stop_mid_epoch_checkpoints_its_position_and_resumes_exactly(tmp_path, monkeypatch, ahead):
+    import derivtrain.trainer.batches as batches
     import derivtrain.trainer.loop as loop
     from derivtrain.trainer.interrupt import StopRequests, TrainingInterrupted
+
+    epochs_ahead = []
+    if ahead:  # these rows are below the size that starts the thread: start it anyway
+        class Ahead(loop.GradientLoop):
+            def __init__(self, ctx, gather_ahead=False):
+                super().__init__(ctx, True)
+
+        def counted(batch, indices, **kwargs):
+            epochs_ahead.append(len(indices))
+            yield from gathered_ahead(batch, indices, **kwargs)
+
+        gathered_ahead = batches.gathered_ahead
+        monkeypatch.setattr(loop, "GradientLoop", Ahead)
+        monkeypatch.setattr(batches, "gathered_ahead", counted)
 
     class StopAfterEleven(StopRequests):
         """Reports a SIGTERM from the 11th look on: the loop looks after every step and at every
@@ -157,11 +175,16 @@ def test_a_stop_mid_epoch_checkpoints_its_position_and_resumes_exactly(tmp_path,
     monkeypatch.setattr(loop, "StopRequests", StopAfterEleven)
     with pytest.raises(TrainingInterrupted, match="SIGTERM at epoch 2, step 10"):
         fit_config(tmp_path / "b", *common)
-    monkeypatch.undo()
+    monkeypatch.setattr(loop, "StopRequests", StopRequests)
     state = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
     assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (1, 2, 10)  # 8 batches per epoch
+    assert bool(epochs_ahead) == ahead  # the runs from scratch (their range test's probe too) took the thread
+    epochs_ahead.clear()
     result, _, resumed = fit_config(tmp_path / "c", *common, resume_state=state)
     assert result.steps == 32 and torch.equal(params(straight), params(resumed))
+    # ahead: the resumed epoch's last 6 batches, then 2 whole epochs, from the thread; none left running
+    assert epochs_ahead == ([6, 8, 8] if ahead else [])
+    assert not [t for t in threading.enumerate() if t.name == "derivtrain-gather"]
 
 
 @pytest.mark.parametrize("skip", [0, 2])
