@@ -19,14 +19,13 @@ gather thread too (below). Handed over one batch at a time, that thread's many s
 turns with the step's for the GIL and an epoch of 140k x 100k rows took 0.150 s against 0.073 s
 inline; run ahead (gathered_ahead), the whole 5-epoch fit of scripts/bench_cli_scale.py --sparse
 took 0.373 -> 0.335 s against inline (medians of 3, alternating in one process, the same objective).
-Dense CPU rows are gathered two batches ahead
-on a second thread where the run may use a second core (`ahead`): a gather of 4096 random rows of
-875k x 100 float32 is random reads of memory, ~0.35 ms, as long as the step that trains on them,
-and one large kernel. Where the compiled loops are built it is theirs (derivtrain/data/
-gather_kernels.py: one thread, the next rows' cache lines asked for ahead), not torch's
-index_select, whose second thread took the step's core: 214 batches (an epoch of those rows) with a
-hinge step, 16 interleaved epochs, 176 -> 154 ms; the CLI's 3-epoch fit, 5 interleaved runs, median
-0.96 -> 0.82 s.
+Dense CPU rows are gathered two batches ahead on a second thread where the run may use a second
+core (`ahead`): a gather of 4096 random rows of 875k x 100 float32 is random reads of memory,
+~0.35 ms, as long as the step that trains on them, and one large kernel. Where the compiled loops
+are built it is theirs (derivtrain/data/gather_kernels.py: one thread, the next rows' cache lines
+asked for ahead), not torch's index_select, whose second thread took the step's core: 214 batches
+(an epoch of those rows) with a hinge step, 16 interleaved epochs, 176 -> 154 ms; the CLI's 3-epoch
+fit, 5 interleaved runs, median 0.96 -> 0.82 s.
 """
 import queue
 import threading
