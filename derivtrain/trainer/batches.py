@@ -132,12 +132,12 @@ def gathered(X, indices, ahead: bool = False, alongside: tuple = ()):
             yield batch(idx)
 
 
-def gathered_ahead(batch, indices, depth: int = 1):
+def gathered_ahead(batch, indices):
     """batch(idx) for each idx, in order, made on a second thread that runs ahead of the caller while it
-    trains: `depth` batches made and waiting, one more being made (the caller's own is the third in
-    memory). A gather of dense rows is random reads of memory (~0.25-0.45 ms for 4096 rows of 100,
-    about as long as the step), and so is one of their targets: overlapped, not queued. The compiled
-    gather and torch's kernels release the GIL, so the two threads run at once.
+    trains: one batch made and waiting, one more being made (the caller's own is the third in memory).
+    A gather of dense rows is random reads of memory (~0.25-0.45 ms for 4096 rows of 100, about as long
+    as the step), and so is one of their targets: overlapped, not queued. The compiled gather and
+    torch's kernels release the GIL, so the two threads run at once.
 
     The thread goes on to the next batch as soon as one is made, not when the caller asks for it: a
     batch handed over one at a time (a pool's submit per batch) left the gather thread idle from the
@@ -150,7 +150,7 @@ def gathered_ahead(batch, indices, depth: int = 1):
     this returns; an error on the thread is raised here, at its batch."""
     if not indices:
         return
-    made, stop = queue.Queue(maxsize=depth), threading.Event()
+    made, stop = queue.Queue(maxsize=1), threading.Event()
 
     def gather_all():
         try:

@@ -157,7 +157,8 @@ class _Column:
         (loss seen + penalty, dual value) estimates (exact in the limit, for an epoch over every row)."""
         if every_row:
             self.n_active, self.bounds = len(self.c), (math.inf, -math.inf)
-        shuffle_active(rng, self.active, self.n_active, len(self.c))  # (dual_cd_order.py: in blocks of rows, on many)
+        # this epoch's order (derivtrain/trainer/dual_cd_order.py: over many rows, blocks of rows)
+        shuffle_active(rng, self.active, self.n_active, len(self.c))
         self.work += self.n_active / len(self.c)
         high, low, self.n_active, loss = self.run_epoch(*self.rows, self.y, self.c, self.qdiag, self.upper, self.shift,
                                                    self.beta, self.w, self.scale, self.offset, self.active,

@@ -120,8 +120,9 @@ def _prefetch_numbers(i, y, c, qdiag, upper, beta):
 def run_epoch(indptr, pairs, values, width, y, c, qdiag, upper, shift, beta, w, scale, offset, active, n_active,
               old_high, old_low, far):
     """One pass over the rows active[:n_active], in that order; returns (largest and least projected
-    gradient, rows still active: active[:that] after the pass, in the order they were visited, loss seen). Rows of a CSR matrix (indptr, and `pairs`: each stored
-    value beside its column, derivtrain/trainer/dual_cd.py: PAIR; width 0), or of a dense C-contiguous
+    gradient, rows still active: active[:that] after the pass, in the order they were visited, loss
+    seen). Rows of a CSR matrix (indptr, and `pairs`: each stored value beside its column,
+    derivtrain/trainer/dual_cd.py: PAIR; width 0), or of a dense C-contiguous
     one (`values` row after row, width its columns; indptr and pairs unread): one loop for both, the
     branch on `width` measured free (the same time per epoch as a kernel of each kind: 20k x 2k
     tf-idf rows, 100k x 50 dense). A column index beside its value (LIBLINEAR's layout) is one cache
