@@ -5,15 +5,16 @@
 
 derivtrain/losses/linear_svm.py takes both products over a feature-major copy of X a cache-sized
 block at a time (two BLAS calls a block, the second reading the block from cache); this takes them
-a row at a time: a row's score (its dot product with W), then, where its margin is violated, the
+a few rows at a time: their scores (dot products with W), then, where a margin is violated, the
 row added into A^T X while it is in registers. One read of X, no copy of it (the feature-major
 copy held a second X in memory and took 0.2-0.3 s to make), blocks of rows on the run's threads
 (derivtrain/threads.py: map_blocks; numba releases the GIL) summed in block order, so the same
 numbers on any number of threads. Measured on 875k x 100 float32 rows, most of them in the margin
-(freshly initialized weights: the most work a step can have), value and backward, median of 9:
-one thread 20.5 ms against 35.5 ms for the blocks of BLAS products, two threads 16.1 ms against
-27.6 ms (a float32 sum of X: 12-18 ms); with 3 score columns 59.8 against 57.7 ms on one thread
-(each row is read again per column, from cache) and 36.9 against 47.5 ms on two.
+(freshly initialized weights: the most work a step can have), value and backward, median of 9, on an
+AMD EPYC when it took one row at a time: one thread 20.5 ms against 35.5 ms for the blocks of BLAS
+products, two threads 16.1 ms against 27.6 ms (a float32 sum of X: 12-18 ms). It now takes four rows
+at a time, without a branch on the margin (derivtrain/losses/linear_svm_kernels.py says why and what
+that measured).
 
 Within a block A^T X accumulates in X's dtype, as the BLAS products did; blocks are summed in
 float64. At the kink (margin exactly 0) the subgradient is 0, the hinge's. First order only: a

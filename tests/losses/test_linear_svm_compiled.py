@@ -95,3 +95,20 @@ def test_a_full_batch_run_trains_through_it(tmp_path, monkeypatch):
     assert len(passes) == 200  # one compiled pass an epoch, in the first run only
     assert abs(a["train/objective"] - b["train/objective"]) <= 1e-4 * abs(b["train/objective"])
     assert a["test/accuracy"] == b["test/accuracy"] > 0.9
+
+
+@pytest.mark.parametrize("rows", [4, 7, 1])
+def test_each_row_in_groups_of_four_and_after_them(rows):
+    """The pass takes rows four at a time and the rest one at a time: every row counts once, and those
+    on the kink (margin exactly 0) add nothing to either sum."""
+    X = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0], [3.0, -1.0], [0.5, 0.5], [2.0, 2.0], [0.0, 1.0]])[:rows]
+    signs = torch.tensor([[1.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+    signs = signs[:rows]
+    W, b = torch.tensor([[1.0, 0.0], [0.0, 0.5]]), torch.tensor([0.0, 0.0])  # rows 0, 1 and 2 sit on kinks
+    value, product = compiled.CompiledLinearSVMObjective.apply(X, signs, W, b, 0.0)
+    margins = 1 - signs * (X @ W.T + b)
+    A = torch.where(margins > 0, signs, 0.0)
+    assert float(value) == pytest.approx(float(margins.clamp(min=0).sum()) / rows)
+    torch.testing.assert_close(product.float(), A.T @ torch.cat([X, torch.ones(rows, 1)], 1))
+    if rows >= 4:
+        assert float(margins[:3].abs().min()) == 0.0 and float(A.abs().sum()) > 0  # kinks and violations both there
