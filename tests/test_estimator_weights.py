@@ -116,3 +116,24 @@ def test_weighted_em_is_em_on_repeated_rows_from_one_start():
     # the mixture weights' logits may differ by a constant (softmax normalizes them), the rest not at all
     for name in ("weights_", "means_", "covariances_"):
         torch.testing.assert_close(getattr(weighted, name), getattr(repeated, name), rtol=1e-8, atol=1e-10, msg=name)
+
+
+def test_score_is_accuracy_score_with_and_without_weights():
+    """A classifier's score is scikit-learn's accuracy_score of its predictions (computed directly, without
+    the target-type checks): string labels, a column-vector y (warned, as scikit-learn does), row weights."""
+    from sklearn.exceptions import DataConversionWarning
+    from sklearn.metrics import accuracy_score
+
+    X, y = load_iris(return_X_y=True)
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    model = Logistic(C=0.01).fit(X, labels)
+    predicted = model.predict(X)
+    weight = np.random.default_rng(0).uniform(0.1, 2.0, len(y))
+    assert 0.5 < model.score(X, labels) == accuracy_score(labels, predicted) < 1.0
+    assert model.score(X, labels, sample_weight=weight) == accuracy_score(labels, predicted, sample_weight=weight)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert model.score(X, labels[:, None]) == accuracy_score(labels, predicted)
+    assert any(issubclass(w.category, DataConversionWarning) for w in caught)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        model.score(X, labels[:-1])
