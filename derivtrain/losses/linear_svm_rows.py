@@ -17,7 +17,11 @@ Sparse rows (a CPU CSR batch) take the same two products through scipy's compile
 views of the batch's arrays (derivtrain/data/sparse.py: times_transposed, backproject): X w and
 X^T A, each one pass over the batch's nonzeros. Through autograd a sparse batch cost ~1.2 ms a
 step on 4096 rows of 50 nonzeros (200k x 100k, one thread): torch's sparse backward builds the
-transposed product's layout each step; here ~0.35 ms.
+transposed product's layout each step; here ~0.35 ms. With one score column (a binary SVM) the two
+products are scipy's loops called on the batch's arrays directly (derivtrain/data/sparse_loops.py),
+X^T A added into alpha W, and the rest on numpy vectors of the batch's length: 4096 rows of 50
+nonzeros from 100k features, one thread, alternating, 0.89 -> 0.75 ms a step; the 5-epoch fit of
+`scripts/bench_cli_scale.py --sparse`, alternating in one process, medians of 5, 0.446 -> 0.417 s.
 
 Dense CPU rows, where the compiled loops are built, take both products in one compiled pass over
 the batch (derivtrain/losses/linear_svm_kernels.py: hinge_rows, the full batch's loop): each row's

@@ -23,9 +23,19 @@ def test_by_hand_equals_composed_value_and_gradients(n_classes, penalty):
 @pytest.mark.filterwarnings("ignore:Sparse CSR tensor support")
 @pytest.mark.parametrize("n_classes", [2, 4])
 @pytest.mark.parametrize("penalty", [L2Penalty(0.05), NoPenalty()])
-def test_by_hand_on_sparse_rows_equals_composed(n_classes, penalty):
+@pytest.mark.parametrize("loops", [True, False], ids=["scipy-loops", "operators"])
+def test_by_hand_on_sparse_rows_equals_composed(n_classes, penalty, loops, monkeypatch):
     """A CSR batch (a third of its entries stored, an empty row among them): the composed objective's
-    value and gradients on the same rows made dense."""
+    value and gradients on the same rows made dense. One score column goes through scipy's loops
+    (derivtrain/data/sparse_loops.py) where they import, through scipy's operators where not."""
+    from derivtrain.data import sparse_loops
+
+    calls = []
+    if loops:
+        add = sparse_loops.add_transposed_product
+        monkeypatch.setattr(sparse_loops, "add_transposed_product", lambda *a: calls.append(1) or add(*a))
+    else:
+        monkeypatch.setattr(sparse_loops, "csr_matvec", None)
     model, X, y, spec = svm_problem(n_classes)
     X = X * (torch.rand(X.shape, generator=torch.Generator().manual_seed(1)) < 0.3)
     X[3] = 0
@@ -39,9 +49,12 @@ def test_by_hand_on_sparse_rows_equals_composed(n_classes, penalty):
     torch.testing.assert_close(value, expected_value.detach(), rtol=1e-12, atol=1e-12)
     for p, e in zip(objective.model.parameters(), expected_grads):
         torch.testing.assert_close(p.grad, e, rtol=1e-12, atol=1e-12)
+    assert len(calls) == (1 if loops and n_classes == 2 else 0)
 
 
-def test_a_margin_on_the_kink_takes_the_hinge_subgradient_zero():
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support")
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_a_margin_on_the_kink_takes_the_hinge_subgradient_zero(sparse):
     model, X, y, spec = svm_problem(2, n=4)
     signs = HingeLoss().encode_targets(y, 1)
     with torch.no_grad():  # row 0's margin exactly 1: y s = 1
@@ -49,7 +62,7 @@ def test_a_margin_on_the_kink_takes_the_hinge_subgradient_zero():
         model.linear.bias.fill_(float(signs[0]))
     objective = Objective(model, HingeLoss(), NoPenalty())
     _, expected = grads_of(objective, X, signs)
-    objective.step_by_hand(X, signs)
+    objective.step_by_hand(X.to_sparse_csr() if sparse else X, signs)
     torch.testing.assert_close(model.linear.weight.grad, expected[0], rtol=0, atol=1e-15)
 
 
