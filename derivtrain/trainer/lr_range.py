@@ -34,7 +34,7 @@ def default_lr(loop) -> tuple:
     if loop.ctx.optim.name == "sgd":
         return scaled_rate(loop.model, loop.ctx.data.train.X, loop.batches.batch_size,
                            float(loop.ctx.optim.momentum), loop.distributed.all_sum,
-                           loss_curvature(loop.ctx.objective, loop.model))
+                           loss_curvature(loop.ctx.objective, loop.model), loop.distributed.world_size == 1)
     return find_lr(loop), "found by a range test"
 
 

@@ -95,6 +95,22 @@ def test_along_columns_that_move_together_the_rate_is_one_over_the_curvature():
     assert scaled_rate(_model("svm", 60), independent, 1024, 0.9, one_process)[0] == BASE_RATE
 
 
+@pytest.mark.parametrize("one_process", [True, False], ids=["rows-side", "columns-side"])
+def test_wide_rows_eigenvalue_on_either_side_is_arpacks(one_process, monkeypatch):
+    """Text-like rows with more columns than rows: lambda_max of their covariance, by Lanczos on the centred
+    rows' Gram matrix (one process: vectors as long as the rows) or on the covariance itself (vectors as long
+    as the columns), is ARPACK's, and each side is taken where it should be."""
+    import derivtrain.trainer.sgd_rate as sgd_rate
+
+    wide, _ = _text_like(1500, 6000, seed=3)
+    wide = wide.multiply(np.random.default_rng(0).uniform(0.5, 3.0, 6000)).tocsr()  # columns of unequal scale
+    sizes, largest = [], sgd_rate.largest_eigenvalue
+    monkeypatch.setattr(sgd_rate, "largest_eigenvalue", lambda op, dim, *a: sizes.append(dim) or largest(op, dim, *a))
+    value = sgd_rate.covariance_eigenvalue(from_scipy(wide, dtype=torch.float64), lambda t: t, one_process)
+    assert value == pytest.approx(_top_covariance(wide), rel=1e-6)
+    assert sizes == [1500 if one_process else 6000]
+
+
 @pytest.mark.parametrize("overrides, expected", [
     (("model=svm",), None), (("model=svm", "loss=squared_hinge"), 2.0), (("model=logistic",), 0.25),
     (("model=logistic", "data=iris"), None), (("model=linear", "data=diabetes"), 2.0)])
