@@ -265,7 +265,9 @@ def target(node):
 @functools.lru_cache(maxsize=None)
 def _located(path: str):
     """Hydra's lookup of a dotted path, once a path: an estimator asks for its loss's and model's classes
-    in every fit, predict and tag query (scikit-learn reads the tags twice a predict), ~12 us a lookup."""
+    in every fit, predict and tag query (scikit-learn reads the tags twice a predict), ~12 us a lookup.
+    bench_estimator.py's grid search, alternating in one process, medians of 9: 258.8 -> 245.8 ms. A
+    path that fails to import is not kept: a plugin installed later is found."""
     from hydra.utils import get_object
 
     return get_object(path)
