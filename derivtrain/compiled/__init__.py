@@ -83,7 +83,8 @@ def available(build: bool = True) -> bool:
     return _ahead_of_time() is not None
 
 
-_ARRAYS = {"f8": np.dtype(np.float64), "f4": np.dtype(np.float32), "i8": np.dtype(np.int64), "pair": PAIR}
+_ARRAYS = {"f8": np.dtype(np.float64), "f4": np.dtype(np.float32), "i8": np.dtype(np.int64),
+           "i4": np.dtype(np.int32), "pair": PAIR}
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 

@@ -21,7 +21,8 @@ def numba_type(text: str):
 
     from derivtrain.compiled.exports import PAIR
 
-    scalars = {"f8": types.float64, "f4": types.float32, "i8": types.int64, "b1": types.boolean, "none": types.none}
+    scalars = {"f8": types.float64, "f4": types.float32, "i8": types.int64, "i4": types.int32, "b1": types.boolean,
+               "none": types.none}
     if "[" not in text:
         return scalars[text]
     name, layout = text.split("[", 1)

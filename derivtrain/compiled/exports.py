@@ -6,6 +6,7 @@ here without numba, so the loader can check them in a process that never imports
     "f8", "i8", "b1"          a Python float, int (in int64's range), bool
     "none"                    None
     "f8[::1]", "f4[:, ::1]"   a C-contiguous, aligned, writeable array of that dtype and rank
+                              (element types f8, f4, i8, i4)
     "f8[:, :]"                the same of any strides (a table's columns taken from a wider array)
     "pair[::1]"               the same, of dual coordinate descent's CSR pairs (dual_cd.py: PAIR)
 
@@ -60,6 +61,14 @@ EXPORTS = {
     "l1_epochs": ("derivtrain.trainer.l1_epoch_kernel", "l1_epochs",
                   ("f8[:, ::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "f8[::1]", "i8", "i8", "i8"), "i8"),
 }
+# the same passes over CSR rows with float32 values (X's indptr, indices, values), per index dtype
+for _i in ("i4", "i8"):
+    EXPORTS[f"csr_scores_rows_{_i}"] = ("derivtrain.convex.passes_kernels", "csr_scores_rows",
+                                        (f"{_i}[::1]", f"{_i}[::1]", "f4[::1]", "f8[:, ::1]", "f8[::1]", "f8[:, ::1]",
+                                         "i8", "i8"), "i8")
+    EXPORTS[f"csr_backproject_rows_{_i}"] = ("derivtrain.convex.passes_kernels", "csr_backproject_rows",
+                                             ("f8[:, ::1]", "i8", f"{_i}[::1]", f"{_i}[::1]", "f4[::1]", "i8", "i8",
+                                              "i8"), "f8[:, ::1]")
 # standardization's passes over in-memory rows (derivtrain/data/standardize_kernels.py), per source
 # dtype (and the split's dtype): X, rows, offset, range -> (count, mean, m2); X, rows, offset, mean, scale, out, range
 for _x in ("f4", "f8"):

@@ -11,8 +11,13 @@ rows are converted block by block too (values only), never densified.
 Dense float32 rows take compiled passes instead (passes_kernels.py), where the loops are compiled
 ahead of time (derivtrain/compiled): each entry read once, as float32, and multiplied and summed in
 float64, no copy. Measured on the same rows, one thread, medians of 7: the scores 46 -> 19 ms (a
-float32 sum of X: 15 ms), G^T X for four columns 65 -> 45 ms; the sums agree to ~1e-15. Where numba
-would have to start in the process (no such module), the blocks above stay.
+float32 sum of X: 15 ms), G^T X for four columns 65 -> 45 ms; the sums agree to ~1e-15. CSR rows
+with float32 values take them too, on X's own indptr, indices and values: 140k x 100k rows of 50
+stored entries, two threads, medians of 7, the scores 19.3 -> 6.6 ms and G^T X for four columns
+35.2 -> 27.9 ms against scipy's products on each block's values copied to float64 (the 5-epoch
+sparse SGD fit of scripts/bench_cli_scale.py --sparse, alternating in one process, medians of 5:
+0.453 -> 0.425 s, its end-of-run certificate 60 -> 47 ms). Where numba would have to start in the
+process (no such module), the blocks above stay.
 
 Each block's products run on one thread, and the run's threads share the blocks (derivtrain/
 threads.py: map_blocks), rather than splitting every block's small products: torch ends each
@@ -27,7 +32,7 @@ import torch
 
 from derivtrain.compiled import available, kernel
 from derivtrain.data.sparse import (astype, backproject as sparse_backproject, is_sparse, rows_between,
-                                    times_transposed)
+                                    times_transposed, to_scipy)
 from derivtrain.threads import added_in_order, map_blocks, row_ranges, summed_blocks
 
 _BUFFER_BYTES = 1 << 21  # a dense block's float64 copy, 2 MiB: 2621 rows of 100 features
@@ -60,11 +65,10 @@ def block(X: torch.Tensor, a: int, step: int) -> torch.Tensor:
 def scores(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """X W^T + b (n, K) in float64 (W, b float64), written block by block into one output."""
     out, step = W.new_empty(X.shape[0], W.shape[0]), block_rows(X)
-    if _compiled(X):  # float32 rows read once, summed in float64 (passes_kernels.py)
-        rows, weights, bias = X.numpy(), W.contiguous().numpy(), b.contiguous().numpy()
-        pass_rows = kernel("scores_rows_f4")
-        map_blocks(lambda a: pass_rows(rows, weights, bias, out.numpy(), a, min(a + _COMPILED_ROWS, len(rows))),
-                   range(0, len(rows), _COMPILED_ROWS))
+    compiled = _compiled(X)
+    if compiled is not None:  # float32 numbers read once, summed in float64 (passes_kernels.py)
+        weights, bias, n, rows = W.contiguous().numpy(), b.contiguous().numpy(), X.shape[0], compiled.rows
+        map_blocks(lambda a: compiled.scores(weights, bias, out.numpy(), a, min(a + rows, n)), range(0, n, rows))
         return out
 
     def one(a):
@@ -81,13 +85,11 @@ def scores(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def backproject(Gt: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     """G^T X (K, d) in float64 for Gt = G^T (K, n) float64, X read block by block (each block's
     product kept apart and summed in order: the same sum on any number of threads)."""
-    step = block_rows(X)
-    if _compiled(X):
-        rows, weights = X.numpy(), Gt.contiguous().numpy()
-        pass_rows = kernel("backproject_rows_f4")
-        blocks = range(0, max(len(rows), 1), _COMPILED_ROWS)  # (no rows: one empty block, its zeros)
-        return torch.from_numpy(summed_blocks(lambda a: pass_rows(weights, rows, a, min(a + _COMPILED_ROWS, len(rows))),
-                                              blocks))
+    step, compiled = block_rows(X), _compiled(X)
+    if compiled is not None:
+        weights, n, rows = Gt.contiguous().numpy(), X.shape[0], compiled.rows
+        blocks = range(0, max(n, 1), rows)  # (no rows: one empty block, its zeros)
+        return torch.from_numpy(summed_blocks(lambda a: compiled.backproject(weights, 0, a, min(a + rows, n)), blocks))
 
     def one(a):
         rows = block(X, a, step)
@@ -116,14 +118,14 @@ def backproject_written(write, K: int, X: torch.Tensor):
     three runs each of scripts/bench_cli_scale.py --cases sgd, alternating with the code before).
     The blocks are the backprojection's own, so G^T X is the same sum, bit for bit. Elsewhere the
     blocks are written, joined and backprojected as before."""
-    blocks = row_ranges(X.shape[0], _COMPILED_ROWS)
-    if _compiled(X):
-        rows, pass_rows = X.numpy(), kernel("backproject_rows_f4")
+    compiled = _compiled(X)
+    blocks = row_ranges(X.shape[0], compiled.rows if compiled is not None else _COMPILED_ROWS)
+    if compiled is not None:
 
         def one(span):
             start, stop = span
             G = _block_of_G(K, stop - start)
-            return write(G, start, stop), pass_rows(G, rows[start:stop], 0, stop - start)
+            return write(G, start, stop), compiled.backproject(G, start, start, stop)
 
         done = map_blocks(one, blocks)
         return added_in_order([part for part, _ in done]), torch.from_numpy(added_in_order([V for _, V in done]))
@@ -145,12 +147,38 @@ def _written(write, K: int, start: int, stop: int):
     return write(G, start, stop), G
 
 
-def _compiled(X: torch.Tensor) -> bool:
-    """Whether the compiled passes take X: dense float32 rows in this process's memory, and the loops
-    already compiled ahead of time on this machine (derivtrain/compiled: numba's own start, or a build,
-    would cost more than the pass saves)."""
-    return (not is_sparse(X) and X.dtype == torch.float32 and X.device.type == "cpu" and X.dim() == 2
-            and X.is_contiguous() and available(build=False))
+class _CompiledPasses:
+    """The two compiled passes on X's own arrays (passes_kernels.py): scores(W, b, out, start, stop)
+    writes rows start..stop's scores; backproject(Gt, first, start, stop) sums G_i x_i^T over those
+    rows, row i's G in Gt's column i - first."""
+
+    def __init__(self, X: torch.Tensor):
+        # rows a block: a CSR block's sums are d numbers a column however few its rows, so its blocks
+        # are as large as the copies' blocks were (3 of them for 140k rows)
+        self.rows = _SPARSE_ROWS if is_sparse(X) else _COMPILED_ROWS
+        if is_sparse(X):
+            A = to_scipy(X)  # views of X's indptr, indices, values
+            index = "i4" if A.indices.dtype == np.int32 else "i8"
+            arrays, d = (A.indptr, A.indices, A.data), X.shape[1]
+            scores, back = kernel(f"csr_scores_rows_{index}"), kernel(f"csr_backproject_rows_{index}")
+            self.scores = lambda W, b, out, start, stop: scores(*arrays, W, b, out, start, stop)
+            self.backproject = lambda Gt, first, start, stop: back(Gt, first, *arrays, d, start, stop)
+        else:
+            rows, scores, back = X.numpy(), kernel("scores_rows_f4"), kernel("backproject_rows_f4")
+            self.scores = lambda W, b, out, start, stop: scores(rows, W, b, out, start, stop)
+            self.backproject = lambda Gt, first, start, stop: back(Gt, rows[first:], start - first, stop - first)
+
+
+def _compiled(X: torch.Tensor):
+    """The compiled passes over X (_CompiledPasses), or None. They take float32 numbers in this
+    process's memory, dense rows (C-contiguous) or CSR ones (their values float32), where the loops
+    are already compiled ahead of time on this machine (derivtrain/compiled: numba's own start, or a
+    build, would cost more than the pass saves)."""
+    if X.device.type != "cpu" or X.dim() != 2 or not available(build=False):
+        return None
+    if is_sparse(X):
+        return _CompiledPasses(X) if X.values().dtype == torch.float32 else None
+    return _CompiledPasses(X) if X.dtype == torch.float32 and X.is_contiguous() else None
 
 
 _buffers = threading.local()

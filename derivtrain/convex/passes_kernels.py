@@ -7,6 +7,9 @@ writing a float64 copy of each block first: one read of X a pass. Reassociation 
 row's sums use vector instructions; the order is fixed by the compiled code, so a pass repeats its
 numbers bit for bit. The flags that assume no NaN or infinity are left out: weights that diverged
 still give a NaN certificate, never a finite one.
+
+CSR rows with float32 values get the same two passes on their own three arrays (csr_scores_rows,
+csr_backproject_rows), where scipy's products needed the values copied to float64 block by block.
 """
 import numpy as np
 from numba import njit
@@ -65,4 +68,47 @@ def backproject_rows(Gt, X, start, stop):
                 into = out[k]
                 for j in range(d):
                     into[j] += g * row[j]
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath=_FLAGS)
+def csr_scores_rows(indptr, indices, values, W, b, out, start, stop):
+    """out[i] = W x_i + b for the CSR rows start..stop (indptr, indices, values float32: X's own arrays);
+    W (K, d), b (K,), out (n, K) float64. Each row's stored entries are read once for all K columns."""
+    K = W.shape[0]
+    for i in range(start, stop):
+        first, last = indptr[i], indptr[i + 1]
+        for k in range(K):
+            w = W[k]
+            total = 0.0
+            for p in range(first, last):
+                total += values[p] * w[indices[p]]
+            out[i, k] = total + b[k]
+    return stop - start
+
+
+@njit(cache=True, nogil=True, fastmath=_FLAGS)
+def csr_backproject_rows(Gt, first, indptr, indices, values, d, start, stop):
+    """sum over the CSR rows start..stop of G_i x_i^T: (K, d) float64, for Gt = G^T (K, m) float64 whose
+    column i - first is row i's (values float32, each made float64 exactly). The sums are kept
+    column-major, (d, K), while they are added: a stored entry's K sums then lie side by side, in one
+    cache line, where K rows of d sums would take K lines a row (scipy's own layout for G^T X)."""
+    K = Gt.shape[0]
+    sums = np.zeros((d, K))
+    g = np.empty(K)
+    for i in range(start, stop):
+        nothing = True
+        for k in range(K):
+            g[k] = Gt[k, i - first]
+            nothing = nothing and g[k] == 0.0
+        if nothing:  # (the hinge's rows outside every margin)
+            continue
+        for p in range(indptr[i], indptr[i + 1]):
+            into, value = sums[indices[p]], values[p]
+            for k in range(K):
+                into[k] += g[k] * value
+    out = np.empty((K, d))
+    for j in range(d):
+        for k in range(K):
+            out[k, j] = sums[j, k]
     return out

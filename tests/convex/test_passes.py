@@ -17,20 +17,32 @@ def gen(seed=0):
 
 @pytest.mark.filterwarnings("ignore:Sparse CSR tensor support")
 @pytest.mark.parametrize("inference", [False, True])  # the certified solver certifies in inference mode
-@pytest.mark.parametrize("layout", ["dense", "sparse", "compiled"])
+@pytest.mark.parametrize("layout", ["dense", "sparse", "compiled", "compiled-csr", "compiled-csr-int32"])
 def test_blocks_give_the_float64_products_of_the_whole(monkeypatch, layout, inference):
     """Several blocks, on two threads (what a run on 2 cores has), in and out of inference mode; dense
     float32 rows both through float64 copies and through the compiled passes (passes_kernels.py)."""
     monkeypatch.setattr(threads, "available", lambda: 2)
-    if layout == "compiled":
+    if layout.startswith("compiled"):
         if not passes.available():
             pytest.skip("no module compiled ahead of time here: the copies' blocks serve")
         monkeypatch.setattr(passes, "_COMPILED_ROWS", 256)  # 4 blocks and a part
         monkeypatch.setattr(passes, "block", lambda *args: pytest.fail("a float64 copy was made"))
+        monkeypatch.setattr(passes, "astype", lambda *args: pytest.fail("a float64 copy was made"))
     else:
         monkeypatch.setattr(passes, "available", lambda build=True: False)
     with torch.inference_mode(inference):
-        check_blocks(monkeypatch, "dense" if layout == "compiled" else layout)
+        check_blocks(monkeypatch, {"compiled": "dense", "compiled-csr": "sparse"}.get(layout, layout))
+
+
+def _csr_int32(X: torch.Tensor) -> torch.Tensor:
+    """X as a CSR tensor with 32-bit indices, as derivtrain's own CSR rows are (torch's default: 64)."""
+    import scipy.sparse as sp
+
+    from derivtrain.data.sparse import from_scipy
+
+    rows = from_scipy(sp.csr_matrix(X.numpy()), dtype=X.dtype)
+    assert rows.col_indices().dtype == torch.int32
+    return rows
 
 
 def check_blocks(monkeypatch, layout):
@@ -41,7 +53,8 @@ def check_blocks(monkeypatch, layout):
     W, b = torch.randn(3, 5, generator=gen(1), dtype=torch.float64), torch.randn(3, dtype=torch.float64)
     G = torch.randn(1003, 3, generator=gen(2), dtype=torch.float64)
     G[8:12, 1] = 0.0  # a group of rows with nothing to add to one column
-    rows = X if layout == "dense" else X.to_sparse_csr()
+    G[20:22] = 0.0  # rows with nothing to add to any column
+    rows = {"dense": X, "sparse": X.to_sparse_csr(), "compiled-csr-int32": _csr_int32(X)}[layout]
     assert passes.block_rows(rows) == (256 if layout == "dense" else 100)
     torch.testing.assert_close(passes.scores(rows, W, b), X.double() @ W.T + b, rtol=1e-13, atol=1e-13)
     torch.testing.assert_close(passes.backproject(G.T, rows), G.T @ X.double(), rtol=1e-13, atol=1e-13)
@@ -141,19 +154,22 @@ def test_the_golden_section_search_finds_a_concave_functions_best_point():
 
 
 @pytest.mark.filterwarnings("ignore:Sparse CSR tensor support")
-@pytest.mark.parametrize("layout", ["compiled", "float64", "sparse"])
+@pytest.mark.parametrize("layout", ["compiled", "float64", "compiled-csr", "csr-float64"])
 def test_a_G_written_a_block_at_a_time_gives_its_products_and_its_sums(monkeypatch, layout):
     """backproject_written: G^T X and the sum of write's parts as from the whole G, on two threads and
     several blocks; on the compiled passes' rows every block is written into one of the threads'
     reused buffers (never a whole G), elsewhere the blocks are joined into G for the general pass."""
     monkeypatch.setattr(threads, "available", lambda: 2)
     monkeypatch.setattr(passes, "_COMPILED_ROWS", 256)  # 1003 rows: 3 blocks and a part
-    if layout == "compiled" and not passes.available():
+    monkeypatch.setattr(passes, "_SPARSE_ROWS", 256)  # (the compiled passes' CSR blocks)
+    compiled = layout.startswith("compiled")
+    if compiled and not passes.available():
         pytest.skip("no module compiled ahead of time here")
     X = torch.randn(1003, 5, generator=gen())
     X[X.abs() < 0.5] = 0
     G = torch.randn(3, 1003, generator=gen(2), dtype=torch.float64)
-    rows = {"compiled": X, "float64": X.double(), "sparse": X.to_sparse_csr()}[layout]
+    rows = {"compiled": X, "float64": X.double(), "compiled-csr": X.to_sparse_csr(),
+            "csr-float64": X.double().to_sparse_csr()}[layout]
     buffers, spans = set(), []
 
     def write(block, start, stop):
@@ -167,4 +183,4 @@ def test_a_G_written_a_block_at_a_time_gives_its_products_and_its_sums(monkeypat
     torch.testing.assert_close(V, G @ X.double(), rtol=1e-13, atol=1e-13)
     torch.testing.assert_close(torch.from_numpy(parts), G.sum(dim=1), rtol=1e-13, atol=1e-13)
     assert sorted(spans) == [(a, min(a + 256, 1003)) for a in range(0, 1003, 256)]
-    assert len(buffers) <= 2 if layout == "compiled" else len(buffers) == 4  # a buffer a thread, or a G a block
+    assert len(buffers) <= 2 if compiled else len(buffers) == 4  # a buffer a thread, or a G a block
