@@ -171,11 +171,12 @@ def gathered_ahead(batch, indices):
             yield rows
     finally:
         stop.set()
-        while thread.is_alive():  # a thread waiting to hand a batch over: take it, so it sees the stop
-            try:
-                made.get(timeout=0.01)
-            except queue.Empty:
-                pass
+        # the thread puts at most one batch more before it sees the stop; with the one slot free, that
+        # put cannot wait (a batch already waiting is taken here), so the thread ends without polling
+        try:
+            made.get_nowait()
+        except queue.Empty:
+            pass
         thread.join()
 
 
